@@ -1,0 +1,1090 @@
+"""The register's data model.
+
+Every fact a curator records about a firm (a licence, an audit, a key person)
+cites at least one :class:`Source`. What the public may see is decided in one
+place per model: the ``published()`` method of its QuerySet. Every public page,
+export and API starts from it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+from stdnum import lei as stdnum_lei
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+from .dates import (
+    DatePrecision,
+    PartialDateDescriptor,
+    partial_date_constraints,
+    partial_date_fields,
+)
+
+LEI_REGEX = r"^[0-9A-Z]{18}[0-9]{2}$"
+SLUG_HELP = "Lower-case letters, digits and hyphens; the record's address on the site. Never reuse one."
+
+
+def choice_constraint(name: str, field: str, choices: type[models.TextChoices], allow_blank: bool = False):
+    """A named CheckConstraint that keeps ``field`` within ``choices`` (even through ``loaddata``)."""
+    values = list(choices.values) + ([""] if allow_blank else [])
+    allowed = ", ".join(value for value in values if value)
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__in": values}),
+        name=name,
+        violation_error_message=f"{field.replace('_', ' ').capitalize()} must be one of: {allowed}.",
+    )
+
+
+def validate_lei(value: str) -> None:
+    """ISO 17442: 20 characters, ending in two MOD 97-10 check digits (python-stdnum checks both)."""
+    if not value:
+        return
+    try:
+        stdnum_lei.validate(value)
+    except StdnumValidationError as exc:
+        raise ValidationError(
+            "%(value)s is not a valid LEI (ISO 17442): %(reason)s",
+            code="invalid_lei",
+            params={"value": value, "reason": str(exc).rstrip(".").lower()},
+        ) from exc
+
+
+def today(at: datetime.date | None = None) -> datetime.date:
+    return at or timezone.localdate()
+
+
+class Publication(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+# ---------------------------------------------------------------------------
+# Query sets
+# ---------------------------------------------------------------------------
+
+
+class SlugQuerySet(models.QuerySet):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class PublishableQuerySet(SlugQuerySet):
+    def published(self):
+        """Records the public may see: those a curator has published."""
+        return self.filter(publication_status=Publication.PUBLISHED)
+
+
+class JurisdictionQuerySet(models.QuerySet):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+    def covering(self, code):
+        """The jurisdiction ``code`` and every area that contains it.
+
+        ``MT`` gives Malta, the EU and the EEA; ``AE-DU`` gives Dubai and the
+        United Arab Emirates. A licence whose jurisdiction or passport is in
+        this set may be used in ``code``.
+        """
+        return self.filter(
+            Q(code=code) | Q(members__code=code) | Q(subdivisions__code=code) | Q(members__subdivisions__code=code)
+        ).distinct()
+
+
+class EntityQuerySet(PublishableQuerySet):
+    pass
+
+
+class LicenseTypeQuerySet(models.QuerySet):
+    def get_by_natural_key(self, regime_slug, slug):
+        return self.get(regime__slug=regime_slug, slug=slug)
+
+
+class EntityAliasQuerySet(models.QuerySet):
+    def get_by_natural_key(self, entity_slug, name):
+        return self.get(entity__slug=entity_slug, name=name)
+
+
+def _cited_by_published_source(citation_model):
+    return Exists(
+        citation_model.objects.filter(
+            **{citation_model.TARGET_FIELD: OuterRef("pk")},
+            source__publication_status=Publication.PUBLISHED,
+        )
+    )
+
+
+class LicenseQuerySet(SlugQuerySet):
+    def published(self):
+        """Licences the public may see.
+
+        A licence is public only when it is published itself, its holder and
+        regime are published, its regulator (if named) is published, and it
+        cites at least one published source: an uncited claim never goes live.
+        """
+        return self.filter(
+            _cited_by_published_source(LicenseCitation),
+            publication_status=Publication.PUBLISHED,
+            holder__publication_status=Publication.PUBLISHED,
+            license_type__regime__publication_status=Publication.PUBLISHED,
+        ).filter(Q(regulator__isnull=True) | Q(regulator__publication_status=Publication.PUBLISHED))
+
+    def in_force(self, at=None):
+        """Licences active on ``at`` (default today): granted by then and not ended."""
+        day = today(at)
+        return self.filter(status=License.Status.ACTIVE).filter(
+            Q(granted_on__isnull=True) | Q(granted_on__lte=day),
+            Q(ended_on__isnull=True) | Q(ended_on__gt=day),
+        )
+
+    def usable_in(self, code):
+        """Licences granted in ``code`` or passported into it (directly or through the EU/EEA)."""
+        areas = Jurisdiction.objects.covering(code)
+        return self.filter(
+            Q(jurisdiction__in=areas) | Q(passported_to__in=areas) | Q(license_type__regime__jurisdiction__in=areas)
+        ).distinct()
+
+
+class AuditQuerySet(SlugQuerySet):
+    def published(self):
+        """Audits the public may see.
+
+        Published itself, its subject published, its auditor (if named)
+        published, and citing at least one published source.
+        """
+        return self.filter(
+            _cited_by_published_source(AuditCitation),
+            publication_status=Publication.PUBLISHED,
+            subject__publication_status=Publication.PUBLISHED,
+        ).filter(Q(auditor__isnull=True) | Q(auditor__publication_status=Publication.PUBLISHED))
+
+    def valid(self, at=None):
+        """Audits current on ``at`` (default today).
+
+        An ongoing engagement that has started is current; a report or
+        certificate is current from its issue date until its valid-until date
+        (when it has none, it counts as current: the source gave no expiry).
+        """
+        day = today(at)
+        ongoing = Q(ongoing=True) & (Q(period_start__isnull=True) | Q(period_start__lte=day))
+        issued = (
+            Q(ongoing=False)
+            & (Q(issued_on__isnull=True) | Q(issued_on__lte=day))
+            & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        )
+        return self.filter(ongoing | issued)
+
+
+class KeyPersonQuerySet(models.QuerySet):
+    def get_by_natural_key(self, entity_slug, name, role):
+        return self.get(entity__slug=entity_slug, name=name, role=role)
+
+    def published(self):
+        """Key people the public may see: published, at a published entity."""
+        return self.filter(
+            publication_status=Publication.PUBLISHED,
+            entity__publication_status=Publication.PUBLISHED,
+        )
+
+
+class CitationQuerySet(models.QuerySet):
+    def get_by_natural_key(self, *key):
+        """The cited record's natural key, then the source's slug, then the fact supported."""
+        *target_key, source_slug, supports = key
+        target_field = self.model.TARGET_FIELD
+        target_model = self.model._meta.get_field(target_field).related_model
+        target = target_model._default_manager.get_by_natural_key(*target_key)
+        return self.get(**{target_field: target}, source__slug=source_slug, supports=supports)
+
+    def published(self):
+        """Citations of published sources (the cited record decides its own visibility)."""
+        return self.filter(source__publication_status=Publication.PUBLISHED)
+
+
+# ---------------------------------------------------------------------------
+# Reference data
+# ---------------------------------------------------------------------------
+
+
+class JurisdictionKind(models.TextChoices):
+    COUNTRY = "country", "Country"
+    SUBDIVISION = "subdivision", "Subdivision"
+    SUPRANATIONAL = "supranational", "Supranational area"
+
+
+class Jurisdiction(models.Model):
+    """A country (ISO 3166-1), a subdivision (ISO 3166-2) or a supranational area (EU, EEA).
+
+    Generated from pycountry by ``manage.py generate_jurisdictions``; never typed by hand.
+    """
+
+    Kind = JurisdictionKind
+
+    code = models.CharField(
+        max_length=10,
+        unique=True,
+        help_text="ISO 3166-1 alpha-2 (MT), ISO 3166-2 (AE-DU), or the area's code (EU, EEA).",
+    )
+    name = models.CharField(max_length=200, db_index=True, help_text="Common English name.")
+    official_name = models.CharField(max_length=300, blank=True, help_text="Official name, where it differs.")
+    kind = models.CharField(max_length=13, choices=Kind.choices, help_text="Country, subdivision or area.")
+    subdivision_type = models.CharField(
+        max_length=100, blank=True, help_text="For a subdivision: Emirate, State, Province…"
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subdivisions",
+        help_text="For a subdivision: its country.",
+    )
+    members = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="areas",
+        help_text="For a supranational area: its member countries.",
+    )
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            choice_constraint("jurisdiction_kind_valid", "kind", JurisdictionKind),
+            models.CheckConstraint(
+                condition=Q(code=Upper("code")),
+                name="jurisdiction_code_upper",
+                violation_error_message="Jurisdiction codes are upper case.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="subdivision") & Q(parent__isnull=False))
+                | (~Q(kind="subdivision") & Q(parent__isnull=True)),
+                name="jurisdiction_parent_iff_subdivision",
+                violation_error_message="A subdivision has a parent country; nothing else has one.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+    def natural_key(self):
+        return (self.code,)
+
+
+class Standard(models.Model):
+    """A standard an audit or certification is made against (SOC 2 Type II, ISO/IEC 27001)."""
+
+    slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
+    name = models.CharField(max_length=200, unique=True, help_text="As commonly written: SOC 2 Type II.")
+    issuer = models.CharField(max_length=200, blank=True, help_text="The body that sets the standard: AICPA, ISO/IEC.")
+    url = models.URLField(blank=True, help_text="The standard's official page.")
+    description = models.TextField(blank=True)
+
+    objects = SlugQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+# ---------------------------------------------------------------------------
+# Curated records
+# ---------------------------------------------------------------------------
+
+
+class Curated(models.Model):
+    """Fields every curated, publishable record has."""
+
+    publication_status = models.CharField(
+        "publication",
+        max_length=9,
+        choices=Publication.choices,
+        default=Publication.DRAFT,
+        db_index=True,
+        help_text="Only published records are visible to the public.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_published(self):
+        return self.publication_status == Publication.PUBLISHED
+
+
+class Regulator(Curated):
+    """An authority that grants licences (VARA, MAS, MFSA)."""
+
+    slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
+    name = models.CharField(max_length=200, help_text="Full official name.")
+    abbreviation = models.CharField(max_length=30, blank=True, help_text="Short name: VARA, MAS.")
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        on_delete=models.PROTECT,
+        related_name="regulators",
+        help_text="Where it regulates: a country, a subdivision (Dubai is AE-DU) or an area.",
+    )
+    website = models.URLField(blank=True)
+    regimes = models.ManyToManyField(
+        "Regime", blank=True, related_name="regulators", help_text="The regimes it supervises."
+    )
+
+    objects = PublishableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            choice_constraint("regulator_publication_valid", "publication_status", Publication),
+            models.UniqueConstraint(fields=["jurisdiction", "name"], name="regulator_unique_name_per_jurisdiction"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.abbreviation})" if self.abbreviation else self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class Regime(Curated):
+    """A legal framework licences are granted under (MiCA, MiFID II, Payment Services Act 2019)."""
+
+    slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
+    short_name = models.CharField(max_length=60, help_text="As commonly written: MiCA.")
+    name = models.CharField(max_length=300, help_text="Full name: Markets in Crypto-Assets Regulation.")
+    legal_reference = models.CharField(
+        max_length=300, blank=True, help_text="The instrument: Regulation (EU) 2023/1114."
+    )
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        on_delete=models.PROTECT,
+        related_name="regimes",
+        help_text="Where the regime applies (EU for MiCA, AE-DU for Dubai's).",
+    )
+    url = models.URLField(blank=True, help_text="Official text.")
+    description = models.TextField(blank=True)
+
+    objects = PublishableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["short_name"]
+        constraints = [
+            choice_constraint("regime_publication_valid", "publication_status", Publication),
+        ]
+
+    def __str__(self):
+        return self.short_name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class LicenseType(models.Model):
+    """A kind of licence a regime defines (MiCA: CASP authorisation)."""
+
+    regime = models.ForeignKey(Regime, on_delete=models.PROTECT, related_name="license_types")
+    slug = models.SlugField(max_length=100, help_text="Unique within the regime.")
+    name = models.CharField(max_length=200, help_text="As the regime names it: Major Payment Institution licence.")
+    description = models.TextField(blank=True)
+
+    objects = LicenseTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["regime__short_name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["regime", "slug"], name="license_type_unique_slug_per_regime"),
+            models.UniqueConstraint(fields=["regime", "name"], name="license_type_unique_name_per_regime"),
+        ]
+
+    def __str__(self):
+        return f"{self.regime.short_name}: {self.name}"
+
+    def natural_key(self):
+        return (*self.regime.natural_key(), self.slug)
+
+    natural_key.dependencies = ["registry.regime"]
+
+
+class Activity(models.Model):
+    """A service a licence permits (custody, spot trading, transfer services)."""
+
+    slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
+    name = models.CharField(max_length=300)
+    regime = models.ForeignKey(
+        Regime,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="activities",
+        help_text="The regime that defines it, if any (MiCA Article 3(1)(16)).",
+    )
+    code = models.CharField(max_length=20, blank=True, help_text="The regime's own code: MiCA service (a).")
+    description = models.TextField(blank=True)
+
+    objects = SlugQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "activities"
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class EntityKind(models.TextChoices):
+    GROUP = "group", "Group"
+    AFFILIATE = "affiliate", "Affiliate of a group"
+    COMPANY = "company", "Company"
+    AUDITOR = "auditor", "Audit firm or certification body"
+
+
+class Entity(Curated):
+    """Any organisation the register speaks of: a group, an affiliate, an audit firm."""
+
+    Kind = EntityKind
+
+    slug = models.SlugField(max_length=120, unique=True, help_text=SLUG_HELP)
+    name = models.CharField(max_length=300, db_index=True, help_text="Legal name, or the name sources use.")
+    kind = models.CharField(max_length=9, choices=Kind.choices, db_index=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="affiliates",
+        help_text="The group it belongs to.",
+    )
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entities",
+        help_text="Where it is established, when a source says so.",
+    )
+    lei = models.CharField(
+        "LEI",
+        max_length=20,
+        blank=True,
+        validators=[validate_lei],
+        help_text="ISO 17442 Legal Entity Identifier (20 characters), if it has one.",
+    )
+    website = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+
+    objects = EntityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entities"
+        constraints = [
+            choice_constraint("entity_kind_valid", "kind", EntityKind),
+            choice_constraint("entity_publication_valid", "publication_status", Publication),
+            models.CheckConstraint(
+                condition=~Q(parent=F("pk")),
+                name="entity_not_own_parent",
+                violation_error_message="An entity cannot be its own parent.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="affiliate") | Q(parent__isnull=False),
+                name="entity_affiliate_has_parent",
+                violation_error_message="An affiliate must name its group.",
+            ),
+            models.CheckConstraint(
+                condition=Q(lei="") | Q(lei__regex=LEI_REGEX),
+                name="entity_lei_format",
+                violation_error_message="An LEI is 18 upper-case letters or digits and two check digits.",
+            ),
+            models.UniqueConstraint(
+                fields=["lei"],
+                condition=~Q(lei=""),
+                name="entity_unique_lei",
+                violation_error_message="Another entity already has this LEI.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        super().clean()
+        if self.lei:
+            self.lei = self.lei.strip().upper()
+        if self.kind == self.Kind.AFFILIATE and not self.parent_id:
+            raise ValidationError({"parent": "An affiliate must name its group."})
+        # A loop (A in B in A) is not expressible as a CHECK; walk the chain.
+        seen, node = set(), self.parent
+        while node is not None:
+            if node.pk == self.pk or node.pk in seen:
+                raise ValidationError({"parent": "This would make the entity its own ancestor."})
+            seen.add(node.pk)
+            node = node.parent
+
+    def group(self):
+        """The top of its group (itself when it has no parent)."""
+        node = self
+        while node.parent_id:
+            node = node.parent
+        return node
+
+
+class AliasKind(models.TextChoices):
+    TRADING = "trading", "Trading name"
+    FORMER = "former", "Former name"
+    OTHER = "other", "Other name"
+
+
+class EntityAlias(models.Model):
+    """Another name an entity is known by: a trading name, a former name."""
+
+    Kind = AliasKind
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=300, db_index=True)
+    kind = models.CharField(max_length=7, choices=Kind.choices, default=AliasKind.TRADING)
+
+    objects = EntityAliasQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["entity__name", "name"]
+        verbose_name_plural = "entity aliases"
+        constraints = [
+            choice_constraint("entity_alias_kind_valid", "kind", AliasKind),
+            models.UniqueConstraint(fields=["entity", "name"], name="entity_alias_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (*self.entity.natural_key(), self.name)
+
+    natural_key.dependencies = ["registry.entity"]
+
+
+class SourceKind(models.TextChoices):
+    ARTICLE = "article", "Article"
+    OFFICIAL_REGISTER = "register", "Official register"
+    REGULATOR_NOTICE = "notice", "Regulator notice"
+    COMPANY_STATEMENT = "company", "Company statement"
+    REPORT = "report", "Report or certificate"
+    OTHER = "other", "Other"
+
+
+class Source(Curated):
+    """A document facts are taken from, with an archived copy of its text."""
+
+    Kind = SourceKind
+
+    slug = models.SlugField(max_length=120, unique=True, help_text=SLUG_HELP)
+    title = models.CharField(max_length=500, help_text="As published; a title in [square brackets] was supplied by us.")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=SourceKind.ARTICLE)
+    publisher = models.CharField(max_length=300, blank=True)
+    url = models.URLField("address", max_length=1000, blank=True, help_text="Where it was published, if online.")
+    published_on, published_on_precision = partial_date_fields("published on")
+    retrieved_on = models.DateField(null=True, blank=True, help_text="When we took our copy.")
+    archived_text = models.TextField(blank=True, help_text="Our archived copy of the text, shown on the site.")
+    sha256 = models.CharField(
+        "SHA-256",
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Digest of the archived text (UTF-8), set on save.",
+    )
+    notes = models.TextField(blank=True)
+
+    publication_date = PartialDateDescriptor("published_on")
+
+    objects = PublishableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            choice_constraint("source_kind_valid", "kind", SourceKind),
+            choice_constraint("source_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("source", "published_on"),
+            models.CheckConstraint(
+                condition=Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$"),
+                name="source_sha256_format",
+                violation_error_message="SHA-256 is 64 lower-case hexadecimal digits.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.sha256 = hashlib.sha256(self.archived_text.encode()).hexdigest() if self.archived_text else ""
+        super().save(*args, **kwargs)
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class LicenseStatus(models.TextChoices):
+    APPLIED = "applied", "Applied for"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+    SURRENDERED = "surrendered", "Surrendered"
+
+
+class License(Curated):
+    """A licence, authorisation or registration held by an entity under a regime."""
+
+    Status = LicenseStatus
+
+    slug = models.SlugField(max_length=150, unique=True, help_text=SLUG_HELP)
+    holder = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, related_name="licenses", help_text="The entity the licence is granted to."
+    )
+    license_type = models.ForeignKey(
+        LicenseType,
+        on_delete=models.PROTECT,
+        related_name="licenses",
+        verbose_name="licence type",
+        help_text="The regime and the kind of licence it defines.",
+    )
+    regulator = models.ForeignKey(
+        Regulator,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="licenses",
+        help_text="The issuing authority; leave empty when no source names it.",
+    )
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="licenses",
+        help_text="Where it was granted (the home state: MT for a MiCA licence from Malta), when known.",
+    )
+    status = models.CharField(max_length=11, choices=Status.choices, db_index=True)
+    granted_on, granted_on_precision = partial_date_fields("granted on")
+    ended_on, ended_on_precision = partial_date_fields(
+        "ended on", "When it was revoked, expired or surrendered, if it has ended."
+    )
+    activities = models.ManyToManyField(
+        Activity, blank=True, related_name="licenses", help_text="Services the licence permits."
+    )
+    serves_retail = models.BooleanField("retail clients", default=False, help_text="Retail clients may be served.")
+    serves_professional = models.BooleanField(
+        "professional clients", default=False, help_text="Professional clients may be served."
+    )
+    serves_institutional = models.BooleanField(
+        "institutional clients", default=False, help_text="Institutional clients may be served."
+    )
+    passported_to = models.ManyToManyField(
+        Jurisdiction,
+        blank=True,
+        related_name="passported_licenses",
+        help_text="Other jurisdictions where it may be used (the EEA for MiCA and MiFID II).",
+    )
+    reference_number = models.CharField(
+        max_length=100, blank=True, db_index=True, help_text="The regulator's reference, when known."
+    )
+    conditions = models.TextField(blank=True, help_text="Restrictions or conditions, as the source states them.")
+
+    granted = PartialDateDescriptor("granted_on")
+    ended = PartialDateDescriptor("ended_on")
+
+    objects = LicenseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["holder__name", "license_type__regime__short_name", "slug"]
+        verbose_name = "licence"
+        constraints = [
+            choice_constraint("license_status_valid", "status", LicenseStatus),
+            choice_constraint("license_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("license", "granted_on"),
+            *partial_date_constraints("license", "ended_on"),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(granted_on__isnull=True) | Q(ended_on__gte=F("granted_on")),
+                name="license_ended_not_before_granted",
+                violation_error_message="A licence cannot end before it was granted.",
+            ),
+            models.UniqueConstraint(
+                fields=["regulator", "reference_number"],
+                condition=~Q(reference_number=""),
+                name="license_unique_reference_per_regulator",
+                violation_error_message="This regulator already has a licence with this reference number.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["granted_on"], name="license_granted_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.holder} – {self.license_type}"
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        super().clean()
+        if self.granted and self.ended and self.ended.date < self.granted.date:
+            raise ValidationError({"ended_on": "A licence cannot end before it was granted."})
+
+    @property
+    def regime(self):
+        return self.license_type.regime
+
+    @property
+    def client_scope(self):
+        """The client types served, as a list of labels (empty when no source says)."""
+        names = ("retail", "professional", "institutional")
+        return [name for name in names if getattr(self, f"serves_{name}")]
+
+    def is_in_force(self, at=None):
+        day = today(at)
+        return (
+            self.status == self.Status.ACTIVE
+            and (self.granted_on is None or self.granted_on <= day)
+            and (self.ended_on is None or self.ended_on > day)
+        )
+
+
+class AuditKind(models.TextChoices):
+    CERTIFICATION = "certification", "Certification"
+    ATTESTATION = "attestation", "Attestation report"
+    SECURITY_AUDIT = "security_audit", "Security audit"
+    PROOF_OF_RESERVES = "proof_of_reserves", "Proof-of-reserves verification"
+
+
+class Audit(Curated):
+    """A certification, attestation report, security audit or proof-of-reserves verification."""
+
+    Kind = AuditKind
+
+    slug = models.SlugField(max_length=150, unique=True, help_text=SLUG_HELP)
+    subject = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, related_name="audits", help_text="The entity audited or certified."
+    )
+    kind = models.CharField(max_length=17, choices=Kind.choices, db_index=True)
+    standard = models.ForeignKey(
+        Standard,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audits",
+        help_text="Leave empty for a bespoke security audit.",
+    )
+    auditor = models.ForeignKey(
+        Entity,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audits_performed",
+        help_text="The audit firm or certification body; leave empty when no source names it.",
+    )
+    scope = models.TextField(blank=True, help_text="What was audited, as the source states it.")
+    issued_on, issued_on_precision = partial_date_fields("issued on", "When the report or certificate was issued.")
+    period_start, period_start_precision = partial_date_fields(
+        "period start", "Start of the period covered, or of an ongoing engagement."
+    )
+    period_end, period_end_precision = partial_date_fields("period end", "End of the period covered.")
+    valid_until, valid_until_precision = partial_date_fields("valid until", "Expiry of a certificate, if stated.")
+    ongoing = models.BooleanField(
+        default=False, help_text="An open-ended engagement (SlowMist since 2023): it has a start and no end."
+    )
+    reference = models.CharField(max_length=200, blank=True, help_text="Certificate or report number, if known.")
+
+    issued = PartialDateDescriptor("issued_on")
+    period_started = PartialDateDescriptor("period_start")
+    period_ended = PartialDateDescriptor("period_end")
+    valid_until_date = PartialDateDescriptor("valid_until")
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["subject__name", "-issued_on", "slug"]
+        constraints = [
+            choice_constraint("audit_kind_valid", "kind", AuditKind),
+            choice_constraint("audit_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("audit", "issued_on"),
+            *partial_date_constraints("audit", "period_start"),
+            *partial_date_constraints("audit", "period_end"),
+            *partial_date_constraints("audit", "valid_until"),
+            models.CheckConstraint(
+                condition=Q(period_end__isnull=True)
+                | Q(period_start__isnull=True)
+                | Q(period_end__gte=F("period_start")),
+                name="audit_period_end_not_before_start",
+                violation_error_message="The period covered cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(issued_on__isnull=True) | Q(valid_until__gte=F("issued_on")),
+                name="audit_valid_until_not_before_issued",
+                violation_error_message="A certificate cannot expire before it was issued.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ongoing=False) | Q(period_end__isnull=True),
+                name="audit_ongoing_has_no_end",
+                violation_error_message="An ongoing engagement has no end date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(auditor__isnull=True) | ~Q(auditor=F("subject")),
+                name="audit_auditor_not_subject",
+                violation_error_message="An entity cannot audit itself.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["issued_on"], name="audit_issued_idx"),
+            models.Index(fields=["valid_until"], name="audit_valid_until_idx"),
+        ]
+
+    def __str__(self):
+        what = self.standard.name if self.standard_id else self.get_kind_display()
+        when = f" ({self.issued})" if self.issued else (f" (since {self.period_started})" if self.ongoing else "")
+        return f"{self.subject}: {what}{when}"
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        super().clean()
+        if self.ongoing and self.period_end:
+            raise ValidationError({"period_end": "An ongoing engagement has no end date: clear it or untick ongoing."})
+        if self.period_started and self.period_ended and self.period_ended.date < self.period_started.date:
+            raise ValidationError({"period_end": "The period covered cannot end before it starts."})
+        if self.issued and self.valid_until_date and self.valid_until_date.date < self.issued.date:
+            raise ValidationError({"valid_until": "A certificate cannot expire before it was issued."})
+        if self.auditor_id and self.auditor_id == self.subject_id:
+            raise ValidationError({"auditor": "An entity cannot audit itself."})
+
+    def is_valid(self, at=None):
+        day = today(at)
+        if self.ongoing:
+            return self.period_start is None or self.period_start <= day
+        return (self.issued_on is None or self.issued_on <= day) and (
+            self.valid_until is None or self.valid_until >= day
+        )
+
+
+class KeyPerson(Curated):
+    """A person in a named role at an entity (Gracie Lin, CEO of OKX SG)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="key_people")
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=200, help_text="As the source gives it: Chief Executive Officer.")
+    started_on, started_on_precision = partial_date_fields("started on", "When they took the role, if stated.")
+    ended_on, ended_on_precision = partial_date_fields("ended on", "When they left it, if they have.")
+    notes = models.TextField(blank=True)
+
+    started = PartialDateDescriptor("started_on")
+    ended = PartialDateDescriptor("ended_on")
+
+    objects = KeyPersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["entity__name", "name"]
+        verbose_name_plural = "key people"
+        constraints = [
+            choice_constraint("key_person_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("key_person", "started_on"),
+            *partial_date_constraints("key_person", "ended_on"),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(started_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="key_person_ended_not_before_started",
+                violation_error_message="A role cannot end before it started.",
+            ),
+            models.UniqueConstraint(fields=["entity", "name", "role"], name="key_person_unique_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}, {self.role} ({self.entity})"
+
+    def natural_key(self):
+        return (*self.entity.natural_key(), self.name, self.role)
+
+    natural_key.dependencies = ["registry.entity"]
+
+
+# ---------------------------------------------------------------------------
+# Citations
+# ---------------------------------------------------------------------------
+
+
+class Citation(models.Model):
+    """A source cited for a record, optionally for one of its fields, with the supporting quote."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="%(class)ss")
+    quote = models.TextField(blank=True, help_text="The sentence in the source that supports the fact, verbatim.")
+    locator = models.CharField(max_length=200, blank=True, help_text="Where in the source: section, page, row.")
+    states = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What the source says for that fact, as written (27/01/2025), so disagreements can be shown.",
+    )
+
+    objects = CitationQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.source} for {getattr(self, self.TARGET_FIELD)}"
+
+    def natural_key(self):
+        target = getattr(self, self.TARGET_FIELD)
+        return (*target.natural_key(), self.source.slug, self.supports)
+
+
+def _citation_constraints(prefix, target, supports_choices):
+    return [
+        choice_constraint(f"{prefix}_supports_valid", "supports", supports_choices, allow_blank=True),
+        models.UniqueConstraint(fields=[target, "source", "supports"], name=f"{prefix}_unique"),
+    ]
+
+
+class LicenseFact(models.TextChoices):
+    HOLDER = "holder", "Holder"
+    STATUS = "status", "Status"
+    GRANTED = "granted_on", "Date granted"
+    ENDED = "ended_on", "Date ended"
+    REGULATOR = "regulator", "Regulator"
+    ACTIVITIES = "activities", "Activities"
+    CLIENTS = "clients", "Client scope"
+    PASSPORT = "passported_to", "Passported to"
+    REFERENCE = "reference_number", "Reference number"
+
+
+class LicenseCitation(Citation):
+    Fact = LicenseFact
+
+    TARGET_FIELD = "license"
+    license = models.ForeignKey(License, on_delete=models.CASCADE, related_name="citations", verbose_name="licence")
+    supports = models.CharField(
+        max_length=30,
+        blank=True,
+        default="",
+        choices=Fact.choices,
+        help_text="The fact this citation supports; empty for the licence as a whole.",
+    )
+
+    class Meta:
+        ordering = ["license", "supports", "source"]
+        verbose_name = "licence citation"
+        constraints = _citation_constraints("license_citation", "license", LicenseFact)
+
+
+class AuditFact(models.TextChoices):
+    AUDITOR = "auditor", "Auditor"
+    STANDARD = "standard", "Standard"
+    SCOPE = "scope", "Scope"
+    ISSUED = "issued_on", "Date issued"
+    PERIOD = "period", "Period covered"
+    VALID_UNTIL = "valid_until", "Valid until"
+
+
+class AuditCitation(Citation):
+    Fact = AuditFact
+
+    TARGET_FIELD = "audit"
+    audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="citations")
+    supports = models.CharField(
+        max_length=30,
+        blank=True,
+        default="",
+        choices=Fact.choices,
+        help_text="The fact this citation supports; empty for the audit as a whole.",
+    )
+
+    class Meta:
+        ordering = ["audit", "supports", "source"]
+        constraints = _citation_constraints("audit_citation", "audit", AuditFact)
+
+
+class EntityFact(models.TextChoices):
+    NAME = "name", "Name"
+    PARENT = "parent", "Group"
+    JURISDICTION = "jurisdiction", "Jurisdiction"
+    LEI = "lei", "LEI"
+    WEBSITE = "website", "Website"
+
+
+class EntityCitation(Citation):
+    Fact = EntityFact
+
+    TARGET_FIELD = "entity"
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="citations")
+    supports = models.CharField(
+        max_length=30,
+        blank=True,
+        default="",
+        choices=Fact.choices,
+        help_text="The fact this citation supports; empty for the entity as a whole.",
+    )
+
+    class Meta:
+        ordering = ["entity", "supports", "source"]
+        constraints = _citation_constraints("entity_citation", "entity", EntityFact)
+
+
+class KeyPersonFact(models.TextChoices):
+    ROLE = "role", "Role"
+    STARTED = "started_on", "Date started"
+    ENDED = "ended_on", "Date ended"
+
+
+class KeyPersonCitation(Citation):
+    Fact = KeyPersonFact
+
+    TARGET_FIELD = "key_person"
+    key_person = models.ForeignKey(KeyPerson, on_delete=models.CASCADE, related_name="citations")
+    supports = models.CharField(
+        max_length=30,
+        blank=True,
+        default="",
+        choices=Fact.choices,
+        help_text="The fact this citation supports; empty for the person's role as a whole.",
+    )
+
+    class Meta:
+        ordering = ["key_person", "supports", "source"]
+        verbose_name = "key person citation"
+        constraints = _citation_constraints("key_person_citation", "key_person", KeyPersonFact)
+
+
+__all__ = [
+    "Activity",
+    "Audit",
+    "AuditCitation",
+    "DatePrecision",
+    "Entity",
+    "EntityAlias",
+    "EntityCitation",
+    "Jurisdiction",
+    "KeyPerson",
+    "KeyPersonCitation",
+    "License",
+    "LicenseCitation",
+    "LicenseType",
+    "Publication",
+    "Regime",
+    "Regulator",
+    "Source",
+    "Standard",
+]
