@@ -1,0 +1,231 @@
+"""factory-boy factories, one per state a test needs.
+
+Published factories build records the public can see (a licence or audit
+comes with a citation of a published source); ``Draft*`` factories build
+records that must stay invisible.
+"""
+
+import datetime
+
+import factory
+from factory.django import DjangoModelFactory
+
+from registry import models
+from registry.dates import DatePrecision
+
+
+class JurisdictionFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Jurisdiction
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"Q{chr(65 + n // 26 % 26)}{chr(65 + n % 26)}")
+    name = factory.LazyAttribute(lambda o: f"Country {o.code}")
+    kind = models.JurisdictionKind.COUNTRY
+
+
+class SubdivisionFactory(JurisdictionFactory):
+    parent = factory.SubFactory(JurisdictionFactory)
+    code = factory.LazyAttributeSequence(lambda o, n: f"{o.parent.code}-S{n}")
+    kind = models.JurisdictionKind.SUBDIVISION
+    subdivision_type = "Emirate"
+
+
+class AreaFactory(JurisdictionFactory):
+    code = factory.Sequence(lambda n: f"AREA{n}")
+    kind = models.JurisdictionKind.SUPRANATIONAL
+
+    @factory.post_generation
+    def members(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.members.set(extracted)
+
+
+class StandardFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Standard
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Standard {n}")
+    slug = factory.LazyAttribute(lambda o: o.name.lower().replace(" ", "-"))
+    issuer = "Standards Body"
+
+
+class RegimeFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Regime
+
+    slug = factory.Sequence(lambda n: f"regime-{n}")
+    short_name = factory.Sequence(lambda n: f"Regime {n}")
+    name = factory.LazyAttribute(lambda o: f"{o.short_name} Act")
+    jurisdiction = factory.SubFactory(JurisdictionFactory)
+    publication_status = models.Publication.PUBLISHED
+
+
+class DraftRegimeFactory(RegimeFactory):
+    publication_status = models.Publication.DRAFT
+
+
+class LicenseTypeFactory(DjangoModelFactory):
+    class Meta:
+        model = models.LicenseType
+
+    regime = factory.SubFactory(RegimeFactory)
+    slug = factory.Sequence(lambda n: f"type-{n}")
+    name = factory.Sequence(lambda n: f"Licence type {n}")
+
+
+class ActivityFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Activity
+
+    slug = factory.Sequence(lambda n: f"activity-{n}")
+    name = factory.Sequence(lambda n: f"Activity {n}")
+
+
+class RegulatorFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Regulator
+
+    slug = factory.Sequence(lambda n: f"regulator-{n}")
+    name = factory.Sequence(lambda n: f"Financial Authority {n}")
+    abbreviation = factory.Sequence(lambda n: f"FA{n}")
+    jurisdiction = factory.SubFactory(JurisdictionFactory)
+    publication_status = models.Publication.PUBLISHED
+
+
+class DraftRegulatorFactory(RegulatorFactory):
+    publication_status = models.Publication.DRAFT
+
+
+class EntityFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Entity
+
+    slug = factory.Sequence(lambda n: f"entity-{n}")
+    name = factory.Sequence(lambda n: f"Example Exchange {n} Ltd")
+    kind = models.EntityKind.COMPANY
+    publication_status = models.Publication.PUBLISHED
+
+
+class GroupFactory(EntityFactory):
+    name = factory.Sequence(lambda n: f"Example Group {n}")
+    kind = models.EntityKind.GROUP
+
+
+class AffiliateFactory(EntityFactory):
+    kind = models.EntityKind.AFFILIATE
+    parent = factory.SubFactory(GroupFactory)
+
+
+class AuditorFactory(EntityFactory):
+    name = factory.Sequence(lambda n: f"Example Security {n}")
+    kind = models.EntityKind.AUDITOR
+
+
+class DraftEntityFactory(EntityFactory):
+    publication_status = models.Publication.DRAFT
+
+
+class EntityAliasFactory(DjangoModelFactory):
+    class Meta:
+        model = models.EntityAlias
+
+    entity = factory.SubFactory(EntityFactory)
+    name = factory.Sequence(lambda n: f"Trading Name {n}")
+
+
+class SourceFactory(DjangoModelFactory):
+    class Meta:
+        model = models.Source
+
+    slug = factory.Sequence(lambda n: f"source-{n}")
+    title = factory.Sequence(lambda n: f"Press release {n}")
+    publisher = "Example News"
+    url = factory.Sequence(lambda n: f"https://news.example/{n}")
+    archived_text = "Example Exchange obtained its licence in March 2025."
+    publication_status = models.Publication.PUBLISHED
+
+
+class DraftSourceFactory(SourceFactory):
+    publication_status = models.Publication.DRAFT
+
+
+class LicenseFactory(DjangoModelFactory):
+    """A published, cited, active licence granted in March 2025 (month precision)."""
+
+    class Meta:
+        model = models.License
+
+    slug = factory.Sequence(lambda n: f"licence-{n}")
+    holder = factory.SubFactory(EntityFactory)
+    license_type = factory.SubFactory(LicenseTypeFactory)
+    status = models.LicenseStatus.ACTIVE
+    granted_on = datetime.date(2025, 3, 1)
+    granted_on_precision = DatePrecision.MONTH
+    publication_status = models.Publication.PUBLISHED
+
+    @factory.post_generation
+    def citations(self, create, extracted, **kwargs):
+        """Cite a published source unless ``citations=False`` or a list of sources is given."""
+        if not create or extracted is False:
+            return
+        for source in extracted or [SourceFactory()]:
+            models.LicenseCitation.objects.create(license=self, source=source, quote="obtained its licence")
+
+
+class DraftLicenseFactory(LicenseFactory):
+    publication_status = models.Publication.DRAFT
+
+
+class UncitedLicenseFactory(LicenseFactory):
+    citations = False
+
+
+class AuditFactory(DjangoModelFactory):
+    """A published, cited certification issued in May 2025 (month precision)."""
+
+    class Meta:
+        model = models.Audit
+
+    slug = factory.Sequence(lambda n: f"audit-{n}")
+    subject = factory.SubFactory(EntityFactory)
+    kind = models.AuditKind.CERTIFICATION
+    standard = factory.SubFactory(StandardFactory)
+    issued_on = datetime.date(2025, 5, 1)
+    issued_on_precision = DatePrecision.MONTH
+    publication_status = models.Publication.PUBLISHED
+
+    @factory.post_generation
+    def citations(self, create, extracted, **kwargs):
+        if not create or extracted is False:
+            return
+        for source in extracted or [SourceFactory()]:
+            models.AuditCitation.objects.create(audit=self, source=source, quote="certified")
+
+
+class DraftAuditFactory(AuditFactory):
+    publication_status = models.Publication.DRAFT
+
+
+class OngoingAuditFactory(AuditFactory):
+    """An open-ended security engagement since a year (SlowMist "since 2023")."""
+
+    kind = models.AuditKind.SECURITY_AUDIT
+    standard = None
+    auditor = factory.SubFactory(AuditorFactory)
+    issued_on = None
+    issued_on_precision = ""
+    period_start = datetime.date(2023, 1, 1)
+    period_start_precision = DatePrecision.YEAR
+    ongoing = True
+
+
+class KeyPersonFactory(DjangoModelFactory):
+    class Meta:
+        model = models.KeyPerson
+
+    entity = factory.SubFactory(EntityFactory)
+    name = factory.Sequence(lambda n: f"Person {n}")
+    role = "Chief Executive Officer"
+    publication_status = models.Publication.PUBLISHED
