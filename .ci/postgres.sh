@@ -42,7 +42,7 @@ export LANG=C.UTF-8 LC_ALL=C.UTF-8
 
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -x "/usr/lib/postgresql/$version/bin/postgres" ]; then
   log "installing PostgreSQL $version"
-  bash "$here/apt-install.sh" "postgresql-$version" postgresql-client-common
+  bash "$here/apt-install.sh" postgresql "postgresql-$version"
 fi
 
 if [ ! -d "/etc/postgresql/$version/$cluster" ]; then

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Upper
+from django.urls import reverse
 from django.utils import timezone
 from stdnum import lei as stdnum_lei
 from stdnum.exceptions import ValidationError as StdnumValidationError
@@ -315,11 +316,19 @@ class Curated(models.Model):
         db_index=True,
         help_text="Only published records are visible to the public.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Defaults rather than auto_now: fixtures may carry their own timestamps, so
+    # loading the same fixture twice leaves the database unchanged.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_published(self):
@@ -355,6 +364,9 @@ class Regulator(Curated):
     def __str__(self):
         return f"{self.name} ({self.abbreviation})" if self.abbreviation else self.name
 
+    def get_absolute_url(self):
+        return reverse("registry:regulator-detail", kwargs={"slug": self.slug})
+
     def natural_key(self):
         return (self.slug,)
 
@@ -387,6 +399,9 @@ class Regime(Curated):
 
     def __str__(self):
         return self.short_name
+
+    def get_absolute_url(self):
+        return reverse("registry:regime-detail", kwargs={"slug": self.slug})
 
     def natural_key(self):
         return (self.slug,)
@@ -522,6 +537,9 @@ class Entity(Curated):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("registry:entity-detail", kwargs={"slug": self.slug})
+
     def natural_key(self):
         return (self.slug,)
 
@@ -636,6 +654,9 @@ class Source(Curated):
         self.sha256 = hashlib.sha256(self.archived_text.encode()).hexdigest() if self.archived_text else ""
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        return reverse("registry:source-detail", kwargs={"slug": self.slug})
+
     def natural_key(self):
         return (self.slug,)
 
@@ -738,6 +759,9 @@ class License(Curated):
 
     def __str__(self):
         return f"{self.holder} – {self.license_type}"
+
+    def get_absolute_url(self):
+        return reverse("registry:license-detail", kwargs={"slug": self.slug})
 
     def natural_key(self):
         return (self.slug,)
@@ -859,6 +883,9 @@ class Audit(Curated):
         what = self.standard.name if self.standard_id else self.get_kind_display()
         when = f" ({self.issued})" if self.issued else (f" (since {self.period_started})" if self.ongoing else "")
         return f"{self.subject}: {what}{when}"
+
+    def get_absolute_url(self):
+        return reverse("registry:audit-detail", kwargs={"slug": self.slug})
 
     def natural_key(self):
         return (self.slug,)

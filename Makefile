@@ -1,0 +1,95 @@
+# Compliance Registry: `make run` serves the register on http://127.0.0.1:8000/,
+# `make test` runs every check CI runs. Both start from nothing but Python 3.11.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+CHROMIUM := /usr/bin/chromium
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+
+.PHONY: help venv install run migrate loaddata test test-postgres pytest chromium lint fmt check clean distclean
+
+help:
+	@echo "make run            install, migrate, load fixtures, serve on http://$(HOST):$(PORT)/"
+	@echo "make test           lint, Django checks, then every test (browser tests included)"
+	@echo "make test-postgres  the same tests on a local PostgreSQL 15"
+	@echo "make lint | fmt | migrate | clean | distclean"
+
+# The interpreter: Debian's python3.11 lacks ensurepip until python3.11-venv is installed.
+$(PY):
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found (python3.11 or python3)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.version_info[:2] == (3, 11) or print("warning: " + sys.version.split()[0] + " is not Python 3.11")'
+	$(PYTHON) -m venv $(VENV) || { \
+	  rm -rf $(VENV); \
+	  bash .ci/apt-install.sh "python$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"; \
+	  $(PYTHON) -m venv $(VENV); }
+
+# Reinstall only when a requirements file changes, so a second run costs nothing.
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+venv install: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+# Natural keys make loading again an update, not a duplicate.
+loaddata: migrate
+	$(PY) manage.py loaddata jurisdictions seed
+
+run: loaddata
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Playwright cannot download its own browser here; the e2e tests drive Debian's chromium.
+chromium:
+	@test -x $(CHROMIUM) || bash .ci/apt-install.sh chromium
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
+
+check: $(STAMP)
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Every test, e2e included. pytest exits 5 when it collects nothing; a run that
+# tested nothing is a failure. The rules allow no skipped test, so a skip fails too.
+pytest: $(STAMP) chromium
+	@mkdir -p test-results
+	$(VENV)/bin/pytest --junitxml=test-results/junit.xml $(PYTEST_ARGS) || { \
+	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: failing"; exit $$rc; }
+	@$(PY) -c 'import sys, xml.etree.ElementTree as ET; \
+	  r = ET.parse("test-results/junit.xml").getroot(); \
+	  s = r if r.tag == "testsuite" else r.find("testsuite"); \
+	  n, k = int(s.get("tests", 0)), int(s.get("skipped", 0)); \
+	  print(f"{n} tests ran, {k} skipped"); \
+	  sys.exit("skipped tests are not allowed" if k else 0 if n else "no tests ran")'
+
+test: lint check pytest
+
+test-postgres: $(STAMP) chromium
+	url="$$(bash .ci/postgres.sh)"; \
+	DATABASE_URL="$$url" $(MAKE) --no-print-directory pytest
+
+clean:
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache .hypothesis test-results staticfiles $(STAMP)
+
+# Also removes the virtualenv; the SQLite database db.sqlite3 is never touched.
+distclean: clean
+	rm -rf $(VENV)

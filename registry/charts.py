@@ -1,0 +1,278 @@
+"""Geometry for the server-rendered SVG charts (home bar charts, entity timelines).
+
+The templates only place shapes at the coordinates computed here, so the
+arithmetic is testable without parsing SVG. Coordinates are in the SVG's own
+user units (its ``viewBox``); the browser scales the drawing to the page width.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from .dates import PartialDate
+
+# ---------------------------------------------------------------------------
+# Horizontal bar chart
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    href: str
+    x: float
+    y: float
+    width: float
+    height: float
+    label_y: float
+    value_x: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    bars: list[Bar]
+    width: int
+    height: int
+    bar_x: int
+    max_count: int
+
+
+def bar_chart(
+    items,
+    *,
+    width: int = 640,
+    label_width: int = 220,
+    bar_height: int = 22,
+    gap: int = 10,
+    value_room: int = 48,
+) -> BarChart:
+    """Lay out ``items`` (label, count, href) as horizontal bars.
+
+    Bar length is proportional to the count; the longest bar ends
+    ``value_room`` units before the right edge so its number still fits.
+    """
+    items = list(items)
+    max_count = max((count for _, count, _ in items), default=0)
+    room = width - label_width - value_room
+    bars = []
+    for index, (label, count, href) in enumerate(items):
+        y = gap + index * (bar_height + gap)
+        bar_width = room * count / max_count if max_count else 0
+        bars.append(
+            Bar(
+                label=label,
+                count=count,
+                href=href,
+                x=label_width,
+                y=y,
+                width=round(bar_width, 2),
+                height=bar_height,
+                label_y=y + bar_height * 0.7,
+                value_x=round(label_width + bar_width + 6, 2),
+            )
+        )
+    height = gap + len(items) * (bar_height + gap)
+    return BarChart(bars=bars, width=width, height=height, bar_x=label_width, max_count=max_count)
+
+
+# ---------------------------------------------------------------------------
+# Timeline
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineItem:
+    """One licence or certification as the timeline needs it.
+
+    ``start``/``end`` bound the drawn bar (``end`` None with ``open_ended``
+    draws it up to today with an open end); ``point`` marks a single date
+    (granted, issued) when there is no period to draw.
+    """
+
+    label: str
+    href: str
+    kind: str  # "licence" or "audit": styles the bar
+    status: str
+    start: PartialDate | None = None
+    end: PartialDate | None = None
+    open_ended: bool = False
+    point: PartialDate | None = None
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    item: TimelineItem
+    y: float
+    label_y: float
+    bar_x: float | None
+    bar_width: float | None
+    point_x: float | None
+    open_ended: bool
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    rows: list[TimelineRow]
+    ticks: list[Tick]
+    width: int
+    height: int
+    axis_y: float
+    today_x: float
+    left: int
+    right: int
+
+
+def _dates_of(item: TimelineItem):
+    return [d.first_day for d in (item.start, item.end, item.point) if d is not None]
+
+
+def timeline(
+    items,
+    today: datetime.date,
+    *,
+    width: int = 800,
+    left: int = 10,
+    right_pad: int = 20,
+    row_height: int = 44,
+    bar_height: int = 14,
+) -> Timeline:
+    """Place ``items`` on a shared time axis running from the earliest date's year to after today.
+
+    A partial date is plotted at the start of its period ("March 2025" at
+    1 March), as the register stores it; its label stays as written.
+    """
+    items = list(items)
+    dates = [d for item in items for d in _dates_of(item)] + [today]
+    first_year = min(dates).year
+    last_year = max(dates).year + 1
+    axis_start = datetime.date(first_year, 1, 1)
+    axis_end = datetime.date(last_year, 1, 1)
+    span = (axis_end - axis_start).days
+    right = width - right_pad
+
+    def x_of(day: datetime.date) -> float:
+        return round(left + (right - left) * (day - axis_start).days / span, 2)
+
+    rows = []
+    for index, item in enumerate(items):
+        top = index * row_height
+        bar_x = bar_width = point_x = None
+        if item.start is not None:
+            bar_x = x_of(item.start.first_day)
+            if item.end is not None:
+                end_x = x_of(item.end.first_day)
+            elif item.open_ended:
+                end_x = x_of(today)
+            else:
+                end_x = bar_x
+            # A bar that starts and ends in the same period still needs to be visible.
+            bar_width = max(round(end_x - bar_x, 2), 3)
+        if item.point is not None:
+            point_x = x_of(item.point.first_day)
+        rows.append(
+            TimelineRow(
+                item=item,
+                y=top + 22,
+                label_y=top + 16,
+                bar_x=bar_x,
+                bar_width=bar_width,
+                point_x=point_x,
+                open_ended=item.open_ended and item.end is None,
+            )
+        )
+    axis_y = len(items) * row_height + 4
+    step = max(1, (last_year - first_year) // 8)
+    ticks = [
+        Tick(x=x_of(datetime.date(year, 1, 1)), label=str(year)) for year in range(first_year, last_year + 1, step)
+    ]
+    return Timeline(
+        rows=rows,
+        ticks=ticks,
+        width=width,
+        height=int(axis_y + 28),
+        axis_y=axis_y,
+        today_x=x_of(today),
+        left=left,
+        right=right,
+    )
+
+
+def license_timeline_item(license, href: str) -> TimelineItem:
+    """A licence runs from its grant to its end; while active with no end it is open-ended."""
+    status = license.get_status_display()
+    granted, ended = license.granted, license.ended
+    facts = [("Granted", str(granted) if granted else "not stated")]
+    if ended:
+        facts.append(("Ended", str(ended)))
+    elif license.status == license.Status.ACTIVE:
+        facts.append(("Ends", "no end date (in force)"))
+    return TimelineItem(
+        label=f"{license.holder.name}: {license.license_type.regime.short_name} {license.license_type.name}",
+        href=href,
+        kind="licence",
+        status=status,
+        start=granted,
+        end=ended,
+        open_ended=license.status == license.Status.ACTIVE and ended is None,
+        point=granted if granted and not ended and license.status != license.Status.ACTIVE else None,
+        facts=facts,
+    )
+
+
+def audit_timeline_item(audit, href: str) -> TimelineItem:
+    """An audit draws the period it covers, its validity, or an ongoing engagement, whichever is known."""
+    what = audit.standard.name if audit.standard_id else audit.get_kind_display()
+    who = f" by {audit.auditor.name}" if audit.auditor_id else ""
+    issued, started, ended, valid = audit.issued, audit.period_started, audit.period_ended, audit.valid_until_date
+    facts = []
+    if issued:
+        facts.append(("Issued", str(issued)))
+    if started or ended:
+        facts.append(("Period covered", f"{started or 'not stated'} to {ended or ('ongoing' if audit.ongoing else '?')}"))
+    elif audit.ongoing:
+        facts.append(("Period covered", "ongoing"))
+    if valid:
+        facts.append(("Valid until", str(valid)))
+    item = TimelineItem(
+        label=f"{audit.subject.name}: {what}{who}",
+        href=href,
+        kind="audit",
+        status=_audit_status(audit),
+        facts=facts,
+    )
+    if audit.ongoing:
+        item.start, item.open_ended = started or issued, True
+    elif started and ended:
+        item.start, item.end = started, ended
+    elif issued and valid:
+        item.start, item.end = issued, valid
+    if issued and (item.start is None or issued != item.start):
+        item.point = issued
+    return item
+
+
+def _audit_status(audit) -> str:
+    if audit.ongoing:
+        return "Ongoing"
+    return "Current" if audit.is_valid() else "Not current"
+
+
+__all__ = [
+    "Bar",
+    "BarChart",
+    "Timeline",
+    "TimelineItem",
+    "audit_timeline_item",
+    "bar_chart",
+    "license_timeline_item",
+    "timeline",
+]
