@@ -237,7 +237,8 @@ def audit_timeline_item(audit, href: str) -> TimelineItem:
     if issued:
         facts.append(("Issued", str(issued)))
     if started or ended:
-        facts.append(("Period covered", f"{started or 'not stated'} to {ended or ('ongoing' if audit.ongoing else '?')}"))
+        until = ended or ("ongoing" if audit.ongoing else "not stated")
+        facts.append(("Period covered", f"{started or 'not stated'} to {until}"))
     elif audit.ongoing:
         facts.append(("Period covered", "ongoing"))
     if valid:

@@ -18,6 +18,7 @@ class JurisdictionFactory(DjangoModelFactory):
     class Meta:
         model = models.Jurisdiction
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"Q{chr(65 + n // 26 % 26)}{chr(65 + n % 26)}")
     name = factory.LazyAttribute(lambda o: f"Country {o.code}")
@@ -156,6 +157,7 @@ class LicenseFactory(DjangoModelFactory):
 
     class Meta:
         model = models.License
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"licence-{n}")
     holder = factory.SubFactory(EntityFactory)
@@ -187,6 +189,7 @@ class AuditFactory(DjangoModelFactory):
 
     class Meta:
         model = models.Audit
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"audit-{n}")
     subject = factory.SubFactory(EntityFactory)

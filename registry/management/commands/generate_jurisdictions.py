@@ -14,9 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 # Members of the European Union since 1 February 2020 (Treaty on European Union, Art. 52).
-EU_MEMBERS = (
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
-).split()
+EU_MEMBERS = ("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK").split()
 # The EEA is the EU plus Iceland, Liechtenstein and Norway (EEA Agreement, Art. 126).
 EEA_MEMBERS = [*EU_MEMBERS, "IS", "LI", "NO"]
 

@@ -1,0 +1,582 @@
+"""One FilterSet per public list.
+
+The HTML list pages, the CSV/JSON exports (and later the API) validate and apply
+their query string through the same FilterSet, so a link copied from a list page
+to an export selects exactly the same rows. Each FilterSet also declares its
+facets (the counts shown beside filter values) and the columns it may be sorted by.
+
+The FilterSets never choose the base queryset: callers pass one that starts from
+the model's ``published()``. Choice querysets (regimes, entities, regulators) are
+published-only too, so a draft's slug is an unknown choice, not a hint it exists.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
+
+from .dates import PartialDate
+from .models import (
+    Activity,
+    Audit,
+    AuditKind,
+    Entity,
+    EntityAlias,
+    EntityKind,
+    Jurisdiction,
+    License,
+    LicenseStatus,
+    LicenseType,
+    Publication,
+    Regime,
+    Regulator,
+    Standard,
+)
+
+Q_MAX_LENGTH = 200
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+# ---------------------------------------------------------------------------
+# Form and field building blocks
+# ---------------------------------------------------------------------------
+
+
+class RegistryFilterForm(forms.Form):
+    """A filter form that turns NUL bytes into a field error instead of a database error.
+
+    PostgreSQL rejects NUL in text parameters, and a model choice field would send
+    the raw value to the database before any validator runs; so values holding
+    NUL are dropped before cleaning and reported against their own field.
+    """
+
+    def __init__(self, data=None, *args, **kwargs):
+        self.nul_fields = []
+        if data is not None:
+            data = data.copy()
+            for key in list(data.keys()):
+                if any("\x00" in value for value in data.getlist(key)):
+                    self.nul_fields.append(key)
+                    del data[key]
+        super().__init__(data, *args, **kwargs)
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound:
+            return
+        for name in self.nul_fields:
+            if name in self.fields:
+                self.add_error(name, NUL_MESSAGE)
+
+
+class CodeChoiceField(forms.ModelChoiceField):
+    """A jurisdiction typed as its code (``mt`` or ``AE-DU``): thousands of codes make a poor <select>."""
+
+    widget = forms.TextInput
+    default_error_messages = {
+        "invalid_choice": "Unknown jurisdiction code: use an ISO 3166 code such as MT, AE-DU, or EU.",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().upper()
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, Jurisdiction):
+            return value.code
+        return value
+
+
+class JurisdictionFilter(django_filters.ModelChoiceFilter):
+    field_class = CodeChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Jurisdiction.objects.all())
+        kwargs.setdefault("to_field_name", "code")
+        super().__init__(*args, **kwargs)
+
+
+class PartialDateField(forms.Field):
+    """A date typed as ``2025``, ``2025-03`` or ``2025-03-14``.
+
+    ``bound`` picks the day the value stands for: ``"start"`` (1 March for
+    2025-03) for lower bounds, ``"end"`` (31 March) for upper bounds, so
+    ``granted_after=2025-03&granted_before=2025-03`` means "in March 2025".
+    """
+
+    default_error_messages = {"invalid": "Enter a valid date: YYYY, YYYY-MM or YYYY-MM-DD."}
+
+    def __init__(self, *args, bound="start", **kwargs):
+        self.bound = bound
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            partial = PartialDate.parse(str(value))
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        return partial.first_day if self.bound == "start" else partial.last_day
+
+
+class PartialDateFilter(django_filters.Filter):
+    field_class = PartialDateField
+
+
+class DayField(forms.DateField):
+    default_error_messages = {"invalid": "Enter a valid date: YYYY-MM-DD."}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+        super().__init__(*args, **kwargs)
+
+
+class DayFilter(django_filters.Filter):
+    field_class = DayField
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A sortable column: its query-string name, label and the ordering it applies.
+
+    Each ordering ends with a unique column so pages never overlap; nullable
+    columns sort their blanks last on every database.
+    """
+
+    param: str
+    label: str
+    fields: tuple[str, ...]
+    nullable: tuple[str, ...] = ()
+
+    def ordering(self, descending):
+        result = []
+        for name in (*self.fields, "slug"):
+            expression = F(name)
+            nulls = {"nulls_last": True} if name in self.nullable else {}
+            result.append(expression.desc(**nulls) if descending else expression.asc(**nulls))
+        return result
+
+
+class SortFilter(django_filters.ChoiceFilter):
+    """``sort=<column>`` or ``sort=-<column>``, from an allow-list of :class:`Sort` columns."""
+
+    def __init__(self, *args, sorts=(), **kwargs):
+        self.sorts = {sort.param: sort for sort in sorts}
+        choices = []
+        for sort in sorts:
+            choices += [(sort.param, f"{sort.label} (ascending)"), (f"-{sort.param}", f"{sort.label} (descending)")]
+        kwargs.setdefault("label", "Sort by")
+        kwargs.setdefault("empty_label", "Default order")
+        super().__init__(*args, choices=choices, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        descending = value.startswith("-")
+        return qs.order_by(*self.sorts[value.lstrip("-")].ordering(descending))
+
+
+# ---------------------------------------------------------------------------
+# Facets
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facet:
+    """Counts of rows per value of one filter, computed in one GROUP BY query.
+
+    ``value`` and ``label`` are expressions (field paths or Coalesce) evaluated
+    on the filtered queryset; ``choices`` gives labels for TextChoices fields.
+    ``through`` names a many-to-many relation whose related rows are counted
+    instead (a regulator supervises several regimes).
+    """
+
+    param: str
+    label: str
+    value: object
+    value_label: object = None
+    choices: dict | None = None
+    through: str | None = None
+    through_filter: dict | None = None
+
+    def rows(self, queryset):
+        """Return ``[(value, label, count)]``, most frequent first, in a single query."""
+        if self.through:
+            model = queryset.model
+            relation = model._meta.get_field(self.through)
+            through_model = relation.remote_field.through
+            source = relation.m2m_field_name()
+            target = relation.m2m_reverse_field_name()
+            base = through_model.objects.filter(**{f"{source}__in": queryset.values("pk")})
+            if self.through_filter:
+                base = base.filter(**{f"{target}__{key}": value for key, value in self.through_filter.items()})
+            rows = (
+                base.values(facet_value=F(f"{target}__{self.value}"), facet_label=F(f"{target}__{self.value_label}"))
+                .annotate(facet_count=Count(source, distinct=True))
+                .order_by("-facet_count", "facet_label")
+            )
+        else:
+            value = F(self.value) if isinstance(self.value, str) else self.value
+            label = value
+            if self.value_label is not None:
+                label = F(self.value_label) if isinstance(self.value_label, str) else self.value_label
+            rows = (
+                queryset.order_by()
+                .values(facet_value=value, facet_label=label)
+                .annotate(facet_count=Count("pk", distinct=True))
+                .filter(facet_value__isnull=False)
+                .order_by("-facet_count", "facet_label")
+            )
+        result = []
+        for row in rows:
+            label = row["facet_label"]
+            if self.choices is not None:
+                label = self.choices.get(row["facet_value"], row["facet_value"])
+            result.append((str(row["facet_value"]), str(label), row["facet_count"]))
+        if self.choices is not None:
+            result.sort(key=lambda item: (-item[2], item[1]))
+        return result
+
+
+def country_of(path):
+    """The country a jurisdiction rolls up to (itself, or its parent for a subdivision)."""
+    return Coalesce(f"{path}__parent__code", f"{path}__code")
+
+
+def country_name_of(path):
+    return Coalesce(f"{path}__parent__name", f"{path}__name")
+
+
+# ---------------------------------------------------------------------------
+# FilterSets
+# ---------------------------------------------------------------------------
+
+
+class RegistryFilterSet(django_filters.FilterSet):
+    """Shared behaviour: the NUL-safe form, a capped free-text ``q`` and a sort allow-list."""
+
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        max_length=Q_MAX_LENGTH,
+        help_text=f"Names, aliases, reference numbers, scopes (at most {Q_MAX_LENGTH} characters).",
+    )
+
+    facets: tuple[Facet, ...] = ()
+    sorts: tuple[Sort, ...] = ()
+
+    class Meta:
+        form = RegistryFilterForm
+
+    def search(self, queryset, name, value):
+        return queryset.filter(self.search_q(value)) if value else queryset
+
+    def search_q(self, value):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def filtered_without(self, param):
+        """The queryset filtered by every valid parameter except ``param`` (and sort): a facet's base."""
+        queryset = self.queryset.all()
+        if not self.is_bound:
+            return queryset
+        self.errors  # noqa: B018 - validates the form so cleaned_data exists
+        for name, value in self.form.cleaned_data.items():
+            if name in (param, "sort"):
+                continue
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+
+def _alias_holders(value):
+    return EntityAlias.objects.filter(name__icontains=value).values("entity")
+
+
+def _with_affiliates(path, entity):
+    """``path`` is the entity, or a member of its group (two levels deep covers groups of groups)."""
+    return Q(**{path: entity}) | Q(**{f"{path}__parent": entity}) | Q(**{f"{path}__parent__parent": entity})
+
+
+CLIENT_SCOPES = [("retail", "Retail"), ("professional", "Professional"), ("institutional", "Institutional")]
+
+
+class LicenseFilterSet(RegistryFilterSet):
+    jurisdiction = JurisdictionFilter(
+        method="filter_jurisdiction",
+        label="Usable in",
+        help_text="A jurisdiction code (MT): licences granted there, in its subdivisions, or passported into it.",
+    )
+    granted_in = JurisdictionFilter(
+        method="filter_granted_in",
+        label="Granted in",
+        help_text="The home jurisdiction (or its subdivisions), without passports.",
+    )
+    regime = django_filters.ModelChoiceFilter(
+        field_name="license_type__regime",
+        to_field_name="slug",
+        queryset=Regime.objects.published(),
+        empty_label="Any regime",
+    )
+    license_type = django_filters.ModelChoiceFilter(
+        field_name="license_type",
+        to_field_name="slug",
+        queryset=LicenseType.objects.filter(regime__in=Regime.objects.published()).select_related("regime"),
+        label="Licence type",
+        empty_label="Any type",
+    )
+    regulator = django_filters.ModelChoiceFilter(
+        to_field_name="slug", queryset=Regulator.objects.published(), empty_label="Any regulator"
+    )
+    status = django_filters.ChoiceFilter(choices=LicenseStatus.choices, empty_label="Any status")
+    activity = django_filters.ModelChoiceFilter(
+        field_name="activities", to_field_name="slug", queryset=Activity.objects.all(), empty_label="Any activity"
+    )
+    clients = django_filters.ChoiceFilter(
+        choices=CLIENT_SCOPES, method="filter_clients", label="Client scope", empty_label="Any clients"
+    )
+    holder = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Entity.objects.published(),
+        method="filter_holder",
+        empty_label="Any holder",
+        help_text="A group also matches its affiliates' licences.",
+    )
+    granted_after = PartialDateFilter(field_name="granted_on", lookup_expr="gte", label="Granted from")
+    granted_before = PartialDateFilter(
+        field_name="granted_on", lookup_expr="lte", label="Granted until", bound="end"
+    )
+    in_force_on = DayFilter(method="filter_in_force_on", label="In force on")
+
+    facets = (
+        Facet("status", "Status", "status", choices=dict(LicenseStatus.choices)),
+        Facet("regime", "Regime", "license_type__regime__slug", "license_type__regime__short_name"),
+        Facet(
+            "granted_in",
+            "Granted in",
+            Coalesce(country_of("jurisdiction"), country_of("license_type__regime__jurisdiction")),
+            Coalesce(country_name_of("jurisdiction"), country_name_of("license_type__regime__jurisdiction")),
+        ),
+    )
+    sorts = (
+        Sort("holder", "Holder", ("holder__name",)),
+        Sort("regime", "Regime", ("license_type__regime__short_name", "license_type__name")),
+        Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",), nullable=("jurisdiction__code",)),
+        Sort("regulator", "Regulator", ("regulator__name",), nullable=("regulator__name",)),
+        Sort("status", "Status", ("status",)),
+        Sort("granted_on", "Granted", ("granted_on",), nullable=("granted_on",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    class Meta(RegistryFilterSet.Meta):
+        model = License
+        fields = []
+
+    def search_q(self, value):
+        return (
+            Q(holder__name__icontains=value)
+            | Q(holder__in=_alias_holders(value))
+            | Q(reference_number__icontains=value)
+            | Q(license_type__name__icontains=value)
+            | Q(license_type__regime__short_name__icontains=value)
+            | Q(license_type__regime__name__icontains=value)
+            | Q(regulator__name__icontains=value)
+            | Q(regulator__abbreviation__icontains=value)
+            | Q(conditions__icontains=value)
+        )
+
+    def filter_jurisdiction(self, queryset, name, value):
+        """Usable in ``value``: ``usable_in`` (areas and passports), plus the country's subdivisions."""
+        within = License.objects.filter(
+            Q(jurisdiction__parent=value)
+            | Q(license_type__regime__jurisdiction__parent=value)
+            | Q(passported_to__parent=value)
+        )
+        return queryset.filter(
+            Q(pk__in=License.objects.usable_in(value.code).values("pk")) | Q(pk__in=within.values("pk"))
+        )
+
+    def filter_granted_in(self, queryset, name, value):
+        """Home jurisdiction; when the licence names none, the regime's (a Dubai regime licence is Dubai's)."""
+        home = Q(jurisdiction=value) | Q(jurisdiction__parent=value)
+        regime_home = Q(license_type__regime__jurisdiction=value) | Q(license_type__regime__jurisdiction__parent=value)
+        return queryset.filter(home | (Q(jurisdiction__isnull=True) & regime_home))
+
+    def filter_clients(self, queryset, name, value):
+        return queryset.filter(**{f"serves_{value}": True})
+
+    def filter_holder(self, queryset, name, value):
+        return queryset.filter(_with_affiliates("holder", value))
+
+    def filter_in_force_on(self, queryset, name, value):
+        return queryset.in_force(at=value)
+
+
+class AuditFilterSet(RegistryFilterSet):
+    kind = django_filters.ChoiceFilter(choices=AuditKind.choices, empty_label="Any kind")
+    standard = django_filters.ModelChoiceFilter(
+        to_field_name="slug", queryset=Standard.objects.all(), empty_label="Any standard"
+    )
+    auditor = django_filters.ModelChoiceFilter(
+        to_field_name="slug", queryset=Entity.objects.published(), empty_label="Any auditor"
+    )
+    subject = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Entity.objects.published(),
+        method="filter_subject",
+        empty_label="Any subject",
+        help_text="A group also matches its affiliates' audits.",
+    )
+    issued_after = PartialDateFilter(field_name="issued_on", lookup_expr="gte", label="Issued from")
+    issued_before = PartialDateFilter(field_name="issued_on", lookup_expr="lte", label="Issued until", bound="end")
+    valid_on = DayFilter(method="filter_valid_on", label="Valid on")
+    ongoing = django_filters.BooleanFilter(
+        widget=forms.Select(choices=[("", "Either"), ("true", "Ongoing only"), ("false", "Not ongoing")]),
+        label="Ongoing engagement",
+    )
+
+    facets = (
+        Facet("kind", "Kind", "kind", choices=dict(AuditKind.choices)),
+        Facet("standard", "Standard", "standard__slug", "standard__name"),
+        Facet("auditor", "Auditor", "auditor__slug", "auditor__name"),
+    )
+    sorts = (
+        Sort("subject", "Subject", ("subject__name",)),
+        Sort("kind", "Kind", ("kind",)),
+        Sort("standard", "Standard", ("standard__name",), nullable=("standard__name",)),
+        Sort("auditor", "Auditor", ("auditor__name",), nullable=("auditor__name",)),
+        Sort("issued_on", "Issued", ("issued_on",), nullable=("issued_on",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    class Meta(RegistryFilterSet.Meta):
+        model = Audit
+        fields = []
+
+    def search_q(self, value):
+        return (
+            Q(subject__name__icontains=value)
+            | Q(subject__in=_alias_holders(value))
+            | Q(auditor__name__icontains=value)
+            | Q(standard__name__icontains=value)
+            | Q(scope__icontains=value)
+            | Q(reference__icontains=value)
+        )
+
+    def filter_subject(self, queryset, name, value):
+        return queryset.filter(_with_affiliates("subject", value))
+
+    def filter_valid_on(self, queryset, name, value):
+        return queryset.valid(at=value)
+
+
+class EntityFilterSet(RegistryFilterSet):
+    jurisdiction = JurisdictionFilter(
+        method="filter_jurisdiction",
+        label="Jurisdiction",
+        help_text="Where it is established: a code such as SG (a country includes its subdivisions).",
+    )
+    group = django_filters.ModelChoiceFilter(
+        field_name="parent",
+        to_field_name="slug",
+        queryset=Entity.objects.published().filter(kind=EntityKind.GROUP),
+        empty_label="Any group",
+    )
+    regime = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Regime.objects.published(),
+        method="filter_regime",
+        label="Holds a licence under",
+        empty_label="Any regime",
+    )
+    standard = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Standard.objects.all(),
+        method="filter_standard",
+        label="Currently certified to",
+        empty_label="Any standard",
+    )
+    kind = django_filters.ChoiceFilter(choices=EntityKind.choices, empty_label="Any kind")
+
+    facets = (
+        Facet("kind", "Kind", "kind", choices=dict(EntityKind.choices)),
+        Facet("jurisdiction", "Jurisdiction", country_of("jurisdiction"), country_name_of("jurisdiction")),
+    )
+    sorts = (
+        Sort("name", "Name", ("name",)),
+        Sort("kind", "Kind", ("kind",)),
+        Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",), nullable=("jurisdiction__code",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    class Meta(RegistryFilterSet.Meta):
+        model = Entity
+        fields = []
+
+    def search_q(self, value):
+        return Q(name__icontains=value) | Q(pk__in=_alias_holders(value)) | Q(lei__icontains=value)
+
+    def filter_jurisdiction(self, queryset, name, value):
+        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+
+    def filter_regime(self, queryset, name, value):
+        # Only published licences count: a draft licence must not be revealed through a filter.
+        holders = License.objects.published().filter(license_type__regime=value).values("holder")
+        return queryset.filter(pk__in=holders)
+
+    def filter_standard(self, queryset, name, value):
+        """Subjects of a published audit to the standard that is valid today."""
+        subjects = Audit.objects.published().valid().filter(standard=value).values("subject")
+        return queryset.filter(pk__in=subjects)
+
+
+class RegulatorFilterSet(RegistryFilterSet):
+    jurisdiction = JurisdictionFilter(
+        method="filter_jurisdiction",
+        label="Jurisdiction",
+        help_text="A code such as AE (a country includes its subdivisions: AE finds Dubai's VARA).",
+    )
+    regime = django_filters.ModelChoiceFilter(
+        field_name="regimes",
+        to_field_name="slug",
+        queryset=Regime.objects.published(),
+        label="Supervises",
+        empty_label="Any regime",
+    )
+
+    facets = (
+        Facet("jurisdiction", "Jurisdiction", country_of("jurisdiction"), country_name_of("jurisdiction")),
+        Facet(
+            "regime",
+            "Supervises",
+            "slug",
+            "short_name",
+            through="regimes",
+            through_filter={"publication_status": Publication.PUBLISHED},
+        ),
+    )
+    sorts = (
+        Sort("name", "Name", ("name",)),
+        Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    class Meta(RegistryFilterSet.Meta):
+        model = Regulator
+        fields = []
+
+    def search_q(self, value):
+        return Q(name__icontains=value) | Q(abbreviation__icontains=value)
+
+    def filter_jurisdiction(self, queryset, name, value):
+        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))

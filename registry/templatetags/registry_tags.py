@@ -1,0 +1,116 @@
+"""Template helpers for the public pages: partial dates, citation anchors, quote highlighting, safe URL lookups."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+
+@register.filter
+def partial_date(value):
+    """A date as precisely as known, in a ``<time>`` element: "March 2025" with ``datetime="2025-03"``."""
+    if value is None or value == "":
+        return ""
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), str(value))
+
+
+def quote_anchor(quote: str) -> str:
+    """The fragment id of a quote on its source's page.
+
+    Derived from the quote's words, not its position or a database id, so a
+    licence page can link to it without loading the source text and the link
+    survives edits elsewhere in the source.
+    """
+    normalised = " ".join(quote.split()).casefold()
+    return "quote-" + hashlib.sha256(normalised.encode()).hexdigest()[:10]
+
+
+register.filter("quote_anchor", quote_anchor)
+
+
+@register.simple_tag
+def url_or(name, fallback, *args, **kwargs):
+    """``reverse(name)``, or ``fallback`` while that URL is not (yet) defined.
+
+    Lets the navigation link to list pages built separately without breaking
+    every page when one of them is missing.
+    """
+    try:
+        return reverse(name, args=args or None, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return fallback
+
+
+_QUOTE_CHARS = {"'": "['\u2018\u2019]", "\u2018": "['\u2018\u2019]", "\u2019": "['\u2018\u2019]"}
+_DQUOTE = '["\u201c\u201d]'
+
+
+def _loose_pattern(quote: str) -> re.Pattern:
+    """Match ``quote`` regardless of runs of white space, letter case, or straight/curly quotation marks."""
+    parts = []
+    for word in quote.split():
+        chunk = []
+        for char in word:
+            if char in _QUOTE_CHARS:
+                chunk.append(_QUOTE_CHARS[char])
+            elif char in '"\u201c\u201d':
+                chunk.append(_DQUOTE)
+            else:
+                chunk.append(re.escape(char))
+        parts.append("".join(chunk))
+    return re.compile(r"\s+".join(parts), re.IGNORECASE)
+
+
+def find_quote(text: str, quote: str) -> tuple[int, int] | None:
+    """Where ``quote`` occurs in ``text`` (first occurrence), verbatim or loosely; None when it does not."""
+    quote = quote.strip()
+    if not quote:
+        return None
+    start = text.find(quote)
+    if start >= 0:
+        return start, start + len(quote)
+    match = _loose_pattern(quote).search(text)
+    return match.span() if match else None
+
+
+def highlight_quotes(text: str, quotes) -> tuple[str, list[str]]:
+    """Escape ``text`` and wrap each quote found in it in ``<mark id="quote-…">``.
+
+    Returns the HTML and the quotes that could not be found (so the page can
+    say so rather than pretend). Overlapping quotes share one ``<mark>``; the
+    later ones get an empty anchor at its start so their links still land.
+    """
+    spans, missing, seen = [], [], set()
+    for quote in quotes:
+        anchor = quote_anchor(quote)
+        if anchor in seen:
+            continue
+        seen.add(anchor)
+        found = find_quote(text, quote)
+        if found is None:
+            missing.append(quote)
+        else:
+            spans.append((found[0], found[1], anchor))
+    spans.sort()
+    merged: list[list] = []
+    for start, end, anchor in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2].append(anchor)
+        else:
+            merged.append([start, end, [anchor]])
+    out, position = [], 0
+    for start, end, anchors in merged:
+        out.append(conditional_escape(text[position:start]))
+        extra = "".join(format_html('<span id="{}"></span>', anchor) for anchor in anchors[1:])
+        out.append(format_html('<mark id="{}">{}{}</mark>', anchors[0], mark_safe(extra), text[start:end]))  # noqa: S308
+        position = end
+    out.append(conditional_escape(text[position:]))
+    return mark_safe("".join(str(part) for part in out)), missing  # noqa: S308
