@@ -7,6 +7,7 @@ audits cannot be saved without citing a source.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import widgets as admin_widgets
 from django.db import models
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.forms.models import BaseInlineFormSet
@@ -56,7 +57,12 @@ def partial_date_display(attname, description, descriptor=None):
 # ---------------------------------------------------------------------------
 
 
-class CuratedAdmin(admin.ModelAdmin):
+class RegistryAdmin(admin.ModelAdmin):
+    # Curators paste addresses without a scheme ("okx.com"): assume https, as Django 6 will.
+    formfield_overrides = {models.URLField: {"widget": admin_widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
+
+
+class CuratedAdmin(RegistryAdmin):
     """Publish and unpublish in bulk; show when a record was created and last changed."""
 
     actions = ["publish", "unpublish"]
@@ -103,6 +109,12 @@ class RequiredCitationInline(CitationInline):
     min_num = 1
     validate_min = True
 
+    def get_formset(self, request, obj=None, **kwargs):
+        # InlineModelAdmin does not pass validate_min on by itself: without it,
+        # a formset posted with no rows at all would pass.
+        kwargs.setdefault("validate_min", self.validate_min)
+        return super().get_formset(request, obj, **kwargs)
+
 
 class LicenseCitationInline(RequiredCitationInline):
     model = LicenseCitation
@@ -127,7 +139,7 @@ class KeyPersonCitationInline(CitationInline):
 
 
 @admin.register(Jurisdiction)
-class JurisdictionAdmin(admin.ModelAdmin):
+class JurisdictionAdmin(RegistryAdmin):
     list_display = ["name", "code", "kind", "subdivision_type", "parent"]
     list_filter = ["kind"]
     search_fields = ["^code", "name", "official_name"]
@@ -152,7 +164,7 @@ class JurisdictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Standard)
-class StandardAdmin(admin.ModelAdmin):
+class StandardAdmin(RegistryAdmin):
     list_display = ["name", "issuer", "slug"]
     list_filter = ["issuer"]
     search_fields = ["name", "issuer", "slug"]
@@ -179,7 +191,7 @@ class RegimeAdmin(CuratedAdmin):
 
 
 @admin.register(LicenseType)
-class LicenseTypeAdmin(admin.ModelAdmin):
+class LicenseTypeAdmin(RegistryAdmin):
     list_display = ["name", "regime", "slug"]
     list_filter = ["regime"]
     search_fields = ["name", "slug", "regime__short_name", "regime__name"]
@@ -193,7 +205,7 @@ class LicenseTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(RegistryAdmin):
     list_display = ["name", "code", "regime", "slug"]
     list_filter = ["regime"]
     search_fields = ["name", "code", "slug", "regime__short_name"]
@@ -270,7 +282,7 @@ class EntityAdmin(CuratedAdmin):
 
 
 @admin.register(EntityAlias)
-class EntityAliasAdmin(admin.ModelAdmin):
+class EntityAliasAdmin(RegistryAdmin):
     list_display = ["name", "kind", "entity"]
     list_filter = ["kind"]
     search_fields = ["name", "entity__name"]

@@ -36,6 +36,7 @@ class BarChart:
     width: int
     height: int
     bar_x: int
+    label_x: int
     max_count: int
 
 
@@ -74,7 +75,9 @@ def bar_chart(
             )
         )
     height = gap + len(items) * (bar_height + gap)
-    return BarChart(bars=bars, width=width, height=height, bar_x=label_width, max_count=max_count)
+    return BarChart(
+        bars=bars, width=width, height=height, bar_x=label_width, label_x=label_width - 8, max_count=max_count
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -111,6 +114,8 @@ class TimelineRow:
     bar_width: float | None
     point_x: float | None
     open_ended: bool
+    mid_y: float
+    arrow_points: str
 
 
 @dataclass(frozen=True)
@@ -126,9 +131,11 @@ class Timeline:
     width: int
     height: int
     axis_y: float
+    tick_label_y: float
     today_x: float
     left: int
     right: int
+    label_x: int = 10
 
 
 def _dates_of(item: TimelineItem):
@@ -140,7 +147,7 @@ def timeline(
     today: datetime.date,
     *,
     width: int = 800,
-    left: int = 10,
+    left: int = 30,
     right_pad: int = 20,
     row_height: int = 44,
     bar_height: int = 14,
@@ -178,15 +185,24 @@ def timeline(
             bar_width = max(round(end_x - bar_x, 2), 3)
         if item.point is not None:
             point_x = x_of(item.point.first_day)
+        y = top + 22
+        open_ended = item.open_ended and item.end is None and bar_x is not None
+        arrow = ""
+        if open_ended:
+            # An arrow head past today's end of the bar: the engagement or licence continues.
+            tip = bar_x + bar_width
+            arrow = f"{tip},{y} {round(tip + 10, 2)},{y + bar_height / 2} {tip},{y + bar_height}"
         rows.append(
             TimelineRow(
                 item=item,
-                y=top + 22,
+                y=y,
                 label_y=top + 16,
                 bar_x=bar_x,
                 bar_width=bar_width,
                 point_x=point_x,
-                open_ended=item.open_ended and item.end is None,
+                open_ended=open_ended,
+                mid_y=y + bar_height / 2,
+                arrow_points=arrow,
             )
         )
     axis_y = len(items) * row_height + 4
@@ -200,6 +216,7 @@ def timeline(
         width=width,
         height=int(axis_y + 28),
         axis_y=axis_y,
+        tick_label_y=axis_y + 18,
         today_x=x_of(today),
         left=left,
         right=right,

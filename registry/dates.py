@@ -19,7 +19,6 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -30,7 +29,7 @@ class DatePrecision(models.TextChoices):
     YEAR = "year", "Year"
 
 
-_ISO_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$")
+_ISO_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)
@@ -179,9 +178,3 @@ def partial_date_constraints(prefix: str, date_attname: str) -> list[models.Chec
             violation_error_message="A date known to the year is stored as 1 January of that year.",
         ),
     ]
-
-
-def validate_partial_date_order(earlier, later, field: str, message: str):
-    """Raise a field error when ``later`` starts before ``earlier`` (both PartialDate or None)."""
-    if earlier and later and later.date < earlier.date:
-        raise ValidationError({field: message})

@@ -219,14 +219,13 @@ def csv_response(request, queryset, row_builder, filename):
 def json_response(request, queryset, row_builder, size, offset, next_url):
     """One page of ``queryset`` as ``{"count", "next", "results"}`` (see docs/exports.md)."""
     count = queryset.count()
-    rows = [row_builder(request, obj) for obj in queryset[offset : offset + size]]
+    # An offset past the end never reaches the database (a huge OFFSET overflows some backends).
+    rows = [row_builder(request, obj) for obj in queryset[offset : offset + size]] if offset < count else []
     has_next = offset + size < count
     body = {"count": count, "next": next_url(offset + size) if has_next else None, "results": rows}
-    response = HttpResponse(
-        json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
-        content_type="application/json",
+    return HttpResponse(
+        json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1), content_type="application/json"
     )
-    return response
 
 
 def _columns(builder, columns):

@@ -353,9 +353,7 @@ class LicenseFilterSet(RegistryFilterSet):
         help_text="A group also matches its affiliates' licences.",
     )
     granted_after = PartialDateFilter(field_name="granted_on", lookup_expr="gte", label="Granted from")
-    granted_before = PartialDateFilter(
-        field_name="granted_on", lookup_expr="lte", label="Granted until", bound="end"
-    )
+    granted_before = PartialDateFilter(field_name="granted_on", lookup_expr="lte", label="Granted until", bound="end")
     in_force_on = DayFilter(method="filter_in_force_on", label="In force on")
 
     facets = (

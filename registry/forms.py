@@ -52,7 +52,7 @@ class PartialDateWidget(forms.MultiWidget):
             ),
             forms.Select(
                 choices=MONTH_CHOICES,
-                attrs={"class": "partial-date-month", "aria-label": f"{prefix}month (— when the source gives none)"},
+                attrs={"class": "partial-date-month", "aria-label": f"{prefix}month"},
             ),
             forms.NumberInput(
                 attrs={
@@ -61,7 +61,7 @@ class PartialDateWidget(forms.MultiWidget):
                     "max": 31,
                     "step": 1,
                     "placeholder": "Day",
-                    "aria-label": f"{prefix}day (empty when the source gives none)",
+                    "aria-label": f"{prefix}day",
                 }
             ),
         )
@@ -157,6 +157,17 @@ def partial_date_names(model) -> list[str]:
     ]
 
 
+HOW_TO_FILL = "Year, then the month and day only if the source gives them (March 2025: 2025, March, no day)."
+
+
+def partial_date_help(model_help: str) -> str:
+    # The model's default help text speaks of storage ("the first day of it"),
+    # which means nothing to someone typing "March 2025".
+    if not model_help or model_help.endswith("the first day of it."):
+        return HOW_TO_FILL
+    return f"{model_help} {HOW_TO_FILL}"
+
+
 class PartialDateModelFormMetaclass(ModelFormMetaclass):
     """Swap each (``x``, ``x_precision``) model-field pair for one :class:`PartialDateField` named ``x``.
 
@@ -182,8 +193,7 @@ class PartialDateModelFormMetaclass(ModelFormMetaclass):
                 fields[field_name] = PartialDateField(
                     label=form_field.label or capfirst(model_field.verbose_name),
                     required=form_field.required,
-                    help_text=model_field.help_text
-                    or "Fill in the year; add the month and day only when the source gives them.",
+                    help_text=partial_date_help(model_field.help_text),
                 )
             else:
                 fields[field_name] = form_field
@@ -255,7 +265,8 @@ class AutoSlugModelForm(PartialDateModelForm):
                 while others.filter(slug=slug).exists():
                     slug, number = f"{base}-{number}", number + 1
                 data["slug"] = slug
-            else:
+            elif not self.errors:
+                # When a field the slug is built from is wrong, that error is the one to fix.
                 self.add_error("slug", "Give a slug, or fill in the fields it is built from.")
         return data
 
@@ -265,7 +276,24 @@ class LicenseAdminForm(AutoSlugModelForm):
 
     class Meta:
         model = License
-        fields = "__all__"
+        fields = [
+            "holder",
+            "license_type",
+            "regulator",
+            "jurisdiction",
+            "status",
+            "reference_number",
+            "granted_on",
+            "ended_on",
+            "activities",
+            "serves_retail",
+            "serves_professional",
+            "serves_institutional",
+            "passported_to",
+            "conditions",
+            "slug",
+            "publication_status",
+        ]
 
     def slug_parts(self, data):
         holder, license_type = data.get("holder"), data.get("license_type")
@@ -279,7 +307,21 @@ class AuditAdminForm(AutoSlugModelForm):
 
     class Meta:
         model = Audit
-        fields = "__all__"
+        fields = [
+            "subject",
+            "kind",
+            "standard",
+            "auditor",
+            "scope",
+            "reference",
+            "issued_on",
+            "period_start",
+            "period_end",
+            "ongoing",
+            "valid_until",
+            "slug",
+            "publication_status",
+        ]
 
     def slug_parts(self, data):
         subject = data.get("subject")

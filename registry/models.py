@@ -173,11 +173,14 @@ class AuditQuerySet(SlugQuerySet):
         """
         day = today(at)
         ongoing = Q(ongoing=True) & (Q(period_start__isnull=True) | Q(period_start__lte=day))
-        issued = (
-            Q(ongoing=False)
-            & (Q(issued_on__isnull=True) | Q(issued_on__lte=day))
-            & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        # "Valid until March 2027" holds to the end of March: compare at the precision stored.
+        not_expired = (
+            Q(valid_until__isnull=True)
+            | Q(valid_until_precision=DatePrecision.DAY, valid_until__gte=day)
+            | Q(valid_until_precision=DatePrecision.MONTH, valid_until__gte=day.replace(day=1))
+            | Q(valid_until_precision=DatePrecision.YEAR, valid_until__gte=day.replace(month=1, day=1))
         )
+        issued = Q(ongoing=False) & (Q(issued_on__isnull=True) | Q(issued_on__lte=day)) & not_expired
         return self.filter(ongoing | issued)
 
 
@@ -768,7 +771,9 @@ class License(Curated):
 
     def clean(self):
         super().clean()
-        if self.granted and self.ended and self.ended.date < self.granted.date:
+        # Raw columns, not the PartialDate descriptors: those refuse an inconsistent
+        # precision, which the constraint check reports more helpfully.
+        if self.granted_on and self.ended_on and self.ended_on < self.granted_on:
             raise ValidationError({"ended_on": "A licence cannot end before it was granted."})
 
     @property
@@ -894,9 +899,9 @@ class Audit(Curated):
         super().clean()
         if self.ongoing and self.period_end:
             raise ValidationError({"period_end": "An ongoing engagement has no end date: clear it or untick ongoing."})
-        if self.period_started and self.period_ended and self.period_ended.date < self.period_started.date:
+        if self.period_start and self.period_end and self.period_end < self.period_start:
             raise ValidationError({"period_end": "The period covered cannot end before it starts."})
-        if self.issued and self.valid_until_date and self.valid_until_date.date < self.issued.date:
+        if self.issued_on and self.valid_until and self.valid_until < self.issued_on:
             raise ValidationError({"valid_until": "A certificate cannot expire before it was issued."})
         if self.auditor_id and self.auditor_id == self.subject_id:
             raise ValidationError({"auditor": "An entity cannot audit itself."})
@@ -905,9 +910,8 @@ class Audit(Curated):
         day = today(at)
         if self.ongoing:
             return self.period_start is None or self.period_start <= day
-        return (self.issued_on is None or self.issued_on <= day) and (
-            self.valid_until is None or self.valid_until >= day
-        )
+        expiry = self.valid_until_date
+        return (self.issued_on is None or self.issued_on <= day) and (expiry is None or expiry.last_day >= day)
 
 
 class KeyPerson(Curated):
@@ -945,6 +949,11 @@ class KeyPerson(Curated):
 
     def natural_key(self):
         return (*self.entity.natural_key(), self.name, self.role)
+
+    def clean(self):
+        super().clean()
+        if self.started_on and self.ended_on and self.ended_on < self.started_on:
+            raise ValidationError({"ended_on": "A role cannot end before it started."})
 
     natural_key.dependencies = ["registry.entity"]
 

@@ -1,11 +1,20 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
 app_name = "registry"
 
 # List pages and their exports: owned by the list/filter/export work.
-list_patterns = []
+list_patterns = [
+    path("entities/", views.EntityListView.as_view(), name="entity-list"),
+    path("regulators/", views.RegulatorListView.as_view(), name="regulator-list"),
+    path("licenses/", views.LicenseListView.as_view(), name="license-list"),
+    path("audits/", views.AuditListView.as_view(), name="audit-list"),
+    re_path(r"^entities\.(?P<format>csv|json)$", views.EntityExportView.as_view(), name="entity-export"),
+    re_path(r"^regulators\.(?P<format>csv|json)$", views.RegulatorExportView.as_view(), name="regulator-export"),
+    re_path(r"^licenses\.(?P<format>csv|json)$", views.LicenseExportView.as_view(), name="license-export"),
+    re_path(r"^audits\.(?P<format>csv|json)$", views.AuditExportView.as_view(), name="audit-export"),
+]
 
 # Home, detail pages and source pages: owned by the pages work.
 page_patterns = [

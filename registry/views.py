@@ -7,10 +7,12 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import DetailView, TemplateView, View
+from django_filters.views import FilterView
 
-from . import charts
+from . import charts, exports, filters
 from .models import (
     Audit,
     AuditCitation,
@@ -529,3 +531,267 @@ class SourceDetailView(DetailView):
             missing_quotes=missing,
         )
         return context
+
+
+# --- Lists and exports ---
+
+
+def _facet_key(value):
+    """The query-string form of a cleaned filter value (a jurisdiction's code, a record's slug)."""
+    if value is None or value == "":
+        return None
+    return getattr(value, "code", None) or getattr(value, "slug", None) or str(value)
+
+
+def _query_url(params, **changes):
+    """``?query`` from ``params`` with ``changes`` applied (None removes a key); always drops ``page``."""
+    params = params.copy()
+    params.pop("page", None)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return f"?{params.urlencode()}" if params else "?"
+
+
+class RegistryListView(FilterView):
+    """A public list: FilterSet-filtered, sortable, faceted and paginated, with its state in the URL.
+
+    ``strict = False``: an invalid parameter is reported beside its field and
+    ignored, while the valid ones still apply (django-filter only keeps the
+    valid fields in ``cleaned_data``).
+    """
+
+    strict = False
+    paginate_by = 50
+    export_name = ""
+    heading = ""
+
+    def paginate_queryset(self, queryset, page_size):
+        """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404."""
+        paginator = self.get_paginator(queryset, page_size, allow_empty_first_page=True)
+        raw = self.request.GET.get("page", "")
+        self.page_error = ""
+        number = 1
+        if raw:
+            try:
+                number = int(raw)
+            except ValueError:
+                number = 0
+            if not 1 <= number <= paginator.num_pages:
+                self.page_error = (
+                    f"Page must be a whole number from 1 to {paginator.num_pages}; showing page 1 instead."
+                )
+                number = 1
+        page = paginator.page(number)
+        return paginator, page, page.object_list, page.has_other_pages()
+
+    def get_facets(self):
+        params = self.request.GET
+        cleaned = self.filterset.form.cleaned_data if self.filterset.is_bound else {}
+        facets = []
+        for facet in self.filterset.facets:
+            selected = _facet_key(cleaned.get(facet.param))
+            values = []
+            for value, label, count in facet.rows(self.filterset.filtered_without(facet.param)):
+                is_selected = value == selected
+                values.append(
+                    {
+                        "value": value,
+                        "label": label,
+                        "count": count,
+                        "selected": is_selected,
+                        "url": _query_url(params, **{facet.param: None if is_selected else value}),
+                    }
+                )
+            facets.append({"param": facet.param, "label": facet.label, "values": values})
+        return facets
+
+    def get_sort_links(self):
+        params = self.request.GET
+        current = ""
+        if self.filterset.is_bound:
+            current = self.filterset.form.cleaned_data.get("sort") or ""
+        links = {}
+        for sort in self.filterset.sorts:
+            state = "ascending" if current == sort.param else "descending" if current == f"-{sort.param}" else ""
+            target = f"-{sort.param}" if state == "ascending" else sort.param
+            links[sort.param] = {"label": sort.label, "url": _query_url(params, sort=target), "state": state}
+        return links
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        suffix = f"?{query.urlencode()}" if query else ""
+        export = f"registry:{self.export_name}-export"
+        context.update(
+            heading=self.heading,
+            facets=self.get_facets(),
+            sort_links=self.get_sort_links(),
+            page_error=self.page_error,
+            csv_url=reverse(export, kwargs={"format": "csv"}) + suffix,
+            json_url=reverse(export, kwargs={"format": "json"}) + suffix,
+            has_filters=any(key != "page" for key in self.request.GET),
+        )
+        return context
+
+
+def license_list_queryset():
+    return (
+        License.objects.published()
+        .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+        .prefetch_related("passported_to")
+    )
+
+
+def audit_list_queryset():
+    return Audit.objects.published().select_related("subject", "standard", "auditor")
+
+
+def entity_list_queryset():
+    return Entity.objects.published().select_related("parent", "jurisdiction").prefetch_related("aliases")
+
+
+def regulator_list_queryset():
+    return (
+        Regulator.objects.published()
+        .select_related("jurisdiction")
+        .prefetch_related(Prefetch("regimes", queryset=Regime.objects.published()))
+        .order_by("name", "slug")
+    )
+
+
+class LicenseListView(RegistryListView):
+    filterset_class = filters.LicenseFilterSet
+    template_name = "registry/license_list.html"
+    export_name = "license"
+    heading = "Licences"
+
+    def get_queryset(self):
+        return license_list_queryset()
+
+
+class AuditListView(RegistryListView):
+    filterset_class = filters.AuditFilterSet
+    template_name = "registry/audit_list.html"
+    export_name = "audit"
+    heading = "Audits and certifications"
+
+    def get_queryset(self):
+        return audit_list_queryset()
+
+
+class EntityListView(RegistryListView):
+    filterset_class = filters.EntityFilterSet
+    template_name = "registry/entity_list.html"
+    export_name = "entity"
+    heading = "Entities"
+
+    def get_queryset(self):
+        return entity_list_queryset().order_by("name", "slug")
+
+
+class RegulatorListView(RegistryListView):
+    filterset_class = filters.RegulatorFilterSet
+    template_name = "registry/regulator_list.html"
+    export_name = "regulator"
+    heading = "Regulators"
+
+    def get_queryset(self):
+        return regulator_list_queryset()
+
+
+class ExportView(View):
+    """``/<records>.csv`` and ``/<records>.json``: the rows the same query string selects on the list page.
+
+    Strict where the HTML page is lenient: any bad parameter answers 400 with
+    a JSON body naming it, since a script cannot read a message beside a field.
+    ``page`` belongs to the HTML page and is ignored; JSON pages with
+    ``_size`` and ``_next`` instead (docs/exports.md).
+    """
+
+    filterset_class = None
+    row_builder = None
+    filename = ""
+
+    def get_queryset(self):
+        raise NotImplementedError
+
+    def get(self, request, format):
+        filterset = self.filterset_class(request.GET or None, queryset=self.get_queryset(), request=request)
+        errors = dict(filterset.errors) if filterset.is_bound else {}
+        size, offset = exports.JSON_DEFAULT_SIZE, 0
+        if format == "json":
+            size, size_error = self._whole_number(request.GET.get("_size"), exports.JSON_DEFAULT_SIZE, minimum=1)
+            offset, next_error = self._whole_number(request.GET.get("_next"), 0, minimum=0)
+            if size_error:
+                errors["_size"] = [f"Enter a whole number from 1 to {exports.JSON_MAX_SIZE}."]
+            if next_error:
+                errors["_next"] = ["Enter the _next value of a previous page (a whole number, 0 or more)."]
+            size = min(size, exports.JSON_MAX_SIZE)
+        if errors:
+            return exports.invalid_parameters(errors)
+        queryset = filterset.qs
+        if format == "csv":
+            return exports.csv_response(request, queryset, self.row_builder, f"{self.filename}.csv")
+
+        def next_url(next_offset):
+            params = request.GET.copy()
+            params.pop("page", None)
+            params["_next"] = str(next_offset)
+            return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+        return exports.json_response(request, queryset, self.row_builder, size, offset, next_url)
+
+    @staticmethod
+    def _whole_number(raw, default, minimum):
+        if raw is None or raw == "":
+            return default, False
+        try:
+            value = int(raw)
+        except ValueError:
+            return default, True
+        return value, value < minimum
+
+
+class LicenseExportView(ExportView):
+    filterset_class = filters.LicenseFilterSet
+    row_builder = staticmethod(exports.license_row)
+    filename = "licenses"
+
+    def get_queryset(self):
+        citations = LicenseCitation.objects.published().select_related("source")
+        return license_list_queryset().prefetch_related("activities", Prefetch("citations", queryset=citations))
+
+
+class AuditExportView(ExportView):
+    filterset_class = filters.AuditFilterSet
+    row_builder = staticmethod(exports.audit_row)
+    filename = "audits"
+
+    def get_queryset(self):
+        citations = AuditCitation.objects.published().select_related("source")
+        return audit_list_queryset().prefetch_related(Prefetch("citations", queryset=citations))
+
+
+class EntityExportView(ExportView):
+    filterset_class = filters.EntityFilterSet
+    row_builder = staticmethod(exports.entity_row)
+    filename = "entities"
+
+    def get_queryset(self):
+        citations = EntityCitation.objects.published().select_related("source")
+        return (
+            entity_list_queryset().order_by("name", "slug").prefetch_related(Prefetch("citations", queryset=citations))
+        )
+
+
+class RegulatorExportView(ExportView):
+    filterset_class = filters.RegulatorFilterSet
+    row_builder = staticmethod(exports.regulator_row)
+    filename = "regulators"
+
+    def get_queryset(self):
+        return regulator_list_queryset()

@@ -181,7 +181,9 @@ class DraftLicenseFactory(LicenseFactory):
 
 
 class UncitedLicenseFactory(LicenseFactory):
-    citations = False
+    @factory.post_generation
+    def citations(self, create, extracted, **kwargs):
+        """No citation: such a licence must never be public."""
 
 
 class AuditFactory(DjangoModelFactory):

@@ -3,12 +3,11 @@
 import datetime
 
 import pytest
-from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
 from registry import models
-from registry.dates import DatePrecision, PartialDate, PartialDateDescriptor, validate_partial_date_order
+from registry.dates import DatePrecision, PartialDate, PartialDateDescriptor
 
 from .factories import LicenseFactory, SourceFactory
 
@@ -248,34 +247,6 @@ def test_values_sort_chronologically():
     assert [str(v) for v in sorted(values)] == ["2023", "16 January 2024", "28 February 2025", "March 2025"]
     assert PartialDate.parse("2023") < PartialDate.parse("2023-06") < PartialDate.parse("2023-06-02")
     assert max(values) == PartialDate.parse("2025-03")
-
-
-# ---------------------------------------------------------------------------
-# validate_partial_date_order
-# ---------------------------------------------------------------------------
-
-
-def test_order_validation_names_the_field():
-    with pytest.raises(ValidationError) as excinfo:
-        validate_partial_date_order(
-            PartialDate.parse("2025-03"), PartialDate.parse("2025-02-28"), "ended_on", "Ends before it starts."
-        )
-    assert excinfo.value.message_dict == {"ended_on": ["Ends before it starts."]}
-
-
-@pytest.mark.parametrize(
-    ("earlier", "later"),
-    [
-        (None, PartialDate.parse("2025-03")),
-        (PartialDate.parse("2025-03"), None),
-        (None, None),
-        (PartialDate.parse("2025-03"), PartialDate.parse("2025-03-01")),  # same first day
-        (PartialDate.parse("2025-03"), PartialDate.parse("2025-03-20")),  # within the month
-        (PartialDate.parse("2024"), PartialDate.parse("2025")),
-    ],
-)
-def test_order_validation_accepts_unknown_or_ordered_dates(earlier, later):
-    validate_partial_date_order(earlier, later, "ended_on", "Ends before it starts.")
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,216 @@
+"""CSV and JSON exports: same rows as the list's filters, safe cells, stable shape, 400 on bad input."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from registry.exports import audit_row, entity_row, license_row, neutralise, regulator_row
+from tests import factories
+from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
+from tests.test_views_lists import make_records
+
+pytestmark = pytest.mark.django_db
+
+EXPORTS = ["license-export", "audit-export", "entity-export", "regulator-export"]
+
+
+def export_url(name, fmt):
+    return reverse(f"registry:{name}", kwargs={"format": fmt})
+
+
+def read_csv(response):
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(body[1:])))
+
+
+def get_json(client, name, query=None, status=200):
+    response = client.get(export_url(name, "json"), query or {})
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("OKX", "OKX"),
+        (None, ""),
+    ],
+)
+def test_neutralise_formula_cells(value, expected):
+    assert neutralise(value) == expected
+
+
+class TestCsv:
+    def test_headers_and_disposition(self, client, okx):  # noqa: F811
+        response = client.get(export_url("license-export", "csv"))
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert response["Content-Disposition"] == 'attachment; filename="licenses.csv"'
+        assert response.streaming
+
+    def test_rows_match_the_filter_across_all_pages(self, client, okx):  # noqa: F811
+        rows = read_csv(client.get(export_url("license-export", "csv"), {"jurisdiction": "MT", "regime": "mica"}))
+        assert [row["slug"] for row in rows] == ["okx-mica-casp"]
+        row = rows[0]
+        assert row["holder"] == "OKX"
+        assert row["granted"] == "2025-02"
+        assert row["granted_display"] == "February 2025"
+        assert row["passported_to"] == "EEA"
+        assert row["url"] == "http://testserver" + reverse("registry:license-detail", kwargs={"slug": "okx-mica-casp"})
+
+    def test_all_rows_not_just_one_page(self, client):
+        make_records(60)
+        rows = read_csv(client.get(export_url("license-export", "csv"), {"page": "2"}))
+        assert len(rows) == 60
+
+    def test_formula_injection_is_neutralised(self, client):
+        factories.EntityFactory(slug="evil", name="=cmd|'/c calc'!A1")
+        rows = read_csv(client.get(export_url("entity-export", "csv"), {"q": "cmd"}))
+        assert rows[0]["name"] == "'=cmd|'/c calc'!A1"
+
+    @pytest.mark.parametrize("name", EXPORTS)
+    def test_empty_export_still_has_the_header(self, client, name):
+        response = client.get(export_url(name, "csv"))
+        body = b"".join(response.streaming_content).decode("utf-8")
+        assert body.startswith("\ufeffurl,natural_key,slug,")
+        assert body.count("\n") == 1
+
+    def test_drafts_never_exported(self, client, okx):  # noqa: F811
+        factories.DraftLicenseFactory(slug="draft-licence", holder=okx["group"])
+        factories.DraftEntityFactory(slug="draft-entity")
+        factories.DraftAuditFactory(slug="draft-audit", subject=okx["group"])
+        factories.DraftRegulatorFactory(slug="draft-regulator")
+        for name in EXPORTS:
+            for fmt in ("csv", "json"):
+                response = client.get(export_url(name, fmt))
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                assert b"draft-" not in body, (name, fmt)
+
+    def test_cited_sources_are_exported_but_draft_sources_are_not(self, client, okx):  # noqa: F811
+        draft_source = factories.DraftSourceFactory(slug="draft-source")
+        licence = okx["group"].licenses.get(slug="okx-mica-casp")
+        licence.citations.create(source=draft_source, quote="secret")
+        rows = read_csv(client.get(export_url("license-export", "csv"), {"regime": "mica"}))
+        assert "/sources/" in rows[0]["sources"]
+        assert "draft-source" not in rows[0]["sources"]
+
+
+class TestJson:
+    def test_shape(self, client, okx):  # noqa: F811
+        body = get_json(client, "license-export", {"holder": "okx-sg"})
+        assert body["count"] == 1
+        assert body["next"] is None
+        record = body["results"][0]
+        assert record["url"] == "http://testserver" + reverse("registry:license-detail", kwargs={"slug": "okx-sg-mpi"})
+        assert record["natural_key"] == ["okx-sg-mpi"]
+        assert record["status"] == "suspended"
+        assert record["granted"] == "2024-09-02"
+        assert record["granted_display"] == "2 September 2024"
+        assert record["client_scope"] == ["professional"]
+        assert record["regulator_slug"] == "mas"
+
+    def test_next_links_page_through_every_row(self, client):
+        make_records(5)
+        body = get_json(client, "audit-export", {"_size": "2", "q": "a"})
+        seen = [record["slug"] for record in body["results"]]
+        assert body["count"] == 5
+        while body["next"]:
+            assert "q=a" in body["next"]
+            body = client.get(body["next"]).json()
+            seen += [record["slug"] for record in body["results"]]
+        assert len(seen) == len(set(seen)) == 5
+
+    def test_size_is_capped(self, client):
+        make_records(3)
+        body = get_json(client, "regulator-export", {"_size": "100000"})
+        assert len(body["results"]) == body["count"] == 4
+
+    def test_cursor_past_the_end_is_empty(self, client):
+        make_records(3)
+        body = get_json(client, "entity-export", {"_next": "9" * 30})
+        assert body["results"] == []
+        assert body["next"] is None
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("name", "query", "parameter"),
+        [
+            ("license-export", {"granted_after": "2025-13-45"}, "granted_after"),
+            ("license-export", {"status": "bogus"}, "status"),
+            ("license-export", {"sort": "password"}, "sort"),
+            ("license-export", {"q": "x" * 10_000}, "q"),
+            ("license-export", {"jurisdiction": "M\x00T"}, "jurisdiction"),
+            ("audit-export", {"valid_on": "2025-02-30"}, "valid_on"),
+            ("audit-export", {"standard": "no-such-standard"}, "standard"),
+            ("entity-export", {"kind": "bogus"}, "kind"),
+            ("regulator-export", {"regime": "nope"}, "regime"),
+        ],
+    )
+    @pytest.mark.parametrize("fmt", ["csv", "json"])
+    def test_bad_filter_answers_400_naming_the_parameter(self, client, name, query, parameter, fmt):
+        response = client.get(export_url(name, fmt), query)
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        body = response.json()
+        assert body["error"] == "invalid parameter"
+        assert list(body["parameters"]) == [parameter]
+        assert body["parameters"][parameter]
+
+    @pytest.mark.parametrize("query", [{"_size": "abc"}, {"_size": "0"}, {"_next": "-1"}, {"_next": "x\x00"}])
+    def test_bad_json_paging_answers_400(self, client, query):
+        body = get_json(client, "license-export", query, status=400)
+        assert list(body["parameters"]) == list(query)
+
+    def test_page_parameter_is_ignored_by_exports(self, client, okx):  # noqa: F811
+        assert get_json(client, "license-export", {"page": "abc"})["count"] == 3
+
+
+def test_empty_csv_header_matches_the_row_keys(okx):  # noqa: F811
+    from django.test import RequestFactory
+
+    from registry.models import Audit, Entity, License, Regulator
+
+    request = RequestFactory().get("/")
+    factories.AuditFactory(subject=okx["group"])
+    for builder, model in [
+        (license_row, License),
+        (audit_row, Audit),
+        (entity_row, Entity),
+        (regulator_row, Regulator),
+    ]:
+        assert list(builder(request, model.objects.published().first())) == builder.columns
+
+
+@pytest.mark.parametrize("count", [3, 300])
+@pytest.mark.parametrize(
+    ("name", "fmt", "limit"),
+    [
+        ("license-export", "csv", 4),
+        ("license-export", "json", 5),
+        ("audit-export", "csv", 2),
+        ("audit-export", "json", 3),
+        ("entity-export", "csv", 3),
+        ("entity-export", "json", 4),
+        ("regulator-export", "csv", 2),
+        ("regulator-export", "json", 3),
+    ],
+)
+def test_export_query_count_does_not_grow_with_rows(client, django_assert_max_num_queries, name, fmt, limit, count):
+    make_records(count)
+    with django_assert_max_num_queries(limit):
+        response = client.get(export_url(name, fmt), {"q": "a"})
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert response.status_code == 200
+    assert body.count(b"/") > count

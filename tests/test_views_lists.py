@@ -1,0 +1,256 @@
+"""The public list pages: filters, search, sort, facets, pagination and bad input, over HTTP."""
+
+import datetime
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.urls import reverse
+
+from registry.dates import DatePrecision
+from registry.models import LicenseStatus
+from tests import factories
+from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
+
+pytestmark = pytest.mark.django_db
+
+LISTS = ["license-list", "audit-list", "entity-list", "regulator-list"]
+
+
+def get(client, name, query=""):
+    url = reverse(f"registry:{name}") + (f"?{query}" if query else "")
+    response = client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+def slugs(response):
+    return [obj.slug for obj in response.context["object_list"]]
+
+
+def links(response):
+    return [unescape(href) for href in re.findall(r'href="([^"]*)"', response.content.decode())]
+
+
+def query_of(url):
+    return parse_qs(urlsplit(url).query)
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_every_list_page_has_a_title_one_h1_and_export_links(client, okx, name):  # noqa: F811
+    response = get(client, name)
+    html = response.content.decode()
+    assert html.count("<h1") == 1
+    assert "<title>" in html
+    assert "<main" in html
+    export = name.replace("-list", "-export")
+    assert reverse(f"registry:{export}", kwargs={"format": "csv"}) in html
+    assert reverse(f"registry:{export}", kwargs={"format": "json"}) in html
+
+
+def test_licence_list_shows_published_licences_with_partial_dates(client, okx):  # noqa: F811
+    response = get(client, "license-list")
+    assert set(slugs(response)) == {"okx-mica-casp", "okx-middle-east-vara-vasp", "okx-sg-mpi"}
+    html = response.content.decode()
+    assert "February 2025" in html
+    assert "1 February 2025" not in html
+    assert reverse("registry:license-detail", kwargs={"slug": "okx-mica-casp"}) in html
+
+
+def test_drafts_never_appear_in_lists_or_facets(client, okx):  # noqa: F811
+    draft_regime = factories.DraftRegimeFactory(slug="draft-regime", short_name="Secret Regime")
+    factories.DraftLicenseFactory(slug="draft-licence", holder=okx["group"])
+    factories.LicenseFactory(slug="licence-under-draft-regime", license_type__regime=draft_regime)
+    factories.LicenseFactory(slug="uncited-licence", citations=False)
+    factories.DraftEntityFactory(slug="draft-entity", name="Hidden Holdings")
+    factories.DraftRegulatorFactory(slug="draft-regulator", name="Hidden Authority")
+    factories.DraftAuditFactory(slug="draft-audit", subject=okx["group"])
+    for name in LISTS:
+        html = get(client, name).content.decode()
+        for secret in ("draft-", "Secret Regime", "Hidden Holdings", "Hidden Authority", "uncited-licence"):
+            assert secret not in html, (name, secret)
+
+
+def test_affiliate_of_a_draft_group_does_not_show_the_group(client):
+    hidden = factories.DraftEntityFactory(slug="hidden-group", name="Hidden Group", kind="group")
+    factories.AffiliateFactory(slug="visible-affiliate", parent=hidden)
+    html = get(client, "entity-list").content.decode()
+    assert "visible-affiliate" in html
+    assert "Hidden Group" not in html
+
+
+class TestFiltersOverHttp:
+    def test_filter_search_and_combination(self, client, okx):  # noqa: F811
+        assert slugs(get(client, "license-list", "jurisdiction=MT&regime=mica")) == ["okx-mica-casp"]
+        assert slugs(get(client, "license-list", "q=VASP")) == ["okx-middle-east-vara-vasp"]
+        assert set(slugs(get(client, "entity-list", "group=okx"))) == {"okx-middle-east", "okx-sg"}
+        assert slugs(get(client, "regulator-list", "jurisdiction=AE")) == ["vara"]
+
+    def test_filter_form_keeps_the_submitted_values(self, client, okx):  # noqa: F811
+        html = get(client, "license-list", "jurisdiction=MT&q=okx").content.decode()
+        assert 'name="jurisdiction" value="MT"' in html
+        assert 'name="q" value="okx"' in html
+
+    def test_audit_filters_over_http(self, client, okx):  # noqa: F811
+        factories.OngoingAuditFactory(slug="ongoing", subject=okx["group"])
+        factories.AuditFactory(slug="iso", subject=okx["sg"], standard__slug="iso-27001")
+        assert slugs(get(client, "audit-list", "ongoing=true")) == ["ongoing"]
+        assert slugs(get(client, "audit-list", "standard=iso-27001&subject=okx")) == ["iso"]
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("query", "field", "message"),
+        [
+            ("status=bogus", "status", "Select a valid choice"),
+            ("granted_after=2025-13-45", "granted_after", "Enter a valid date"),
+            ("in_force_on=2025-02-30", "in_force_on", "Enter a valid date"),
+            ("jurisdiction=NOPE", "jurisdiction", "Unknown jurisdiction code"),
+            ("regulator=nobody", "regulator", "Select a valid choice"),
+            ("sort=password", "sort", "Select a valid choice"),
+            ("q=" + "x" * 10_000, "q", "at most 200 characters"),
+            ("q=ok%00x", "q", "Null characters are not allowed"),
+            ("holder=okx%00", "holder", "Null characters are not allowed"),
+        ],
+    )
+    def test_bad_filter_value_shows_message_beside_the_field_and_the_list(self, client, okx, query, field, message):  # noqa: F811
+        response = get(client, "license-list", query + "&regime=mica")
+        html = response.content.decode()
+        errors = re.search(rf'<ul class="field-errors" id="id_{field}_errors">(.*?)</ul>', html, re.S)
+        assert errors is not None
+        assert message in unescape(errors.group(1))
+        # The bad parameter is ignored; the good one still filters.
+        assert slugs(response) == ["okx-mica-casp"]
+
+    @pytest.mark.parametrize("name", LISTS)
+    @pytest.mark.parametrize("page", ["-1", "abc", "0", "999", "1%00", "9" * 5000])
+    def test_bad_page_shows_page_one_with_a_message(self, client, okx, name, page):  # noqa: F811
+        response = get(client, name, f"page={page}")
+        assert response.context["page_obj"].number == 1
+        assert "Page must be a whole number from 1 to 1" in response.content.decode()
+
+    @pytest.mark.parametrize("name", LISTS)
+    def test_unknown_choices_on_every_list_never_500(self, client, okx, name):  # noqa: F811
+        query = "kind=bogus&standard=nope&auditor=x&subject=y&group=z&regime=r&jurisdiction=%00&issued_after=2025-13-45"
+        response = get(client, name, query + "&valid_on=abc&ongoing=maybe&sort=-nonsense&q=" + "y" * 300)
+        assert response.context["filter"].errors
+
+
+class TestSortAndPagination:
+    @pytest.fixture
+    def many(self):
+        holder = factories.EntityFactory(slug="holder", name="Holder")
+        licence_type = factories.LicenseTypeFactory()
+        source = factories.SourceFactory()
+        for day in range(1, 61):
+            factories.LicenseFactory(
+                slug=f"lic-{day:02d}",
+                holder=holder,
+                license_type=licence_type,
+                granted_on=datetime.date(2024, 1, 1) + datetime.timedelta(days=day),
+                granted_on_precision=DatePrecision.DAY,
+                citations=[source],
+            )
+
+    def test_sort_by_column_both_ways(self, client, many):
+        assert slugs(get(client, "license-list", "sort=granted_on"))[0] == "lic-01"
+        assert slugs(get(client, "license-list", "sort=-granted_on"))[0] == "lic-60"
+
+    def test_sort_header_links_keep_filters_and_toggle_direction(self, client, many):
+        response = get(client, "license-list", "q=holder&sort=granted_on&page=2")
+        link = response.context["sort_links"]["granted_on"]
+        assert link["state"] == "ascending"
+        assert query_of(link["url"]) == {"q": ["holder"], "sort": ["-granted_on"]}
+        assert 'aria-sort="ascending"' in response.content.decode()
+
+    def test_pages_hold_fifty_rows_and_links_keep_other_params(self, client, many):
+        first = get(client, "license-list", "q=holder&sort=-granted_on")
+        assert len(slugs(first)) == 50
+        next_links = [href for href in links(first) if "page=2" in href]
+        assert next_links
+        assert all(
+            query_of(href)["q"] == ["holder"] and query_of(href)["sort"] == ["-granted_on"] for href in next_links
+        )
+        second = get(client, "license-list", "q=holder&sort=-granted_on&page=2")
+        assert slugs(second) == [f"lic-{day:02d}" for day in range(10, 0, -1)]
+
+    def test_page_beyond_last_shows_message(self, client, many):
+        response = get(client, "license-list", "page=3")
+        assert "Page must be a whole number from 1 to 2" in response.content.decode()
+        assert response.context["page_obj"].number == 1
+
+    def test_export_links_carry_the_filters_but_not_the_page(self, client, many):
+        response = get(client, "license-list", "q=holder&page=2")
+        assert query_of(response.context["csv_url"]) == {"q": ["holder"]}
+        assert response.context["json_url"].startswith(reverse("registry:license-export", kwargs={"format": "json"}))
+
+
+class TestFacetsOverHttp:
+    def test_facet_values_counts_selection_and_toggle_urls(self, client, okx):  # noqa: F811
+        response = get(client, "license-list", "q=okx&status=active&page=1")
+        status = next(facet for facet in response.context["facets"] if facet["param"] == "status")
+        values = {value["value"]: value for value in status["values"]}
+        assert values["active"]["count"] == 2
+        assert values["active"]["selected"] is True
+        assert values["suspended"]["count"] == 1
+        assert values["suspended"]["selected"] is False
+        # Selecting keeps q, replaces status, drops page; deselecting removes status.
+        assert query_of(values["suspended"]["url"]) == {"q": ["okx"], "status": ["suspended"]}
+        assert query_of(values["active"]["url"]) == {"q": ["okx"]}
+
+    def test_facet_rendered_with_counts(self, client, okx):  # noqa: F811
+        html = get(client, "license-list").content.decode()
+        assert "Refine" in html
+        assert re.search(r">MiCA</a>\s*<span class=\"facet-count\">1</span>", html)
+
+    def test_facet_selection_matches_a_lower_case_code(self, client, okx):  # noqa: F811
+        response = get(client, "entity-list", "jurisdiction=sg")
+        facet = next(facet for facet in response.context["facets"] if facet["param"] == "jurisdiction")
+        assert [value["value"] for value in facet["values"] if value["selected"]] == ["SG"]
+
+
+def make_records(count):
+    """``count`` licences, audits, affiliates and regulators with every relation the lists show."""
+    mt = factories.JurisdictionFactory(code="MT", name="Malta")
+    eea = factories.AreaFactory(code="EEA", members=[mt])
+    group = factories.GroupFactory()
+    regime = factories.RegimeFactory(jurisdiction=mt)
+    licence_type = factories.LicenseTypeFactory(regime=regime)
+    regulator = factories.RegulatorFactory(jurisdiction=mt)
+    regulator.regimes.set([regime])
+    activity = factories.ActivityFactory()
+    standard = factories.StandardFactory()
+    auditor = factories.AuditorFactory()
+    source = factories.SourceFactory()
+    for _ in range(count):
+        holder = factories.AffiliateFactory(parent=group, jurisdiction=mt)
+        factories.EntityAliasFactory(entity=holder)
+        licence = factories.LicenseFactory(
+            holder=holder,
+            license_type=licence_type,
+            regulator=regulator,
+            jurisdiction=mt,
+            status=LicenseStatus.ACTIVE,
+            citations=[source],
+        )
+        licence.passported_to.set([eea])
+        licence.activities.set([activity])
+        factories.AuditFactory(subject=holder, auditor=auditor, standard=standard, citations=[source])
+        factories.RegulatorFactory(jurisdiction=mt).regimes.set([regime])
+
+
+# Measured: count + page + prefetches + one query per facet + the choice fields' options. None depends on the rows.
+MAX_QUERIES = {"license-list": 11, "audit-list": 8, "entity-list": 8, "regulator-list": 6}
+
+
+@pytest.mark.parametrize("count", [3, 300])
+@pytest.mark.parametrize("name", LISTS)
+def test_list_query_count_does_not_grow_with_rows(client, django_assert_max_num_queries, name, count):
+    make_records(count)
+    with django_assert_max_num_queries(MAX_QUERIES[name]):
+        response = client.get(reverse(f"registry:{name}"), {"q": "a", "sort": "-jurisdiction"})
+    assert response.status_code == 200
+    # Every list holds at least ``count`` matching rows (entities add the group and the auditor).
+    assert response.context["paginator"].count >= count
+    assert len(response.context["object_list"]) == min(response.context["paginator"].count, 50)

@@ -1,0 +1,545 @@
+"""Home, search and detail pages: what a visitor sees, and what they must never see."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry import models
+from registry.templatetags.registry_tags import highlight_quotes, quote_anchor
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, url, status=200):
+    response = client.get(url)
+    assert response.status_code == status, url
+    return response.content.decode()
+
+
+# ---------------------------------------------------------------------------
+# Home
+# ---------------------------------------------------------------------------
+
+
+def test_home_counts_only_published_records(client):
+    factories.LicenseFactory.create_batch(2)
+    factories.DraftLicenseFactory()
+    factories.LicenseFactory(citations=False)
+    response = client.get(reverse("registry:home"))
+    counts = {label: count for label, count, _ in response.context["counts"]}
+    assert counts["Licences"] == 2
+    # Each published licence brings a published holder; the draft and uncited ones bring theirs too.
+    assert counts["Entities"] == models.Entity.objects.published().count()
+
+
+def test_home_lists_recent_changes_newest_first_without_drafts(client):
+    old = factories.EntityFactory(name="Old Exchange")
+    models.Entity.objects.filter(pk=old.pk).update(updated_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    new = factories.EntityFactory(name="New Exchange")
+    factories.DraftEntityFactory(name="Secret Exchange")
+    html = page(client, "/")
+    assert "Secret Exchange" not in html
+    assert html.index(new.get_absolute_url()) < html.index(old.get_absolute_url())
+
+
+def test_home_has_a_search_box_that_submits_to_search(client):
+    html = page(client, "/")
+    assert 'action="/search/"' in html
+    assert 'name="q"' in html
+
+
+def test_home_charts_link_each_bar_to_the_filtered_list(client):
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    regime = factories.RegimeFactory(slug="mica", short_name="MiCA")
+    factories.LicenseFactory.create_batch(2, jurisdiction=malta, license_type__regime=regime)
+    html = page(client, "/")
+    assert '<svg class="bar-chart"' in html
+    assert 'href="/licenses/?jurisdiction=MT"' in html
+    assert 'href="/licenses/?regime=mica"' in html
+    assert "Malta (MT): 2 licences" in html
+    # The text alternative: a table with the same figures.
+    assert 'id="chart-jurisdiction-table"' in html
+    assert 'aria-describedby="chart-jurisdiction-table"' in html
+
+
+def test_home_chart_counts_a_licence_without_home_state_under_its_regime_jurisdiction(client):
+    eu = factories.JurisdictionFactory(code="EU", name="European Union")
+    factories.LicenseFactory(license_type__regime__jurisdiction=eu, jurisdiction=None)
+    response = client.get("/")
+    labels = [(bar.label, bar.count, bar.href) for bar in response.context["by_jurisdiction"].bars]
+    assert labels == [("European Union (EU)", 1, "/licenses/?jurisdiction=EU")]
+
+
+def test_home_chart_ignores_unpublished_licences(client):
+    factories.DraftLicenseFactory()
+    response = client.get("/")
+    assert response.context["by_regime"].bars == []
+    assert "No licences have been published yet." in response.content.decode()
+
+
+# ---------------------------------------------------------------------------
+# Search
+# ---------------------------------------------------------------------------
+
+
+def test_search_matches_every_word_across_holder_and_regime(client):
+    okx = factories.GroupFactory(name="OKX")
+    mica = factories.RegimeFactory(short_name="MiCA")
+    wanted = factories.LicenseFactory(holder=okx, license_type__regime=mica)
+    other = factories.LicenseFactory(holder=okx)
+    html = page(client, "/search/?q=okx+mica")
+    assert wanted.get_absolute_url() in html
+    assert other.get_absolute_url() not in html
+
+
+def test_search_finds_entities_by_alias(client):
+    entity = factories.EntityFactory(name="Aux Cayes FinTech Co. Ltd")
+    factories.EntityAliasFactory(entity=entity, name="OKX")
+    assert entity.get_absolute_url() in page(client, "/search/?q=OKX")
+
+
+def test_search_never_shows_drafts(client):
+    hidden = factories.DraftEntityFactory(name="Hidden Exchange")
+    factories.LicenseFactory(holder=hidden)
+    factories.DraftLicenseFactory(license_type__name="Hidden licence type")
+    html = page(client, "/search/?q=Hidden")
+    assert "Nothing in the register matches" in html
+
+
+@pytest.mark.parametrize("q", ["", "   ", "x" * 10_000, "nul\x00byte", "%", "' OR 1=1 --"])
+def test_search_survives_odd_input(client, q):
+    factories.EntityFactory(name="Example 100% Exchange")
+    response = client.get("/search/", {"q": q})
+    assert response.status_code == 200
+    assert len(response.context["q"]) <= 200
+    assert "\x00" not in response.context["q"]
+
+
+# ---------------------------------------------------------------------------
+# Entity pages
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def group():
+    """A group with two published affiliates, one draft affiliate and licences/audits spread across them."""
+    okx = factories.GroupFactory(slug="okx", name="OKX")
+    factories.EntityAliasFactory(entity=okx, name="OKX.com")
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    singapore = factories.JurisdictionFactory(code="SG", name="Singapore")
+    sg = factories.AffiliateFactory(slug="okx-sg", name="OKX SG", parent=okx)
+    factories.AffiliateFactory(slug="okx-hidden", name="OKX Hidden", parent=okx, publication_status="draft")
+    factories.LicenseFactory(slug="okx-mica", holder=okx, jurisdiction=malta, license_type__name="CASP")
+    factories.LicenseFactory(slug="okx-sg-mpi", holder=sg, jurisdiction=singapore, license_type__name="MPI licence")
+    factories.DraftLicenseFactory(slug="okx-draft", holder=okx, license_type__name="Draft licence type")
+    factories.LicenseFactory(slug="okx-uncited", holder=okx, license_type__name="Uncited type", citations=False)
+    factories.AuditFactory(slug="okx-iso", subject=okx, standard__name="ISO 27001")
+    factories.OngoingAuditFactory(slug="okx-slowmist", subject=okx, auditor__name="SlowMist", auditor__slug="slowmist")
+    factories.KeyPersonFactory(entity=sg, name="Gracie Lin", role="CEO")
+    factories.KeyPersonFactory(entity=sg, name="Draft Person", role="CTO", publication_status="draft")
+    return okx
+
+
+def test_entity_url_is_its_slug(group):
+    assert group.get_absolute_url() == "/entities/okx/"
+
+
+def test_group_page_shows_affiliates_licences_by_jurisdiction_audits_people_aliases(client, group):
+    html = page(client, "/entities/okx/")
+    assert "<h1>OKX</h1>" in html
+    assert 'href="/entities/okx-sg/"' in html
+    assert "OKX Hidden" not in html
+    assert "OKX.com" in html
+    # Licences of the group and its affiliates, under a heading per jurisdiction.
+    assert "<h3>Malta (MT)</h3>" in html and "<h3>Singapore (SG)</h3>" in html
+    licences = html[html.index('id="licences-heading"') :]
+    assert licences.index("<h3>Malta (MT)</h3>") < licences.index('href="/licenses/okx-mica/"')
+    assert 'href="/licenses/okx-sg-mpi/"' in html
+    assert "okx-draft" not in html and "okx-uncited" not in html
+    assert 'href="/audits/okx-iso/"' in html and 'href="/audits/okx-slowmist/"' in html
+    assert "Gracie Lin" in html and "Draft Person" not in html
+    assert 'Ongoing since <time datetime="2023">2023</time>' in html
+
+
+def test_affiliate_page_shows_its_group(client, group):
+    html = page(client, "/entities/okx-sg/")
+    assert 'href="/entities/okx/"' in html
+    assert 'href="/licenses/okx-sg-mpi/"' in html
+    # The parent's own licence belongs on the group's page, not the affiliate's.
+    assert 'href="/licenses/okx-mica/"' not in html
+
+
+def test_entity_page_lists_every_published_source_once(client, group):
+    draft_source = factories.DraftSourceFactory(title="Unpublished memo")
+    licence = models.License.objects.get(slug="okx-mica")
+    models.LicenseCitation.objects.create(license=licence, source=draft_source, supports="status", quote="memo")
+    response = client.get("/entities/okx/")
+    titles = [source.title for source in response.context["sources"]]
+    assert len(titles) == len(set(titles))
+    assert "Unpublished memo" not in response.content.decode()
+    for citation in models.LicenseCitation.objects.filter(license__slug__in=["okx-mica", "okx-sg-mpi"]):
+        if citation.source.is_published:
+            assert citation.source.get_absolute_url() in response.content.decode()
+
+
+def test_entity_page_draws_a_timeline_with_the_same_facts_as_a_table(client, group):
+    html = page(client, "/entities/okx/")
+    assert '<svg class="timeline-chart"' in html
+    assert 'role="img"' in html and 'aria-describedby="timeline-table"' in html
+    assert '<table id="timeline-table">' in html
+    assert "Granted: March 2025" in html
+    assert "Issued: May 2025" in html
+    assert "Period covered: 2023 to ongoing" in html
+    assert 'class="span open-ended"' in html
+
+
+def test_auditor_page_lists_audits_it_performed(client, group):
+    html = page(client, "/entities/slowmist/")
+    assert "Audits and certifications performed" in html
+    assert 'href="/audits/okx-slowmist/"' in html
+
+
+@pytest.mark.parametrize("slug", ["okx-hidden", "no-such-entity"])
+def test_unpublished_or_unknown_entity_is_404(client, group, slug):
+    page(client, f"/entities/{slug}/", 404)
+
+
+def _entity_with(n):
+    entity = factories.GroupFactory()
+    source = factories.SourceFactory()
+    affiliates = factories.AffiliateFactory.create_batch(2, parent=entity)
+    for i in range(n):
+        holder = affiliates[i % 2] if i % 3 else entity
+        where = factories.JurisdictionFactory()
+        licence = factories.LicenseFactory(holder=holder, citations=[source], jurisdiction=where)
+        licence.passported_to.add(factories.JurisdictionFactory())
+        factories.AuditFactory(subject=holder, citations=[factories.SourceFactory()])
+        factories.KeyPersonFactory(entity=holder)
+    return entity
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_entity_page_query_count_does_not_grow_with_records(client, django_assert_max_num_queries, n):
+    entity = _entity_with(n)
+    with django_assert_max_num_queries(12):
+        response = client.get(entity.get_absolute_url())
+    assert response.status_code == 200
+    assert len(response.context["licenses"]) == n
+
+
+def test_entity_page_query_count_is_the_same_for_3_and_30_records(client):
+    counts = []
+    for n in (3, 30):
+        entity = _entity_with(n)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(entity.get_absolute_url()).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+# ---------------------------------------------------------------------------
+# Licence and audit pages
+# ---------------------------------------------------------------------------
+
+
+def test_licence_page_shows_each_fact_with_its_citation(client):
+    source = factories.SourceFactory(
+        slug="okx-article",
+        title="OKX overview",
+        url="https://news.example/okx",
+        archived_text="In February 2025, OKX became one of the first exchanges authorized under MiCA.",
+    )
+    eea = factories.AreaFactory(code="EEA", name="European Economic Area")
+    licence = factories.LicenseFactory(
+        slug="okx-mica-casp",
+        holder__name="OKX",
+        license_type__name="CASP authorisation",
+        license_type__regime__short_name="MiCA",
+        granted_on=datetime.date(2025, 2, 1),
+        granted_on_precision="month",
+        serves_retail=True,
+        citations=False,
+    )
+    licence.passported_to.add(eea)
+    quote = "In February 2025, OKX became one of the first exchanges authorized under MiCA."
+    models.LicenseCitation.objects.create(
+        license=licence, source=source, supports="granted_on", quote=quote, states="February 2025"
+    )
+    html = page(client, "/licenses/okx-mica-casp/")
+    assert "<h1>OKX: MiCA CASP authorisation</h1>" in html
+    assert '<time datetime="2025-02">February 2025</time>' in html
+    assert "1 February 2025" not in html
+    assert quote in html
+    assert f'href="/sources/okx-article/#{quote_anchor(quote)}"' in html
+    assert 'href="https://news.example/okx"' in html
+    assert "European Economic Area (EEA)" in html
+    assert "Retail clients" in html
+    assert "Sources disagree" not in html
+
+
+def test_licence_page_flags_sources_that_disagree(client):
+    licence = factories.LicenseFactory(citations=False)
+    first, second = factories.SourceFactory(title="Register"), factories.SourceFactory(title="Press release")
+    models.LicenseCitation.objects.create(license=licence, source=first, supports="granted_on", states="27/01/2025")
+    models.LicenseCitation.objects.create(license=licence, source=second, supports="granted_on", states="February 2025")
+    html = page(client, licence.get_absolute_url())
+    assert "Sources disagree" in html
+    assert "27/01/2025" in html and "February 2025" in html
+
+
+def test_licence_page_does_not_flag_the_same_statement_written_twice(client):
+    licence = factories.LicenseFactory(citations=False)
+    for source in factories.SourceFactory.create_batch(2):
+        models.LicenseCitation.objects.create(license=licence, source=source, supports="status", states="Active ")
+    assert "Sources disagree" not in page(client, licence.get_absolute_url())
+
+
+def test_licence_page_hides_citations_of_draft_sources(client):
+    licence = factories.LicenseFactory()
+    draft = factories.DraftSourceFactory(title="Internal note")
+    models.LicenseCitation.objects.create(license=licence, source=draft, supports="status", quote="secret quote")
+    html = page(client, licence.get_absolute_url())
+    assert "Internal note" not in html and "secret quote" not in html
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: factories.DraftLicenseFactory(slug="hidden"),
+        lambda: factories.LicenseFactory(slug="hidden", citations=False),
+        lambda: factories.LicenseFactory(slug="hidden", holder=factories.DraftEntityFactory()),
+        lambda: factories.LicenseFactory(slug="hidden", license_type__regime=factories.DraftRegimeFactory()),
+        lambda: factories.LicenseFactory(slug="hidden", citations=[factories.DraftSourceFactory()]),
+    ],
+    ids=["draft", "uncited", "draft-holder", "draft-regime", "only-draft-source"],
+)
+def test_unpublished_licence_is_404(client, make):
+    make()
+    page(client, "/licenses/hidden/", 404)
+
+
+def test_unknown_licence_is_404(client):
+    page(client, "/licenses/nothing-here/", 404)
+
+
+def test_audit_page_shows_dates_as_precise_as_known(client):
+    audit = factories.AuditFactory(
+        slug="soc2",
+        subject__name="OKX",
+        standard__name="SOC 2 Type II",
+        period_start=datetime.date(2024, 1, 1),
+        period_start_precision="year",
+        period_end=datetime.date(2024, 6, 30),
+        period_end_precision="day",
+    )
+    html = page(client, audit.get_absolute_url())
+    assert audit.get_absolute_url() == "/audits/soc2/"
+    assert "<h1>OKX: SOC 2 Type II</h1>" in html
+    assert '<time datetime="2025-05">May 2025</time>' in html
+    assert '<time datetime="2024">2024</time> to <time datetime="2024-06-30">30 June 2024</time>' in html
+
+
+def test_ongoing_audit_page(client):
+    audit = factories.OngoingAuditFactory(auditor__name="SlowMist")
+    html = page(client, audit.get_absolute_url())
+    assert "Ongoing engagement" in html
+    assert 'Since <time datetime="2023">2023</time>, ongoing' in html
+    assert "SlowMist" in html
+
+
+def test_audit_page_flags_sources_that_disagree(client):
+    audit = factories.AuditFactory(citations=False)
+    for source, states in zip(factories.SourceFactory.create_batch(2), ["May 2025", "June 2025"], strict=True):
+        models.AuditCitation.objects.create(audit=audit, source=source, supports="issued_on", states=states)
+    assert "Sources disagree" in page(client, audit.get_absolute_url())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: factories.DraftAuditFactory(slug="hidden"),
+        lambda: factories.AuditFactory(slug="hidden", citations=False),
+        lambda: factories.AuditFactory(slug="hidden", subject=factories.DraftEntityFactory()),
+    ],
+    ids=["draft", "uncited", "draft-subject"],
+)
+def test_unpublished_audit_is_404(client, make):
+    make()
+    page(client, "/audits/hidden/", 404)
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_licence_page_query_count_is_flat(client, django_assert_max_num_queries, n):
+    licence = factories.LicenseFactory(citations=factories.SourceFactory.create_batch(n))
+    licence.passported_to.set(factories.JurisdictionFactory.create_batch(n))
+    licence.activities.set(factories.ActivityFactory.create_batch(n))
+    with django_assert_max_num_queries(4):
+        assert client.get(licence.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_audit_page_query_count_is_flat(client, django_assert_max_num_queries, n):
+    audit = factories.AuditFactory(citations=factories.SourceFactory.create_batch(n))
+    with django_assert_max_num_queries(2):
+        assert client.get(audit.get_absolute_url()).status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# Regulator and regime pages
+# ---------------------------------------------------------------------------
+
+
+def test_regulator_page_shows_jurisdiction_regimes_and_published_licences(client):
+    dubai = factories.JurisdictionFactory(code="AE-DU", name="Dubai", kind="country")
+    vara = factories.RegulatorFactory(slug="vara", name="Virtual Assets Regulatory Authority", jurisdiction=dubai)
+    regime = factories.RegimeFactory(short_name="Dubai VA")
+    hidden_regime = factories.DraftRegimeFactory(short_name="Secret regime")
+    vara.regimes.set([regime, hidden_regime])
+    shown = factories.LicenseFactory(regulator=vara)
+    hidden = factories.DraftLicenseFactory(regulator=vara)
+    html = page(client, "/regulators/vara/")
+    assert "Dubai (AE-DU)" in html
+    assert regime.get_absolute_url() in html and "Secret regime" not in html
+    assert shown.get_absolute_url() in html and hidden.get_absolute_url() not in html
+
+
+def test_regime_page_shows_legal_reference_types_and_licences(client):
+    regime = factories.RegimeFactory(slug="mica", short_name="MiCA", legal_reference="Regulation (EU) 2023/1114")
+    licence = factories.LicenseFactory(license_type__regime=regime, license_type__name="CASP authorisation")
+    html = page(client, "/regimes/mica/")
+    assert "Regulation (EU) 2023/1114" in html
+    assert "CASP authorisation" in html
+    assert licence.get_absolute_url() in html
+    assert 'href="/licenses/?regime=mica"' in html
+
+
+@pytest.mark.parametrize(
+    ("make", "url"),
+    [
+        (lambda: factories.DraftRegulatorFactory(slug="hidden"), "/regulators/hidden/"),
+        (lambda: factories.DraftRegimeFactory(slug="hidden"), "/regimes/hidden/"),
+        (lambda: None, "/regulators/unknown/"),
+        (lambda: None, "/regimes/unknown/"),
+    ],
+)
+def test_unpublished_or_unknown_regulator_or_regime_is_404(client, make, url):
+    make()
+    page(client, url, 404)
+
+
+# ---------------------------------------------------------------------------
+# Source pages
+# ---------------------------------------------------------------------------
+
+
+def test_source_page_shows_metadata_and_highlights_cited_quotes(client):
+    text = "Intro.\nIn March 2025, OKX obtained the MiFID II license. Other text <b>bold</b>."
+    source = factories.SourceFactory(
+        slug="article",
+        title="OKX overview",
+        publisher="AiCoin",
+        archived_text=text,
+        published_on=datetime.date(2025, 6, 1),
+        published_on_precision="month",
+        retrieved_on=datetime.date(2025, 7, 2),
+    )
+    quote = "In March 2025, OKX obtained the MiFID II license."
+    licence = factories.LicenseFactory(citations=False)
+    models.LicenseCitation.objects.create(license=licence, source=source, quote=quote, supports="granted_on")
+    html = page(client, "/sources/article/")
+    assert "AiCoin" in html
+    assert '<time datetime="2025-06">June 2025</time>' in html
+    assert "2 July 2025" in html
+    assert source.sha256 in html and len(source.sha256) == 64
+    assert f'<mark id="{quote_anchor(quote)}">{quote}</mark>' in html
+    # The archived text is text, never markup.
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert licence.get_absolute_url() in html
+
+
+def test_source_page_lists_only_published_citing_records(client):
+    source = factories.SourceFactory(slug="article", archived_text="Public fact. Secret fact.")
+    shown = factories.LicenseFactory(citations=False)
+    hidden = factories.DraftLicenseFactory(citations=False)
+    models.LicenseCitation.objects.create(license=shown, source=source, quote="Public fact.")
+    models.LicenseCitation.objects.create(license=hidden, source=source, quote="Secret fact.")
+    html = page(client, "/sources/article/")
+    assert shown.get_absolute_url() in html
+    assert hidden.get_absolute_url() not in html
+    assert "<mark" in html and html.count("<mark id=") == 1
+
+
+def test_source_page_says_when_a_quote_is_not_in_the_text(client):
+    source = factories.SourceFactory(slug="article", archived_text="Something else entirely.")
+    licence = factories.LicenseFactory(citations=False)
+    models.LicenseCitation.objects.create(license=licence, source=source, quote="A sentence that is not there.")
+    html = page(client, "/sources/article/")
+    assert "not found verbatim in the archived text" in html
+    assert f'id="{quote_anchor("A sentence that is not there.")}"' in html
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_source_regime_and_regulator_pages_query_counts_are_flat(client, django_assert_max_num_queries, n):
+    source = factories.SourceFactory(archived_text="Quoted sentence. Other text.")
+    regime = factories.RegimeFactory()
+    regulator = factories.RegulatorFactory()
+    regulator.regimes.add(regime)
+    for _ in range(n):
+        licence = factories.LicenseFactory(citations=[source], license_type__regime=regime, regulator=regulator)
+        licence.passported_to.add(factories.JurisdictionFactory())
+        audit = factories.AuditFactory(citations=False)
+        models.AuditCitation.objects.create(audit=audit, source=source, quote="Quoted sentence.")
+    for url, limit in [(source.get_absolute_url(), 5), (regime.get_absolute_url(), 5), (regulator.get_absolute_url(), 4)]:
+        with django_assert_max_num_queries(limit):
+            assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("slug", ["draft", "unknown"])
+def test_unpublished_or_unknown_source_is_404(client, slug):
+    factories.DraftSourceFactory(slug="draft")
+    page(client, f"/sources/{slug}/", 404)
+
+
+def test_highlight_matches_loosely_and_merges_overlaps():
+    text = "OKX’s  licence\nwas granted. It was granted in 2025."
+    html, missing = highlight_quotes(text, ["OKX's licence was granted.", "was granted", "absent", "in 2025"])
+    assert missing == ["absent"]
+    # The second quote lies inside the first: one mark, with an anchor for each.
+    assert html.count("<mark") == 2
+    assert f'<mark id="{quote_anchor("in 2025")}">in 2025</mark>' in html
+    assert f'<span id="{quote_anchor("was granted")}"></span>' in html
+
+
+def test_quote_anchor_ignores_spacing_and_case():
+    assert quote_anchor("In March  2025") == quote_anchor("in march 2025")
+    assert quote_anchor("a") != quote_anchor("b")
+
+
+# ---------------------------------------------------------------------------
+# Every page
+# ---------------------------------------------------------------------------
+
+
+def test_every_page_has_title_one_h1_main_and_nav(client, group):
+    licence = models.License.objects.get(slug="okx-mica")
+    urls = [
+        "/",
+        "/search/?q=okx",
+        "/entities/okx/",
+        licence.get_absolute_url(),
+        licence.license_type.regime.get_absolute_url(),
+        models.Audit.objects.get(slug="okx-iso").get_absolute_url(),
+        models.Source.objects.published().first().get_absolute_url(),
+        factories.RegulatorFactory(slug="mfsa").get_absolute_url(),
+    ]
+    for url in urls:
+        html = page(client, url)
+        assert html.count("<h1") == 1, url
+        assert html.count("<main") == 1, url
+        assert "<title>" in html and " · Compliance Registry</title>" in html, url
+        assert "style=" not in html and "<script" not in html and "<style" not in html, url
+        assert 'href="/licenses/"' in html, url
