@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 from stdnum import lei as stdnum_lei
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
@@ -120,7 +124,16 @@ def _cited_by_published_source(citation_model):
     )
 
 
-class LicenseQuerySet(SlugQuerySet):
+VERIFICATION_INTERVAL = datetime.timedelta(days=365)
+
+
+class VerifiableQuerySet(SlugQuerySet):
+    def stale(self, at=None):
+        """Records not verified against their sources in the 12 months before ``at`` (default today)."""
+        return self.filter(Q(last_verified_on__isnull=True) | Q(last_verified_on__lt=today(at) - VERIFICATION_INTERVAL))
+
+
+class LicenseQuerySet(VerifiableQuerySet):
     def published(self):
         """Licences the public may see.
 
@@ -151,7 +164,7 @@ class LicenseQuerySet(SlugQuerySet):
         ).distinct()
 
 
-class AuditQuerySet(SlugQuerySet):
+class AuditQuerySet(VerifiableQuerySet):
     def published(self):
         """Audits the public may see.
 
@@ -308,8 +321,24 @@ class Standard(models.Model):
 # ---------------------------------------------------------------------------
 
 
+# Every Curated model lists this in its constraints (a child's Meta replaces its parent's list).
+FOUR_EYES = models.CheckConstraint(
+    condition=Q(publication_status=Publication.DRAFT)
+    | Q(published_by__isnull=True)
+    | Q(last_edited_by__isnull=True)
+    | ~Q(published_by=F("last_edited_by")),
+    name="%(class)s_four_eyes",
+    violation_error_message="A record cannot be published by the account that last edited it.",
+)
+
+
 class Curated(models.Model):
-    """Fields every curated, publishable record has."""
+    """Fields every curated, publishable record has.
+
+    Four-eyes publishing: ``published_by`` may never be the ``last_edited_by``
+    account (a database rule, so no code path can skip it). Records loaded by an
+    operator through ``loaddata`` carry neither.
+    """
 
     publication_status = models.CharField(
         "publication",
@@ -319,6 +348,28 @@ class Curated(models.Model):
         db_index=True,
         help_text="Only published records are visible to the public.",
     )
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Raised on every save; an edit made from an older version is refused."
+    )
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The account whose edit this version is.",
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The reviewer who put this version live.",
+    )
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Defaults rather than auto_now: fixtures may carry their own timestamps, so
     # loading the same fixture twice leaves the database unchanged.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -329,8 +380,10 @@ class Curated(models.Model):
 
     def save(self, *args, **kwargs):
         self.updated_at = timezone.now()
+        if not self._state.adding:
+            self.version = (self.version or 0) + 1
         if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at", "version"}
         super().save(*args, **kwargs)
 
     @property
@@ -355,11 +408,14 @@ class Regulator(Curated):
         "Regime", blank=True, related_name="regulators", help_text="The regimes it supervises."
     )
 
+    history = HistoricalRecords(m2m_fields=["regimes"])
+
     objects = PublishableQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            FOUR_EYES,
             choice_constraint("regulator_publication_valid", "publication_status", Publication),
             models.UniqueConstraint(fields=["jurisdiction", "name"], name="regulator_unique_name_per_jurisdiction"),
         ]
@@ -392,11 +448,14 @@ class Regime(Curated):
     url = models.URLField(blank=True, help_text="Official text.")
     description = models.TextField(blank=True)
 
+    history = HistoricalRecords()
+
     objects = PublishableQuerySet.as_manager()
 
     class Meta:
         ordering = ["short_name"]
         constraints = [
+            FOUR_EYES,
             choice_constraint("regime_publication_valid", "publication_status", Publication),
         ]
 
@@ -506,12 +565,15 @@ class Entity(Curated):
     website = models.URLField(blank=True)
     description = models.TextField(blank=True)
 
+    history = HistoricalRecords()
+
     objects = EntityQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "entities"
         constraints = [
+            FOUR_EYES,
             choice_constraint("entity_kind_valid", "kind", EntityKind),
             choice_constraint("entity_publication_valid", "publication_status", Publication),
             models.CheckConstraint(
@@ -583,6 +645,8 @@ class EntityAlias(models.Model):
     name = models.CharField(max_length=300, db_index=True)
     kind = models.CharField(max_length=7, choices=Kind.choices, default=AliasKind.TRADING)
 
+    history = HistoricalRecords()
+
     objects = EntityAliasQuerySet.as_manager()
 
     class Meta:
@@ -635,11 +699,14 @@ class Source(Curated):
 
     publication_date = PartialDateDescriptor("published_on")
 
+    history = HistoricalRecords()
+
     objects = PublishableQuerySet.as_manager()
 
     class Meta:
         ordering = ["title"]
         constraints = [
+            FOUR_EYES,
             choice_constraint("source_kind_valid", "kind", SourceKind),
             choice_constraint("source_publication_valid", "publication_status", Publication),
             *partial_date_constraints("source", "published_on"),
@@ -730,9 +797,18 @@ class License(Curated):
         max_length=100, blank=True, db_index=True, help_text="The regulator's reference, when known."
     )
     conditions = models.TextField(blank=True, help_text="Restrictions or conditions, as the source states them.")
+    last_verified_on = models.DateField(
+        "last verified on",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When a curator last checked this against its sources.",
+    )
 
     granted = PartialDateDescriptor("granted_on")
     ended = PartialDateDescriptor("ended_on")
+
+    history = HistoricalRecords(m2m_fields=["activities", "passported_to"])
 
     objects = LicenseQuerySet.as_manager()
 
@@ -740,6 +816,7 @@ class License(Curated):
         ordering = ["holder__name", "license_type__regime__short_name", "slug"]
         verbose_name = "licence"
         constraints = [
+            FOUR_EYES,
             choice_constraint("license_status_valid", "status", LicenseStatus),
             choice_constraint("license_publication_valid", "publication_status", Publication),
             *partial_date_constraints("license", "granted_on"),
@@ -785,6 +862,9 @@ class License(Curated):
         """The client types served, as a list of labels (empty when no source says)."""
         names = ("retail", "professional", "institutional")
         return [name for name in names if getattr(self, f"serves_{name}")]
+
+    def needs_verification(self, at=None):
+        return self.last_verified_on is None or self.last_verified_on < today(at) - VERIFICATION_INTERVAL
 
     def is_in_force(self, at=None):
         day = today(at)
@@ -839,17 +919,27 @@ class Audit(Curated):
         default=False, help_text="An open-ended engagement (SlowMist since 2023): it has a start and no end."
     )
     reference = models.CharField(max_length=200, blank=True, help_text="Certificate or report number, if known.")
+    last_verified_on = models.DateField(
+        "last verified on",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When a curator last checked this against its sources.",
+    )
 
     issued = PartialDateDescriptor("issued_on")
     period_started = PartialDateDescriptor("period_start")
     period_ended = PartialDateDescriptor("period_end")
     valid_until_date = PartialDateDescriptor("valid_until")
 
+    history = HistoricalRecords()
+
     objects = AuditQuerySet.as_manager()
 
     class Meta:
         ordering = ["subject__name", "-issued_on", "slug"]
         constraints = [
+            FOUR_EYES,
             choice_constraint("audit_kind_valid", "kind", AuditKind),
             choice_constraint("audit_publication_valid", "publication_status", Publication),
             *partial_date_constraints("audit", "issued_on"),
@@ -906,6 +996,9 @@ class Audit(Curated):
         if self.auditor_id and self.auditor_id == self.subject_id:
             raise ValidationError({"auditor": "An entity cannot audit itself."})
 
+    def needs_verification(self, at=None):
+        return self.last_verified_on is None or self.last_verified_on < today(at) - VERIFICATION_INTERVAL
+
     def is_valid(self, at=None):
         day = today(at)
         if self.ongoing:
@@ -927,12 +1020,15 @@ class KeyPerson(Curated):
     started = PartialDateDescriptor("started_on")
     ended = PartialDateDescriptor("ended_on")
 
+    history = HistoricalRecords()
+
     objects = KeyPersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["entity__name", "name"]
         verbose_name_plural = "key people"
         constraints = [
+            FOUR_EYES,
             choice_constraint("key_person_publication_valid", "publication_status", Publication),
             *partial_date_constraints("key_person", "started_on"),
             *partial_date_constraints("key_person", "ended_on"),
@@ -1020,6 +1116,8 @@ class LicenseCitation(Citation):
         help_text="The fact this citation supports; empty for the licence as a whole.",
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["license", "supports", "source"]
         verbose_name = "licence citation"
@@ -1048,6 +1146,8 @@ class AuditCitation(Citation):
         help_text="The fact this citation supports; empty for the audit as a whole.",
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["audit", "supports", "source"]
         constraints = _citation_constraints("audit_citation", "audit", AuditFact)
@@ -1074,6 +1174,8 @@ class EntityCitation(Citation):
         help_text="The fact this citation supports; empty for the entity as a whole.",
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["entity", "supports", "source"]
         constraints = _citation_constraints("entity_citation", "entity", EntityFact)
@@ -1098,10 +1200,88 @@ class KeyPersonCitation(Citation):
         help_text="The fact this citation supports; empty for the person's role as a whole.",
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["key_person", "supports", "source"]
         verbose_name = "key person citation"
         constraints = _citation_constraints("key_person_citation", "key_person", KeyPersonFact)
+
+
+# ---------------------------------------------------------------------------
+# Four-eyes review of edits to published records
+# ---------------------------------------------------------------------------
+
+
+class RevisionStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class RevisionQuerySet(models.QuerySet):
+    def pending(self):
+        """Revisions waiting for a reviewer."""
+        return self.filter(status=RevisionStatus.PENDING)
+
+    def for_object(self, obj):
+        return self.filter(content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk)
+
+
+class Revision(models.Model):
+    """An edit to a published record, kept aside until a second reviewer approves it.
+
+    The public keeps seeing the record as last approved. ``changes`` holds the
+    proposed values (see ``registry.review``), ``base_version`` the version the
+    edit was made from, so an approval over a newer version is refused.
+    """
+
+    Status = RevisionStatus
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    base_version = models.PositiveIntegerField(help_text="The record's version when the edit was made.")
+    changes = models.JSONField(help_text="The proposed values: fields, many-to-many sets and inline rows.")
+    summary = models.TextField(blank=True, help_text="What changes, field by field, for the reviewer.")
+    reason = models.TextField(help_text="Why the editor made the change.")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="revisions")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(max_length=8, choices=RevisionStatus.choices, default=RevisionStatus.PENDING)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviewed_revisions",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    objects = RevisionQuerySet.as_manager()
+
+    # No natural key: a revision is workflow state about one database row, not register data.
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("review", "Can publish, unpublish, and approve or reject others' edits")]
+        indexes = [models.Index(fields=["content_type", "object_id", "status"], name="revision_target_idx")]
+        constraints = [
+            choice_constraint("revision_status_valid", "status", RevisionStatus),
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")),
+                name="revision_four_eyes",
+                violation_error_message="An edit cannot be approved or rejected by its own author.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=RevisionStatus.PENDING) & Q(reviewer__isnull=True) & Q(reviewed_at__isnull=True))
+                | (~Q(status=RevisionStatus.PENDING) & Q(reviewer__isnull=False) & Q(reviewed_at__isnull=False)),
+                name="revision_reviewed_iff_decided",
+                violation_error_message="A decided revision names its reviewer and date; a pending one has neither.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Revision of {self.content_type.name} #{self.object_id} by {self.author} ({self.get_status_display()})"
 
 
 __all__ = [
@@ -1121,6 +1301,7 @@ __all__ = [
     "Publication",
     "Regime",
     "Regulator",
+    "Revision",
     "Source",
     "Standard",
 ]

@@ -8,10 +8,43 @@ records that must stay invisible.
 import datetime
 
 import factory
+from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
 from registry import models
 from registry.dates import DatePrecision
+
+
+class UserFactory(DjangoModelFactory):
+    """A staff account with no role; see CuratorFactory and ReviewerFactory."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@registry.example")
+    is_staff = True
+    password = factory.django.Password("correct-horse-battery-staple")
+
+
+class CuratorFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"curator{n}")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if create:
+            self.groups.add(Group.objects.get(name="curators"))
+
+
+class ReviewerFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"reviewer{n}")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if create:
+            self.groups.add(Group.objects.get(name="reviewers"))
 
 
 class JurisdictionFactory(DjangoModelFactory):

@@ -168,3 +168,33 @@ def test_a_fixture_with_an_impossible_date_fails_cleanly(countries_fixture, tmp_
     with pytest.raises(CommandError, match="invalid date"):
         call_command("loaddata", str(countries_fixture), str(path), verbosity=0)
     assert models.Entity.objects.count() == 0
+
+
+def test_loaded_records_get_one_initial_history_entry(seed_data):
+    for model in (models.License, models.Audit, models.Entity, models.Source, models.LicenseCitation):
+        assert model.history.filter(history_type="+").count() == model.objects.count() > 0
+        assert model.history.exclude(history_type="+").count() == 0
+    entry = models.License.history.get(slug="okx-mica-casp")
+    assert entry.history_change_reason.startswith("Loaded from fixture")
+    assert list(entry.passported_to.values_list("jurisdiction__code", flat=True)) == ["EEA"]
+
+
+def test_reloading_the_seed_adds_no_history(seed_data):
+    before = models.License.history.count(), models.LicenseCitation.history.count()
+    call_command("loaddata", "seed", verbosity=0)
+    assert (models.License.history.count(), models.LicenseCitation.history.count()) == before
+
+
+def test_a_fixture_that_changes_a_record_leaves_a_change_entry(seed_data, tmp_path):
+    records = seed_records()
+    for record in records:
+        if record["fields"].get("slug") == "okx-sg-mpi":
+            record["fields"]["reference_number"] = "PS20200001"
+    path = tmp_path / "correction.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    call_command("loaddata", str(path), verbosity=0)
+    latest = models.License.history.filter(slug="okx-sg-mpi").order_by("-history_date", "-history_id").first()
+    assert latest.history_type == "~"
+    assert latest.history_change_reason == f"Loaded from fixture {path}"
+    delta = latest.diff_against(latest.prev_record)
+    assert [(c.field, c.old, c.new) for c in delta.changes] == [("reference_number", "", "PS20200001")]

@@ -13,6 +13,9 @@ from tests import factories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+# The suite shares two cores with the server thread and chromium: allow more than expect()'s 5 s default.
+WAIT = 15_000
+
 
 def log_in(page: Page, live_server, next_path: str):
     password = secrets.token_urlsafe(24)
@@ -28,7 +31,7 @@ def pick(page: Page, select_id: str, term: str, choice: str):
     page.locator(f"#{select_id} + .select2 .select2-selection").click()
     page.locator(".select2-container--open .select2-search__field").fill(term)
     page.locator(".select2-container--open .select2-results__option", has_text=choice).click()
-    expect(page.locator(f"#{select_id} + .select2 .select2-selection__rendered")).to_contain_text(choice)
+    expect(page.locator(f"#{select_id} + .select2 .select2-selection__rendered")).to_contain_text(choice, timeout=WAIT)
 
 
 def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live_server):
@@ -39,7 +42,7 @@ def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live
     source = factories.SourceFactory(title="OKX global compliance licences and security certifications")
 
     log_in(page, live_server, "/admin/registry/license/add/")
-    expect(page.locator("h1")).to_have_text("Add licence")
+    expect(page.locator("h1")).to_have_text("Add licence", timeout=WAIT)
 
     pick(page, "id_holder", "OKX", "OKX Europe Ltd")
     pick(page, "id_license_type", "MiFID", "MiFID II: Investment firm authorisation")
@@ -58,7 +61,7 @@ def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live
     page.fill("#id_citations-0-states", "March 2025")
     page.click("input[name=_save]")
 
-    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully", timeout=WAIT)
     licence = models.License.objects.get()
     assert licence.holder == holder
     assert licence.granted_on == datetime.date(2025, 3, 1)
@@ -71,4 +74,4 @@ def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live
     assert citation.quote.startswith("In March 2025")
 
     row = page.locator("#result_list tbody tr", has_text="OKX Europe Ltd")
-    expect(row.locator("td.field-granted_display")).to_have_text("March 2025")
+    expect(row.locator("td.field-granted_display")).to_have_text("March 2025", timeout=WAIT)

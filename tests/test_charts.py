@@ -1,0 +1,146 @@
+"""Geometry of the server-rendered SVG charts, and how they are drawn on the pages."""
+
+import datetime
+import re
+
+import pytest
+
+from registry import charts
+from registry.dates import PartialDate
+from tests import factories
+
+TODAY = datetime.date(2026, 1, 1)
+
+
+def test_bars_are_proportional_to_counts_and_keep_their_links():
+    chart = charts.bar_chart(
+        [("Malta (MT)", 4, "/licenses/?jurisdiction=MT"), ("Singapore (SG)", 1, "/licenses/?jurisdiction=SG")],
+        width=640,
+        label_width=220,
+        value_room=40,
+    )
+    malta, singapore = chart.bars
+    assert malta.width == 640 - 220 - 40
+    assert singapore.width == pytest.approx(malta.width / 4)
+    assert (malta.href, singapore.href) == ("/licenses/?jurisdiction=MT", "/licenses/?jurisdiction=SG")
+    assert malta.x == singapore.x == 220
+    # Bars do not overlap and the drawing is tall enough for all of them.
+    assert singapore.y >= malta.y + malta.height
+    assert chart.height >= singapore.y + singapore.height
+    assert chart.max_count == 4
+
+
+def test_longest_bar_leaves_room_for_its_number():
+    chart = charts.bar_chart([("MiCA", 7, "/licenses/?regime=mica")], width=500, label_width=100, value_room=50)
+    (bar,) = chart.bars
+    assert bar.value_x > bar.x + bar.width
+    assert bar.value_x < chart.width
+
+
+def test_bar_chart_of_nothing_is_empty_and_zero_counts_draw_no_bar():
+    assert charts.bar_chart([]).bars == []
+    chart = charts.bar_chart([("Nowhere", 0, "/licenses/?jurisdiction=XX")])
+    assert chart.bars[0].width == 0
+
+
+def test_timeline_plots_a_partial_date_at_the_start_of_its_period():
+    march = charts.TimelineItem(
+        label="MiFID II", href="/licenses/a/", kind="licence", status="Active", start=PartialDate.parse("2025-03")
+    )
+    first_of_march = charts.TimelineItem(
+        label="Other", href="/licenses/b/", kind="licence", status="Active", start=PartialDate.parse("2025-03-01")
+    )
+    line = charts.timeline([march, first_of_march], TODAY)
+    assert line.rows[0].bar_x == line.rows[1].bar_x
+
+
+def test_timeline_axis_spans_whole_years_and_places_dates_in_order():
+    items = [
+        charts.TimelineItem(label="a", href="/", kind="audit", status="", start=PartialDate.parse("2023")),
+        charts.TimelineItem(label="b", href="/", kind="licence", status="", start=PartialDate.parse("2025-02")),
+    ]
+    line = charts.timeline(items, TODAY, width=800, left=30, right_pad=20)
+    assert [tick.label for tick in line.ticks] == ["2023", "2024", "2025", "2026", "2027"]
+    assert line.ticks[0].x == 30 and line.ticks[-1].x == 780
+    a, b = line.rows
+    assert a.bar_x == 30
+    assert a.bar_x < b.bar_x < line.today_x < 780
+    assert b.y > a.y
+
+
+def test_open_ended_item_runs_to_today_with_an_arrow():
+    item = charts.TimelineItem(
+        label="SlowMist", href="/", kind="audit", status="Ongoing", start=PartialDate.parse("2023"), open_ended=True
+    )
+    (row,) = charts.timeline([item], TODAY).rows
+    assert row.open_ended
+    assert row.bar_x + row.bar_width == pytest.approx(charts.timeline([item], TODAY).today_x)
+    assert row.arrow_points
+
+
+def test_closed_period_ends_at_its_end_date():
+    item = charts.TimelineItem(
+        label="SOC 2",
+        href="/",
+        kind="audit",
+        status="",
+        start=PartialDate.parse("2024-01"),
+        end=PartialDate.parse("2024-07"),
+    )
+    line = charts.timeline([item], TODAY)
+    (row,) = line.rows
+    assert not row.open_ended and row.arrow_points == ""
+    assert row.bar_x + row.bar_width < line.today_x
+
+
+def test_a_single_date_is_a_point_not_a_bar():
+    item = charts.TimelineItem(label="ISO", href="/", kind="audit", status="", point=PartialDate.parse("2025-05"))
+    (row,) = charts.timeline([item], TODAY).rows
+    assert row.bar_x is None and row.point_x is not None
+
+
+@pytest.mark.django_db
+def test_licence_item_keeps_dates_as_written_and_is_open_while_active():
+    licence = factories.LicenseFactory(holder__name="OKX", license_type__regime__short_name="MiCA")
+    item = charts.license_timeline_item(licence, licence.get_absolute_url())
+    assert item.start == PartialDate.parse("2025-03")
+    assert item.open_ended and item.end is None
+    assert ("Granted", "March 2025") in item.facts
+    assert item.label.startswith("OKX: MiCA")
+    assert item.href == licence.get_absolute_url()
+
+
+@pytest.mark.django_db
+def test_ended_licence_is_a_closed_bar():
+    licence = factories.LicenseFactory(status="revoked", ended_on=datetime.date(2025, 6, 1), ended_on_precision="month")
+    item = charts.license_timeline_item(licence, "/")
+    assert item.end == PartialDate.parse("2025-06") and not item.open_ended
+    assert ("Ended", "June 2025") in item.facts
+
+
+@pytest.mark.django_db
+def test_audit_items_show_ongoing_engagements_periods_and_validity():
+    ongoing = charts.audit_timeline_item(factories.OngoingAuditFactory(), "/")
+    assert ongoing.open_ended and ongoing.start == PartialDate.parse("2023")
+    assert ongoing.status == "Ongoing"
+    certificate = factories.AuditFactory(valid_until=datetime.date(2028, 5, 1), valid_until_precision="month")
+    item = charts.audit_timeline_item(certificate, "/")
+    assert (item.start, item.end) == (PartialDate.parse("2025-05"), PartialDate.parse("2028-05"))
+    assert ("Valid until", "May 2028") in item.facts
+    issued_only = charts.audit_timeline_item(factories.AuditFactory(), "/")
+    assert issued_only.start is None and issued_only.point == PartialDate.parse("2025-05")
+
+
+@pytest.mark.django_db
+def test_home_svg_bars_are_links_with_widths_from_the_geometry(client):
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    singapore = factories.JurisdictionFactory(code="SG", name="Singapore")
+    factories.LicenseFactory.create_batch(2, jurisdiction=malta)
+    factories.LicenseFactory(jurisdiction=singapore)
+    html = client.get("/").content.decode()
+    svg = html[html.index('<svg class="bar-chart"') : html.index("</svg>")]
+    assert "<title>Licences by jurisdiction where granted</title>" in svg
+    links = re.findall(r'<a href="([^"]+)"', svg)
+    assert links == ["/licenses/?jurisdiction=MT", "/licenses/?jurisdiction=SG"]
+    widths = [float(w) for w in re.findall(r'<rect class="bar"[^>]* width="([0-9.]+)"', svg)]
+    assert widths[0] == pytest.approx(2 * widths[1])
