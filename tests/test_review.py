@@ -1,0 +1,228 @@
+"""Four-eyes publishing, pending revisions and optimistic locking (registry.review)."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from registry import models, review
+
+from .factories import (
+    CuratorFactory,
+    DraftLicenseFactory,
+    EntityFactory,
+    LicenseFactory,
+    ReviewerFactory,
+    SourceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def draft_by(user, **kwargs):
+    licence = DraftLicenseFactory(**kwargs)
+    return review.save_edit(licence, user=user, reason="Added from the press release", base_version=licence.version)
+
+
+def test_a_new_record_starts_as_a_draft_whoever_creates_it():
+    reviewer = ReviewerFactory()
+    entity = models.Entity(slug="new-exchange", name="New Exchange", kind="company", publication_status="published")
+    review.save_edit(entity, user=reviewer, reason="New firm", is_new=True)
+    entity.refresh_from_db()
+    assert entity.publication_status == models.Publication.DRAFT
+    assert entity.last_edited_by == reviewer
+    assert not models.Entity.objects.published().filter(pk=entity.pk).exists()
+
+
+def test_curator_cannot_publish():
+    curator = CuratorFactory()
+    licence = draft_by(CuratorFactory())
+    assert not review.can_review(curator)
+    with pytest.raises(PermissionDenied):
+        review.publish(licence, reviewer=curator)
+    licence.refresh_from_db()
+    assert licence.publication_status == models.Publication.DRAFT
+
+
+def test_reviewer_cannot_publish_their_own_edit():
+    reviewer = ReviewerFactory()
+    licence = draft_by(reviewer)
+    with pytest.raises(PermissionDenied, match="another reviewer"):
+        review.publish(licence, reviewer=reviewer)
+    assert not models.License.objects.published().filter(pk=licence.pk).exists()
+
+
+def test_superuser_is_held_to_four_eyes_too():
+    boss = User.objects.create_superuser("boss", "boss@registry.example", "a-long-unused-password")
+    licence = draft_by(boss)
+    with pytest.raises(PermissionDenied):
+        review.publish(licence, reviewer=boss)
+
+
+def test_a_second_reviewer_puts_a_curators_draft_live():
+    curator, reviewer = CuratorFactory(), ReviewerFactory()
+    licence = draft_by(curator)
+    review.publish(licence, reviewer=reviewer)
+    licence.refresh_from_db()
+    assert models.License.objects.published().filter(pk=licence.pk).exists()
+    assert (licence.last_edited_by, licence.published_by) == (curator, reviewer)
+    assert licence.history.first().history_change_reason == "Published after review"
+
+
+def test_unpublish_needs_a_reviewer_and_a_reason():
+    licence = LicenseFactory()
+    with pytest.raises(PermissionDenied):
+        review.unpublish(licence, reviewer=CuratorFactory(), reason="Wrong")
+    with pytest.raises(ValidationError):
+        review.unpublish(licence, reviewer=ReviewerFactory(), reason="")
+    review.unpublish(licence, reviewer=ReviewerFactory(), reason="The regulator withdrew its notice")
+    assert not models.License.objects.published().filter(pk=licence.pk).exists()
+
+
+def test_a_published_record_cannot_be_saved_directly():
+    licence = LicenseFactory()
+    licence.reference_number = "X-1"
+    with pytest.raises(PermissionDenied):
+        review.save_edit(licence, user=ReviewerFactory(), reason="Fix", base_version=licence.version)
+    licence.refresh_from_db()
+    assert licence.reference_number == ""
+
+
+def propose_reference(licence, author, reference="FSP-123"):
+    return review.propose(
+        licence,
+        author=author,
+        reason="Reference from the regulator's register",
+        base_version=licence.version,
+        fields={"reference_number": reference},
+    )
+
+
+def test_a_pending_revision_is_invisible_until_approved():
+    licence = LicenseFactory()
+    curator, reviewer = CuratorFactory(), ReviewerFactory()
+    revision = propose_reference(licence, curator)
+
+    public = models.License.objects.published().get(pk=licence.pk)
+    assert public.reference_number == ""
+    assert list(models.Revision.objects.pending()) == [revision]
+
+    review.approve(revision, reviewer=reviewer)
+    public = models.License.objects.published().get(pk=licence.pk)
+    assert public.reference_number == "FSP-123"
+    assert (public.last_edited_by, public.published_by) == (curator, reviewer)
+    revision.refresh_from_db()
+    assert (revision.status, revision.reviewer) == (models.RevisionStatus.APPROVED, reviewer)
+    entry = public.history.first()
+    assert entry.history_change_reason == "Reference from the regulator's register"
+    assert [c.field for c in entry.diff_against(entry.prev_record).changes if c.field == "reference_number"] == [
+        "reference_number"
+    ]
+
+
+def test_reviewer_cannot_approve_their_own_edit():
+    reviewer = ReviewerFactory()
+    revision = propose_reference(LicenseFactory(), reviewer)
+    with pytest.raises(PermissionDenied):
+        review.approve(revision, reviewer=reviewer)
+    with pytest.raises(PermissionDenied):
+        review.reject(revision, reviewer=reviewer, note="no")
+    revision.refresh_from_db()
+    assert revision.status == models.RevisionStatus.PENDING
+
+
+def test_curator_cannot_approve():
+    revision = propose_reference(LicenseFactory(), CuratorFactory())
+    with pytest.raises(PermissionDenied):
+        review.approve(revision, reviewer=CuratorFactory())
+
+
+def test_rejecting_leaves_the_record_and_needs_a_note():
+    licence = LicenseFactory()
+    revision = propose_reference(licence, CuratorFactory())
+    with pytest.raises(ValidationError):
+        review.reject(revision, reviewer=ReviewerFactory(), note="")
+    review.reject(revision, reviewer=ReviewerFactory(), note="The register shows another number")
+    licence.refresh_from_db()
+    assert licence.reference_number == ""
+    with pytest.raises(ValidationError):
+        review.approve(revision, reviewer=ReviewerFactory())
+
+
+def test_a_proposal_needs_a_reason_and_a_change():
+    licence = LicenseFactory()
+    with pytest.raises(ValidationError):
+        review.propose(licence, author=CuratorFactory(), reason="", base_version=licence.version, fields={"x": 1})
+    with pytest.raises(ValidationError):
+        review.propose(licence, author=CuratorFactory(), reason="Because", base_version=licence.version)
+
+
+def test_concurrent_edit_is_refused_with_what_changed_in_between():
+    curator_a, curator_b = CuratorFactory(), CuratorFactory()
+    licence = draft_by(curator_a)
+    opened_version = licence.version
+
+    # Curator B saves first, from the same version.
+    copy_b = models.License.objects.get(pk=licence.pk)
+    copy_b.reference_number = "B-1"
+    review.save_edit(copy_b, user=curator_b, reason="B's fix", base_version=opened_version)
+
+    copy_a = models.License.objects.get(pk=licence.pk)
+    copy_a.reference_number = "A-1"
+    with pytest.raises(review.ConflictError) as excinfo:
+        review.save_edit(copy_a, user=curator_a, reason="A's fix", base_version=opened_version)
+    assert "reference_number" in str(excinfo.value)
+    assert "B-1" in str(excinfo.value)
+    licence.refresh_from_db()
+    assert licence.reference_number == "B-1"
+
+
+def test_approval_is_refused_when_the_record_changed_after_the_proposal():
+    licence = LicenseFactory()
+    first = propose_reference(licence, CuratorFactory(), "ONE")
+    second = propose_reference(licence, CuratorFactory(), "TWO")
+    review.approve(first, reviewer=ReviewerFactory())
+    with pytest.raises(review.ConflictError, match="reference_number"):
+        review.approve(second, reviewer=ReviewerFactory())
+    licence.refresh_from_db()
+    assert licence.reference_number == "ONE"
+
+
+def test_approving_applies_many_to_many_and_inline_changes():
+    licence = LicenseFactory()
+    old_citation = licence.citations.get()
+    new_source = SourceFactory()
+    other_holder = EntityFactory()
+    revision = review.propose(
+        licence,
+        author=CuratorFactory(),
+        reason="Holder is the local subsidiary; cite the regulator",
+        base_version=licence.version,
+        fields={"holder_id": other_holder.pk, "granted_on": "2025-03-14", "granted_on_precision": "day"},
+        inlines={
+            "registry.LicenseCitation": {
+                "create": [
+                    {"source_id": new_source.pk, "quote": "licensed on 14 March 2025", "supports": "granted_on"}
+                ],
+                "delete": [old_citation.pk],
+            }
+        },
+    )
+    rows = review.describe(licence, revision.changes)
+    assert ("holder", str(licence.holder), str(other_holder)) in rows
+    review.approve(revision, reviewer=ReviewerFactory())
+    licence.refresh_from_db()
+    assert licence.holder == other_holder
+    assert licence.granted_on == datetime.date(2025, 3, 14)
+    assert [(c.source, c.supports) for c in licence.citations.all()] == [(new_source, "granted_on")]
+    assert models.LicenseCitation.history.filter(history_type="-", id=old_citation.pk).exists()
+
+
+def test_the_database_refuses_self_publication_whatever_the_code_path():
+    curator = CuratorFactory()
+    licence = draft_by(curator)
+    licence.publication_status = models.Publication.PUBLISHED
+    licence.published_by = curator
+    with pytest.raises(ValidationError, match="cannot be published by the account that last edited it"):
+        licence.full_clean()
