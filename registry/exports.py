@@ -317,3 +317,47 @@ _columns(
     regulator_row,
     ["url", "natural_key", "slug", "name", "abbreviation", "jurisdiction", "jurisdiction_name", "regimes", "website"],
 )
+
+
+# ---------------------------------------------------------------------------
+# Change history (rows are registry.changes.Change objects, not model instances)
+# ---------------------------------------------------------------------------
+
+
+def change_row(request, change):
+    """One public change; ``changes`` lists ``{"field", "old", "new"}`` (null where a value is not shown)."""
+    return {
+        "date": change.date_iso,
+        "date_display": change.date_display,
+        "record_type": change.record_type,
+        "record_type_display": change.record_type_display,
+        "record": change.label,
+        "url": request.build_absolute_uri(change.url) if change.url else "",
+        "action": change.action,
+        "action_display": change.action_display,
+        "changes": [field_change.as_dict() for field_change in change.changes],
+        "reason": change.reason,
+    }
+
+
+def change_csv_row(request, change):
+    """As :func:`change_row`, each changed field written out ("Status: Active → Revoked")."""
+    row = change_row(request, change)
+    row["changes"] = [str(field_change) for field_change in change.changes]
+    return row
+
+
+_CHANGE_COLUMNS = [
+    "date",
+    "date_display",
+    "record_type",
+    "record_type_display",
+    "record",
+    "url",
+    "action",
+    "action_display",
+    "changes",
+    "reason",
+]
+_columns(change_row, _CHANGE_COLUMNS)
+_columns(change_csv_row, _CHANGE_COLUMNS)

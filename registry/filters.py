@@ -578,3 +578,68 @@ class RegulatorFilterSet(RegistryFilterSet):
 
     def filter_jurisdiction(self, queryset, name, value):
         return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+
+
+# ---------------------------------------------------------------------------
+# Change history
+# ---------------------------------------------------------------------------
+
+
+class ChangeFilterForm(RegistryFilterForm):
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end of the period cannot be before its start.")
+        return cleaned
+
+
+def _record_type_choices():
+    from .changes import RECORD_TYPES  # imported late: registry.changes is not needed by the other lists
+
+    return list(RECORD_TYPES.items())
+
+
+class ChangeFilterSet(django_filters.FilterSet):
+    """Filters of ``/changes/``. Its queryset is a :class:`registry.changes.ChangeFeed`, not a QuerySet.
+
+    ``since=2026-11&until=2026-11`` means "in November 2026", as on the other lists.
+    """
+
+    type = django_filters.ChoiceFilter(
+        choices=_record_type_choices,
+        method="filter_type",
+        label="Record type",
+        empty_label="Any type",
+    )
+    since = PartialDateFilter(
+        method="filter_since", label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD."
+    )
+    until = PartialDateFilter(
+        method="filter_until",
+        label="Until",
+        bound="end",
+        help_text="Changes on or before this date: YYYY, YYYY-MM or YYYY-MM-DD.",
+    )
+
+    facets: tuple[Facet, ...] = ()
+    sorts: tuple[Sort, ...] = ()
+
+    class Meta:
+        form = ChangeFilterForm
+        fields = []
+
+    def filter_queryset(self, queryset):
+        # django-filter insists each step returns a QuerySet; a ChangeFeed only behaves like one.
+        for name, value in self.form.cleaned_data.items():
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def filter_type(self, feed, name, value):
+        return feed.of_types(value) if value else feed
+
+    def filter_since(self, feed, name, value):
+        return feed.between(since=value) if value else feed
+
+    def filter_until(self, feed, name, value):
+        return feed.between(until=value) if value else feed

@@ -67,11 +67,6 @@ class PartialDateWidget(forms.MultiWidget):
         )
         super().__init__(widgets, attrs)
 
-    def __deepcopy__(self, memo):
-        obj = super().__deepcopy__(memo)
-        obj.label = self.label
-        return obj
-
     def decompress(self, value):
         if isinstance(value, str):
             try:
@@ -303,7 +298,7 @@ class LicenseAdminForm(AutoSlugModelForm):
 
 
 class AuditAdminForm(AutoSlugModelForm):
-    slug_help = "Leave empty to build it from the subject, the standard (or kind) and the date."
+    slug_help = "Leave empty to build it from the subject, the standard (or auditor and kind) and the date."
 
     class Meta:
         model = Audit
@@ -324,9 +319,13 @@ class AuditAdminForm(AutoSlugModelForm):
         ]
 
     def slug_parts(self, data):
+        # As the seed names them: okx-soc-2-type-ii-2023-09, okx-slowmist-security-audit.
         subject = data.get("subject")
         if not subject:
             return []
-        what = data["standard"].slug if data.get("standard") else data.get("kind")
+        if data.get("standard"):
+            what = [data["standard"].slug]
+        else:
+            what = [data["auditor"].slug if data.get("auditor") else None, (data.get("kind") or "").replace("_", "-")]
         when = data.get("issued_on") or data.get("period_start")
-        return [subject.slug, what, when.date.year if when else None]
+        return [subject.slug, *what, when.isoformat() if when else None]

@@ -28,4 +28,10 @@ page_patterns = [
     path("sources/<slug:slug>/", views.SourceDetailView.as_view(), name="source-detail"),
 ]
 
-urlpatterns = page_patterns + list_patterns
+# The public change history: owned by the change-history work.
+change_patterns = [
+    path("changes/", views.ChangeListView.as_view(), name="change-list"),
+    re_path(r"^changes\.(?P<format>csv|json)$", views.ChangeExportView.as_view(), name="change-export"),
+]
+
+urlpatterns = page_patterns + list_patterns + change_patterns

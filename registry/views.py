@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
-from . import charts, exports, filters
+from . import changes, charts, exports, filters
 from .models import (
     Audit,
     AuditCitation,
@@ -366,6 +366,7 @@ class EntityDetailView(DetailView):
             general_citations=general,
             timeline=timeline_for(licenses, audits),
         )
+        context["changes"] = changes.changes_for(self.object)
         return context
 
 
@@ -398,6 +399,7 @@ class LicenseDetailView(DetailView):
             in_force=license.is_in_force(),
             sources=_distinct_sources(license.public_citations),
         )
+        context["changes"] = changes.changes_for(self.object)
         return context
 
 
@@ -428,6 +430,7 @@ class AuditDetailView(DetailView):
             current=audit.is_valid(),
             sources=_distinct_sources(audit.public_citations),
         )
+        context["changes"] = changes.changes_for(self.object)
         return context
 
 
@@ -454,6 +457,7 @@ class RegulatorDetailView(DetailView):
             licenses=licenses,
             licenses_by_jurisdiction=licenses_by_jurisdiction(licenses),
         )
+        context["changes"] = changes.changes_for(self.object)
         return context
 
 
@@ -474,6 +478,7 @@ class RegimeDetailView(DetailView):
             licenses=licenses,
             licenses_by_jurisdiction=licenses_by_jurisdiction(licenses),
         )
+        context["changes"] = changes.changes_for(self.object)
         return context
 
 
@@ -530,6 +535,7 @@ class SourceDetailView(DetailView):
             highlighted_text=highlighted,
             missing_quotes=missing,
         )
+        context["changes"] = changes.changes_for(self.object)
         return context
 
 
@@ -795,3 +801,31 @@ class RegulatorExportView(ExportView):
 
     def get_queryset(self):
         return regulator_list_queryset()
+
+
+# --- Changes ---
+
+
+class ChangeListView(RegistryListView):
+    """``/changes/``: the latest public changes across the register, newest first (see registry.changes)."""
+
+    filterset_class = filters.ChangeFilterSet
+    template_name = "registry/change_list.html"
+    export_name = "change"
+    heading = "Changes"
+
+    def get_queryset(self):
+        return changes.ChangeFeed()
+
+
+class ChangeExportView(ExportView):
+    filterset_class = filters.ChangeFilterSet
+    filename = "changes"
+
+    def get_queryset(self):
+        return changes.ChangeFeed()
+
+    def get(self, request, format):
+        # A CSV cell holds the changed fields as one text; JSON keeps them structured.
+        self.row_builder = exports.change_csv_row if format == "csv" else exports.change_row
+        return super().get(request, format)

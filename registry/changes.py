@@ -1,0 +1,740 @@
+"""The public change history: dated changes to published facts, read from django-simple-history.
+
+Only what the public could see is ever shown:
+
+* a history row of a record is listed when its snapshot is published and the
+  record is visible today through its model's ``published()``, so nothing of a
+  draft, or of a record since taken down, leaks;
+* two events are shown for records that are no longer visible, because the
+  public saw the record before them: its deletion while published and its
+  unpublishing. They carry the label of the last published snapshot and no
+  link, and only when the records that label names (a licence's holder, an
+  audit's subject) are published today;
+* a citation's or alias's change shows as a change of its parent record, when
+  the parent is visible today and was published when the change was made, and
+  (for a citation) its source is published;
+* editors are never named: ``history_user`` is never read.
+
+:class:`ChangeFeed` behaves enough like a QuerySet (``all``, ``count``,
+slicing, ``iterator``) for Django's paginator, the list views' FilterSet and
+the CSV/JSON exports. It selects one page with a single UNION query over every
+history table, then loads that page's rows, their previous versions and the
+records they belong to with a fixed number of queries per record type.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.db.models import CharField, OuterRef, Q, Subquery, Value
+from django.utils import timezone
+
+from .dates import DatePrecision, PartialDate
+from .models import (
+    Audit,
+    AuditCitation,
+    Entity,
+    EntityAlias,
+    EntityCitation,
+    Jurisdiction,
+    KeyPerson,
+    KeyPersonCitation,
+    License,
+    LicenseCitation,
+    LicenseType,
+    Publication,
+    Regime,
+    Regulator,
+    Source,
+)
+
+PUBLISHED = Publication.PUBLISHED
+
+RECORD_TYPES = {
+    "license": "Licence",
+    "audit": "Audit",
+    "entity": "Entity",
+    "regulator": "Regulator",
+    "regime": "Regime",
+    "source": "Source",
+    "keyperson": "Key person",
+}
+
+ACTIONS = {
+    "created": "Created",
+    "changed": "Changed",
+    "published": "Published",
+    "unpublished": "Unpublished",
+    "deleted": "Deleted",
+}
+
+# Workflow bookkeeping, not facts: never listed as changed fields.
+BOOKKEEPING_FIELDS = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "last_edited_by",
+    "published_by",
+    "published_at",
+    "publication_status",
+    "sha256",
+}
+
+DETAIL_PAGE_LIMIT = 25
+
+
+def display_date(value: datetime.datetime | datetime.date) -> str:
+    """``25 November 2026`` (a datetime is read in the site's time zone)."""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value).date()
+    return f"{value.day} {calendar.month_name[value.month]} {value.year}"
+
+
+# ---------------------------------------------------------------------------
+# What a change looks like
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field. ``old``/``new`` are display strings; None means the value is not shown."""
+
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+    def __str__(self):
+        if self.old is None and self.new is None:
+            return f"{self.field} changed"
+        if self.old is None:
+            return f"{self.field}: {self.new or '—'}"
+        if self.new is None:
+            return f"{self.field}: {self.old or '—'}"
+        return f"{self.field}: {self.old or '—'} → {self.new or '—'}"
+
+    def as_dict(self):
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+
+@dataclass
+class Change:
+    """A dated change of one public record, as the public may see it."""
+
+    date: datetime.datetime
+    record_type: str
+    label: str
+    url: str
+    action: str
+    reason: str = ""
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def record_type_display(self):
+        return RECORD_TYPES[self.record_type]
+
+    @property
+    def action_display(self):
+        return ACTIONS[self.action]
+
+    @property
+    def date_display(self):
+        return display_date(self.date)
+
+    @property
+    def date_iso(self):
+        """ISO 8601 in UTC: ``2026-11-25T14:03:07Z``."""
+        return self.date.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------
+# Labels and values, from current records or history snapshots alike
+# ---------------------------------------------------------------------------
+
+
+def _partial(obj, attname):
+    value = getattr(obj, attname)
+    if value is None:
+        return None
+    return PartialDate(value, getattr(obj, f"{attname}_precision") or DatePrecision.DAY)
+
+
+def _label_license(obj):
+    license_type = obj.license_type
+    return f"{obj.holder.name}: {license_type.regime.short_name} {license_type.name}"
+
+
+def _label_audit(obj):
+    what = obj.standard.name if obj.standard_id else obj.get_kind_display()
+    issued, started = _partial(obj, "issued_on"), _partial(obj, "period_start")
+    when = f" ({issued})" if issued else (f" (since {started})" if obj.ongoing and started else "")
+    return f"{obj.subject.name}: {what}{when}"
+
+
+def _label_regulator(obj):
+    return f"{obj.name} ({obj.abbreviation})" if obj.abbreviation else obj.name
+
+
+def _label_key_person(obj):
+    return f"{obj.name}, {obj.role} ({obj.entity.name})"
+
+
+def _is_public(obj) -> bool:
+    """Whether a related record may be named: reference data always, curated records when published now."""
+    status = getattr(obj, "publication_status", None)
+    return status is None or status == PUBLISHED
+
+
+NOT_PUBLIC = "(not public)"
+
+
+def _related_label(obj) -> str:
+    if obj is None:
+        return ""
+    if not _is_public(obj):
+        return NOT_PUBLIC
+    if isinstance(obj, Jurisdiction):
+        return f"{obj.name} ({obj.code})"
+    if isinstance(obj, Regulator):
+        return _label_regulator(obj)
+    if isinstance(obj, Entity):
+        return obj.name
+    if isinstance(obj, Regime):
+        return obj.short_name
+    if isinstance(obj, LicenseType):  # its regime may be a draft
+        return f"{obj.regime.short_name} {obj.name}" if _is_public(obj.regime) else NOT_PUBLIC
+    return str(obj)
+
+
+def _plain_value(model_field, value) -> str:
+    if value is None or value == "":
+        return ""
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return display_date(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------
+# Tracks: one per history table
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Track:
+    """One history table and how its rows become public changes.
+
+    A record's own track has ``parent_field`` None; a citation's or alias's
+    track names the foreign key to the record its changes belong to.
+    """
+
+    key: str
+    model: type[models.Model]
+    record_type: str
+    label: object = None
+    related: tuple[str, ...] = ()
+    parent_field: str | None = None
+    parent_model: type[models.Model] | None = None
+    child_name: str = ""
+    # For deletions and unpublishing: the records the snapshot's label names must be published today.
+    label_safe: object = None
+    # The target of a detail page: extra lookups on the history rows, by the target's model.
+    target_lookups: tuple[tuple[type[models.Model], str], ...] = ()
+
+    @property
+    def history(self):
+        return self.model.history.model
+
+    @property
+    def m2m_fields(self):
+        return list(self.history._history_m2m_fields)
+
+    def m2m_accessor(self, m2m_field):
+        """The reverse accessor from a history row to its many-to-many snapshot rows."""
+        through = m2m_field.remote_field.through
+        return next(
+            rel.get_accessor_name()
+            for rel in self.history._meta.related_objects
+            if getattr(rel.related_model, "instance_type", None) is through
+        )
+
+    def m2m_prefetches(self):
+        lookups = []
+        for m2m_field in self.m2m_fields:
+            target = m2m_field.m2m_reverse_field_name()
+            lookups.append(f"{self.m2m_accessor(m2m_field)}__{target}")
+        return lookups
+
+
+def _license_label_safe(prefix=""):
+    return (
+        Q(**{f"{prefix}holder__publication_status": PUBLISHED})
+        & Q(**{f"{prefix}license_type__regime__publication_status": PUBLISHED})
+        & (Q(**{f"{prefix}regulator__isnull": True}) | Q(**{f"{prefix}regulator__publication_status": PUBLISHED}))
+    )
+
+
+TRACKS = (
+    Track(
+        "license",
+        License,
+        "license",
+        label=_label_license,
+        related=("holder", "license_type__regime", "regulator", "jurisdiction"),
+        label_safe=_license_label_safe(),
+    ),
+    Track(
+        "license-citation",
+        LicenseCitation,
+        "license",
+        related=("source", "license__holder", "license__license_type__regime"),
+        parent_field="license",
+        parent_model=License,
+        child_name="Citation",
+    ),
+    Track(
+        "audit",
+        Audit,
+        "audit",
+        label=_label_audit,
+        related=("subject", "standard", "auditor"),
+        label_safe=Q(subject__publication_status=PUBLISHED)
+        & (Q(auditor__isnull=True) | Q(auditor__publication_status=PUBLISHED)),
+    ),
+    Track(
+        "audit-citation",
+        AuditCitation,
+        "audit",
+        related=("source", "audit__subject", "audit__standard"),
+        parent_field="audit",
+        parent_model=Audit,
+        child_name="Citation",
+    ),
+    Track(
+        "entity",
+        Entity,
+        "entity",
+        label=lambda obj: obj.name,
+        related=("parent", "jurisdiction"),
+    ),
+    Track(
+        "entity-alias",
+        EntityAlias,
+        "entity",
+        related=("entity",),
+        parent_field="entity",
+        parent_model=Entity,
+        child_name="Alias",
+    ),
+    Track(
+        "entity-citation",
+        EntityCitation,
+        "entity",
+        related=("source", "entity"),
+        parent_field="entity",
+        parent_model=Entity,
+        child_name="Citation",
+    ),
+    Track("regulator", Regulator, "regulator", label=_label_regulator, related=("jurisdiction",)),
+    Track("regime", Regime, "regime", label=lambda obj: obj.short_name, related=("jurisdiction",)),
+    Track("source", Source, "source", label=lambda obj: obj.title),
+    Track(
+        "keyperson",
+        KeyPerson,
+        "keyperson",
+        label=_label_key_person,
+        related=("entity",),
+        label_safe=Q(entity__publication_status=PUBLISHED),
+        target_lookups=((Entity, "entity"),),
+    ),
+    Track(
+        "keyperson-citation",
+        KeyPersonCitation,
+        "keyperson",
+        related=("source", "key_person__entity"),
+        parent_field="key_person",
+        parent_model=KeyPerson,
+        child_name="Citation",
+        target_lookups=((Entity, "key_person__entity"),),
+    ),
+)
+TRACKS_BY_KEY = {track.key: track for track in TRACKS}
+
+
+def _previous_row(history, field_name="history_id"):
+    """The same record's history row just before the outer one (ties on date broken by id)."""
+    return (
+        history.objects.filter(id=OuterRef("id"))
+        .filter(
+            Q(history_date__lt=OuterRef("history_date"))
+            | Q(history_date=OuterRef("history_date"), history_id__lt=OuterRef("history_id"))
+        )
+        .order_by("-history_date", "-history_id")
+        .values(field_name)[:1]
+    )
+
+
+def _parent_status_then(track):
+    """The parent's publication status as of the child's change (its latest history row by then)."""
+    parent_history = track.parent_model.history.model
+    return Subquery(
+        parent_history.objects.filter(
+            id=OuterRef(f"{track.parent_field}_id"), history_date__lte=OuterRef("history_date")
+        )
+        .order_by("-history_date", "-history_id")
+        .values("publication_status")[:1]
+    )
+
+
+def visible_rows(track):
+    """The history rows of ``track`` the public may see (see the module docstring)."""
+    rows = track.history.objects.all()
+    if track.parent_field:
+        parent_visible = track.parent_model.objects.published().values("pk")
+        rows = rows.alias(parent_then=_parent_status_then(track)).filter(
+            **{f"{track.parent_field}__in": parent_visible}, parent_then=PUBLISHED
+        )
+        if hasattr(track.model, "source"):
+            rows = rows.filter(source__publication_status=PUBLISHED)
+        return rows
+    current = Q(publication_status=PUBLISHED, id__in=track.model.objects.published().values("pk")) & ~Q(
+        history_type="-"
+    )
+    gone = (Q(history_type="-", publication_status=PUBLISHED)) | Q(
+        history_type="~", publication_status=Publication.DRAFT, previous_status=PUBLISHED
+    )
+    if track.label_safe is not None:
+        gone &= track.label_safe
+    return rows.alias(previous_status=Subquery(_previous_row(track.history, "publication_status"))).filter(
+        current | gone
+    )
+
+
+# ---------------------------------------------------------------------------
+# The feed
+# ---------------------------------------------------------------------------
+
+
+class ChangeFeed:
+    """The public changes, newest first, filterable like a QuerySet (each method returns a new feed)."""
+
+    ordered = True
+
+    def __init__(self, types=None, since=None, until=None, target=None, empty=False):
+        self.types = tuple(types) if types else None
+        self.since = since
+        self.until = until
+        self.target = target
+        self.empty = empty
+        self._count = None
+
+    def _clone(self, **changes):
+        values = {
+            "types": self.types,
+            "since": self.since,
+            "until": self.until,
+            "target": self.target,
+            "empty": self.empty,
+        }
+        values.update(changes)
+        return ChangeFeed(**values)
+
+    # QuerySet-like API -------------------------------------------------------
+
+    def all(self):
+        return self._clone()
+
+    def none(self):
+        return self._clone(empty=True)
+
+    def of_types(self, *types):
+        return self._clone(types=types)
+
+    def between(self, since=None, until=None):
+        """Changes made on or after the day ``since`` and on or before the day ``until`` (site time zone)."""
+        return self._clone(since=since or self.since, until=until or self.until)
+
+    def for_record(self, obj):
+        """Changes of ``obj`` and of its citations (an entity's include its aliases and key people)."""
+        return self._clone(target=obj)
+
+    def count(self):
+        if self._count is None:
+            query = self._keys()
+            self._count = query.count() if query is not None else 0
+        return self._count
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            rows = self[key : key + 1]
+            if not rows:
+                raise IndexError(key)
+            return rows[0]
+        start, stop = key.start or 0, key.stop
+        query = self._keys()
+        if query is None or (stop is not None and stop <= start):
+            return []
+        ordered = query.order_by("-history_date", "track", "-history_id")
+        keys = list(ordered[start:stop] if stop is not None else ordered[start:])
+        return materialise(keys)
+
+    def __iter__(self):
+        return self.iterator()
+
+    def iterator(self, chunk_size=500):
+        offset = 0
+        while True:
+            chunk = self[offset : offset + chunk_size]
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            offset += chunk_size
+
+    # Query building ----------------------------------------------------------
+
+    def _tracks(self):
+        for track in TRACKS:
+            if self.types and track.record_type not in self.types:
+                continue
+            lookup = self._target_lookup(track)
+            if self.target is not None and lookup is None:
+                continue
+            yield track, lookup
+
+    def _target_lookup(self, track):
+        if self.target is None:
+            return None
+        target_model = type(self.target)
+        if track.model is target_model:
+            return "id"
+        if track.parent_model is target_model:
+            return f"{track.parent_field}_id"
+        for model, lookup in track.target_lookups:
+            if model is target_model:
+                return lookup
+        return None
+
+    def _keys(self):
+        """One values() query per track, UNIONed: ``{history_id, history_date, track}`` of every visible row."""
+        if self.empty:
+            return None
+        parts = []
+        for track, lookup in self._tracks():
+            rows = visible_rows(track)
+            if lookup:
+                rows = rows.filter(**{lookup: self.target.pk})
+            if self.since:
+                rows = rows.filter(history_date__gte=_start_of(self.since))
+            if self.until:
+                rows = rows.filter(history_date__lt=_start_of(self.until + datetime.timedelta(days=1)))
+            parts.append(
+                rows.order_by()
+                .annotate(track=Value(track.key, output_field=CharField()))
+                .values("history_id", "history_date", "track")
+            )
+        if not parts:
+            return None
+        first, *others = parts
+        return first.union(*others, all=True) if others else first
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def changes_for(obj, limit=DETAIL_PAGE_LIMIT):
+    """The latest public changes of one record, for its detail page: ``{"changes", "count", "limit"}``."""
+    feed = ChangeFeed().for_record(obj)
+    changes = feed[:limit]
+    count = len(changes) if len(changes) < limit else feed.count()
+    return {"changes": changes, "count": count, "limit": limit}
+
+
+# ---------------------------------------------------------------------------
+# Turning history rows into changes
+# ---------------------------------------------------------------------------
+
+
+def materialise(keys):
+    """The :class:`Change` of each ``{history_id, history_date, track}`` key, in the keys' order.
+
+    Per track on the page: one query for its rows together with their
+    previous rows (plus one per many-to-many field), and for a record's own
+    track one more for the current records (labels and links).
+    """
+    by_track = defaultdict(list)
+    for key in keys:
+        by_track[key["track"]].append(key["history_id"])
+    built = {}
+    for track_key, ids in by_track.items():
+        track = TRACKS_BY_KEY[track_key]
+        for history_id, change in _build(track, ids).items():
+            built[(track_key, history_id)] = change
+    return [built[(key["track"], key["history_id"])] for key in keys if (key["track"], key["history_id"]) in built]
+
+
+def _load_rows(track, ids):
+    history = track.history
+    previous = _previous_row(history)
+    wanted = history.objects.filter(history_id__in=ids).annotate(previous_id=Subquery(previous)).values("previous_id")
+    rows = (
+        history.objects.filter(Q(history_id__in=ids) | Q(history_id__in=wanted))
+        .annotate(previous_id=Subquery(previous))
+        .select_related(*track.related)
+        .prefetch_related(*track.m2m_prefetches())
+    )
+    return {row.history_id: row for row in rows}
+
+
+def _build(track, ids):
+    rows = _load_rows(track, ids)
+    if track.parent_field:
+        return {history_id: _child_change(track, rows[history_id], rows) for history_id in ids if history_id in rows}
+    current = {
+        obj.pk: obj
+        for obj in track.model.objects.published()
+        .filter(pk__in={rows[i].id for i in ids if i in rows})
+        .select_related(*track.related)
+    }
+    result = {}
+    for history_id in ids:
+        row = rows.get(history_id)
+        if row is None:
+            continue
+        result[history_id] = _own_change(track, row, rows.get(row.previous_id), current.get(row.id))
+    return result
+
+
+def _record_url(track, obj):
+    if obj is None:
+        return ""
+    if track.model is KeyPerson:
+        return obj.entity.get_absolute_url()
+    return obj.get_absolute_url()
+
+
+def _own_change(track, row, previous, current):
+    previous_published = previous is not None and previous.publication_status == PUBLISHED
+    changes = []
+    if row.history_type == "+":
+        action = "created"
+    elif row.history_type == "-":
+        action = "deleted"
+    elif row.publication_status != PUBLISHED:
+        action = "unpublished"
+    elif previous is not None and not previous_published:
+        action = "published"
+    else:
+        action = "changed"
+        if previous is not None:
+            changes = diff(track, previous, row)
+    # Deleted and unpublished records keep the label they were last public with, and no link.
+    visible = action not in ("deleted", "unpublished") and current is not None
+    if visible:
+        label = track.label(current)
+    else:
+        label = track.label(previous if action == "unpublished" and previous_published else row)
+    return Change(
+        date=row.history_date,
+        record_type=track.record_type,
+        label=label,
+        url=_record_url(track, current) if visible else "",
+        action=action,
+        reason=row.history_change_reason or "",
+        changes=changes,
+    )
+
+
+def _child_description(track, row):
+    if track.model is EntityAlias:
+        return f"{row.name} ({row.get_kind_display().lower()})"
+    return row.source.title
+
+
+def _child_change(track, row, rows):
+    parent = getattr(row, track.parent_field)
+    parent_track = TRACKS_BY_KEY[track.record_type]
+    name = track.child_name
+    description = _child_description(track, row)
+    if row.history_type == "+":
+        changes = [FieldChange(f"{name} added", new=description)]
+    elif row.history_type == "-":
+        changes = [FieldChange(f"{name} removed", old=description)]
+    else:
+        previous = rows.get(row.previous_id)
+        changes = [
+            FieldChange(f"{name} ({description}): {change.field[0].lower()}{change.field[1:]}", change.old, change.new)
+            for change in (diff(track, previous, row) if previous is not None else [])
+        ] or [FieldChange(f"{name} ({description})")]
+    return Change(
+        date=row.history_date,
+        record_type=track.record_type,
+        label=parent_track.label(parent),
+        url=_record_url(parent_track, parent),
+        action="changed",
+        reason=row.history_change_reason or "",
+        changes=changes,
+    )
+
+
+def diff(track, old, new) -> list[FieldChange]:
+    """The public field changes between two snapshots of one record, in the model's field order."""
+    tracked = {model_field.attname: model_field for model_field in track.history.tracked_fields}
+    # A citation's own licence never changes; its source is named in the label.
+    skipped = BOOKKEEPING_FIELDS | ({track.parent_field} if track.parent_field else set())
+    result = []
+    for attname, model_field in tracked.items():
+        if model_field.name in skipped:
+            continue
+        label = str(model_field.verbose_name)
+        label = label[:1].upper() + label[1:]
+        if attname.endswith("_precision") and attname.removesuffix("_precision") in tracked:
+            continue  # shown with its date
+        if f"{attname}_precision" in tracked:
+            before, after = _partial(old, attname), _partial(new, attname)
+            if before != after:
+                result.append(FieldChange(label, str(before or ""), str(after or "")))
+            continue
+        before, after = getattr(old, attname), getattr(new, attname)
+        if before == after:
+            continue
+        if model_field.is_relation:
+            result.append(
+                FieldChange(
+                    label,
+                    _related_label(getattr(old, model_field.name)),
+                    _related_label(getattr(new, model_field.name)),
+                )
+            )
+        elif isinstance(model_field, models.TextField):
+            result.append(FieldChange(label))
+        else:
+            result.append(FieldChange(label, _plain_value(model_field, before), _plain_value(model_field, after)))
+    for m2m_field in track.m2m_fields:
+        accessor = track.m2m_accessor(m2m_field)
+        target = m2m_field.m2m_reverse_field_name()
+        before = {getattr(item, target) for item in getattr(old, accessor).all()}
+        after = {getattr(item, target) for item in getattr(new, accessor).all()}
+        before_ids, after_ids = {obj.pk for obj in before}, {obj.pk for obj in after}
+        if before_ids == after_ids:
+            continue
+        label = str(m2m_field.verbose_name)
+        label = label[:1].upper() + label[1:]
+
+        def names(objs):
+            return ", ".join(sorted(_related_label(obj) for obj in objs if obj is not None and _is_public(obj)))
+
+        old_names, new_names = names(before), names(after)
+        if old_names != new_names:
+            result.append(FieldChange(label, old_names, new_names))
+    return result
