@@ -3,16 +3,37 @@
 Large tables (jurisdictions, entities, sources…) are picked through
 autocomplete widgets; partial dates are one year/month/day input; licences and
 audits cannot be saved without citing a source.
+
+Every change to a curated record goes through :mod:`registry.review`: a new
+record is a draft, a draft is saved directly, an edit to a published record
+becomes a pending :class:`~registry.models.Revision` that another reviewer
+approves, and only reviewers publish, never their own edit. Each form asks
+why (the history keeps the reason) and carries the version it was opened at,
+so a save over someone else's newer edit is refused.
 """
+
+import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin import widgets as admin_widgets
-from django.db import models
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.utils import get_m2m_reverse_field_name
 
-from .forms import AuditAdminForm, LicenseAdminForm, PartialDateModelForm
+from . import review
+from .forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
 from .models import (
     Activity,
     Audit,
@@ -30,6 +51,7 @@ from .models import (
     Publication,
     Regime,
     Regulator,
+    Revision,
     Source,
     Standard,
 )
@@ -62,26 +84,583 @@ class RegistryAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"widget": admin_widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
 
 
-class CuratedAdmin(RegistryAdmin):
-    """Publish and unpublish in bulk; show when a record was created and last changed."""
+RECORD_FIELDS = ["version", "last_edited_by", "published_by", "published_at", "created_at", "updated_at"]
+RECORD_FIELDSET = ("Record", {"fields": RECORD_FIELDS, "classes": ["collapse"]})
+# Bookkeeping every save changes: listing it in a history diff would hide the change that matters.
+HISTORY_NOISE = ["updated_at", "version"]
+# Rows deleted with their record (its citations) are deleted within the same request.
+CASCADE_WINDOW = datetime.timedelta(minutes=1)
 
+
+class ReasonForm(forms.Form):
+    """The reason a reviewer gives for publishing, unpublishing, deleting or restoring."""
+
+    reason = forms.CharField(
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Kept in the record's history.",
+    )
+
+    def __init__(self, *args, required=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required
+
+
+def error_text(exc) -> str:
+    """The message of a refusal from :mod:`registry.review`, as one line."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def safe_str(obj, fallback: str) -> str:
+    # A deleted record's snapshot may point at rows deleted since: its __str__ would fail.
+    try:
+        return str(obj)
+    except ObjectDoesNotExist:
+        return fallback
+
+
+def changed_field_values(stored, edited, names) -> dict:
+    """``{attname: JSON value}`` for the named concrete fields whose value differs from the stored row."""
+    proposed = review.field_values(edited, names)
+    current = review.field_values(stored, names) if stored is not None else {}
+    return {attname: value for attname, value in proposed.items() if current.get(attname, object()) != value}
+
+
+def concrete_names(model, names) -> list[str]:
+    result = []
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if field.concrete and not field.many_to_many and not field.primary_key:
+            result.append(name)
+    return result
+
+
+def formset_operations(formset) -> dict:
+    """An inline formset's rows as create/update/delete operations for :func:`review.propose`."""
+    model, fk_name = formset.model, formset.fk.name
+    create, update, delete = [], {}, []
+    for form in formset.initial_forms:
+        if formset.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME):
+            delete.append(form.instance.pk)
+            continue
+        if not form.has_changed():
+            continue
+        names = [name for name in concrete_names(model, form.changed_data) if name != fk_name]
+        stored = model._base_manager.filter(pk=form.instance.pk).first()
+        values = changed_field_values(stored, form.instance, names)
+        if values:
+            update[str(form.instance.pk)] = values
+    for form in formset.extra_forms:
+        if not form.has_changed() or (formset.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME)):
+            continue
+        names = [name for name in concrete_names(model, form.fields) if name != fk_name]
+        create.append(review.field_values(form.instance, names))
+    operations = {"create": create, "update": update, "delete": delete}
+    return {key: value for key, value in operations.items() if value}
+
+
+class NeedsVerificationFilter(admin.SimpleListFilter):
+    title = "verification"
+    parameter_name = "verification"
+
+    def lookups(self, request, model_admin):
+        return [("stale", "Needs verification (not in 12 months)"), ("fresh", "Verified in the last 12 months")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "stale":
+            return queryset.stale()
+        if self.value() == "fresh":
+            return queryset.exclude(pk__in=self.model_stale(queryset))
+        return queryset
+
+    @staticmethod
+    def model_stale(queryset):
+        return queryset.model._default_manager.stale().values("pk")
+
+
+class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
+    """A curated record's admin: history with differences, four-eyes publishing, no lost edits.
+
+    Subclasses (and mixins such as django-import-export's) only add columns,
+    fields and inlines: every save path below goes through :mod:`registry.review`.
+    """
+
+    form = CuratedModelForm
     actions = ["publish", "unpublish"]
-    readonly_fields = ["created_at", "updated_at"]
+    change_form_template = "admin/registry/curated/change_form.html"
+    change_list_template = "admin/registry/curated/change_list.html"
+    object_history_template = "admin/registry/curated/object_history.html"
+    delete_confirmation_template = "admin/registry/curated/delete_confirmation.html"
 
-    @admin.action(description="Publish the selected records", permissions=["change"])
-    def publish(self, request, queryset):
-        count = queryset.exclude(publication_status=Publication.PUBLISHED).update(
-            publication_status=Publication.PUBLISHED
+    class Media:
+        css = {"all": ["registry/admin/review.css"]}
+
+    # -- form -------------------------------------------------------------
+
+    def get_readonly_fields(self, request, obj=None):
+        # Publication changes only through publish/unpublish, never by editing the field.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + [name for name in ["publication_status", *RECORD_FIELDS] if name not in fields]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in REVIEW_FIELDS]})
+            for name, options in super().get_fieldsets(request, obj)
+        ]
+        return [*fieldsets, ("Your change", {"fields": REVIEW_FIELDS})]
+
+    def get_actions(self, request):
+        # Deleting asks for a reason on its confirmation page; the bulk action would not.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # -- saving -----------------------------------------------------------
+
+    def is_published_in_db(self, obj) -> bool:
+        stored = self.model._base_manager.filter(pk=obj.pk).values_list("publication_status", flat=True).first()
+        return stored == Publication.PUBLISHED
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data["change_reason"]
+        obj._history_user = request.user
+        if not change:
+            review.save_edit(obj, user=request.user, reason=reason, is_new=True)
+        elif self.is_published_in_db(obj):
+            # Nothing is written: save_related() turns the whole form into a pending revision.
+            request._registry_proposal = True
+        else:
+            review.save_edit(obj, user=request.user, reason=reason, base_version=form.cleaned_data["base_version"])
+
+    def save_related(self, request, form, formsets, change):
+        if getattr(request, "_registry_proposal", False):
+            request._registry_revision = self.propose(request, form, formsets)
+            return
+        reason = form.cleaned_data["change_reason"]
+        form.save_m2m()
+        for formset in formsets:
+            for inline_form in formset.forms:
+                inline_form.instance._change_reason = reason
+                inline_form.instance._history_user = request.user
+            self.save_formset(request, form, formset, change=change)
+
+    def proposal(self, form, formsets) -> dict:
+        """The form's changes to a published record, as :func:`review.propose` takes them."""
+        obj = form.instance
+        stored = self.model._base_manager.get(pk=obj.pk)
+        partial_dates = getattr(form, "_partial_dates", [])
+        names = []
+        for name in concrete_names(self.model, form.changed_data):
+            names.append(name)
+            if name in partial_dates:
+                names.append(f"{name}_precision")
+        fields = changed_field_values(stored, obj, names)
+        m2m = {}
+        for name in form.changed_data:
+            field = self.model._meta.get_field(name) if name not in REVIEW_FIELDS else None
+            if field is not None and field.many_to_many:
+                proposed = sorted(item.pk for item in form.cleaned_data[name])
+                if proposed != sorted(getattr(stored, name).values_list("pk", flat=True)):
+                    m2m[name] = proposed
+        inlines = {}
+        for formset in formsets:
+            operations = formset_operations(formset)
+            if operations:
+                inlines[formset.model._meta.label] = operations
+        return {"fields": fields, "m2m": m2m, "inlines": inlines}
+
+    def propose(self, request, form, formsets):
+        changes = self.proposal(form, formsets)
+        if not any(changes.values()):
+            return None
+        stored = self.model._base_manager.get(pk=form.instance.pk)
+        summary = "\n".join(
+            f"{label}: {current or '—'} → {proposed or '—'}"
+            for label, current, proposed in review.describe(stored, changes)
         )
-        self.message_user(request, f"Published {count} record(s).", messages.SUCCESS)
+        return review.propose(
+            stored,
+            author=request.user,
+            reason=form.cleaned_data["change_reason"],
+            base_version=form.cleaned_data["base_version"],
+            summary=summary,
+            **changes,
+        )
 
-    @admin.action(description="Return the selected records to draft", permissions=["change"])
+    def construct_change_message(self, request, form, formsets, add=False):
+        # A proposal saved no inline rows: the default message would read the formsets' saved rows.
+        if getattr(request, "_registry_proposal", False):
+            return ""
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_registry_proposal", False):
+            revision = getattr(request, "_registry_revision", None)
+            message = f"Proposed a change for review (revision {revision.pk})." if revision else "Saved unchanged."
+        return super().log_change(request, obj, message)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request,
+            "It is saved as a draft: it goes live when a reviewer other than its last editor publishes it.",
+            messages.INFO,
+        )
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if not getattr(request, "_registry_proposal", False):
+            return super().response_change(request, obj)
+        revision = getattr(request, "_registry_revision", None)
+        if revision is None:
+            self.message_user(request, "Nothing changed, so there is nothing to review.", messages.INFO)
+        else:
+            self.message_user(
+                request,
+                format_html(
+                    'Your change is waiting for review: <a href="{}">revision {}</a>. The public keeps seeing the '
+                    "published version until a reviewer other than you approves it.",
+                    reverse("admin:registry_revision_change", args=[revision.pk]),
+                    revision.pk,
+                ),
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if request.method == "POST" and not request.POST.get("change_reason", "").strip():
+            self.message_user(request, "Say why the record is deleted: the history keeps the reason.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        obj._change_reason = request.POST.get("change_reason", "").strip()
+        obj._history_user = request.user
+        super().delete_model(request, obj)
+
+    # -- history ----------------------------------------------------------
+
+    def revert_disabled(self, request, obj=None):
+        # Reverting from history would put an old version live without review.
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        previous = None
+        for current in historical_records:
+            if previous is not None:
+                delta = previous.diff_against(
+                    current, excluded_fields=HISTORY_NOISE, foreign_keys_are_objs=foreign_keys_are_objs
+                )
+                helper = self.get_historical_record_context_helper(request, previous)
+                previous.history_delta_changes = helper.context_for_delta_changes(delta)
+            previous = current
+
+    def history_view(self, request, object_id, extra_context=None):
+        context = {"related_history": self.related_history(unquote(object_id)), **(extra_context or {})}
+        return super().history_view(request, object_id, context)
+
+    def cascade_children(self):
+        """Models whose rows are deleted with this one (citations, aliases) and keep a history."""
+        for relation in self.model._meta.related_objects:
+            related = relation.related_model
+            if relation.on_delete is models.CASCADE and not relation.many_to_many and hasattr(related, "history"):
+                yield related, relation.field
+
+    def related_history(self, object_id, limit=100):
+        """The history of the record's citations and aliases, newest first, with what changed."""
+        sections = []
+        for related, field in self.cascade_children():
+            rows = list(
+                related.history.filter(**{field.attname: object_id})
+                .select_related("history_user")
+                .order_by("-history_date", "-history_id")[:limit]
+            )
+            entries = []
+            for row in rows:
+                changes = []
+                if row.history_type == "~" and row.prev_record is not None:
+                    delta = row.diff_against(row.prev_record, foreign_keys_are_objs=False)
+                    changes = [(change.field, change.old, change.new) for change in delta.changes]
+                entries.append({"row": row, "label": safe_str(row.instance, f"#{row.id}"), "changes": changes})
+            if entries:
+                sections.append({"name": related._meta.verbose_name_plural, "entries": entries})
+        return sections
+
+    # -- publication ------------------------------------------------------
+
+    @admin.action(description="Publish the selected drafts (reviewers only)", permissions=["change"])
+    def publish(self, request, queryset):
+        published = 0
+        for obj in queryset:
+            if obj.is_published:
+                self.message_user(request, f"“{obj}” is already published.", messages.INFO)
+                continue
+            try:
+                review.publish(obj, reviewer=request.user)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"“{obj}” was not published: {error_text(exc)}", messages.ERROR)
+            else:
+                published += 1
+        if published:
+            self.message_user(request, f"Published {published} record(s).", messages.SUCCESS)
+
+    @admin.action(description="Return the selected records to draft (reviewers only)…", permissions=["change"])
     def unpublish(self, request, queryset):
-        count = queryset.exclude(publication_status=Publication.DRAFT).update(publication_status=Publication.DRAFT)
-        self.message_user(request, f"Returned {count} record(s) to draft.", messages.SUCCESS)
+        if not review.can_review(request.user):
+            for obj in queryset:
+                self.message_user(
+                    request,
+                    f"“{obj}” was not returned to draft: only a reviewer can publish or unpublish.",
+                    messages.ERROR,
+                )
+            return None
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            count = 0
+            for obj in queryset:
+                if not obj.is_published:
+                    self.message_user(request, f"“{obj}” is already a draft.", messages.INFO)
+                    continue
+                review.unpublish(obj, reviewer=request.user, reason=form.cleaned_data["reason"])
+                count += 1
+            if count:
+                self.message_user(request, f"Returned {count} record(s) to draft.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Return to draft: say why",
+            "opts": self.opts,
+            "queryset": queryset,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/registry/curated/unpublish_confirmation.html", context)
+
+    def publication_refusal(self, request, obj, action) -> str:
+        """Why ``request.user`` cannot ``action`` ("publish"/"unpublish") ``obj`` now, or ""."""
+        if not review.can_review(request.user):
+            return "Only a reviewer can publish or unpublish."
+        if action == "publish":
+            if obj.is_published:
+                return "It is already published."
+            if obj.last_edited_by_id and obj.last_edited_by_id == request.user.pk:
+                return "You made the last edit to this record: another reviewer must publish it."
+        elif not obj.is_published:
+            return "It is a draft already."
+        return ""
+
+    def publication_view(self, request, object_id, action):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+        form = ReasonForm(request.POST or None, required=action == "unpublish")
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            try:
+                if action == "publish":
+                    review.publish(obj, reviewer=request.user, reason=reason or "Published after review")
+                else:
+                    review.unpublish(obj, reviewer=request.user, reason=reason)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"“{obj}” was not changed: {error_text(exc)}", messages.ERROR)
+            else:
+                done = "published" if action == "publish" else "returned to draft"
+                self.message_user(request, f"“{obj}” was {done}.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{'Publish' if action == 'publish' else 'Return to draft'}: {obj}",
+            "opts": self.opts,
+            "object": obj,
+            "action": action,
+            "form": form,
+            "refusal": self.publication_refusal(request, obj, action),
+            "change_url": change_url,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/registry/curated/publication.html", context)
+
+    def review_context(self, request, obj) -> dict:
+        """What the change page shows above the form: status, pending revisions, publish buttons."""
+        info = self.opts.app_label, self.opts.model_name
+        return {
+            "record": obj,
+            "pending_revisions": list(Revision.objects.pending().for_object(obj).select_related("author")),
+            "publish_url": reverse("admin:{}_{}_publish".format(*info), args=[obj.pk]),
+            "unpublish_url": reverse("admin:{}_{}_unpublish".format(*info), args=[obj.pk]),
+            "can_review": review.can_review(request.user),
+            "publish_refusal": self.publication_refusal(request, obj, "publish"),
+            "unpublish_refusal": self.publication_refusal(request, obj, "unpublish"),
+            "needs_verification": obj.needs_verification() if hasattr(obj, "needs_verification") else False,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        context = {"review": self.review_context(request, obj)} if obj is not None else {}
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
+
+    # -- deleted records --------------------------------------------------
+
+    def deleted_rows(self):
+        """The last snapshot of each record deleted and not restored, newest first."""
+        existing = self.model._base_manager.values("pk")
+        rows, seen = [], set()
+        deletions = self.model.history.filter(history_type="-").exclude(id__in=existing)
+        for row in deletions.select_related("history_user").order_by("-history_date", "-history_id"):
+            if row.id not in seen:
+                seen.add(row.id)
+                rows.append(row)
+        return rows
+
+    def deleted_view(self, request):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        info = self.opts.app_label, self.opts.model_name
+        entries = [
+            {
+                "row": row,
+                "label": safe_str(row.instance, f"{self.opts.verbose_name} #{row.id}"),
+                "restore_url": reverse("admin:{}_{}_restore".format(*info), args=[row.history_id]),
+            }
+            for row in self.deleted_rows()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Deleted {self.opts.verbose_name_plural}",
+            "opts": self.opts,
+            "entries": entries,
+            "can_restore": review.can_review(request.user) and self.has_add_permission(request),
+            "form": ReasonForm(),
+        }
+        return TemplateResponse(request, "admin/registry/curated/deleted.html", context)
+
+    def restore_view(self, request, history_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        info = self.opts.app_label, self.opts.model_name
+        deleted_url = reverse("admin:{}_{}_deleted".format(*info))
+        if not (review.can_review(request.user) and self.has_add_permission(request)):
+            self.message_user(request, "Only a reviewer can restore a deleted record.", messages.ERROR)
+            return HttpResponseRedirect(deleted_url)
+        row = get_object_or_404(self.model.history, history_id=history_id, history_type="-")
+        if self.model._base_manager.filter(pk=row.id).exists():
+            self.message_user(request, "This record exists already: it was restored before.", messages.INFO)
+            return HttpResponseRedirect(deleted_url)
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Say why the record is restored: the history keeps the reason.", messages.ERROR)
+            return HttpResponseRedirect(deleted_url)
+        try:
+            with transaction.atomic():
+                obj, skipped = self.restore(row, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            self.message_user(request, f"The record could not be restored: {error_text(exc)}", messages.ERROR)
+            return HttpResponseRedirect(deleted_url)
+        self.message_user(
+            request, f"“{obj}” was restored as a draft: a reviewer must publish it again.", messages.SUCCESS
+        )
+        for label, reason in skipped:
+            self.message_user(request, f"{label} was not restored: {reason}", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
+
+    def restore(self, row, *, user, reason):
+        """Re-create a deleted record from its last snapshot, as a draft, with the rows deleted with it."""
+        obj = row.instance
+        last_version = self.model.history.filter(id=row.id).aggregate(models.Max("version"))["version__max"]
+        obj.version = (last_version or 0) + 1
+        obj.publication_status = Publication.DRAFT
+        obj.published_by = None
+        obj.published_at = None
+        obj.last_edited_by = user
+        obj.full_clean()
+        review.save_edit(obj, user=user, reason=reason, is_new=True)
+        before = self.model.history.filter(id=row.id, history_date__lte=row.history_date).exclude(history_type="-")
+        snapshot = before.order_by("-history_date", "-history_id").first()
+        for field in getattr(row, "_history_m2m_fields", []):
+            if snapshot is None:
+                break
+            target = get_m2m_reverse_field_name(field)
+            pks = [getattr(item, f"{target}_id") for item in getattr(snapshot, field.name).all()]
+            getattr(obj, field.name).set(field.related_model._base_manager.filter(pk__in=pks))
+        skipped = []
+        for related, fk in self.cascade_children():
+            existing = related._base_manager.values("pk")
+            window = (row.history_date - CASCADE_WINDOW, row.history_date + CASCADE_WINDOW)
+            children = related.history.filter(
+                history_type="-", history_date__range=window, **{fk.attname: row.id}
+            ).exclude(id__in=existing)
+            seen = set()
+            for child_row in children.order_by("-history_date", "-history_id"):
+                if child_row.id in seen:
+                    continue
+                seen.add(child_row.id)
+                child = child_row.instance
+                child._change_reason = reason
+                child._history_user = user
+                try:
+                    child.full_clean()
+                except ValidationError as exc:
+                    skipped.append((f"{related._meta.verbose_name} #{child_row.id}", error_text(exc)))
+                    continue
+                child.save()
+        return obj, skipped
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        custom = [
+            path("deleted/", view(self.deleted_view), name="{}_{}_deleted".format(*info)),
+            path("deleted/<int:history_id>/restore/", view(self.restore_view), name="{}_{}_restore".format(*info)),
+            path(
+                "<path:object_id>/publish/",
+                view(self.publication_view),
+                {"action": "publish"},
+                name="{}_{}_publish".format(*info),
+            ),
+            path(
+                "<path:object_id>/unpublish/",
+                view(self.publication_view),
+                {"action": "unpublish"},
+                name="{}_{}_unpublish".format(*info),
+            ),
+        ]
+        return custom + super().get_urls()
 
 
-RECORD_FIELDSET = ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]})
+class VerifiedAdmin(CuratedAdmin):
+    """Licences and audits: flags those not checked against their sources in 12 months.
+
+    The flag is computed from ``last_verified_on`` and today's date on every
+    request (``stale()``), never stored, so no scheduled job can miss it.
+    """
+
+    @admin.display(description="last verified", ordering="last_verified_on")
+    def verification_display(self, obj):
+        day = obj.last_verified_on
+        when = f"{day.day} {day:%B %Y}" if day else "never"
+        if obj.needs_verification():
+            return format_html(
+                '<span class="needs-verification" title="Not verified in the last 12 months">'
+                '<span aria-hidden="true">⚠</span> {} <span class="needs-verification-label">'
+                "(needs verification)</span></span>",
+                when,
+            )
+        return when
 
 
 class RequiredCitationFormSet(BaseInlineFormSet):
@@ -187,6 +766,11 @@ class RegimeAdmin(CuratedAdmin):
     list_select_related = ["jurisdiction"]
     autocomplete_fields = ["jurisdiction"]
     prepopulated_fields = {"slug": ["short_name"]}
+    fieldsets = [
+        (None, {"fields": ["short_name", "name", "slug", "jurisdiction", "legal_reference", "url", "description"]}),
+        ("Publication", {"fields": ["publication_status"]}),
+        RECORD_FIELDSET,
+    ]
     inlines = [LicenseTypeInline]
 
 
@@ -282,12 +866,30 @@ class EntityAdmin(CuratedAdmin):
 
 
 @admin.register(EntityAlias)
-class EntityAliasAdmin(RegistryAdmin):
+class EntityAliasAdmin(SimpleHistoryAdmin, RegistryAdmin):
+    """Aliases are listed and searched here but edited on their entity's page.
+
+    An alias of a published entity is a public fact: changing it here would
+    skip the entity's four-eyes review, so this page is read-only.
+    """
+
     list_display = ["name", "kind", "entity"]
     list_filter = ["kind"]
     search_fields = ["name", "entity__name"]
     list_select_related = ["entity"]
     autocomplete_fields = ["entity"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def revert_disabled(self, request, obj=None):
+        return True
 
 
 # ---------------------------------------------------------------------------
@@ -297,13 +899,12 @@ class EntityAliasAdmin(RegistryAdmin):
 
 @admin.register(Source)
 class SourceAdmin(CuratedAdmin):
-    form = PartialDateModelForm
     list_display = ["title", "kind", "publisher", "published_display", "retrieved_on", "publication_status"]
     list_filter = ["kind", "publication_status", "published_on_precision"]
     search_fields = ["title", "publisher", "url", "slug"]
     date_hierarchy = "published_on"
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["sha256", "created_at", "updated_at"]
+    readonly_fields = ["sha256"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "kind", "publisher", "url", "published_on", "retrieved_on"]}),
         ("Archived copy", {"fields": ["archived_text", "sha256", "notes"]}),
@@ -331,7 +932,7 @@ class CitedAdmin(CuratedAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(CitedAdmin):
+class LicenseAdmin(CitedAdmin, VerifiedAdmin):
     form = LicenseAdminForm
     list_display = [
         "holder",
@@ -343,8 +944,15 @@ class LicenseAdmin(CitedAdmin):
         "regulator",
         "publication_status",
         "citations_display",
+        "verification_display",
     ]
-    list_filter = ["status", "publication_status", "license_type__regime", "granted_on_precision"]
+    list_filter = [
+        "status",
+        "publication_status",
+        NeedsVerificationFilter,
+        "license_type__regime",
+        "granted_on_precision",
+    ]
     search_fields = [
         "slug",
         "reference_number",
@@ -360,7 +968,7 @@ class LicenseAdmin(CitedAdmin):
     autocomplete_fields = ["holder", "license_type", "regulator", "jurisdiction", "activities", "passported_to"]
     fieldsets = [
         (None, {"fields": ["holder", "license_type", "regulator", "jurisdiction", "status", "reference_number"]}),
-        ("Dates", {"fields": ["granted_on", "ended_on"]}),
+        ("Dates", {"fields": ["granted_on", "ended_on", "last_verified_on"]}),
         (
             "Scope",
             {
@@ -382,7 +990,7 @@ class LicenseAdmin(CitedAdmin):
 
 
 @admin.register(Audit)
-class AuditAdmin(CitedAdmin):
+class AuditAdmin(CitedAdmin, VerifiedAdmin):
     form = AuditAdminForm
     list_display = [
         "subject",
@@ -395,15 +1003,19 @@ class AuditAdmin(CitedAdmin):
         "ongoing",
         "publication_status",
         "citations_display",
+        "verification_display",
     ]
-    list_filter = ["kind", "publication_status", "ongoing", "standard"]
+    list_filter = ["kind", "publication_status", NeedsVerificationFilter, "ongoing", "standard"]
     search_fields = ["slug", "reference", "subject__name", "auditor__name", "standard__name", "scope"]
     date_hierarchy = "issued_on"
     list_select_related = ["subject", "standard", "auditor"]
     autocomplete_fields = ["subject", "standard", "auditor"]
     fieldsets = [
         (None, {"fields": ["subject", "kind", "standard", "auditor", "scope", "reference"]}),
-        ("Dates", {"fields": ["issued_on", "period_start", "period_end", "ongoing", "valid_until"]}),
+        (
+            "Dates",
+            {"fields": ["issued_on", "period_start", "period_end", "ongoing", "valid_until", "last_verified_on"]},
+        ),
         ("Publication", {"fields": ["slug", "publication_status"]}),
         RECORD_FIELDSET,
     ]
@@ -416,7 +1028,6 @@ class AuditAdmin(CitedAdmin):
 
 @admin.register(KeyPerson)
 class KeyPersonAdmin(CitedAdmin):
-    form = PartialDateModelForm
     list_display = [
         "name",
         "role",
@@ -440,3 +1051,162 @@ class KeyPersonAdmin(CitedAdmin):
 
     started_display = partial_date_display("started_on", "started")
     ended_display = partial_date_display("ended_on", "ended")
+
+
+# ---------------------------------------------------------------------------
+# Review: pending revisions and drafts
+# ---------------------------------------------------------------------------
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(
+        label="Note to the author",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Required to reject: say why, so the author can act on it.",
+    )
+
+
+@admin.register(Revision)
+class RevisionAdmin(admin.ModelAdmin):
+    """Edits to published records waiting for a second pair of eyes.
+
+    Revisions are never edited by hand: the detail page shows the differences
+    and offers Approve / Reject, which go through :mod:`registry.review`.
+    """
+
+    list_display = ["record_display", "content_type", "author", "created_at", "status", "reason", "reviewer"]
+    list_filter = [
+        "status",
+        ("content_type", admin.RelatedOnlyFieldListFilter),
+        ("author", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["content_type", "author", "reviewer"]
+    search_fields = ["reason", "summary", "author__username"]
+    date_hierarchy = "created_at"
+
+    class Media:
+        css = {"all": ["registry/admin/review.css"]}
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="record")
+    def record_display(self, obj):
+        ct = obj.content_type
+        try:
+            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[obj.object_id])
+        except Exception:  # noqa: BLE001 - a model without an admin page: show the text only
+            url = None
+        label = f"{ct.name} #{obj.object_id}"
+        return format_html('<a href="{}">{}</a>', url, label) if url else label
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("queue/", view(self.queue_view), name="registry_revision_queue"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        revision = self.get_object(request, unquote(object_id))
+        if revision is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, revision):
+            raise PermissionDenied
+        url = reverse("admin:registry_revision_change", args=[revision.pk])
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            decision = request.POST.get("decision")
+            note = form.cleaned_data["note"]
+            try:
+                if decision == "approve":
+                    review.approve(revision, reviewer=request.user, note=note)
+                    self.message_user(request, "The change was approved: it is live now.", messages.SUCCESS)
+                elif decision == "reject":
+                    review.reject(revision, reviewer=request.user, note=note)
+                    self.message_user(request, "The change was rejected; the record is unchanged.", messages.SUCCESS)
+            except ObjectDoesNotExist:
+                self.message_user(request, "The record was deleted: this change cannot be applied.", messages.ERROR)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"Nothing was changed: {error_text(exc)}", messages.ERROR)
+            return HttpResponseRedirect(url)
+        target = revision.content_type.model_class()._base_manager.filter(pk=revision.object_id).first()
+        refusal = ""
+        if not review.can_review(request.user):
+            refusal = "Only a reviewer can approve or reject a change."
+        elif revision.author_id == request.user.pk:
+            refusal = "You proposed this change: another reviewer must decide on it."
+        elif revision.status != Revision.Status.PENDING:
+            refusal = "This change has been decided."
+        elif target is None:
+            refusal = "The record was deleted: this change cannot be applied."
+        ct = revision.content_type
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review: {revision}",
+            "opts": self.opts,
+            "revision": revision,
+            "target": target,
+            "target_url": reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[target.pk]) if target else "",
+            "history_url": reverse(f"admin:{ct.app_label}_{ct.model}_history", args=[target.pk]) if target else "",
+            "differences": review.describe(target, revision.changes) if target is not None else [],
+            "outdated": target is not None and target.version != revision.base_version,
+            "refusal": refusal,
+            "form": form,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/registry/revision/detail.html", context)
+
+    def queue_view(self, request):
+        """Everything waiting for a reviewer: pending revisions, then drafts of each kind of record."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        revisions = Revision.objects.pending().select_related("author", "content_type").order_by("created_at")
+        revision_rows = []
+        for revision in revisions:
+            model = revision.content_type.model_class()
+            target = model._base_manager.filter(pk=revision.object_id).first()
+            revision_rows.append({"revision": revision, "target": target})
+        draft_sections = []
+        for model, model_admin in self.admin_site._registry.items():
+            if not isinstance(model_admin, CuratedAdmin) or not model_admin.has_view_or_change_permission(request):
+                continue
+            info = model._meta.app_label, model._meta.model_name
+            drafts = model._default_manager.filter(publication_status=Publication.DRAFT)
+            related = (
+                [name for name in model_admin.list_select_related or []]
+                if isinstance(model_admin.list_select_related, list | tuple)
+                else []
+            )
+            rows = drafts.select_related("last_edited_by", *related).order_by("-updated_at")[:200]
+            draft_sections.append(
+                {
+                    "opts": model._meta,
+                    "changelist_url": reverse("admin:{}_{}_changelist".format(*info))
+                    + f"?publication_status__exact={Publication.DRAFT}",
+                    "deleted_url": reverse("admin:{}_{}_deleted".format(*info)),
+                    "rows": [
+                        {
+                            "obj": obj,
+                            "url": reverse("admin:{}_{}_change".format(*info), args=[obj.pk]),
+                            "publish_url": reverse("admin:{}_{}_publish".format(*info), args=[obj.pk]),
+                            "own": obj.last_edited_by_id == request.user.pk,
+                        }
+                        for obj in rows
+                    ],
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Review queue",
+            "opts": self.opts,
+            "revision_rows": revision_rows,
+            "draft_sections": sorted(draft_sections, key=lambda section: str(section["opts"].verbose_name_plural)),
+            "can_review": review.can_review(request.user),
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/registry/revision/queue.html", context)

@@ -426,6 +426,7 @@ class ChangeFeed:
     """The public changes, newest first, filterable like a QuerySet (each method returns a new feed)."""
 
     ordered = True
+    model = None  # django-filter reads it; a feed spans many models
 
     def __init__(self, types=None, since=None, until=None, target=None, empty=False):
         self.types = tuple(types) if types else None

@@ -147,6 +147,41 @@ class DayFilter(django_filters.Filter):
     field_class = DayField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (empty means either); anything else is an error rather than silently "either"."""
+
+    default_error_messages = {"invalid": "Enter true or false."}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+def as_of_filter():
+    """``as_of=YYYY-MM-DD``: the register as it stood at the end of that day (UTC), from the change history.
+
+    Validated here like any filter, but applied before filtering: ``registry.history.filterset_for``
+    swaps the base queryset for the history snapshot, so the filter method itself does nothing.
+    """
+    return DayFilter(
+        method="filter_as_of",
+        label="As it stood on",
+        help_text="Show the register as it stood at the end of this day (UTC): YYYY-MM-DD.",
+    )
+
+
 @dataclass(frozen=True)
 class Sort:
     """A sortable column: its query-string name, label and the ordering it applies.
@@ -355,6 +390,7 @@ class LicenseFilterSet(RegistryFilterSet):
     granted_after = PartialDateFilter(field_name="granted_on", lookup_expr="gte", label="Granted from")
     granted_before = PartialDateFilter(field_name="granted_on", lookup_expr="lte", label="Granted until", bound="end")
     in_force_on = DayFilter(method="filter_in_force_on", label="In force on")
+    as_of = as_of_filter()
 
     facets = (
         Facet("status", "Status", "status", choices=dict(LicenseStatus.choices)),
@@ -419,6 +455,9 @@ class LicenseFilterSet(RegistryFilterSet):
     def filter_in_force_on(self, queryset, name, value):
         return queryset.in_force(at=value)
 
+    def filter_as_of(self, queryset, name, value):
+        return queryset  # applied before filtering: see as_of_filter()
+
 
 class AuditFilterSet(RegistryFilterSet):
     kind = django_filters.ChoiceFilter(choices=AuditKind.choices, empty_label="Any kind")
@@ -438,10 +477,11 @@ class AuditFilterSet(RegistryFilterSet):
     issued_after = PartialDateFilter(field_name="issued_on", lookup_expr="gte", label="Issued from")
     issued_before = PartialDateFilter(field_name="issued_on", lookup_expr="lte", label="Issued until", bound="end")
     valid_on = DayFilter(method="filter_valid_on", label="Valid on")
-    ongoing = django_filters.BooleanFilter(
+    ongoing = StrictBooleanFilter(
         widget=forms.Select(choices=[("", "Either"), ("true", "Ongoing only"), ("false", "Not ongoing")]),
         label="Ongoing engagement",
     )
+    as_of = as_of_filter()
 
     facets = (
         Facet("kind", "Kind", "kind", choices=dict(AuditKind.choices)),
@@ -476,6 +516,9 @@ class AuditFilterSet(RegistryFilterSet):
 
     def filter_valid_on(self, queryset, name, value):
         return queryset.valid(at=value)
+
+    def filter_as_of(self, queryset, name, value):
+        return queryset  # applied before filtering: see as_of_filter()
 
 
 class EntityFilterSet(RegistryFilterSet):

@@ -12,11 +12,12 @@ import calendar
 import datetime
 
 from django import forms
-from django.db import models
+from django.db import models, transaction
 from django.forms.models import ModelFormMetaclass
 from django.utils.html import format_html
 from django.utils.text import capfirst, slugify
 
+from . import review
 from .dates import DatePrecision, PartialDate
 from .models import Audit, License
 
@@ -230,7 +231,49 @@ class PartialDateModelForm(forms.ModelForm, metaclass=PartialDateModelFormMetacl
                 self.cleaned_data[name] = value
 
 
-class AutoSlugModelForm(PartialDateModelForm):
+REVIEW_FIELDS = ["change_reason", "base_version"]
+
+
+class CuratedModelForm(PartialDateModelForm):
+    """A curated record's admin form: asks why, and remembers which version it was opened at.
+
+    ``change_reason`` is not a model field: it becomes the history entry's
+    reason (and a pending revision's). ``base_version`` is the record's version
+    when the page was loaded; a save made from an older version is refused with
+    what changed in between, never applied over someone else's edit.
+    """
+
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why you make this change and what you checked: kept in the record's history and shown to "
+        "the reviewer.",
+    )
+    base_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["base_version"].initial = self.instance.version
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None or "base_version" in self.errors:
+            return data
+        base_version = data.get("base_version")
+        if base_version is None:
+            raise forms.ValidationError(
+                "This form does not say which version of the record it was opened at: reload the page and make "
+                "your edit again.",
+                code="no_version",
+            )
+        # Inside the admin's transaction this also locks the row until the save is done.
+        with transaction.atomic():
+            review.check_version(self.instance, base_version)
+        return data
+
+
+class AutoSlugModelForm(CuratedModelForm):
     """Builds the slug from the record's own facts when the curator leaves it empty.
 
     Subclasses say which parts in :meth:`slug_parts`; a number is appended
@@ -286,6 +329,7 @@ class LicenseAdminForm(AutoSlugModelForm):
             "serves_institutional",
             "passported_to",
             "conditions",
+            "last_verified_on",
             "slug",
             "publication_status",
         ]
@@ -314,6 +358,7 @@ class AuditAdminForm(AutoSlugModelForm):
             "period_end",
             "ongoing",
             "valid_until",
+            "last_verified_on",
             "slug",
             "publication_status",
         ]

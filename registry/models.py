@@ -564,6 +564,19 @@ class Entity(Curated):
     )
     website = models.URLField(blank=True)
     description = models.TextField(blank=True)
+    address = models.TextField(blank=True, help_text="Registered address, as an official register gives it.")
+    lei_as_published = models.CharField(
+        "LEI as published",
+        max_length=100,
+        blank=True,
+        help_text="The LEI text exactly as a source gave it, kept when it is not a valid LEI (9.60E+19).",
+    )
+    quality_flags = models.JSONField(
+        "data-quality flags",
+        default=list,
+        blank=True,
+        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
+    )
 
     history = HistoricalRecords()
 
@@ -804,6 +817,32 @@ class License(Curated):
         db_index=True,
         help_text="When a curator last checked this against its sources.",
     )
+    not_listed_since = models.DateField(
+        "no longer listed since",
+        null=True,
+        blank=True,
+        help_text="The first official-register snapshot that no longer lists it (it is kept, not deleted).",
+    )
+    official_register_key = models.CharField(
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text="How an official-register importer recognises this licence in later snapshots (esma-casp:LEI).",
+    )
+    superseded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded",
+        help_text="The licence this duplicate was folded into after a curator matched them.",
+    )
+    quality_flags = models.JSONField(
+        "data-quality flags",
+        default=list,
+        blank=True,
+        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
+    )
 
     granted = PartialDateDescriptor("granted_on")
     ended = PartialDateDescriptor("ended_on")
@@ -831,6 +870,17 @@ class License(Curated):
                 condition=~Q(reference_number=""),
                 name="license_unique_reference_per_regulator",
                 violation_error_message="This regulator already has a licence with this reference number.",
+            ),
+            models.UniqueConstraint(
+                fields=["official_register_key"],
+                condition=~Q(official_register_key=""),
+                name="license_unique_official_register_key",
+                violation_error_message="Another licence already stands for this official-register entry.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(superseded_by=F("pk")),
+                name="license_not_superseded_by_itself",
+                violation_error_message="A licence cannot be superseded by itself.",
             ),
         ]
         indexes = [
@@ -1284,6 +1334,190 @@ class Revision(models.Model):
         return f"Revision of {self.content_type.name} #{self.object_id} by {self.author} ({self.get_status_display()})"
 
 
+# ---------------------------------------------------------------------------
+# Official registers: warning lists and match proposals
+# ---------------------------------------------------------------------------
+
+
+class WarningNoticeQuerySet(SlugQuerySet):
+    def published(self):
+        """Warnings the public may see: published, about a published entity, from a published source."""
+        return self.filter(
+            publication_status=Publication.PUBLISHED,
+            entity__publication_status=Publication.PUBLISHED,
+            source__publication_status=Publication.PUBLISHED,
+        ).filter(Q(regulator__isnull=True) | Q(regulator__publication_status=Publication.PUBLISHED))
+
+
+class WarningNotice(Curated):
+    """An authority naming an entity on a warning list (ESMA's list of non-compliant entities)."""
+
+    slug = models.SlugField(max_length=150, unique=True, help_text=SLUG_HELP)
+    entity = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, related_name="warnings", help_text="The entity named on the list."
+    )
+    regulator = models.ForeignKey(
+        Regulator,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="warnings",
+        help_text="The authority that named it, when the source says.",
+    )
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        on_delete=models.PROTECT,
+        related_name="warnings",
+        help_text="The authority's member state.",
+    )
+    decided_on, decided_on_precision = partial_date_fields("decided on", "When the authority took its decision.")
+    infringement = models.CharField(
+        max_length=300, blank=True, help_text="Whether an infringement was found, as the source states it (No)."
+    )
+    reason = models.TextField(blank=True, help_text="The authority's reason, verbatim; empty when it gives none.")
+    websites = models.TextField(blank=True, help_text="Websites the authority names, one a line.")
+    notes = models.TextField(blank=True, help_text="The source's comments, verbatim.")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="warnings")
+    locator = models.CharField(max_length=200, blank=True, help_text="Where in the source: row 12.")
+    quality_flags = models.JSONField(
+        "data-quality flags",
+        default=list,
+        blank=True,
+        help_text='Problems found in the source data: [{"code", "message"}].',
+    )
+
+    decided = PartialDateDescriptor("decided_on")
+
+    history = HistoricalRecords()
+
+    objects = WarningNoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["entity__name", "-decided_on"]
+        verbose_name = "warning notice"
+        constraints = [
+            FOUR_EYES,
+            choice_constraint("warning_notice_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("warning_notice", "decided_on"),
+            models.UniqueConstraint(
+                fields=["entity", "jurisdiction", "decided_on"],
+                name="warning_notice_unique_decision",
+                violation_error_message="This entity already has a warning from this member state on this date.",
+            ),
+        ]
+
+    def __str__(self):
+        when = f" ({self.decided})" if self.decided else ""
+        return f"{self.entity}: named on a warning list by {self.regulator or self.jurisdiction}{when}"
+
+    def get_absolute_url(self):
+        return self.entity.get_absolute_url()
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class MatchStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class MatchProposalQuerySet(models.QuerySet):
+    def pending(self):
+        """Proposals waiting for a curator's decision."""
+        return self.filter(status=MatchStatus.PENDING)
+
+
+class MatchProposal(models.Model):
+    """An imported record that may be the same as one curators already have; a reviewer decides.
+
+    The importer never merges on a name alone: it creates its own records and
+    proposes the match here. Accepting links them (``registry.importers.esma``).
+    """
+
+    Status = MatchStatus
+
+    imported_entity = models.ForeignKey(
+        Entity, on_delete=models.CASCADE, related_name="match_proposals", help_text="The entity the import created."
+    )
+    existing_entity = models.ForeignKey(
+        Entity,
+        on_delete=models.CASCADE,
+        related_name="matched_by_proposals",
+        help_text="The entity (or group) already in the register it may belong to.",
+    )
+    imported_license = models.ForeignKey(
+        License,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="match_proposals",
+        help_text="The licence the import created, if any.",
+    )
+    existing_license = models.ForeignKey(
+        License,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="matched_by_proposals",
+        help_text="The licence already in the register it may duplicate, if any.",
+    )
+    score = models.DecimalField(
+        max_digits=4, decimal_places=3, help_text="How alike they are, from 0 to 1 (1 only for the same LEI)."
+    )
+    reason = models.TextField(help_text="Why the importer thinks they match.")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", help_text="Who proposed the match."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    status = models.CharField(max_length=8, choices=MatchStatus.choices, default=MatchStatus.PENDING)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    objects = MatchProposalQuerySet.as_manager()
+
+    # No natural key: like a Revision, a proposal is workflow state about database rows, not register data.
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            choice_constraint("match_proposal_status_valid", "status", MatchStatus),
+            models.CheckConstraint(
+                condition=~Q(imported_entity=F("existing_entity")),
+                name="match_proposal_distinct_entities",
+                violation_error_message="An entity cannot be matched with itself.",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=1),
+                name="match_proposal_score_range",
+                violation_error_message="The score is between 0 and 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")),
+                name="match_proposal_four_eyes",
+                violation_error_message="A match cannot be decided by the account that proposed it.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=MatchStatus.PENDING) & Q(reviewer__isnull=True) & Q(decided_at__isnull=True))
+                | (~Q(status=MatchStatus.PENDING) & Q(reviewer__isnull=False) & Q(decided_at__isnull=False)),
+                name="match_proposal_decided_iff_reviewed",
+                violation_error_message="A decided proposal names its reviewer and date; a pending one has neither.",
+            ),
+            models.UniqueConstraint(
+                fields=["imported_entity", "existing_entity"],
+                name="match_proposal_unique_pair",
+                violation_error_message="This match has already been proposed.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.imported_entity} = {self.existing_entity}? ({self.get_status_display()})"
+
+
 __all__ = [
     "Activity",
     "Audit",
@@ -1298,10 +1532,12 @@ __all__ = [
     "License",
     "LicenseCitation",
     "LicenseType",
+    "MatchProposal",
     "Publication",
     "Regime",
     "Regulator",
     "Revision",
     "Source",
     "Standard",
+    "WarningNotice",
 ]

@@ -1,6 +1,7 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from . import views
+from . import api, feeds, views
 
 app_name = "registry"
 
@@ -34,4 +35,26 @@ change_patterns = [
     re_path(r"^changes\.(?P<format>csv|json)$", views.ChangeExportView.as_view(), name="change-export"),
 ]
 
-urlpatterns = page_patterns + list_patterns + change_patterns
+# Open-data releases and their data dictionary: owned by the dataset work.
+data_patterns = [
+    path("data/", views.DataReleaseListView.as_view(), name="data-releases"),
+    path("data/dictionary/", views.DataDictionaryView.as_view(), name="data-dictionary"),
+    path("data/<str:version>/<path:filename>", views.DataReleaseFileView.as_view(), name="data-release-file"),
+]
+
+# The JSON API, its OpenAPI schema and docs, and the Atom feeds: owned by the API and feeds work.
+api_patterns = [
+    path("api/", api.APIRootView.as_view({"get": "list"}), name="api-root"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="registry:api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="registry:api-schema"), name="api-redoc"),
+    path("api/", include(api.Router.urls())),
+    re_path(r"^api/", api.not_found),
+]
+feed_patterns = [
+    path("feeds/changes.atom", feeds.ChangesFeed(), name="feed-changes"),
+    path("entities/<slug:slug>/changes.atom", feeds.EntityChangesFeed(), name="feed-entity"),
+    path("jurisdictions/<str:code>/changes.atom", feeds.JurisdictionChangesFeed(), name="feed-jurisdiction"),
+]
+
+urlpatterns = page_patterns + list_patterns + change_patterns + data_patterns + api_patterns + feed_patterns

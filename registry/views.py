@@ -7,12 +7,13 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
-from . import changes, charts, exports, filters
+from . import changes, charts, datasets, exports, filters, history
 from .models import (
     Audit,
     AuditCitation,
@@ -574,6 +575,10 @@ class RegistryListView(FilterView):
     export_name = ""
     heading = ""
 
+    def get_filterset(self, filterset_class):
+        # ``?as_of=`` swaps the rows for the change history's snapshot (registry.history).
+        return history.filterset_for(filterset_class, **self.get_filterset_kwargs(filterset_class))
+
     def paginate_queryset(self, queryset, page_size):
         """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404."""
         paginator = self.get_paginator(queryset, page_size, allow_empty_first_page=True)
@@ -640,6 +645,8 @@ class RegistryListView(FilterView):
             csv_url=reverse(export, kwargs={"format": "csv"}) + suffix,
             json_url=reverse(export, kwargs={"format": "json"}) + suffix,
             has_filters=any(key != "page" for key in self.request.GET),
+            as_of=self.filterset.as_of,
+            as_of_display=history.display_day(self.filterset.as_of) if self.filterset.as_of else "",
         )
         return context
 
@@ -726,7 +733,9 @@ class ExportView(View):
         raise NotImplementedError
 
     def get(self, request, format):
-        filterset = self.filterset_class(request.GET or None, queryset=self.get_queryset(), request=request)
+        filterset = history.filterset_for(
+            self.filterset_class, request.GET or None, queryset=self.get_queryset(), request=request
+        )
         errors = dict(filterset.errors) if filterset.is_bound else {}
         size, offset = exports.JSON_DEFAULT_SIZE, 0
         if format == "json":
@@ -811,11 +820,16 @@ class ChangeListView(RegistryListView):
 
     filterset_class = filters.ChangeFilterSet
     template_name = "registry/change_list.html"
+    context_object_name = "change_feed"  # a feed has no single model to name it after
     export_name = "change"
     heading = "Changes"
 
     def get_queryset(self):
         return changes.ChangeFeed()
+
+    def get_template_names(self):
+        # Django would derive a second name from the object list's model, which a feed lacks.
+        return [self.template_name]
 
 
 class ChangeExportView(ExportView):
@@ -829,3 +843,71 @@ class ChangeExportView(ExportView):
         # A CSV cell holds the changed fields as one text; JSON keeps them structured.
         self.row_builder = exports.change_csv_row if format == "csv" else exports.change_row
         return super().get(request, format)
+
+
+# --- Open data ---
+
+
+def _live_exports():
+    """The always-current exports of the lists, beside the frozen releases."""
+    names = [
+        ("Licences", "license-export"),
+        ("Audits and certifications", "audit-export"),
+        ("Entities", "entity-export"),
+        ("Regulators", "regulator-export"),
+    ]
+    return [
+        (
+            title,
+            reverse(f"registry:{name}", kwargs={"format": "csv"}),
+            reverse(f"registry:{name}", kwargs={"format": "json"}),
+        )
+        for title, name in names
+    ]
+
+
+class DataReleaseListView(TemplateView):
+    """``/data/``: the dataset releases written by ``export_dataset``, newest first, and the live exports."""
+
+    template_name = "registry/data_releases.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            releases=datasets.list_releases(),
+            live_exports=_live_exports(),
+            data_license=datasets.LICENSE,
+            esma_attribution=datasets.ESMA_ATTRIBUTION,
+        )
+
+
+class DataDictionaryView(TemplateView):
+    """``/data/dictionary/``: every field of every file, from the definitions the package schema is built from."""
+
+    template_name = "registry/data_dictionary.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            record_types=datasets.RECORD_TYPES,
+            dump_filename=datasets.DUMP_FILENAME,
+            data_license=datasets.LICENSE,
+            esma_attribution=datasets.ESMA_ATTRIBUTION,
+        )
+
+
+class DataReleaseFileView(View):
+    """``/data/<version>/<file>``: one file of a release, if that release's datapackage.json lists it."""
+
+    def get(self, request, version, filename):
+        found = datasets.release_file_path(version, filename)
+        if found is None:
+            raise Http404("This release has no such file.")
+        path, content_type = found
+        # The descriptor opens in the browser (tools fetch it by URL); data files download under a telling name.
+        return FileResponse(
+            path.open("rb"),
+            content_type=content_type,
+            as_attachment=filename != datasets.DESCRIPTOR_FILENAME,
+            filename=f"{datasets.PACKAGE_NAME}-{version}-{filename}",
+        )

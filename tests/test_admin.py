@@ -87,11 +87,19 @@ ADMIN_MODELS = {
 
 def test_every_model_has_an_admin():
     registered = {model._meta.model_name for model in admin.site._registry if model._meta.app_label == "registry"}
-    assert registered == set(ADMIN_MODELS)
+    assert registered == {*ADMIN_MODELS, "revision"}
 
 
-@pytest.mark.parametrize("page", ["changelist", "add", "change"])
-@pytest.mark.parametrize("model_name", sorted(ADMIN_MODELS))
+# Aliases are added on their entity's page (see test_alias_admin_is_read_only).
+PAGES = [
+    (model_name, page)
+    for model_name in sorted(ADMIN_MODELS)
+    for page in ["changelist", "add", "change"]
+    if (model_name, page) != ("entityalias", "add")
+]
+
+
+@pytest.mark.parametrize(("model_name", "page"), PAGES)
 def test_admin_pages_answer(admin_client, model_name, page):
     obj = ADMIN_MODELS[model_name]()
     args = [obj.pk] if page == "change" else []
@@ -164,6 +172,7 @@ def licence_post(parts, citations=1, **overrides):
         "serves_institutional": "on",
         "slug": "",
         "publication_status": models.Publication.DRAFT,
+        "change_reason": "Entered from the OKX compliance overview",
         "citations-TOTAL_FORMS": str(citations),
         "citations-INITIAL_FORMS": "0",
         "citations-MIN_NUM_FORMS": "1",
@@ -194,6 +203,8 @@ def test_add_licence_with_month_precision_and_citation(admin_client, licence_par
 
     assert response.status_code == 302, form_errors(response)
     licence = models.License.objects.get()
+    assert licence.publication_status == models.Publication.DRAFT
+    assert licence.history.get().history_change_reason == "Entered from the OKX compliance overview"
     assert licence.granted_on == datetime.date(2025, 3, 1)
     assert licence.granted_on_precision == DatePrecision.MONTH
     assert str(licence.granted) == "March 2025"
@@ -270,6 +281,7 @@ def test_key_person_constraint_shows_its_message(admin_client):
         "ended_on_2": "",
         "notes": "",
         "publication_status": models.Publication.DRAFT,
+        "change_reason": "From the press release",
         "citations-TOTAL_FORMS": "0",
         "citations-INITIAL_FORMS": "0",
         "citations-MIN_NUM_FORMS": "0",
@@ -305,6 +317,7 @@ def test_audit_expiring_before_issue_shows_an_error(admin_client):
         "valid_until_2": "",
         "slug": "",
         "publication_status": models.Publication.DRAFT,
+        "change_reason": "From the ISO certificate",
         "citations-TOTAL_FORMS": "1",
         "citations-INITIAL_FORMS": "0",
         "citations-MIN_NUM_FORMS": "1",
@@ -376,6 +389,21 @@ def test_publish_action(admin_client):
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.publication_status == models.Publication.PUBLISHED
+
+
+def test_alias_admin_is_read_only(admin_client):
+    """Aliases are public facts of their entity: edited on its page, under its review, never alone."""
+    alias = factories.EntityAliasFactory()
+    assert admin_client.get(reverse("admin:registry_entityalias_add")).status_code == 403
+    page = admin_client.get(reverse("admin:registry_entityalias_change", args=[alias.pk]))
+    assert page.status_code == 200
+    assert 'name="name"' not in page.content.decode()
+    response = admin_client.post(
+        reverse("admin:registry_entityalias_change", args=[alias.pk]), {"name": "Renamed", "kind": "trading"}
+    )
+    assert response.status_code == 403
+    alias.refresh_from_db()
+    assert alias.name != "Renamed"
 
 
 # ---------------------------------------------------------------------------
@@ -593,6 +621,7 @@ def test_every_seeded_record_saves_back_unchanged(admin_client, seed):
             page = admin_client.get(url)
             assert page.status_code == 200
             data = post_data(page.context["adminform"].form)
+            data["change_reason"] = "Checked against the seed article"
             for inline in page.context["inline_admin_formsets"]:
                 formset = inline.formset
                 management = formset.management_form
@@ -609,3 +638,5 @@ def test_every_seeded_record_saves_back_unchanged(admin_client, seed):
             checked += 1
     assert checked >= 30
     assert str(models.License.objects.get(license_type__regime__short_name="MiFID II").granted) == "March 2025"
+    # Saving a published record untouched proposes nothing for review.
+    assert not models.Revision.objects.exists()

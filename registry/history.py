@@ -1,0 +1,374 @@
+"""The register as it stood on a past day: ``?as_of=YYYY-MM-DD``, answered from the change history.
+
+The rule (also in docs/api.md): the end of day D is 23:59:59.999999 UTC. For
+each licence (or audit) we take its latest django-simple-history row dated no
+later than that. The record is listed when
+
+* that row is not a deletion and its snapshot was published;
+* the records it names (a licence's holder, regime and regulator; an audit's
+  subject and auditor) were published at that moment too (their own latest
+  history rows by then), and are published today, because their current names
+  and pages are what the list shows and links to;
+* it cited, at that moment, at least one source published then and today.
+
+Filters, facets and sorting then apply to the snapshot's own values (its
+status, dates, passports and activities as they were). Names of related
+records (holder, regulator…) are today's, and a row links to the record's
+current page, which may have gone since (best effort: history keeps values,
+not whole related records).
+
+:func:`filterset_for` is the one entry point for lists, exports and the API:
+given a list's FilterSet class and query string, it returns that FilterSet,
+or, with a valid ``as_of``, its as-of variant over the snapshot rows. The
+variant's ``qs`` is a :class:`Snapshots` sequence yielding model instances as
+they stood, so templates, row builders and serializers work unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+
+from . import filters
+from .dates import PartialDate
+from .models import (
+    Audit,
+    AuditCitation,
+    AuditQuerySet,
+    Entity,
+    Jurisdiction,
+    License,
+    LicenseCitation,
+    LicenseQuerySet,
+    Publication,
+    Regime,
+    Regulator,
+    Source,
+)
+
+PUBLISHED = Publication.PUBLISHED
+
+
+def end_of_day(day: datetime.date) -> datetime.datetime:
+    """The last instant of ``day`` in UTC (no ``day + 1``: 9999-12-31 is a valid, if hopeful, answer)."""
+    return datetime.datetime.combine(day, datetime.time.max, tzinfo=datetime.UTC)
+
+
+def parse_as_of(data) -> datetime.date | None:
+    """The valid ``as_of`` day of a query string, else None (the FilterSet reports a bad value itself)."""
+    if not data:
+        return None
+    raw = data.get("as_of")
+    if raw in (None, ""):
+        return None
+    try:
+        return filters.DayField(required=False).clean(raw)
+    except ValidationError:
+        return None
+
+
+def display_day(day: datetime.date) -> str:
+    """``1 March 2025``: a day known to the day, shown the register's way."""
+    return str(PartialDate(day))
+
+
+# ---------------------------------------------------------------------------
+# Snapshot querysets
+# ---------------------------------------------------------------------------
+
+
+def _latest_by(history_model, cutoff):
+    """The id of the outer history row's record's latest history row by ``cutoff`` (ties broken by id)."""
+    return (
+        history_model.objects.filter(id=OuterRef("id"), history_date__lte=cutoff)
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+
+
+def _rows_at(model, cutoff):
+    """Each record's latest history row by ``cutoff``, when it is a published snapshot and not a deletion."""
+    history_model = model.history.model
+    return (
+        history_model.objects.filter(history_date__lte=cutoff, publication_status=PUBLISHED)
+        .exclude(history_type="-")
+        .filter(history_id=Subquery(_latest_by(history_model, cutoff)))
+    )
+
+
+def _published_then(model, reference, cutoff) -> Exists:
+    """The ``model`` record the outer row's ``reference`` names was published at ``cutoff``."""
+    return Exists(_rows_at(model, cutoff).filter(id=OuterRef(reference)))
+
+
+def _citations_at(citation_model, cutoff):
+    """Citation rows alive at ``cutoff`` whose source was published then and is published today."""
+    history_model = citation_model.history.model
+    return (
+        history_model.objects.filter(history_date__lte=cutoff)
+        .exclude(history_type="-")
+        .filter(history_id=Subquery(_latest_by(history_model, cutoff)))
+        .filter(_published_then(Source, "source_id", cutoff), source__in=Source.objects.published())
+    )
+
+
+def license_snapshots(day: datetime.date):
+    """Published licence snapshots at the end of ``day`` (see the module docstring for the rule)."""
+    cutoff = end_of_day(day)
+    citations = _citations_at(LicenseCitation, cutoff).filter(license_id=OuterRef("id"))
+    return (
+        _rows_at(License, cutoff)
+        .filter(
+            _published_then(Entity, "holder_id", cutoff),
+            _published_then(Regime, "license_type__regime_id", cutoff),
+            Exists(citations),
+            holder__in=Entity.objects.published(),
+            license_type__regime__in=Regime.objects.published(),
+        )
+        .filter(
+            Q(regulator__isnull=True)
+            | (Q(regulator__in=Regulator.objects.published()) & _published_then(Regulator, "regulator_id", cutoff))
+        )
+        .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+        .order_by(*License._meta.ordering)
+    )
+
+
+def audit_snapshots(day: datetime.date):
+    """Published audit snapshots at the end of ``day``."""
+    cutoff = end_of_day(day)
+    citations = _citations_at(AuditCitation, cutoff).filter(audit_id=OuterRef("id"))
+    return (
+        _rows_at(Audit, cutoff)
+        .filter(
+            _published_then(Entity, "subject_id", cutoff),
+            Exists(citations),
+            subject__in=Entity.objects.published(),
+        )
+        .filter(
+            Q(auditor__isnull=True)
+            | (Q(auditor__in=Entity.objects.published()) & _published_then(Entity, "auditor_id", cutoff))
+        )
+        .select_related("subject", "standard", "auditor")
+        .order_by(*Audit._meta.ordering)
+    )
+
+
+# ---------------------------------------------------------------------------
+# From history rows to records as they stood
+# ---------------------------------------------------------------------------
+
+
+def m2m_snapshot(history_model, field_name):
+    """``(accessor, query name, target field)`` of a tracked many-to-many field's snapshot rows."""
+    for m2m_field in history_model._history_m2m_fields:
+        if m2m_field.name != field_name:
+            continue
+        through = m2m_field.remote_field.through
+        for rel in history_model._meta.related_objects:
+            if getattr(rel.related_model, "instance_type", None) is through:
+                return rel.get_accessor_name(), rel.related_query_name(), m2m_field.m2m_reverse_field_name()
+    raise LookupError(f"{history_model.__name__} does not track {field_name}")
+
+
+def _cached(model, items):
+    """A queryset whose result is ``items``: what ``obj.<relation>.all()`` returns after a prefetch."""
+    queryset = model.objects.none()
+    queryset._result_cache = list(items)
+    queryset._prefetch_done = True
+    return queryset
+
+
+class Snapshot:
+    """How the history rows of one model become instances: related objects, m2m snapshots, citations."""
+
+    def __init__(self, model, related, m2m, citation_model, day):
+        self.model = model
+        self.related = related
+        self.m2m = m2m
+        self.citation_model = citation_model
+        self.day = day
+
+    def records(self, rows):
+        rows = list(rows)
+        if not rows:
+            return []
+        history_model = self.model.history.model
+        lookups = []
+        for field_name in self.m2m:
+            accessor, _, target = m2m_snapshot(history_model, field_name)
+            through = getattr(history_model, accessor).rel.related_model
+            lookups.append(Prefetch(accessor, queryset=through.objects.select_related(target)))
+        prefetch_related_objects(rows, *lookups)
+        citations = defaultdict(list)
+        target_field = self.citation_model.TARGET_FIELD
+        citation_rows = (
+            _citations_at(self.citation_model, end_of_day(self.day))
+            .filter(**{f"{target_field}_id__in": [row.id for row in rows]})
+            .select_related("source")
+            .defer("source__archived_text")
+            .order_by("supports", "source__title", "id")
+        )
+        for citation in citation_rows:
+            citations[getattr(citation, f"{target_field}_id")].append(citation)
+        return [self._record(row, citations[row.id]) for row in rows]
+
+    def _record(self, row, citations):
+        obj = row.instance
+        for name in self.related:
+            setattr(obj, name, getattr(row, name))
+        cache = {}
+        for field_name in self.m2m:
+            accessor, _, target = m2m_snapshot(type(row), field_name)
+            related_model = self.model._meta.get_field(field_name).related_model
+            items = [getattr(item, target) for item in getattr(row, accessor).all()]
+            cache[field_name] = _cached(related_model, sorted(items, key=str))
+        cache["citations"] = _cached(self.citation_model, citations)
+        obj._prefetched_objects_cache = cache
+        obj.as_of = self.day
+        return obj
+
+
+class Snapshots:
+    """Filtered snapshot rows that behave like a QuerySet of records as they stood.
+
+    Enough of the QuerySet API for Django's paginator, DRF's pagination and the
+    exports: ``count``, slicing, iteration and ``iterator``. Each slice turns
+    its rows into instances with a fixed number of queries.
+    """
+
+    ordered = True
+
+    def __init__(self, rows, snapshot):
+        self.rows = rows
+        self.snapshot = snapshot
+        self.model = snapshot.model
+
+    def count(self):
+        return self.rows.count()
+
+    def __len__(self):
+        return self.count()
+
+    def exists(self):
+        return self.rows.exists()
+
+    def all(self):
+        return self
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            found = self[key : key + 1]
+            if not found:
+                raise IndexError(key)
+            return found[0]
+        return self.snapshot.records(self.rows[key])
+
+    def __iter__(self):
+        return self.iterator()
+
+    def iterator(self, chunk_size=500):
+        offset = 0
+        while True:
+            chunk = self[offset : offset + chunk_size]
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            offset += chunk_size
+
+
+# ---------------------------------------------------------------------------
+# The as-of FilterSets
+# ---------------------------------------------------------------------------
+
+
+class AsOfMixin:
+    """A list's FilterSet over snapshot rows: ``qs`` yields records as they stood on ``as_of``."""
+
+    as_of_day: datetime.date
+
+    def __init__(self, *args, as_of_day, **kwargs):
+        self.as_of_day = as_of_day
+        super().__init__(*args, **kwargs)
+        for name, query_name in self.snapshot_fields().items():
+            self.filters[name].field_name = query_name
+
+    def snapshot_fields(self):
+        return {}
+
+    @property
+    def qs(self):
+        return Snapshots(super().qs, self.snapshot())
+
+
+class LicenseAsOfFilterSet(AsOfMixin, filters.LicenseFilterSet):
+    class Meta(filters.LicenseFilterSet.Meta):
+        model = License.history.model
+
+    def snapshot_fields(self):
+        _, activities, target = m2m_snapshot(License.history.model, "activities")
+        return {"activity": f"{activities}__{target}"}
+
+    def snapshot(self):
+        return Snapshot(
+            License,
+            ("holder", "license_type", "regulator", "jurisdiction"),
+            ("activities", "passported_to"),
+            LicenseCitation,
+            self.as_of_day,
+        )
+
+    def filter_jurisdiction(self, queryset, name, value):
+        """As the current list's: granted there, in a subdivision, or passported in (from the snapshot's passports)."""
+        _, passports, target = m2m_snapshot(License.history.model, "passported_to")
+        passport = f"{passports}__{target}"
+        areas = Jurisdiction.objects.covering(value.code)
+        usable = (
+            Q(jurisdiction__in=areas)
+            | Q(**{f"{passport}__in": areas})
+            | Q(license_type__regime__jurisdiction__in=areas)
+            | Q(jurisdiction__parent=value)
+            | Q(license_type__regime__jurisdiction__parent=value)
+            | Q(**{f"{passport}__parent": value})
+        )
+        return queryset.filter(history_id__in=queryset.model.objects.filter(usable).values("history_id"))
+
+    def filter_in_force_on(self, queryset, name, value):
+        # The rule lives on LicenseQuerySet; it reads only columns the snapshot has too.
+        return LicenseQuerySet.in_force(queryset, at=value)
+
+
+class AuditAsOfFilterSet(AsOfMixin, filters.AuditFilterSet):
+    class Meta(filters.AuditFilterSet.Meta):
+        model = Audit.history.model
+
+    def snapshot(self):
+        return Snapshot(Audit, ("subject", "standard", "auditor"), (), AuditCitation, self.as_of_day)
+
+    def filter_valid_on(self, queryset, name, value):
+        return AuditQuerySet.valid(queryset, at=value)
+
+
+AS_OF_VARIANTS = {
+    filters.LicenseFilterSet: (LicenseAsOfFilterSet, license_snapshots),
+    filters.AuditFilterSet: (AuditAsOfFilterSet, audit_snapshots),
+}
+
+
+def filterset_for(filterset_class, data=None, queryset=None, request=None, **kwargs):
+    """``filterset_class`` over ``queryset``; with a valid ``as_of`` in ``data``, its as-of variant over snapshots.
+
+    The returned FilterSet has ``as_of`` (the day, or None) for banners and serializers.
+    """
+    variant = AS_OF_VARIANTS.get(filterset_class)
+    day = parse_as_of(data) if variant else None
+    if day is None:
+        filterset = filterset_class(data, queryset=queryset, request=request, **kwargs)
+    else:
+        variant_class, snapshots = variant
+        filterset = variant_class(data, queryset=snapshots(day), request=request, as_of_day=day, **kwargs)
+    filterset.as_of = day
+    return filterset
