@@ -27,13 +27,14 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_m2m_reverse_field_name
 
 from . import review
 from .forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
+from .importers.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
 from .models import (
     Activity,
     Audit,
@@ -672,7 +673,19 @@ class RequiredCitationFormSet(BaseInlineFormSet):
     }
 
 
-class CitationInline(admin.TabularInline):
+class RecordPartInline(admin.TabularInline):
+    """Rows that are part of their record (citations, aliases): whoever may edit the record may remove one.
+
+    Removing a wrong citation is an edit of the record, reviewed like any
+    other (a pending revision when the record is published); curators hold
+    no delete permission for whole records.
+    """
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+
+class CitationInline(RecordPartInline):
     fields = ["source", "supports", "quote", "locator", "states"]
     autocomplete_fields = ["source"]
     extra = 1
@@ -818,7 +831,7 @@ class RegulatorAdmin(CuratedAdmin):
 # ---------------------------------------------------------------------------
 
 
-class EntityAliasInline(admin.TabularInline):
+class EntityAliasInline(RecordPartInline):
     model = EntityAlias
     fields = ["name", "kind"]
     extra = 1
@@ -845,7 +858,8 @@ class AffiliateInline(admin.TabularInline):
 
 
 @admin.register(Entity)
-class EntityAdmin(CuratedAdmin):
+class EntityAdmin(ReviewedImportMixin, CuratedAdmin):
+    resource_classes = [EntityResource]
     list_display = ["name", "kind", "parent", "jurisdiction", "lei", "publication_status", "updated_at"]
     list_filter = ["kind", "publication_status", ("jurisdiction", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "slug", "=lei", "aliases__name"]
@@ -932,7 +946,8 @@ class CitedAdmin(CuratedAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(CitedAdmin, VerifiedAdmin):
+class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
+    resource_classes = [LicenseResource]
     form = LicenseAdminForm
     list_display = [
         "holder",
@@ -990,7 +1005,8 @@ class LicenseAdmin(CitedAdmin, VerifiedAdmin):
 
 
 @admin.register(Audit)
-class AuditAdmin(CitedAdmin, VerifiedAdmin):
+class AuditAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
+    resource_classes = [AuditResource]
     form = AuditAdminForm
     list_display = [
         "subject",
@@ -1102,7 +1118,7 @@ class RevisionAdmin(admin.ModelAdmin):
         ct = obj.content_type
         try:
             url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[obj.object_id])
-        except Exception:  # noqa: BLE001 - a model without an admin page: show the text only
+        except NoReverseMatch:  # a model without an admin page: show the text only
             url = None
         label = f"{ct.name} #{obj.object_id}"
         return format_html('<a href="{}">{}</a>', url, label) if url else label
@@ -1177,11 +1193,8 @@ class RevisionAdmin(admin.ModelAdmin):
                 continue
             info = model._meta.app_label, model._meta.model_name
             drafts = model._default_manager.filter(publication_status=Publication.DRAFT)
-            related = (
-                [name for name in model_admin.list_select_related or []]
-                if isinstance(model_admin.list_select_related, list | tuple)
-                else []
-            )
+            related = model_admin.list_select_related
+            related = list(related) if isinstance(related, list | tuple) else []
             rows = drafts.select_related("last_edited_by", *related).order_by("-updated_at")[:200]
             draft_sections.append(
                 {

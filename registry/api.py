@@ -67,7 +67,7 @@ def exception_handler(exc, context):
         response.data = {"error": "invalid parameter", "parameters": exc.parameters}
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        response.data = {"error": str(exc.default_detail).rstrip(".").lower(), "detail": detail}
+        response.data = {"error": exc.default_code.replace("_", " "), "detail": detail}
     return response
 
 
@@ -411,7 +411,9 @@ class JurisdictionSerializer(serializers.Serializer):
 
 
 def _citations(model):
-    return Prefetch("citations", queryset=model.objects.published().select_related("source").defer("source__archived_text"))
+    return Prefetch(
+        "citations", queryset=model.objects.published().select_related("source").defer("source__archived_text")
+    )
 
 
 LIST_ERRORS = {400: InvalidParameterError, 404: NotFoundError}
@@ -548,7 +550,9 @@ class SourceViewSet(RegistryViewSet):
         summary="List jurisdictions (ISO 3166 countries, subdivisions, the EU and EEA)",
         responses={200: JurisdictionSerializer(many=True), **LIST_ERRORS},
     ),
-    retrieve=extend_schema(summary="One jurisdiction, by code", responses={200: JurisdictionSerializer, **DETAIL_ERRORS}),
+    retrieve=extend_schema(
+        summary="One jurisdiction, by code", responses={200: JurisdictionSerializer, **DETAIL_ERRORS}
+    ),
 )
 class JurisdictionViewSet(RegistryViewSet):
     serializer_class = JurisdictionSerializer

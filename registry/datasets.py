@@ -261,7 +261,7 @@ def entity_queryset():
     return (
         Entity.objects.published()
         .select_related("parent", "jurisdiction")
-        .prefetch_related(Prefetch("citations", queryset=_published_citations(EntityCitation)))
+        .prefetch_related("aliases", Prefetch("citations", queryset=_published_citations(EntityCitation)))
         .order_by("slug")
     )
 

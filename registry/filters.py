@@ -37,6 +37,7 @@ from .models import (
     Regime,
     Regulator,
     Standard,
+    WarningNotice,
 )
 
 Q_MAX_LENGTH = 200
@@ -548,6 +549,12 @@ class EntityFilterSet(RegistryFilterSet):
         empty_label="Any standard",
     )
     kind = django_filters.ChoiceFilter(choices=EntityKind.choices, empty_label="Any kind")
+    warning = django_filters.ChoiceFilter(
+        choices=[("yes", "Named on a warning list"), ("no", "Not on a warning list")],
+        method="filter_warning",
+        label="Warning list",
+        empty_label="Either",
+    )
 
     facets = (
         Facet("kind", "Kind", "kind", choices=dict(EntityKind.choices)),
@@ -579,6 +586,11 @@ class EntityFilterSet(RegistryFilterSet):
         """Subjects of a published audit to the standard that is valid today."""
         subjects = Audit.objects.published().valid().filter(standard=value).values("subject")
         return queryset.filter(pk__in=subjects)
+
+    def filter_warning(self, queryset, name, value):
+        """Entities an authority named on a warning list (published notices only), or those it did not."""
+        named = WarningNotice.objects.published().values("entity")
+        return queryset.filter(pk__in=named) if value == "yes" else queryset.exclude(pk__in=named)
 
 
 class RegulatorFilterSet(RegistryFilterSet):

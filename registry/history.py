@@ -170,7 +170,7 @@ def m2m_snapshot(history_model, field_name):
         through = m2m_field.remote_field.through
         for rel in history_model._meta.related_objects:
             if getattr(rel.related_model, "instance_type", None) is through:
-                return rel.get_accessor_name(), rel.related_query_name(), m2m_field.m2m_reverse_field_name()
+                return rel.get_accessor_name(), rel.field.related_query_name(), m2m_field.m2m_reverse_field_name()
     raise LookupError(f"{history_model.__name__} does not track {field_name}")
 
 

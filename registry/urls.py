@@ -1,5 +1,5 @@
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import api, feeds, views
 
@@ -47,7 +47,6 @@ api_patterns = [
     path("api/", api.APIRootView.as_view({"get": "list"}), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="registry:api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="registry:api-schema"), name="api-redoc"),
     path("api/", include(api.Router.urls())),
     re_path(r"^api/", api.not_found),
 ]

@@ -377,7 +377,7 @@ def test_data_page_lists_releases_newest_first_with_sizes_hashes_and_links(clien
     for resource in package["resources"]:
         assert f'href="/data/newer/{resource["path"]}"' in html
         assert resource["hash"].removeprefix("sha256:") in html
-        assert f"{resource['bytes']:,} bytes" in html
+        assert f'<data value="{resource["bytes"]}">' in html
     assert 'href="/data/newer/datapackage.json"' in html
     assert 'href="/licenses.csv"' in html and 'href="/licenses.json"' in html
     assert 'href="/data/dictionary/"' in html

@@ -276,7 +276,7 @@ class NameListWidget(widgets.Widget):
 
 
 class PartialDateWidget(widgets.Widget):
-    """"2025", "2025-03" or "2025-03-14" as a :class:`PartialDate`; a spreadsheet date is known to the day."""
+    """ "2025", "2025-03" or "2025-03-14" as a :class:`PartialDate`; a spreadsheet date is known to the day."""
 
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, datetime.datetime):
@@ -501,9 +501,9 @@ class ReviewedResource(ModelResource):
         unknown = [header for header in headers if header and header not in known]
         repeated = sorted({header for header in headers if header and headers.count(header) > 1})
         if unknown:
+            plural = self._meta.model._meta.verbose_name_plural
             raise ImportRejected(
-                f"Unknown column(s): {', '.join(unknown)}. The columns for {self._meta.model._meta.verbose_name_plural} "
-                f"are: {', '.join(known)}."
+                f"Unknown column(s): {', '.join(unknown)}. The columns for {plural} are: {', '.join(known)}."
             )
         if repeated:
             raise ImportRejected(f"Column(s) given more than once: {', '.join(repeated)}.")
@@ -578,12 +578,18 @@ class ReviewedResource(ModelResource):
         try:
             instance.full_clean(exclude=exclude, validate_unique=validate_unique)
         except ValidationError as exc:
-            for name, texts in exc.message_dict.items():
+            for name, items in exc.error_dict.items():
                 if name == NON_FIELD_ERRORS:
-                    errors.setdefault(NON_FIELD_ERRORS, []).extend(f"row {self._row_number}: {t}" for t in texts)
-                else:
-                    column = self._columns.get(name, name)
-                    errors.setdefault(column, []).extend(f"row {self._row_number}: {column}: {t}" for t in texts)
+                    texts = [f"row {self._row_number}: {t}" for item in items for t in item.messages]
+                    errors.setdefault(NON_FIELD_ERRORS, []).extend(texts)
+                    continue
+                column = self._columns.get(name, name)
+                for item in items:
+                    if item.code in ("null", "blank", "required"):
+                        texts = [self._message(column, "is required")]
+                    else:
+                        texts = [f"row {self._row_number}: {column}: {t}" for t in item.messages]
+                    errors.setdefault(column, []).extend(texts)
         if errors:
             raise ValidationError(errors)
 

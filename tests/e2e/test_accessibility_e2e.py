@@ -42,8 +42,8 @@ def serious_violations(page):
 
 @pytest.mark.parametrize("width", [1280, 375], ids=["desktop", "phone"])
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_is_accessible(page, live_server, tmp_path, name, width):
-    load_seed(tmp_path)
+def test_page_is_accessible(page, live_server, name, width):
+    load_seed()
     page.set_viewport_size({"width": width, "height": 900})
     response = page.goto(live_server.url + PAGES[name])
     assert response.status == 200

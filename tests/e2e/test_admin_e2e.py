@@ -59,10 +59,13 @@ def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live
         "Instruments Directive II (MiFID II) license.",
     )
     page.fill("#id_citations-0-states", "March 2025")
+    page.fill("#id_change_reason", "Entered from the OKX compliance overview")
     page.click("input[name=_save]")
 
     expect(page.locator(".messagelist")).to_contain_text("was added successfully", timeout=WAIT)
+    expect(page.locator(".messagelist")).to_contain_text("saved as a draft", timeout=WAIT)
     licence = models.License.objects.get()
+    assert licence.publication_status == models.Publication.DRAFT
     assert licence.holder == holder
     assert licence.granted_on == datetime.date(2025, 3, 1)
     assert licence.granted_on_precision == DatePrecision.MONTH

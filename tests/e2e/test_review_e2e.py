@@ -1,0 +1,107 @@
+"""Four-eyes publishing in a real browser: a curator enters a licence, a second account reviews and publishes it."""
+
+import secrets
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from playwright.sync_api import Browser, Page, expect
+
+from registry import models
+from tests import factories
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WAIT = 15_000
+
+
+def staff(username: str, role: str) -> tuple[str, str]:
+    password = secrets.token_urlsafe(24)
+    user = get_user_model().objects.create_user(username, f"{username}@registry.example", password, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return username, password
+
+
+def log_in(page: Page, live_server, credentials, next_path: str):
+    page.goto(f"{live_server.url}/admin/login/?next={next_path}")
+    page.fill("#id_username", credentials[0])
+    page.fill("#id_password", credentials[1])
+    page.click("input[type=submit]")
+
+
+def pick(page: Page, select_id: str, term: str, choice: str):
+    page.locator(f"#{select_id} + .select2 .select2-selection").click()
+    page.locator(".select2-container--open .select2-search__field").fill(term)
+    page.locator(".select2-container--open .select2-results__option", has_text=choice).click()
+    expect(page.locator(f"#{select_id} + .select2 .select2-selection__rendered")).to_contain_text(choice, timeout=WAIT)
+
+
+def test_curator_submits_a_licence_and_a_reviewer_publishes_it_and_approves_an_edit(
+    page: Page, browser: Browser, live_server
+):
+    factories.EntityFactory(name="OKX Europe Ltd", slug="okx-europe")
+    regime = factories.RegimeFactory(slug="mifid-ii", short_name="MiFID II")
+    factories.LicenseTypeFactory(regime=regime, slug="investment-firm", name="Investment firm authorisation")
+    source = factories.SourceFactory(title="OKX global compliance licences and security certifications")
+    curator = staff("carla", "curators")
+    reviewer = staff("rafael", "reviewers")
+
+    # The curator adds the licence with its citation: it is saved as a draft.
+    log_in(page, live_server, curator, "/admin/registry/license/add/")
+    expect(page.locator("h1")).to_have_text("Add licence", timeout=WAIT)
+    pick(page, "id_holder", "OKX", "OKX Europe Ltd")
+    pick(page, "id_license_type", "MiFID", "MiFID II: Investment firm authorisation")
+    page.select_option("#id_status", "active")
+    page.get_by_label("Granted on: year").fill("2025")
+    page.get_by_label("Granted on: month").select_option(label="March")
+    pick(page, "id_citations-0-source", "compliance", source.title)
+    page.select_option("#id_citations-0-supports", "granted_on")
+    page.fill("#id_citations-0-quote", "In March 2025, cryptocurrency exchange OKX obtained the MiFID II license.")
+    page.fill("#id_change_reason", "Entered from the OKX compliance overview")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("saved as a draft", timeout=WAIT)
+    licence = models.License.objects.get()
+    assert licence.publication_status == models.Publication.DRAFT
+    public_url = f"{live_server.url}/licenses/{licence.slug}/"
+
+    # The reviewer, in a browser of their own, finds it in the queue and publishes it.
+    reviewer_page = browser.new_context().new_page()
+    log_in(reviewer_page, live_server, reviewer, "/admin/")
+    reviewer_page.get_by_role("link", name="Review queue").click()
+    drafts = reviewer_page.locator("section.draft-section", has_text="Draft licences")
+    drafts.get_by_role("link", name=str(licence)).click()
+    expect(reviewer_page.locator(".review-panel")).to_contain_text("Draft", timeout=WAIT)
+    reviewer_page.get_by_role("link", name="Publish…").click()
+    reviewer_page.fill("#id_reason", "Checked against the article")
+    reviewer_page.click("input[name=_publish]")
+    expect(reviewer_page.locator(".messagelist")).to_contain_text("was published", timeout=WAIT)
+    licence.refresh_from_db()
+    assert licence.is_published and licence.published_by.username == "rafael"
+
+    # The curator corrects the reference number: the change waits for review, the public sees the old page.
+    page.goto(f"{live_server.url}/admin/registry/license/{licence.pk}/change/")
+    page.fill("#id_reference_number", "FRN-123456")
+    page.fill("#id_change_reason", "Reference from the FCA register")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("Your change is waiting for review", timeout=WAIT)
+    page.goto(public_url)
+    expect(page.locator("main")).to_contain_text("MiFID II", timeout=WAIT)
+    expect(page.locator("main")).not_to_contain_text("FRN-123456")
+
+    # The reviewer sees the pending revision with its differences and approves it.
+    reviewer_page.goto(f"{live_server.url}/admin/registry/revision/queue/")
+    reviewer_page.get_by_role("link", name="Review the differences").click()
+    row = reviewer_page.locator("#revision-differences tr", has_text="reference number")
+    expect(row.locator("td.diff-new")).to_have_text("FRN-123456", timeout=WAIT)
+    expect(reviewer_page.locator(".revision-reason")).to_contain_text("Reference from the FCA register")
+    reviewer_page.get_by_role("button", name="Approve and publish").click()
+    expect(reviewer_page.locator(".messagelist")).to_contain_text("approved", timeout=WAIT)
+
+    # The public page shows the new value and the change entry, with its reason and no staff names.
+    page.goto(public_url)
+    expect(page.locator("main")).to_contain_text("FRN-123456", timeout=WAIT)
+    changes = page.locator("section.changes")
+    expect(changes).to_contain_text("FRN-123456", timeout=WAIT)
+    expect(changes).to_contain_text("Reference from the FCA register")
+    expect(changes).not_to_contain_text("carla")
+    expect(changes).not_to_contain_text("rafael")

@@ -1,0 +1,245 @@
+"""The read-only JSON API: published records only, the lists' filters, JSON errors, fixed query counts."""
+
+import datetime
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry.dates import DatePrecision
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def get(client, path, params=None, status=200):
+    response = client.get(path, params or {})
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    return response.json()
+
+
+@pytest.fixture
+def world():
+    """A published licence with passport, activity and citation; an audit; drafts that must stay hidden."""
+    area = factories.AreaFactory(code="EEA", name="European Economic Area")
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    area.members.add(malta)
+    group = factories.GroupFactory(slug="okx", name="OKX")
+    holder = factories.AffiliateFactory(slug="okx-europe", name="OKX Europe", parent=group, jurisdiction=malta)
+    regime = factories.RegimeFactory(slug="mica", short_name="MiCA")
+    regulator = factories.RegulatorFactory(slug="mfsa", name="Malta Financial Services Authority", jurisdiction=malta)
+    source = factories.SourceFactory(slug="article", title="OKX article", url="https://news.example/okx")
+    licence = factories.LicenseFactory(
+        slug="okx-mica",
+        holder=holder,
+        license_type=factories.LicenseTypeFactory(regime=regime, slug="casp", name="CASP authorisation"),
+        regulator=regulator,
+        jurisdiction=malta,
+        citations=False,
+    )
+    licence.passported_to.add(area)
+    licence.activities.add(factories.ActivityFactory(slug="custody", name="Custody", code="a"))
+    licence.citations.create(source=source, quote="obtained its MiCA licence", supports="granted_on")
+    licence.citations.create(source=factories.DraftSourceFactory(slug="secret-source"), quote="secret quote")
+    audit = factories.AuditFactory(slug="okx-iso", subject=group, citations=[source])
+    factories.DraftLicenseFactory(slug="draft-licence", holder=holder)
+    factories.UncitedLicenseFactory(slug="uncited-licence", holder=holder)
+    factories.DraftEntityFactory(slug="draft-entity", name="Hidden Ltd")
+    return {"licence": licence, "audit": audit, "holder": holder, "group": group, "source": source}
+
+
+class TestRecords:
+    def test_licence_list_shows_published_facts_with_natural_key_dates_and_citations(self, client, world):
+        body = get(client, "/api/licenses/")
+        assert body["count"] == 1
+        (row,) = body["results"]
+        assert row["slug"] == "okx-mica"
+        assert row["natural_key"] == ["okx-mica"]
+        assert row["url"] == "http://testserver/licenses/okx-mica/"
+        assert row["holder"] == {
+            "slug": "okx-europe",
+            "name": "OKX Europe",
+            "url": "http://testserver/entities/okx-europe/",
+        }
+        assert row["granted"] == {"value": "2025-03", "precision": "month", "display": "March 2025"}
+        assert row["ended"] is None
+        assert row["regime"]["slug"] == "mica"
+        assert [j["code"] for j in row["passported_to"]] == ["EEA"]
+        assert row["activities"] == [{"slug": "custody", "name": "Custody", "code": "a"}]
+        # Only the published source is cited; the draft source's quote never appears.
+        assert len(row["citations"]) == 1
+        citation = row["citations"][0]
+        assert citation["quote"] == "obtained its MiCA licence"
+        assert citation["supports"] == "granted_on"
+        assert citation["source"]["address"] == "https://news.example/okx"
+        assert citation["source"]["url"] == "http://testserver/sources/article/"
+
+    def test_detail_by_slug_and_404_json_for_drafts_and_unknown(self, client, world):
+        assert get(client, "/api/licenses/okx-mica/")["slug"] == "okx-mica"
+        for path in ["/api/licenses/draft-licence/", "/api/licenses/uncited-licence/", "/api/licenses/nope/"]:
+            body = get(client, path, status=404)
+            assert body["error"] == "not found"
+        assert get(client, "/api/entities/draft-entity/", status=404)["error"] == "not found"
+        assert get(client, "/api/no-such-endpoint/", status=404)["error"] == "not found"
+
+    def test_entity_hides_draft_group(self, client, world):
+        world["group"].publication_status = "draft"
+        world["group"].save()
+        body = get(client, "/api/entities/okx-europe/")
+        assert body["group"] is None
+        assert "okx" not in [row["slug"] for row in get(client, "/api/entities/")["results"]]
+
+    def test_entity_group_and_aliases(self, client, world):
+        factories.EntityAliasFactory(entity=world["holder"], name="OKX EU")
+        body = get(client, "/api/entities/okx-europe/")
+        assert body["group"]["slug"] == "okx"
+        assert body["aliases"] == ["OKX EU"]
+        assert body["jurisdiction"] == {"code": "MT", "name": "Malta"}
+
+    def test_audit_partial_dates(self, client, world):
+        body = get(client, "/api/audits/okx-iso/")
+        assert body["issued"]["display"] == "May 2025"
+        assert body["valid_until"] is None
+        assert body["subject"]["slug"] == "okx"
+
+    def test_source_list_without_text_and_detail_with_it(self, client, world):
+        listed = get(client, "/api/sources/")["results"]
+        slugs = [row["slug"] for row in listed]
+        assert "article" in slugs
+        assert "secret-source" not in slugs
+        assert all("archived_text" not in row for row in listed)
+        detail = get(client, "/api/sources/article/")
+        assert detail["archived_text"] == world["source"].archived_text
+        assert len(detail["sha256"]) == 64
+        get(client, "/api/sources/secret-source/", status=404)
+
+    def test_regimes_regulators_and_jurisdictions(self, client, world):
+        assert "mica" in [row["slug"] for row in get(client, "/api/regimes/")["results"]]
+        regulator = get(client, "/api/regulators/mfsa/")
+        assert regulator["jurisdiction"]["code"] == "MT"
+        assert get(client, "/api/jurisdictions/mt/")["name"] == "Malta"
+        get(client, "/api/jurisdictions/ZZ/", status=404)
+
+    def test_root_lists_endpoints(self, client, world):
+        body = get(client, "/api/")
+        assert body["licenses"] == "http://testserver/api/licenses/"
+        assert body["schema"] == "http://testserver/api/schema/"
+
+
+class TestFiltersAndErrors:
+    def test_same_filters_as_the_html_list(self, client, world):
+        other = factories.LicenseFactory(slug="other")
+        assert [row["slug"] for row in get(client, "/api/licenses/", {"regime": "mica"})["results"]] == ["okx-mica"]
+        # A group matches its affiliates' licences, and a passport into the EEA makes it usable in Malta.
+        assert [row["slug"] for row in get(client, "/api/licenses/", {"holder": "okx"})["results"]] == ["okx-mica"]
+        assert [row["slug"] for row in get(client, "/api/licenses/", {"jurisdiction": "mt"})["results"]] == ["okx-mica"]
+        # Holder "OKX Europe" sorts after "Example Exchange … Ltd".
+        assert [row["slug"] for row in get(client, "/api/licenses/", {"sort": "holder"})["results"]] == [
+            other.slug,
+            "okx-mica",
+        ]
+        assert [row["slug"] for row in get(client, "/api/licenses/", {"sort": "-holder"})["results"]] == [
+            "okx-mica",
+            other.slug,
+        ]
+
+    @pytest.mark.parametrize(
+        ("path", "query", "parameter"),
+        [
+            ("/api/licenses/", {"status": "bogus"}, "status"),
+            ("/api/licenses/", {"regime": "draft-or-unknown"}, "regime"),
+            ("/api/licenses/", {"granted_after": "2025-13"}, "granted_after"),
+            ("/api/licenses/", {"as_of": "yesterday"}, "as_of"),
+            ("/api/audits/", {"ongoing": "maybe"}, "ongoing"),
+            ("/api/entities/", {"q": "x" * 201}, "q"),
+            ("/api/entities/", {"jurisdiction": "\x00"}, "jurisdiction"),
+            ("/api/regulators/", {"sort": "nonsense"}, "sort"),
+            ("/api/regimes/", {"page": "abc"}, "page"),
+            ("/api/sources/", {"page_size": "0"}, "page_size"),
+        ],
+    )
+    def test_bad_parameter_answers_400_naming_it(self, client, world, path, query, parameter):
+        body = get(client, path, query, status=400)
+        assert body["error"] == "invalid parameter"
+        assert list(body["parameters"]) == [parameter]
+        assert body["parameters"][parameter]
+
+    def test_pages(self, client, world):
+        for n in range(3):
+            factories.LicenseFactory(slug=f"extra-{n}")
+        body = get(client, "/api/licenses/", {"page_size": 2})
+        assert body["count"] == 4
+        assert len(body["results"]) == 2
+        assert body["next"].endswith("page=2&page_size=2")
+        assert len(get(client, "/api/licenses/", {"page_size": 1000})["results"]) == 4  # capped, not refused
+        assert get(client, "/api/licenses/", {"page": 99}, status=404)["error"] == "not found"
+
+    @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+    def test_read_only(self, client, world, method):
+        for path in ["/api/licenses/", "/api/licenses/okx-mica/"]:
+            response = getattr(client, method)(path, data={}, content_type="application/json")
+            assert response.status_code == 405
+            assert response.json()["error"] == "method not allowed"
+        assert get(client, "/api/licenses/okx-mica/")["slug"] == "okx-mica"
+
+
+def _make_rows(n):
+    area = factories.AreaFactory()
+    for i in range(n):
+        source = factories.SourceFactory()
+        group = factories.GroupFactory()
+        holder = factories.AffiliateFactory(parent=group, jurisdiction=factories.JurisdictionFactory())
+        factories.EntityAliasFactory(entity=holder)
+        licence = factories.LicenseFactory(
+            holder=holder,
+            regulator=factories.RegulatorFactory(),
+            jurisdiction=holder.jurisdiction,
+            citations=[source],
+            ended_on=datetime.date(2026, 1, 1),
+            ended_on_precision=DatePrecision.YEAR,
+        )
+        licence.passported_to.add(area)
+        licence.activities.add(factories.ActivityFactory())
+        factories.AuditFactory(subject=holder, auditor=factories.AuditorFactory(), citations=[source])
+        factories.RegimeFactory().license_types.create(slug=f"type-{i}", name=f"Type {i}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/licenses/", "/api/audits/", "/api/entities/", "/api/regulators/", "/api/regimes/", "/api/sources/"],
+)
+def test_list_query_count_does_not_grow_with_rows(client, path):
+    _make_rows(3)
+    with CaptureQueriesContext(connection) as few:
+        small = get(client, path, {"page_size": 100})
+    _make_rows(27)
+    with CaptureQueriesContext(connection) as many:
+        large = get(client, path, {"page_size": 100})
+    assert large["count"] > small["count"] >= 3
+    assert len(many) == len(few)
+
+
+class TestSchemaAndDocs:
+    def test_schema_declares_filters_and_errors(self, client):
+        response = client.get("/api/schema/", {"format": "json"})
+        assert response.status_code == 200
+        schema = response.json()
+        assert schema["openapi"].startswith("3.")
+        operation = schema["paths"]["/api/licenses/"]["get"]
+        names = {parameter["name"] for parameter in operation["parameters"]}
+        assert {"regime", "jurisdiction", "status", "as_of", "sort", "page", "page_size", "q"} <= names
+        assert {"200", "400", "404"} <= set(operation["responses"])
+        assert "404" in schema["paths"]["/api/licenses/{slug}/"]["get"]["responses"]
+
+    def test_docs_are_served_from_our_static_files(self, client):
+        response = client.get("/api/docs/")
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "/static/drf_spectacular_sidecar/" in html
+        assert "cdn" not in html.lower()
+        # Every script, stylesheet and image comes from this site.
+        addresses = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+        assert addresses
+        assert all(not address.startswith(("http:", "https:", "//")) for address in addresses), addresses

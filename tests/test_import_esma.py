@@ -1,0 +1,481 @@
+"""The ESMA interim MiCA register importers, on ESMA's real files (defects included)."""
+
+import datetime
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry import review
+from registry.dates import DatePrecision, PartialDate
+from registry.importers import esma
+from registry.models import (
+    Entity,
+    EntityCitation,
+    License,
+    LicenseCitation,
+    MatchProposal,
+    Publication,
+    Regulator,
+    Revision,
+    Source,
+    WarningNotice,
+)
+from tests.factories import ReviewerFactory
+
+ESMA = Path(settings.BASE_DIR).parent / "shared" / "data" / "esma"
+DECEMBER = ESMA / "CASP20251215.csv"
+JANUARY = ESMA / "CASP20260123.csv"
+NCASP = ESMA / "NCASP20260129.csv"
+
+
+@pytest.fixture
+def countries(db, countries_fixture):
+    call_command("loaddata", str(countries_fixture), verbosity=0)
+
+
+def run(command, path, *flags):
+    out = io.StringIO()
+    call_command(command, str(path), *flags, stdout=out)
+    return out.getvalue()
+
+
+def casps(path, *flags):
+    return run("import_esma_casps", path, *flags)
+
+
+def derived_file(tmp_path, name, source, keep):
+    """A copy of an ESMA file keeping the header and the data lines ``keep`` selects (bytes untouched)."""
+    lines = source.read_bytes().split(b"\r\n")
+    header, rows = lines[0], [line for line in lines[1:] if line]
+    path = tmp_path / name
+    path.write_bytes(b"\r\n".join([header, *keep(rows)]) + b"\r\n")
+    return path
+
+
+def history_count():
+    models = [Entity, License, LicenseCitation, EntityCitation, Regulator, Source, WarningNotice]
+    return sum(model.history.count() for model in models)
+
+
+# ---------------------------------------------------------------------------
+# Normalisation, one defect at a time
+# ---------------------------------------------------------------------------
+
+
+def test_byte_order_mark_is_dropped_from_the_header():
+    snapshot = esma.read_snapshot(DECEMBER.read_bytes(), DECEMBER.name, "ac_lastupdate")
+    assert "ae_competentAuthority" in snapshot.rows[0]
+    assert len(snapshot.rows) == 119
+    assert snapshot.date == datetime.date(2025, 12, 15)
+
+
+def test_snapshot_date_falls_back_to_the_latest_update_when_the_name_has_none():
+    snapshot = esma.read_snapshot(DECEMBER.read_bytes(), "register.csv", "ac_lastupdate")
+    assert snapshot.date == max(
+        esma.parse_date(row["ac_lastupdate"])[0].date for row in snapshot.rows if row["ac_lastupdate"]
+    )
+
+
+def test_archived_text_keeps_the_file_digest():
+    data = DECEMBER.read_bytes()
+    snapshot = esma.read_snapshot(data, DECEMBER.name, "ac_lastupdate")
+    assert hashlib.sha256(snapshot.text.encode()).hexdigest() == hashlib.sha256(data).hexdigest() == snapshot.sha256
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Finansinspektionen ", "Finansinspektionen"),
+        ("Austrian Financial Market Authority (FMA)\xa0", "Austrian Financial Market Authority (FMA)"),
+        ("a.\tproviding custody", "a. providing custody"),
+        ("\ufeffae_competentAuthority", "ae_competentAuthority"),
+        ("www.skrill.com\r\nwww.neteller.com", "www.skrill.com www.neteller.com"),
+    ],
+)
+def test_stray_spaces_tabs_and_no_break_spaces_are_collapsed(raw, clean):
+    assert esma.clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["AT|BE|DE", "AT | BE | DE", "AT|BE|DE|", "AT | BE | DE ", " AT|  BE|DE||"],
+)
+def test_bar_lists_with_or_without_spaces_and_trailing_separators(raw):
+    assert esma.split_list(raw) == ["AT", "BE", "DE"]
+
+
+def test_el_is_greece_and_lower_case_codes_are_read():
+    assert esma.normalise_country("EL") == "GR"
+    assert esma.normalise_country(" EL") == "GR"
+    assert esma.normalise_country("Fi") == "FI"
+    codes, flags = esma.parse_passports("NL|AT| EL|Fi|GR", {"NL", "AT", "GR", "FI"})
+    assert codes == ["AT", "FI", "GR", "NL"]
+    assert flags == []
+
+
+def test_a_passport_outside_the_eea_is_flagged_not_dropped_silently():
+    codes, flags = esma.parse_passports("DE|AT|CH|XX", {"DE", "AT", "CH"})
+    assert codes == ["AT", "DE"]
+    assert [f["code"] for f in flags] == ["passport_outside_eea", "unknown_country"]
+    assert "CH" in flags[0]["message"] and "XX" in flags[1]["message"]
+
+
+def test_day_month_year_dates_are_read_to_the_day():
+    value, flags = esma.parse_date("27/01/2025")
+    assert value == PartialDate(datetime.date(2025, 1, 27), DatePrecision.DAY)
+    assert str(value) == "27 January 2025"
+    assert flags == []
+    assert esma.parse_date(" 01/04/2025 ")[0].date == datetime.date(2025, 4, 1)
+    assert esma.parse_date("") == (None, [])
+
+
+def test_an_unreadable_date_is_flagged_never_guessed():
+    value, flags = esma.parse_date("31/02/2025", "authorisation date")
+    assert value is None
+    assert flags[0]["code"] == "date_unparseable" and "31/02/2025" in flags[0]["message"]
+    assert esma.parse_date("soon")[0] is None
+
+
+def test_replacement_characters_are_flagged():
+    flags = esma.replacement_flags({"address": "Donau-City-Stra\ufffde 7, 1220 Vienna", "name": "Bybit EU GmbH"})
+    assert len(flags) == 1
+    assert flags[0]["code"] == "replacement_character" and "address" in flags[0]["message"]
+
+
+def test_excel_mangled_lei_is_kept_as_published_and_flagged():
+    lei, as_published, flags = esma.normalise_lei("9.60E+19")
+    assert (lei, as_published) == ("", "9.60E+19")
+    assert flags[0]["code"] == "lei_invalid" and "ISO 17442" in flags[0]["message"]
+
+
+def test_lei_with_a_trailing_dot_is_read_and_noted():
+    lei, as_published, flags = esma.normalise_lei("89450036UW3ID72T1M84.")
+    assert lei == "89450036UW3ID72T1M84" and as_published == ""
+    assert flags[0]["code"] == "lei_normalised"
+
+
+def test_lei_of_21_characters_fails_iso_17442_and_is_not_corrected():
+    lei, as_published, flags = esma.normalise_lei("69940000HAL9ODW3IMO22")
+    assert (lei, as_published) == ("", "69940000HAL9ODW3IMO22")
+    assert "21 characters" in flags[0]["message"]
+
+
+def test_valid_lei_passes_unflagged():
+    assert esma.normalise_lei(" 54930069NLWEIGLHXU42 ") == ("54930069NLWEIGLHXU42", "", [])
+
+
+def test_service_letters_with_descriptions_tabs_and_odd_separators():
+    raw = (
+        "a.\tproviding custody and administration of crypto-assets on behalf of clients |b. operation of a trading "
+        "platform for crypto-assets |  f. placing of crypto-assets |h.providing advice on crypto-assets | "
+        "j. providing transfer services for crypto-assets on behalf of clients."
+    )
+    assert esma.parse_services(raw) == (["a", "b", "f", "h", "j"], [])
+    assert esma.parse_services("c. exchange of crypto-assets for funds ") == (["c"], [])
+    codes, flags = esma.parse_services("placing of crypto-assets | teleportation")
+    assert codes == ["f"]
+    assert flags[0]["code"] == "unknown_service"
+
+
+def test_authority_names_match_whatever_their_trailing_spaces():
+    keys = {
+        esma.parse_authority(name)[2]
+        for name in (
+            "Austrian Financial Market Authority (FMA)",
+            "Austrian Financial Market Authority (FMA)\xa0",
+            "  Austrian  Financial Market Authority (FMA) ",
+        )
+    }
+    assert keys == {"austrian financial market authority"}
+    assert esma.parse_authority("Finansinspektionen ") == ("Finansinspektionen", "", "finansinspektionen")
+    assert esma.parse_authority("Commissione Nazionale per le Societa e la Borsa  (CONSOB)")[1] == "CONSOB"
+
+
+def test_website_without_scheme_is_assumed_https_and_an_address_is_flagged():
+    assert esma.normalise_website("www.okx.com") == ("https://www.okx.com", [])
+    url, flags = esma.normalise_website(" 75012 Paris")
+    assert url == "" and flags[0]["code"] == "website_invalid"
+
+
+# ---------------------------------------------------------------------------
+# Importing snapshots
+# ---------------------------------------------------------------------------
+
+
+def test_two_snapshots_counts_sources_and_history(countries):
+    out = casps(DECEMBER)
+    assert "created 119, updated 0, unchanged 0, no longer listed 0, flagged 12" in out
+    assert License.objects.count() == 119
+    source = Source.objects.get()
+    assert source.sha256 == hashlib.sha256(DECEMBER.read_bytes()).hexdigest()
+    assert source.title == "ESMA interim MiCA register: CASPs (snapshot 15 December 2025)"
+    assert source.kind == Source.Kind.OFFICIAL_REGISTER
+    assert str(source.publication_date) == "15 December 2025"
+
+    out = casps(JANUARY)
+    # 27 firms added; Coinbase added service (f), Bitstamp-like row 485100… gained passports; nothing removed.
+    assert "created 27, updated 2, unchanged 117, no longer listed 0, flagged 13" in out
+    assert License.objects.count() == 146
+
+    coinbase = License.objects.get(official_register_key="esma-casp:984500F14CA4571AAC11")
+    entries = list(coinbase.history.order_by("history_date", "history_id"))
+    assert [e.history_change_reason for e in entries] == [
+        "ESMA register snapshot 2025-12-15",
+        "ESMA register snapshot 2026-01-23",
+    ]
+    before, after = ({a.activity.code for a in e.activities.all()} for e in entries)
+    assert after - before == {"f"}
+    passports = License.objects.get(official_register_key="esma-casp:485100UM87L7ILR4L484").passported_to
+    assert sorted(passports.values_list("code", flat=True)) == ["HR", "SI"]
+    # Every fact cites the newest snapshot listing it, with the row and what the file said.
+    granted = coinbase.citations.get(supports="granted_on")
+    assert granted.source.title.endswith("(snapshot 23 January 2026)")
+    row = next(
+        r
+        for r in esma.read_snapshot(JANUARY.read_bytes(), JANUARY.name, "").rows
+        if r["ae_lei"] == "984500F14CA4571AAC11"
+    )
+    assert granted.locator == f"row {row['_row']}"
+    assert granted.states == row["ac_authorisationNotificationDate"]
+
+
+def test_every_row_is_normalised_into_the_licence(countries):
+    casps(JANUARY)
+    okx = License.objects.get(official_register_key="esma-casp:54930069NLWEIGLHXU42")
+    assert str(okx.granted) == "27 January 2025"
+    assert okx.regulator.name == "Malta Financial Services Authority" and okx.regulator.abbreviation == "MFSA"
+    assert okx.jurisdiction.code == "MT"
+    assert sorted(okx.activities.values_list("code", flat=True)) == ["a", "b", "c", "d", "e", "f", "g", "i", "j"]
+    assert "GR" in okx.passported_to.values_list("code", flat=True)
+    assert okx.passported_to.count() == 29
+    # The authority written with and without a trailing no-break space is one regulator.
+    assert Regulator.objects.filter(jurisdiction__code="AT").count() == 1
+    assert Regulator.objects.filter(name="Finansinspektionen").count() == 1
+    bitpanda = License.objects.get(official_register_key="esma-casp:9845005X9B7N610K0093")
+    assert "CH" not in bitpanda.passported_to.values_list("code", flat=True)
+    assert any(f["code"] == "passport_outside_eea" for f in bitpanda.quality_flags)
+    openbank = Entity.objects.get(name="OPEN BANK S.A.")
+    assert openbank.lei == "" and openbank.lei_as_published == "9.60E+19"
+    assert openbank.licenses.count() == 1
+    # EUWAX is listed twice (two authorisations): one entity, two licences.
+    euwax = Entity.objects.get(lei="529900032TYR45XIEW79")
+    assert euwax.licenses.count() == 2
+    kbc = License.objects.get(official_register_key="esma-casp:6B2PBRV1FCJDMR45RZ53")
+    assert kbc.granted is None
+
+
+def test_reimporting_the_same_file_changes_nothing(countries):
+    casps(DECEMBER)
+    before = history_count()
+    out = casps(DECEMBER)
+    assert "created 0, updated 0, unchanged 119, no longer listed 0" in out
+    assert history_count() == before
+    assert Source.objects.count() == 1
+    assert Revision.objects.count() == 0
+
+
+def test_without_publish_records_are_drafts_of_a_system_account(countries):
+    casps(DECEMBER)
+    assert License.objects.published().count() == 0
+    assert set(License.objects.values_list("publication_status", flat=True)) == {Publication.DRAFT}
+    importer = get_user_model().objects.get(username="esma-importer")
+    assert not importer.is_staff and not importer.has_usable_password()
+    assert set(License.objects.values_list("last_edited_by", flat=True)) == {importer.pk}
+
+
+def test_with_publish_every_row_is_on_the_public_site(countries, client):
+    out = casps(DECEMBER, "--publish")
+    assert "created 119" in out
+    assert License.objects.published().count() == 119
+    assert set(License.objects.values_list("published_by", flat=True)) == {None}
+    assert "--publish" in License.history.first().history_change_reason
+    for license in License.objects.all():
+        assert client.get(license.get_absolute_url()).status_code == 200
+    page = client.get("/licenses/", {"q": "OKX Europe"}).content.decode()
+    assert "OKX Europe Limited" in page
+
+
+def test_changes_to_published_records_wait_for_review(countries):
+    casps(DECEMBER, "--publish")
+    out = casps(JANUARY)
+    assert "created 27, updated 2" in out
+    coinbase = License.objects.get(official_register_key="esma-casp:984500F14CA4571AAC11")
+    # The public still sees the reviewed version.
+    assert "f" not in coinbase.activities.values_list("code", flat=True)
+    revisions = Revision.objects.pending().for_object(coinbase)
+    assert revisions.count() == 1
+    # Proposing again from the same snapshot adds nothing.
+    casps(JANUARY)
+    assert Revision.objects.pending().for_object(coinbase).count() == 1
+    review.approve(revisions.get(), reviewer=ReviewerFactory())
+    assert "f" in coinbase.activities.values_list("code", flat=True)
+    assert coinbase.citations.get(supports="activities").source.title.endswith("23 January 2026)")
+
+
+def test_firms_missing_from_a_later_snapshot_are_marked_not_deleted(countries, client, tmp_path):
+    casps(JANUARY, "--publish")
+    later = derived_file(tmp_path, "CASP20260301.csv", JANUARY, lambda rows: rows[10:])
+    out = casps(later, "--publish")
+    assert "created 0" in out and "no longer listed 10" in out
+    assert License.objects.count() == 146
+    gone = License.objects.filter(not_listed_since=datetime.date(2026, 3, 1))
+    assert gone.count() == 10
+    page = client.get(gone.first().get_absolute_url()).content.decode()
+    assert "No longer listed in the ESMA register as of 1 March 2026" in page
+    # Importing the older snapshot afterwards does not mark the newer firms as gone.
+    assert "no longer listed 0" in casps(DECEMBER, "--publish")
+
+
+def test_dry_run_writes_nothing(countries):
+    out = casps(DECEMBER, "--dry-run")
+    assert out.startswith("Dry run")
+    assert "created 119, updated 0, unchanged 0, no longer listed 0, flagged 12" in out
+    assert License.objects.count() == Entity.objects.count() == Source.objects.count() == 0
+    assert not get_user_model().objects.filter(username="esma-importer").exists()
+
+
+def test_missing_file_is_reported_not_a_traceback(countries):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Cannot read"):
+        casps(ESMA / "CASP19990101.csv")
+
+
+def test_query_count_does_not_grow_with_rows(countries, tmp_path):
+    small = derived_file(tmp_path, "CASP20260110.csv", JANUARY, lambda rows: rows[:10])
+    large = derived_file(tmp_path, "CASP20260111.csv", JANUARY, lambda rows: rows[:40])
+    counts = []
+    for path in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            esma.import_file("casps", path, dry_run=True)
+        counts.append(len(queries))
+    assert counts[1] <= counts[0] + 2, counts
+
+
+def test_importing_146_rows_takes_under_five_seconds(countries):
+    started = time.monotonic()
+    counts = esma.import_file("casps", JANUARY, publish=True)
+    elapsed = time.monotonic() - started
+    print(f"Imported {JANUARY.name} ({counts.created} rows) in {elapsed:.2f} s")
+    assert counts.created == 146
+    assert elapsed < 5
+
+
+# ---------------------------------------------------------------------------
+# Warning list (non-compliant entities)
+# ---------------------------------------------------------------------------
+
+
+def test_non_compliant_entities_are_named_on_a_warning_list(countries, client):
+    casps(DECEMBER, "--publish")
+    out = run("import_esma_ncasp", NCASP, "--publish")
+    # 101 rows; one decision is listed twice and kept once.
+    assert "created 100, updated 0, unchanged 1" in out
+    assert "created 0, updated 0, unchanged 101" in run("import_esma_ncasp", NCASP, "--publish")
+    mexc = WarningNotice.objects.get(entity__name="MEXC Global")
+    assert str(mexc.decided) == "16 September 2025"
+    assert mexc.regulator.abbreviation == "AFM" and mexc.jurisdiction.code == "NL"
+    assert "section 59 MiCAR" in mexc.reason
+    assert mexc.infringement == "No"
+    consob = WarningNotice.objects.filter(regulator__abbreviation="CONSOB")
+    assert consob.values("regulator").distinct().count() == 1
+    assert WarningNotice.objects.get(entity__name="Dobibo").reason == ""
+
+    listed = client.get("/entities/", {"warning": "yes"}).content.decode()
+    assert "MEXC Global" in listed and "Bybit EU GmbH" not in listed
+    unlisted = client.get("/entities/", {"warning": "no"}).content.decode()
+    assert "Bybit EU GmbH" in unlisted and "MEXC Global" not in unlisted
+
+    page = client.get(mexc.entity.get_absolute_url()).content.decode()
+    assert "Named on a warning list" in page
+    assert "ESMA interim MiCA register: non-compliant entities (snapshot 29 January 2026)" in page
+
+
+def test_public_pages_show_data_quality_flags(countries, client):
+    casps(DECEMBER, "--publish")
+    openbank = Entity.objects.get(name="OPEN BANK S.A.")
+    page = client.get(openbank.get_absolute_url()).content.decode()
+    assert "Data-quality note" in page and "fails the ISO 17442 check" in page
+    license_page = client.get(openbank.licenses.get().get_absolute_url()).content.decode()
+    assert "fails the ISO 17442 check" in license_page
+
+
+# ---------------------------------------------------------------------------
+# Reconciliation with the seed (OKX)
+# ---------------------------------------------------------------------------
+
+
+def test_okx_is_proposed_for_a_match_not_merged(seed_data):
+    casps(DECEMBER, "--publish")
+    proposal = MatchProposal.objects.get()
+    assert proposal.status == MatchProposal.Status.PENDING
+    assert proposal.imported_entity.name == "OKX Europe Limited"
+    assert proposal.existing_entity.slug == "okx"
+    assert proposal.existing_license.slug == "okx-mica-casp"
+    seed = License.objects.get(slug="okx-mica-casp")
+    assert str(seed.granted) == "February 2025"
+    assert not seed.citations.filter(source__kind=Source.Kind.OFFICIAL_REGISTER).exists()
+    assert proposal.imported_license.holder.name == "OKX Europe Limited"
+    casps(DECEMBER, "--publish")
+    assert MatchProposal.objects.count() == 1
+
+
+def test_accepting_the_match_shows_both_dates_and_the_disagreement(seed_data, client):
+    casps(DECEMBER, "--publish")
+    proposal = MatchProposal.objects.get()
+    importer = get_user_model().objects.get(username="esma-importer")
+    with pytest.raises(PermissionDenied):
+        esma.accept_match(proposal, reviewer=importer)
+    esma.accept_match(proposal, reviewer=ReviewerFactory())
+
+    seed = License.objects.get(slug="okx-mica-casp")
+    assert seed.official_register_key == "esma-casp:54930069NLWEIGLHXU42"
+    assert str(seed.granted) == "February 2025"  # the curated value stays; both are cited
+    assert seed.regulator.abbreviation == "MFSA"
+    duplicate = proposal.imported_license
+    duplicate.refresh_from_db()
+    assert duplicate.superseded_by == seed and duplicate.publication_status == Publication.DRAFT
+    okx_europe = Entity.objects.get(lei="54930069NLWEIGLHXU42")
+    assert okx_europe.parent.slug == "okx" and okx_europe.kind == Entity.Kind.AFFILIATE
+
+    page = client.get("/licenses/okx-mica-casp/").content.decode()
+    assert "27 January 2025" in page and "February 2025" in page
+    assert "Sources disagree" in page
+    assert "ESMA interim MiCA register: CASPs (snapshot 15 December 2025)" in page
+    assert "overview" in page  # the seed article
+
+    # The next snapshot updates the kept licence, without a new duplicate or proposal.
+    count = License.objects.count()
+    casps(JANUARY, "--publish")
+    assert License.objects.count() == count + 27
+    assert MatchProposal.objects.count() == 1
+    seed.refresh_from_db()
+    assert str(seed.granted) == "February 2025"
+    assert seed.citations.get(supports="granted_on", source__kind=Source.Kind.OFFICIAL_REGISTER).source.title.endswith(
+        "(snapshot 23 January 2026)"
+    )
+
+
+def test_a_match_cannot_be_decided_by_whoever_last_edited_the_records(seed_data):
+    casps(DECEMBER)
+    proposal = MatchProposal.objects.get()
+    reviewer = ReviewerFactory()
+    imported = proposal.imported_entity
+    imported.last_edited_by = reviewer
+    imported.save()
+    with pytest.raises(PermissionDenied, match="last edit"):
+        esma.accept_match(proposal, reviewer=reviewer)
+    other = ReviewerFactory()
+    esma.reject_match(proposal, reviewer=other, note="A different OKX.")
+    assert MatchProposal.objects.get().status == MatchProposal.Status.REJECTED
+    casps(DECEMBER)
+    assert MatchProposal.objects.count() == 1
