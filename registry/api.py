@@ -152,9 +152,9 @@ class Pagination(pagination.PageNumberPagination):
 
     @staticmethod
     def _whole_number(request, name, default):
-        raw = request.query_params.get(name, "")
-        if raw == "":
+        if name not in request.query_params:
             return default
+        raw = request.query_params[name]
         try:
             value = int(raw)
         except ValueError:

@@ -485,7 +485,8 @@ class ChangeFeed:
         query = self._keys()
         if query is None or (stop is not None and stop <= start):
             return []
-        ordered = query.order_by("-history_date", "track", "-history_id")
+        # On a tie (a fixture loads everything at one instant) a citation sorts above its record's creation.
+        ordered = query.order_by("-history_date", "-track", "-history_id")
         keys = list(ordered[start:stop] if stop is not None else ordered[start:])
         return materialise(keys)
 
@@ -659,6 +660,8 @@ def _own_change(track, row, previous, current):
 def _child_description(track, row):
     if track.model is EntityAlias:
         return f"{row.name} ({row.get_kind_display().lower()})"
+    if row.supports:
+        return f"{row.source.title}, for the {row.get_supports_display().lower()}"
     return row.source.title
 
 

@@ -13,6 +13,7 @@ See ``docs/data.md``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import hashlib
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
@@ -906,6 +908,25 @@ def _write_files(directory: Path, site: Site, progress: Progress) -> dict[str, i
     return counts
 
 
+@contextlib.contextmanager
+def _snapshot():
+    """One consistent view of the register for the whole export, where the database can give it cheaply.
+
+    On PostgreSQL a read-only REPEATABLE READ transaction: every file sees the
+    same records, so a record published or withdrawn mid-export cannot leave a
+    licence pointing at an entity missing from entities.csv. SQLite is left in
+    autocommit: its transactions here take the write lock (IMMEDIATE mode) and
+    would block curators for the length of the export.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def _write_descriptor(directory: Path, package: dict) -> None:
     with (directory / DESCRIPTOR_FILENAME).open("w", encoding="utf-8", newline="\n") as handle:
         json.dump(package, handle, ensure_ascii=False, indent=2)
@@ -935,10 +956,12 @@ def write_release(
     root.mkdir(parents=True, exist_ok=True)
     now = now or timezone.now()
     site = Site(base_url)
-    progress = Progress(total=sum(record_type.count() for record_type in RECORD_TYPES), write=progress_write)
     work = Path(tempfile.mkdtemp(prefix=".writing-", dir=root))
     try:
-        counts = _write_files(work, site, progress)
+        with _snapshot():
+            progress = Progress(total=sum(record_type.count() for record_type in RECORD_TYPES), write=progress_write)
+            counts = _write_files(work, site, progress)
+            esma = esma_data_present()
         resources = [
             _resource(
                 work / record_type.filename,
@@ -963,7 +986,6 @@ def write_release(
                 ),
             )
         )
-        esma = esma_data_present()
         # mkdtemp makes the directory private; a release is published for the web server to read.
         os.chmod(work, 0o755)  # noqa: S103
         while True:

@@ -228,10 +228,20 @@ class TestChildRecords:
             licence,
             staff,
             "Cite the official register",
-            inlines={"registry.LicenseCitation": {"create": [{"source_id": source.pk, "quote": "Registered"}]}},
+            inlines={
+                "registry.LicenseCitation": {
+                    "create": [
+                        {"source_id": source.pk, "quote": "Registered"},
+                        {"source_id": source.pk, "quote": "Status: authorised", "supports": "status"},
+                    ]
+                }
+            },
         )
         added = [change for change in feed(types=["license"]) if change.action == "changed"]
-        assert [str(c) for change in added for c in change.changes] == ["Citation added: Official register extract"]
+        assert sorted(str(c) for change in added for c in change.changes) == [
+            "Citation added: Official register extract",
+            "Citation added: Official register extract, for the status",
+        ]
         assert added[0].url == licence.get_absolute_url()
         assert added[0].reason == "Cite the official register"
 
@@ -503,4 +513,9 @@ def test_seed_fixture_records_appear_as_created(client, seed_data):
     assert "OKX" in labels
     okx_mica = models.License.objects.get(slug="okx-mica-casp")
     assert any(change.url == okx_mica.get_absolute_url() for change in created)
+    # Loaded at one instant: newest first still reads as "created", then its citations were added.
+    on_its_page = changes.changes_for(okx_mica)["changes"]
+    assert on_its_page[-1].action == "created"
+    assert {change.action for change in on_its_page[:-1]} == {"changed"}
+    assert any("for the date granted" in str(c) for change in on_its_page for c in change.changes)
     assert client.get(CHANGES_URL).status_code == 200

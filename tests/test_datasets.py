@@ -241,6 +241,15 @@ def test_drafts_never_appear_in_a_release(db, releases):
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
 
+def test_export_outside_a_transaction_reads_one_snapshot_and_is_valid(transactional_db, releases):
+    # Outside the test's own transaction, the PostgreSQL path opens its read-only REPEATABLE READ snapshot.
+    factories.AuditFactory(subject=factories.LicenseFactory(slug="committed-licence").holder)
+    release = datasets.write_release(releases)
+    assert release.rows["licenses"] == 1 and release.rows["audits"] == 1
+    report = frictionless.validate(str(release.path / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
 def test_an_empty_register_gives_a_valid_release_with_headers(db, releases):
     export(releases)
     release = only_release(releases)

@@ -84,7 +84,9 @@ def test_jurisdiction_feed_covers_licences_usable_there(client, records):
     assert "Other Exchange" not in text
 
 
-@pytest.mark.parametrize("path", ["/entities/hidden/changes.atom", "/entities/nope/changes.atom", "/jurisdictions/ZZ9/changes.atom"])
+@pytest.mark.parametrize(
+    "path", ["/entities/hidden/changes.atom", "/entities/nope/changes.atom", "/jurisdictions/ZZ9/changes.atom"]
+)
 def test_unknown_or_draft_is_404(client, records, path):
     assert client.get(path).status_code == 404
 
