@@ -1,11 +1,22 @@
-import os
-
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-ADMIN_URL = os.environ.get("DJANGO_ADMIN_URL", "admin/").strip("/") + "/"
+from registry import ops
+from registry.security import RegistryAdminSite
+from registry.sitemaps import SITEMAPS
+
+ADMIN_URL = settings.ADMIN_URL.strip("/") + "/"
+
+# Asks staff for a TOTP code when DJANGO_ADMIN_REQUIRE_2FA is on. Swapped before `.urls` is read,
+# which binds the site's views; every ModelAdmin registered on admin.site stays registered.
+admin.site.__class__ = RegistryAdminSite
 
 urlpatterns = [
     path(ADMIN_URL, admin.site.urls),
+    path("healthz", ops.healthz, name="healthz"),
+    path("robots.txt", ops.robots_txt, name="robots-txt"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("", include("registry.urls")),
 ]

@@ -12,7 +12,9 @@ why (the history keeps the reason) and carries the version it was opened at,
 so a save over someone else's newer edit is refused.
 """
 
+import base64
 import datetime
+import hashlib
 
 from django import forms
 from django.contrib import admin, messages
@@ -35,6 +37,7 @@ from simple_history.utils import get_m2m_reverse_field_name
 from . import review
 from .forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
 from .importers.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
+from .importers.esma import NotAnEsmaFile, accept_match, import_file, reject_match
 from .models import (
     Activity,
     Audit,
@@ -49,12 +52,14 @@ from .models import (
     License,
     LicenseCitation,
     LicenseType,
+    MatchProposal,
     Publication,
     Regime,
     Regulator,
     Revision,
     Source,
     Standard,
+    WarningNotice,
 )
 
 admin.site.site_header = "Compliance Registry administration"
@@ -857,11 +862,45 @@ class AffiliateInline(admin.TabularInline):
         return super().get_queryset(request).select_related("jurisdiction")
 
 
+class QualityFlagFilter(admin.SimpleListFilter):
+    """Records an importer flagged (an LEI failing ISO 17442, an unknown country code…)."""
+
+    title = "data-quality flags"
+    parameter_name = "flagged"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Flagged"), ("no", "No flags")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(quality_flags=[])
+        if self.value() == "no":
+            return queryset.filter(quality_flags=[])
+        return queryset
+
+
+@admin.display(description="data-quality flags")
+def quality_flags_display(obj):
+    if not obj.quality_flags:
+        return ""
+    messages_text = "\n".join(flag["message"] for flag in obj.quality_flags)
+    return format_html('<span title="{}">{} flag(s)</span>', messages_text, len(obj.quality_flags))
+
+
 @admin.register(Entity)
 class EntityAdmin(ReviewedImportMixin, CuratedAdmin):
     resource_classes = [EntityResource]
-    list_display = ["name", "kind", "parent", "jurisdiction", "lei", "publication_status", "updated_at"]
-    list_filter = ["kind", "publication_status", ("jurisdiction", admin.RelatedOnlyFieldListFilter)]
+    list_display = [
+        "name",
+        "kind",
+        "parent",
+        "jurisdiction",
+        "lei",
+        "publication_status",
+        "updated_at",
+        quality_flags_display,
+    ]
+    list_filter = ["kind", "publication_status", ("jurisdiction", admin.RelatedOnlyFieldListFilter), QualityFlagFilter]
     search_fields = ["name", "slug", "=lei", "aliases__name"]
     list_select_related = ["parent", "jurisdiction"]
     autocomplete_fields = ["parent", "jurisdiction"]
@@ -960,6 +999,7 @@ class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
         "publication_status",
         "citations_display",
         "verification_display",
+        quality_flags_display,
     ]
     list_filter = [
         "status",
@@ -967,6 +1007,7 @@ class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
         NeedsVerificationFilter,
         "license_type__regime",
         "granted_on_precision",
+        QualityFlagFilter,
     ]
     search_fields = [
         "slug",
@@ -1223,3 +1264,156 @@ class RevisionAdmin(admin.ModelAdmin):
             "media": self.media,
         }
         return TemplateResponse(request, "admin/registry/revision/queue.html", context)
+
+
+# ---------------------------------------------------------------------------
+# Official registers (ESMA): data-quality flags, warning notices, match proposals, file upload
+# ---------------------------------------------------------------------------
+
+
+@admin.register(WarningNotice)
+class WarningNoticeAdmin(CuratedAdmin):
+    list_display = ["entity", "regulator", "jurisdiction", "decided_display", "infringement", "publication_status"]
+    list_filter = ["publication_status", ("jurisdiction", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["entity__name", "reason", "websites"]
+    list_select_related = ["entity", "regulator", "jurisdiction"]
+    autocomplete_fields = ["entity", "regulator", "jurisdiction", "source"]
+    fieldsets = [
+        (None, {"fields": ["entity", "regulator", "jurisdiction", "decided_on", "decided_on_precision"]}),
+        ("Decision", {"fields": ["infringement", "reason", "websites", "notes", "source", "locator", "quality_flags"]}),
+        ("Publication", {"fields": ["slug", "publication_status"]}),
+        RECORD_FIELDSET,
+    ]
+
+    decided_display = partial_date_display("decided_on", "decided", "decided")
+
+
+class EsmaUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="File",
+        choices=[
+            ("casps", "Authorised CASPs (CASPYYYYMMDD.csv)"),
+            ("ncasps", "Non-compliant entities (NCASPYYYYMMDD.csv)"),
+        ],
+    )
+    file = forms.FileField(
+        help_text="The CSV file exactly as downloaded from ESMA; its name carries the snapshot date."
+    )
+    publish = forms.BooleanField(
+        required=False,
+        label="Publish directly",
+        help_text="Reviewers only: skip the second reviewer for this file (recorded in the history).",
+    )
+
+    MAX_BYTES = 10 * 1024 * 1024
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise ValidationError("The file is larger than 10 MB: it is not an ESMA register snapshot.")
+        return upload
+
+
+@admin.register(MatchProposal)
+class MatchProposalAdmin(admin.ModelAdmin):
+    """Imported firms that may be records curators already have: a reviewer accepts or rejects each.
+
+    Also home of the ESMA file upload (upload, preview the dry-run counts, confirm).
+    """
+
+    list_display = ["imported_entity", "existing_entity", "existing_license", "score", "status", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["imported_entity", "existing_entity", "existing_license__holder"]
+    search_fields = ["imported_entity__name", "existing_entity__name", "reason"]
+    readonly_fields = [
+        "imported_entity",
+        "existing_entity",
+        "imported_license",
+        "existing_license",
+        "score",
+        "reason",
+        "source",
+        "author",
+        "created_at",
+        "status",
+        "reviewer",
+        "decided_at",
+    ]
+    fields = [*readonly_fields, "review_note"]
+    actions = ["accept_selected", "reject_selected"]
+    change_list_template = "admin/registry/matchproposal/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, decide, done):
+        count = 0
+        for proposal in queryset:
+            try:
+                decide(proposal)
+                count += 1
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"{proposal}: nothing was changed: {error_text(exc)}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{done} {count} proposal(s).", messages.SUCCESS)
+
+    @admin.action(description="Accept the selected matches (link the records)")
+    def accept_selected(self, request, queryset):
+        self._decide(
+            request, queryset, lambda p: accept_match(p, reviewer=request.user, note=p.review_note), "Accepted"
+        )
+
+    @admin.action(description="Reject the selected matches (needs a review note on each)")
+    def reject_selected(self, request, queryset):
+        self._decide(
+            request, queryset, lambda p: reject_match(p, reviewer=request.user, note=p.review_note), "Rejected"
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("import-esma/", view(self.upload_view), name="registry_esma_import"), *super().get_urls()]
+
+    def upload_view(self, request):
+        """Upload an ESMA file, see what a dry run would do, then confirm to import it."""
+        if not request.user.has_perm("registry.add_license"):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": "Import an ESMA register file", "opts": self.opts}
+        pending = request.session.get("esma_upload")
+        if request.method == "POST" and request.POST.get("confirm") and pending:
+            if request.POST.get("sha256") != pending["sha256"]:
+                self.message_user(request, "The file to import changed: upload it again.", messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            del request.session["esma_upload"]
+            counts = import_file(
+                pending["kind"], base64.b64decode(pending["data"]), pending["name"], publish=pending["publish"]
+            )
+            self.message_user(request, f"Imported {pending['name']}: {counts.summary()}.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:registry_matchproposal_changelist"))
+        form = EsmaUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            publish = form.cleaned_data["publish"]
+            if publish and not review.can_review(request.user):
+                form.add_error("publish", "Only a reviewer can publish an import directly.")
+            else:
+                data = form.cleaned_data["file"].read()
+                name = form.cleaned_data["file"].name
+                try:
+                    counts = import_file(form.cleaned_data["kind"], data, name, publish=publish, dry_run=True)
+                except NotAnEsmaFile as exc:
+                    form.add_error("file", str(exc))
+                else:
+                    sha256 = hashlib.sha256(data).hexdigest()
+                    request.session["esma_upload"] = {
+                        "kind": form.cleaned_data["kind"],
+                        "name": name,
+                        "publish": publish,
+                        "sha256": sha256,
+                        "data": base64.b64encode(data).decode("ascii"),
+                    }
+                    shown = [row for row in counts.rows if row[1] != "unchanged" or row[3]]
+                    context.update(counts=counts, preview_rows=shown, name=name, sha256=sha256, publish=publish)
+        context["form"] = form
+        return TemplateResponse(request, "admin/registry/matchproposal/esma_import.html", context)

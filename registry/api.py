@@ -144,7 +144,10 @@ class RegistryFilterBackend(BaseFilterBackend):
 
 
 class Pagination(pagination.PageNumberPagination):
-    """``page`` (from 1) and ``page_size`` (default 50, capped at 100); bad values are a 400, a page past the end a 404."""
+    """``page`` (from 1) and ``page_size`` (default 50, capped at 100).
+
+    A bad value is a 400 naming it; a page past the end is a 404.
+    """
 
     page_size = PAGE_SIZE
     page_size_query_param = "page_size"

@@ -19,6 +19,7 @@ snapshots get none (``history=False`` skips history altogether).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime
 import hashlib
 import itertools
@@ -26,11 +27,11 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 
 from django.core.management import call_command
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.core.management.color import no_style
+from django.db import connections, models, router, transaction
+from django.db.models import Exists, OuterRef
 from stdnum.iso7064 import mod_97_10
 
 from .dates import DatePrecision
@@ -88,7 +89,9 @@ NAME_SECOND = (
 ).split()
 GROUP_SUFFIX = ("Group", "Holdings", "Global", "International")
 AFFILIATE_SUFFIX = ("Ltd", "Limited", "GmbH", "S.A.", "B.V.", "Pte. Ltd.", "LLC", "SAS", "S.r.l.", "AB", "Inc.")
-AUDITOR_FIRST = "Albright Brennan Castell Dalton Everly Fairbanks Grantham Hollis Iverson Jarrow Kendrick Lowell".split()
+AUDITOR_FIRST = (
+    "Albright Brennan Castell Dalton Everly Fairbanks Grantham Hollis Iverson Jarrow Kendrick Lowell".split()
+)
 AUDITOR_SECOND = "Assurance Audit Certification Security Attest Risk Verify Trust".split()
 AUDITOR_SUFFIX = ("LLP", "GmbH", "Ltd", "Pte. Ltd.", "Inc.")
 PEOPLE_FIRST = "Ada Bruno Chen Dara Elif Farah Goran Hana Ines Jonas Kemal Lena Mira Nils Omar Priya".split()
@@ -285,27 +288,81 @@ class Progress:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class Plan:
-    """Rows built in memory before they are written; indexes stand in for primary keys until then."""
+class Table:
+    """Rows of one model, as dicts keyed by column, with primary keys assigned up front.
 
-    regimes: list = field(default_factory=list)
-    regulators: list = field(default_factory=list)
-    regulator_regimes: list = field(default_factory=list)  # (regulator index, regime index)
-    license_types: list = field(default_factory=list)  # (regime index, LicenseType)
-    entities: list = field(default_factory=list)
-    parents: dict = field(default_factory=dict)  # entity index -> parent index
-    aliases: list = field(default_factory=list)  # (entity index, EntityAlias)
-    licenses: list = field(default_factory=list)
-    license_links: list = field(default_factory=list)  # (holder idx, type idx, regulator idx)
-    license_activities: list = field(default_factory=list)  # (license idx, activity slug)
-    license_passports: list = field(default_factory=list)  # (license idx, jurisdiction pk)
-    audits: list = field(default_factory=list)
-    audit_links: list = field(default_factory=list)  # (subject idx, auditor idx, standard slug or None)
-    register_sources: list = field(default_factory=list)  # Source per regulator (same index)
-    report_sources: dict = field(default_factory=dict)  # auditor entity idx -> Source
-    license_quotes: list = field(default_factory=list)  # quote per licence
-    audit_quotes: list = field(default_factory=list)
+    Assigning keys here (after the table's current maximum) lets rows point at
+    each other before anything is written, and lets them be written with one
+    ``executemany`` per batch instead of going through model instances: an
+    order of magnitude faster than ``bulk_create`` for half a million rows.
+    """
+
+    def __init__(self, model, label, history=False):
+        self.model = model
+        self.label = label
+        self.fields = list(model._meta.concrete_fields)
+        self.columns = [field.attname for field in self.fields]
+        self.defaults = {field.attname: field.get_default() for field in self.fields if field.attname != "id"}
+        self.rows = []
+        maximum = model.objects.order_by("-pk").values_list("pk", flat=True).first()
+        self.next_id = (maximum or 0) + 1
+        self.history = history and hasattr(model, "history")
+
+    def add(self, **values):
+        values["id"] = self.next_id
+        self.next_id += 1
+        self.rows.append(values)
+        return values
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
+def _adapter(field, connection):
+    """How one column's Python value becomes a database parameter (only dates, datetimes and JSON need it)."""
+    if isinstance(field, (models.DateTimeField, models.DateField, models.JSONField)):
+        return lambda value: field.get_db_prep_save(value, connection)
+    return None
+
+
+def insert_rows(connection, model, columns, fields, tuples, progress, label):
+    """INSERT ``tuples`` into ``model``'s table in batches of ``BATCH_SIZE``, one executemany each."""
+    quote = connection.ops.quote_name
+    # Identifiers come from the models and are quoted; values are parameters.
+    names = ", ".join(quote(c) for c in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({placeholders})"  # noqa: S608
+    adapters = [(i, a) for i, field in enumerate(fields) if (a := _adapter(field, connection))]
+    with connection.cursor() as cursor:
+        for start in range(0, len(tuples), BATCH_SIZE):
+            chunk = tuples[start : start + BATCH_SIZE]
+            if adapters:
+                chunk = [list(row) for row in chunk]
+                for row in chunk:
+                    for i, adapt in adapters:
+                        row[i] = adapt(row[i])
+            cursor.executemany(sql, chunk)
+            progress.advance(len(chunk), label)
+
+
+@contextlib.contextmanager
+def sqlite_bulk_mode(connection):
+    """On SQLite, a large page cache while writing: a 300 MB transaction otherwise spills to disk page by page."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 class DemoGenerator:
@@ -317,7 +374,7 @@ class DemoGenerator:
         self.history = history
         self.stream = stream
         self.quiet = quiet
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible, not secret
         self.precisions = Weighted(*zip(*PRECISION_WEIGHTS, strict=True))
         self.counts = Counter()
 
@@ -354,10 +411,10 @@ class DemoGenerator:
                 "real data. Use an empty database, or pass --allow-mixed if you really mean to."
             )
 
-    # -- planning (no database writes) ---------------------------------------
+    # -- planning: every row is built in memory, with its primary key ----------
 
     def countries(self):
-        """About 200 countries, EU/EEA members always included (the EU regimes need them)."""
+        """About 200 countries, EU/EEA members and the usual hubs always included."""
         countries = list(Jurisdiction.objects.filter(kind=JurisdictionKind.COUNTRY).order_by("code"))
         if not countries:
             raise MixedDataError("No country jurisdictions: load them with `manage.py loaddata jurisdictions`.")
@@ -376,18 +433,64 @@ class DemoGenerator:
         chosen.sort(key=lambda c: c.code)
         return chosen, areas, members
 
-    def plan(self):
+    def curated(self, table, **values):
+        """A published record with fixed timestamps (never "now": the same seed gives the same rows)."""
+        updated = EPOCH - datetime.timedelta(minutes=self.rng.randrange(60 * 24 * 365))
+        return table.add(
+            publication_status=Publication.PUBLISHED,
+            created_at=updated,
+            updated_at=updated,
+            published_at=updated,
+            **values,
+        )
+
+    def maybe_draft(self, row):
+        if self.rng.random() < DRAFT_SHARE:
+            row["publication_status"] = Publication.DRAFT
+            row["published_at"] = None
+
+    def plan(self):  # noqa: C901 - one pass over the register, in a fixed order
         rng = self.rng
-        plan = Plan()
+        history = self.history
+        t = self.tables = {
+            "source": Table(Source, "sources", history),
+            "regime": Table(Regime, "regimes", history),
+            "regulator": Table(Regulator, "regulators", history),
+            "regulator_regimes": Table(Regulator.regimes.through, "regulator regimes"),
+            "license_type": Table(LicenseType, "licence types"),
+            "activity": Table(Activity, "activities"),
+            "standard": Table(Standard, "standards"),
+            "entity": Table(Entity, "entities", history),
+            "alias": Table(EntityAlias, "aliases"),
+            "entity_citation": Table(EntityCitation, "entity citations"),
+            "license": Table(License, "licences", history),
+            "license_citation": Table(LicenseCitation, "licence citations"),
+            "license_activities": Table(License.activities.through, "licence activities"),
+            "passports": Table(License.passported_to.through, "passports"),
+            "audit": Table(Audit, "audits", history),
+            "audit_citation": Table(AuditCitation, "audit citations"),
+        }
         countries, areas, members = self.countries()
-        self.areas = areas
         eu_members = members["EU"]
         eea = areas.get("EEA") or areas.get("EU")
         eea_members = [c for c in countries if c.code in (members["EEA"] or members["EU"])]
-        by_code = {c.code: c for c in countries}
+        today = EPOCH.date()
 
-        # Regimes: one EU-wide pair when the EU exists, one or two national regimes elsewhere.
-        regime_country = []  # regime index -> country code ("EU" for EU-wide)
+        demo_source = self.curated(
+            t["source"],
+            slug=DEMO_SOURCE_SLUG,
+            title=DEMO_SOURCE_TITLE,
+            kind=SourceKind.OTHER,
+            publisher="Compliance Registry",
+            archived_text=DEMO_SOURCE_TEXT,
+            retrieved_on=today,
+            published_on=today,
+            published_on_precision=DatePrecision.DAY,
+            notes="Cited by every synthetic record: this is how demo data is told apart from real data.",
+        )
+        source_lines = {demo_source["id"]: None}
+
+        # Regimes: an EU-wide pair when the EU exists, one or two national regimes elsewhere.
         country_regimes = defaultdict(list)
         eu_regimes = []
         if "EU" in areas:
@@ -395,513 +498,384 @@ class DemoGenerator:
                 ("eu-casp", "Demo MiCA", "Demo Markets in Crypto-Assets Regulation", "Regulation (EU) 2023/1114"),
                 ("eu-psd", "Demo PSD2", "Demo Payment Services Directive", "Directive (EU) 2015/2366"),
             ):
-                eu_regimes.append(len(plan.regimes))
-                regime_country.append("EU")
-                plan.regimes.append(
-                    self.curated(
-                        Regime,
-                        slug=f"{PREFIX}{slug}",
-                        short_name=short,
-                        name=name,
-                        legal_reference=ref,
-                        jurisdiction=areas["EU"],
-                        description="Synthetic regime for demo data.",
-                    )
+                row = self.curated(
+                    t["regime"],
+                    slug=f"{PREFIX}{slug}",
+                    short_name=short,
+                    name=name,
+                    legal_reference=ref,
+                    jurisdiction_id=areas["EU"].pk,
+                    description="Synthetic regime for demo data.",
                 )
+                eu_regimes.append(row["id"])
         for country in countries:
-            count = 1 if country.code in eu_members else rng.choice((1, 1, 2))
-            for number in range(1, count + 1):
-                index = len(plan.regimes)
-                country_regimes[country.code].append(index)
-                regime_country.append(country.code)
-                plan.regimes.append(
-                    self.curated(
-                        Regime,
-                        slug=f"{PREFIX}{country.code.lower()}-regime-{number}",
-                        short_name=f"Demo {country.code} VA {number}",
-                        name=f"Demo {country.name} Virtual Assets Act {2015 + rng.randrange(11)}",
-                        legal_reference=f"Demo Act No. {rng.randrange(1, 99)} of {2015 + rng.randrange(11)}",
-                        jurisdiction=country,
-                        description="Synthetic regime for demo data.",
-                    )
+            for number in range(1, (1 if country.code in eu_members else rng.choice((1, 1, 2))) + 1):
+                row = self.curated(
+                    t["regime"],
+                    slug=f"{PREFIX}{country.code.lower()}-regime-{number}",
+                    short_name=f"Demo {country.code} VA {number}",
+                    name=f"Demo {country.name} Virtual Assets Act {2015 + rng.randrange(11)}",
+                    legal_reference=f"Demo Act No. {rng.randrange(1, 99)} of {2015 + rng.randrange(11)}",
+                    jurisdiction_id=country.pk,
+                    description="Synthetic regime for demo data.",
                 )
+                country_regimes[country.code].append(row["id"])
 
         # Licence types: one to three per regime.
         types_of = defaultdict(list)
-        for regime_index in range(len(plan.regimes)):
+        type_names = {}
+        for regime in t["regime"].rows:
             for slug, name in rng.sample(LICENSE_TYPE_NAMES, rng.choice((1, 2, 2, 3))):
-                types_of[regime_index].append(len(plan.license_types))
-                plan.license_types.append((regime_index, LicenseType(slug=f"{PREFIX}{slug}", name=name)))
+                row = t["license_type"].add(regime_id=regime["id"], slug=f"{PREFIX}{slug}", name=name)
+                types_of[regime["id"]].append(row["id"])
+                type_names[row["id"]] = name
 
-        # Regulators: one or two per country; the first supervises every regime there (and the EU ones).
+        # Regulators: one or two per country, each with its public register as a source.
         country_regulators = defaultdict(list)
         for country in countries:
             for number in range(1, rng.choice((1, 1, 1, 2)) + 1):
-                index = len(plan.regulators)
-                country_regulators[country.code].append(index)
-                abbreviation = f"D{country.code}{'FSA' if number == 1 else 'CB'}"
-                plan.regulators.append(
-                    self.curated(
-                        Regulator,
-                        slug=f"{PREFIX}{country.code.lower()}-{'fsa' if number == 1 else 'cb'}",
-                        name=f"Demo {country.name} {'Financial Services Authority' if number == 1 else 'Central Bank'}",
-                        abbreviation=abbreviation,
-                        jurisdiction=country,
-                        website=f"https://{abbreviation.lower()}.demo.example/",
-                    )
+                kind = "fsa" if number == 1 else "cb"
+                abbreviation = f"D{country.code}{kind.upper()}"
+                name = f"Demo {country.name} {'Financial Services Authority' if number == 1 else 'Central Bank'}"
+                regulator = self.curated(
+                    t["regulator"],
+                    slug=f"{PREFIX}{country.code.lower()}-{kind}",
+                    name=name,
+                    abbreviation=abbreviation,
+                    jurisdiction_id=country.pk,
+                    website=f"https://{abbreviation.lower()}.demo.example/",
                 )
+                country_regulators[country.code].append(regulator["id"])
                 supervised = country_regimes[country.code] if number == 1 else country_regimes[country.code][-1:]
                 if country.code in eu_members:
                     supervised = supervised + eu_regimes
-                plan.regulator_regimes += [(index, regime) for regime in supervised]
-        for index, regulator in enumerate(plan.regulators):
-            text_lines = [f"Demo public register of {regulator.name}.", DEMO_QUOTE]
-            plan.register_sources.append(
-                [
-                    self.curated(
-                        Source,
-                        slug=f"{PREFIX}register-{regulator.slug[len(PREFIX) :]}",
-                        title=f"Demo public register of {regulator.name}",
-                        kind=SourceKind.OFFICIAL_REGISTER,
-                        publisher=regulator.name,
-                        url=f"{regulator.website}register",
-                        retrieved_on=EPOCH.date(),
-                        published_on=EPOCH.date().replace(day=1),
-                        published_on_precision=DatePrecision.MONTH,
-                    ),
-                    text_lines,
-                ]
-            )
+                for regime_id in supervised:
+                    t["regulator_regimes"].add(regulator_id=regulator["id"], regime_id=regime_id)
+                source = self.curated(
+                    t["source"],
+                    slug=f"{PREFIX}register-{country.code.lower()}-{kind}",
+                    title=f"Demo public register of {name}",
+                    kind=SourceKind.OFFICIAL_REGISTER,
+                    publisher=name,
+                    url=f"{regulator['website']}register",
+                    retrieved_on=today,
+                    published_on=today.replace(day=1),
+                    published_on_precision=DatePrecision.MONTH,
+                )
+                regulator["source_id"] = source["id"]
+                source_lines[source["id"]] = [f"Demo public register of {name}.", DEMO_QUOTE]
 
-        # Entities: auditors, groups, standalone companies, then affiliates spread over groups (a few large).
-        n = self.n
+        activities = [
+            t["activity"].add(
+                slug=f"{PREFIX}{slug}",
+                name=f"{name} (demo)",
+                code=code,
+                regime_id=eu_regimes[0] if code and eu_regimes else None,
+            )["id"]
+            for slug, name, code in ACTIVITIES
+        ]
+        standards_by_kind = defaultdict(list)
+        standard_slugs = {}
+        for slug, name, issuer, kind in STANDARDS:
+            row = t["standard"].add(slug=f"{PREFIX}{slug}", name=f"{name} (demo)", issuer=issuer)
+            standards_by_kind[kind].append(row["id"])
+            standard_slugs[row["id"]] = slug
+
+        self.plan_entities(countries, source_lines)
+        self.plan_licenses(
+            countries, eu_members, eu_regimes, eea, eea_members, country_regimes, country_regulators, types_of,
+            type_names, activities, source_lines, demo_source["id"],
+        )  # fmt: skip
+        self.plan_audits(standards_by_kind, standard_slugs, source_lines, demo_source["id"])
+
+        for source in t["source"].rows:
+            lines = source_lines[source["id"]]
+            if lines is not None:
+                source["archived_text"] = "\n".join(lines) + "\n"
+            # Source.save() sets the digest; rows written here skip save(), so it is set now.
+            source["sha256"] = sha256(source["archived_text"])
+        for row in t["regulator"].rows:
+            del row["source_id"]
+
+    def plan_entities(self, countries, source_lines):
+        """Auditors, groups, standalone companies, then affiliates spread over groups (a few very large)."""
+        rng, t, n = self.rng, self.tables, self.n
         n_auditors = max(1, min(n // 100, 400)) if n >= 5 else 0
-        n_groups = max(1, n // 12)
-        n_companies = n // 20
-        n_affiliates = max(0, n - n_auditors - n_groups - n_companies)
-        if n_auditors + n_groups + n_companies > n:
-            n_companies = max(0, n - n_auditors - n_groups)
-            n_groups = min(n_groups, n - n_auditors)
-        country_pick = Weighted(countries, [HUB_WEIGHTS.get(c.code, 1) for c in countries])
+        n_groups = min(max(1, n // 12), n - n_auditors)
+        n_companies = min(n // 20, n - n_auditors - n_groups)
+        n_affiliates = n - n_auditors - n_groups - n_companies
+        self.country_pick = Weighted(countries, [HUB_WEIGHTS.get(c.code, 1) for c in countries])
         used_names = set()
-        lei_counter = itertools.count(1)
+        self.entity_names = {}
+        leis = itertools.count(1)
 
-        def unique_name(base):
+        def unique(base):
             name, number = base, 2
             while name in used_names:
                 name, number = f"{base} {number}", number + 1
             used_names.add(name)
             return name
 
-        def entity(kind, name, country, parent=None):
-            index = len(plan.entities)
-            slug = f"{PREFIX}e{index:06d}"
-            lei = make_lei(next(lei_counter)) if rng.random() < 0.35 else ""
-            record = self.curated(
-                Entity,
+        def entity(kind, name, country, parent=None, draft=True):
+            number = len(t["entity"]) + 1
+            slug = f"{PREFIX}e{number:06d}"
+            row = self.curated(
+                t["entity"],
                 slug=slug,
                 name=name,
                 kind=kind,
-                jurisdiction=country,
-                lei=lei,
+                parent_id=parent,
+                jurisdiction_id=country.pk,
+                lei=make_lei(next(leis)) if rng.random() < 0.35 else "",
                 website=f"https://{slug}.demo.example/",
                 description="Synthetic entity for demo data.",
             )
-            plan.entities.append(record)
-            if parent is not None:
-                plan.parents[index] = parent
+            self.entity_names[row["id"]] = name
+            if draft:
+                self.maybe_draft(row)
             if rng.random() < 0.2:
-                alias = f"{rng.choice(NAME_FIRST)}{rng.choice(NAME_SECOND)}"
-                plan.aliases.append((index, EntityAlias(name=alias, kind=rng.choice(("trading", "former", "other")))))
-            return index
+                t["alias"].add(
+                    entity_id=row["id"],
+                    name=f"{rng.choice(NAME_FIRST)}{rng.choice(NAME_SECOND)}",
+                    kind=rng.choice(("trading", "former", "other")),
+                )
+            return row["id"]
 
-        auditors = [
-            entity(
-                EntityKind.AUDITOR,
-                unique_name(
-                    f"Demo {rng.choice(AUDITOR_FIRST)} {rng.choice(AUDITOR_SECOND)} {rng.choice(AUDITOR_SUFFIX)}"
-                ),
-                country_pick.pick(rng),
-            )
-            for _ in range(n_auditors)
-        ]
-        groups = []
-        brands = []
+        # Auditors stay published: a published audit must not name a draft auditor.
+        self.auditors = []
+        for _ in range(n_auditors):
+            name = unique(f"Demo {rng.choice(AUDITOR_FIRST)} {rng.choice(AUDITOR_SECOND)} {rng.choice(AUDITOR_SUFFIX)}")
+            auditor = entity(EntityKind.AUDITOR, name, self.country_pick.pick(rng), draft=False)
+            self.auditors.append(auditor)
+        groups, brands = [], []
         for _ in range(n_groups):
-            brand = unique_name(f"Demo {rng.choice(NAME_FIRST)} {rng.choice(NAME_SECOND)}")
+            brand = unique(f"Demo {rng.choice(NAME_FIRST)} {rng.choice(NAME_SECOND)}")
             brands.append(brand)
-            groups.append(entity(EntityKind.GROUP, f"{brand} {rng.choice(GROUP_SUFFIX)}", country_pick.pick(rng)))
+            group_name = f"{brand} {rng.choice(GROUP_SUFFIX)}"
+            groups.append(entity(EntityKind.GROUP, group_name, self.country_pick.pick(rng)))
         for _ in range(n_companies):
-            name = unique_name(f"Demo {rng.choice(NAME_FIRST)} {rng.choice(NAME_SECOND)} {rng.choice(AFFILIATE_SUFFIX)}")
-            entity(EntityKind.COMPANY, name, country_pick.pick(rng))
+            name = unique(f"Demo {rng.choice(NAME_FIRST)} {rng.choice(NAME_SECOND)} {rng.choice(AFFILIATE_SUFFIX)}")
+            entity(EntityKind.COMPANY, name, self.country_pick.pick(rng))
         # Zipf-like group sizes: the first groups are the big exchanges with hundreds of affiliates.
         group_pick = Weighted(range(len(groups)), [1 / (rank + 1) ** 0.9 for rank in range(len(groups))])
         for _ in range(n_affiliates):
-            group_number = group_pick.pick(rng)
-            country = country_pick.pick(rng)
-            suffix = rng.choice(AFFILIATE_SUFFIX)
-            name = unique_name(f"{brands[group_number]} {country.name} {suffix}")
-            entity(EntityKind.AFFILIATE, name, country, parent=groups[group_number])
-        auditor_set = set(auditors)
-        for index in auditors:
-            auditor = plan.entities[index]
-            plan.report_sources[index] = [
-                self.curated(
-                    Source,
-                    slug=f"{PREFIX}reports-{auditor.slug[len(PREFIX) :]}",
-                    title=f"Demo list of reports issued by {auditor.name}",
-                    kind=SourceKind.REPORT,
-                    publisher=auditor.name,
-                    url=f"{auditor.website}reports",
-                    retrieved_on=EPOCH.date(),
-                    published_on=datetime.date(EPOCH.year, 1, 1),
-                    published_on_precision=DatePrecision.YEAR,
-                ),
-                [f"Demo list of reports issued by {auditor.name}.", DEMO_QUOTE],
-            ]
+            number = group_pick.pick(rng)
+            country = self.country_pick.pick(rng)
+            name = unique(f"{brands[number]} {country.name} {rng.choice(AFFILIATE_SUFFIX)}")
+            entity(EntityKind.AFFILIATE, name, country, parent=groups[number])
+        self.auditor_sources = {}
+        for auditor_id in self.auditors:
+            name = self.entity_names[auditor_id]
+            source = self.curated(
+                t["source"],
+                slug=f"{PREFIX}reports-{auditor_id}",
+                title=f"Demo list of reports issued by {name}",
+                kind=SourceKind.REPORT,
+                publisher=name,
+                retrieved_on=EPOCH.date(),
+                published_on=datetime.date(EPOCH.year, 1, 1),
+                published_on_precision=DatePrecision.YEAR,
+            )
+            self.auditor_sources[auditor_id] = source["id"]
+            source_lines[source["id"]] = [f"Demo list of reports issued by {name}.", DEMO_QUOTE]
+        auditor_set = set(self.auditors)
+        self.holders = [row["id"] for row in t["entity"].rows if row["id"] not in auditor_set]
 
-        # Drafts: about 5% of entities (never auditors, so published audits keep published auditors).
-        for index, record in enumerate(plan.entities):
-            if index not in auditor_set and rng.random() < DRAFT_SHARE:
-                self.make_draft(record)
-
-        # Licences: about three per entity, held by groups, companies and affiliates.
-        holders = [i for i in range(len(plan.entities)) if i not in auditor_set]
+    def plan_licenses(
+        self, countries, eu_members, eu_regimes, eea, eea_members, country_regimes, country_regulators, types_of,
+        type_names, activities, source_lines, demo_source,
+    ):  # fmt: skip
+        """About three licences per entity, in the holder's country or another; EU ones often passported."""
+        rng, t = self.rng, self.tables
+        holders = self.holders
+        entity_country = {row["id"]: row["jurisdiction_id"] for row in t["entity"].rows}
+        country_by_pk = {c.pk: c for c in countries}
+        regulator_source = {row["id"]: row["source_id"] for row in t["regulator"].rows}
         status_pick = Weighted(*zip(*LICENSE_STATUS_WEIGHTS, strict=True))
-        activity_slugs = [slug for slug, _, _ in ACTIVITIES]
         today = EPOCH.date()
-        n_licenses = round(3 * n) if holders else 0
-        for number in range(n_licenses):
-            holder = holders[number] if number < len(holders) else rng.choice(holders)
-            home = plan.entities[holder].jurisdiction
+        for number in range(1, (3 * self.n if holders else 0) + 1):
+            holder = holders[number - 1] if number <= len(holders) else rng.choice(holders)
+            home = country_by_pk[entity_country[holder]]
             if rng.random() < 0.3:
-                home = country_pick.pick(rng)
+                home = self.country_pick.pick(rng)
             if home.code in eu_members and eu_regimes and rng.random() < 0.7:
                 regime = rng.choice(eu_regimes)
             else:
                 regime = rng.choice(country_regimes[home.code])
             license_type = rng.choice(types_of[regime])
-            regulators_here = country_regulators[home.code]
-            regulator = regulators_here[0] if rng.random() < 0.93 else None
+            regulator = country_regulators[home.code][0] if rng.random() < 0.93 else None
             status = status_pick.pick(rng)
-            granted_on = granted_precision = ended_on = ended_precision = None
+            dates = {"granted_on": None, "granted_on_precision": "", "ended_on": None, "ended_on_precision": ""}
             if status != LicenseStatus.APPLIED:
                 granted = random_day(rng, datetime.date(2014, 1, 1), today - datetime.timedelta(days=30))
-                granted_on, granted_precision = partial(rng, granted, self.precisions)
+                dates["granted_on"], dates["granted_on_precision"] = partial(rng, granted, self.precisions)
                 if status in (LicenseStatus.REVOKED, LicenseStatus.EXPIRED, LicenseStatus.SURRENDERED):
                     ended = random_day(rng, granted + datetime.timedelta(days=1), today)
-                    ended_on, ended_precision = partial_not_before(rng, ended, granted_on, self.precisions)
-            code = home.code
-            reference = f"DEMO-{code}-{number + 1:07d}"
-            license_record = self.curated(
-                License,
-                slug=f"{PREFIX}l{number + 1:07d}",
-                jurisdiction=home,
+                    dates["ended_on"], dates["ended_on_precision"] = partial_not_before(
+                        rng, ended, dates["granted_on"], self.precisions
+                    )
+            reference = f"DEMO-{home.code}-{number:07d}" if rng.random() < 0.9 else ""
+            row = self.curated(
+                t["license"],
+                slug=f"{PREFIX}l{number:07d}",
+                holder_id=holder,
+                license_type_id=license_type,
+                regulator_id=regulator,
+                jurisdiction_id=home.pk,
                 status=status,
-                granted_on=granted_on,
-                granted_on_precision=granted_precision or "",
-                ended_on=ended_on,
-                ended_on_precision=ended_precision or "",
                 serves_retail=rng.random() < 0.6,
                 serves_professional=rng.random() < 0.8,
                 serves_institutional=rng.random() < 0.5,
-                reference_number=reference if rng.random() < 0.9 else "",
-                conditions="Synthetic condition: no services to residents outside the licence's scope."
-                if rng.random() < 0.1
-                else "",
+                reference_number=reference,
+                conditions=(
+                    "Synthetic condition: no services to residents outside the licence's scope."
+                    if rng.random() < 0.1
+                    else ""
+                ),
                 last_verified_on=None if rng.random() < 0.15 else today - datetime.timedelta(days=rng.randrange(700)),
+                **dates,
             )
-            if rng.random() < DRAFT_SHARE:
-                self.make_draft(license_record)
-            plan.licenses.append(license_record)
-            plan.license_links.append((holder, license_type, regulator))
-            license_index = len(plan.licenses) - 1
-            for slug in rng.sample(activity_slugs, rng.randrange(1, 5)):
-                plan.license_activities.append((license_index, slug))
+            self.maybe_draft(row)
+            for activity in rng.sample(activities, rng.randrange(1, 5)):
+                t["license_activities"].add(license_id=row["id"], activity_id=activity)
             if regime in eu_regimes and eea is not None and rng.random() < 0.6:
                 if rng.random() < 0.7:
-                    plan.license_passports.append((license_index, eea.pk))
+                    t["passports"].add(license_id=row["id"], jurisdiction_id=eea.pk)
                 else:
-                    targets = [c for c in rng.sample(eea_members, min(6, len(eea_members))) if c.code != code]
-                    plan.license_passports += [(license_index, c.pk) for c in targets]
-            holder_name = plan.entities[holder].name
-            quote = (
-                f"{holder_name} holds licence {reference or license_record.slug} "
-                f"({plan.license_types[license_type][1].name}), status {status}."
-            )
-            plan.license_quotes.append(quote)
+                    for country in rng.sample(eea_members, min(6, len(eea_members))):
+                        if country.pk != home.pk:
+                            t["passports"].add(license_id=row["id"], jurisdiction_id=country.pk)
+            t["license_citation"].add(license_id=row["id"], source_id=demo_source, quote=DEMO_QUOTE, supports="")
             if regulator is not None:
-                plan.register_sources[regulator][1].append(quote)
+                quote = (
+                    f"{self.entity_names[holder]} holds licence {reference or row['slug']} "
+                    f"({type_names[license_type]}), status {status}."
+                )
+                source = regulator_source[regulator]
+                source_lines[source].append(quote)
+                t["license_citation"].add(
+                    license_id=row["id"],
+                    source_id=source,
+                    supports=LicenseCitation.Fact.STATUS,
+                    quote=quote,
+                    locator="Register entry",
+                )
 
-        # Audits: about two per entity, by the auditors, against the standards.
+    def plan_audits(self, standards_by_kind, standard_slugs, source_lines, demo_source):
+        """About two audits per entity, by the audit firms, against the standards; some engagements ongoing."""
+        rng, t = self.rng, self.tables
+        holders, auditors = self.holders, self.auditors
         kind_pick = Weighted(*zip(*AUDIT_KIND_WEIGHTS, strict=True))
-        standards_by_kind = defaultdict(list)
-        for slug, _, _, kind in STANDARDS:
-            standards_by_kind[kind].append(f"{PREFIX}{slug}")
-        n_audits = round(2 * n) if holders and auditors else 0
-        for number in range(n_audits):
-            subject = holders[number % len(holders)] if number < len(holders) else rng.choice(holders)
+        today = EPOCH.date()
+        scopes = (
+            "Information security management system for the trading platform and custody operations.",
+            "Hot and cold wallet infrastructure; smart contracts of the staking product.",
+            "Controls relevant to security and availability of the exchange services.",
+            "Customer liabilities and reserves of BTC, ETH and USDT at the snapshot date.",
+        )
+        for number in range(1, (2 * self.n if holders and auditors else 0) + 1):
+            subject = holders[(number - 1) % len(holders)] if number <= len(holders) else rng.choice(holders)
             auditor = rng.choice(auditors) if rng.random() < 0.95 else None
             kind = kind_pick.pick(rng)
             standard = rng.choice(standards_by_kind[kind]) if standards_by_kind[kind] else None
-            fields = {"ongoing": False}
+            dates = dict.fromkeys(("issued_on", "period_start", "period_end", "valid_until"))
+            dates.update({f"{name}_precision": "" for name in list(dates)})
+            ongoing = False
             issued = random_day(rng, datetime.date(2017, 1, 1), today)
             if kind == AuditKind.CERTIFICATION:
-                fields["issued_on"], fields["issued_on_precision"] = partial(rng, issued, self.precisions)
-                until = issued.replace(year=issued.year + 3) if issued.month != 2 else issued + datetime.timedelta(1095)
-                fields["valid_until"], fields["valid_until_precision"] = partial_not_before(
-                    rng, until, fields["issued_on"], self.precisions
+                dates["issued_on"], dates["issued_on_precision"] = partial(rng, issued, self.precisions)
+                until = issued + datetime.timedelta(days=1095)
+                dates["valid_until"], dates["valid_until_precision"] = partial_not_before(
+                    rng, until, dates["issued_on"], self.precisions
                 )
             elif kind == AuditKind.ATTESTATION:
                 end = issued - datetime.timedelta(days=rng.randrange(30, 90))
                 start = end - datetime.timedelta(days=rng.choice((181, 364)))
-                fields["period_start"], fields["period_start_precision"] = start, DatePrecision.DAY
-                fields["period_end"], fields["period_end_precision"] = end, DatePrecision.DAY
-                fields["issued_on"], fields["issued_on_precision"] = partial(rng, issued, self.precisions)
+                dates.update(period_start=start, period_start_precision=DatePrecision.DAY)
+                dates.update(period_end=end, period_end_precision=DatePrecision.DAY)
+                dates["issued_on"], dates["issued_on_precision"] = partial(rng, issued, self.precisions)
             elif kind == AuditKind.SECURITY_AUDIT and rng.random() < 0.3:
-                fields["ongoing"] = True
-                fields["period_start"], fields["period_start_precision"] = partial(rng, issued, self.precisions)
+                ongoing = True
+                dates["period_start"], dates["period_start_precision"] = partial(rng, issued, self.precisions)
             else:
-                fields["issued_on"], fields["issued_on_precision"] = issued, DatePrecision.DAY
-            for name in ("issued_on", "period_start", "period_end", "valid_until"):
-                fields.setdefault(name, None)
-                fields.setdefault(f"{name}_precision", "")
-            reference = f"DEMO-R-{number + 1:07d}" if rng.random() < 0.7 else ""
-            audit = self.curated(
-                Audit,
-                slug=f"{PREFIX}a{number + 1:07d}",
+                dates.update(issued_on=issued, issued_on_precision=DatePrecision.DAY)
+            reference = f"DEMO-R-{number:07d}" if rng.random() < 0.7 else ""
+            row = self.curated(
+                t["audit"],
+                slug=f"{PREFIX}a{number:07d}",
+                subject_id=subject,
+                auditor_id=auditor,
+                standard_id=standard,
                 kind=kind,
-                scope=rng.choice(
-                    (
-                        "Information security management system for the trading platform and custody operations.",
-                        "Hot and cold wallet infrastructure; smart contracts of the staking product.",
-                        "Controls relevant to security and availability of the exchange services.",
-                        "Customer liabilities and reserves of BTC, ETH and USDT at the snapshot date.",
-                    )
-                ),
+                scope=rng.choice(scopes),
+                ongoing=ongoing,
                 reference=reference,
                 last_verified_on=None if rng.random() < 0.15 else today - datetime.timedelta(days=rng.randrange(700)),
-                **fields,
+                **dates,
             )
-            if rng.random() < DRAFT_SHARE:
-                self.make_draft(audit)
-            plan.audits.append(audit)
-            plan.audit_links.append((subject, auditor, standard))
-            what = standard[len(PREFIX) :] if standard else kind
-            quote = f"Report {reference or audit.slug} on {plan.entities[subject].name}: {what}."
-            plan.audit_quotes.append(quote)
+            self.maybe_draft(row)
+            t["audit_citation"].add(audit_id=row["id"], source_id=demo_source, quote=DEMO_QUOTE, supports="")
             if auditor is not None:
-                plan.report_sources[auditor][1].append(quote)
-        self.plan_ = plan
-        self.by_code = by_code
-        return plan
-
-    def curated(self, model, **fields):
-        """A published record with fixed timestamps (never "now": the same seed gives the same rows)."""
-        updated = EPOCH - datetime.timedelta(minutes=self.rng.randrange(60 * 24 * 365))
-        return model(
-            publication_status=Publication.PUBLISHED,
-            created_at=updated,
-            updated_at=updated,
-            published_at=updated,
-            **fields,
-        )
-
-    @staticmethod
-    def make_draft(record):
-        record.publication_status = Publication.DRAFT
-        record.published_at = None
+                what = standard_slugs[standard] if standard else kind
+                quote = f"Report {reference or row['slug']} on {self.entity_names[subject]}: {what}."
+                source = self.auditor_sources[auditor]
+                source_lines[source].append(quote)
+                t["audit_citation"].add(
+                    audit_id=row["id"], source_id=source, quote=quote, locator="Report list", supports=""
+                )
+        for row in t["entity"].rows:
+            t["entity_citation"].add(entity_id=row["id"], source_id=demo_source, quote=DEMO_QUOTE, supports="")
 
     # -- writing ---------------------------------------------------------------
 
-    def estimated_rows(self, plan):
-        return (
-            len(plan.regimes)
-            + len(plan.regulators)
-            + len(plan.regulator_regimes)
-            + len(plan.license_types)
-            + len(plan.entities) * 2
-            + len(plan.aliases)
-            + len(plan.licenses) * 3
-            + len(plan.license_activities)
-            + len(plan.license_passports)
-            + len(plan.audits) * 3
-            + len(plan.register_sources)
-            + len(plan.report_sources)
-            + (len(plan.entities) + len(plan.licenses) + len(plan.audits) if self.history else 0)
-        )
-
-    def write(self, model, objs, label):
-        """bulk_create in batches, reporting progress; returns the objects with their primary keys."""
-        for start in range(0, len(objs), BATCH_SIZE):
-            chunk = objs[start : start + BATCH_SIZE]
-            model.objects.bulk_create(chunk, batch_size=BATCH_SIZE)
-            self.progress.advance(len(chunk), label)
-        self.counts[model._meta.verbose_name_plural] += len(objs)
-        return objs
-
-    def write_history(self, model, objs, label):
-        if not self.history or not hasattr(model, "history"):
-            return
-        for start in range(0, len(objs), BATCH_SIZE):
-            chunk = objs[start : start + BATCH_SIZE]
-            model.history.bulk_history_create(
-                chunk, batch_size=BATCH_SIZE, default_change_reason=HISTORY_REASON, default_date=EPOCH
-            )
-            self.progress.advance(len(chunk), label)
-        self.counts["history entries"] += len(objs)
-
     def generate(self, allow_mixed=False):
-        """Plan then write everything in one transaction; returns a summary line."""
+        """Plan, then write everything in one transaction; returns a one-line summary."""
+        started = time.monotonic()
         if not Jurisdiction.objects.filter(kind=JurisdictionKind.COUNTRY).exists():
             call_command("loaddata", "jurisdictions", verbosity=0)
         self.check_database(allow_mixed)
-        started = time.monotonic()
-        plan = self.plan()
-        self.progress = Progress(self.estimated_rows(plan), stream=self.stream, quiet=self.quiet)
-        with transaction.atomic():
-            self.write_all(plan)
+        connection = connections[router.db_for_write(Entity)]
+        with sqlite_bulk_mode(connection), transaction.atomic(using=connection.alias):
+            self.plan()
+            tables = list(self.tables.values())
+            total = sum(len(table) * (2 if table.history else 1) for table in tables)
+            self.progress = Progress(total, stream=self.stream, quiet=self.quiet)
+            for table in tables:
+                self.write(connection, table)
+            for table in tables:
+                if table.history:
+                    self.write_history(connection, table)
+            # Rows were written with explicit keys: PostgreSQL's sequences must move past them.
+            statements = connection.ops.sequence_reset_sql(
+                no_style(), [table.model for table in tables] + [t.model.history.model for t in tables if t.history]
+            )
+            if statements:
+                with connection.cursor() as cursor:
+                    for statement in statements:
+                        cursor.execute(statement)
+        self.progress.finish()
         elapsed = time.monotonic() - started
         total = sum(self.counts.values())
         parts = ", ".join(f"{count:,} {name}" for name, count in self.counts.items())
-        self.progress.finish()
         return f"Generated {total:,} synthetic rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s): {parts}."
 
-    def write_all(self, plan):
-        demo_source = self.curated(
-            Source,
-            slug=DEMO_SOURCE_SLUG,
-            title=DEMO_SOURCE_TITLE,
-            kind=SourceKind.OTHER,
-            publisher="Compliance Registry",
-            archived_text=DEMO_SOURCE_TEXT,
-            sha256=sha256(DEMO_SOURCE_TEXT),
-            retrieved_on=EPOCH.date(),
-            published_on=EPOCH.date(),
-            published_on_precision=DatePrecision.DAY,
-            notes="Cited by every synthetic record: this is how demo data is told apart from real data.",
-        )
-        sources = [demo_source]
-        for source, lines in [*plan.register_sources, *plan.report_sources.values()]:
-            source.archived_text = "\n".join(lines) + "\n"
-            source.sha256 = sha256(source.archived_text)
-            sources.append(source)
-        self.write(Source, sources, "sources")
-        self.write_history(Source, sources, "source history")
-        register_source = [source for source, _ in plan.register_sources]
-        report_source = {index: source for index, (source, _) in plan.report_sources.items()}
+    def write(self, connection, table):
+        columns, defaults = table.columns, table.defaults
+        tuples = [tuple(row.get(c, defaults.get(c)) for c in columns) for row in table.rows]
+        insert_rows(connection, table.model, columns, table.fields, tuples, self.progress, table.label)
+        self.counts[table.label] += len(tuples)
 
-        self.write(Regime, plan.regimes, "regimes")
-        self.write_history(Regime, plan.regimes, "regime history")
-        self.write(Regulator, plan.regulators, "regulators")
-        self.write_history(Regulator, plan.regulators, "regulator history")
-        through = Regulator.regimes.through
-        self.write(
-            through,
-            [
-                through(regulator_id=plan.regulators[r].pk, regime_id=plan.regimes[g].pk)
-                for r, g in plan.regulator_regimes
-            ],
-            "regulator regimes",
-        )
-        license_types = []
-        for regime_index, license_type in plan.license_types:
-            license_type.regime = plan.regimes[regime_index]
-            license_types.append(license_type)
-        self.write(LicenseType, license_types, "licence types")
-
-        activities = {
-            slug: Activity(
-                slug=f"{PREFIX}{slug}",
-                name=f"{name} (demo)",
-                code=code,
-                regime=plan.regimes[0] if code and plan.regimes[0].jurisdiction.code == "EU" else None,
-            )
-            for slug, name, code in ACTIVITIES
-        }
-        self.write(Activity, list(activities.values()), "activities")
-        standards = {
-            f"{PREFIX}{slug}": Standard(slug=f"{PREFIX}{slug}", name=f"{name} (demo)", issuer=issuer)
-            for slug, name, issuer, _ in STANDARDS
-        }
-        self.write(Standard, list(standards.values()), "standards")
-
-        # Groups come first in plan.entities' parents: write parents before children (pks needed).
-        parentless = [e for i, e in enumerate(plan.entities) if i not in plan.parents]
-        self.write(Entity, parentless, "entities")
-        children = []
-        for index, parent in plan.parents.items():
-            record = plan.entities[index]
-            record.parent = plan.entities[parent]
-            children.append(record)
-        self.write(Entity, children, "entities")
-        self.write_history(Entity, plan.entities, "entity history")
-        aliases = []
-        for index, alias in plan.aliases:
-            alias.entity = plan.entities[index]
-            aliases.append(alias)
-        self.write(EntityAlias, aliases, "aliases")
-        self.write(
-            EntityCitation,
-            [EntityCitation(entity=e, source=demo_source, quote=DEMO_QUOTE) for e in plan.entities],
-            "entity citations",
-        )
-
-        for license_record, (holder, type_index, regulator) in zip(plan.licenses, plan.license_links, strict=True):
-            license_record.holder = plan.entities[holder]
-            license_record.license_type = license_types[type_index]
-            license_record.regulator = plan.regulators[regulator] if regulator is not None else None
-        self.write(License, plan.licenses, "licences")
-        self.write_history(License, plan.licenses, "licence history")
-        citations = []
-        for license_record, (_, _, regulator), quote in zip(
-            plan.licenses, plan.license_links, plan.license_quotes, strict=True
-        ):
-            citations.append(LicenseCitation(license=license_record, source=demo_source, quote=DEMO_QUOTE))
-            if regulator is not None:
-                citations.append(
-                    LicenseCitation(
-                        license=license_record,
-                        source=register_source[regulator],
-                        supports=LicenseCitation.Fact.STATUS,
-                        quote=quote,
-                        locator="Register entry",
-                    )
-                )
-        self.write(LicenseCitation, citations, "licence citations")
-        activity_through = License.activities.through
-        self.write(
-            activity_through,
-            [
-                activity_through(license_id=plan.licenses[i].pk, activity_id=activities[slug].pk)
-                for i, slug in plan.license_activities
-            ],
-            "licence activities",
-        )
-        passport_through = License.passported_to.through
-        self.write(
-            passport_through,
-            [passport_through(license_id=plan.licenses[i].pk, jurisdiction_id=pk) for i, pk in plan.license_passports],
-            "passports",
-        )
-
-        for audit, (subject, auditor, standard) in zip(plan.audits, plan.audit_links, strict=True):
-            audit.subject = plan.entities[subject]
-            audit.auditor = plan.entities[auditor] if auditor is not None else None
-            audit.standard = standards[standard] if standard else None
-        self.write(Audit, plan.audits, "audits")
-        self.write_history(Audit, plan.audits, "audit history")
-        citations = []
-        for audit, (_, auditor, _), quote in zip(plan.audits, plan.audit_links, plan.audit_quotes, strict=True):
-            citations.append(AuditCitation(audit=audit, source=demo_source, quote=DEMO_QUOTE))
-            if auditor is not None:
-                citations.append(
-                    AuditCitation(audit=audit, source=report_source[auditor], quote=quote, locator="Report list")
-                )
-        self.write(AuditCitation, citations, "audit citations")
-
-
-def synthetic_q(model):
-    """A Q selecting the records of ``model`` (Entity, License, Audit) that cite the demo source."""
-    citation = {Entity: EntityCitation, License: LicenseCitation, Audit: AuditCitation}[model]
-    return Q(DemoGenerator.demo_citation(citation))
+    def write_history(self, connection, table):
+        """One "+" entry per record, dated with the record's own timestamp (simple-history's columns)."""
+        model = table.model.history.model
+        fields = list(model._meta.concrete_fields)
+        columns = [field.attname for field in fields]
+        defaults = table.defaults
+        first = (model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+        extra = {"history_change_reason": HISTORY_REASON, "history_type": "+", "history_user_id": None}
+        tuples = []
+        for number, row in enumerate(table.rows, start=first):
+            values = {**extra, "history_id": number, "history_date": row["updated_at"]}
+            tuples.append(tuple(values[c] if c in values else row.get(c, defaults.get(c)) for c in columns))
+        insert_rows(connection, model, columns, fields, tuples, self.progress, f"{table.label} history")
+        self.counts["history entries"] += len(tuples)

@@ -8,6 +8,7 @@ import datetime
 
 import pytest
 from django import forms
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -193,6 +194,21 @@ def test_history_records_create_change_and_delete_with_fields_and_reason(client,
     )
 
 
+def test_history_cannot_be_used_to_revert_without_review(client, reviewer):
+    licence = factories.LicenseFactory(reference_number="FIRST")
+    licence.reference_number = "SECOND"
+    licence.save()
+    first = licence.history.last()
+    url = reverse("admin:registry_license_simple_history", args=[licence.pk, first.history_id])
+
+    assert as_user(client, reviewer).get(url).status_code == 200
+    response = client.post(url, {"reference_number": "FIRST", "change_reason": "Revert"})
+    assert response.status_code == 405
+    licence.refresh_from_db()
+    assert licence.reference_number == "SECOND"
+    assert licence.history.count() == 2
+
+
 def test_a_change_without_a_reason_is_refused(client, curator, parts):
     licence = draft_by(client, curator, parts)
     url, data = change_page_data(client, licence)
@@ -272,6 +288,16 @@ def test_reviewer_cannot_publish_their_own_draft_but_another_can(client, reviewe
     assert (licence.publication_status, licence.published_by) == (models.Publication.PUBLISHED, second_reviewer)
     assert licence.history.first().history_change_reason == "Checked against the article"
     assert client.get(f"/licenses/{licence.slug}/").status_code == 200
+
+
+def test_a_superuser_is_held_to_four_eyes_too(client, parts):
+    boss = get_user_model().objects.create_superuser("boss", "boss@registry.example", "a-long-unused-password")
+    licence = draft_by(client, boss, parts)
+
+    response = publish_action(client, licence)
+    assert any("another reviewer must publish it" in m for m in messages_of(response))
+    licence.refresh_from_db()
+    assert licence.publication_status == models.Publication.DRAFT
 
 
 def test_unpublishing_asks_for_a_reason(client, reviewer):

@@ -38,7 +38,10 @@ MAR_15 = datetime.date(2025, 3, 15)
 
 @pytest.fixture
 def story():
-    """Licence "kept" active from 10 January, revoked 15 March; "gone" deleted 20 February; "late" published 1 February."""
+    """Licence "kept" active from 10 January, revoked 15 March; "gone" deleted 20 February.
+
+    "late" is a draft until 1 February; audit "cert" gains a scope on 20 February.
+    """
     with on(JAN_10):
         regime = factories.RegimeFactory(slug="mica")
         holder = factories.EntityFactory(slug="holder", name="Holder Ltd")

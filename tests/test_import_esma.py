@@ -489,3 +489,76 @@ def test_a_match_cannot_be_decided_by_whoever_last_edited_the_records(seed_data)
     assert MatchProposal.objects.get().status == MatchProposal.Status.REJECTED
     casps(DECEMBER)
     assert MatchProposal.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------
+# Admin: upload with preview, flags, match queue
+# ---------------------------------------------------------------------------
+
+
+def test_admin_upload_previews_a_dry_run_then_imports_on_confirm(countries, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.factories import CuratorFactory
+
+    client.force_login(CuratorFactory())
+    url = reverse("admin:registry_esma_import")
+    assert client.get(url).status_code == 200
+    upload = SimpleUploadedFile(DECEMBER.name, DECEMBER.read_bytes(), content_type="text/csv")
+    page = client.post(url, {"kind": "casps", "file": upload})
+    text = page.content.decode()
+    assert "created 119, updated 0, unchanged 0, no longer listed 0, flagged 12" in text
+    assert "fails the ISO 17442 check" in text  # the flagged rows are listed
+    assert License.objects.count() == 0  # a preview writes nothing
+    # A curator cannot skip the second reviewer.
+    upload = SimpleUploadedFile(DECEMBER.name, DECEMBER.read_bytes(), content_type="text/csv")
+    refused = client.post(url, {"kind": "casps", "file": upload, "publish": "on"}).content.decode()
+    assert "Only a reviewer can publish" in refused
+
+    response = client.post(url, {"confirm": "1", "sha256": hashlib.sha256(DECEMBER.read_bytes()).hexdigest()})
+    assert response.status_code == 302
+    assert License.objects.count() == 119
+    assert License.objects.published().count() == 0
+
+
+def test_admin_upload_of_a_file_that_is_not_esmas_is_refused_politely(countries, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.factories import CuratorFactory
+
+    client.force_login(CuratorFactory())
+    upload = SimpleUploadedFile("CASP20260101.csv", b"name,website\nAcme,acme.example\n", content_type="text/csv")
+    page = client.post(reverse("admin:registry_esma_import"), {"kind": "casps", "file": upload})
+    assert page.status_code == 200
+    assert "is not the expected ESMA file" in page.content.decode()
+    assert Entity.objects.count() == 0
+
+
+def test_admin_lists_flagged_records(countries, admin_client):
+    from django.urls import reverse
+
+    casps(DECEMBER)
+    flagged = admin_client.get(reverse("admin:registry_entity_changelist"), {"flagged": "yes", "q": "BANK"})
+    assert "OPEN BANK S.A." in flagged.content.decode()
+    clean = admin_client.get(reverse("admin:registry_entity_changelist"), {"flagged": "no", "q": "BANK"})
+    assert "OPEN BANK S.A." not in clean.content.decode()
+    licences = admin_client.get(reverse("admin:registry_license_changelist"), {"flagged": "yes"})
+    assert licences.status_code == 200 and "flag(s)" in licences.content.decode()
+    run("import_esma_ncasp", NCASP)
+    assert admin_client.get(reverse("admin:registry_warningnotice_changelist")).status_code == 200
+
+
+def test_admin_match_queue_accepts_through_four_eyes(seed_data, client):
+    from django.urls import reverse
+
+    casps(DECEMBER, "--publish")
+    proposal = MatchProposal.objects.get()
+    client.force_login(ReviewerFactory())
+    changelist = reverse("admin:registry_matchproposal_changelist")
+    assert "OKX Europe Limited" in client.get(changelist).content.decode()
+    client.post(changelist, {"action": "accept_selected", "_selected_action": [proposal.pk]})
+    proposal.refresh_from_db()
+    assert proposal.status == MatchProposal.Status.ACCEPTED
+    assert License.objects.get(slug="okx-mica-casp").official_register_key == "esma-casp:54930069NLWEIGLHXU42"

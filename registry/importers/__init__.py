@@ -1,6 +1,6 @@
 """Ways records enter the register in bulk.
 
-``bulk`` holds the staff's CSV/XLSX import (django-import-export resources and
-the admin mixin). Every importer saves through :mod:`registry.review`, so an
-imported record is reviewed like a hand edit.
+``bulk`` is the staff's CSV/XLSX import in the admin (django-import-export
+resources and the admin mixin). Every importer saves through
+:mod:`registry.review`, so an imported record is reviewed like a hand edit.
 """

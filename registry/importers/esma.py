@@ -286,7 +286,11 @@ class Snapshot:
     exact_text: bool = True  # False when the bytes were not UTF-8 (the archived text differs from the file)
 
 
-def read_snapshot(data: bytes, name: str, date_column: str) -> Snapshot:
+class NotAnEsmaFile(ValueError):
+    """The file lacks the columns of the ESMA file it was given as."""
+
+
+def read_snapshot(data: bytes, name: str, date_column: str, required=()) -> Snapshot:
     """Decode the bytes (keeping the exact text, BOM included), parse the CSV and date the snapshot."""
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -306,6 +310,9 @@ def read_snapshot(data: bytes, name: str, date_column: str) -> Snapshot:
         row["_extra"] = cells[len(header) :]
         row["_row"] = len(rows) + 1
         rows.append(row)
+    missing = [column for column in required if column not in (header or [])]
+    if missing:
+        raise NotAnEsmaFile(f"{Path(name).name} is not the expected ESMA file: it has no column {', '.join(missing)}.")
     match = re.search(r"(\d{4})(\d{2})(\d{2})", Path(name).name)
     snapshot_date = None
     if match:
@@ -535,9 +542,10 @@ class BaseImporter:
     title = ""
     date_column = ""
     slug_prefix = ""
+    required = ()
 
     def __init__(self, data: bytes, name: str, *, publish: bool = False, dry_run: bool = False, progress=None):
-        self.snapshot = read_snapshot(data, name, self.date_column)
+        self.snapshot = read_snapshot(data, name, self.date_column, self.required)
         self.publish, self.dry_run = publish, dry_run
         self.progress = progress or (lambda done, total, started: None)
         self.counts = Counts()
@@ -809,6 +817,15 @@ class BaseImporter:
 # ---------------------------------------------------------------------------
 
 
+def unnamed(row) -> str:
+    """The legal name, else the commercial name; a row with neither is kept under a name saying so."""
+    return (
+        clean_text(row.get("ae_lei_name"))
+        or clean_text(row.get("ae_commercial_name"))
+        or f"[Unnamed in the ESMA register, row {row['_row']}]"
+    )
+
+
 def _cite(row, column, states=None):
     raw = row.get(column, "") or ""
     return {
@@ -822,6 +839,7 @@ class CaspImporter(BaseImporter):
     title = CASP_TITLE
     date_column = "ac_lastupdate"
     slug_prefix = "esma-mica-casps-"
+    required = ("ae_competentAuthority", "ae_homeMemberState", "ae_lei_name", "ae_lei", "ac_serviceCode")
 
     def _reference_data(self):
         eu = self.jurisdictions.get("EU")
@@ -893,7 +911,7 @@ class CaspImporter(BaseImporter):
                 flags.append(
                     flag("extra_columns", "The row has more cells than the header; the extra ones were ignored.")
                 )
-            name = clean_text(row.get("ae_lei_name")) or clean_text(row.get("ae_commercial_name"))
+            name = unnamed(row)
             authority = parse_authority(row.get("ae_competentAuthority"))
             entity_key = lei or f"{home}:{name_key(name)}"
             parsed.append(
@@ -1208,6 +1226,7 @@ class NcaspImporter(BaseImporter):
     title = NCASP_TITLE
     date_column = "ae_lastupdate"
     slug_prefix = "esma-mica-ncasps-"
+    required = ("ae_competentAuthority", "ae_homeMemberState", "ae_lei_name", "ae_decision_date")
 
     def _run(self):
         self._setup()
@@ -1230,7 +1249,7 @@ class NcaspImporter(BaseImporter):
                     )
                 )
             country = normalise_country(row.get("ae_lei_cou_code"))
-            name = clean_text(row.get("ae_lei_name")) or clean_text(row.get("ae_commercial_name"))
+            name = unnamed(row)
             parsed.append(
                 {
                     "row": row,

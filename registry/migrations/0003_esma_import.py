@@ -4,7 +4,34 @@ import django.db.models.deletion
 import django.utils.timezone
 import simple_history.models
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+# The staff roles (0002) gain the new models; listed here so the migration keeps its meaning.
+ROLE_CODENAMES = {
+    "curators": ["add_warningnotice", "change_warningnotice", "view_warningnotice", "view_matchproposal"],
+    "reviewers": [
+        "add_warningnotice",
+        "change_warningnotice",
+        "view_warningnotice",
+        "delete_warningnotice",
+        "view_matchproposal",
+        "change_matchproposal",
+    ],
+}
+
+
+def grant_roles(apps, schema_editor):
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, codenames in ROLE_CODENAMES.items():
+        group = Group.objects.filter(name=name).first()
+        if group is not None:
+            group.permissions.add(*Permission.objects.filter(content_type__app_label="registry", codename__in=codenames))
 
 
 class Migration(migrations.Migration):
@@ -315,4 +342,5 @@ class Migration(migrations.Migration):
             model_name='warningnotice',
             constraint=models.UniqueConstraint(fields=('entity', 'jurisdiction', 'decided_on'), name='warning_notice_unique_decision', violation_error_message='This entity already has a warning from this member state on this date.'),
         ),
+        migrations.RunPython(grant_roles, migrations.RunPython.noop),
     ]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.importers.esma import CaspImporter
+from registry.importers.esma import CaspImporter, NotAnEsmaFile
 
 
 class EsmaImportCommand(BaseCommand):
@@ -33,13 +33,16 @@ class EsmaImportCommand(BaseCommand):
             raise CommandError(f"Cannot read {path}: {error.strerror or error}.") from error
         interactive = self.stdout.isatty() if hasattr(self.stdout, "isatty") else sys.stdout.isatty()
         started = time.monotonic()
-        importer = self.importer(
-            data,
-            path.name,
-            publish=options["publish"],
-            dry_run=options["dry_run"],
-            progress=self._progress if interactive else None,
-        )
+        try:
+            importer = self.importer(
+                data,
+                path.name,
+                publish=options["publish"],
+                dry_run=options["dry_run"],
+                progress=self._progress if interactive else None,
+            )
+        except NotAnEsmaFile as error:
+            raise CommandError(str(error)) from error
         counts = importer.run()
         if interactive:
             self.stdout.write("\r\033[K", ending="")

@@ -1,0 +1,35 @@
+"""gunicorn settings for `make serve` (read with ``gunicorn -c config/gunicorn.conf.py config.wsgi``).
+
+Every value can be changed from the environment without editing this file: ``DJANGO_BIND`` (or ``PORT``),
+``GUNICORN_WORKERS``, ``GUNICORN_TIMEOUT``. The access log is one JSON object per request on stdout.
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "config.wsgi:application"
+
+# Loopback by default: a reverse proxy terminating TLS sits in front (see docs/operations.md).
+bind = os.environ.get("DJANGO_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+
+# The usual 2 x cores + 1 sync workers: requests are short, database-bound page renders.
+workers = int(os.environ.get("GUNICORN_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
+worker_class = "sync"
+# A worker stuck longer than this is killed and replaced; exports stream, so none legitimately takes 30 s.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all restarting at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200
+# Shared memory rather than disk for the worker heartbeat: a slow disk must not make healthy workers look dead.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# Logs: access log to stdout as JSON lines, errors to stderr.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+logger_class = "config.logging.GunicornJsonLogger"
+
+# Trust X-Forwarded-* only from the local proxy; Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -1,0 +1,112 @@
+"""Hardening that is not a setting: response headers, a read-only public site, the admin's second factor.
+
+See docs/operations.md ("Security") for what each piece defends against.
+"""
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.sites import AdminSite
+from django.http import HttpResponseNotAllowed
+from django.urls import NoReverseMatch, reverse
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+
+# The register needs none of these browser features; denying them means an injected script cannot use them either.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+)
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class PermissionsPolicyMiddleware:
+    """Adds ``Permissions-Policy`` to every response (Django has no setting for it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+def admin_prefix():
+    try:
+        return reverse("admin:index")
+    except NoReverseMatch:
+        return None
+
+
+class ReadOnlyPublicSiteMiddleware:
+    """Answers 405 to any write method outside the admin, before a view runs.
+
+    No public view writes, but a view that forgot to restrict its methods (a syndication feed
+    answers POST like GET) would be one edit away from doing so; this makes the rule structural.
+    The JSON API is left to Django REST framework, whose read-only views already answer 405
+    with the API's own JSON error body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in SAFE_METHODS:
+            prefix = admin_prefix()
+            if not (prefix and request.path.startswith(prefix)) and not request.path.startswith("/api/"):
+                return HttpResponseNotAllowed(SAFE_METHODS)
+        return self.get_response(request)
+
+
+def client_ip(request):
+    """The client's address for login throttling (django-axes).
+
+    Behind ``DJANGO_TRUSTED_PROXIES`` reverse proxies, each appends the address it saw to
+    ``X-Forwarded-For``; the entry that many places from the end was written by our outermost
+    proxy, so a client cannot forge it (anything left of it is the client's own claim).
+    """
+    proxies = getattr(settings, "TRUSTED_PROXIES", 0)
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")
+
+
+def admin_requires_2fa():
+    return getattr(settings, "ADMIN_REQUIRE_2FA", False)
+
+
+class RegistryAdminSite(OTPAdminSite):
+    """The admin site, asking staff for a TOTP code when ``DJANGO_ADMIN_REQUIRE_2FA`` is on.
+
+    Installed by replacing the class of ``admin.site`` (config/urls.py), so every ModelAdmin
+    already registered stays registered. The setting is read per request, not at import time.
+    """
+
+    def has_permission(self, request):
+        if admin_requires_2fa():
+            # OTPAdminSite: active staff *and* verified by a one-time password in this session.
+            return super().has_permission(request)
+        return AdminSite.has_permission(self, request)
+
+    @property
+    def login_form(self):
+        return OTPAdminAuthenticationForm if admin_requires_2fa() else AdminAuthenticationForm
+
+    @property
+    def login_template(self):
+        return "otp/admin111/login.html" if admin_requires_2fa() else None
