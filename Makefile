@@ -96,3 +96,30 @@ clean:
 # Also removes the virtualenv; the SQLite database db.sqlite3 is never touched.
 distclean: clean
 	rm -rf $(VENV)
+
+# --- Benchmark (bench/README.md): synthetic register, gunicorn beside Datasette, wrk on loopback ---
+BENCH_STAMP := $(VENV)/.bench-requirements-installed
+BENCH_ENTITIES ?= 20000
+BENCH_SEED ?= 1
+BENCH_DURATION ?= 8
+BENCH_ARGS ?=
+
+.PHONY: bench bench-postgres wrk
+
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PY) -m pip install -r requirements-bench.txt
+	touch $@
+
+wrk:
+	@command -v wrk >/dev/null || bash .ci/apt-install.sh wrk
+
+# The bench database is its own file; db.sqlite3 is never touched.
+bench: $(BENCH_STAMP) wrk
+	DATABASE_URL="sqlite:///$(CURDIR)/bench/bench.sqlite3" $(PY) bench/run.py --backend sqlite \
+	  --entities $(BENCH_ENTITIES) --seed $(BENCH_SEED) --duration $(BENCH_DURATION) $(BENCH_ARGS)
+
+# A database of its own (registry_bench), never the test database.
+bench-postgres: $(BENCH_STAMP) wrk
+	url="$$(REGISTRY_PG_DB=registry_bench bash .ci/postgres.sh)"; \
+	DATABASE_URL="$$url" $(PY) bench/run.py --backend postgres \
+	  --entities $(BENCH_ENTITIES) --seed $(BENCH_SEED) --duration $(BENCH_DURATION) $(BENCH_ARGS)

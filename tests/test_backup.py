@@ -90,7 +90,7 @@ def test_json_dump_restores_every_record_and_history_entry(curated_register, tmp
     call_command("flush", interactive=False, verbosity=0)
     assert models.Entity.objects.count() == 0
     call_command("restore", str(files[".json"]), verbosity=0)
-    import sys; sys.path.insert(0, "/tmp/b8"); import dbg; dbg.show(register_state(), curated_register)
+
     assert register_state() == curated_register
 
 

@@ -194,6 +194,12 @@ def test_every_bad_row_is_reported_not_only_the_first(world, curator):
     assert [row.number for row in result.invalid_rows] == [2, 3]
 
 
+def test_a_slug_given_twice_rejects_the_file(world, curator):
+    result = run(LicenseResource, licence_csv(GOOD_1, GOOD_2, GOOD_1.replace(",active,", ",revoked,")), curator)
+    assert error_messages(result) == ["row 3: slug 'okx-mt-mica' is already in row 1"]
+    assert not models.License.objects.exists()
+
+
 def test_a_file_without_a_source_column_is_rejected(world, curator):
     header = LICENCE_HEADER.replace(",source,quote", "")
     row = GOOD_2.replace(",okx-press,,", ",")

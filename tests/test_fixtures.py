@@ -196,6 +196,6 @@ def test_a_fixture_that_changes_a_record_leaves_a_change_entry(seed_data, tmp_pa
     call_command("loaddata", str(path), verbosity=0)
     latest = models.License.history.filter(slug="okx-sg-mpi").order_by("-history_date", "-history_id").first()
     assert latest.history_type == "~"
-    assert latest.history_change_reason == f"Loaded from fixture {path}"
+    assert latest.history_change_reason == "Loaded from fixture correction.json"
     delta = latest.diff_against(latest.prev_record)
     assert [(c.field, c.old, c.new) for c in delta.changes] == [("reference_number", "", "PS20200001")]

@@ -9,7 +9,9 @@ import datetime
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -28,7 +30,21 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 
 @pytest.fixture
-def api_data(db):
+def wsgi_in_test_transaction():
+    """Keep the test's database connection across WSGI requests, as Django's test client does.
+
+    The WSGI handler closes a connection that is not in autocommit at the end of each request,
+    which would drop the test transaction on PostgreSQL.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_data(db, wsgi_in_test_transaction):
     """A little of everything, drafts included, so responses have content to check against the schema."""
     area = factories.AreaFactory(code="EEA")
     malta = factories.JurisdictionFactory(code="MT", name="Malta")

@@ -428,6 +428,7 @@ class ReviewedResource(ModelResource):
         self._reason = ""
         self._row_number = None
         self._proposed_rows = set()
+        self._rows_by_slug = {}
         self._columns = {}
         self._model_fields = {}
         for field in self.fields.values():
@@ -472,6 +473,7 @@ class ReviewedResource(ModelResource):
 
     def before_import(self, dataset, **kwargs):
         self._proposed_rows = set()
+        self._rows_by_slug = {}
         try:
             user = kwargs.get("user")
             if user is None or not user.is_authenticated:
@@ -561,6 +563,12 @@ class ReviewedResource(ModelResource):
         instance._import_values = values
         if not instance.slug and "slug" not in errors:
             errors["slug"] = [self._message("slug", "is required: every row is matched on its slug")]
+        elif instance.slug in self._rows_by_slug:
+            # A second row for the same record would silently overwrite the first.
+            first = self._rows_by_slug[instance.slug]
+            errors["slug"] = [self._message("slug", f"'{instance.slug}' is already in row {first}")]
+        else:
+            self._rows_by_slug[instance.slug] = self._row_number
         if self.citation_model is not None and values.get("source") is None and "source" not in errors:
             errors["source"] = [
                 self._message("source", f"is empty: every {self.noun} cites a source (give its slug and the quote)")

@@ -3,15 +3,14 @@
 import csv
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def seed(transactional_db):
-    call_command("loaddata", "jurisdictions", "seed", verbosity=0)
+def seed(live_seed_data):
+    """The seed with country-level jurisdictions: the full ISO 3166-2 list is not needed here."""
 
 
 def results(page: Page):

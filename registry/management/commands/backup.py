@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import serializers
 from django.core.management.base import BaseCommand, CommandError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections
 
 # Everything the JSON dump holds, by app label or app_label.Model.
@@ -53,6 +54,15 @@ def dump_objects(using):
             yield obj
 
 
+class ExactJSONEncoder(DjangoJSONEncoder):
+    """Keeps microseconds, which Django's encoder cuts to milliseconds: a restore must give back the same times."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
 def write_json_dump(path: Path, using=DEFAULT_DB_ALIAS):
     """Streams the dump to ``path``; registry rows keep their ids (history rows refer to them by id)."""
     with open(path, "w", encoding="utf-8") as stream:
@@ -62,6 +72,7 @@ def write_json_dump(path: Path, using=DEFAULT_DB_ALIAS):
             stream=stream,
             use_natural_foreign_keys=True,
             use_natural_primary_keys=False,
+            cls=ExactJSONEncoder,
         )
 
 

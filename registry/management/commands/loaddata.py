@@ -12,6 +12,7 @@ loading the same fixture twice leaves the database as it was.
 """
 
 from collections import defaultdict
+from pathlib import Path
 
 from django.core.management.base import CommandError
 from django.core.management.commands.loaddata import Command as LoadDataCommand
@@ -65,7 +66,9 @@ class Command(LoadDataCommand):
     def loaddata(self, fixture_labels):
         self.loaded_instances = []
         super().loaddata(fixture_labels)
-        record_history(self.loaded_instances, f"Loaded from fixture {', '.join(fixture_labels)}")
+        names = ", ".join(Path(label).name for label in fixture_labels)
+        # simple-history keeps 100 characters of a change reason.
+        record_history(self.loaded_instances, f"Loaded from fixture {names}"[:100])
 
     def handle(self, *fixture_labels, **options):
         # An operator needs the reason, not a traceback.

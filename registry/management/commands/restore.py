@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.management.commands.loaddata import Command as DjangoLoadData
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.sqlite3._functions import register as register_sqlite_functions
+from django.test.utils import override_settings
 
 from .backup import pg_environment
 
@@ -78,9 +79,11 @@ class Command(BaseCommand):
         with transaction.atomic(using=database):
             # The roles made by a migration come back from the dump, with the permissions they had.
             apps.get_model("auth", "Group").objects.using(database).all().delete()
-            # Django's own loaddata: the project's records history for what it loads, and a restore
-            # must bring back the history exactly as it was, adding nothing.
-            call_command(DjangoLoadData(), str(path), database=database, verbosity=0)
+            # Django's own loaddata (the project's adds history for what it loads), with django-simple-history
+            # off: setting a many-to-many field would otherwise add a history entry. A restore brings
+            # back the history exactly as it was, adding nothing.
+            with override_settings(SIMPLE_HISTORY_ENABLED=False):
+                call_command(DjangoLoadData(), str(path), database=database, verbosity=0)
 
     def restore_sqlite(self, path, connection):
         if connection.vendor != "sqlite":
