@@ -134,20 +134,19 @@ def manage(*args, database, check=True):
 
 
 def test_backup_and_restore_commands_on_sqlite_files(tmp_path, countries_fixture):
-    """The commands end to end, on database files: the online backup of a WAL database, then two restores."""
-    original, from_snapshot, from_json = (tmp_path / name for name in ("a.sqlite3", "b.sqlite3", "c.sqlite3"))
+    """The commands end to end, on database files: the online backup of a WAL database, restored into a new file.
+
+    (The JSON dump's round trip is tested above, in-process, on whichever backend the suite runs on.)
+    """
+    original, from_snapshot = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
     manage("migrate", "--noinput", database=original)
     manage("loaddata", str(countries_fixture), "seed", database=original)
     manage("backup", "--output-dir", str(tmp_path / "backups"), database=original)
-    snapshot, dump = (next((tmp_path / "backups").glob(f"*{suffix}")) for suffix in (".sqlite3", ".json"))
+    snapshot = next((tmp_path / "backups").glob("*.sqlite3"))
 
     started = time.monotonic()
-    manage("restore", str(snapshot), database=from_snapshot)
-    snapshot_seconds = time.monotonic() - started
-    started = time.monotonic()
-    manage("restore", str(dump), database=from_json)
-    json_seconds = time.monotonic() - started
-    print(f"restore times: snapshot {snapshot_seconds:.1f} s, JSON {json_seconds:.1f} s")
+    restored = manage("restore", str(snapshot), database=from_snapshot)
+    print(f"restore of the seed snapshot: {time.monotonic() - started:.1f} s ({restored.stdout.strip()})")
 
     def contents(database):
         out = manage(
@@ -164,8 +163,7 @@ def test_backup_and_restore_commands_on_sqlite_files(tmp_path, countries_fixture
     expected = contents(original)
     assert sum('"model": "registry.historical' in row for row in expected) > 50
     assert contents(from_snapshot) == expected
-    assert contents(from_json) == expected
 
-    refused = manage("restore", str(dump), database=original, check=False)
+    refused = manage("restore", str(snapshot), database=original, check=False)
     assert refused.returncode != 0
     assert "not empty" in refused.stderr

@@ -487,7 +487,8 @@ class Writer:
         obj.version = (obj.version or 0) + 1
         obj.updated_at = self.now
         obj.last_edited_by = self.user
-        if self.publish and obj.publication_status != Publication.PUBLISHED:
+        if self.publish:
+            # The operator's --publish stands in for a reviewer: no account is named as publisher.
             obj.publication_status, obj.published_by, obj.published_at = Publication.PUBLISHED, None, self.now
             names += ["publication_status", "published_by", "published_at"]
         return names
@@ -552,7 +553,7 @@ class BaseImporter:
         day = self.snapshot.date.isoformat()
         self.reason = f"ESMA register snapshot {day}"
         if publish:
-            self.reason += " (published directly by an operator's --publish, without review)"
+            self.reason += " (published directly: operator's --publish)"
 
     def run(self) -> Counts:
         try:
@@ -1405,7 +1406,8 @@ def accept_match(proposal: MatchProposal, *, reviewer, note: str = "") -> MatchP
     publisher, as in ``review.approve``.
     """
     _check_decider(proposal, reviewer)
-    reason = f"Matched by a reviewer: {proposal.imported_entity} is {proposal.existing_entity} (proposal {proposal.pk})"
+    # History reasons hold 100 characters.
+    reason = f"Match {proposal.pk} accepted: {proposal.imported_entity} is {proposal.existing_entity}"[:100]
     now = timezone.now()
     with transaction.atomic():
         imported, existing = proposal.imported_entity, proposal.existing_entity

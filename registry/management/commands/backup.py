@@ -119,11 +119,10 @@ class Command(BaseCommand):
         dump = private_file(directory / f"registry-{stamp}.json")
         write_json_dump(dump, using=database)
 
-        elapsed = time.monotonic() - started
-        self.stdout.write(f"Snapshot: {snapshot}")
-        self.stdout.write(f"JSON dump: {dump}")
-        self.stdout.write(self.style.SUCCESS(f"Backup written in {elapsed:.1f} s."))
-        return None
+        if options["verbosity"]:
+            elapsed = time.monotonic() - started
+            self.stdout.write(f"Snapshot: {snapshot}\nJSON dump: {dump}")
+            self.stdout.write(self.style.SUCCESS(f"Backup written in {elapsed:.1f} s."))
 
     def sqlite_snapshot(self, connection, destination: Path):
         # The backup API copies page by page under a read transaction: writers carry on (WAL),

@@ -71,8 +71,9 @@ class Command(BaseCommand):
             call_command("migrate", database=database, interactive=False, verbosity=0)
         else:
             raise CommandError("Unknown backup kind: expected a .sqlite3, .pgdump or .json file.")
-        elapsed = time.monotonic() - started
-        self.stdout.write(self.style.SUCCESS(f"Restored {path.name} in {elapsed:.1f} s."))
+        if options["verbosity"]:
+            elapsed = time.monotonic() - started
+            self.stdout.write(self.style.SUCCESS(f"Restored {path.name} in {elapsed:.1f} s."))
 
     def restore_json(self, path, database):
         call_command("migrate", database=database, interactive=False, verbosity=0)
