@@ -25,6 +25,8 @@ help:
 	@echo "make run            install, migrate, load fixtures, serve on http://$(HOST):$(PORT)/"
 	@echo "make test           lint, Django checks, then every test (browser tests included)"
 	@echo "make test-postgres  the same tests on a local PostgreSQL 15"
+	@echo "make serve          gunicorn (config/gunicorn.conf.py) after collectstatic"
+	@echo "make backup         snapshot + JSON dump into backups/; make restore FILE=... into an empty database"
 	@echo "make lint | fmt | migrate | clean | distclean"
 
 # The interpreter: Debian's python3.11 lacks ensurepip until python3.11-venv is installed.
@@ -123,3 +125,22 @@ bench-postgres: $(BENCH_STAMP) wrk
 	url="$$(REGISTRY_PG_DB=registry_bench bash .ci/postgres.sh)"; \
 	DATABASE_URL="$$url" $(PY) bench/run.py --backend postgres \
 	  --entities $(BENCH_ENTITIES) --seed $(BENCH_SEED) --duration $(BENCH_DURATION) $(BENCH_ARGS)
+
+# --- Operations (docs/operations.md): gunicorn, backups ---
+.PHONY: serve backup restore
+
+# Production-style serving: gunicorn with config/gunicorn.conf.py (bind from DJANGO_BIND or PORT,
+# default 127.0.0.1:8000), static files collected for WhiteNoise first. Set DJANGO_DEBUG=0 and the
+# other production variables (README, "Configuration") for a real deployment.
+serve: migrate
+	$(PY) manage.py collectstatic --noinput -v0
+	PORT=$(PORT) $(VENV)/bin/gunicorn -c config/gunicorn.conf.py
+
+# A consistent snapshot (SQLite online backup or pg_dump -Fc) and a natural-key JSON dump in backups/.
+backup: $(STAMP)
+	$(PY) manage.py backup
+
+# Into an EMPTY database only: make restore FILE=backups/registry-<time>.sqlite3 (or .pgdump, .json).
+restore: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/registry-<time>.json"; exit 2; }
+	$(PY) manage.py restore "$(FILE)"

@@ -235,6 +235,42 @@ def fetch(port, path):
     return response.status, ttfb, time.monotonic() - started, size
 
 
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+def wait_idle(processes, limit=180):
+    """Wait until the servers stop using CPU: wrk leaves queued requests behind that would slow the next run."""
+    pids = []
+    for process in processes:
+        if process:
+            pids += [process.pid, *worker_pids(process)]
+    deadline = time.monotonic() + limit
+    last = cpu_ticks(pids)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = cpu_ticks(pids)
+        if now - last <= 2:
+            return
+        last = now
+    log(f"servers still busy after {limit} s")
+
+
+def duration_for(port, path, connections, minimum, workers):
+    """Long enough for a few requests to complete even on a slow page (bounded to 30 s)."""
+    _, _, single, _ = fetch(port, path)
+    parallel = max(1, min(connections, workers, os.cpu_count() or 1))
+    needed = 3 * single * connections / parallel
+    return int(min(30, max(minimum, needed + 1)))
+
+
 def worker_pids(master):
     children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
     return [int(pid) for pid in children.read_text().split()] if children.exists() else []
@@ -323,7 +359,14 @@ def main():
     parser.add_argument("--duration", type=int, default=8, help="Seconds per endpoint per concurrency.")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.conf.py).")
     parser.add_argument("--output", default="")
+    parser.add_argument("--render-only", action="store_true", help="Rewrite the Markdown from the last run's JSON.")
     options = parser.parse_args()
+    output = Path(options.output or BENCH / ("RESULTS.md" if options.backend == "sqlite" else "RESULTS-postgres.md"))
+    if options.render_only:
+        raw = json.loads(output.with_suffix(".json").read_text(encoding="utf-8"))
+        started_at = datetime.datetime.fromisoformat(raw["started_at"])
+        output.write_text(render(options, raw["params"], raw["pages"], raw["csv"], started_at), encoding="utf-8")
+        return
 
     database_url = os.environ["DATABASE_URL"]
     env = server_env(database_url)
@@ -356,15 +399,18 @@ def main():
             log(f"CSV Datasette: {csv_results['datasette']}")
         for name, path, ds_path in pages(params):
             for connections in (1, 8):
-                row = {
-                    "name": name,
-                    "path": path,
-                    "c": connections,
-                    "ours": wrk(OURS_PORT, path, connections, options.duration),
-                }
+                workers = len(worker_pids(ours)) or 1
+                seconds = duration_for(OURS_PORT, path, connections, options.duration, workers)
+                ours_result = wrk(OURS_PORT, path, connections, seconds)
+                ours_result["seconds"] = seconds
+                wait_idle([ours])
+                row = {"name": name, "path": path, "c": connections, "ours": ours_result}
                 if ds_path and datasette:
                     row["datasette_path"] = ds_path
-                    row["datasette"] = wrk(DATASETTE_PORT, ds_path, connections, options.duration)
+                    seconds = duration_for(DATASETTE_PORT, ds_path, connections, options.duration, 1)
+                    row["datasette"] = wrk(DATASETTE_PORT, ds_path, connections, seconds)
+                    row["datasette"]["seconds"] = seconds
+                    wait_idle([datasette])
                 log(
                     f"{name} c={connections}: ours {row['ours']['rps']:.1f} req/s p95 {row['ours']['p95_ms']:.0f} ms"
                     + (f"; Datasette {row['datasette']['rps']:.1f} req/s" if "datasette" in row else "")
@@ -390,11 +436,19 @@ def main():
         finally:
             stop(small)
 
-    output = Path(options.output or BENCH / ("RESULTS.md" if options.backend == "sqlite" else "RESULTS-postgres.md"))
     output.write_text(render(options, params, results, csv_results, started_at), encoding="utf-8")
     raw = output.with_suffix(".json")
-    raw.write_text(json.dumps({"params": params, "pages": results, "csv": csv_results}, indent=1), encoding="utf-8")
+    raw.write_text(
+        json.dumps(
+            {"started_at": started_at.isoformat(), "params": params, "pages": results, "csv": csv_results}, indent=1
+        ),
+        encoding="utf-8",
+    )
     log(f"wrote {output.relative_to(ROOT)} and {raw.relative_to(ROOT)}")
+
+
+def latency(result, key):
+    return f"{result[key]:.0f}" if result["requests"] else "none"
 
 
 def render(options, params, results, csv_results, started_at):
@@ -434,13 +488,22 @@ def render(options, params, results, csv_results, started_at):
     for row in results:
         ours = row["ours"]
         ds = row.get("datasette")
-        ds_cells = (
-            f"{ds['rps']:.1f} | {ds['p95_ms']:.0f} | {ours['rps'] / ds['rps']:.2f}" if ds and ds["rps"] else "– | – | –"
-        )
+        if ds and ds["requests"] and ours["requests"]:
+            ds_cells = f"{ds['rps']:.2f} | {ds['p95_ms']:.0f} | {ours['rps'] / ds['rps']:.2f}"
+        elif ds:
+            ds_cells = f"{ds['rps']:.2f} | {latency(ds, 'p95_ms')} | –"
+        else:
+            ds_cells = "– | – | –"
         lines.append(
-            f"| {row['name']} | {row['c']} | {ours['rps']:.1f} | {ours['p50_ms']:.0f} | {ours['p95_ms']:.0f} | "
-            f"{ours['p99_ms']:.0f} | {ours['errors']} | {ds_cells} |"
+            f"| {row['name']} | {row['c']} | {ours['rps']:.2f} | {latency(ours, 'p50_ms')} | "
+            f"{latency(ours, 'p95_ms')} | {latency(ours, 'p99_ms')} | {ours['errors']} | {ds_cells} |"
         )
+    lines += [
+        "",
+        f"Each run lasts {options.duration} s, or longer (up to 30 s) for a page so slow that fewer than three "
+        "requests per connection would complete; the servers are left to go idle between runs (wrk abandons queued "
+        'requests that would otherwise slow the next run). "none": no request completed in the window.',
+    ]
     lines += ["", "## CSV export of all licences", ""]
     lines += [
         "| Server | Status | First byte (ms) | Total (s) | Size (MB) | Worker RSS before (MB) | Worker peak (MB) |"

@@ -21,13 +21,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 
+from . import search as search_index
 from .dates import PartialDate
 from .models import (
     Activity,
     Audit,
     AuditKind,
     Entity,
-    EntityAlias,
     EntityKind,
     Jurisdiction,
     License,
@@ -309,6 +309,8 @@ class RegistryFilterSet(django_filters.FilterSet):
         max_length=Q_MAX_LENGTH,
         help_text=f"Names, aliases, reference numbers, scopes (at most {Q_MAX_LENGTH} characters).",
     )
+    # The kind of document ``q`` looks up in the full-text index (registry/search.py says what each holds).
+    search_kind = ""
 
     facets: tuple[Facet, ...] = ()
     sorts: tuple[Sort, ...] = ()
@@ -317,10 +319,8 @@ class RegistryFilterSet(django_filters.FilterSet):
         form = RegistryFilterForm
 
     def search(self, queryset, name, value):
-        return queryset.filter(self.search_q(value)) if value else queryset
-
-    def search_q(self, value):  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+        """Records matching every word of ``value`` (each as a word prefix), through the full-text index."""
+        return search_index.filter_queryset(queryset, self.search_kind, value) if value else queryset
 
     def filtered_without(self, param):
         """The queryset filtered by every valid parameter except ``param`` (and sort): a facet's base."""
@@ -333,10 +333,6 @@ class RegistryFilterSet(django_filters.FilterSet):
                 continue
             queryset = self.filters[name].filter(queryset, value)
         return queryset
-
-
-def _alias_holders(value):
-    return EntityAlias.objects.filter(name__icontains=value).values("entity")
 
 
 def _with_affiliates(path, entity):
@@ -413,22 +409,11 @@ class LicenseFilterSet(RegistryFilterSet):
     )
     sort = SortFilter(sorts=sorts)
 
+    search_kind = "license"
+
     class Meta(RegistryFilterSet.Meta):
         model = License
         fields = []
-
-    def search_q(self, value):
-        return (
-            Q(holder__name__icontains=value)
-            | Q(holder__in=_alias_holders(value))
-            | Q(reference_number__icontains=value)
-            | Q(license_type__name__icontains=value)
-            | Q(license_type__regime__short_name__icontains=value)
-            | Q(license_type__regime__name__icontains=value)
-            | Q(regulator__name__icontains=value)
-            | Q(regulator__abbreviation__icontains=value)
-            | Q(conditions__icontains=value)
-        )
 
     def filter_jurisdiction(self, queryset, name, value):
         """Usable in ``value``: ``usable_in`` (areas and passports), plus the country's subdivisions."""
@@ -498,19 +483,11 @@ class AuditFilterSet(RegistryFilterSet):
     )
     sort = SortFilter(sorts=sorts)
 
+    search_kind = "audit"
+
     class Meta(RegistryFilterSet.Meta):
         model = Audit
         fields = []
-
-    def search_q(self, value):
-        return (
-            Q(subject__name__icontains=value)
-            | Q(subject__in=_alias_holders(value))
-            | Q(auditor__name__icontains=value)
-            | Q(standard__name__icontains=value)
-            | Q(scope__icontains=value)
-            | Q(reference__icontains=value)
-        )
 
     def filter_subject(self, queryset, name, value):
         return queryset.filter(_with_affiliates("subject", value))
@@ -567,12 +544,11 @@ class EntityFilterSet(RegistryFilterSet):
     )
     sort = SortFilter(sorts=sorts)
 
+    search_kind = "entity"
+
     class Meta(RegistryFilterSet.Meta):
         model = Entity
         fields = []
-
-    def search_q(self, value):
-        return Q(name__icontains=value) | Q(pk__in=_alias_holders(value)) | Q(lei__icontains=value)
 
     def filter_jurisdiction(self, queryset, name, value):
         return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
@@ -624,12 +600,11 @@ class RegulatorFilterSet(RegistryFilterSet):
     )
     sort = SortFilter(sorts=sorts)
 
+    search_kind = "regulator"
+
     class Meta(RegistryFilterSet.Meta):
         model = Regulator
         fields = []
-
-    def search_q(self, value):
-        return Q(name__icontains=value) | Q(abbreviation__icontains=value)
 
     def filter_jurisdiction(self, queryset, name, value):
         return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))

@@ -8,6 +8,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.sites import AdminSite
 from django.http import HttpResponseNotAllowed
 from django.urls import NoReverseMatch, reverse
+from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 # The register needs none of these browser features; denying them means an injected script cannot use them either.
@@ -86,6 +87,23 @@ def client_ip(request):
     return request.META.get("REMOTE_ADDR")
 
 
+class OneDeviceOTPAuthenticationForm(OTPAdminAuthenticationForm):
+    """django-otp's admin login form, choosing the device itself when the account has exactly one.
+
+    django-otp makes the user pick a device from a list shown only after a first, failed submission
+    (so that a code is never tried against every device in turn). Staff here enrol one authenticator
+    each, so username, password and code go in one submission.
+    """
+
+    def _chosen_device(self, user):
+        device = super()._chosen_device(user)
+        if device is None:
+            devices = list(devices_for_user(user, confirmed=True, for_verify=True))
+            if len(devices) == 1:
+                device = devices[0]
+        return device
+
+
 def admin_requires_2fa():
     return getattr(settings, "ADMIN_REQUIRE_2FA", False)
 
@@ -105,7 +123,7 @@ class RegistryAdminSite(OTPAdminSite):
 
     @property
     def login_form(self):
-        return OTPAdminAuthenticationForm if admin_requires_2fa() else AdminAuthenticationForm
+        return OneDeviceOTPAuthenticationForm if admin_requires_2fa() else AdminAuthenticationForm
 
     @property
     def login_template(self):

@@ -1,4 +1,7 @@
-"""The admin's sign-in resists guessing (django-axes) and asks for a TOTP code (django-otp); the public site never writes."""
+"""The admin's sign-in resists guessing (django-axes) and asks for a TOTP code (django-otp).
+
+And the public site never writes.
+"""
 
 import importlib
 import re
@@ -34,9 +37,10 @@ def can_open_admin(client):
 
 def test_five_failures_lock_the_account_out_even_for_the_right_password(client):
     factories.UserFactory(username="target", is_superuser=True)
-    for _ in range(5):
+    for _ in range(4):
         response = sign_in(client, "target", "wrong password")
         assert response.status_code == 200  # the form again, with its error
+    assert sign_in(client, "target", "wrong password").status_code == 429  # the fifth failure locks
     locked = sign_in(client, "target", PASSWORD)
 
     assert locked.status_code == 429
@@ -209,13 +213,12 @@ def sample_paths(patterns, prefix=""):
 
 
 def fill(route):
-    route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE.get(m.group(1) or "str", "sample"), route)
-
     def group(match):
         alternatives = match.group(1).split("|")
         return alternatives[0] if re.fullmatch(r"[\w-]+", alternatives[0]) else "sample"
 
-    route = re.sub(r"\(\?P<\w+>([^)]*)\)", group, route)
+    route = re.sub(r"\(\?P<\w+>([^)]*)\)", group, route)  # re_path groups
+    route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE.get(m.group(1) or "str", "sample"), route)  # path converters
     return route.replace("^", "").replace("$", "").replace("\\.", ".").replace("/?", "/")
 
 

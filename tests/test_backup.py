@@ -103,8 +103,10 @@ def test_snapshot_restores_every_record_and_history_entry(curated_register, tmp_
 
     assert register_state() == curated_register
     # The snapshot is the whole database: passwords too, so staff sign in as before.
-    assert apps.get_model("auth.User").objects.get(username="curator-backup").check_password(
-        "correct-horse-battery-staple"
+    assert (
+        apps.get_model("auth.User")
+        .objects.get(username="curator-backup")
+        .check_password("correct-horse-battery-staple")
     )
 
 

@@ -1,4 +1,4 @@
-"""Production settings: refuse to start half-configured, and pass Django's deployment checklist with nothing to report."""
+"""Production settings: refuse to start half-configured; pass Django's deployment checklist with nothing to report."""
 
 import os
 import secrets
@@ -72,4 +72,6 @@ def test_production_turns_on_secure_transport_and_second_factor():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == '[true, true, true, true, ["HTTP_X_FORWARDED_PROTO", "https"], true]'
+    assert (
+        result.stdout.strip().splitlines()[-1] == '[true, true, true, true, ["HTTP_X_FORWARDED_PROTO", "https"], true]'
+    )
