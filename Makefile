@@ -144,3 +144,15 @@ backup: $(STAMP)
 restore: $(STAMP)
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/registry-<time>.json"; exit 2; }
 	$(PY) manage.py restore "$(FILE)"
+
+# --- Load test (bench/load/README.md): 50 clients for 60 s with wrk, admin-like writes beside them, loopback only ---
+LOADTEST_ARGS ?=
+
+.PHONY: loadtest loadtest-postgres
+
+loadtest: $(STAMP) wrk
+	$(PY) bench/load/run.py --backend sqlite $(LOADTEST_ARGS)
+
+# A database of its own (registry_load), never the test database.
+loadtest-postgres: $(STAMP) wrk
+	$(PY) bench/load/run.py --backend postgres $(LOADTEST_ARGS)

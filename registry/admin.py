@@ -1279,7 +1279,7 @@ class WarningNoticeAdmin(CuratedAdmin):
     list_select_related = ["entity", "regulator", "jurisdiction"]
     autocomplete_fields = ["entity", "regulator", "jurisdiction", "source"]
     fieldsets = [
-        (None, {"fields": ["entity", "regulator", "jurisdiction", "decided_on", "decided_on_precision"]}),
+        (None, {"fields": ["entity", "regulator", "jurisdiction", "decided_on"]}),
         ("Decision", {"fields": ["infringement", "reason", "websites", "notes", "source", "locator", "quality_flags"]}),
         ("Publication", {"fields": ["slug", "publication_status"]}),
         RECORD_FIELDSET,

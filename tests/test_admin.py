@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
 from django.db import connection
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry import models
+from registry.admin import CuratedAdmin
 from registry.dates import DatePrecision, PartialDate
 from registry.forms import PartialDateField, PartialDateModelForm, PartialDateWidget
 from tests import factories
@@ -87,7 +89,15 @@ ADMIN_MODELS = {
 
 def test_every_model_has_an_admin():
     registered = {model._meta.model_name for model in admin.site._registry if model._meta.app_label == "registry"}
-    assert registered == {*ADMIN_MODELS, "revision"}
+    assert {*ADMIN_MODELS, "revision"} <= registered
+
+
+def test_every_curated_model_is_edited_under_four_eyes():
+    """Each publishable model's admin saves through registry.review (drafts, revisions, reviewers publish)."""
+    curated = [model for model in apps.get_app_config("registry").get_models() if issubclass(model, models.Curated)]
+    assert len(curated) >= 7
+    for model in curated:
+        assert isinstance(admin.site._registry[model], CuratedAdmin), model
 
 
 # Aliases are added on their entity's page (see test_alias_admin_is_read_only).

@@ -1,0 +1,400 @@
+"""Load test (issue 8, "Load and faults"): 50 concurrent clients for 60 s on gunicorn, with admin writes beside them.
+
+    .venv/bin/python bench/load/run.py --backend sqlite      # make loadtest
+    .venv/bin/python bench/load/run.py --backend postgres    # make loadtest-postgres
+
+What it does (bench/load/README.md):
+
+1. The data set: the scale issue's synthetic register (``generate_demo_data --entities 20000 --seed 1``) in
+   ``bench/load/load.sqlite3`` (a copy of ``bench/bench.sqlite3`` when that exists, else built) or in the
+   PostgreSQL database ``registry_load`` (made by ``.ci/postgres.sh``); ``migrate`` brings either up to date.
+2. Serves it as in production: ``collectstatic``, gunicorn with ``config/gunicorn.conf.py`` on 127.0.0.1 only,
+   ``DJANGO_DEBUG=0``, a random 50-character secret key, ``DJANGO_ALLOWED_HOSTS=127.0.0.1``.
+3. Builds a realistic mix of URLs from the data (detail pages, filtered lists, exports, the API, home,
+   search, changes) and drives it with ``wrk`` (Debian's package): ``--connections`` clients for
+   ``--duration`` seconds, after a short warm-up.
+4. Meanwhile ``bench/load/writer.py`` saves a record through the ORM every 100 ms, as a curator would.
+5. Writes ``bench/load/results-<backend>.json`` and rebuilds ``bench/load/RESULTS.md``; exits 1 when any request
+   failed (a socket error, a timeout, or any answer other than 2xx) or any write failed.
+
+Everything listens on 127.0.0.1; every process started is stopped in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOAD = ROOT / "bench" / "load"
+PYTHON = Path(sys.executable)
+BENCH_SQLITE = ROOT / "bench" / "bench.sqlite3"
+SQLITE_PATH = LOAD / "load.sqlite3"
+STATIC_ROOT = LOAD / "static"
+
+
+def log(message):
+    print(f"[load] {message}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(database_url, port=None):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),  # 64 random URL-safe characters
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_STATIC_ROOT": str(STATIC_ROOT),
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    if port:
+        env["DJANGO_BIND"] = f"127.0.0.1:{port}"
+    return env
+
+
+def manage(env, *args):
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def prepare_sqlite(entities, seed):
+    """``bench/load/load.sqlite3``: a consistent copy of the benchmark's data set if there is one, else built."""
+    url = f"sqlite:///{SQLITE_PATH}"
+    env = server_env(url)
+    if not SQLITE_PATH.exists():
+        if BENCH_SQLITE.exists() and entities == 20000 and seed == 1:
+            log(f"copying {BENCH_SQLITE.relative_to(ROOT)} (online backup: consistent even while it is read)")
+            source, target = sqlite3.connect(BENCH_SQLITE), sqlite3.connect(SQLITE_PATH)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
+        else:
+            manage(env, "migrate", "--noinput", "-v0")
+            log("loading jurisdictions and generating the synthetic register (a few minutes)")
+            manage(env, "loaddata", "jurisdictions", "-v0")
+            manage(env, "generate_demo_data", "--entities", str(entities), "--seed", str(seed))
+    manage(env, "migrate", "--noinput", "-v0")
+    return url
+
+
+def prepare_postgres(entities, seed):
+    """The ``registry_load`` database of the local PostgreSQL 15, never the test database."""
+    url = subprocess.run(
+        ["bash", ".ci/postgres.sh"],
+        cwd=ROOT,
+        env={**os.environ, "REGISTRY_PG_DB": "registry_load"},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    env = server_env(url)
+    manage(env, "migrate", "--noinput", "-v0")
+    count = int(sample_query(env, "entity_count"))
+    if count < entities:
+        log(f"{count} demo entities in registry_load: generating {entities}")
+        manage(env, "loaddata", "jurisdictions", "-v0")
+        manage(env, "generate_demo_data", "--entities", str(entities), "--seed", str(seed))
+    return url
+
+
+def sample_query(env, what):
+    """Run this file with ``--sample`` under ``env`` (its own Django process) and return its output."""
+    result = subprocess.run(
+        [PYTHON, __file__, "--sample", what], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def sample(what):
+    """Inside Django: what the URL mix is made from (published records only, as the public sees them)."""
+    import django
+
+    django.setup()
+    from registry.models import Audit, Entity, EntityKind, License, Regime, Regulator, Standard
+
+    if what == "entity_count":
+        print(Entity.objects.filter(slug__startswith="demo-").count())
+        return
+
+    def slugs(queryset, n=300):
+        return list(queryset.order_by("?").values_list("slug", flat=True)[:n])
+
+    licences = License.objects.published()
+    data = {
+        "entities": slugs(Entity.objects.published()),
+        "groups": slugs(Entity.objects.published().filter(kind=EntityKind.GROUP), 100),
+        "auditors": slugs(Entity.objects.published().filter(kind=EntityKind.AUDITOR), 50),
+        "licenses": slugs(licences),
+        "audits": slugs(Audit.objects.published()),
+        "regulators": slugs(Regulator.objects.published(), 100),
+        "regimes": slugs(Regime.objects.published(), 100),
+        "standards": list(Standard.objects.values_list("slug", flat=True)[:50]),
+        "jurisdictions": sorted(
+            {code for code in licences.values_list("jurisdiction__code", flat=True)[:5000] if code}
+        )[:100],
+        "words": sorted(
+            {word for name in Entity.objects.published().values_list("name", flat=True)[:500] for word in name.split()}
+        )[:200],
+    }
+    print(json.dumps(data))
+
+
+def url_mix(data, count, seed):
+    """``count`` paths drawn with the weights below; the same data and seed give the same mix."""
+    rng = random.Random(seed)
+
+    def pick(key):
+        return rng.choice(data[key])
+
+    kinds = [
+        # (weight, path maker): detail pages are most of a register's traffic, then lists, then the API.
+        (10, lambda: f"/entities/{pick('entities')}/"),
+        (10, lambda: f"/licenses/{pick('licenses')}/"),
+        (6, lambda: f"/audits/{pick('audits')}/"),
+        (3, lambda: f"/regulators/{pick('regulators')}/"),
+        (2, lambda: f"/regimes/{pick('regimes')}/"),
+        (4, lambda: f"/licenses/?regime={pick('regimes')}"),
+        (3, lambda: f"/licenses/?jurisdiction={pick('jurisdictions')}&status=active"),
+        (2, lambda: f"/licenses/?q={pick('words')}&sort=-granted_on"),
+        (2, lambda: f"/licenses/?page={rng.randint(1, 20)}"),
+        (3, lambda: f"/entities/?jurisdiction={pick('jurisdictions')}"),
+        (2, lambda: "/entities/?kind=group&sort=name"),
+        (3, lambda: f"/audits/?standard={pick('standards')}"),
+        (2, lambda: "/regulators/"),
+        (2, lambda: f"/licenses.csv?holder={pick('groups')}"),
+        (2, lambda: f"/entities.json?jurisdiction={pick('jurisdictions')}&_size=100"),
+        (1, lambda: f"/audits.csv?auditor={pick('auditors')}"),
+        (2, lambda: f"/licenses.json?regime={pick('regimes')}&_size=50"),
+        (1, lambda: "/regulators.csv"),
+        (5, lambda: f"/api/licenses/?regime={pick('regimes')}"),
+        (5, lambda: f"/api/entities/{pick('entities')}/"),
+        (4, lambda: f"/api/licenses/{pick('licenses')}/"),
+        (3, lambda: "/api/audits/?kind=certification"),
+        (2, lambda: "/api/regulators/"),
+        (3, lambda: "/"),
+        (2, lambda: f"/search/?q={pick('words')}"),
+        (2, lambda: "/changes/"),
+    ]
+    weights = [weight for weight, _ in kinds]
+    makers = [maker for _, maker in kinds]
+    return [rng.choices(makers, weights)[0]() for _ in range(count)]
+
+
+def wait_healthy(port, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"gunicorn on port {port} did not become healthy")
+
+
+def wrk(port, paths_file, connections, duration, seed, threads=4):
+    args = [
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(LOAD / "mix.lua"),
+        f"http://127.0.0.1:{port}",
+    ]
+    env = {**os.environ, "PATHS": str(paths_file), "SEED": str(seed)}
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def stop(process):
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run(options):
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: `make wrk` (Debian's package)")
+    started_at = datetime.datetime.now(datetime.UTC)
+    prepare = prepare_sqlite if options.backend == "sqlite" else prepare_postgres
+    url = prepare(options.entities, options.seed)
+    env = server_env(url)
+    manage(env, "collectstatic", "--noinput", "-v0")
+    data = json.loads(sample_query(env, "mix"))
+    paths = url_mix(data, 2000, options.seed)
+    paths_file = LOAD / f"paths-{options.backend}.txt"
+    paths_file.write_text("\n".join(paths) + "\n")
+
+    port = free_port()
+    env = server_env(url, port)
+    if options.workers:
+        env["GUNICORN_WORKERS"] = str(options.workers)
+    gunicorn_log = LOAD / f"gunicorn-{options.backend}.log"
+    gunicorn = writer = None
+    with gunicorn_log.open("w") as logfile:
+        try:
+            gunicorn = subprocess.Popen(
+                [PYTHON, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+            )
+            wait_healthy(port)
+            log(f"warming up for {options.warmup} s")
+            wrk(port, paths_file, min(10, options.connections), options.warmup, options.seed + 1)
+            log(f"{options.connections} clients for {options.duration} s, a write every {options.interval} s")
+            writer = subprocess.Popen(
+                [
+                    PYTHON,
+                    str(LOAD / "writer.py"),
+                    "--duration",
+                    str(options.duration),
+                    "--interval",
+                    str(options.interval),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            result = wrk(port, paths_file, options.connections, options.duration, options.seed)
+            writes = json.loads(writer.communicate(timeout=options.duration + 120)[0].strip().splitlines()[-1])
+        finally:
+            stop(writer)
+            stop(gunicorn)
+    server_errors = sum(1 for line in gunicorn_log.read_text().splitlines() if '"level": "ERROR"' in line)
+    result.update(
+        backend=options.backend,
+        started_at=started_at.isoformat(timespec="seconds"),
+        connections=options.connections,
+        duration_s=options.duration,
+        workers=options.workers or (os.cpu_count() or 1) * 2 + 1,
+        entities=options.entities,
+        seed=options.seed,
+        distinct_paths=len(set(paths)),
+        req_per_s=round(result["requests"] / (result["duration_us"] / 1e6), 1),
+        errors=result["connect_errors"]
+        + result["read_errors"]
+        + result["write_errors"]
+        + result["timeouts"]
+        + result["requests"]
+        - result["status_2xx"],
+        server_errors_logged=server_errors,
+        writer=writes,
+        cpus=os.cpu_count(),
+        load_average_after=os.getloadavg()[0],
+        python=platform.python_version(),
+    )
+    (LOAD / f"results-{options.backend}.json").write_text(json.dumps(result, indent=1) + "\n")
+    render()
+    log(json.dumps(result))
+    failed = result["errors"] or result["server_errors_logged"] or writes["failures"]
+    return 1 if failed else 0
+
+
+def render():
+    """RESULTS.md from every results-<backend>.json present."""
+    sections = []
+    for backend in ("sqlite", "postgres"):
+        path = LOAD / f"results-{backend}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        w = r["writer"]
+        name = "SQLite (WAL, busy timeout 20 s)" if backend == "sqlite" else "PostgreSQL 15"
+        sections.append(
+            "\n".join(
+                [
+                    f"## {name}",
+                    "",
+                    f"Run {r['started_at']}: {r['connections']} concurrent clients for {r['duration_s']} s, gunicorn "
+                    f"with {r['workers']} sync workers, {r['cpus']} CPUs, {r['entities']:,} synthetic entities "
+                    f"(seed {r['seed']}), {r['distinct_paths']} distinct URLs.",
+                    "",
+                    "| requests | req/s | p50 | p90 | p95 | p99 | max | errors | 2xx | non-2xx | server errors logged |",
+                    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                    f"| {r['requests']:,} | {r['req_per_s']} | {r['p50_ms']:.0f} ms | {r['p90_ms']:.0f} ms "
+                    f"| {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['max_ms']:.0f} ms | {r['errors']} "
+                    f"| {r['status_2xx']:,} | {r['requests'] - r['status_2xx']} | {r['server_errors_logged']} |",
+                    "",
+                    f"Errors = connect + read + write errors + timeouts ({r['connect_errors']}, {r['read_errors']}, "
+                    f"{r['write_errors']}, {r['timeouts']}) + answers other than 2xx.",
+                    "",
+                    f"Concurrent admin-like writes (one ORM save every 100 ms): {w['writes']} committed, "
+                    f"{w['failures']} failed; save p50 {w['save_p50_ms']} ms, p99 {w['save_p99_ms']} ms, "
+                    f"max {w['save_max_ms']} ms."
+                    + (f" Failures: {'; '.join(w['failure_messages'])}" if w["failures"] else ""),
+                    "",
+                    f"Load average (1 min) at the end: {r['load_average_after']:.1f}.",
+                ]
+            )
+        )
+    header = (
+        "# Load test results\n\n"
+        "Written by `bench/load/run.py` (`make loadtest`, `make loadtest-postgres`); see README.md for the method.\n"
+        "Latencies are wrk's, measured from the client, queueing included: with 50 clients on a few sync workers\n"
+        "a request mostly waits for a free worker, so p99 reflects the queue as much as the page.\n"
+    )
+    (LOAD / "RESULTS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--entities", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--duration", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--interval", type=float, default=0.1, help="Seconds between admin-like writes.")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.conf.py).")
+    parser.add_argument("--render", action="store_true", help="Only rebuild RESULTS.md from the results files.")
+    parser.add_argument("--sample", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.sample:
+        sample(options.sample)
+        return 0
+    if options.render:
+        render()
+        return 0
+    return run(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
