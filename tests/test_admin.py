@@ -70,6 +70,22 @@ def make_key_person():
     return person
 
 
+_warning_numbers = iter(range(1, 1_000_000))
+
+
+def make_warning():
+    return models.WarningNotice.objects.create(
+        slug=f"warning-{next(_warning_numbers)}",
+        entity=factories.EntityFactory(),
+        regulator=make_regulator(),
+        jurisdiction=factories.JurisdictionFactory(),
+        source=factories.SourceFactory(),
+        decided_on=datetime.date(2025, 9, 16),
+        decided_on_precision=DatePrecision.DAY,
+        reason="Provides crypto-asset services without authorisation.",
+    )
+
+
 # Every registered model: its admin URL name and a way to make a realistic row (foreign keys filled in).
 ADMIN_MODELS = {
     "jurisdiction": make_jurisdiction,
@@ -84,6 +100,7 @@ ADMIN_MODELS = {
     "license": make_license,
     "audit": make_audit,
     "keyperson": make_key_person,
+    "warningnotice": make_warning,
 }
 
 

@@ -405,7 +405,9 @@ class TestLongQuery:
         assert response.status_code == 400
         assert list(response.json()["parameters"]) == ["q"]
 
-    @pytest.mark.parametrize("name", [name for name, filterset in API_LISTS if filterset and "q" in filterset.base_filters])
+    @pytest.mark.parametrize(
+        "name", [name for name, filterset in API_LISTS if filterset and "q" in filterset.base_filters]
+    )
     def test_api_refuses(self, client, register, name):
         response = client.get(reverse(name), {"q": self.long_q})
         assert response.status_code == 400
@@ -464,7 +466,11 @@ def formula_register(register):
             slug=f"formula-reg-{index}", name=formula, abbreviation=formula, jurisdiction=mt
         )
         licence = factories.LicenseFactory(
-            slug=f"formula-lic-{index}", holder=entity, regulator=regulator, reference_number=formula, conditions=formula
+            slug=f"formula-lic-{index}",
+            holder=entity,
+            regulator=regulator,
+            reference_number=formula,
+            conditions=formula,
         )
         factories.AuditFactory(slug=f"formula-audit-{index}", subject=entity, scope=formula, reference=formula)
         made.append((formula, entity, regulator, licence))

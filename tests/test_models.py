@@ -57,8 +57,8 @@ BAD_CHECK_DIGIT_LEI = "54930069NLWEIGLHXU43"
 REGISTRY = apps.get_app_config("registry")
 # Models we declared (django-simple-history's Historical* models are generated).
 DECLARED_MODELS = [m for m in REGISTRY.get_models() if not m._meta.model_name.startswith("historical")]
-# Register data: what fixtures carry. A Revision is workflow state about one row, with no natural key.
-REGISTER_MODELS = [m for m in DECLARED_MODELS if m is not models.Revision]
+# Register data: what fixtures carry. A Revision or a MatchProposal is workflow state about rows, with no natural key.
+REGISTER_MODELS = [m for m in DECLARED_MODELS if m not in (models.Revision, models.MatchProposal)]
 
 
 def update(obj, **values):
@@ -284,6 +284,36 @@ CHECK_CASES = [
 ]
 
 
+_warning_numbers = iter(range(1, 1_000_000))
+
+
+def make_warning(**kwargs):
+    """A warning notice (ESMA's list of non-compliant entities) with everything it refers to."""
+    number = next(_warning_numbers)
+    values = {
+        "slug": f"warning-{number}",
+        "entity": EntityFactory(),
+        "jurisdiction": JurisdictionFactory(),
+        "source": SourceFactory(),
+        "decided_on": D(2025, 9, 16),
+        "decided_on_precision": DAY,
+        **kwargs,
+    }
+    return models.WarningNotice.objects.create(**values)
+
+
+def _proposal(**kwargs):
+    values = {
+        "imported_entity": EntityFactory(),
+        "existing_entity": EntityFactory(),
+        "score": "0.600",
+        "reason": "Same commercial name",
+        "author": UserFactory(),
+        **kwargs,
+    }
+    return models.MatchProposal.objects.create(**values)
+
+
 def _published_by_its_last_editor(factory):
     def setup():
         editor = UserFactory()
@@ -301,7 +331,10 @@ def _revision(**kwargs):
 
 CHECK_CASES += [
     *(
-        _p(f"{factory._meta.model._meta.model_name}_four_eyes", _published_by_its_last_editor(factory))
+        _p(
+            f"{getattr(factory, '_meta', None) and factory._meta.model._meta.model_name or 'warningnotice'}_four_eyes",
+            _published_by_its_last_editor(factory),
+        )
         for factory in (
             RegulatorFactory,
             RegimeFactory,
@@ -310,6 +343,7 @@ CHECK_CASES += [
             LicenseFactory,
             AuditFactory,
             KeyPersonFactory,
+            make_warning,
         )
     ),
     _p("revision_status_valid", lambda: update(_revision(), status="maybe")),
@@ -325,7 +359,47 @@ CHECK_CASES += [
     ),
 ]
 
+CHECK_CASES += [
+    _p("license_not_superseded_by_itself", lambda: (lambda lic: update(lic, superseded_by=lic))(LicenseFactory())),
+    _p("warning_notice_publication_valid", lambda: update(make_warning(), publication_status="live")),
+    *_partial_date_cases("warning_notice", "decided_on", make_warning),
+    _p("match_proposal_status_valid", lambda: update(_proposal(), status="maybe")),
+    _p(
+        "match_proposal_distinct_entities",
+        lambda: (lambda p: update(p, existing_entity=p.imported_entity))(_proposal()),
+    ),
+    _p("match_proposal_score_range", lambda: update(_proposal(), score=2)),
+    _p(
+        "match_proposal_four_eyes",
+        lambda: (lambda p: update(p, status="accepted", reviewer=p.author, decided_at=timezone.now()))(_proposal()),
+    ),
+    _p("match_proposal_decided_iff_reviewed", lambda: update(_proposal(), status="accepted"), "accepted_alone"),
+    _p(
+        "match_proposal_decided_iff_reviewed",
+        lambda: update(_proposal(), reviewer=UserFactory(), decided_at=timezone.now()),
+        "pending_with_reviewer",
+    ),
+]
+
 UNIQUE_CASES = [
+    _p(
+        "license_unique_official_register_key",
+        lambda: (lambda first, second: update(second, official_register_key=first.official_register_key))(
+            LicenseFactory(official_register_key="esma-casp:X"), LicenseFactory()
+        ),
+    ),
+    _p(
+        "warning_notice_unique_decision",
+        lambda: (
+            lambda w: lambda: make_warning(entity=w.entity, jurisdiction=w.jurisdiction, decided_on=w.decided_on)
+        )(make_warning()),
+    ),
+    _p(
+        "match_proposal_unique_pair",
+        lambda: (
+            lambda p: lambda: _proposal(imported_entity=p.imported_entity, existing_entity=p.existing_entity)
+        )(_proposal()),
+    ),
     _p(
         "regulator_unique_name_per_jurisdiction",
         lambda: (lambda r: create(models.Regulator, slug="copy", name=r.name, jurisdiction=r.jurisdiction))(
@@ -416,6 +490,7 @@ UNIQUE_FIELD_CASES = [
     pytest.param(models.Source, "slug", SourceFactory, id="source.slug"),
     pytest.param(models.License, "slug", LicenseFactory, id="license.slug"),
     pytest.param(models.Audit, "slug", AuditFactory, id="audit.slug"),
+    pytest.param(models.WarningNotice, "slug", make_warning, id="warningnotice.slug"),
 ]
 
 
@@ -781,6 +856,7 @@ NATURAL_KEY_BUILDERS = [
     pytest.param(models.AuditCitation, lambda: AuditFactory().citations.get(), id="AuditCitation"),
     pytest.param(models.EntityCitation, lambda: entity_citation(supports="lei"), id="EntityCitation"),
     pytest.param(models.KeyPersonCitation, lambda: key_person_citation(), id="KeyPersonCitation"),
+    pytest.param(models.WarningNotice, make_warning, id="WarningNotice"),
 ]
 
 
@@ -862,6 +938,7 @@ def _build_graph():
     person = KeyPersonFactory(entity=okx_mt, name="Erald Ghoos", role="Chief Executive Officer")
     entity_citation(entity=okx_mt, source=article, supports="lei")
     key_person_citation(key_person=person, source=article, supports="role")
+    make_warning(slug="okx-mt-warning", entity=okx_mt, regulator=mfsa, jurisdiction=malta, source=article)
     return licence, audit
 
 

@@ -25,7 +25,6 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.backends.sqlite3.base import DatabaseWrapper
@@ -213,7 +212,7 @@ def test_sigkill_of_a_worker_mid_request_loses_nothing(transactional_db, countri
         workers = wait_until(lambda: two_workers(gunicorn.pid), deadline, "gunicorn started no workers")
 
         # Another process commits writes through the ORM before, during and after the kill.
-        writer = subprocess.Popen(
+        writer = subprocess.Popen(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-c", WRITER, "40"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
         )
         committed_before = []
@@ -284,7 +283,10 @@ def test_sigkill_of_a_worker_mid_request_loses_nothing(transactional_db, countri
         assert {f"{ALIAS_PREFIX} {number}" for number in committed} <= names
         assert replaced.isdisjoint({busy})
         elapsed = time.monotonic() - started
-        print(f"killed worker {busy} after {received:,} of {len(full_export):,} bytes; {len(committed)} writes; {elapsed:.1f} s")
+        print(
+            f"killed worker {busy} after {received:,} of {len(full_export):,} bytes; "
+            f"{len(committed)} writes; {elapsed:.1f} s"
+        )
         assert elapsed < TIME_LIMIT
     finally:
         if slow is not None:
