@@ -36,7 +36,7 @@ from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "50"))
 settings.register_profile(
     "registry-fuzz-ci",
     max_examples=EXAMPLES,
