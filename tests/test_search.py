@@ -272,7 +272,7 @@ class TestTheIndexIsUsed:
                 # On a handful of rows a sequential scan is cheaper: give the planner a register-sized table.
                 cursor.execute(
                     "INSERT INTO registry_search (kind, object_id, text)"
-                    " SELECT 'license', 1000000 + n, 'Filler Holder ' || n FROM generate_series(1, 20000) AS n"
+                    " SELECT 'license', 1000000 + n, 'Filler Holder ' || n FROM generate_series(1, 100000) AS n"
                 )
                 cursor.execute("ANALYZE registry_search")
                 cursor.execute(f"EXPLAIN {sql}", params)

@@ -364,6 +364,14 @@ def render():
                     + (f" Failures: {'; '.join(w['failure_messages'])}" if w["failures"] else ""),
                     "",
                     f"Load average (1 min) at the end: {r['load_average_after']:.1f}.",
+                    "",
+                    "**Verdict: "
+                    + (
+                        "pass** (zero errors, every write committed)."
+                        if not (r["errors"] or r["server_errors_logged"] or w["failures"])
+                        else f"FAIL** ({r['errors']} request errors, {r['server_errors_logged']} server errors logged, "
+                        f"{w['failures']} failed writes)."
+                    ),
                 ]
             )
         )
