@@ -429,6 +429,7 @@ def main():
             manage(
                 small_env, "generate_demo_data", "--entities", str(options.small_entities), "--seed", str(options.seed)
             )
+        manage(small_env, "migrate", "--noinput", "-v0")  # it may predate a migration added since
         try:
             small = start_gunicorn(small_env, SMALL_PORT, options.workers)
             csv_results["ours_small"] = measure_csv(small, SMALL_PORT, "/licenses.csv")
