@@ -48,6 +48,8 @@ STALE_WHILE_REVALIDATE = 300
 UNCACHED_URL_NAMES = {"data-releases", "data-dictionary", "data-release-file", "healthz"}
 # Data-derived views outside the ``registry`` namespace.
 CACHED_URL_NAMES = {"sitemap"}
+# Views that depend on the code alone (the API's schema and its docs): validated without reading the database.
+CODE_ONLY_URL_NAMES = {"api-schema", "api-docs"}
 
 
 # ---------------------------------------------------------------------------
@@ -203,6 +205,12 @@ def validators(request, version: int, changed_at: datetime.datetime, today: date
     return etag, int(max(changed_at, midnight).timestamp())
 
 
+def code_validator(request) -> str:
+    """The ETag of a page that only a new release changes."""
+    key = "|".join([release(), request.scheme, request.get_host(), request.get_full_path()])
+    return f'W/"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+
+
 def is_admin(request) -> bool:
     from .security import admin_prefix
 
@@ -210,20 +218,27 @@ def is_admin(request) -> bool:
     return bool(prefix) and request.path.startswith(prefix)
 
 
-def is_public_data_view(request) -> bool:
+def public_view_kind(request) -> str | None:
+    """``"data"`` for a public view whose content comes from the database, ``"code"`` for one that
+    depends on the release alone, None for anything this middleware leaves alone."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
-        return False
+        return None
     if match.url_name in UNCACHED_URL_NAMES:
-        return False
-    return match.namespace == "registry" or match.url_name in CACHED_URL_NAMES
+        return None
+    if match.url_name in CODE_ONLY_URL_NAMES:
+        return "code"
+    if match.namespace == "registry" or match.url_name in CACHED_URL_NAMES:
+        return "data"
+    return None
 
 
-def make_cacheable(response, etag: str, last_modified: int) -> None:
+def make_cacheable(response, etag: str, last_modified: int | None) -> None:
     """Label a response to a public GET: validators, and how long shared caches may keep it."""
     response.headers.setdefault("ETag", etag)
-    response.headers.setdefault("Last-Modified", http_date(last_modified))
+    if last_modified is not None:
+        response.headers.setdefault("Last-Modified", http_date(last_modified))
     if "Cache-Control" in response.headers:
         return  # the view decided
     vary = response.headers.get("Vary", "")
@@ -253,10 +268,14 @@ class ConditionalGetMiddleware:
             if "Cache-Control" not in response.headers or "private" not in response.headers["Cache-Control"]:
                 add_never_cache_headers(response)
             return response
-        if not is_public_data_view(request):
+        kind = public_view_kind(request)
+        if kind is None:
             return self.get_response(request)
-        version, changed_at = data_version()
-        etag, last_modified = validators(request, version, changed_at)
+        if kind == "data":
+            version, changed_at = data_version()
+            etag, last_modified = validators(request, version, changed_at)
+        else:
+            etag, last_modified = code_validator(request), None
         # Answered before the view runs: If-None-Match (or If-Modified-Since) from a cache holding this page.
         # The rarer If-Match, If-Unmodified-Since and ``If-None-Match: *`` ("does it exist?") wait for the
         # view, since a missing record must still answer 404.

@@ -95,6 +95,37 @@ class CodeChoiceField(forms.ModelChoiceField):
         return value
 
 
+class SlugChoiceField(forms.ModelChoiceField):
+    """An entity typed as its slug (``okx``): a register of thousands of firms makes a poor <select>,
+    and rendering one costs seconds per page."""
+
+    widget = forms.TextInput
+    default_error_messages = {
+        "invalid_choice": "No published entity has this identifier: use the last part of its page address, "
+        "such as okx for /entities/okx/.",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, Entity):
+            return value.slug
+        return value
+
+
+class EntityChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = SlugChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Entity.objects.published())
+        kwargs.setdefault("to_field_name", "slug")
+        kwargs.pop("empty_label", None)
+        super().__init__(*args, **kwargs)
+
+
 class JurisdictionFilter(django_filters.ModelChoiceFilter):
     field_class = CodeChoiceField
 
@@ -377,12 +408,9 @@ class LicenseFilterSet(RegistryFilterSet):
     clients = django_filters.ChoiceFilter(
         choices=CLIENT_SCOPES, method="filter_clients", label="Client scope", empty_label="Any clients"
     )
-    holder = django_filters.ModelChoiceFilter(
-        to_field_name="slug",
-        queryset=Entity.objects.published(),
+    holder = EntityChoiceFilter(
         method="filter_holder",
-        empty_label="Any holder",
-        help_text="A group also matches its affiliates' licences.",
+        help_text="An entity's identifier, such as okx; a group also matches its affiliates' licences.",
     )
     granted_after = PartialDateFilter(field_name="granted_on", lookup_expr="gte", label="Granted from")
     granted_before = PartialDateFilter(field_name="granted_on", lookup_expr="lte", label="Granted until", bound="end")
@@ -450,15 +478,10 @@ class AuditFilterSet(RegistryFilterSet):
     standard = django_filters.ModelChoiceFilter(
         to_field_name="slug", queryset=Standard.objects.all(), empty_label="Any standard"
     )
-    auditor = django_filters.ModelChoiceFilter(
-        to_field_name="slug", queryset=Entity.objects.published(), empty_label="Any auditor"
-    )
-    subject = django_filters.ModelChoiceFilter(
-        to_field_name="slug",
-        queryset=Entity.objects.published(),
+    auditor = EntityChoiceFilter(help_text="The audit firm's identifier, such as slowmist.")
+    subject = EntityChoiceFilter(
         method="filter_subject",
-        empty_label="Any subject",
-        help_text="A group also matches its affiliates' audits.",
+        help_text="An entity's identifier, such as okx; a group also matches its affiliates' audits.",
     )
     issued_after = PartialDateFilter(field_name="issued_on", lookup_expr="gte", label="Issued from")
     issued_before = PartialDateFilter(field_name="issued_on", lookup_expr="lte", label="Issued until", bound="end")
@@ -505,11 +528,10 @@ class EntityFilterSet(RegistryFilterSet):
         label="Jurisdiction",
         help_text="Where it is established: a code such as SG (a country includes its subdivisions).",
     )
-    group = django_filters.ModelChoiceFilter(
+    group = EntityChoiceFilter(
         field_name="parent",
-        to_field_name="slug",
         queryset=Entity.objects.published().filter(kind=EntityKind.GROUP),
-        empty_label="Any group",
+        help_text="A group's identifier, such as okx.",
     )
     regime = django_filters.ModelChoiceFilter(
         to_field_name="slug",

@@ -777,7 +777,7 @@ class LicenseExportView(ExportView):
     filename = "licenses"
 
     def get_queryset(self):
-        citations = LicenseCitation.objects.published().select_related("source")
+        citations = public_citations(LicenseCitation)
         return license_list_queryset().prefetch_related("activities", Prefetch("citations", queryset=citations))
 
 
@@ -787,7 +787,7 @@ class AuditExportView(ExportView):
     filename = "audits"
 
     def get_queryset(self):
-        citations = AuditCitation.objects.published().select_related("source")
+        citations = public_citations(AuditCitation)
         return audit_list_queryset().prefetch_related(Prefetch("citations", queryset=citations))
 
 
@@ -797,7 +797,7 @@ class EntityExportView(ExportView):
     filename = "entities"
 
     def get_queryset(self):
-        citations = EntityCitation.objects.published().select_related("source")
+        citations = public_citations(EntityCitation)
         return (
             entity_list_queryset().order_by("name", "slug").prefetch_related(Prefetch("citations", queryset=citations))
         )

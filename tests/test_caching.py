@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
@@ -97,11 +97,6 @@ class TestValidators:
         assert "ETag" not in response
         assert "public" not in response.get("Cache-Control", "")
 
-    def test_a_draft_is_a_404_even_with_a_valid_looking_etag(self, client, licence):
-        etag = client.get("/licenses/okx-mica-casp/")["ETag"]
-        License.objects.filter(pk=licence.pk).update(publication_status=Publication.DRAFT)
-        assert client.get("/licenses/okx-mica-casp/", HTTP_IF_NONE_MATCH=etag).status_code == 404
-
     def test_admin_is_never_cached(self, admin_client, licence):
         for url in [reverse("admin:index"), reverse("admin:registry_license_changelist")]:
             response = admin_client.get(url)
@@ -111,6 +106,11 @@ class TestValidators:
             assert "private" in cache_control
             assert "no-store" in cache_control
             assert "public" not in cache_control
+
+    def test_the_api_schema_is_validated_without_the_database(self, client, django_assert_num_queries):
+        etag = client.get("/api/schema/")["ETag"]
+        with django_assert_num_queries(0):
+            assert client.get("/api/schema/", HTTP_IF_NONE_MATCH=etag).status_code == 304
 
     def test_operational_and_file_pages_get_no_data_validators(self, client):
         assert "ETag" not in client.get("/healthz")
@@ -147,13 +147,14 @@ class TestEditsChangeTheEtag:
         assert etag_changed(), "a new draft"
         review.publish(draft, reviewer=reviewer)
         assert etag_changed(), "publishing a licence"
-        revision = review.propose(
-            licence,
-            author=author,
-            reason="Reference from the register",
-            base_version=licence.version,
-            fields={"reference_number": "MFSA-1"},
-        )
+        with transaction.atomic():  # as the admin calls it: the version check locks the row
+            revision = review.propose(
+                licence,
+                author=author,
+                reason="Reference from the register",
+                base_version=licence.version,
+                fields={"reference_number": "MFSA-1"},
+            )
         seen.append(client.get(url)["ETag"])
         review.approve(revision, reviewer=reviewer)
         assert etag_changed(), "approving a revision"
@@ -182,3 +183,8 @@ class TestEditsChangeTheEtag:
         response = client.get("/licenses/okx-mica-casp/", HTTP_IF_NONE_MATCH=etag)
         assert response.status_code == 200
         assert b"No retail clients." in response.content
+
+    def test_a_draft_is_a_404_even_with_a_valid_looking_etag(self, client, licence):
+        etag = client.get("/licenses/okx-mica-casp/")["ETag"]
+        License.objects.filter(pk=licence.pk).update(publication_status=Publication.DRAFT)
+        assert client.get("/licenses/okx-mica-casp/", HTTP_IF_NONE_MATCH=etag).status_code == 404
