@@ -184,6 +184,9 @@ STORAGES = {
 
 FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
+# An editor's reason for a change is free text of any length (the default keeps 100 characters).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 # Open-data releases written by `manage.py export_dataset` and listed at /data/.
 REGISTRY_RELEASES_DIR = Path(os.environ.get("DJANGO_RELEASES_DIR") or BASE_DIR / "releases")
 

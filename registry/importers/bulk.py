@@ -71,7 +71,7 @@ from ..models import (
 logger = logging.getLogger(__name__)
 
 LIST_SEPARATOR = ";"
-# simple_history keeps the change reason in a CharField(max_length=100).
+# Reasons are shown in one line of the history list: shorten very long file names.
 HISTORY_REASON_MAX_LENGTH = 100
 # Set by the review workflow, never by a file.
 BOOKKEEPING_FIELDS = {
@@ -91,7 +91,7 @@ class ImportRejected(Exception):
 
 
 def import_reason(file_name, user) -> str:
-    """The history's reason for every save of one import, cut to fit the history's 100 characters."""
+    """The history's reason for every save of one import, short enough for one line of the history list."""
     who = user.get_username()
     name = os.path.basename(str(file_name or "")) or "an uploaded file"
     reason = f"Bulk import of {name} by {who}"

@@ -1407,7 +1407,7 @@ def accept_match(proposal: MatchProposal, *, reviewer, note: str = "") -> MatchP
     """
     _check_decider(proposal, reviewer)
     # History reasons hold 100 characters.
-    reason = f"Match {proposal.pk} accepted: {proposal.imported_entity} is {proposal.existing_entity}"[:100]
+    reason = f"Match {proposal.pk} accepted: {proposal.imported_entity} is {proposal.existing_entity}"
     now = timezone.now()
     with transaction.atomic():
         imported, existing = proposal.imported_entity, proposal.existing_entity

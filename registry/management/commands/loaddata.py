@@ -67,8 +67,7 @@ class Command(LoadDataCommand):
         self.loaded_instances = []
         super().loaddata(fixture_labels)
         names = ", ".join(Path(label).name for label in fixture_labels)
-        # simple-history keeps 100 characters of a change reason.
-        record_history(self.loaded_instances, f"Loaded from fixture {names}"[:100])
+        record_history(self.loaded_instances, f"Loaded from fixture {names}")
 
     def handle(self, *fixture_labels, **options):
         # An operator needs the reason, not a traceback.
