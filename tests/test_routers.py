@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.signals import request_finished
-from django.db import connections, router, transaction
+from django.db import close_old_connections, connections, router, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
@@ -42,6 +42,8 @@ def databases(tmp_path, django_db_blocker):
     )
     for alias in (PRIMARY, REPLICA):
         connections.settings[alias] = configured[alias]
+    # Signalling the end of a request would also make Django check the test database's connection.
+    request_finished.disconnect(close_old_connections)
     # Each test starts, and leaves, outside any request (a RequestFactory request never "finishes").
     request_finished.send(sender=None)
     with django_db_blocker.unblock():
@@ -54,6 +56,7 @@ def databases(tmp_path, django_db_blocker):
             connections[alias].close()
             del connections[alias]
             del connections.settings[alias]
+    request_finished.connect(close_old_connections)
 
 
 def codes(alias):
