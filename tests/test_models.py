@@ -390,15 +390,15 @@ UNIQUE_CASES = [
     ),
     _p(
         "warning_notice_unique_decision",
-        lambda: (
-            lambda w: lambda: make_warning(entity=w.entity, jurisdiction=w.jurisdiction, decided_on=w.decided_on)
-        )(make_warning()),
+        lambda: (lambda w: lambda: make_warning(entity=w.entity, jurisdiction=w.jurisdiction, decided_on=w.decided_on))(
+            make_warning()
+        ),
     ),
     _p(
         "match_proposal_unique_pair",
-        lambda: (
-            lambda p: lambda: _proposal(imported_entity=p.imported_entity, existing_entity=p.existing_entity)
-        )(_proposal()),
+        lambda: (lambda p: lambda: _proposal(imported_entity=p.imported_entity, existing_entity=p.existing_entity))(
+            _proposal()
+        ),
     ),
     _p(
         "regulator_unique_name_per_jurisdiction",

@@ -226,3 +226,15 @@ def test_the_database_refuses_self_publication_whatever_the_code_path():
     licence.published_by = curator
     with pytest.raises(ValidationError, match="cannot be published by the account that last edited it"):
         licence.full_clean()
+
+
+def test_roles_survive_a_flush(transactional_db):
+    """A flush (what a browser test's teardown does) empties auth tables; the roles come back with post_migrate."""
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    reviewers = Group.objects.get(name="reviewers")
+    assert reviewers.permissions.filter(codename="review").exists()
+    assert Group.objects.get(name="curators").permissions.filter(codename="change_license").exists()
+    assert not Group.objects.get(name="curators").permissions.filter(codename="review").exists()
