@@ -12,6 +12,7 @@ from registry import models
 from registry.management.commands.generate_jurisdictions import build_records, render
 from tests.conftest import FIXTURES
 from tests.factories import EntityFactory, LicenseFactory
+from tests.test_models import _delete_everything
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_dump_then_load_into_an_empty_database_gives_the_same_data(seed_data, tm
     before = dump()
     path = tmp_path / "dump.json"
     path.write_text(before, encoding="utf-8")
-    call_command("flush", interactive=False, verbosity=0)
+    _delete_everything()
     assert models.Jurisdiction.objects.count() == models.License.objects.count() == 0
     call_command("loaddata", str(path), verbosity=0)
     assert dump() == before

@@ -463,7 +463,11 @@ def formula_register(register):
     for index, formula in enumerate(FORMULAS):
         entity = factories.EntityFactory(slug=f"formula-{index}", name=formula, website=formula, jurisdiction=mt)
         regulator = factories.RegulatorFactory(
-            slug=f"formula-reg-{index}", name=formula, abbreviation=formula, jurisdiction=mt
+            # abbreviation is varchar(30), which PostgreSQL enforces.
+            slug=f"formula-reg-{index}",
+            name=formula,
+            abbreviation=formula[:30],
+            jurisdiction=mt,
         )
         licence = factories.LicenseFactory(
             slug=f"formula-lic-{index}",

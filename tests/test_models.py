@@ -346,7 +346,11 @@ CHECK_CASES += [
             make_warning,
         )
     ),
-    _p("revision_status_valid", lambda: update(_revision(), status="maybe")),
+    # Decided fields set, so only the status rule is broken (PostgreSQL reports one violated rule, maybe another).
+    _p(
+        "revision_status_valid",
+        lambda: update(_revision(), status="maybe", reviewer=UserFactory(), reviewed_at=timezone.now()),
+    ),
     _p(
         "revision_four_eyes",
         lambda: (lambda r: update(r, status="approved", reviewer=r.author, reviewed_at=timezone.now()))(_revision()),
@@ -363,7 +367,10 @@ CHECK_CASES += [
     _p("license_not_superseded_by_itself", lambda: (lambda lic: update(lic, superseded_by=lic))(LicenseFactory())),
     _p("warning_notice_publication_valid", lambda: update(make_warning(), publication_status="live")),
     *_partial_date_cases("warning_notice", "decided_on", make_warning),
-    _p("match_proposal_status_valid", lambda: update(_proposal(), status="maybe")),
+    _p(
+        "match_proposal_status_valid",
+        lambda: update(_proposal(), status="maybe", reviewer=UserFactory(), decided_at=timezone.now()),
+    ),
     _p(
         "match_proposal_distinct_entities",
         lambda: (lambda p: update(p, existing_entity=p.imported_entity))(_proposal()),
