@@ -121,6 +121,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
+# Each worker keeps what list pages derive from the data (counts, facet counts, page ids, choice labels),
+# keyed by the data version, so a write makes every old entry unreachable at once (registry/caching.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    }
+}
+
 # An optional read replica (docs/scaling.md): public GET requests read from it, writes and the admin use the
 # primary (registry/routers.py). The test runner points it at the test database instead of creating one.
 if os.environ.get("DATABASE_REPLICA_URL"):

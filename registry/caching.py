@@ -28,6 +28,7 @@ its bytes.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import hashlib
 import os
@@ -165,6 +166,28 @@ def data_version(using: str | None = None) -> tuple[int, datetime.datetime]:
     return int(version), changed_at
 
 
+# The version the middleware read for the request being served: caches of derived data (facet labels,
+# filter choices, list pages) key on it without reading the table again.
+_REQUEST_VERSION: contextvars.ContextVar[str | None] = contextvars.ContextVar("registry_data_version", default=None)
+
+
+def version_key(version: int, changed_at: datetime.datetime) -> str:
+    """The version with the time of the write that made it: a restored or flushed database restarts
+    its counter, but not at the same moment, so a worker's cache never mistakes old data for new."""
+    return f"{version}@{changed_at.isoformat()}"
+
+
+def current_version() -> str:
+    """The data version of the request being served (:func:`version_key`), as the middleware read it;
+    outside a request, read now.
+
+    Read before the view runs, so anything computed during the request and stored under it is at least
+    as new as the version: a write meanwhile raises the version and the next request computes it again.
+    """
+    version = _REQUEST_VERSION.get()
+    return version if version is not None else version_key(*data_version())
+
+
 # ---------------------------------------------------------------------------
 # Validators
 # ---------------------------------------------------------------------------
@@ -287,7 +310,12 @@ class ConditionalGetMiddleware:
             if not_modified is not None:
                 make_cacheable(not_modified, etag, last_modified)
                 return not_modified
-        response = self.get_response(request)
+        token = _REQUEST_VERSION.set(version_key(version, changed_at)) if kind == "data" else None
+        try:
+            response = self.get_response(request)
+        finally:
+            if token is not None:
+                _REQUEST_VERSION.reset(token)
         if response.status_code != 200:
             return response
         make_cacheable(response, etag, last_modified)

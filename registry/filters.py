@@ -20,6 +20,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
+from django.forms.models import ModelChoiceIterator
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from . import search as search_index
 from .dates import PartialDate
@@ -49,6 +53,58 @@ NUL_MESSAGE = "Null characters are not allowed."
 # ---------------------------------------------------------------------------
 
 
+class FastSelect(forms.Select):
+    """A ``<select>`` written directly rather than through a template per option.
+
+    Regimes, licence types and regulators make selects of hundreds of options; Django's template
+    per option cost about 100 ms a list page. The markup is the same as Django's Select.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = {str(v) for v in self.format_value(value)}
+        final = self.build_attrs(self.attrs, attrs)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (str(choice), mark_safe(" selected") if str(choice) in selected else "", label)  # noqa: S308
+                for choice, label in self.choices
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', name, flatatt(final), options)
+
+
+class CachedModelChoiceIterator(ModelChoiceIterator):
+    """``(value, label)`` pairs of a choice queryset, computed once per data version and process.
+
+    The labels follow the data, never the request, so every list page shares them until the next
+    write raises the version (registry/caching.py).
+    """
+
+    _cache: dict = {}
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self._pairs()
+
+    def __len__(self):
+        return len(self._pairs()) + (self.field.empty_label is not None)
+
+    def _pairs(self):
+        from .caching import current_version
+
+        version = current_version()
+        key = (str(self.queryset.query), self.field.to_field_name, version)
+        pairs = self._cache.get(key)
+        if pairs is None:
+            pairs = [(str(self.field.prepare_value(obj)), self.field.label_from_instance(obj)) for obj in self.queryset]
+            for stale in [k for k in self._cache if k[2] != version]:
+                del self._cache[stale]
+            self._cache[key] = pairs
+        return pairs
+
+
 class RegistryFilterForm(forms.Form):
     """A filter form that turns NUL bytes into a field error instead of a database error.
 
@@ -66,6 +122,13 @@ class RegistryFilterForm(forms.Form):
                     self.nul_fields.append(key)
                     del data[key]
         super().__init__(data, *args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField) and type(field.widget) is forms.Select:
+                field.iterator = CachedModelChoiceIterator
+                field.widget.choices = field.choices
+            # Swapped in place: django-filter builds these widgets, and the subclass adds no state.
+            if type(field.widget) is forms.Select:
+                field.widget.__class__ = FastSelect
 
     def full_clean(self):
         super().full_clean()
@@ -277,9 +340,17 @@ class Facet:
     choices: dict | None = None
     through: str | None = None
     through_filter: dict | None = None
+    keys: tuple[str, ...] = ()
 
-    def rows(self, queryset):
-        """Return ``[(value, label, count)]``, most frequent first, in a single query."""
+    def rows(self, queryset, keyed=True):
+        """Return ``[(value, label, count)]``, most frequent first, in a single query.
+
+        With ``keys`` (and ``keyed``), the query groups by those local columns only, which a partial
+        index on the published rows answers without touching the table or joining; the value and
+        label of each key come from :func:`key_labels`, computed once per data version.
+        """
+        if self.keys and keyed:
+            return self._keyed_rows(queryset)
         if self.through:
             model = queryset.model
             relation = model._meta.get_field(self.through)
@@ -302,7 +373,7 @@ class Facet:
             rows = (
                 queryset.order_by()
                 .values(facet_value=value, facet_label=label)
-                .annotate(facet_count=Count("pk", distinct=True))
+                .annotate(facet_count=_row_count(queryset))
                 .filter(facet_value__isnull=False)
                 .order_by("-facet_count", "facet_label")
             )
@@ -315,6 +386,59 @@ class Facet:
         if self.choices is not None:
             result.sort(key=lambda item: (-item[2], item[1]))
         return result
+
+    def _keyed_rows(self, queryset):
+        labels = key_labels(self, queryset.model)
+        counts = queryset.order_by().values_list(*self.keys).annotate(facet_count=_row_count(queryset))
+        totals: dict[str, list] = {}
+        for *key, count in counts:
+            value, label = labels.get(tuple(key), (None, None))
+            if value is None:
+                continue
+            entry = totals.setdefault(str(value), [str(label), 0])
+            entry[1] += count
+        if self.choices is not None:
+            totals = {value: [str(self.choices.get(value, value)), count] for value, (_, count) in totals.items()}
+        result = [(value, label, count) for value, (label, count) in totals.items()]
+        result.sort(key=lambda item: (-item[2], item[1]))
+        return result
+
+
+def _row_count(queryset):
+    """``COUNT(*)``, unless a filter joined a many-valued relation and a row may repeat: then count distinct."""
+    for join in queryset.query.alias_map.values():
+        field = getattr(join, "join_field", None)
+        if field is not None and (field.one_to_many or field.many_to_many):
+            return Count("pk", distinct=True)
+    return Count("pk")
+
+
+_KEY_LABELS: dict = {}
+
+
+def key_labels(facet, model):
+    """``{key tuple: (value, label)}`` for every key combination ``model`` holds, per data version.
+
+    Labels follow the data, not the filters, so one mapping serves every filtered page until the next
+    write raises the data version (registry/caching.py): then it is computed again, once per process.
+    """
+    from .caching import current_version
+
+    version = current_version()
+    cache_key = (model._meta.label, facet.param, version)
+    found = _KEY_LABELS.get(cache_key)
+    if found is None:
+        value = F(facet.value) if isinstance(facet.value, str) else facet.value
+        label = value
+        if facet.value_label is not None:
+            label = F(facet.value_label) if isinstance(facet.value_label, str) else facet.value_label
+        rows = model._default_manager.order_by().values_list(*facet.keys).annotate(v=value, lab=label).distinct()
+        found = {tuple(row[:-2]): (row[-2], row[-1]) for row in rows}
+        # Keep only the current version's mappings: older ones can never be asked for again.
+        for stale in [key for key in _KEY_LABELS if key[2] != version]:
+            del _KEY_LABELS[stale]
+        _KEY_LABELS[cache_key] = found
+    return found
 
 
 def country_of(path):
@@ -419,12 +543,15 @@ class LicenseFilterSet(RegistryFilterSet):
 
     facets = (
         Facet("status", "Status", "status", choices=dict(LicenseStatus.choices)),
-        Facet("regime", "Regime", "license_type__regime__slug", "license_type__regime__short_name"),
+        Facet(
+            "regime", "Regime", "license_type__regime__slug", "license_type__regime__short_name", keys=("license_type",)
+        ),
         Facet(
             "granted_in",
             "Granted in",
             Coalesce(country_of("jurisdiction"), country_of("license_type__regime__jurisdiction")),
             Coalesce(country_name_of("jurisdiction"), country_name_of("license_type__regime__jurisdiction")),
+            keys=("license_type", "jurisdiction"),
         ),
     )
     sorts = (
@@ -456,9 +583,10 @@ class LicenseFilterSet(RegistryFilterSet):
 
     def filter_granted_in(self, queryset, name, value):
         """Home jurisdiction; when the licence names none, the regime's (a Dubai regime licence is Dubai's)."""
-        home = Q(jurisdiction=value) | Q(jurisdiction__parent=value)
-        regime_home = Q(license_type__regime__jurisdiction=value) | Q(license_type__regime__jurisdiction__parent=value)
-        return queryset.filter(home | (Q(jurisdiction__isnull=True) & regime_home))
+        # Subqueries of ids rather than joins: an OR across joined tables would read every licence.
+        areas = Jurisdiction.objects.filter(Q(pk=value.pk) | Q(parent=value)).values("pk")
+        regime_home = LicenseType.objects.filter(regime__jurisdiction__in=areas).values("pk")
+        return queryset.filter(Q(jurisdiction__in=areas) | Q(jurisdiction__isnull=True, license_type__in=regime_home))
 
     def filter_clients(self, queryset, name, value):
         return queryset.filter(**{f"serves_{value}": True})
@@ -494,8 +622,8 @@ class AuditFilterSet(RegistryFilterSet):
 
     facets = (
         Facet("kind", "Kind", "kind", choices=dict(AuditKind.choices)),
-        Facet("standard", "Standard", "standard__slug", "standard__name"),
-        Facet("auditor", "Auditor", "auditor__slug", "auditor__name"),
+        Facet("standard", "Standard", "standard__slug", "standard__name", keys=("standard",)),
+        Facet("auditor", "Auditor", "auditor__slug", "auditor__name", keys=("auditor",)),
     )
     sorts = (
         Sort("subject", "Subject", ("subject__name",)),
@@ -557,7 +685,13 @@ class EntityFilterSet(RegistryFilterSet):
 
     facets = (
         Facet("kind", "Kind", "kind", choices=dict(EntityKind.choices)),
-        Facet("jurisdiction", "Jurisdiction", country_of("jurisdiction"), country_name_of("jurisdiction")),
+        Facet(
+            "jurisdiction",
+            "Jurisdiction",
+            country_of("jurisdiction"),
+            country_name_of("jurisdiction"),
+            keys=("jurisdiction",),
+        ),
     )
     sorts = (
         Sort("name", "Name", ("name",)),

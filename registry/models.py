@@ -140,7 +140,16 @@ class LicenseQuerySet(VerifiableQuerySet):
         A licence is public only when it is published itself, its holder and
         regime are published, its regulator (if named) is published, and it
         cites at least one published source: an uncited claim never goes live.
+
+        The database evaluates that rule on every write and stores the answer
+        in ``public`` (registry/visibility.py), so this is one indexed lookup
+        rather than five joins per row; :meth:`by_rule` states the same rule
+        as a query, and the tests hold the two equal.
         """
+        return self.filter(public=True)
+
+    def by_rule(self):
+        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``)."""
         return self.filter(
             _cited_by_published_source(LicenseCitation),
             publication_status=Publication.PUBLISHED,
@@ -169,8 +178,13 @@ class AuditQuerySet(VerifiableQuerySet):
         """Audits the public may see.
 
         Published itself, its subject published, its auditor (if named)
-        published, and citing at least one published source.
+        published, and citing at least one published source. Stored in
+        ``public`` by the database, as for licences (registry/visibility.py).
         """
+        return self.filter(public=True)
+
+    def by_rule(self):
+        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``)."""
         return self.filter(
             _cited_by_published_source(AuditCitation),
             publication_status=Publication.PUBLISHED,
@@ -844,10 +858,17 @@ class License(Curated):
         help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
     )
 
+    public = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+    )
+
     granted = PartialDateDescriptor("granted_on")
     ended = PartialDateDescriptor("ended_on")
 
-    history = HistoricalRecords(m2m_fields=["activities", "passported_to"])
+    # ``public`` is derived, not curated: a change history of it would only echo other changes.
+    history = HistoricalRecords(m2m_fields=["activities", "passported_to"], excluded_fields=["public"])
 
     objects = LicenseQuerySet.as_manager()
 
@@ -885,6 +906,14 @@ class License(Curated):
         ]
         indexes = [
             models.Index(fields=["granted_on"], name="license_granted_idx"),
+            # Partial covering indexes for the list's count and facets, which all start from ``published()``.
+            # ``public`` is a column of each too: SQLite only counts from an index holding every column read.
+            models.Index(fields=["status", "public"], condition=Q(public=True), name="license_public_status_idx"),
+            models.Index(
+                fields=["license_type", "jurisdiction", "public"],
+                condition=Q(public=True),
+                name="license_public_type_idx",
+            ),
         ]
 
     def __str__(self):
@@ -976,13 +1005,18 @@ class Audit(Curated):
         db_index=True,
         help_text="When a curator last checked this against its sources.",
     )
+    public = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+    )
 
     issued = PartialDateDescriptor("issued_on")
     period_started = PartialDateDescriptor("period_start")
     period_ended = PartialDateDescriptor("period_end")
     valid_until_date = PartialDateDescriptor("valid_until")
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["public"])
 
     objects = AuditQuerySet.as_manager()
 
@@ -1022,6 +1056,9 @@ class Audit(Curated):
         indexes = [
             models.Index(fields=["issued_on"], name="audit_issued_idx"),
             models.Index(fields=["valid_until"], name="audit_valid_until_idx"),
+            models.Index(fields=["kind", "public"], condition=Q(public=True), name="audit_public_kind_idx"),
+            models.Index(fields=["standard", "public"], condition=Q(public=True), name="audit_public_standard_idx"),
+            models.Index(fields=["auditor", "public"], condition=Q(public=True), name="audit_public_auditor_idx"),
         ]
 
     def __str__(self):
