@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from html import escape  # Django's escape is this, behind a lazy-string wrapper
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Coalesce
 from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from . import search as search_index
@@ -63,15 +63,13 @@ class FastSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         selected = {str(v) for v in self.format_value(value)}
         final = self.build_attrs(self.attrs, attrs)
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (str(choice), mark_safe(" selected") if str(choice) in selected else "", label)  # noqa: S308
-                for choice, label in self.choices
-            ),
-        )
-        return format_html('<select name="{}"{}>{}</select>', name, flatatt(final), options)
+        options = []
+        for choice, label in self.choices:
+            choice = str(choice)
+            mark = " selected" if choice in selected else ""
+            options.append(f'<option value="{escape(choice)}"{mark}>{escape(str(label))}</option>')
+        # Every value and label is escaped above; the attributes by flatatt.
+        return mark_safe(f'<select name="{escape(name)}"{flatatt(final)}>{"".join(options)}</select>')  # noqa: S308
 
 
 class CachedModelChoiceIterator(ModelChoiceIterator):
@@ -345,9 +343,9 @@ class Facet:
     def rows(self, queryset, keyed=True):
         """Return ``[(value, label, count)]``, most frequent first, in a single query.
 
-        With ``keys`` (and ``keyed``), the query groups by those local columns only, which a partial
-        index on the published rows answers without touching the table or joining; the value and
-        label of each key come from :func:`key_labels`, computed once per data version.
+        With ``keys`` (and ``keyed``), the count groups by those local columns only, which a partial
+        index on the published rows answers without touching the table or joining; a second query
+        reads each key's value and label from one row of its group.
         """
         if self.keys and keyed:
             return self._keyed_rows(queryset)
@@ -388,12 +386,28 @@ class Facet:
         return result
 
     def _keyed_rows(self, queryset):
-        labels = key_labels(self, queryset.model)
-        counts = queryset.order_by().values_list(*self.keys).annotate(facet_count=_row_count(queryset))
+        grouped = queryset.order_by().values(*self.keys)
+        counts = {
+            tuple(row[key] for key in self.keys): row["facet_count"]
+            for row in grouped.annotate(facet_count=_row_count(queryset))
+        }
+        # Each key's value and label, read from one row that has the key (the smallest id of its group):
+        # a join over a few hundred rows rather than over every row counted.
+        value = F(self.value) if isinstance(self.value, str) else self.value
+        label = value
+        if self.value_label is not None:
+            label = F(self.value_label) if isinstance(self.value_label, str) else self.value_label
+        representatives = grouped.annotate(first=Min("pk")).values("first")
+        labelled = (
+            queryset.model._default_manager.order_by()
+            .filter(pk__in=representatives)
+            .values_list(*self.keys)
+            .annotate(facet_value=value, facet_label=label)
+        )
         totals: dict[str, list] = {}
-        for *key, count in counts:
-            value, label = labels.get(tuple(key), (None, None))
-            if value is None:
+        for *key, value, label in labelled:
+            count = counts.get(tuple(key))
+            if value is None or count is None:
                 continue
             entry = totals.setdefault(str(value), [str(label), 0])
             entry[1] += count
@@ -411,34 +425,6 @@ def _row_count(queryset):
         if field is not None and (field.one_to_many or field.many_to_many):
             return Count("pk", distinct=True)
     return Count("pk")
-
-
-_KEY_LABELS: dict = {}
-
-
-def key_labels(facet, model):
-    """``{key tuple: (value, label)}`` for every key combination ``model`` holds, per data version.
-
-    Labels follow the data, not the filters, so one mapping serves every filtered page until the next
-    write raises the data version (registry/caching.py): then it is computed again, once per process.
-    """
-    from .caching import current_version
-
-    version = current_version()
-    cache_key = (model._meta.label, facet.param, version)
-    found = _KEY_LABELS.get(cache_key)
-    if found is None:
-        value = F(facet.value) if isinstance(facet.value, str) else facet.value
-        label = value
-        if facet.value_label is not None:
-            label = F(facet.value_label) if isinstance(facet.value_label, str) else facet.value_label
-        rows = model._default_manager.order_by().values_list(*facet.keys).annotate(v=value, lab=label).distinct()
-        found = {tuple(row[:-2]): (row[-2], row[-1]) for row in rows}
-        # Keep only the current version's mappings: older ones can never be asked for again.
-        for stale in [key for key in _KEY_LABELS if key[2] != version]:
-            del _KEY_LABELS[stale]
-        _KEY_LABELS[cache_key] = found
-    return found
 
 
 def country_of(path):
@@ -555,8 +541,8 @@ class LicenseFilterSet(RegistryFilterSet):
         ),
     )
     sorts = (
-        Sort("holder", "Holder", ("holder__name",)),
-        Sort("regime", "Regime", ("license_type__regime__short_name", "license_type__name")),
+        Sort("holder", "Holder", ("holder_name", "regime_name")),
+        Sort("regime", "Regime", ("regime_name", "license_type__name")),
         Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",), nullable=("jurisdiction__code",)),
         Sort("regulator", "Regulator", ("regulator__name",), nullable=("regulator__name",)),
         Sort("status", "Status", ("status",)),
@@ -571,15 +557,17 @@ class LicenseFilterSet(RegistryFilterSet):
         fields = []
 
     def filter_jurisdiction(self, queryset, name, value):
-        """Usable in ``value``: ``usable_in`` (areas and passports), plus the country's subdivisions."""
-        within = License.objects.filter(
-            Q(jurisdiction__parent=value)
-            | Q(license_type__regime__jurisdiction__parent=value)
-            | Q(passported_to__parent=value)
-        )
-        return queryset.filter(
-            Q(pk__in=License.objects.usable_in(value.code).values("pk")) | Q(pk__in=within.values("pk"))
-        )
+        """Usable in ``value``: ``usable_in`` (areas and passports), plus the country's subdivisions.
+
+        Written as subqueries of ids (areas, licence types, passports) so no OR spans joined tables,
+        which would read every licence; ``tests/test_filters.py`` holds it to ``usable_in``.
+        """
+        areas = Jurisdiction.objects.filter(
+            Q(pk__in=Jurisdiction.objects.covering(value.code).values("pk")) | Q(parent=value)
+        ).values("pk")
+        regime_types = LicenseType.objects.filter(regime__jurisdiction__in=areas).values("pk")
+        passported = License.passported_to.through.objects.filter(jurisdiction__in=areas).values("license")
+        return queryset.filter(Q(jurisdiction__in=areas) | Q(license_type__in=regime_types) | Q(pk__in=passported))
 
     def filter_granted_in(self, queryset, name, value):
         """Home jurisdiction; when the licence names none, the regime's (a Dubai regime licence is Dubai's)."""

@@ -863,17 +863,32 @@ class License(Curated):
         editable=False,
         help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
     )
+    holder_name = models.CharField(
+        max_length=300,
+        default="",
+        editable=False,
+        help_text="The holder's name, kept by the database (registry/visibility.py): the list's default order.",
+    )
+    regime_name = models.CharField(
+        max_length=60,
+        default="",
+        editable=False,
+        help_text="The regime's short name, kept by the database (registry/visibility.py): the list's default order.",
+    )
 
     granted = PartialDateDescriptor("granted_on")
     ended = PartialDateDescriptor("ended_on")
 
     # ``public`` is derived, not curated: a change history of it would only echo other changes.
-    history = HistoricalRecords(m2m_fields=["activities", "passported_to"], excluded_fields=["public"])
+    history = HistoricalRecords(
+        m2m_fields=["activities", "passported_to"], excluded_fields=["public", "holder_name", "regime_name"]
+    )
 
     objects = LicenseQuerySet.as_manager()
 
     class Meta:
-        ordering = ["holder__name", "license_type__regime__short_name", "slug"]
+        # Copies of holder__name and license_type__regime__short_name, which an index can serve.
+        ordering = ["holder_name", "regime_name", "slug"]
         verbose_name = "licence"
         constraints = [
             FOUR_EYES,
@@ -913,6 +928,9 @@ class License(Curated):
                 fields=["license_type", "jurisdiction", "public"],
                 condition=Q(public=True),
                 name="license_public_type_idx",
+            ),
+            models.Index(
+                fields=["holder_name", "regime_name", "slug"], condition=Q(public=True), name="license_public_order_idx"
             ),
         ]
 

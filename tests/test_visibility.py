@@ -180,3 +180,44 @@ def test_rebuild_repairs_a_column_written_behind_the_triggers_back():
     assert visibility.differences() == [("license", licence.pk, False)]
     visibility.install(connection)
     assert is_public(licence)
+
+
+class TestSortKeys:
+    """``holder_name`` and ``regime_name``: copies the list's default order is served from."""
+
+    def keys(self, licence):
+        return tuple(License.objects.filter(pk=licence.pk).values_list("holder_name", "regime_name").get())
+
+    def test_copied_on_insert_and_kept_on_renames_and_moves(self):
+        licence = factories.LicenseFactory()
+        regime = licence.license_type.regime
+        assert self.keys(licence) == (licence.holder.name, regime.short_name)
+        licence.holder.name = "Renamed Holder Ltd"
+        licence.holder.save()
+        regime.short_name = "Renamed regime"
+        regime.save()
+        assert self.keys(licence) == ("Renamed Holder Ltd", "Renamed regime")
+        other = factories.LicenseTypeFactory()
+        licence.license_type = other
+        licence.holder = factories.EntityFactory(name="Another Holder")
+        licence.save()
+        assert self.keys(licence) == ("Another Holder", other.regime.short_name)
+        licence_type = licence.license_type
+        licence_type.regime = factories.RegimeFactory(short_name="Moved")
+        licence_type.save()
+        assert self.keys(licence) == ("Another Holder", "Moved")
+        License.objects.filter(pk=licence.pk).update(holder_name="Forged")
+        assert self.keys(licence) == ("Another Holder", "Moved")
+        assert visibility.differences() == []
+
+    def test_the_default_order_is_by_holder_then_regime(self):
+        zeta = factories.LicenseFactory(holder=factories.EntityFactory(name="Zeta"))
+        alpha_b = factories.LicenseFactory(
+            holder=factories.EntityFactory(name="Alpha"),
+            license_type=factories.LicenseTypeFactory(regime=factories.RegimeFactory(short_name="B regime")),
+        )
+        alpha_a = factories.LicenseFactory(
+            holder=alpha_b.holder,
+            license_type=factories.LicenseTypeFactory(regime=factories.RegimeFactory(short_name="A regime")),
+        )
+        assert list(License.objects.published()) == [alpha_a, alpha_b, zeta]

@@ -38,6 +38,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 LOAD = ROOT / "bench" / "load"
@@ -168,7 +169,8 @@ def url_mix(data, count, seed):
     rng = random.Random(seed)
 
     def pick(key):
-        return rng.choice(data[key])
+        # Percent-encoded as a browser sends it: a raw "é" in a request line is a 400 from gunicorn itself.
+        return quote(rng.choice(data[key]))
 
     kinds = [
         # (weight, path maker): detail pages are most of a register's traffic, then lists, then the API.

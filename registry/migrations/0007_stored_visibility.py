@@ -1,7 +1,7 @@
 """The stored visibility of licences and audits (``public``, kept by triggers: registry/visibility.py).
 
 Adding the column makes SQLite rebuild both tables, which drops their search-index and data-version
-triggers: they are installed again here, after the visibility triggers, which fill the column. The
+triggers: they are installed again here. The visibility triggers, which fill the column, come with 0008. The
 search triggers of *other* tables name these two in their bodies, and SQLite refuses to rename the
 rebuilt table into place while such a trigger exists, so they are dropped first.
 """
@@ -20,17 +20,11 @@ def drop_search_triggers(apps, schema_editor):
 
 
 def install(apps, schema_editor):
-    from registry import caching, search, visibility
+    from registry import caching, search
 
-    visibility.install(schema_editor.connection)
+    # The visibility triggers come with 0008: registry.visibility also fills columns 0008 adds.
     search.install(schema_editor.connection)
     caching.install(schema_editor.connection)
-
-
-def uninstall(apps, schema_editor):
-    from registry import visibility
-
-    visibility.uninstall(schema_editor.connection)
 
 
 class Migration(migrations.Migration):
@@ -72,5 +66,5 @@ class Migration(migrations.Migration):
             model_name='license',
             index=models.Index(condition=models.Q(('public', True)), fields=['license_type', 'jurisdiction', 'public'], name='license_public_type_idx'),
         ),
-        migrations.RunPython(install, uninstall, elidable=False),
+        migrations.RunPython(install, migrations.RunPython.noop, elidable=False),
     ]
