@@ -26,6 +26,7 @@ they stood, so templates, row builders and serializers work unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections import defaultdict
 
@@ -133,7 +134,8 @@ def license_snapshots(day: datetime.date):
             | (Q(regulator__in=Regulator.objects.published()) & _published_then(Regulator, "regulator_id", cutoff))
         )
         .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
-        .order_by(*License._meta.ordering)
+        # The list's order; the live model's sort-key copies (holder_name, regime_name) have no history.
+        .order_by("holder__name", "license_type__regime__short_name", "slug")
     )
 
 
@@ -304,7 +306,18 @@ class AsOfMixin:
         return Snapshots(super().qs, self.snapshot())
 
 
+# The live sorts read the licence's sort-key copies, which history rows lack: snapshots sort by the originals.
+_SNAPSHOT_COLUMNS = {"holder_name": "holder__name", "regime_name": "license_type__regime__short_name"}
+LICENSE_SNAPSHOT_SORTS = tuple(
+    dataclasses.replace(sort, fields=tuple(_SNAPSHOT_COLUMNS.get(name, name) for name in sort.fields))
+    for sort in filters.LicenseFilterSet.sorts
+)
+
+
 class LicenseAsOfFilterSet(AsOfMixin, filters.LicenseFilterSet):
+    sorts = LICENSE_SNAPSHOT_SORTS
+    sort = filters.SortFilter(sorts=LICENSE_SNAPSHOT_SORTS)
+
     class Meta(filters.LicenseFilterSet.Meta):
         model = License.history.model
 

@@ -81,11 +81,12 @@ LICENSE = Rule(
     "registry_license",
     (
         ("public", LICENSE_PUBLIC),
-        ("holder_name", "SELECT h.name FROM registry_entity h WHERE h.id = registry_license.holder_id"),
+        # coalesce: while ``flush`` empties the tables one by one, a licence may outlive its holder for a moment.
+        ("holder_name", "coalesce((SELECT h.name FROM registry_entity h WHERE h.id = registry_license.holder_id), '')"),
         (
             "regime_name",
-            "SELECT g.short_name FROM registry_licensetype t JOIN registry_regime g ON g.id = t.regime_id"
-            " WHERE t.id = registry_license.license_type_id",
+            "coalesce((SELECT g.short_name FROM registry_licensetype t JOIN registry_regime g ON g.id = t.regime_id"
+            " WHERE t.id = registry_license.license_type_id), '')",
         ),
     ),
 )

@@ -1,12 +1,29 @@
 """CSV and JSON exports: same rows as the list's filters, safe cells, stable shape, 400 on bad input."""
 
 import csv
+import datetime
 import io
 
 import pytest
+from django.db.models import Prefetch
+from django.test import RequestFactory
 from django.urls import reverse
 
+from registry import exports
+from registry.dates import DatePrecision
 from registry.exports import audit_row, entity_row, license_row, neutralise, regulator_row
+from registry.models import (
+    Audit,
+    AuditCitation,
+    Entity,
+    EntityCitation,
+    License,
+    LicenseCitation,
+    LicenseFact,
+    Regime,
+    Regulator,
+)
+from registry.views import public_citations
 from tests import factories
 from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
 from tests.test_views_lists import make_records
@@ -195,19 +212,21 @@ def test_empty_csv_header_matches_the_row_keys(okx):  # noqa: F811
 @pytest.mark.parametrize("count", [3, 300])
 @pytest.mark.parametrize(
     ("name", "fmt", "limit"),
-    # Each limit counts the data-version read behind the ETag (registry/caching.py).
+    # Each limit counts the data-version read behind the ETag (registry/caching.py). Both formats read the keys
+    # in order, then the records by key (300 fit in one CSV batch) and each list column; JSON counts first.
     [
-        ("license-export", "csv", 5),
-        ("license-export", "json", 6),
-        ("audit-export", "csv", 3),
-        ("audit-export", "json", 4),
-        ("entity-export", "csv", 4),
-        ("entity-export", "json", 5),
-        ("regulator-export", "csv", 3),
-        ("regulator-export", "json", 4),
+        ("license-export", "csv", 6),
+        ("license-export", "json", 7),
+        ("audit-export", "csv", 4),
+        ("audit-export", "json", 5),
+        ("entity-export", "csv", 5),
+        ("entity-export", "json", 6),
+        ("regulator-export", "csv", 4),
+        ("regulator-export", "json", 5),
     ],
 )
 def test_export_query_count_does_not_grow_with_rows(client, django_assert_max_num_queries, name, fmt, limit, count):
+    assert count <= exports.CSV_BATCH_SIZE
     make_records(count)
     with django_assert_max_num_queries(limit):
         # A word prefix every record make_records creates has (search matches the starts of words).
@@ -215,3 +234,143 @@ def test_export_query_count_does_not_grow_with_rows(client, django_assert_max_nu
         body = b"".join(response.streaming_content) if response.streaming else response.content
     assert response.status_code == 200
     assert body.count(b"/") > count
+
+
+# Queries per CSV batch: its records, then one per list column (passports, activities, sources; sources; aliases,
+# sources; regimes).
+PER_BATCH = {"license-export": 4, "audit-export": 2, "entity-export": 3, "regulator-export": 2}
+PUBLISHED = {
+    "license-export": License.objects.published,
+    "audit-export": Audit.objects.published,
+    "entity-export": Entity.objects.published,
+    "regulator-export": Regulator.objects.published,
+}
+
+
+class TestCsvBatches:
+    """A CSV is read a batch of records at a time: the same rows in the same order, a fixed cost per batch."""
+
+    @pytest.mark.parametrize("name", EXPORTS)
+    def test_queries_grow_by_a_fixed_number_per_batch(self, client, monkeypatch, django_assert_num_queries, name):
+        make_records(10)
+        monkeypatch.setattr(exports, "CSV_BATCH_SIZE", 4)
+        count = PUBLISHED[name]().count()
+        batches = -(-count // 4)
+        assert batches >= 3
+        # The data version and the keys in order, then each batch.
+        with django_assert_num_queries(2 + PER_BATCH[name] * batches):
+            rows = read_csv(client.get(export_url(name, "csv")))
+        assert len(rows) == count
+
+    @pytest.mark.parametrize(
+        ("name", "query"),
+        [
+            ("license-export", {}),
+            ("license-export", {"sort": "-granted_on"}),
+            ("license-export", {"sort": "holder", "q": "example"}),
+            ("audit-export", {"sort": "-issued_on"}),
+            ("entity-export", {}),
+            ("regulator-export", {"sort": "-jurisdiction"}),
+        ],
+    )
+    def test_every_row_once_in_the_filtersets_order(self, client, monkeypatch, name, query):
+        make_records(12)
+        for index, licence in enumerate(License.objects.order_by("pk")):
+            # Dates in another order than the names, and ties, so a sort really reorders the rows.
+            licence.granted_on = datetime.date(2020 + index % 4, 1, 1)
+            licence.granted_on_precision = DatePrecision.YEAR
+            licence.save()
+        for index, audit in enumerate(Audit.objects.order_by("-pk")):
+            audit.issued_on = datetime.date(2021, 1 + index % 3, 1)
+            audit.save()
+        whole = read_csv(client.get(export_url(name, "csv"), query))
+        monkeypatch.setattr(exports, "CSV_BATCH_SIZE", 5)
+        batched = read_csv(client.get(export_url(name, "csv"), query))
+        assert batched == whole
+        assert len({row["slug"] for row in batched}) == len(batched) >= 12
+        # The order is the JSON export's, which pages through the filterset's own ordering.
+        listed = get_json(client, name, {**query, "_size": "1000"})["results"]
+        assert [row["slug"] for row in batched] == [record["slug"] for record in listed]
+
+    def test_default_order_is_the_models(self, client, monkeypatch):
+        make_records(9)
+        monkeypatch.setattr(exports, "CSV_BATCH_SIZE", 2)
+        rows = read_csv(client.get(export_url("license-export", "csv")))
+        assert [row["slug"] for row in rows] == list(License.objects.published().values_list("slug", flat=True))
+
+
+def test_rows_read_in_batches_equal_rows_built_from_instances(okx, world):  # noqa: F811
+    """The batched reading (CSV, JSON) and an instance (as-of exports, dataset releases) give the same rows."""
+    first, second = factories.SourceFactory(title="A"), factories.SourceFactory(title="B")
+    draft = factories.DraftSourceFactory(title="0 draft")
+    licence = License.objects.get(slug="okx-mica-casp")
+    (original,) = [citation.source for citation in licence.citations.all()]
+    licence.passported_to.set([world["AE"], world["SG"], world["EEA"]])
+    licence.activities.add(factories.ActivityFactory(name="Advice"), factories.ActivityFactory(name="Zebra"))
+    # The same source for two facts is listed once; a draft source never.
+    for source, supports in [(second, LicenseFact.STATUS), (first, LicenseFact.GRANTED), (second, ""), (draft, "")]:
+        LicenseCitation.objects.create(license=licence, source=source, supports=supports)
+    factories.LicenseFactory(holder=okx["sg"], jurisdiction=None, granted_on=None, granted_on_precision="")
+    draft_group = factories.DraftEntityFactory(kind="group")
+    hidden = factories.AffiliateFactory(slug="hidden-group-member", parent=draft_group, lei="", website="")
+    factories.EntityAliasFactory(entity=hidden, name="Zed")
+    factories.EntityAliasFactory(entity=hidden, name="Alpha")
+    EntityCitation.objects.create(entity=hidden, source=first)
+    factories.OngoingAuditFactory(subject=okx["sg"], citations=[second, first])
+    factories.AuditFactory(subject=okx["group"], auditor=factories.AuditorFactory(), reference="=1+1")
+    factories.AuditFactory(
+        subject=hidden, standard=None, valid_until=datetime.date(2027, 3, 1), valid_until_precision=DatePrecision.MONTH
+    )
+    okx["mas"].regimes.add(factories.DraftRegimeFactory(), factories.RegimeFactory(short_name="Another"))
+    factories.RegulatorFactory(jurisdiction=world["MT"], abbreviation="")
+
+    request = RequestFactory().get("/")
+    # Instances prefetched as the views and the dataset releases prefetch them.
+    instances = [
+        (
+            license_row,
+            License.objects.published()
+            .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+            .prefetch_related(
+                "passported_to",
+                "activities",
+                Prefetch("citations", queryset=public_citations(LicenseCitation)),
+            ),
+        ),
+        (
+            audit_row,
+            Audit.objects.published()
+            .select_related("subject", "standard", "auditor")
+            .prefetch_related(Prefetch("citations", queryset=public_citations(AuditCitation))),
+        ),
+        (
+            entity_row,
+            Entity.objects.published()
+            .order_by("name", "slug")
+            .select_related("parent", "jurisdiction")
+            .prefetch_related("aliases", Prefetch("citations", queryset=public_citations(EntityCitation))),
+        ),
+        (
+            regulator_row,
+            Regulator.objects.published()
+            .order_by("name", "slug")
+            .select_related("jurisdiction")
+            .prefetch_related(Prefetch("regimes", queryset=Regime.objects.published())),
+        ),
+    ]
+    for builder, queryset in instances:
+        built = [builder(request, obj) for obj in queryset]
+        assert len(built) >= 3
+        batches = list(builder.read(request, queryset, 2))
+        assert [len(batch) for batch in batches[:-1]] == [2] * (len(batches) - 1)
+        assert [row for batch in batches for row in batch] == built
+        assert builder.page(request, queryset, 1, 2) == built[1:3]
+    (licences,) = license_row.read(request, License.objects.published(), 10)
+    mica = next(row for row in licences if row["slug"] == "okx-mica-casp")
+    assert mica["passported_to"] == ["EEA", "SG", "AE"]  # by name, as the prefetch orders them
+    assert mica["activities"] == ["Advice", "Custody", "Zebra"]
+    # By the fact supported ("" first), then title; each source once.
+    assert [url.rstrip("/").rsplit("/", 1)[1] for url in mica["sources"]] == [second.slug, original.slug, first.slug]
+    (entities,) = entity_row.read(request, Entity.objects.published(), 10)
+    member = next(row for row in entities if row["slug"] == "hidden-group-member")
+    assert (member["group"], member["group_slug"], member["aliases"]) == ("", "", ["Alpha", "Zed"])

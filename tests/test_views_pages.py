@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry import models
+from registry import charts, models, views
 from registry.templatetags.registry_tags import highlight_quotes, quote_anchor, url_or
 from tests import factories
 
@@ -208,8 +208,9 @@ def test_unpublished_or_unknown_entity_is_404(client, group, slug):
     page(client, f"/entities/{slug}/", 404)
 
 
-# Query bounds below include the change-history panel (registry.changes), which adds a fixed handful of
-# queries per page. An N+1 would add at least 30 queries in the 30-record case, far above any bound.
+# Query bounds below include the change-history panel (registry.changes) and a count per section of the
+# entity page, a fixed handful of queries each. An N+1 would add at least 30 queries in the 30-record case.
+ENTITY_PAGE_MAX_QUERIES = 28
 
 
 def _entity_with(n):
@@ -229,7 +230,7 @@ def _entity_with(n):
 @pytest.mark.parametrize("n", [3, 30])
 def test_entity_page_query_count_does_not_grow_with_records(client, django_assert_max_num_queries, n):
     entity = _entity_with(n)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(ENTITY_PAGE_MAX_QUERIES):
         response = client.get(entity.get_absolute_url())
     assert response.status_code == 200
     assert len(response.context["licenses"]) == n
@@ -243,6 +244,195 @@ def test_entity_page_query_count_is_the_same_for_3_and_30_records(client):
             assert client.get(entity.get_absolute_url()).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+# A group larger than the page shows: the limits are lowered so that a handful of records exceed them.
+
+
+@pytest.fixture
+def low_limits(monkeypatch):
+    for name, value in {
+        "affiliate_limit": 2,
+        "license_limit": 3,
+        "audit_limit": 3,
+        "key_person_limit": 2,
+        "source_limit": 2,
+        "timeline_limit": 4,
+    }.items():
+        monkeypatch.setattr(views.EntityDetailView, name, value)
+
+
+@pytest.fixture
+def large_group():
+    """Six members (the group, four affiliates, an affiliate's affiliate), each with a licence, an audit and a
+    key person, granted and issued a year apart; one entity too deep to count; and a draft of each kind."""
+    group = factories.GroupFactory(slug="big-group", name="Big Group")
+    affiliates = factories.AffiliateFactory.create_batch(4, parent=group)
+    nested = factories.AffiliateFactory(slug="nested", name="Nested Affiliate", parent=affiliates[0])
+    too_deep = factories.AffiliateFactory(slug="too-deep", parent=nested)
+    draft_source = factories.DraftSourceFactory(title="Unpublished memo")
+    auditor = factories.AuditorFactory(slug="big-auditor", name="Big Auditor")
+    for year, member in enumerate([group, *affiliates, nested], start=2015):
+        licence = factories.LicenseFactory(slug=f"licence-{year}", holder=member, granted_on=datetime.date(year, 1, 1))
+        factories.AuditFactory(
+            slug=f"audit-{year}", subject=member, auditor=auditor, issued_on=datetime.date(year, 6, 1)
+        )
+        factories.KeyPersonFactory(entity=member, name=f"Person {year}")
+    models.LicenseCitation.objects.create(license=licence, source=draft_source, supports="status", quote="memo")
+    factories.LicenseFactory(slug="too-deep-licence", holder=too_deep)
+    factories.DraftEntityFactory(slug="draft-affiliate", name="Draft Affiliate", kind="affiliate", parent=group)
+    factories.DraftLicenseFactory(slug="draft-licence", holder=group, granted_on=datetime.date(2030, 1, 1))
+    factories.DraftAuditFactory(slug="draft-audit", subject=group, issued_on=datetime.date(2030, 1, 1))
+    factories.KeyPersonFactory(entity=group, name="Draft Person", publication_status="draft")
+    return group
+
+
+def test_large_group_page_shows_the_most_recent_rows_the_totals_and_links_to_the_lists(client, low_limits, large_group):
+    response = client.get("/entities/big-group/")
+    html = response.content.decode()
+    context = response.context
+    assert sorted(lic.slug for lic in context["licenses"]) == ["licence-2018", "licence-2019", "licence-2020"]
+    assert 'href="/licenses/licence-2020/"' in html and 'href="/licenses/licence-2015/"' not in html
+    assert (context["license_total"], context["audit_total"], context["affiliate_total"]) == (6, 6, 4)
+    assert "Showing the 3 most recently granted of 6 licences." in html
+    assert 'href="/licenses/?holder=big-group"' in html
+    assert "Showing the 3 most recent of 6 audits and certifications." in html
+    assert 'href="/audits/?subject=big-group"' in html
+    assert "Showing the first 2 of 4 affiliates, by name." in html
+    assert 'href="/entities/?group=big-group"' in html
+    assert "Showing the first 2 of 6, by entity" in html
+    # Sources of the records shown: three licences and three audits, one source each.
+    assert context["source_total"] == 6 and len(context["sources"]) == 2
+    assert "Showing the first 2 of the 6 sources of the records on this page" in html
+    assert len(context["timeline"].rows) == 4
+    assert [row.item.href for row in context["timeline"].rows] == [
+        "/licenses/licence-2019/",
+        "/audits/audit-2019/",
+        "/licenses/licence-2020/",
+        "/audits/audit-2020/",
+    ]
+    assert "Showing the 4 most recent of 12 licences, audits and certifications" in html
+
+
+def test_large_group_page_totals_are_those_of_the_lists_it_links_to(client, low_limits, large_group):
+    context = client.get("/entities/big-group/").context
+    lists = {
+        "license_total": "/licenses/?holder=big-group",
+        "audit_total": "/audits/?subject=big-group",
+        "affiliate_total": "/entities/?group=big-group",
+    }
+    for total, url in lists.items():
+        assert client.get(url).context["paginator"].count == context[total], url
+
+
+def test_large_group_page_never_shows_drafts(client, low_limits, large_group, monkeypatch):
+    # With room for every row: drafts are left out, not merely cut.
+    for name in (
+        "affiliate_limit",
+        "license_limit",
+        "audit_limit",
+        "key_person_limit",
+        "source_limit",
+        "timeline_limit",
+    ):
+        monkeypatch.setattr(views.EntityDetailView, name, 100)
+    response = client.get("/entities/big-group/")
+    html = response.content.decode()
+    for hidden in ("Draft Affiliate", "draft-licence", "draft-audit", "Draft Person", "Unpublished memo"):
+        assert hidden not in html
+    context = response.context
+    assert (context["license_total"], context["audit_total"], context["affiliate_total"]) == (6, 6, 4)
+    assert context["key_person_total"] == 6
+    assert "too-deep-licence" not in html
+    assert "Showing" not in html
+
+
+def test_auditor_page_shows_the_most_recent_audits_performed_with_a_link_to_all(client, low_limits, large_group):
+    response = client.get("/entities/big-auditor/")
+    html = response.content.decode()
+    assert sorted(audit.slug for audit in response.context["audits_performed"]) == [
+        "audit-2018",
+        "audit-2019",
+        "audit-2020",
+    ]
+    assert 'href="/audits/audit-2020/"' in html and 'href="/audits/audit-2015/"' not in html
+    assert "Showing the 3 most recent of 6." in html
+    assert 'href="/audits/?auditor=big-auditor"' in html
+    assert client.get("/audits/?auditor=big-auditor").context["paginator"].count == 6
+
+
+def test_affiliate_page_shows_some_other_members_and_links_to_all(client, low_limits, large_group):
+    affiliate = models.Entity.objects.filter(parent=large_group).exclude(slug="nested").order_by("name").last()
+    response = client.get(affiliate.get_absolute_url())
+    assert len(response.context["siblings"]) == 2 and response.context["sibling_total"] == 3
+    html = response.content.decode()
+    assert "Showing the first 2 of 3, by name." in html
+    assert 'href="/entities/?group=big-group"' in html
+
+
+def test_entity_page_query_count_is_the_same_for_a_small_and_a_large_group(
+    client, django_assert_max_num_queries, low_limits, large_group
+):
+    small = _entity_with(1)
+    counts = []
+    for entity in (small, large_group):
+        with django_assert_max_num_queries(ENTITY_PAGE_MAX_QUERIES) as queries:
+            assert client.get(entity.get_absolute_url()).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_small_group_page_shows_everything_without_a_truncation_note(client, group):
+    response = client.get("/entities/okx/")
+    html = response.content.decode()
+    assert "Showing" not in html
+    assert "?holder=" not in html and "?subject=" not in html and "?group=" not in html
+    assert sorted(lic.slug for lic in response.context["licenses"]) == ["okx-mica", "okx-sg-mpi"]
+    assert sorted(audit.slug for audit in response.context["audits"]) == ["okx-iso", "okx-slowmist"]
+    assert len(response.context["timeline"].rows) == 4
+
+
+def test_timeline_keeps_the_most_recent_dated_items_and_undated_ones_last():
+    licences = [
+        factories.LicenseFactory(granted_on=datetime.date(year, 1, 1), granted_on_precision="year")
+        for year in (2019, 2021, 2023)
+    ]
+    undated = factories.LicenseFactory(granted_on=None, granted_on_precision="")
+    timeline = views.timeline_for([undated, *licences], [], limit=2)
+    assert [row.item.href for row in timeline.rows] == [lic.get_absolute_url() for lic in licences[1:]]
+    timeline = views.timeline_for([undated, *licences], [], limit=4)
+    assert timeline.rows[-1].item.href == undated.get_absolute_url()
+
+
+def test_audits_are_picked_in_sql_by_the_date_the_timeline_draws_them_at():
+    subject = factories.EntityFactory()
+
+    def dated(factory=factories.AuditFactory, **years):
+        dates = {}
+        for name in ("issued_on", "period_start", "period_end"):
+            year = years.get(name)
+            dates[name] = datetime.date(year, 1, 1) if year else None
+            dates[f"{name}_precision"] = "year" if year else ""
+        return factory(subject=subject, **dates)
+
+    audits = [
+        # Ongoing since its period started; the issue date is only a point.
+        dated(factories.OngoingAuditFactory, period_start=2021, issued_on=2016),
+        # Ongoing with no stated start: from its issue date.
+        dated(factories.OngoingAuditFactory, issued_on=2017),
+        # A period covered, start and end: from its start, whatever the issue date.
+        dated(period_start=2018, period_end=2019, issued_on=2024),
+        # A period with no end, not ongoing: drawn at its issue date.
+        dated(period_start=2015, issued_on=2022),
+        dated(issued_on=2020),
+    ]
+
+    def drawn_at(audit):
+        item = charts.audit_timeline_item(audit, "")
+        return (item.start or item.point).first_day
+
+    picked = models.Audit.objects.filter(subject=subject).order_by(views.audit_timeline_start())
+    assert [audit.pk for audit in picked] == [audit.pk for audit in sorted(audits, key=drawn_at)]
 
 
 # ---------------------------------------------------------------------------
