@@ -426,6 +426,7 @@ def main():
         small_env = server_env(f"sqlite:///{small_path}")
         if not small_path.exists():
             backup(BENCH / "empty.sqlite3", small_path)
+            manage(small_env, "migrate", "--noinput", "-v0")  # the empty copy may predate a migration
             manage(
                 small_env, "generate_demo_data", "--entities", str(options.small_entities), "--seed", str(options.seed)
             )

@@ -477,8 +477,12 @@ class RegistryFilterSet(django_filters.FilterSet):
 
 
 def _with_affiliates(path, entity):
-    """``path`` is the entity, or a member of its group (two levels deep covers groups of groups)."""
-    return Q(**{path: entity}) | Q(**{f"{path}__parent": entity}) | Q(**{f"{path}__parent__parent": entity})
+    """``path`` is the entity, or a member of its group (two levels deep covers groups of groups).
+
+    A subquery of the members' ids: an OR across the joined parents read every licence (about 120 ms).
+    """
+    members = Entity.objects.filter(Q(pk=entity.pk) | Q(parent=entity) | Q(parent__parent=entity)).values("pk")
+    return Q(**{f"{path}__in": members})
 
 
 CLIENT_SCOPES = [("retail", "Retail"), ("professional", "Professional"), ("institutional", "Institutional")]

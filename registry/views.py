@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When, Window
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Coalesce, Concat
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -201,41 +201,32 @@ class HomeView(TemplateView):
         records.sort(key=lambda record: record[0], reverse=True)
         return [{"kind": kind, "object": obj, "updated_at": when} for when, kind, obj in records[:latest]]
 
+    # Counted like the lists' facets (registry/filters.py): grouped by the licence's own foreign keys.
+    where_granted = filters.Facet(
+        "jurisdiction",
+        "Where granted",
+        # One with no stated home state counts under its regime's jurisdiction.
+        Coalesce("jurisdiction__code", "license_type__regime__jurisdiction__code"),
+        Concat(
+            Coalesce("jurisdiction__name", "license_type__regime__jurisdiction__name"),
+            Value(" ("),
+            Coalesce("jurisdiction__code", "license_type__regime__jurisdiction__code"),
+            Value(")"),
+        ),
+        keys=("license_type", "jurisdiction"),
+    )
+
     def chart_by_jurisdiction(self):
-        # Where a licence was granted; one with no stated home state counts under its regime's jurisdiction.
-        rows = (
-            License.objects.published()
-            .annotate(
-                where_code=Coalesce("jurisdiction__code", "license_type__regime__jurisdiction__code"),
-                where_name=Coalesce("jurisdiction__name", "license_type__regime__jurisdiction__name"),
-            )
-            .values("where_code", "where_name")
-            .annotate(count=Count("pk"))
-            .order_by("-count", "where_name")
-        )
         return charts.bar_chart(
-            (
-                f"{row['where_name']} ({row['where_code']})",
-                row["count"],
-                list_url("license-list", "/licenses/", jurisdiction=row["where_code"]),
-            )
-            for row in rows
+            (label, count, list_url("license-list", "/licenses/", jurisdiction=code))
+            for code, label, count in self.where_granted.rows(License.objects.published())
         )
 
     def chart_by_regime(self):
-        rows = (
-            License.objects.published()
-            .values("license_type__regime__slug", "license_type__regime__short_name")
-            .annotate(count=Count("pk"))
-            .order_by("-count", "license_type__regime__short_name")
-        )
+        regime = next(facet for facet in filters.LicenseFilterSet.facets if facet.param == "regime")
         return charts.bar_chart(
-            (
-                row["license_type__regime__short_name"],
-                row["count"],
-                list_url("license-list", "/licenses/", regime=row["license_type__regime__slug"]),
-            )
-            for row in rows
+            (label, count, list_url("license-list", "/licenses/", regime=slug))
+            for slug, label, count in regime.rows(License.objects.published())
         )
 
 
@@ -619,6 +610,7 @@ class RegistryListView(FilterView):
 
     strict = False
     paginate_by = 50
+    facet_size = 30
     export_name = ""
     heading = ""
 
@@ -690,7 +682,10 @@ class RegistryListView(FilterView):
                 # As-of pages count history snapshots, whose model the key mappings do not cover.
                 rows = facet.rows(base, keyed=base.model is self.filterset._meta.model)
                 cache.set(key, rows)
-            for value, label, count in rows:
+            # The most frequent values, as Datasette shows them, and the selected one wherever it ranks: a
+            # jurisdiction facet has two hundred values, and a link each cost more than the rest of the page.
+            shown = [row for i, row in enumerate(rows) if i < self.facet_size or row[0] == selected]
+            for value, label, count in shown:
                 is_selected = value == selected
                 values.append(
                     {
@@ -701,7 +696,9 @@ class RegistryListView(FilterView):
                         "url": _query_url(params, **{facet.param: None if is_selected else value}),
                     }
                 )
-            facets.append({"param": facet.param, "label": facet.label, "values": values})
+            facets.append(
+                {"param": facet.param, "label": facet.label, "values": values, "more": len(rows) - len(shown)}
+            )
         return facets
 
     def get_sort_links(self):

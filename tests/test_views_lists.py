@@ -285,3 +285,22 @@ def test_a_write_shows_at_once_although_counts_facets_and_pages_are_cached(clien
     value = added.status if name == "license-list" else added.kind
     counts = {v["value"]: v["count"] for f in after.context["facets"] if f["param"] == facet for v in f["values"]}
     assert counts[value] == 1
+
+
+def test_a_facet_shows_its_30_most_frequent_values_and_the_selected_one(client):
+    jurisdictions = [factories.JurisdictionFactory() for _ in range(32)]
+    for rank, jurisdiction in enumerate(jurisdictions):
+        for _ in range(2 if rank < 30 else 1):
+            factories.EntityFactory(jurisdiction=jurisdiction)
+
+    def facet(response):
+        return next(f for f in response.context["facets"] if f["param"] == "jurisdiction")
+
+    shown = facet(client.get(reverse("registry:entity-list")))
+    assert len(shown["values"]) == 30
+    assert shown["more"] == 2
+    assert {v["value"] for v in shown["values"]} == {j.code for j in jurisdictions[:30]}
+    assert "And 2 less frequent values" in client.get(reverse("registry:entity-list")).content.decode()
+    rare = jurisdictions[-1].code
+    selected = facet(client.get(reverse("registry:entity-list"), {"jurisdiction": rare}))
+    assert [v["value"] for v in selected["values"] if v["selected"]] == [rare]
