@@ -15,6 +15,9 @@ bind = os.environ.get("DJANGO_BIND") or f"127.0.0.1:{os.environ.get('PORT', '800
 # The usual 2 x cores + 1 sync workers: requests are short, database-bound page renders.
 workers = int(os.environ.get("GUNICORN_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
 worker_class = "sync"
+# Load the application (config/wsgi.py warms it up: URL resolver, templates, release digest) once in the
+# master, before forking: every worker starts warm and shares that memory. A code change needs a restart.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
 # A worker stuck longer than this is killed and replaced; exports stream, so none legitimately takes 30 s.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))

@@ -53,3 +53,26 @@ def robots_txt(request):
         f"Sitemap: {request.build_absolute_uri(reverse('sitemap'))}",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+
+
+def warm_up() -> None:
+    """Do once, before gunicorn forks its workers, what each worker's first request would otherwise pay for.
+
+    The URL resolver, the compiled public templates and the release digest behind ETags (which reads every
+    code, template and static file) took about 450 ms on a worker's first request, enough to put the first
+    requests after every start or recycling above the latency target. Nothing here touches the database:
+    connections opened before the fork would be shared by every worker.
+    """
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.template.loader import get_template
+    from django.urls import get_resolver
+
+    from .caching import release
+
+    get_resolver()._populate()
+    release()
+    templates = Path(settings.BASE_DIR) / "templates"
+    for path in sorted(templates.rglob("*.html")):
+        get_template(str(path.relative_to(templates)))
