@@ -18,8 +18,11 @@ Only what the public could see is ever shown:
 :class:`ChangeFeed` behaves enough like a QuerySet (``all``, ``count``,
 slicing, ``iterator``) for Django's paginator, the list views' FilterSet and
 the CSV/JSON exports. It selects one page with a single UNION query over every
-history table, then loads that page's rows, their previous versions and the
-records they belong to with a fixed number of queries per record type.
+history table, to which each table gives only its newest rows (as many as the
+page needs, read along its index on ``history_date``), counts with one query
+of one ``COUNT(*)`` per table, then loads that page's rows, their previous
+versions and the records they belong to with a fixed number of queries per
+record type. Exports walk the feed by key, never by offset.
 """
 
 from __future__ import annotations
@@ -407,13 +410,14 @@ def _parent_status_then(track):
 def visible_rows(track):
     """The history rows of ``track`` the public may see (see the module docstring)."""
     # Building the rule's query costs about a millisecond a track: build it once, hand out clones.
-    rows = _VISIBLE_ROWS.get(track.key)
-    if rows is None:
-        rows = _VISIBLE_ROWS[track.key] = _visible_rows(track)
+    built, rows = _VISIBLE_ROWS.get(track.key, (None, None))
+    if built is not track:
+        rows = _visible_rows(track)
+        _VISIBLE_ROWS[track.key] = (track, rows)
     return rows.all()
 
 
-_VISIBLE_ROWS = {}
+_VISIBLE_ROWS = {}  # track key: (track, query)
 
 
 def _visible_rows(track):
@@ -618,7 +622,7 @@ class ChangeFeed:
         return sum(n for (n,) in self._run(("count",), build))
 
     def _select(self, start, stop, after=None):
-        """The keys ``{history_id, track}`` of the changes ``[start:stop]``, newest first.
+        """The keys ``{history_id, history_date, track}`` of the changes ``[start:stop]``, newest first.
 
         Only the newest ``stop`` rows of a track can be among the feed's first
         ``stop``, so each track's part reads at most that many rows, newest
@@ -649,7 +653,7 @@ class ChangeFeed:
             if after is not None:
                 rows = rows.filter(_after(track, after))
             if stop is not None:
-                newest = rows.order_by("-history_date", "history_id").values("history_id")[:stop]
+                newest = rows.order_by("-history_date", "-history_id").values("history_id")[:stop]
                 rows = track.history.objects.filter(history_id__in=newest)
             parts.append(_key_values(track, rows))
         query = _union(parts)

@@ -1074,9 +1074,21 @@ class Audit(Curated):
         indexes = [
             models.Index(fields=["issued_on"], name="audit_issued_idx"),
             models.Index(fields=["valid_until"], name="audit_valid_until_idx"),
-            models.Index(fields=["kind", "public"], condition=Q(public=True), name="audit_public_kind_idx"),
-            models.Index(fields=["standard", "public"], condition=Q(public=True), name="audit_public_standard_idx"),
-            models.Index(fields=["auditor", "public"], condition=Q(public=True), name="audit_public_auditor_idx"),
+            # Each facet's column first, then the other facets' columns: a facet counted under another facet's
+            # filter reads the index alone.
+            models.Index(
+                fields=["kind", "standard", "auditor", "public"], condition=Q(public=True), name="audit_public_kind_idx"
+            ),
+            models.Index(
+                fields=["standard", "kind", "auditor", "public"],
+                condition=Q(public=True),
+                name="audit_public_standard_idx",
+            ),
+            models.Index(
+                fields=["auditor", "kind", "standard", "public"],
+                condition=Q(public=True),
+                name="audit_public_auditor_idx",
+            ),
         ]
 
     def __str__(self):

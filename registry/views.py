@@ -480,6 +480,17 @@ def _distinct_sources(citations):
     return sorted(sources.values(), key=lambda source: source.title)
 
 
+# A regulator's or regime's page lists this many licences, as a list page does; its list page has them all.
+DETAIL_LICENSE_LIMIT = 50
+
+
+def first_licenses(licenses):
+    """The first licences of ``licenses`` in the list's order, with their total (a regime may have thousands)."""
+    shown = list(licenses[:DETAIL_LICENSE_LIMIT])
+    total = len(shown) if len(shown) < DETAIL_LICENSE_LIMIT else licenses.count()
+    return {"licenses": shown, "license_total": total}
+
+
 class RegulatorDetailView(DetailView):
     template_name = "registry/regulator_detail.html"
     context_object_name = "regulator"
@@ -490,11 +501,9 @@ class RegulatorDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         regulator = self.object
-        licenses = list(public_licenses().filter(regulator=regulator))
         context.update(
             regimes=list(Regime.objects.published().filter(regulators=regulator).select_related("jurisdiction")),
-            licenses=licenses,
-            licenses_by_jurisdiction=licenses_by_jurisdiction(licenses),
+            **first_licenses(public_licenses().filter(regulator=regulator)),
         )
         context["changes"] = changes.changes_for(self.object)
         return context
@@ -510,12 +519,10 @@ class RegimeDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         regime = self.object
-        licenses = list(public_licenses().filter(license_type__regime=regime))
         context.update(
             regulators=list(Regulator.objects.published().filter(regimes=regime).select_related("jurisdiction")),
             activities=list(regime.activities.all()),
-            licenses=licenses,
-            licenses_by_jurisdiction=licenses_by_jurisdiction(licenses),
+            **first_licenses(public_licenses().filter(license_type__regime=regime)),
         )
         context["changes"] = changes.changes_for(self.object)
         return context

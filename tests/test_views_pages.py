@@ -611,6 +611,29 @@ def test_regime_page_shows_legal_reference_types_and_licences(client):
     assert 'href="/licenses/?regime=mica"' in html
 
 
+@pytest.mark.parametrize("page_of", ["regulator", "regime"])
+def test_a_regulator_or_regime_page_shows_the_first_licences_their_total_and_the_full_list(
+    client, django_assert_max_num_queries, monkeypatch, page_of
+):
+    monkeypatch.setattr(views, "DETAIL_LICENSE_LIMIT", 3)
+    regulator = factories.RegulatorFactory(slug="big-authority")
+    regime = factories.RegimeFactory(slug="big-regime")
+    licence_type = factories.LicenseTypeFactory(regime=regime)
+    made = [
+        factories.LicenseFactory(regulator=regulator, license_type=licence_type, holder__name=f"Holder {n}")
+        for n in range(5)
+    ]
+    factories.DraftLicenseFactory(regulator=regulator, license_type=licence_type, holder__name="Holder 0 draft")
+    url = regulator.get_absolute_url() if page_of == "regulator" else regime.get_absolute_url()
+    with django_assert_max_num_queries(12):
+        html = page(client, url)
+    shown = [licence for licence in made if licence.get_absolute_url() in html]
+    assert shown == made[:3]  # the first, in the list's order: by holder
+    assert "Showing the first 3 of 5 licences" in html
+    assert f'href="/licenses/?{page_of}={"big-authority" if page_of == "regulator" else "big-regime"}"' in html
+    assert "All 5 licences" in html
+
+
 @pytest.mark.parametrize(
     ("make", "url"),
     [

@@ -38,6 +38,8 @@ def main():
     license_ids = list(License.objects.published().values_list("pk", flat=True)[:2000])
     latencies, failures = [], []
     writes = 0
+    # The database outlives a run (run.py reuses it): aliases of an earlier run must not collide with this one's.
+    run = f"{time.time():.0f}"
     end = time.monotonic() + options.duration
     while time.monotonic() < end:
         started = time.monotonic()
@@ -53,7 +55,7 @@ def main():
                     licence.conditions = f"Load-test condition {writes}."
                     licence.save()
                 else:
-                    EntityAlias.objects.create(entity_id=rng.choice(entity_ids), name=f"Load-test alias {writes}")
+                    EntityAlias.objects.create(entity_id=rng.choice(entity_ids), name=f"Load-test alias {run}-{writes}")
             writes += 1
         except Exception as error:  # noqa: BLE001 - every failure is counted and reported, none may pass unseen
             failures.append(f"{type(error).__name__}: {error}")

@@ -48,15 +48,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='audit',
-            index=models.Index(condition=models.Q(('public', True)), fields=['kind', 'public'], name='audit_public_kind_idx'),
+            index=models.Index(condition=models.Q(('public', True)), fields=['kind', 'standard', 'auditor', 'public'], name='audit_public_kind_idx'),
         ),
         migrations.AddIndex(
             model_name='audit',
-            index=models.Index(condition=models.Q(('public', True)), fields=['standard', 'public'], name='audit_public_standard_idx'),
+            index=models.Index(condition=models.Q(('public', True)), fields=['standard', 'kind', 'auditor', 'public'], name='audit_public_standard_idx'),
         ),
         migrations.AddIndex(
             model_name='audit',
-            index=models.Index(condition=models.Q(('public', True)), fields=['auditor', 'public'], name='audit_public_auditor_idx'),
+            index=models.Index(condition=models.Q(('public', True)), fields=['auditor', 'kind', 'standard', 'public'], name='audit_public_auditor_idx'),
         ),
         migrations.AddIndex(
             model_name='license',
