@@ -420,6 +420,19 @@ def main():
         stop(ours)
         stop(datasette)
 
+    # The same pages rendered cold (caches emptied before each render), in-process: the first request after a write.
+    cold = subprocess.run(  # noqa: S603
+        [str(VENV_BIN / "python"), "bench/cold.py", *dict.fromkeys(row["path"] for row in results)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    cold = json.loads(cold.strip().splitlines()[-1])
+    for row in results:
+        row["cold"] = cold.get(row["path"])
+
     # The same export from the small data set: how the worker's memory grows with the register.
     if options.backend == "sqlite" and options.small_entities and (BENCH / "empty.sqlite3").exists():
         small_path = BENCH / f"bench-{options.small_entities}.sqlite3"
@@ -483,9 +496,14 @@ def render(options, params, results, csv_results, started_at):
         f"regime `{params['regime']}`.",
         "",
         "Latencies in ms. Ratio = our req/s ÷ Datasette's on the equivalent page (≥ 1.0 means we are faster).",
+        "wrk repeats one URL, so past each worker's first request our figures are of the cached path (counts,",
+        "facets, page ids and filter options are cached per data version, docs/scaling.md). *Cold* is the other",
+        "path, the first request after any write: the median (and worst) of 5 in-process renders of the page,",
+        "each after emptying those caches (bench/cold.py), without HTTP.",
         "",
-        "| Page | Clients | req/s | p50 | p95 | p99 | errors | Datasette req/s | Datasette p95 | Ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Page | Clients | req/s | p50 | p95 | p99 | errors | Cold median (worst) | Datasette req/s | Datasette p95 "
+        "| Ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results:
         ours = row["ours"]
@@ -496,9 +514,11 @@ def render(options, params, results, csv_results, started_at):
             ds_cells = f"{ds['rps']:.2f} | {latency(ds, 'p95_ms')} | –"
         else:
             ds_cells = "– | – | –"
+        cold = row.get("cold")
+        cold_cell = f"{cold['median_ms']:.0f} ({cold['max_ms']:.0f})" if cold and row["c"] == 1 else ""
         lines.append(
             f"| {row['name']} | {row['c']} | {ours['rps']:.2f} | {latency(ours, 'p50_ms')} | "
-            f"{latency(ours, 'p95_ms')} | {latency(ours, 'p99_ms')} | {ours['errors']} | {ds_cells} |"
+            f"{latency(ours, 'p95_ms')} | {latency(ours, 'p99_ms')} | {ours['errors']} | {cold_cell} | {ds_cells} |"
         )
     lines += [
         "",

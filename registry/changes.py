@@ -31,6 +31,7 @@ import calendar
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -254,8 +255,9 @@ class Track:
     # The target of a detail page: extra lookups on the history rows, by the target's model.
     target_lookups: tuple[tuple[type[models.Model], str], ...] = ()
 
-    @property
+    @cached_property
     def history(self):
+        # ``Model.history`` builds a manager class each time it is read: read it once.
         return self.model.history.model
 
     @property
