@@ -425,13 +425,15 @@ def main():
         [str(VENV_BIN / "python"), "bench/cold.py", *dict.fromkeys(row["path"] for row in results)],
         cwd=ROOT,
         env=env,
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    cold = json.loads(cold.strip().splitlines()[-1])
-    for row in results:
-        row["cold"] = cold.get(row["path"])
+    )
+    if cold.returncode == 0:
+        cold = json.loads(cold.stdout.strip().splitlines()[-1])
+        for row in results:
+            row["cold"] = cold.get(row["path"])
+    else:  # the served figures are still worth writing
+        log(f"cold renders failed:\n{cold.stderr[-2000:]}")
 
     # The same export from the small data set: how the worker's memory grows with the register.
     if options.backend == "sqlite" and options.small_entities and (BENCH / "empty.sqlite3").exists():
