@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
 from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -409,43 +410,55 @@ def _parent_status_then(track):
     )
 
 
-def visible_rows(track):
-    """The history rows of ``track`` the public may see (see the module docstring)."""
+def visible_rows(track, per_row=False):
+    """The history rows of ``track`` the public may see (see the module docstring).
+
+    Whether a row's record is visible today is asked as :func:`_visible_now`
+    does, ``per_row`` for a page's few rows, as an ``EXISTS`` for a count.
+    """
     # Building the rule's query costs about a millisecond a track: build it once, hand out clones.
-    built, rows = _VISIBLE_ROWS.get(track.key, (None, None))
+    built, rows = _VISIBLE_ROWS.get((track.key, per_row), (None, None))
     if built is not track:
-        rows = _visible_rows(track)
-        _VISIBLE_ROWS[track.key] = (track, rows)
+        rows = _visible_rows(track, per_row)
+        _VISIBLE_ROWS[track.key, per_row] = (track, rows)
     return rows.all()
 
 
-_VISIBLE_ROWS = {}  # track key: (track, query)
+_VISIBLE_ROWS = {}  # (track key, per_row): (track, query)
 
 
-def _visible_rows(track):
+def _visible_now(model, attname, per_row):
+    """The record a history row's ``attname`` points to is visible today (its model's ``published()``).
+
+    An ``EXISTS`` suits a count, which reads every row: PostgreSQL hashes the
+    visible records once. ``per_row`` suits a page, which reads a few rows: a
+    scalar subquery, which PostgreSQL looks up row by row instead of hashing a
+    whole table first. SQLite runs both forms row by row.
+    """
+    visible = model.objects.published().filter(pk=OuterRef(attname)).order_by()
+    return IsNull(Subquery(visible.values("pk")[:1]), False) if per_row else Exists(visible)
+
+
+def _visible_rows(track, per_row):
     """The query :func:`visible_rows` hands out clones of (never evaluated itself).
 
     The conditions are ordered cheapest first, and every lookup of another row
-    is an ``EXISTS`` or a scalar subquery rather than a join or an ``IN`` list:
-    the database then evaluates the costly ones (the previous history row, the
-    parent's status at the time) only for the few rows that still need them,
-    and a feed's newest page reads only as many rows as it shows, in the order
-    of the index on ``history_date``.
+    is a subquery rather than a join or an ``IN`` list: the database then
+    evaluates the costly ones (the previous history row, the parent's status
+    at the time) only for the few rows that still need them, and a feed's
+    newest page reads only as many rows as it shows, in the order of the index
+    on ``history_date``.
     """
     rows = track.history.objects.all()
     if track.parent_field:
         if hasattr(track.model, "source"):
-            rows = rows.filter(_published_record(Source, "source_id"))
+            rows = rows.filter(_visible_now(Source, "source_id", per_row))
         return (
-            rows.filter(Exists(track.parent_model.objects.published().filter(pk=OuterRef(f"{track.parent_field}_id"))))
+            rows.filter(_visible_now(track.parent_model, f"{track.parent_field}_id", per_row))
             .alias(parent_then=_parent_status_then(track))
             .filter(parent_then=PUBLISHED)
         )
-    current = (
-        Q(publication_status=PUBLISHED)
-        & ~Q(history_type="-")
-        & Exists(track.model.objects.published().filter(pk=OuterRef("id")))
-    )
+    current = Q(publication_status=PUBLISHED) & ~Q(history_type="-") & _visible_now(track.model, "id", per_row)
     deleted = Q(history_type="-") & Q(publication_status=PUBLISHED)
     unpublished = Q(history_type="~") & Q(publication_status=Publication.DRAFT) & Q(previous_status=PUBLISHED)
     gone = deleted | unpublished
@@ -474,7 +487,7 @@ class ChangeFeed:
         self.target = target
         self.empty = empty
         self._count = None
-        self._parts_cache = None
+        self._parts_cache = {}
 
     def _clone(self, **changes):
         values = {
@@ -574,18 +587,18 @@ class ChangeFeed:
                 return lookup
         return None
 
-    def _parts(self):
-        """``(track, rows)`` for each track the feed spans: its visible history rows, filtered."""
-        if self._parts_cache is None:
-            self._parts_cache = self._build_parts()
-        return self._parts_cache
+    def _parts(self, per_row=False):
+        """``(track, rows)`` for each track the feed spans: its visible history rows, filtered (see visible_rows)."""
+        if per_row not in self._parts_cache:
+            self._parts_cache[per_row] = self._build_parts(per_row)
+        return self._parts_cache[per_row]
 
-    def _build_parts(self):
+    def _build_parts(self, per_row):
         if self.empty:
             return []
         parts = []
         for track, lookup in self._tracks():
-            rows = visible_rows(track)
+            rows = visible_rows(track, per_row)
             if lookup:
                 rows = rows.filter(**{lookup: self.target.pk})
             if self.since:
@@ -627,11 +640,15 @@ class ChangeFeed:
         """The keys ``{history_id, history_date, track}`` of the changes ``[start:stop]``, newest first.
 
         Only the newest ``stop`` rows of a track can be among the feed's first
-        ``stop``, so each track's part reads at most that many rows, newest
-        first along its index on ``history_date``, before the UNION orders
-        them: the visibility rule is evaluated for about a page of rows, not
-        for every row of every history table. ``after``, a key with its
-        ``history_date``, starts the feed after it (see :meth:`iterator`).
+        ``stop``, so near the top (``stop`` up to :data:`NEWEST_ROWS`) each
+        track's part reads at most that many rows, newest first along its
+        index on ``history_date``, before the UNION orders them: the visibility
+        rule is evaluated for about a page of rows, not for every row of every
+        history table. Deeper, the UNION of whole tracks is ordered at once
+        (SQLite merges the tracks' index scans and stops at ``stop``;
+        PostgreSQL sorts, which beats reading ``stop`` rows from each track).
+        ``after``, a key with its ``history_date``, starts the feed after it
+        (see :meth:`iterator`).
         """
         if self._builds_own_keys():
             query = self._keys()
@@ -650,13 +667,14 @@ class ChangeFeed:
         ]
 
     def _select_query(self, start, stop, after=None):
+        newest = stop is not None and stop <= NEWEST_ROWS
         parts = []
-        for track, rows in self._parts():
+        for track, rows in self._parts(per_row=newest):
             if after is not None:
                 rows = rows.filter(_after(track, after))
-            if stop is not None:
-                newest = rows.order_by("-history_date", "-history_id").values("history_id")[:stop]
-                rows = track.history.objects.filter(history_id__in=newest)
+            if newest:
+                newest_ids = rows.order_by("-history_date", "-history_id").values("history_id")[:stop]
+                rows = track.history.objects.filter(history_id__in=newest_ids)
             parts.append(_key_values(track, rows))
         query = _union(parts)
         if query is None:
@@ -696,6 +714,9 @@ class ChangeFeed:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
+
+# How far from the top a page is read from each track's newest rows (see ChangeFeed._select).
+NEWEST_ROWS = 1000
 
 # Compiled SQL of feeds' counts and pages (see ChangeFeed._run), by database and feed; emptied when full.
 _STATEMENTS = {}
@@ -782,9 +803,14 @@ def materialise(keys):
 def _load_rows(track, ids):
     history = track.history
     previous = _previous_row(history)
-    wanted = history.objects.filter(history_id__in=ids).annotate(previous_id=Subquery(previous)).values("previous_id")
+    asked = history.objects.filter(history_id__in=ids).order_by()
+    # The rows and their previous rows, as one IN list: an OR of two lists would read the whole table on PostgreSQL.
+    wanted = asked.values("history_id").union(
+        asked.annotate(previous_id=Subquery(previous)).values("previous_id"), all=True
+    )
     rows = (
-        history.objects.filter(Q(history_id__in=ids) | Q(history_id__in=wanted))
+        history.objects.filter(history_id__in=wanted)
+        .order_by()  # read into a dict: the models' default orders would only add sorts (and joins)
         .annotate(previous_id=Subquery(previous))
         .select_related(*track.related)
         .prefetch_related(*track.m2m_prefetches())
@@ -800,6 +826,7 @@ def _build(track, ids):
         obj.pk: obj
         for obj in track.model.objects.published()
         .filter(pk__in={rows[i].id for i in ids if i in rows})
+        .order_by()
         .select_related(*track.related)
     }
     result = {}
