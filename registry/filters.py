@@ -364,10 +364,7 @@ class Facet:
                 .order_by("-facet_count", "facet_label")
             )
         else:
-            value = F(self.value) if isinstance(self.value, str) else self.value
-            label = value
-            if self.value_label is not None:
-                label = F(self.value_label) if isinstance(self.value_label, str) else self.value_label
+            value, label = self._expressions()
             rows = (
                 queryset.order_by()
                 .values(facet_value=value, facet_label=label)
@@ -385,6 +382,13 @@ class Facet:
             result.sort(key=lambda item: (-item[2], item[1]))
         return result
 
+    def _expressions(self):
+        """The value and label as expressions (a field path becomes ``F``); the label defaults to the value."""
+        value = F(self.value) if isinstance(self.value, str) else self.value
+        if self.value_label is None:
+            return value, value
+        return value, F(self.value_label) if isinstance(self.value_label, str) else self.value_label
+
     def _keyed_rows(self, queryset):
         grouped = queryset.order_by().values(*self.keys)
         counts = {
@@ -393,10 +397,7 @@ class Facet:
         }
         # Each key's value and label, read from one row that has the key (the smallest id of its group):
         # a join over a few hundred rows rather than over every row counted.
-        value = F(self.value) if isinstance(self.value, str) else self.value
-        label = value
-        if self.value_label is not None:
-            label = F(self.value_label) if isinstance(self.value_label, str) else self.value_label
+        value, label = self._expressions()
         representatives = grouped.annotate(first=Min("pk")).values("first")
         labelled = (
             queryset.model._default_manager.order_by()
