@@ -18,22 +18,19 @@ import csv
 import datetime
 import io
 import json
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
-from urllib.parse import quote
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from django.urls import reverse
-from django.utils.http import RFC3986_SUBDELIMS
 
 from .dates import DatePrecision, PartialDate
+from .links import detail_path
 from .models import (
     AuditCitation,
     AuditKind,
@@ -120,33 +117,19 @@ def _blank(value):
     return "" if value is None else value
 
 
-_SLUG_MARK = "__slug__"  # a valid slug that no quoting changes, so it can be found again in the reversed URL
-_URL_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what ``reverse()`` leaves unquoted in an argument
-_PLAIN_SLUG = re.compile(r"[-\w]+", re.ASCII).fullmatch  # nothing to quote (checking is cheaper than quoting)
-
-
 class Links:
     """Absolute URLs of detail pages for one request.
 
-    ``absolute(request, obj)`` resolves a URL pattern per call, which costs more
-    than the rest of a row; this reverses each detail page's pattern once, with a
-    placeholder slug, then fills in each record's slug, quoted as ``reverse()``
-    quotes it, so the URLs are the same.
+    ``absolute(request, obj)`` builds the whole URL per call; this takes the
+    request's origin once and each path from :func:`registry.links.detail_path`,
+    so a row costs no pattern resolution and the URLs are the same.
     """
 
     def __init__(self, request):
-        self.request = request
-        self.patterns = {}
+        self.origin = request.build_absolute_uri("/")[:-1]
 
     def __call__(self, url_name, slug):
-        pattern = self.patterns.get(url_name)
-        if pattern is None:
-            url = self.request.build_absolute_uri(reverse(url_name, kwargs={"slug": _SLUG_MARK}))
-            pattern = self.patterns[url_name] = tuple(url.split(_SLUG_MARK))
-        prefix, suffix = pattern
-        if not _PLAIN_SLUG(slug):
-            slug = quote(slug, safe=_URL_SAFE)
-        return prefix + slug + suffix
+        return self.origin + detail_path(url_name, slug)
 
 
 # ---------------------------------------------------------------------------

@@ -21,8 +21,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Coalesce
+from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
-from django.forms.utils import flatatt
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from . import search as search_index
@@ -53,23 +54,65 @@ NUL_MESSAGE = "Null characters are not allowed."
 # ---------------------------------------------------------------------------
 
 
+def _attrs_html(attrs):
+    """A widget's attributes as Django's ``attrs.html`` writes them: in order, True bare, False left out."""
+    return "".join(
+        f" {escape(name)}" if value is True else f' {escape(name)}="{escape(str(value))}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+def _options_html(choices):
+    """``<option>`` elements, none selected, as Django's Select writes them (values and labels escaped)."""
+    return "".join(f'<option value="{escape(str(choice))}">{escape(str(label))}</option>' for choice, label in choices)
+
+
 class FastSelect(forms.Select):
     """A ``<select>`` written directly rather than through a template per option.
 
     Regimes, licence types and regulators make selects of hundreds of options; Django's template
-    per option cost about 100 ms a list page. The markup is the same as Django's Select.
+    per option cost about 100 ms a list page. The markup is the same as Django's Select. Model
+    choices come with their options already written (:meth:`CachedModelChoiceIterator.options_html`).
     """
 
     def render(self, name, value, attrs=None, renderer=None):
-        selected = {str(v) for v in self.format_value(value)}
         final = self.build_attrs(self.attrs, attrs)
-        options = []
-        for choice, label in self.choices:
-            choice = str(choice)
-            mark = " selected" if choice in selected else ""
-            options.append(f'<option value="{escape(choice)}"{mark}>{escape(str(label))}</option>')
-        # Every value and label is escaped above; the attributes by flatatt.
-        return mark_safe(f'<select name="{escape(name)}"{flatatt(final)}>{"".join(options)}</select>')  # noqa: S308
+        choices = self.choices
+        if isinstance(choices, CachedModelChoiceIterator):
+            options = choices.options_html()
+        else:
+            options = _options_html(choices)
+        for selected in dict.fromkeys(str(v) for v in self.format_value(value)):
+            option = f'<option value="{escape(selected)}">'
+            options = options.replace(option, f"{option[:-1]} selected>", 1)
+        # Every value and label is escaped in the options, and the attributes in _attrs_html.
+        return mark_safe(f'<select name="{escape(name)}"{_attrs_html(final)}>{options}</select>')  # noqa: S308
+
+
+class FastTextInput(forms.TextInput):
+    """An ``<input type="text">`` written directly: the same markup as Django's two templates give."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = "" if widget["value"] is None else f' value="{escape(str(widget["value"]))}"'
+        markup = f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(widget["attrs"])}>'
+        return mark_safe(markup)  # noqa: S308  (escaped here and in _attrs_html)
+
+
+class FilterBoundField(BoundField):
+    """A filter field whose ``<label>`` is written directly, as Django's label templates write it."""
+
+    def label_tag(self, contents=None, attrs=None, label_suffix=None, tag=None):
+        id_for_label = self.id_for_label
+        if contents or attrs or tag or not id_for_label or self.field.required:
+            return super().label_tag(contents, attrs, label_suffix, tag)
+        if label_suffix is None:
+            label_suffix = self.field.label_suffix if self.field.label_suffix is not None else self.form.label_suffix
+        label = self.label
+        if not (label_suffix and label and label[-1] not in ":?.!"):
+            label_suffix = ""
+        return format_html('<label for="{}">{}{}</label>', id_for_label, label, label_suffix)
 
 
 class CachedModelChoiceIterator(ModelChoiceIterator):
@@ -89,27 +132,44 @@ class CachedModelChoiceIterator(ModelChoiceIterator):
     def __len__(self):
         return len(self._pairs()) + (self.field.empty_label is not None)
 
+    def options_html(self):
+        """Every choice's ``<option>``, none selected (:class:`FastSelect` marks the selected)."""
+        return self._cached("options", lambda: _options_html(self))
+
     def _pairs(self):
+        return self._cached(
+            "pairs",
+            lambda: [
+                (str(self.field.prepare_value(obj)), self.field.label_from_instance(obj)) for obj in self.queryset
+            ],
+        )
+
+    def _cached(self, part, compute):
         from .caching import current_version
 
         version = current_version()
-        key = (str(self.queryset.query), self.field.to_field_name, version)
-        pairs = self._cache.get(key)
-        if pairs is None:
-            pairs = [(str(self.field.prepare_value(obj)), self.field.label_from_instance(obj)) for obj in self.queryset]
+        key = (str(self.queryset.query), self.field.to_field_name, version, part, self.field.empty_label)
+        value = self._cache.get(key)
+        if value is None:
+            value = compute()
             for stale in [k for k in self._cache if k[2] != version]:
                 del self._cache[stale]
-            self._cache[key] = pairs
-        return pairs
+            self._cache[key] = value
+        return value
 
 
 class RegistryFilterForm(forms.Form):
     """A filter form that turns NUL bytes into a field error instead of a database error.
 
+    Its widgets and labels are written directly (FastSelect, FastTextInput, FilterBoundField): Django's
+    templates per widget and label cost a list page more than its filtering did.
+
     PostgreSQL rejects NUL in text parameters, and a model choice field would send
     the raw value to the database before any validator runs; so values holding
     NUL are dropped before cleaning and reported against their own field.
     """
+
+    bound_field_class = FilterBoundField
 
     def __init__(self, data=None, *args, **kwargs):
         self.nul_fields = []
@@ -124,9 +184,11 @@ class RegistryFilterForm(forms.Form):
             if isinstance(field, forms.ModelChoiceField) and type(field.widget) is forms.Select:
                 field.iterator = CachedModelChoiceIterator
                 field.widget.choices = field.choices
-            # Swapped in place: django-filter builds these widgets, and the subclass adds no state.
+            # Swapped in place: django-filter builds these widgets, and the subclasses add no state.
             if type(field.widget) is forms.Select:
                 field.widget.__class__ = FastSelect
+            elif type(field.widget) is forms.TextInput:
+                field.widget.__class__ = FastTextInput
 
     def full_clean(self):
         super().full_clean()

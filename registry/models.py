@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Upper
-from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from stdnum import lei as stdnum_lei
@@ -30,6 +29,7 @@ from .dates import (
     partial_date_constraints,
     partial_date_fields,
 )
+from .links import detail_path
 
 LEI_REGEX = r"^[0-9A-Z]{18}[0-9]{2}$"
 SLUG_HELP = "Lower-case letters, digits and hyphens; the record's address on the site. Never reuse one."
@@ -438,7 +438,7 @@ class Regulator(Curated):
         return f"{self.name} ({self.abbreviation})" if self.abbreviation else self.name
 
     def get_absolute_url(self):
-        return reverse("registry:regulator-detail", kwargs={"slug": self.slug})
+        return detail_path("registry:regulator-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)
@@ -477,7 +477,7 @@ class Regime(Curated):
         return self.short_name
 
     def get_absolute_url(self):
-        return reverse("registry:regime-detail", kwargs={"slug": self.slug})
+        return detail_path("registry:regime-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)
@@ -630,7 +630,7 @@ class Entity(Curated):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("registry:entity-detail", kwargs={"slug": self.slug})
+        return detail_path("registry:entity-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)
@@ -752,7 +752,7 @@ class Source(Curated):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("registry:source-detail", kwargs={"slug": self.slug})
+        return detail_path("registry:source-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)
@@ -938,7 +938,7 @@ class License(Curated):
         return f"{self.holder} – {self.license_type}"
 
     def get_absolute_url(self):
-        return reverse("registry:license-detail", kwargs={"slug": self.slug})
+        return detail_path("registry:license-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)
@@ -1097,7 +1097,7 @@ class Audit(Curated):
         return f"{self.subject}: {what}{when}"
 
     def get_absolute_url(self):
-        return reverse("registry:audit-detail", kwargs={"slug": self.slug})
+        return detail_path("registry:audit-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)

@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import cache_control, never_cache
@@ -60,8 +60,9 @@ def warm_up() -> None:
 
     The URL resolver, the compiled public templates and the release digest behind ETags (which reads every
     code, template and static file) took about 450 ms on a worker's first request, enough to put the first
-    requests after every start or recycling above the latency target. Nothing here touches the database:
-    connections opened before the fork would be shared by every worker.
+    requests after every start or recycling above the latency target. Then the home page and the first page
+    of each public list are rendered once (:func:`_render_first_pages`), and the database connection that
+    opened is closed: a connection opened before the fork would be shared by every worker.
     """
     from pathlib import Path
 
@@ -76,3 +77,41 @@ def warm_up() -> None:
     templates = Path(settings.BASE_DIR) / "templates"
     for path in sorted(templates.rglob("*.html")):
         get_template(str(path.relative_to(templates)))
+    try:
+        _render_first_pages()
+    except DatabaseError:
+        # An unmigrated or unreachable database: the workers will report it on their own requests.
+        logger.warning("Warm-up rendered no pages: the database did not answer", exc_info=True)
+    finally:
+        connections.close_all()
+
+
+# The pages most visitors open first, and the ones whose first render costs most.
+FIRST_PAGES = (
+    "registry:home",
+    "registry:license-list",
+    "registry:entity-list",
+    "registry:audit-list",
+    "registry:regulator-list",
+)
+
+
+def _render_first_pages() -> None:
+    """Render :data:`FIRST_PAGES` once, without the middleware, for what their first render leaves behind.
+
+    That is the filter choices, counts, facets and first page ids (cached per data version: after a write
+    they are recomputed as usual) and the interpreter's specialised bytecode for the code every page runs.
+    A forked worker inherits all of it: its first list page took about 110 ms at N = 20,000, the next ones 20.
+    """
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    factory = RequestFactory()
+    for name in FIRST_PAGES:
+        path = reverse(name)
+        request = factory.get(path)
+        request.user = AnonymousUser()
+        response = resolve(path).func(request)
+        if hasattr(response, "render"):
+            response.render()

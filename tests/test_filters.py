@@ -1,9 +1,12 @@
 """The list FilterSets: what each filter selects, used directly on published querysets."""
 
+import copy
 import datetime
 
 import pytest
+from django.forms.boundfield import BoundField
 from django.http import QueryDict
+from django.test.html import parse_html
 
 from registry import filters
 from registry.dates import DatePrecision
@@ -308,3 +311,57 @@ class TestBadInput:
         assert slugs == (
             {"okx-mica-casp"} if field != "regime" else set(License.objects.values_list("slug", flat=True))
         )
+
+
+# --- Filter form markup -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def awkward_names():
+    """Choice labels and values that need escaping, in every select a list offers."""
+    regime = factories.RegimeFactory(short_name='MiCA "Title V" <CASP> & co')
+    factories.LicenseTypeFactory(regime=regime, name="Crypto-asset service provider's licence")
+    factories.RegulatorFactory(name="Autorité des marchés financiers", abbreviation="AMF <FR>")
+    factories.StandardFactory()
+    return regime
+
+
+def stock_rendering(bound):
+    """``bound``'s label and widget as Django's own BoundField and widget templates write them, parsed."""
+    widget = bound.field.widget
+    stock_widget = copy.copy(widget)
+    stock_widget.__class__ = next(cls for cls in type(widget).__mro__ if cls.__module__.startswith("django."))
+    return parse_html(BoundField.label_tag(bound)), parse_html(bound.as_widget(widget=stock_widget))
+
+
+@pytest.mark.parametrize(
+    "filterset_class",
+    [filters.LicenseFilterSet, filters.AuditFilterSet, filters.EntityFilterSet, filters.RegulatorFilterSet],
+)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "q=<b>okx</b>&status=active&granted_after=2024-03&kind=group&sort=-granted_on",
+        'q="quoted" & more&status=bogus&granted_after=nonsense&regime=missing&jurisdiction=<XX>&as_of=tomorrow',
+    ],
+)
+def test_filter_forms_write_the_markup_djangos_templates_write(awkward_names, filterset_class, query):
+    """The forms write their labels and widgets directly, for speed; what the visitor gets must not change:
+    the same elements, labels, escaping, attributes and selected option (compared as parsed HTML, since
+    Django's templates add whitespace between the options)."""
+    form = filterset_class(QueryDict(query), queryset=filterset_class._meta.model.objects.all()).form
+    form.is_valid()
+    fast_widgets = 0
+    for bound in form:
+        fast_widgets += isinstance(bound.field.widget, filters.FastSelect | filters.FastTextInput)
+        assert (parse_html(bound.label_tag()), parse_html(str(bound))) == stock_rendering(bound), bound.name
+    assert fast_widgets == len(form.fields)
+
+
+def test_fast_select_marks_the_selected_option_once_and_escapes_labels(awkward_names):
+    form = filters.LicenseFilterSet(QueryDict(f"regime={awkward_names.slug}"), queryset=License.objects.all()).form
+    html = str(form["regime"])
+    assert html.count(" selected>") == 1
+    label = "MiCA &quot;Title V&quot; &lt;CASP&gt; &amp; co"
+    assert f'<option value="{awkward_names.slug}" selected>{label}</option>' in html

@@ -218,3 +218,77 @@ def test_make_serve_runs_gunicorn_with_hashed_far_future_static_files_and_json_l
     assert health and health[0]["status"] == 200 and health[0]["method"] == "GET"
     assert isinstance(health[0]["duration_ms"], float)
     assert "Booting worker" in err
+
+
+WARM_UP_PROBE = """
+import json
+from config.wsgi import application  # noqa: F401 - importing it runs the warm-up, as gunicorn's preload does
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+left_open = connection.connection is not None
+with CaptureQueriesContext(connection) as queries:
+    status = Client().get("/licenses/").status_code
+print(json.dumps({"left_open": left_open, "status": status, "queries": len(queries)}))
+"""
+
+
+def run_wsgi_probe(database_url, **env):
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", WARM_UP_PROBE],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DJANGO_DEBUG": "1",
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def test_warm_up_leaves_the_first_list_pages_ready_and_no_connection_open(transactional_db, tmp_path):
+    """gunicorn loads the application once and forks its workers: the warm-up renders the first pages there,
+    so a worker's first visitor gets cached counts, facets and choices. A connection left open would be
+    shared by every forked worker."""
+    from tests.test_sqlite_concurrency import database_url_for_test
+
+    for _ in range(3):
+        factories.LicenseFactory()
+    url = database_url_for_test(tmp_path)
+
+    warm, _ = run_wsgi_probe(url)
+    cold, _ = run_wsgi_probe(url, DJANGO_WARM_UP="0")
+
+    assert warm["status"] == cold["status"] == 200
+    assert warm["left_open"] is False
+    # The data version, the page's rows and their passports: what a second visit to the page costs.
+    assert warm["queries"] <= 3 < cold["queries"]
+
+
+def test_the_application_starts_when_the_database_cannot_be_read(tmp_path):
+    """A database not migrated yet (or unreachable) must not stop the workers from starting: the warm-up
+    reports it and carries on; the pages answer for themselves."""
+    probe = "from config.wsgi import application; print('started')"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+            "DJANGO_DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("started")
+    assert "Warm-up rendered no pages" in result.stderr

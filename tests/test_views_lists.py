@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from registry.dates import DatePrecision
-from registry.models import AuditKind, LicenseStatus
+from registry.models import AuditKind, License, LicenseStatus
+from registry.views import LicenseRow
 from tests import factories
 from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
 
@@ -304,3 +305,39 @@ def test_a_facet_shows_its_30_most_frequent_values_and_the_selected_one(client):
     rare = jurisdictions[-1].code
     selected = facet(client.get(reverse("registry:entity-list"), {"jurisdiction": rare}))
     assert [v["value"] for v in selected["values"] if v["selected"]] == [rare]
+
+
+def test_licence_rows_read_by_values_are_the_rows_made_from_instances():
+    """Live pages read their licence rows with values(); as-of pages make them from instances. Both must show
+    the same thing, and a licence no longer public is left out even if a cached page still names it."""
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    germany = factories.JurisdictionFactory(code="DE", name="Germany")
+    passported = factories.LicenseFactory(
+        regulator=factories.RegulatorFactory(abbreviation=""),
+        jurisdiction=malta,
+        granted_on=datetime.date(2024, 5, 17),
+        granted_on_precision=DatePrecision.DAY,
+    )
+    passported.passported_to.set([malta, germany])
+    bare = factories.LicenseFactory(granted_on=None, granted_on_precision="", status=LicenseStatus.APPLIED)
+    yearly = factories.LicenseFactory(
+        regulator=factories.RegulatorFactory(abbreviation="FSA"),
+        granted_on=datetime.date(2023, 1, 1),
+        granted_on_precision=DatePrecision.YEAR,
+        status=LicenseStatus.SUSPENDED,
+    )
+    draft = factories.DraftLicenseFactory()
+    ids = [yearly.pk, draft.pk, passported.pk, bare.pk]
+
+    rows = LicenseRow.page(License.objects.published(), ids)
+
+    instances = License.objects.in_bulk(ids)
+    assert rows == [LicenseRow.of(instances[pk]) for pk in (yearly.pk, passported.pk, bare.pk)]
+    assert [(row.regulator, str(row.granted), row.status_label) for row in rows] == [
+        ("FSA", "2023", "Suspended"),
+        (passported.regulator.name, "17 May 2024", "Active"),
+        (None, "None", "Applied for"),
+    ]
+    assert rows[1].jurisdiction == ("MT", "Malta")
+    assert rows[1].passports == [("DE", "Germany"), ("MT", "Malta")]
+    assert rows[2].jurisdiction is None and rows[2].passports == []

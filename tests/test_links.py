@@ -1,0 +1,46 @@
+"""Detail-page paths built without a ``reverse()`` per record must be exactly ``reverse()``'s."""
+
+import pytest
+from django.urls import NoReverseMatch, reverse, set_script_prefix
+from hypothesis import given
+from hypothesis import strategies as st
+
+from registry.links import detail_path
+
+DETAIL_PAGES = [
+    "registry:license-detail",
+    "registry:audit-detail",
+    "registry:entity-detail",
+    "registry:regulator-detail",
+    "registry:regime-detail",
+    "registry:source-detail",
+]
+
+
+@pytest.mark.parametrize("url_name", DETAIL_PAGES)
+@pytest.mark.parametrize("slug", ["okx", "okx-mica-casp-2025", "A_b-9", "__slug__"])
+def test_detail_path_is_reverses_path(url_name, slug):
+    assert detail_path(url_name, slug) == reverse(url_name, kwargs={"slug": slug})
+
+
+@given(st.text(max_size=20))
+def test_any_slug_gives_reverses_path_or_its_error(slug):
+    """A slug the URL pattern refuses (loaded without validation, say) fails as ``reverse()`` fails."""
+    try:
+        expected = reverse("registry:license-detail", kwargs={"slug": slug})
+    except NoReverseMatch:
+        with pytest.raises(NoReverseMatch):
+            detail_path("registry:license-detail", slug)
+    else:
+        assert detail_path("registry:license-detail", slug) == expected
+
+
+def test_detail_path_follows_the_script_prefix():
+    """Served under a path prefix (SCRIPT_NAME), links keep the prefix, as ``reverse()``'s do."""
+    assert detail_path("registry:entity-detail", "okx") == "/entities/okx/"
+    set_script_prefix("/register/")
+    try:
+        assert detail_path("registry:entity-detail", "okx") == "/register/entities/okx/"
+    finally:
+        set_script_prefix("/")
+    assert detail_path("registry:entity-detail", "okx") == "/entities/okx/"
