@@ -148,7 +148,7 @@ restore: $(STAMP)
 # --- Load test (bench/load/README.md): 50 clients for 60 s with wrk, admin-like writes beside them, loopback only ---
 LOADTEST_ARGS ?=
 
-.PHONY: loadtest loadtest-postgres
+.PHONY: loadtest loadtest-postgres loadtest-replica loadtest-cdn nginx
 
 loadtest: $(STAMP) wrk
 	$(PY) bench/load/run.py --backend sqlite $(LOADTEST_ARGS)
@@ -156,3 +156,14 @@ loadtest: $(STAMP) wrk
 # A database of its own (registry_load), never the test database.
 loadtest-postgres: $(STAMP) wrk
 	$(PY) bench/load/run.py --backend postgres $(LOADTEST_ARGS)
+
+# PostgreSQL with public reads from a streaming replica (.ci/postgres-replica.sh, a second local cluster).
+loadtest-replica: $(STAMP) wrk
+	$(PY) bench/load/run.py --backend postgres --replica $(LOADTEST_ARGS)
+
+# The same load through nginx caching as a CDN would (docs/scaling.md): its hit ratio and the origin's share.
+loadtest-cdn: $(STAMP) wrk nginx
+	$(PY) bench/load/run.py --backend sqlite --cdn $(LOADTEST_ARGS)
+
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || bash .ci/apt-install.sh nginx-light

@@ -17,6 +17,15 @@ What it does (bench/load/README.md):
 5. Writes ``bench/load/results-<backend>.json`` and rebuilds ``bench/load/RESULTS.md``; exits 1 when any request
    failed (a socket error, a timeout, or any answer other than 2xx) or any write failed.
 
+With ``--cdn`` the clients go through nginx configured as the CDN of docs/scaling.md (it caches what the origin's
+``Cache-Control`` allows, revalidates with ``If-None-Match``, serves stale while it revalidates); the cache starts
+empty, and the run records the cache's hit ratio and the requests that reached gunicorn
+(``results-<backend>-cdn.json``).
+
+With ``--replica`` (PostgreSQL) gunicorn gets ``DATABASE_REPLICA_URL`` pointing at a streaming replica made by
+``.ci/postgres-replica.sh``, while the writer keeps to the primary; every PostgreSQL run records the CPU time of
+the primary's (and the replica's) server processes during the measured window (``results-postgres-replica.json``).
+
 Everything listens on 127.0.0.1; every process started is stopped in a ``finally``.
 """
 
@@ -120,6 +129,38 @@ def prepare_postgres(entities, seed):
         manage(env, "loaddata", "jurisdictions", "-v0")
         manage(env, "generate_demo_data", "--entities", str(entities), "--seed", str(seed))
     return url
+
+
+def prepare_replica():
+    """The URL of a streaming replica of ``registry_load`` (``.ci/postgres-replica.sh``)."""
+    return subprocess.run(
+        ["bash", ".ci/postgres-replica.sh"],
+        cwd=ROOT,
+        env={**os.environ, "REGISTRY_PG_DB": "registry_load"},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+PG_CLUSTERS = {"primary": Path("/var/lib/postgresql/15/main"), "replica": Path("/var/lib/postgresql/15/replica")}
+
+
+def cluster_cpu_ticks(data_dir):
+    """CPU time (clock ticks) used so far by a PostgreSQL cluster: its postmaster and every child process."""
+    try:
+        postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
 
 
 def sample_query(env, what):
@@ -238,6 +279,82 @@ def wrk(port, paths_file, connections, duration, seed, threads=4):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+# nginx standing in for a CDN in front of gunicorn (docs/scaling.md, section 3): it follows the origin's headers
+# (``Cache-Control: public, max-age=60, stale-while-revalidate=300``), revalidates expired entries with the
+# stored ETag, lets one request per URL through at a time, and never caches what carries a session.
+NGINX_CONF = """\
+{user}daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  log_format cache '$upstream_cache_status $status';
+  access_log {dir}/access.log cache;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  proxy_cache_path {dir}/cache levels=1:2 keys_zone=registry:64m max_size=4g inactive=30m use_temp_path=off;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://127.0.0.1:{origin};
+      proxy_set_header Host 127.0.0.1;
+      proxy_cache registry;
+      proxy_cache_key $request_uri;
+      proxy_cache_revalidate on;
+      proxy_cache_lock on;
+      proxy_cache_use_stale updating error timeout;
+      proxy_cache_background_update on;
+      proxy_cache_bypass $cookie_sessionid;
+      proxy_no_cache $cookie_sessionid;
+    }}
+  }}
+}}
+"""
+CDN = LOAD / "cdn"
+# $upstream_cache_status values answered without a full page from the origin ("REVALIDATED" is the origin's 304).
+CACHE_ANSWERS = ("HIT", "STALE", "UPDATING", "REVALIDATED")
+
+
+def start_cdn(origin_port):
+    """nginx on a free port in front of ``origin_port``, with an empty cache under ``bench/load/cdn/``."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("nginx is not installed: `make loadtest-cdn` installs Debian's nginx-light")
+    shutil.rmtree(CDN, ignore_errors=True)
+    CDN.mkdir(parents=True)
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""  # as root, its workers would otherwise be "nobody"
+    conf = CDN / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user=user, dir=CDN, port=port, origin=origin_port))
+    process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(CDN)], cwd=CDN)  # noqa: S603
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    stop(process)
+    raise SystemExit(f"nginx did not listen on 127.0.0.1:{port}: see {CDN / 'error.log'}")
+
+
+def origin_requests(gunicorn_log):
+    """Requests gunicorn has logged so far (its access log is one JSON line a request)."""
+    return sum(1 for line in gunicorn_log.read_text().splitlines() if '"gunicorn.access"' in line)
+
+
+def cache_statuses():
+    counts = {}
+    for line in (CDN / "access.log").read_text().splitlines():
+        status = line.split(" ", 1)[0]
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 def stop(process):
     if process is None or process.poll() is not None:
         return
@@ -252,6 +369,8 @@ def stop(process):
 def run(options):
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: `make wrk` (Debian's package)")
+    if options.replica and options.backend != "postgres":
+        raise SystemExit("--replica needs --backend postgres (SQLite has no replicas)")
     started_at = datetime.datetime.now(datetime.UTC)
     prepare = prepare_sqlite if options.backend == "sqlite" else prepare_postgres
     url = prepare(options.entities, options.seed)
@@ -266,8 +385,13 @@ def run(options):
     env = server_env(url, port)
     if options.workers:
         env["GUNICORN_WORKERS"] = str(options.workers)
-    gunicorn_log = LOAD / f"gunicorn-{options.backend}.log"
-    gunicorn = writer = None
+    writer_env = dict(env)  # the curator's writes go to the primary, replica or not
+    if options.replica:
+        env["DATABASE_REPLICA_URL"] = prepare_replica()
+    label = options.backend + ("-cdn" if options.cdn else "") + ("-replica" if options.replica else "")
+    gunicorn_log = LOAD / f"gunicorn-{label}.log"
+    gunicorn = writer = cdn = None
+    target = port
     with gunicorn_log.open("w") as logfile:
         try:
             gunicorn = subprocess.Popen(
@@ -278,8 +402,15 @@ def run(options):
                 stderr=subprocess.STDOUT,
             )
             wait_healthy(port)
+            # The workers warm up on the origin itself: through the CDN this would also fill its cache.
             log(f"warming up for {options.warmup} s")
             wrk(port, paths_file, min(10, options.connections), options.warmup, options.seed + 1)
+            if options.cdn:
+                cdn, target = start_cdn(port)
+                log(f"through nginx on port {target}, its cache empty")
+            origin_before = origin_requests(gunicorn_log)
+            clusters = PG_CLUSTERS if options.backend == "postgres" else {}
+            ticks_before = {name: cluster_cpu_ticks(path) for name, path in clusters.items()}
             log(f"{options.connections} clients for {options.duration} s, a write every {options.interval} s")
             writer = subprocess.Popen(
                 [
@@ -291,14 +422,17 @@ def run(options):
                     str(options.interval),
                 ],
                 cwd=ROOT,
-                env=env,
+                env=writer_env,
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            result = wrk(port, paths_file, options.connections, options.duration, options.seed)
+            result = wrk(target, paths_file, options.connections, options.duration, options.seed)
+            origin = origin_requests(gunicorn_log) - origin_before
+            ticks_after = {name: cluster_cpu_ticks(path) for name, path in clusters.items()}
             writes = json.loads(writer.communicate(timeout=options.duration + 120)[0].strip().splitlines()[-1])
         finally:
             stop(writer)
+            stop(cdn)
             stop(gunicorn)
     # Django's errors are JSON lines; gunicorn's own (worker timeouts, killed workers) are "[ERROR]" / "[CRITICAL]".
     markers = ('"level": "ERROR"', '"level": "CRITICAL"', "[ERROR]", "[CRITICAL]")
@@ -324,8 +458,21 @@ def run(options):
         cpus=os.cpu_count(),
         load_average_after=os.getloadavg()[0],
         python=platform.python_version(),
+        origin_requests=origin,
+        origin_req_per_s=round(origin / (result["duration_us"] / 1e6), 1),
+        replica=bool(options.replica),
+        # Percent of one CPU over the measured window (None: that cluster was not running).
+        database_cpu_percent={
+            name: round(100 * (ticks_after[name] - ticks_before[name]) / os.sysconf("SC_CLK_TCK") / options.duration, 1)
+            for name in clusters
+            if ticks_before[name] is not None and ticks_after[name] is not None
+        },
     )
-    (LOAD / f"results-{options.backend}.json").write_text(json.dumps(result, indent=1) + "\n")
+    if options.cdn:
+        statuses = cache_statuses()
+        answered = sum(statuses.get(status, 0) for status in CACHE_ANSWERS)
+        result.update(cdn=True, cache_statuses=statuses, hit_ratio=round(answered / max(sum(statuses.values()), 1), 4))
+    (LOAD / f"results-{label}.json").write_text(json.dumps(result, indent=1) + "\n")
     render()
     log(json.dumps(result))
     failed = result["errors"] or result["server_errors_logged"] or writes["failures"]
@@ -333,15 +480,31 @@ def run(options):
 
 
 def render():
-    """RESULTS.md from every results-<backend>.json present."""
+    """RESULTS.md from every results-<backend>[-cdn].json present."""
     sections = []
-    for backend in ("sqlite", "postgres"):
-        path = LOAD / f"results-{backend}.json"
+    for label in ("sqlite", "postgres", "postgres-replica", "sqlite-cdn", "postgres-cdn"):
+        path = LOAD / f"results-{label}.json"
         if not path.exists():
             continue
         r = json.loads(path.read_text())
         w = r["writer"]
-        name = "SQLite (WAL, busy timeout 20 s)" if backend == "sqlite" else "PostgreSQL 15"
+        name = "SQLite (WAL, busy timeout 20 s)" if r["backend"] == "sqlite" else "PostgreSQL 15"
+        cdn = []
+        if r.get("replica"):
+            name += ", public reads from a streaming replica (`DATABASE_REPLICA_URL`)"
+        if r.get("database_cpu_percent"):
+            cpu = ", ".join(f"{db} {percent} %" for db, percent in r["database_cpu_percent"].items())
+            cdn += [f"PostgreSQL CPU during the run (percent of one CPU): {cpu}.", ""]
+        if r.get("cdn"):
+            name += ", through nginx caching as a CDN"
+            statuses = ", ".join(f"{status} {count:,}" for status, count in sorted(r["cache_statuses"].items()))
+            cdn += [
+                f"Cache (empty at the start): {r['hit_ratio'] * 100:.1f} % of requests answered from it ({statuses}; "
+                "HIT, STALE, UPDATING and REVALIDATED count as answered, REVALIDATED being the origin's `304`). "
+                f"gunicorn received {r['origin_requests']:,} requests ({r['origin_req_per_s']} req/s) for the "
+                f"clients' {r['requests']:,} ({r['req_per_s']} req/s).",
+                "",
+            ]
         sections.append(
             "\n".join(
                 [
@@ -365,6 +528,7 @@ def render():
                     f"max {w['save_max_ms']} ms."
                     + (f" Failures: {'; '.join(w['failure_messages'])}" if w["failures"] else ""),
                     "",
+                    *cdn,
                     f"Load average (1 min) at the end: {r['load_average_after']:.1f}.",
                     "",
                     "**Verdict: "
@@ -396,6 +560,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--interval", type=float, default=0.1, help="Seconds between admin-like writes.")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.conf.py).")
+    parser.add_argument("--cdn", action="store_true", help="Drive the clients through nginx caching as a CDN would.")
+    parser.add_argument("--replica", action="store_true", help="PostgreSQL: public reads from a streaming replica.")
     parser.add_argument("--render", action="store_true", help="Only rebuild RESULTS.md from the results files.")
     parser.add_argument("--sample", help=argparse.SUPPRESS)
     options = parser.parse_args()
