@@ -46,10 +46,15 @@ if [ ! -d "/etc/postgresql/$version/$replica" ]; then
   log "copying the primary (pg_basebackup)"
   (cd / && "${as_postgres[@]}" pg_basebackup -p "$primary_port" -D "$data" -R -X stream -c fast) >&2
 fi
+# Without it, the primary's vacuum removes rows a public read on the replica still needs, and the replica
+# cancels that read ("conflict with recovery"): measured, every long /changes/ read under the load test's writes.
+pg_conftool "$version" "$replica" set hot_standby_feedback on
 
 if ! pg_ctlcluster "$version" "$replica" status >/dev/null 2>&1; then
   log "starting the replica"
   pg_ctlcluster "$version" "$replica" start >&2
+else
+  pg_ctlcluster "$version" "$replica" reload >&2
 fi
 
 for _ in $(seq 1 30); do

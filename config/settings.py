@@ -146,6 +146,9 @@ if os.environ.get("DATABASE_REPLICA_URL"):
         conn_health_checks=True,
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same reason as the primary's: the public reads are exactly what runs here.
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
     DATABASE_ROUTERS = ["registry.routers.ReplicaRouter"]
     # First, so every later middleware's queries (the ETag's version check included) are routed too.
     MIDDLEWARE.insert(0, "registry.routers.ReplicaRoutingMiddleware")

@@ -176,7 +176,7 @@ def m2m_snapshot(history_model, field_name):
     raise LookupError(f"{history_model.__name__} does not track {field_name}")
 
 
-def prefetched(model, items):
+def _cached(model, items):
     """A queryset whose result is ``items``: what ``obj.<relation>.all()`` returns after a prefetch."""
     queryset = model.objects.none()
     queryset._result_cache = list(items)
@@ -227,8 +227,8 @@ class Snapshot:
             accessor, _, target = m2m_snapshot(type(row), field_name)
             related_model = self.model._meta.get_field(field_name).related_model
             items = [getattr(item, target) for item in getattr(row, accessor).all()]
-            cache[field_name] = prefetched(related_model, sorted(items, key=str))
-        cache["citations"] = prefetched(self.citation_model, citations)
+            cache[field_name] = _cached(related_model, sorted(items, key=str))
+        cache["citations"] = _cached(self.citation_model, citations)
         obj._prefetched_objects_cache = cache
         obj.as_of = self.day
         return obj

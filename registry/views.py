@@ -821,7 +821,7 @@ class LicenseRow:
 
     @classmethod
     def page(cls, queryset, ids):
-        """The rows of the licences ``ids`` names, in that order, read through ``queryset``'s filters."""
+        """The rows of the licences ``ids`` names, in that order, read through ``queryset`` (published())."""
         records = {record["pk"]: record for record in queryset.order_by().filter(pk__in=ids).values(*cls.FIELDS)}
         passports = defaultdict(list)
         for license_id, code, name in (

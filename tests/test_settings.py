@@ -1,5 +1,6 @@
 """Production settings: refuse to start half-configured; pass Django's deployment checklist with nothing to report."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -75,3 +76,27 @@ def test_production_turns_on_secure_transport_and_second_factor():
     assert (
         result.stdout.strip().splitlines()[-1] == '[true, true, true, true, ["HTTP_X_FORWARDED_PROTO", "https"], true]'
     )
+
+
+def test_postgresql_connections_run_without_jit_on_the_primary_and_the_replica():
+    """JIT compilation cost the change feed 0.5 s a table; the replica runs the same public reads."""
+    script = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({alias: db.get('OPTIONS', {}).get('options') for alias, db in s.DATABASES.items()}))"
+    )
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": "postgres://registry:secret@db.example.org:5432/registry",
+            "DATABASE_REPLICA_URL": "postgres://registry:secret@replica.example.org:5432/registry",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"default": "-c jit=off", "replica": "-c jit=off"}

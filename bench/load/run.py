@@ -158,7 +158,10 @@ def cluster_cpu_ticks(data_dir):
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
+        if int(stat.parent.name) == postmaster:
+            # utime + stime, and cutime + cstime: the time of backends that exited (reaped by the postmaster).
+            total += sum(int(value) for value in fields[11:15])
+        elif int(fields[1]) == postmaster:
             total += int(fields[11]) + int(fields[12])  # utime + stime
     return total
 
@@ -543,7 +546,8 @@ def render():
         )
     header = (
         "# Load test results\n\n"
-        "Written by `bench/load/run.py` (`make loadtest`, `make loadtest-postgres`); see README.md for the method.\n"
+        "Written by `bench/load/run.py` (`make loadtest`, `make loadtest-postgres`, `make loadtest-replica`,\n"
+        "`make loadtest-cdn`); see README.md for the method.\n"
         "Latencies are wrk's, measured from the client, queueing included: with 50 clients on a few sync workers\n"
         "a request mostly waits for a free worker, so p99 reflects the queue as much as the page.\n"
     )
