@@ -233,9 +233,10 @@ print(json.dumps({"left_open": left_open, "status": status, "queries": len(queri
 """
 
 
-def run_wsgi_probe(database_url, **env):
+def run_python(code, database_url, **env):
+    """``code`` in a fresh Python process with Django's settings and ``database_url``; it must exit 0."""
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", WARM_UP_PROBE],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={
             **os.environ,
@@ -250,7 +251,11 @@ def run_wsgi_probe(database_url, **env):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+    return result
+
+
+def run_wsgi_probe(database_url, **env):
+    return json.loads(run_python(WARM_UP_PROBE, database_url, **env).stdout.strip().splitlines()[-1])
 
 
 def test_warm_up_leaves_the_first_list_pages_ready_and_no_connection_open(transactional_db, tmp_path):
@@ -263,8 +268,8 @@ def test_warm_up_leaves_the_first_list_pages_ready_and_no_connection_open(transa
         factories.LicenseFactory()
     url = database_url_for_test(tmp_path)
 
-    warm, _ = run_wsgi_probe(url)
-    cold, _ = run_wsgi_probe(url, DJANGO_WARM_UP="0")
+    warm = run_wsgi_probe(url)
+    cold = run_wsgi_probe(url, DJANGO_WARM_UP="0")
 
     assert warm["status"] == cold["status"] == 200
     assert warm["left_open"] is False
@@ -276,19 +281,6 @@ def test_the_application_starts_when_the_database_cannot_be_read(tmp_path):
     """A database not migrated yet (or unreachable) must not stop the workers from starting: the warm-up
     reports it and carries on; the pages answer for themselves."""
     probe = "from config.wsgi import application; print('started')"
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
-            "DJANGO_DEBUG": "1",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(probe, f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     assert result.stdout.strip().endswith("started")
     assert "Warm-up rendered no pages" in result.stderr

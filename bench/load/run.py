@@ -111,16 +111,21 @@ def prepare_sqlite(entities, seed):
     return url
 
 
-def prepare_postgres(entities, seed):
-    """The ``registry_load`` database of the local PostgreSQL 15, never the test database."""
-    url = subprocess.run(
-        ["bash", ".ci/postgres.sh"],
+def postgres_url(script):
+    """The URL ``script`` (``.ci/postgres.sh`` or ``.ci/postgres-replica.sh``) prints for ``registry_load``."""
+    return subprocess.run(
+        ["bash", script],
         cwd=ROOT,
         env={**os.environ, "REGISTRY_PG_DB": "registry_load"},
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def prepare_postgres(entities, seed):
+    """The ``registry_load`` database of the local PostgreSQL 15, never the test database."""
+    url = postgres_url(".ci/postgres.sh")
     env = server_env(url)
     manage(env, "migrate", "--noinput", "-v0")
     count = int(sample_query(env, "entity_count"))
@@ -129,18 +134,6 @@ def prepare_postgres(entities, seed):
         manage(env, "loaddata", "jurisdictions", "-v0")
         manage(env, "generate_demo_data", "--entities", str(entities), "--seed", str(seed))
     return url
-
-
-def prepare_replica():
-    """The URL of a streaming replica of ``registry_load`` (``.ci/postgres-replica.sh``)."""
-    return subprocess.run(
-        ["bash", ".ci/postgres-replica.sh"],
-        cwd=ROOT,
-        env={**os.environ, "REGISTRY_PG_DB": "registry_load"},
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 PG_CLUSTERS = {"primary": Path("/var/lib/postgresql/15/main"), "replica": Path("/var/lib/postgresql/15/replica")}
@@ -390,7 +383,7 @@ def run(options):
         env["GUNICORN_WORKERS"] = str(options.workers)
     writer_env = dict(env)  # the curator's writes go to the primary, replica or not
     if options.replica:
-        env["DATABASE_REPLICA_URL"] = prepare_replica()
+        env["DATABASE_REPLICA_URL"] = postgres_url(".ci/postgres-replica.sh")  # a streaming replica
     label = options.backend + ("-cdn" if options.cdn else "") + ("-replica" if options.replica else "")
     gunicorn_log = LOAD / f"gunicorn-{label}.log"
     gunicorn = writer = cdn = None
