@@ -63,6 +63,15 @@ class PartialDate:
         return cls(datetime.date(year, month, day), DatePrecision.DAY)
 
     @classmethod
+    def from_columns(cls, day: datetime.date | str | None, precision: str) -> PartialDate | None:
+        """The date a (date, precision) column pair stores, as a model or ``values()`` reads it; None if blank."""
+        if day is None:
+            return None
+        if isinstance(day, str):  # SQLite, read without the ORM's converters
+            day = datetime.date.fromisoformat(day)
+        return cls(day, precision or DatePrecision.DAY)
+
+    @classmethod
     def parse(cls, text: str) -> PartialDate:
         """Parse ISO 8601 with reduced precision: ``2025``, ``2025-03`` or ``2025-03-14``."""
         match = _ISO_PARTIAL.match(text.strip())
@@ -135,13 +144,7 @@ class PartialDateDescriptor:
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        value = getattr(instance, self.date_attname)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.date.fromisoformat(value)
-        precision = getattr(instance, self.precision_attname) or DatePrecision.DAY
-        return PartialDate(value, precision)
+        return PartialDate.from_columns(getattr(instance, self.date_attname), getattr(instance, self.precision_attname))
 
     def __set__(self, instance, value):
         if isinstance(value, str):

@@ -15,7 +15,6 @@ held is one batch whatever the size of the register.
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 from array import array
@@ -29,7 +28,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 
-from .dates import DatePrecision, PartialDate
+from .dates import PartialDate
 from .links import detail_path
 from .models import (
     AuditCitation,
@@ -105,11 +104,7 @@ def sources_of(obj):
 @lru_cache(maxsize=4096)
 def _partial_columns(day, precision):
     # Cached: a register holds few distinct dates, and building and naming one is most of a row's cost.
-    if day is None:
-        return "", ""
-    if isinstance(day, str):
-        day = datetime.date.fromisoformat(day)
-    return partial(PartialDate(day, precision or DatePrecision.DAY))
+    return partial(PartialDate.from_columns(day, precision))
 
 
 def _blank(value):
@@ -143,7 +138,7 @@ REGULATOR_PAGE = "registry:regulator-detail"
 SOURCE_PAGE = "registry:source-detail"
 
 # The labels ``get_<field>_display()`` gives (a value without one shows as itself).
-_LICENSE_STATUSES = {value: str(label) for value, label in LicenseStatus.choices}
+LICENSE_STATUSES = {value: str(label) for value, label in LicenseStatus.choices}
 _AUDIT_KINDS = {value: str(label) for value, label in AuditKind.choices}
 _ENTITY_KINDS = {value: str(label) for value, label in EntityKind.choices}
 # ``License.client_scope``: the client types, in this order, each from its ``serves_<type>`` column.
@@ -372,7 +367,7 @@ class LicenseRows(RecordRows):
             "jurisdiction_name": _blank(record["jurisdiction__name"]),
             "passported_to": record["passported_to"],
             "status": status,
-            "status_display": _LICENSE_STATUSES.get(status, status),
+            "status_display": LICENSE_STATUSES.get(status, status),
             "granted": granted_iso,
             "granted_display": granted_display,
             "ended": ended_iso,

@@ -18,7 +18,7 @@ from django_filters.views import FilterView
 
 from . import caching, changes, charts, datasets, exports, filters, history
 from . import search as search_index
-from .dates import DatePrecision, PartialDate
+from .dates import PartialDate
 from .links import detail_path
 from .models import (
     Audit,
@@ -32,7 +32,6 @@ from .models import (
     License,
     LicenseCitation,
     LicenseFact,
-    LicenseStatus,
     Regime,
     Regulator,
     Source,
@@ -834,7 +833,7 @@ class LicenseRow:
 
     @classmethod
     def _from_values(cls, r, passports):
-        code, day = r["jurisdiction__code"], r["granted_on"]
+        code = r["jurisdiction__code"]
         return cls(
             slug=r["slug"],
             url=detail_path("registry:license-detail", r["slug"]),
@@ -846,8 +845,8 @@ class LicenseRow:
             passports=passports,
             regulator=r["regulator__abbreviation"] or r["regulator__name"],
             status=r["status"],
-            status_label=LICENSE_STATUS_LABELS.get(r["status"], r["status"]),
-            granted=None if day is None else PartialDate(day, r["granted_on_precision"] or DatePrecision.DAY),
+            status_label=exports.LICENSE_STATUSES.get(r["status"], r["status"]),
+            granted=PartialDate.from_columns(r["granted_on"], r["granted_on_precision"]),
         )
 
     @classmethod
@@ -868,9 +867,6 @@ class LicenseRow:
             status_label=licence.get_status_display(),
             granted=licence.granted,
         )
-
-
-LICENSE_STATUS_LABELS = dict(LicenseStatus.choices)
 
 
 class LicenseListView(RegistryListView):
