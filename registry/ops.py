@@ -79,9 +79,10 @@ def warm_up() -> None:
         get_template(str(path.relative_to(templates)))
     try:
         _render_first_pages()
-    except DatabaseError:
-        # An unmigrated or unreachable database: the workers will report it on their own requests.
-        logger.warning("Warm-up rendered no pages: the database did not answer", exc_info=True)
+    except Exception:
+        # A head start, never a condition of starting: an unmigrated or unreachable database, or static files
+        # not collected yet (DEBUG off), must leave the workers to answer, and report, on their own requests.
+        logger.warning("Warm-up rendered no pages; the workers will render them on first request", exc_info=True)
     finally:
         connections.close_all()
 

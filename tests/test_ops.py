@@ -277,10 +277,24 @@ def test_warm_up_leaves_the_first_list_pages_ready_and_no_connection_open(transa
     assert warm["queries"] <= 3 < cold["queries"]
 
 
-def test_the_application_starts_when_the_database_cannot_be_read(tmp_path):
-    """A database not migrated yet (or unreachable) must not stop the workers from starting: the warm-up
-    reports it and carries on; the pages answer for themselves."""
+@pytest.mark.parametrize("case", ["database not migrated", "static files not collected"])
+def test_the_application_starts_when_the_warm_up_cannot_render(case, transactional_db, tmp_path):
+    """The warm-up is a head start, never a condition of starting: a database not migrated yet (or
+    unreachable), or DEBUG off before ``collectstatic`` (no manifest to name the CSS by), must leave gunicorn
+    able to start and answer its health check; the warm-up reports what stopped it."""
+    from tests.test_sqlite_concurrency import database_url_for_test
+
+    if case == "database not migrated":
+        url, env = f"sqlite:///{tmp_path / 'empty.sqlite3'}", {}
+    else:
+        url = database_url_for_test(tmp_path)
+        env = {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_STATIC_ROOT": str(tmp_path / "not-collected"),
+        }
     probe = "from config.wsgi import application; print('started')"
-    result = run_python(probe, f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    result = run_python(probe, url, **env)
     assert result.stdout.strip().endswith("started")
     assert "Warm-up rendered no pages" in result.stderr
