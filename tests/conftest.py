@@ -16,6 +16,23 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """Keep SQLite's test database in a file, so every thread opens its own connection to it.
+
+    Django's default in-memory test database makes the live server's request threads share the test
+    thread's one connection. Two threads on one sqlite3 connection deadlock for good as soon as one runs a
+    Python SQL function (Django's date functions, say) while the other binds a parameter: the first holds
+    SQLite's connection mutex and waits for the GIL, the second holds the GIL and waits for the mutex. That
+    hung a browser test, and CI with it, until CI's time ran out.
+    """
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        settings_dict.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Drive Debian's chromium: Playwright cannot download its own browser here."""
     return {

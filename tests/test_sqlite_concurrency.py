@@ -193,3 +193,11 @@ def test_a_kept_connection_sees_another_process_commit_on_the_next_request(trans
     assert result["kept"], "the connection was closed at the end of the request"
     assert result["before"] is False
     assert result["after"] is True
+
+
+def test_live_server_request_threads_open_their_own_connections(django_db_setup, live_server):
+    """Browser tests' server threads never share the test thread's connection (tests/conftest.py says why).
+
+    Shared, one thread running a Python SQL function and another binding a parameter deadlock for good.
+    """
+    assert live_server.thread.connections_override == {}
