@@ -31,6 +31,24 @@ def manage(*args, **env):
     )
 
 
+def settings_value(expression, **env):
+    """``expression``, over ``s`` (the settings), in a fresh process configured by ``env`` alone; JSON-decoded."""
+    script = (
+        f"import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({expression}))"
+    )
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_check_deploy_reports_nothing_under_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -58,45 +76,25 @@ def test_debug_defaults_start_without_any_configuration():
 
 
 def test_production_turns_on_secure_transport_and_second_factor():
-    script = (
-        "import django, json; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps([s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-        "s.SECURE_HSTS_SECONDS >= 31536000, s.SECURE_PROXY_SSL_HEADER, s.ADMIN_REQUIRE_2FA]))"
+    expression = (
+        "[s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_HSTS_SECONDS >= 31536000, s.SECURE_PROXY_SSL_HEADER, s.ADMIN_REQUIRE_2FA]"
     )
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **PRODUCTION},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert (
-        result.stdout.strip().splitlines()[-1] == '[true, true, true, true, ["HTTP_X_FORWARDED_PROTO", "https"], true]'
-    )
+    assert settings_value(expression, **PRODUCTION) == [
+        True,
+        True,
+        True,
+        True,
+        ["HTTP_X_FORWARDED_PROTO", "https"],
+        True,
+    ]
 
 
 def test_postgresql_connections_run_without_jit_on_the_primary_and_the_replica():
     """JIT compilation cost the change feed 0.5 s a table; the replica runs the same public reads."""
-    script = (
-        "import django, json; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps({alias: db.get('OPTIONS', {}).get('options') for alias, db in s.DATABASES.items()}))"
+    options = settings_value(
+        "{alias: db.get('OPTIONS', {}).get('options') for alias, db in s.DATABASES.items()}",
+        DATABASE_URL="postgres://registry:secret@db.example.org:5432/registry",
+        DATABASE_REPLICA_URL="postgres://registry:secret@replica.example.org:5432/registry",
     )
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": "postgres://registry:secret@db.example.org:5432/registry",
-            "DATABASE_REPLICA_URL": "postgres://registry:secret@replica.example.org:5432/registry",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"default": "-c jit=off", "replica": "-c jit=off"}
+    assert options == {"default": "-c jit=off", "replica": "-c jit=off"}
