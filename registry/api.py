@@ -140,6 +140,10 @@ class RegistryFilterBackend(BaseFilterBackend):
         for name, filter_ in filterset_class.base_filters.items():
             description = str(filter_.extra.get("help_text") or filter_.label or name)
             parameters.append(_parameter(name, _filter_schema(filter_), description))
+        for old, current in getattr(filterset_class, "renamed", {}).items():
+            schema = _filter_schema(filterset_class.base_filters[current])
+            parameter = _parameter(old, schema, f"Deprecated: the former name of {current}, read as {current}.")
+            parameters.append({**parameter, "deprecated": True})
         return parameters
 
 
@@ -352,7 +356,13 @@ class LicenseSerializer(RecordSerializer):
     regime = RegimeRefSerializer(source="license_type.regime")
     license_type = LicenseTypeSerializer()
     regulator = RegulatorRefSerializer(allow_null=True)
-    jurisdiction = JurisdictionRefSerializer(allow_null=True, help_text="Where it was granted, when known.")
+    granted_in = JurisdictionRefSerializer(
+        help_text="Where it was granted (its home jurisdiction): the one its source states, else its regime's "
+        "(the EU for a MiFID II licence whose source names no member state). Filter with ?granted_in=."
+    )
+    granted_in_stated = serializers.BooleanField(
+        help_text="False when no source states the home jurisdiction and the regime's stands in for it."
+    )
     passported_to = JurisdictionRefSerializer(many=True)
     status = serializers.CharField()
     status_display = serializers.CharField(source="get_status_display")
@@ -508,7 +518,7 @@ class LicenseViewSet(RegistryViewSet):
     def get_queryset(self):
         return (
             License.objects.published()
-            .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+            .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
             .prefetch_related("passported_to", "activities", _citations(LicenseCitation))
         )
 

@@ -198,10 +198,11 @@ def _url(path_example):
     )
 
 
-def _natural_key(example, what="the slug"):
+def _natural_key(example, what):
+    """The key of a record type that has no slug (key people): a slug-keyed record's natural key is its slug."""
     return Column(
         "natural_key",
-        f"The key the fixtures, the admin and citations.csv use: {what}. The parts of a composite key are joined "
+        f"The key the fixtures, the admin and citations.csv use: {what}. The parts are joined "
         'with "; " in CSV; in the JSON dump it is an array.',
         example,
         required=True,
@@ -284,7 +285,7 @@ def regime_queryset():
 def license_queryset():
     return (
         License.objects.published()
-        .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+        .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
         .prefetch_related(
             "passported_to", "activities", Prefetch("citations", queryset=_published_citations(LicenseCitation))
         )
@@ -347,7 +348,6 @@ def _count(queryset_factory):
 def regime_row(site, regime):
     return {
         "url": exports.absolute(site, regime),
-        "natural_key": list(regime.natural_key()),
         "slug": regime.slug,
         "short_name": regime.short_name,
         "name": regime.name,
@@ -364,7 +364,6 @@ def source_row(site, source):
     published_iso, published_display = exports.partial(source.publication_date)
     return {
         "url": exports.absolute(site, source),
-        "natural_key": list(source.natural_key()),
         "slug": source.slug,
         "title": source.title,
         "kind": source.kind,
@@ -448,7 +447,6 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             exports.entity_row,
             [
                 _url("/entities/okx-sg/"),
-                _natural_key("okx-sg"),
                 _slug("okx-sg"),
                 _text("name", "Legal name, or the name sources use.", "OKX SG", required=True),
                 _text("kind", "What the organisation is.", "affiliate", required=True, enum=_enum(EntityKind)),
@@ -482,7 +480,6 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             exports.regulator_row,
             [
                 _url("/regulators/mas/"),
-                _natural_key("mas"),
                 _slug("mas"),
                 _text("name", "The authority's name.", "Monetary Authority of Singapore", required=True),
                 _text("abbreviation", "Its usual abbreviation.", "MAS"),
@@ -503,7 +500,6 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         description="Legal frameworks licences are granted under.",
         columns=(
             _url("/regimes/mica/"),
-            _natural_key("mica"),
             _slug("mica"),
             _text("short_name", "As commonly written.", "MiCA", required=True),
             _text("name", "Full name.", "Markets in Crypto-Assets Regulation", required=True),
@@ -530,7 +526,6 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             exports.license_row,
             [
                 _url("/licenses/okx-mica-casp/"),
-                _natural_key("okx-mica-casp"),
                 _slug("okx-mica-casp"),
                 _text("holder", "Name of the entity the licence is granted to.", "OKX", required=True),
                 _text("holder_slug", "Slug of the holder in entities.csv.", "okx", required=True),
@@ -552,7 +547,22 @@ RECORD_TYPES: tuple[RecordType, ...] = (
                     "Virtual Assets Regulatory Authority",
                 ),
                 _text("regulator_slug", "Slug of the issuing authority in regulators.csv.", "vara"),
-                *_jurisdiction("Where it was granted (the home state), when known", "MT", "Malta"),
+                _text(
+                    "granted_in",
+                    "Where it was granted (its home jurisdiction): the code of the jurisdiction its source states, "
+                    "else of its regime's (EU for a MiFID II licence whose source names no member state). "
+                    "ISO 3166-1 alpha-2, ISO 3166-2 (AE-DU) or an area code (EU, EEA).",
+                    "MT",
+                    required=True,
+                ),
+                _text("granted_in_name", "That jurisdiction's common English name.", "Malta", required=True),
+                _text(
+                    "granted_in_stated",
+                    "false when no source states the home jurisdiction and the regime's stands in for it.",
+                    "true",
+                    type="boolean",
+                    required=True,
+                ),
                 _text(
                     "passported_to",
                     "Codes of other jurisdictions where it may be used (EEA for MiCA and MiFID II).",
@@ -596,7 +606,6 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             exports.audit_row,
             [
                 _url("/audits/okx-iso-iec-27001-2025-05/"),
-                _natural_key("okx-iso-iec-27001-2025-05"),
                 _slug("okx-iso-iec-27001-2025-05"),
                 _text("subject", "Name of the entity audited or certified.", "OKX", required=True),
                 _text("subject_slug", "Slug of the subject in entities.csv.", "okx", required=True),
@@ -644,7 +653,6 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         description="Documents facts are taken from (metadata only; the archived text is on each source's page).",
         columns=(
             _url("/sources/okx-compliance-overview-article/"),
-            _natural_key("okx-compliance-overview-article"),
             _slug("okx-compliance-overview-article"),
             _text(
                 "title",
@@ -690,7 +698,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             ),
             _text(
                 "record_key",
-                "The cited record's natural_key in that file.",
+                "The cited record's key in that file: its slug (in key_people.csv, its natural_key).",
                 "okx-mica-casp",
                 required=True,
             ),

@@ -42,6 +42,7 @@ from .models import (
     Publication,
     Regime,
     Regulator,
+    granted_in_field,
 )
 
 # Records per query while streaming a CSV: each batch is one IN (...) list of primary keys, kept under
@@ -256,11 +257,13 @@ class RecordRows:
     or from ``values()``, so the two cannot disagree. ``fields`` are the
     ``values()`` paths :meth:`build` reads (``pk`` first), ``lists`` its list
     columns (each reads an instance's prefetched relation, or a whole batch's in
-    one query) and ``columns`` the CSV header, set with :func:`_columns`.
+    one query) and ``columns`` the CSV header, set with :func:`_columns`. ``expressions`` are values computed by
+    the database, each named by the path that reads the same value from an instance (``granted_in__code``).
     """
 
     columns: list[str]
     fields: tuple[str, ...] = ()
+    expressions: dict = {}
     lists: dict = {}
 
     def build(self, link, record):
@@ -276,7 +279,10 @@ class RecordRows:
         The records are read through ``queryset`` (its filters, not its order), so a
         record unpublished since its key was read is left out, never leaked.
         """
-        found = {record["pk"]: record for record in queryset.order_by().filter(pk__in=keys).values(*self.fields)}
+        found = {
+            record["pk"]: record
+            for record in queryset.order_by().filter(pk__in=keys).values(*self.fields, **self.expressions)
+        }
         records = [found[pk] for pk in keys if pk in found]
         if not records:
             return []
@@ -327,8 +333,7 @@ class LicenseRows(RecordRows):
         "license_type__slug",
         "regulator__name",
         "regulator__slug",
-        "jurisdiction__code",
-        "jurisdiction__name",
+        "jurisdiction_id",
         "status",
         "granted_on",
         "granted_on_precision",
@@ -340,6 +345,8 @@ class LicenseRows(RecordRows):
         "reference_number",
         "conditions",
     )
+    # Where it was granted: License.granted_in, the same rule in SQL.
+    expressions = {"granted_in__code": granted_in_field("code"), "granted_in__name": granted_in_field("name")}
     lists = {
         "passported_to": Related(License, "passported_to", "code"),
         "activities": Related(License, "activities", "name"),
@@ -352,7 +359,6 @@ class LicenseRows(RecordRows):
         ended_iso, ended_display = _partial_columns(record["ended_on"], record["ended_on_precision"])
         return {
             "url": link(LICENSE_PAGE, slug),
-            "natural_key": [slug],
             "slug": slug,
             "holder": record["holder__name"],
             "holder_slug": holder_slug,
@@ -363,8 +369,9 @@ class LicenseRows(RecordRows):
             "license_type_slug": record["license_type__slug"],
             "regulator": _blank(record["regulator__name"]),
             "regulator_slug": _blank(record["regulator__slug"]),
-            "jurisdiction": _blank(record["jurisdiction__code"]),
-            "jurisdiction_name": _blank(record["jurisdiction__name"]),
+            "granted_in": record["granted_in__code"],
+            "granted_in_name": record["granted_in__name"],
+            "granted_in_stated": record["jurisdiction_id"] is not None,
             "passported_to": record["passported_to"],
             "status": status,
             "status_display": LICENSE_STATUSES.get(status, status),
@@ -413,7 +420,6 @@ class AuditRows(RecordRows):
         until_iso, until_display = _partial_columns(record["valid_until"], record["valid_until_precision"])
         return {
             "url": link(AUDIT_PAGE, slug),
-            "natural_key": [slug],
             "slug": slug,
             "subject": record["subject__name"],
             "subject_slug": subject_slug,
@@ -464,7 +470,6 @@ class EntityRows(RecordRows):
         group = record["parent__publication_status"] == Publication.PUBLISHED
         return {
             "url": link(ENTITY_PAGE, slug),
-            "natural_key": [slug],
             "slug": slug,
             "name": record["name"],
             "kind": kind,
@@ -492,7 +497,6 @@ class RegulatorRows(RecordRows):
         slug = record["slug"]
         return {
             "url": link(REGULATOR_PAGE, slug),
-            "natural_key": [slug],
             "slug": slug,
             "name": record["name"],
             "abbreviation": record["abbreviation"],
@@ -503,7 +507,8 @@ class RegulatorRows(RecordRows):
         }
 
 
-# Each is called as ``license_row(request, licence)``; the natural key of every record type is its slug.
+# Each is called as ``license_row(request, licence)``. Every record type is keyed by its slug (its natural key
+# too, so no separate natural_key column repeats it).
 license_row = LicenseRows()
 audit_row = AuditRows()
 entity_row = EntityRows()
@@ -568,8 +573,11 @@ def csv_response(request, queryset, row_builder, filename):
     return response
 
 
-def json_response(request, queryset, row_builder, size, offset, next_url):
-    """One page of ``queryset`` as ``{"count", "next", "results"}`` (see docs/exports.md)."""
+def json_response(request, queryset, row_builder, size, offset, next_url, filename):
+    """One page of ``queryset`` as ``{"count", "next", "results"}`` (see docs/exports.md).
+
+    Shown in the browser, saved under ``filename``.
+    """
     count = queryset.count()
     if offset >= count:
         # An offset past the end never reaches the database (a huge OFFSET overflows some backends).
@@ -580,9 +588,11 @@ def json_response(request, queryset, row_builder, size, offset, next_url):
         rows = [row_builder(request, obj) for obj in queryset[offset : offset + size]]
     has_next = offset + size < count
     body = {"count": count, "next": next_url(offset + size) if has_next else None, "results": rows}
-    return HttpResponse(
+    response = HttpResponse(
         json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1), content_type="application/json"
     )
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
 
 
 def _columns(builder, columns):
@@ -595,7 +605,6 @@ _columns(
     license_row,
     [
         "url",
-        "natural_key",
         "slug",
         "holder",
         "holder_slug",
@@ -606,8 +615,9 @@ _columns(
         "license_type_slug",
         "regulator",
         "regulator_slug",
-        "jurisdiction",
-        "jurisdiction_name",
+        "granted_in",
+        "granted_in_name",
+        "granted_in_stated",
         "passported_to",
         "status",
         "status_display",
@@ -626,7 +636,6 @@ _columns(
     audit_row,
     [
         "url",
-        "natural_key",
         "slug",
         "subject",
         "subject_slug",
@@ -655,7 +664,6 @@ _columns(
     entity_row,
     [
         "url",
-        "natural_key",
         "slug",
         "name",
         "kind",
@@ -672,7 +680,7 @@ _columns(
 )
 _columns(
     regulator_row,
-    ["url", "natural_key", "slug", "name", "abbreviation", "jurisdiction", "jurisdiction_name", "regimes", "website"],
+    ["url", "slug", "name", "abbreviation", "jurisdiction", "jurisdiction_name", "regimes", "website"],
 )
 
 

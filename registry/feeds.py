@@ -6,12 +6,14 @@ never drafts, never an editor's name. Three feeds:
 
 * ``/feeds/changes.atom``: the whole register;
 * ``/entities/<slug>/changes.atom``: one entity, its licences and audits;
-* ``/jurisdictions/<code>/changes.atom``: licences usable in a jurisdiction.
+* ``/jurisdictions/<code>/changes.atom``: licences usable in a jurisdiction (``LicenseQuerySet.usable_in``),
+  the licences its link ``/licenses/?usable_in=<code>`` lists.
 """
 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 
 from django.contrib.syndication.views import Feed
 from django.db.models import CharField, Q, Value
@@ -80,7 +82,7 @@ def entity_scopes(entity):
 
 
 def jurisdiction_scopes(jurisdiction):
-    """History rows of the licences usable in ``jurisdiction`` today (granted there or passported in)."""
+    """History rows of the licences usable in ``jurisdiction`` today (:meth:`LicenseQuerySet.usable_in`)."""
     usable = License.objects.usable_in(jurisdiction.code).values("pk")
     return {"license": Q(id__in=usable), "license-citation": Q(license_id__in=usable)}
 
@@ -181,10 +183,13 @@ class JurisdictionChangesFeed(ChangesFeed):
         return f"Compliance Registry: licences usable in {jurisdiction.name}"
 
     def subtitle(self, jurisdiction):
-        return f"New and changed published licences granted in or passported into {jurisdiction.name}."
+        return (
+            f"New and changed published licences usable in {jurisdiction.name}: granted there, passported "
+            "there, or under a regime of an area that covers it."
+        )
 
     def link(self, jurisdiction):
-        return f"{reverse('registry:license-list')}?jurisdiction={jurisdiction.code}"
+        return f"{reverse('registry:license-list')}?{urlencode({'usable_in': jurisdiction.code})}"
 
     def feed_url(self, jurisdiction):
         return reverse("registry:feed-jurisdiction", kwargs={"code": jurisdiction.code})

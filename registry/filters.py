@@ -13,6 +13,7 @@ published-only too, so a draft's slug is an unknown choice, not a hint it exists
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from html import escape  # Django's escape is this, behind a lazy-string wrapper
 
@@ -36,6 +37,7 @@ from .models import (
     EntityKind,
     Jurisdiction,
     License,
+    LicenseQuerySet,
     LicenseStatus,
     LicenseType,
     Publication,
@@ -43,6 +45,7 @@ from .models import (
     Regulator,
     Standard,
     WarningNotice,
+    granted_in_field,
 )
 
 Q_MAX_LENGTH = 200
@@ -341,19 +344,20 @@ def as_of_filter():
 class Sort:
     """A sortable column: its query-string name, label and the ordering it applies.
 
-    Each ordering ends with a unique column so pages never overlap; nullable
-    columns sort their blanks last on every database.
+    ``fields`` are field paths or expressions. Each ordering ends with a unique
+    column so pages never overlap; nullable columns sort their blanks last on
+    every database.
     """
 
     param: str
     label: str
-    fields: tuple[str, ...]
+    fields: tuple
     nullable: tuple[str, ...] = ()
 
     def ordering(self, descending):
         result = []
         for name in (*self.fields, "slug"):
-            expression = F(name)
+            expression = F(name) if isinstance(name, str) else name
             nulls = {"nulls_last": True} if name in self.nullable else {}
             result.append(expression.desc(**nulls) if descending else expression.asc(**nulls))
         return result
@@ -503,6 +507,41 @@ def country_name_of(path):
 # FilterSets
 # ---------------------------------------------------------------------------
 
+# How a parameter reads in an export's file name, where its own name would not (q is a search).
+EXPORT_LABELS = {"q": "search"}
+
+
+def safe_name(text, limit=40):
+    """``text`` as a part of a file name: ASCII letters and digits between single hyphens, at most ``limit`` long."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text)[:limit].strip("-")
+
+
+def export_name(filterset):
+    """The parts of an export's file name that say what ``filterset``'s filters select (docs/exports.md).
+
+    The FilterSet's ``named_by_value`` filter gives its value alone (``MT``); every other filter its name and
+    value (``regime-mica``, ``granted-in-AE``, ``granted-after-2025-03``, ``search-okx``), in the FilterSet's
+    order. ``sort`` changes no row and ``as_of`` names the day instead, so neither appears. Records are named
+    by code or slug, other values as typed. Only valid filters are read (an export refuses invalid ones).
+    """
+    if not filterset.is_bound or not filterset.is_valid():
+        return []
+    lead = getattr(filterset, "named_by_value", "")
+    names = [name for name in filterset.filters if name not in ("sort", "as_of")]
+    if lead in names:
+        names.remove(lead)
+        names.insert(0, lead)
+    cleaned, data = filterset.form.cleaned_data, filterset.form.data
+    parts = []
+    for name in names:
+        value = cleaned.get(name)
+        if value is None or value == "":
+            continue
+        text = safe_name(str(getattr(value, "code", None) or getattr(value, "slug", None) or data.get(name, value)))
+        if text:
+            parts.append(text if name == lead else f"{EXPORT_LABELS.get(name, name.replace('_', '-'))}-{text}")
+    return parts
+
 
 class RegistryFilterSet(django_filters.FilterSet):
     """Shared behaviour: the NUL-safe form, a capped free-text ``q`` and a sort allow-list."""
@@ -518,9 +557,51 @@ class RegistryFilterSet(django_filters.FilterSet):
 
     facets: tuple[Facet, ...] = ()
     sorts: tuple[Sort, ...] = ()
+    # Former parameter names still understood: {old: current}. Decided here only: the API and the exports
+    # read the old name as the current one; the HTML list answers 301 to the URL with the current name.
+    renamed: dict[str, str] = {}
+    # The filter an export's file name gives by its value alone (licenses-MT-….csv): see :func:`export_name`.
+    named_by_value = ""
 
     class Meta:
         form = RegistryFilterForm
+
+    def __init__(self, data=None, *args, **kwargs):
+        # {current: old} for each parameter this query gave under its former name.
+        self.given_as = {}
+        if data is not None:
+            self.given_as = {new: old for old, new in self.renamed.items() if old in data and new not in data}
+            data = self.canonical(data)
+        super().__init__(data, *args, **kwargs)
+
+    @property
+    def errors(self):
+        """The form's errors, each under the name the query gave it (``jurisdiction``, when it was sent)."""
+        errors = super().errors
+        if not self.given_as:
+            return errors
+        return {self.given_as.get(name, name): messages for name, messages in errors.items()}
+
+    @classmethod
+    def canonical(cls, data):
+        """``data`` with each renamed parameter under its current name; ``data`` itself when none is used.
+
+        When both names are given, the current one wins and the old one is dropped.
+        """
+        if not any(old in data for old in cls.renamed):
+            return data
+        data = data.copy()
+        for old, current in cls.renamed.items():
+            if old not in data:
+                continue
+            values = data.getlist(old) if hasattr(data, "getlist") else [data[old]]
+            del data[old]
+            if current not in data:
+                if hasattr(data, "setlist"):
+                    data.setlist(current, values)
+                else:
+                    data[current] = values[-1]
+        return data
 
     def search(self, queryset, name, value):
         """Records matching every word of ``value`` (each as a word prefix), through the full-text index."""
@@ -552,15 +633,17 @@ CLIENT_SCOPES = [("retail", "Retail"), ("professional", "Professional"), ("insti
 
 
 class LicenseFilterSet(RegistryFilterSet):
-    jurisdiction = JurisdictionFilter(
-        method="filter_jurisdiction",
+    usable_in = JurisdictionFilter(
+        method="filter_usable_in",
         label="Usable in",
-        help_text="A jurisdiction code (MT): licences granted there, in its subdivisions, or passported into it.",
+        help_text="A jurisdiction code (MT): licences granted there, passported there, or under a regime of an "
+        "area that covers it (the EU for MT); a country includes its subdivisions (AE: Dubai).",
     )
     granted_in = JurisdictionFilter(
         method="filter_granted_in",
         label="Granted in",
-        help_text="The home jurisdiction (or its subdivisions), without passports.",
+        help_text="A jurisdiction code (MT): licences whose home jurisdiction it is, or one of its subdivisions; "
+        "where the source names none, the regime's (the EU for MiFID II). Passports do not count.",
     )
     regime = django_filters.ModelChoiceFilter(
         field_name="license_type__regime",
@@ -599,18 +682,20 @@ class LicenseFilterSet(RegistryFilterSet):
         Facet(
             "regime", "Regime", "license_type__regime__slug", "license_type__regime__short_name", keys=("license_type",)
         ),
+        # What the home chart shows too: its bars are these rows, each linking to ?granted_in=.
         Facet(
             "granted_in",
             "Granted in",
-            Coalesce(country_of("jurisdiction"), country_of("license_type__regime__jurisdiction")),
-            Coalesce(country_name_of("jurisdiction"), country_name_of("license_type__regime__jurisdiction")),
+            # A subdivision counts under its country, as ?granted_in=<country> includes it.
+            granted_in_field("parent__code", "code"),
+            granted_in_field("parent__name", "name"),
             keys=("license_type", "jurisdiction"),
         ),
     )
     sorts = (
         Sort("holder", "Holder", ("holder_name", "regime_name")),
         Sort("regime", "Regime", ("regime_name", "license_type__name")),
-        Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",), nullable=("jurisdiction__code",)),
+        Sort("granted_in", "Granted in", (granted_in_field("code"),)),
         Sort("regulator", "Regulator", ("regulator__name",), nullable=("regulator__name",)),
         Sort("status", "Status", ("status",)),
         Sort("granted_on", "Granted", ("granted_on",), nullable=("granted_on",)),
@@ -618,30 +703,19 @@ class LicenseFilterSet(RegistryFilterSet):
     sort = SortFilter(sorts=sorts)
 
     search_kind = "license"
+    renamed = {"jurisdiction": "usable_in"}
+    named_by_value = "usable_in"
 
     class Meta(RegistryFilterSet.Meta):
         model = License
         fields = []
 
-    def filter_jurisdiction(self, queryset, name, value):
-        """Usable in ``value``: ``usable_in`` (areas and passports), plus the country's subdivisions.
-
-        Written as subqueries of ids (areas, licence types, passports) so no OR spans joined tables,
-        which would read every licence; ``tests/test_filters.py`` holds it to ``usable_in``.
-        """
-        areas = Jurisdiction.objects.filter(
-            Q(pk__in=Jurisdiction.objects.covering(value.code).values("pk")) | Q(parent=value)
-        ).values("pk")
-        regime_types = LicenseType.objects.filter(regime__jurisdiction__in=areas).values("pk")
-        passported = License.passported_to.through.objects.filter(jurisdiction__in=areas).values("license")
-        return queryset.filter(Q(jurisdiction__in=areas) | Q(license_type__in=regime_types) | Q(pk__in=passported))
+    # Called unbound: on the as-of list the queryset holds history rows, which the rules answer for too.
+    def filter_usable_in(self, queryset, name, value):
+        return LicenseQuerySet.usable_in(queryset, value.code)
 
     def filter_granted_in(self, queryset, name, value):
-        """Home jurisdiction; when the licence names none, the regime's (a Dubai regime licence is Dubai's)."""
-        # Subqueries of ids rather than joins: an OR across joined tables would read every licence.
-        areas = Jurisdiction.objects.filter(Q(pk=value.pk) | Q(parent=value)).values("pk")
-        regime_home = LicenseType.objects.filter(regime__jurisdiction__in=areas).values("pk")
-        return queryset.filter(Q(jurisdiction__in=areas) | Q(jurisdiction__isnull=True, license_type__in=regime_home))
+        return LicenseQuerySet.granted_in(queryset, value.code)
 
     def filter_clients(self, queryset, name, value):
         return queryset.filter(**{f"serves_{value}": True})
@@ -756,6 +830,7 @@ class EntityFilterSet(RegistryFilterSet):
     sort = SortFilter(sorts=sorts)
 
     search_kind = "entity"
+    named_by_value = "jurisdiction"
 
     class Meta(RegistryFilterSet.Meta):
         model = Entity
@@ -812,6 +887,7 @@ class RegulatorFilterSet(RegistryFilterSet):
     sort = SortFilter(sorts=sorts)
 
     search_kind = "regulator"
+    named_by_value = "jurisdiction"
 
     class Meta(RegistryFilterSet.Meta):
         model = Regulator

@@ -40,7 +40,6 @@ from .models import (
     AuditCitation,
     AuditQuerySet,
     Entity,
-    Jurisdiction,
     License,
     LicenseCitation,
     LicenseQuerySet,
@@ -133,7 +132,7 @@ def license_snapshots(day: datetime.date):
             Q(regulator__isnull=True)
             | (Q(regulator__in=Regulator.objects.published()) & _published_then(Regulator, "regulator_id", cutoff))
         )
-        .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+        .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
         # The list's order; the live model's sort-key copies (holder_name, regime_name) have no history.
         .order_by("holder__name", "license_type__regime__short_name", "slug")
     )
@@ -309,7 +308,10 @@ class AsOfMixin:
 # The live sorts read the licence's sort-key copies, which history rows lack: snapshots sort by the originals.
 _SNAPSHOT_COLUMNS = {"holder_name": "holder__name", "regime_name": "license_type__regime__short_name"}
 LICENSE_SNAPSHOT_SORTS = tuple(
-    dataclasses.replace(sort, fields=tuple(_SNAPSHOT_COLUMNS.get(name, name) for name in sort.fields))
+    dataclasses.replace(
+        sort,
+        fields=tuple(_SNAPSHOT_COLUMNS.get(name, name) if isinstance(name, str) else name for name in sort.fields),
+    )
     for sort in filters.LicenseFilterSet.sorts
 )
 
@@ -333,21 +335,6 @@ class LicenseAsOfFilterSet(AsOfMixin, filters.LicenseFilterSet):
             LicenseCitation,
             self.as_of_day,
         )
-
-    def filter_jurisdiction(self, queryset, name, value):
-        """As the current list's: granted there, in a subdivision, or passported in (from the snapshot's passports)."""
-        _, passports, target = m2m_snapshot(License.history.model, "passported_to")
-        passport = f"{passports}__{target}"
-        areas = Jurisdiction.objects.covering(value.code)
-        usable = (
-            Q(jurisdiction__in=areas)
-            | Q(**{f"{passport}__in": areas})
-            | Q(license_type__regime__jurisdiction__in=areas)
-            | Q(jurisdiction__parent=value)
-            | Q(license_type__regime__jurisdiction__parent=value)
-            | Q(**{f"{passport}__parent": value})
-        )
-        return queryset.filter(history_id__in=queryset.model.objects.filter(usable).values("history_id"))
 
     def filter_in_force_on(self, queryset, name, value):
         # The rule lives on LicenseQuerySet; it reads only columns the snapshot has too.

@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Coalesce, Upper
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from stdnum import lei as stdnum_lei
@@ -90,14 +90,18 @@ class JurisdictionQuerySet(models.QuerySet):
         return self.get(code=code)
 
     def covering(self, code):
-        """The jurisdiction ``code`` and every area that contains it.
+        """The jurisdictions whose licences may be used in ``code`` (see :meth:`LicenseQuerySet.usable_in`).
 
-        ``MT`` gives Malta, the EU and the EEA; ``AE-DU`` gives Dubai and the
-        United Arab Emirates. A licence whose jurisdiction or passport is in
-        this set may be used in ``code``.
+        ``code`` itself, every area that contains it or its country, its country (for a subdivision) and its
+        subdivisions: ``MT`` gives Malta, the EU and the EEA; ``AE-DU`` gives Dubai and the United Arab
+        Emirates; ``AE`` gives the United Arab Emirates and each emirate.
         """
         return self.filter(
-            Q(code=code) | Q(members__code=code) | Q(subdivisions__code=code) | Q(members__subdivisions__code=code)
+            Q(code=code)
+            | Q(members__code=code)
+            | Q(subdivisions__code=code)
+            | Q(members__subdivisions__code=code)
+            | Q(parent__code=code)
         ).distinct()
 
 
@@ -166,11 +170,62 @@ class LicenseQuerySet(VerifiableQuerySet):
         )
 
     def usable_in(self, code):
-        """Licences granted in ``code`` or passported into it (directly or through the EU/EEA)."""
-        areas = Jurisdiction.objects.covering(code)
-        return self.filter(
-            Q(jurisdiction__in=areas) | Q(passported_to__in=areas) | Q(license_type__regime__jurisdiction__in=areas)
-        ).distinct()
+        """Licences usable in the jurisdiction ``code``: "Usable in" on every page, export, the API and the feeds.
+
+        Its home jurisdiction, its regime's jurisdiction or one of its passports is ``code``, an area containing
+        it (MT: the EU, the EEA), its country, or one of its subdivisions (AE: Dubai); see
+        :meth:`JurisdictionQuerySet.covering`.
+
+        Also answers for the change history's licence rows (registry/history.py calls it on them, as
+        ``LicenseQuerySet.usable_in(rows, code)``): then the passports are those the row recorded.
+
+        Written as subqueries of ids (licence types, passports), so no OR spans joined tables: that would
+        read every licence.
+        """
+        places = Jurisdiction.objects.covering(code).values("pk")
+        regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
+        passports, owner = _passport_rows(self.model)
+        passported = passports.objects.filter(jurisdiction__in=places).values(owner)
+        return self.filter(Q(jurisdiction__in=places) | Q(license_type__in=regime_types) | Q(pk__in=passported))
+
+    def granted_in(self, code):
+        """Licences whose home jurisdiction (:attr:`License.granted_in`) is ``code`` or one of its subdivisions.
+
+        "Granted in" on every page, export and the API; the list's facet and the home chart count the same
+        values, a subdivision under its country. Like :meth:`usable_in`, it also answers for history rows.
+        """
+        places = Jurisdiction.objects.filter(Q(code=code) | Q(parent__code=code)).values("pk")
+        regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
+        return self.filter(Q(jurisdiction__in=places) | Q(jurisdiction__isnull=True, license_type__in=regime_types))
+
+
+# Where a licence's home jurisdiction is read from, first found first: the one its source states, else its
+# regime's (a MiFID II licence whose source names no member state is the EU's). License.granted_in in Python.
+GRANTED_IN_PATHS = ("jurisdiction", "license_type__regime__jurisdiction")
+
+
+def granted_in_field(*fields):
+    """A licence's home jurisdiction's ``fields`` as one expression: the first of them set, read from
+    :data:`GRANTED_IN_PATHS` in turn.
+
+    ``granted_in_field("code")`` is the home jurisdiction's code (to sort by);
+    ``granted_in_field("parent__code", "code")`` its country's (a subdivision's parent, else itself).
+    """
+    return Coalesce(*(F(f"{path}__{field}") for path in GRANTED_IN_PATHS for field in fields))
+
+
+def _passport_rows(model):
+    """The model holding ``model``'s passports, and its field naming the licence (or history row) they belong to.
+
+    A licence's own many-to-many rows; for a history row of a licence, the snapshot of them it recorded.
+    """
+    through = License.passported_to.through
+    if model is License:
+        return through, License.passported_to.field.m2m_field_name()
+    for relation in model._meta.related_objects:
+        if getattr(relation.related_model, "instance_type", None) is through:
+            return relation.related_model, relation.field.name
+    raise LookupError(f"{model.__name__} has no passports")
 
 
 class AuditQuerySet(VerifiableQuerySet):
@@ -953,6 +1008,16 @@ class License(Curated):
     @property
     def regime(self):
         return self.license_type.regime
+
+    @property
+    def granted_in(self):
+        """The home jurisdiction: the one the source states, else its regime's (:func:`granted_in_field` in SQL)."""
+        return self.jurisdiction if self.jurisdiction_id is not None else self.license_type.regime.jurisdiction
+
+    @property
+    def granted_in_stated(self):
+        """Whether a source states the home jurisdiction (False: the regime's stands in, say the EU for MiFID II)."""
+        return self.jurisdiction_id is not None
 
     @property
     def client_scope(self):

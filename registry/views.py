@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
-from django.db.models.functions import Coalesce, Concat
-from django.http import FileResponse, Http404
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When, Window
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import DetailView, TemplateView, View
@@ -35,6 +35,7 @@ from .models import (
     Regime,
     Regulator,
     Source,
+    granted_in_field,
 )
 from .templatetags.registry_tags import highlight_quotes, url_or
 
@@ -44,7 +45,7 @@ from .templatetags.registry_tags import highlight_quotes, url_or
 
 
 def list_url(name: str, fallback: str, **params) -> str:
-    """A list page's URL with filters, e.g. ``/licenses/?jurisdiction=MT``."""
+    """A list page's URL with filters, e.g. ``/licenses/?granted_in=MT``."""
     url = url_or(f"registry:{name}", fallback)
     return f"{url}?{urlencode(params)}" if params else url
 
@@ -98,11 +99,10 @@ def facts_by_field(citations, fact_choices) -> tuple[dict[str, Fact], list]:
 
 
 def licenses_by_jurisdiction(licenses):
-    """[(jurisdiction, [licence, …]), …] by jurisdiction name; a licence with no home state goes under its regime's."""
+    """[(jurisdiction, [licence, …]), …] by where each was granted (``License.granted_in``), by name."""
     groups: dict = {}
     for license in licenses:
-        where = license.jurisdiction or license.license_type.regime.jurisdiction
-        groups.setdefault(where, []).append(license)
+        groups.setdefault(license.granted_in, []).append(license)
     return sorted(groups.items(), key=lambda pair: pair[0].name)
 
 
@@ -204,33 +204,20 @@ class HomeView(TemplateView):
         records.sort(key=lambda record: record[0], reverse=True)
         return [{"kind": kind, "object": obj, "updated_at": when} for when, kind, obj in records[:latest]]
 
-    # Counted like the lists' facets (registry/filters.py): grouped by the licence's own foreign keys.
-    where_granted = filters.Facet(
-        "jurisdiction",
-        "Where granted",
-        # One with no stated home state counts under its regime's jurisdiction.
-        Coalesce("jurisdiction__code", "license_type__regime__jurisdiction__code"),
-        Concat(
-            Coalesce("jurisdiction__name", "license_type__regime__jurisdiction__name"),
-            Value(" ("),
-            Coalesce("jurisdiction__code", "license_type__regime__jurisdiction__code"),
-            Value(")"),
-        ),
-        keys=("license_type", "jurisdiction"),
-    )
+    # Each chart is a facet of the licence list, unfiltered: a bar counts the rows its link lists.
+    @staticmethod
+    def license_facet_chart(param, label):
+        facet = next(facet for facet in filters.LicenseFilterSet.facets if facet.param == param)
+        return charts.bar_chart(
+            (label(value, name), count, list_url("license-list", "/licenses/", **{param: value}))
+            for value, name, count in facet.rows(License.objects.published())
+        )
 
     def chart_by_jurisdiction(self):
-        return charts.bar_chart(
-            (label, count, list_url("license-list", "/licenses/", jurisdiction=code))
-            for code, label, count in self.where_granted.rows(License.objects.published())
-        )
+        return self.license_facet_chart("granted_in", lambda code, name: f"{name} ({code})")
 
     def chart_by_regime(self):
-        regime = next(facet for facet in filters.LicenseFilterSet.facets if facet.param == "regime")
-        return charts.bar_chart(
-            (label, count, list_url("license-list", "/licenses/", regime=slug))
-            for slug, label, count in regime.rows(License.objects.published())
-        )
+        return self.license_facet_chart("regime", lambda slug, name: name)
 
 
 class SearchView(TemplateView):
@@ -353,9 +340,7 @@ class EntityDetailView(DetailView):
 
         # The most recent, shown as every entity's are: licences by jurisdiction, audits by subject.
         shown_licenses, license_total = most_recent(
-            licenses.order_by(
-                Coalesce("jurisdiction__name", "license_type__regime__jurisdiction__name"), *License._meta.ordering
-            ),
+            licenses.order_by(granted_in_field("name"), *License._meta.ordering),
             F("granted_on"),
             self.license_limit,
         )
@@ -624,6 +609,14 @@ class RegistryListView(FilterView):
     export_name = ""
     heading = ""
 
+    def get(self, request, *args, **kwargs):
+        # A parameter's former name (the licence list's ?jurisdiction=) moves to the current one for good,
+        # so every list URL has one spelling: the FilterSet says which names were renamed.
+        canonical = getattr(self.filterset_class, "canonical", None)
+        if canonical is not None and (data := canonical(request.GET)) is not request.GET:
+            return HttpResponsePermanentRedirect(f"{request.path}?{data.urlencode()}")
+        return super().get(request, *args, **kwargs)
+
     def get_filterset(self, filterset_class):
         # ``?as_of=`` swaps the rows for the change history's snapshot (registry.history).
         return history.filterset_for(filterset_class, **self.get_filterset_kwargs(filterset_class))
@@ -795,7 +788,8 @@ class LicenseRow:
     holder_url: str
     holder_name: str
     regime: str
-    jurisdiction: tuple[str, str] | None  # (code, name)
+    granted_in: tuple[str, str]  # (code, name): License.granted_in
+    granted_in_stated: bool  # False: the regime's jurisdiction stands in for the one no source states
     passports: list[tuple[str, str]]  # (code, name), by name
     regulator: str | None  # abbreviation, or name
     status: str
@@ -809,8 +803,7 @@ class LicenseRow:
         "holder__slug",
         "holder__name",
         "license_type__regime__short_name",
-        "jurisdiction__code",
-        "jurisdiction__name",
+        "jurisdiction_id",
         "regulator__abbreviation",
         "regulator__name",
         "status",
@@ -821,7 +814,12 @@ class LicenseRow:
     @classmethod
     def page(cls, queryset, ids):
         """The rows of the licences ``ids`` names, in that order, read through ``queryset`` (published())."""
-        records = {record["pk"]: record for record in queryset.order_by().filter(pk__in=ids).values(*cls.FIELDS)}
+        records = {
+            record["pk"]: record
+            for record in queryset.order_by()
+            .filter(pk__in=ids)
+            .values(*cls.FIELDS, granted_in_code=granted_in_field("code"), granted_in_name=granted_in_field("name"))
+        }
         passports = defaultdict(list)
         for license_id, code, name in (
             License.passported_to.through.objects.filter(license_id__in=list(records))
@@ -833,7 +831,6 @@ class LicenseRow:
 
     @classmethod
     def _from_values(cls, r, passports):
-        code = r["jurisdiction__code"]
         return cls(
             slug=r["slug"],
             url=detail_path("registry:license-detail", r["slug"]),
@@ -841,7 +838,8 @@ class LicenseRow:
             holder_url=detail_path("registry:entity-detail", r["holder__slug"]),
             holder_name=r["holder__name"],
             regime=r["license_type__regime__short_name"],
-            jurisdiction=None if code is None else (code, r["jurisdiction__name"]),
+            granted_in=(r["granted_in_code"], r["granted_in_name"]),
+            granted_in_stated=r["jurisdiction_id"] is not None,
             passports=passports,
             regulator=r["regulator__abbreviation"] or r["regulator__name"],
             status=r["status"],
@@ -852,7 +850,7 @@ class LicenseRow:
     @classmethod
     def of(cls, licence):
         """The row of a licence instance (an as-of snapshot), as :meth:`page` reads it."""
-        jurisdiction, regulator = licence.jurisdiction, licence.regulator
+        granted_in, regulator = licence.granted_in, licence.regulator
         return cls(
             slug=licence.slug,
             url=licence.get_absolute_url(),
@@ -860,7 +858,8 @@ class LicenseRow:
             holder_url=licence.holder.get_absolute_url(),
             holder_name=licence.holder.name,
             regime=licence.license_type.regime.short_name,
-            jurisdiction=None if jurisdiction is None else (jurisdiction.code, jurisdiction.name),
+            granted_in=(granted_in.code, granted_in.name),
+            granted_in_stated=licence.granted_in_stated,
             passports=[(j.code, j.name) for j in licence.passported_to.all()],
             regulator=None if regulator is None else regulator.abbreviation or regulator.name,
             status=licence.status,
@@ -948,8 +947,11 @@ class ExportView(View):
         if errors:
             return exports.invalid_parameters(errors)
         queryset = filterset.qs
+        # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
+        day = filterset.as_of or timezone.localdate()
+        name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
         if format == "csv":
-            return exports.csv_response(request, queryset, self.row_builder, f"{self.filename}.csv")
+            return exports.csv_response(request, queryset, self.row_builder, f"{name}.csv")
 
         def next_url(next_offset):
             params = request.GET.copy()
@@ -957,7 +959,7 @@ class ExportView(View):
             params["_next"] = str(next_offset)
             return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
-        return exports.json_response(request, queryset, self.row_builder, size, offset, next_url)
+        return exports.json_response(request, queryset, self.row_builder, size, offset, next_url, f"{name}.json")
 
     @staticmethod
     def _whole_number(raw, default, minimum):

@@ -134,7 +134,7 @@ class TestFiltersAndErrors:
         assert [row["slug"] for row in get(client, "/api/licenses/", {"regime": "mica"})["results"]] == ["okx-mica"]
         # A group matches its affiliates' licences, and a passport into the EEA makes it usable in Malta.
         assert [row["slug"] for row in get(client, "/api/licenses/", {"holder": "okx"})["results"]] == ["okx-mica"]
-        assert [row["slug"] for row in get(client, "/api/licenses/", {"jurisdiction": "mt"})["results"]] == ["okx-mica"]
+        assert [row["slug"] for row in get(client, "/api/licenses/", {"usable_in": "mt"})["results"]] == ["okx-mica"]
         # Holder "OKX Europe" sorts after "Example Exchange … Ltd".
         assert [row["slug"] for row in get(client, "/api/licenses/", {"sort": "holder"})["results"]] == [
             other.slug,
@@ -229,7 +229,9 @@ class TestSchemaAndDocs:
         assert schema["openapi"].startswith("3.")
         operation = schema["paths"]["/api/licenses/"]["get"]
         names = {parameter["name"] for parameter in operation["parameters"]}
-        assert {"regime", "jurisdiction", "status", "as_of", "sort", "page", "page_size", "q"} <= names
+        assert {"regime", "usable_in", "granted_in", "status", "as_of", "sort", "page", "page_size", "q"} <= names
+        # The former name of usable_in still works, and says it is deprecated.
+        assert next(p for p in operation["parameters"] if p["name"] == "jurisdiction")["deprecated"] is True
         assert {"200", "400", "404"} <= set(operation["responses"])
         assert "404" in schema["paths"]["/api/licenses/{slug}/"]["get"]["responses"]
 

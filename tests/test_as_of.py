@@ -110,8 +110,8 @@ class TestLicences:
         area.members.add(malta)
         with on(datetime.date(2025, 4, 1)):
             story["kept"].passported_to.add(area)
-        assert set(api_rows(client, "/api/licenses/", as_of="2025-04-02", jurisdiction="MT")) == {"kept"}
-        assert set(api_rows(client, "/api/licenses/", as_of="2025-03-20", jurisdiction="MT")) == set()
+        assert set(api_rows(client, "/api/licenses/", as_of="2025-04-02", usable_in="MT")) == {"kept"}
+        assert set(api_rows(client, "/api/licenses/", as_of="2025-03-20", usable_in="MT")) == set()
         row = api_rows(client, "/api/licenses/", as_of="2025-04-02")["kept"]
         assert [j["code"] for j in row["passported_to"]] == ["EEA"]
 

@@ -14,7 +14,7 @@ TODAY = datetime.date(2026, 1, 1)
 
 def test_bars_are_proportional_to_counts_and_keep_their_links():
     chart = charts.bar_chart(
-        [("Malta (MT)", 4, "/licenses/?jurisdiction=MT"), ("Singapore (SG)", 1, "/licenses/?jurisdiction=SG")],
+        [("Malta (MT)", 4, "/licenses/?granted_in=MT"), ("Singapore (SG)", 1, "/licenses/?granted_in=SG")],
         width=640,
         label_width=220,
         value_room=40,
@@ -22,7 +22,7 @@ def test_bars_are_proportional_to_counts_and_keep_their_links():
     malta, singapore = chart.bars
     assert malta.width == 640 - 220 - 40
     assert singapore.width == pytest.approx(malta.width / 4)
-    assert (malta.href, singapore.href) == ("/licenses/?jurisdiction=MT", "/licenses/?jurisdiction=SG")
+    assert (malta.href, singapore.href) == ("/licenses/?granted_in=MT", "/licenses/?granted_in=SG")
     assert malta.x == singapore.x == 220
     # Bars do not overlap and the drawing is tall enough for all of them.
     assert singapore.y >= malta.y + malta.height
@@ -39,7 +39,7 @@ def test_longest_bar_leaves_room_for_its_number():
 
 def test_bar_chart_of_nothing_is_empty_and_zero_counts_draw_no_bar():
     assert charts.bar_chart([]).bars == []
-    chart = charts.bar_chart([("Nowhere", 0, "/licenses/?jurisdiction=XX")])
+    chart = charts.bar_chart([("Nowhere", 0, "/licenses/?granted_in=XX")])
     assert chart.bars[0].width == 0
 
 
@@ -139,8 +139,8 @@ def test_home_svg_bars_are_links_with_widths_from_the_geometry(client):
     factories.LicenseFactory(jurisdiction=singapore)
     html = client.get("/").content.decode()
     svg = html[html.index('<svg class="bar-chart"') : html.index("</svg>")]
-    assert "<title>Licences by jurisdiction where granted</title>" in svg
+    assert "<title>Licences by where granted</title>" in svg
     links = re.findall(r'<a href="([^"]+)"', svg)
-    assert links == ["/licenses/?jurisdiction=MT", "/licenses/?jurisdiction=SG"]
+    assert links == ["/licenses/?granted_in=MT", "/licenses/?granted_in=SG"]
     widths = [float(w) for w in re.findall(r'<rect class="bar"[^>]* width="([0-9.]+)"', svg)]
     assert widths[0] == pytest.approx(2 * widths[1])

@@ -104,17 +104,17 @@ def okx(world):
 
 
 class TestLicenseFilters:
-    def test_jurisdiction_matches_home_and_passport_through_an_area(self, okx, world):
-        assert licences("jurisdiction=MT") == {"okx-mica-casp"}
+    def test_usable_in_matches_home_and_passport_through_an_area(self, okx, world):
+        assert licences("usable_in=MT") == {"okx-mica-casp"}
         # Germany: only through the EEA passport and the EU regime.
-        assert licences("jurisdiction=DE") == {"okx-mica-casp"}
+        assert licences("usable_in=DE") == {"okx-mica-casp"}
 
-    def test_jurisdiction_code_is_case_insensitive(self, okx):
-        assert licences("jurisdiction=mt") == {"okx-mica-casp"}
+    def test_usable_in_code_is_case_insensitive(self, okx):
+        assert licences("usable_in=mt") == {"okx-mica-casp"}
 
     def test_country_matches_licences_in_its_subdivisions(self, okx):
-        assert licences("jurisdiction=AE") == {"okx-middle-east-vara-vasp"}
-        assert licences("jurisdiction=AE-DU") == {"okx-middle-east-vara-vasp"}
+        assert licences("usable_in=AE") == {"okx-middle-east-vara-vasp"}
+        assert licences("usable_in=AE-DU") == {"okx-middle-east-vara-vasp"}
 
     def test_granted_in_ignores_passports(self, okx):
         assert licences("granted_in=MT") == {"okx-mica-casp"}
@@ -294,12 +294,12 @@ class TestBadInput:
             ("status=bogus", "status"),
             ("granted_after=2025-13-45", "granted_after"),
             ("in_force_on=yesterday", "in_force_on"),
-            ("jurisdiction=ZZZ", "jurisdiction"),
+            ("usable_in=ZZZ", "usable_in"),
             ("regime=no-such-regime", "regime"),
             ("sort=secret_field", "sort"),
             ("q=" + "x" * 10_000, "q"),
             ("holder=okx%00", "holder"),
-            ("jurisdiction=M%00T", "jurisdiction"),
+            ("usable_in=M%00T", "usable_in"),
         ],
     )
     def test_bad_value_is_a_field_error_and_other_filters_still_apply(self, okx, query, field):

@@ -1276,7 +1276,7 @@ def test_usable_in_finds_licences_granted_or_passported_there(europe):
 
 
 @pytest.mark.django_db
-def test_usable_in_a_subdivision_includes_its_country():
+def test_usable_in_a_subdivision_includes_its_country_and_a_country_its_subdivisions():
     uae = JurisdictionFactory(code="AE", name="United Arab Emirates")
     dubai = SubdivisionFactory(code="AE-DU", name="Dubai", parent=uae)
     abu_dhabi = SubdivisionFactory(code="AE-AZ", name="Abu Dhabi", parent=uae)
@@ -1284,9 +1284,9 @@ def test_usable_in_a_subdivision_includes_its_country():
     vara = LicenseFactory(license_type__regime__jurisdiction=dubai)
     adgm = LicenseFactory(jurisdiction=abu_dhabi)
     assert set(models.License.objects.usable_in("AE-DU")) == {federal, vara}
-    # A Dubai licence does not reach the whole country.
-    assert set(models.License.objects.usable_in("AE")) == {federal}
     assert adgm not in models.License.objects.usable_in("AE-DU")
+    # A country's list includes the licences of its subdivisions (usable somewhere in it), as /licenses/?usable_in=AE.
+    assert set(models.License.objects.usable_in("AE")) == {federal, vara, adgm}
 
 
 @pytest.mark.django_db

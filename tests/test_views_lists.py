@@ -83,14 +83,14 @@ def test_affiliate_of_a_draft_group_does_not_show_the_group(client):
 
 class TestFiltersOverHttp:
     def test_filter_search_and_combination(self, client, okx):  # noqa: F811
-        assert slugs(get(client, "license-list", "jurisdiction=MT&regime=mica")) == ["okx-mica-casp"]
+        assert slugs(get(client, "license-list", "usable_in=MT&regime=mica")) == ["okx-mica-casp"]
         assert slugs(get(client, "license-list", "q=VASP")) == ["okx-middle-east-vara-vasp"]
         assert set(slugs(get(client, "entity-list", "group=okx"))) == {"okx-middle-east", "okx-sg"}
         assert slugs(get(client, "regulator-list", "jurisdiction=AE")) == ["vara"]
 
     def test_filter_form_keeps_the_submitted_values(self, client, okx):  # noqa: F811
-        html = get(client, "license-list", "jurisdiction=MT&q=okx").content.decode()
-        assert 'name="jurisdiction" value="MT"' in html
+        html = get(client, "license-list", "usable_in=MT&q=okx").content.decode()
+        assert 'name="usable_in" value="MT"' in html
         assert 'name="q" value="okx"' in html
 
     def test_audit_filters_over_http(self, client, okx):  # noqa: F811
@@ -107,7 +107,7 @@ class TestBadInput:
             ("status=bogus", "status", "Select a valid choice"),
             ("granted_after=2025-13-45", "granted_after", "Enter a valid date"),
             ("in_force_on=2025-02-30", "in_force_on", "Enter a valid date"),
-            ("jurisdiction=NOPE", "jurisdiction", "Unknown jurisdiction code"),
+            ("usable_in=NOPE", "usable_in", "Unknown jurisdiction code"),
             ("regulator=nobody", "regulator", "Select a valid choice"),
             ("sort=password", "sort", "Select a valid choice"),
             ("q=" + "x" * 10_000, "q", "at most 200 characters"),
@@ -133,7 +133,8 @@ class TestBadInput:
 
     @pytest.mark.parametrize("name", LISTS)
     def test_unknown_choices_on_every_list_never_500(self, client, okx, name):  # noqa: F811
-        query = "kind=bogus&standard=nope&auditor=x&subject=y&group=z&regime=r&jurisdiction=%00&issued_after=2025-13-45"
+        where = "usable_in" if name == "license-list" else "jurisdiction"
+        query = f"kind=bogus&standard=nope&auditor=x&subject=y&group=z&regime=r&{where}=%00&issued_after=2025-13-45"
         response = get(client, name, query + "&valid_on=abc&ongoing=maybe&sort=-nonsense&q=" + "y" * 300)
         assert response.context["filter"].errors
 
@@ -338,6 +339,8 @@ def test_licence_rows_read_by_values_are_the_rows_made_from_instances():
         (passported.regulator.name, "17 May 2024", "Active"),
         (None, "None", "Applied for"),
     ]
-    assert rows[1].jurisdiction == ("MT", "Malta")
+    assert (rows[1].granted_in, rows[1].granted_in_stated) == (("MT", "Malta"), True)
     assert rows[1].passports == [("DE", "Germany"), ("MT", "Malta")]
-    assert rows[2].jurisdiction is None and rows[2].passports == []
+    regime_home = bare.license_type.regime.jurisdiction
+    assert (rows[2].granted_in, rows[2].granted_in_stated) == ((regime_home.code, regime_home.name), False)
+    assert rows[2].passports == []

@@ -58,7 +58,7 @@ def test_home_charts_link_each_bar_to_the_filtered_list(client):
     factories.LicenseFactory.create_batch(2, jurisdiction=malta, license_type__regime=regime)
     html = page(client, "/")
     assert '<svg class="bar-chart"' in html
-    assert 'href="/licenses/?jurisdiction=MT"' in html
+    assert 'href="/licenses/?granted_in=MT"' in html
     assert 'href="/licenses/?regime=mica"' in html
     assert "Malta (MT): 2 licences" in html
     # The text alternative: a table with the same figures.
@@ -71,7 +71,7 @@ def test_home_chart_counts_a_licence_without_home_state_under_its_regime_jurisdi
     factories.LicenseFactory(license_type__regime__jurisdiction=eu, jurisdiction=None)
     response = client.get("/")
     labels = [(bar.label, bar.count, bar.href) for bar in response.context["by_jurisdiction"].bars]
-    assert labels == [("European Union (EU)", 1, "/licenses/?jurisdiction=EU")]
+    assert labels == [("European Union (EU)", 1, "/licenses/?granted_in=EU")]
 
 
 def test_home_chart_ignores_unpublished_licences(client):

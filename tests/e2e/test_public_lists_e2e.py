@@ -1,6 +1,7 @@
 """A new visitor finds OKX's MiCA licence on /licenses/ and takes the filtered data away as CSV."""
 
 import csv
+import datetime
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -53,11 +54,11 @@ def test_a_bad_date_is_explained_beside_its_field(page: Page, live_server, seed)
 
 
 def test_download_the_csv_of_a_filtered_list(page: Page, live_server, seed):
-    page.goto(f"{live_server.url}/licenses/?jurisdiction=MT")
+    page.goto(f"{live_server.url}/licenses/?usable_in=MT")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="CSV").click()
     download = download_info.value
-    assert download.suggested_filename == "licenses.csv"
+    assert download.suggested_filename == f"licenses-MT-{datetime.datetime.now(datetime.UTC).date().isoformat()}.csv"
     with open(download.path(), encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     # Malta: the MiCA licence granted there and the MiFID II licence passported in through the EEA.
