@@ -217,7 +217,7 @@ def url_mix(data, count, seed):
         (3, lambda: f"/regulators/{pick('regulators')}/"),
         (2, lambda: f"/regimes/{pick('regimes')}/"),
         (4, lambda: f"/licenses/?regime={pick('regimes')}"),
-        (3, lambda: f"/licenses/?jurisdiction={pick('jurisdictions')}&status=active"),
+        (3, lambda: f"/licenses/?usable_in={pick('jurisdictions')}&status=active"),
         (2, lambda: f"/licenses/?q={pick('words')}&sort=-granted_on"),
         (2, lambda: f"/licenses/?page={rng.randint(1, 20)}"),
         (3, lambda: f"/entities/?jurisdiction={pick('jurisdictions')}"),
