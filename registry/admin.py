@@ -37,8 +37,16 @@ from simple_history.utils import get_m2m_reverse_field_name
 from . import review
 from .forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
 from .importers.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
-from .importers.esma import NotAnEsmaFile, accept_match, import_file, reject_match
+from .importers.esma import (
+    NotAnEsmaFile,
+    accept_match,
+    decision_refusal,
+    import_file,
+    preview_match,
+    reject_match,
+)
 from .models import (
+    TEXT_PREDATES_OFFICIAL_SOURCE,
     Activity,
     Audit,
     AuditCitation,
@@ -53,6 +61,7 @@ from .models import (
     LicenseCitation,
     LicenseType,
     MatchProposal,
+    MatchStatus,
     Publication,
     Regime,
     Regulator,
@@ -879,6 +888,18 @@ class QualityFlagFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LicenseQualityFlagFilter(QualityFlagFilter):
+    """Also: licences whose free text predates their official-register source (a curator should revisit it)."""
+
+    def lookups(self, request, model_admin):
+        return [*super().lookups(request, model_admin), ("text", "Text to check against the official register")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "text":
+            return queryset.filter(quality_flags__icontains=TEXT_PREDATES_OFFICIAL_SOURCE)
+        return super().queryset(request, queryset)
+
+
 @admin.display(description="data-quality flags")
 def quality_flags_display(obj):
     if not obj.quality_flags:
@@ -1007,7 +1028,7 @@ class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
         NeedsVerificationFilter,
         "license_type__regime",
         "granted_on_precision",
-        QualityFlagFilter,
+        LicenseQualityFlagFilter,
     ]
     search_fields = [
         "slug",
@@ -1273,14 +1294,24 @@ class RevisionAdmin(admin.ModelAdmin):
 
 @admin.register(WarningNotice)
 class WarningNoticeAdmin(CuratedAdmin):
-    list_display = ["entity", "regulator", "jurisdiction", "decided_display", "infringement", "publication_status"]
+    list_display = [
+        "entity",
+        "regulator",
+        "jurisdiction",
+        "decided_display",
+        "esma_article_17_case",
+        "publication_status",
+    ]
     list_filter = ["publication_status", ("jurisdiction", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["entity__name", "reason", "websites"]
     list_select_related = ["entity", "regulator", "jurisdiction"]
     autocomplete_fields = ["entity", "regulator", "jurisdiction", "source"]
     fieldsets = [
         (None, {"fields": ["entity", "regulator", "jurisdiction", "decided_on"]}),
-        ("Decision", {"fields": ["infringement", "reason", "websites", "notes", "source", "locator", "quality_flags"]}),
+        (
+            "Decision",
+            {"fields": ["esma_article_17_case", "reason", "websites", "notes", "source", "locator", "quality_flags"]},
+        ),
         ("Publication", {"fields": ["slug", "publication_status"]}),
         RECORD_FIELDSET,
     ]
@@ -1314,6 +1345,57 @@ class EsmaUploadForm(forms.Form):
         return upload
 
 
+class MatchDecisionForm(forms.Form):
+    """A reviewer's decision on a match: a note, and what to do with free text written from weaker sources."""
+
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Required to reject: say why they are not the same, for the next curator.",
+    )
+
+    def __init__(self, *args, texts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.texts = list(texts)
+        for text in self.texts:
+            self.fields[f"{text.field}_action"] = forms.ChoiceField(
+                label=f"The {text.label}, written from the {text.sources}",
+                choices=[
+                    ("keep", "Keep as is: flagged for a curator, and withheld from the public page until edited"),
+                    ("revise", "Replace with the revised text below"),
+                    ("clear", "Clear"),
+                ],
+                initial="keep",
+                required=False,  # a rejection leaves the text alone
+                widget=forms.RadioSelect,
+            )
+            self.fields[text.field] = forms.CharField(
+                label=f"Revised {text.label}",
+                required=False,
+                initial=text.text,
+                widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        for text in self.texts:
+            if cleaned.get(f"{text.field}_action") == "revise" and not cleaned.get(text.field, "").strip():
+                self.add_error(text.field, "Write the revised text, or choose Clear.")
+        return cleaned
+
+    def revised_texts(self) -> dict[str, str]:
+        """{field: new text} for the texts the reviewer revised or cleared; kept ones are left out."""
+        result = {}
+        for text in self.texts:
+            action = self.cleaned_data.get(f"{text.field}_action")
+            if action == "revise":
+                result[text.field] = self.cleaned_data[text.field].strip()
+            elif action == "clear":
+                result[text.field] = ""
+        return result
+
+
 @admin.register(MatchProposal)
 class MatchProposalAdmin(admin.ModelAdmin):
     """Imported firms that may be records curators already have: a reviewer accepts or rejects each.
@@ -1343,8 +1425,47 @@ class MatchProposalAdmin(admin.ModelAdmin):
     actions = ["accept_selected", "reject_selected"]
     change_list_template = "admin/registry/matchproposal/change_list.html"
 
+    class Media:
+        css = {"all": ["registry/admin/review.css"]}
+
     def has_add_permission(self, request):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The proposal, what accepting it would change field by field, and Accept / Reject (four-eyes)."""
+        proposal = self.get_object(request, unquote(object_id))
+        if proposal is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, proposal):
+            raise PermissionDenied
+        url = reverse("admin:registry_matchproposal_change", args=[proposal.pk])
+        plan = preview_match(proposal) if proposal.status == MatchStatus.PENDING else None
+        form = MatchDecisionForm(request.POST or None, texts=plan.texts if plan else ())
+        if request.method == "POST" and form.is_valid():
+            note = form.cleaned_data["note"]
+            try:
+                if request.POST.get("decision") == "accept":
+                    accept_match(proposal, reviewer=request.user, note=note, texts=form.revised_texts())
+                    self.message_user(request, "The match was accepted: the records are linked.", messages.SUCCESS)
+                elif request.POST.get("decision") == "reject":
+                    reject_match(proposal, reviewer=request.user, note=note)
+                    self.message_user(
+                        request, "The match was rejected; it will not be proposed again.", messages.SUCCESS
+                    )
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"Nothing was changed: {error_text(exc)}", messages.ERROR)
+            return HttpResponseRedirect(url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Match proposal: {proposal}",
+            "opts": self.opts,
+            "proposal": proposal,
+            "plan": plan,
+            "form": form,
+            "refusal": decision_refusal(proposal, request.user),
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/registry/matchproposal/detail.html", context)
 
     def has_delete_permission(self, request, obj=None):
         return False

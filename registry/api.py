@@ -11,7 +11,8 @@ for a bad query parameter (the exports' shape), ``404 {"error": "not found",
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
 from rest_framework import exceptions, pagination, serializers, viewsets
@@ -19,7 +20,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import filters, history
+from . import filters, history, redirects
 from .dates import DatePrecision
 from .models import (
     Audit,
@@ -457,6 +458,17 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
             return super().get_object()
         except Http404 as exc:
             raise exceptions.NotFound(f"No published {self.record_name} has this key.") from exc
+
+    def retrieve(self, request, *args, **kwargs):
+        try:
+            return super().retrieve(request, *args, **kwargs)
+        except exceptions.NotFound:
+            # A key the record was public under before (renamed, or folded into another): 301, as the HTML page.
+            found = redirects.successor(self.get_queryset(), kwargs[self.lookup_field])
+            if found is None:
+                raise
+            url = reverse(f"registry:{self.basename}-detail", kwargs={self.lookup_field: found.slug})
+            return HttpResponsePermanentRedirect(redirects.with_query(url, request))
 
     def filter_queryset(self, queryset):
         # A detail is looked up by key only: list filters do not apply to it.

@@ -748,6 +748,10 @@ class EntityAlias(models.Model):
     natural_key.dependencies = ["registry.entity"]
 
 
+# How far each kind of source is trusted, most authoritative first: where sources disagree, the first leads.
+SOURCE_AUTHORITY = ("register", "notice", "company", "report", "article", "other")
+
+
 class SourceKind(models.TextChoices):
     ARTICLE = "article", "Article"
     OFFICIAL_REGISTER = "register", "Official register"
@@ -755,6 +759,11 @@ class SourceKind(models.TextChoices):
     COMPANY_STATEMENT = "company", "Company statement"
     REPORT = "report", "Report or certificate"
     OTHER = "other", "Other"
+
+    @property
+    def authority(self) -> int:
+        """This kind's rank, 0 the most authoritative (official register > regulator > company > press)."""
+        return SOURCE_AUTHORITY.index(self.value)
 
 
 class Source(Curated):
@@ -812,6 +821,11 @@ class Source(Curated):
     def natural_key(self):
         return (self.slug,)
 
+    @property
+    def authority(self) -> int:
+        """The rank of this source's kind (:attr:`SourceKind.authority`): lower leads where sources disagree."""
+        return SourceKind(self.kind).authority
+
 
 class LicenseStatus(models.TextChoices):
     APPLIED = "applied", "Applied for"
@@ -822,10 +836,16 @@ class LicenseStatus(models.TextChoices):
     SURRENDERED = "surrendered", "Surrendered"
 
 
+# A licence's free text (its conditions) was written from weaker sources before an official register was cited.
+TEXT_PREDATES_OFFICIAL_SOURCE = "text_predates_official_source"
+
+
 class License(Curated):
     """A licence, authorisation or registration held by an entity under a regime."""
 
     Status = LicenseStatus
+    # Free text curators write from the sources they have: a more authoritative source arriving puts it under review.
+    CURATED_TEXT_FIELDS = ("conditions",)
 
     slug = models.SlugField(max_length=150, unique=True, help_text=SLUG_HELP)
     holder = models.ForeignKey(
@@ -992,8 +1012,37 @@ class License(Curated):
     def __str__(self):
         return f"{self.holder} – {self.license_type}"
 
+    def save(self, *args, **kwargs):
+        # Editing text flagged as predating the official source settles the flag: the curator has revisited it.
+        loaded = getattr(self, "_loaded_text", {})
+        edited = {name for name, value in loaded.items() if getattr(self, name) != value}
+        kept = [
+            flag
+            for flag in self.quality_flags
+            if not (
+                isinstance(flag, dict)
+                and flag.get("code") == TEXT_PREDATES_OFFICIAL_SOURCE
+                and flag.get("field") in edited
+            )
+        ]
+        if len(kept) != len(self.quality_flags):
+            self.quality_flags = kept
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "quality_flags"}
+        super().save(*args, **kwargs)
+        self._loaded_text = {name: getattr(self, name) for name in self.CURATED_TEXT_FIELDS}
+
     def get_absolute_url(self):
         return detail_path("registry:license-detail", self.slug)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The stored text, to tell an edit of it on save (deferred fields are left out).
+        instance._loaded_text = {
+            name: instance.__dict__[name] for name in cls.CURATED_TEXT_FIELDS if name in instance.__dict__
+        }
+        return instance
 
     def natural_key(self):
         return (self.slug,)
@@ -1018,6 +1067,14 @@ class License(Curated):
     def granted_in_stated(self):
         """Whether a source states the home jurisdiction (False: the regime's stands in, say the EU for MiFID II)."""
         return self.jurisdiction_id is not None
+
+    def text_under_review(self) -> set[str]:
+        """Free-text fields flagged as written before the official register was cited: not shown to the public."""
+        return {
+            flag.get("field", "")
+            for flag in self.quality_flags
+            if isinstance(flag, dict) and flag.get("code") == TEXT_PREDATES_OFFICIAL_SOURCE
+        }
 
     @property
     def client_scope(self):
@@ -1503,8 +1560,15 @@ class WarningNotice(Curated):
         help_text="The authority's member state.",
     )
     decided_on, decided_on_precision = partial_date_fields("decided on", "When the authority took its decision.")
-    infringement = models.CharField(
-        max_length=300, blank=True, help_text="Whether an infringement was found, as the source states it (No)."
+    esma_article_17_case = models.CharField(
+        "ESMA Article 17 case",
+        max_length=300,
+        blank=True,
+        help_text=(
+            "ESMA's column ae_infrigment, as published. ESMA defines it as “Case of infringement identified by ESMA "
+            "in accordance with Article 17 of Regulation (EU) No 1095/2010”: ESMA's breach-of-Union-law procedure "
+            "against a national authority, not a finding about the listed firm."
+        ),
     )
     reason = models.TextField(blank=True, help_text="The authority's reason, verbatim; empty when it gives none.")
     websites = models.TextField(blank=True, help_text="Websites the authority names, one a line.")

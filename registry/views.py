@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
-from . import caching, changes, charts, datasets, exports, filters, history
+from . import caching, changes, charts, datasets, exports, filters, history, redirects
 from . import search as search_index
 from .dates import PartialDate
 from .links import detail_path
@@ -75,7 +75,7 @@ def _normalise_statement(text: str) -> str:
 
 @dataclass
 class Fact:
-    """The citations supporting one fact of a record."""
+    """The citations supporting one fact of a record, the most authoritative source first."""
 
     citations: list = field(default_factory=list)
 
@@ -85,17 +85,52 @@ class Fact:
         statements = {_normalise_statement(c.states) for c in self.citations if c.states.strip()}
         return len(statements) > 1
 
+    @property
+    def lead(self):
+        """The citation whose statement the record shows: the most authoritative source's."""
+        return next((c for c in self.citations if c.states.strip()), None)
+
+    @property
+    def others(self) -> list:
+        """Citations stating the fact differently from the lead: the page names each."""
+        lead = self.lead
+        if lead is None:
+            return []
+        return [
+            c
+            for c in self.citations
+            if c.states.strip() and _normalise_statement(c.states) != _normalise_statement(lead.states)
+        ]
+
 
 def facts_by_field(citations, fact_choices) -> tuple[dict[str, Fact], list]:
-    """Group citations by the fact they support; citations of the record as a whole come back separately."""
+    """Group citations by the fact they support, each group ordered by its sources' authority.
+
+    Citations of the record as a whole come back separately, ordered the same way.
+    """
     facts = {value: Fact() for value in fact_choices.values}
     general = []
-    for citation in citations:
+    # sorted() is stable: sources of equal authority keep the citations' own order.
+    for citation in sorted(citations, key=lambda c: c.source.authority):
         if citation.supports in facts:
             facts[citation.supports].citations.append(citation)
         else:
             general.append(citation)
     return facts, general
+
+
+class FormerSlugRedirectMixin:
+    """A detail page answers 301 from an address its record was public under before (``registry.redirects``)."""
+
+    def get(self, request, *args, **kwargs):
+        try:
+            self.object = self.get_object()
+        except Http404:
+            found = redirects.successor(self.get_queryset(), self.kwargs[self.slug_url_kwarg])
+            if found is None:
+                raise
+            return HttpResponsePermanentRedirect(redirects.with_query(found.get_absolute_url(), request))
+        return self.render_to_response(self.get_context_data(object=self.object))
 
 
 def licenses_by_jurisdiction(licenses):
@@ -286,7 +321,7 @@ class SearchView(TemplateView):
 # ---------------------------------------------------------------------------
 
 
-class EntityDetailView(DetailView):
+class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     """An entity with its group, affiliates, licences, audits, key people and sources.
 
     A group's page covers its affiliates' licences and audits too. A group can
@@ -397,7 +432,7 @@ class EntityDetailView(DetailView):
         return context
 
 
-class LicenseDetailView(DetailView):
+class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
     """A licence, each fact beside the citations that support it."""
 
     template_name = "registry/license_detail.html"
@@ -430,7 +465,7 @@ class LicenseDetailView(DetailView):
         return context
 
 
-class AuditDetailView(DetailView):
+class AuditDetailView(FormerSlugRedirectMixin, DetailView):
     """An audit or certification, each fact beside the citations that support it."""
 
     template_name = "registry/audit_detail.html"
@@ -479,7 +514,7 @@ def first_licenses(licenses):
     return {"licenses": shown, "license_total": total}
 
 
-class RegulatorDetailView(DetailView):
+class RegulatorDetailView(FormerSlugRedirectMixin, DetailView):
     template_name = "registry/regulator_detail.html"
     context_object_name = "regulator"
 
@@ -497,7 +532,7 @@ class RegulatorDetailView(DetailView):
         return context
 
 
-class RegimeDetailView(DetailView):
+class RegimeDetailView(FormerSlugRedirectMixin, DetailView):
     template_name = "registry/regime_detail.html"
     context_object_name = "regime"
 
@@ -516,7 +551,7 @@ class RegimeDetailView(DetailView):
         return context
 
 
-class SourceDetailView(DetailView):
+class SourceDetailView(FormerSlugRedirectMixin, DetailView):
     """A source's metadata and archived text, with every quote cited from it highlighted."""
 
     template_name = "registry/source_detail.html"

@@ -52,6 +52,15 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+# ESMA's real files live in the shared data folder beside the checkout (a git worktree sits one level deeper).
+ESMA_DATA = next(
+    (
+        folder / "shared" / "data" / "esma"
+        for folder in Path(__file__).resolve().parents
+        if (folder / "shared" / "data" / "esma").is_dir()
+    ),
+    FIXTURES.parent.parent / "shared" / "data" / "esma",
+)
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,8 @@ import datetime
 import hashlib
 import io
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
@@ -29,9 +27,10 @@ from registry.models import (
     Source,
     WarningNotice,
 )
+from tests.conftest import ESMA_DATA
 from tests.factories import ReviewerFactory
 
-ESMA = Path(settings.BASE_DIR).parent / "shared" / "data" / "esma"
+ESMA = ESMA_DATA
 DECEMBER = ESMA / "CASP20251215.csv"
 JANUARY = ESMA / "CASP20260123.csv"
 NCASP = ESMA / "NCASP20260129.csv"
@@ -213,7 +212,11 @@ def test_website_without_scheme_is_assumed_https_and_an_address_is_flagged():
 
 def test_two_snapshots_counts_sources_and_history(countries):
     out = casps(DECEMBER)
-    assert "created 119, updated 0, unchanged 0, no longer listed 0, flagged 12" in out
+    assert out.startswith(
+        "CASP20251215.csv (snapshot 2025-12-15): created 118 entities, 119 licences, 15 regulators, 1 source, "
+        "1 regime, 1 licence type, 10 activities; updated nothing; unchanged 0 rows; no longer listed 0 licences; "
+        "flagged 12 rows; all drafts."
+    )
     assert License.objects.count() == 119
     source = Source.objects.get()
     assert source.sha256 == hashlib.sha256(DECEMBER.read_bytes()).hexdigest()
@@ -223,7 +226,10 @@ def test_two_snapshots_counts_sources_and_history(countries):
 
     out = casps(JANUARY)
     # 27 firms added; Coinbase added service (f), Bitstamp-like row 485100… gained passports; nothing removed.
-    assert "created 27, updated 2, unchanged 117, no longer listed 0, flagged 13" in out
+    assert (
+        "created 27 entities, 27 licences, 3 regulators, 1 source; updated 1 entity, 2 licences; unchanged 117 rows; "
+        "no longer listed 0 licences; flagged 13 rows; all drafts."
+    ) in out
     assert License.objects.count() == 146
 
     coinbase = License.objects.get(official_register_key="esma-casp:984500F14CA4571AAC11")
@@ -277,7 +283,7 @@ def test_reimporting_the_same_file_changes_nothing(countries):
     casps(DECEMBER)
     before = history_count()
     out = casps(DECEMBER)
-    assert "created 0, updated 0, unchanged 119, no longer listed 0" in out
+    assert "created nothing; updated nothing; unchanged 119 rows; no longer listed 0 licences;" in out
     assert history_count() == before
     assert Source.objects.count() == 1
     assert Revision.objects.count() == 0
@@ -294,7 +300,8 @@ def test_without_publish_records_are_drafts_of_a_system_account(countries):
 
 def test_with_publish_every_row_is_on_the_public_site(countries, client):
     out = casps(DECEMBER, "--publish")
-    assert "created 119" in out
+    assert "created 118 entities, 119 licences," in out
+    assert "; all published." in out
     assert License.objects.published().count() == 119
     assert set(License.objects.values_list("published_by", flat=True)) == {None}
     assert "--publish" in License.history.first().history_change_reason
@@ -307,7 +314,8 @@ def test_with_publish_every_row_is_on_the_public_site(countries, client):
 def test_changes_to_published_records_wait_for_review(countries):
     casps(DECEMBER, "--publish")
     out = casps(JANUARY)
-    assert "created 27, updated 2" in out
+    assert "created 27 entities, 27 licences, 3 regulators, 1 source; updated nothing;" in out
+    assert "new records are drafts, 3 changes to published records wait for review." in out
     coinbase = License.objects.get(official_register_key="esma-casp:984500F14CA4571AAC11")
     # The public still sees the reviewed version.
     assert "f" not in coinbase.activities.values_list("code", flat=True)
@@ -325,20 +333,20 @@ def test_firms_missing_from_a_later_snapshot_are_marked_not_deleted(countries, c
     casps(JANUARY, "--publish")
     later = derived_file(tmp_path, "CASP20260301.csv", JANUARY, lambda rows: rows[10:])
     out = casps(later, "--publish")
-    assert "created 0" in out and "no longer listed 10" in out
+    assert "created 1 source; updated 10 licences;" in out and "no longer listed 10 licences" in out
     assert License.objects.count() == 146
     gone = License.objects.filter(not_listed_since=datetime.date(2026, 3, 1))
     assert gone.count() == 10
     page = client.get(gone.first().get_absolute_url()).content.decode()
     assert "No longer listed in the ESMA register as of 1 March 2026" in page
     # Importing the older snapshot afterwards does not mark the newer firms as gone.
-    assert "no longer listed 0" in casps(DECEMBER, "--publish")
+    assert "no longer listed 0 licences" in casps(DECEMBER, "--publish")
 
 
 def test_dry_run_writes_nothing(countries):
     out = casps(DECEMBER, "--dry-run")
-    assert out.startswith("Dry run")
-    assert "created 119, updated 0, unchanged 0, no longer listed 0, flagged 12" in out
+    assert out.startswith("Dry run (nothing written): CASP20251215.csv (snapshot 2025-12-15): created 118 entities")
+    assert "unchanged 0 rows; no longer listed 0 licences; flagged 12 rows; all drafts." in out
     assert License.objects.count() == Entity.objects.count() == Source.objects.count() == 0
     assert not get_user_model().objects.filter(username="esma-importer").exists()
 
@@ -381,13 +389,14 @@ def test_non_compliant_entities_are_named_on_a_warning_list(countries, client):
     casps(DECEMBER, "--publish")
     out = run("import_esma_ncasp", NCASP, "--publish")
     # 101 rows; one decision is listed twice and kept once.
-    assert "created 100, updated 0, unchanged 1" in out
-    assert "created 0, updated 0, unchanged 101" in run("import_esma_ncasp", NCASP, "--publish")
+    assert "created 97 entities, 100 warning notices, 2 regulators, 1 source; updated nothing; unchanged 1 row;" in out
+    assert "created nothing; updated nothing; unchanged 101 rows;" in run("import_esma_ncasp", NCASP, "--publish")
     mexc = WarningNotice.objects.get(entity__name="MEXC Global")
     assert str(mexc.decided) == "16 September 2025"
     assert mexc.regulator.abbreviation == "AFM" and mexc.jurisdiction.code == "NL"
     assert "section 59 MiCAR" in mexc.reason
-    assert mexc.infringement == "No"
+    # ESMA's Article 17 case (against the national authority), as published: not a finding about MEXC.
+    assert mexc.esma_article_17_case == "No"
     consob = WarningNotice.objects.filter(regulator__abbreviation="CONSOB")
     assert consob.values("regulator").distinct().count() == 1
     # Dobibo was named twice (two decisions): one entity, two notices; "None" means no reason was given.
@@ -449,7 +458,8 @@ def test_accepting_the_match_shows_both_dates_and_the_disagreement(seed_data, cl
 
     seed = License.objects.get(slug="okx-mica-casp")
     assert seed.official_register_key == "esma-casp:54930069NLWEIGLHXU42"
-    assert str(seed.granted) == "February 2025"  # the curated value stays; both are cited
+    # The register's date leads (the article's is less authoritative); both are cited.
+    assert str(seed.granted) == "27 January 2025"
     assert seed.regulator.abbreviation == "MFSA"
     duplicate = proposal.imported_license
     duplicate.refresh_from_db()
@@ -469,7 +479,7 @@ def test_accepting_the_match_shows_both_dates_and_the_disagreement(seed_data, cl
     assert License.objects.count() == count + 27
     assert MatchProposal.objects.count() == 1
     seed.refresh_from_db()
-    assert str(seed.granted) == "February 2025"
+    assert str(seed.granted) == "27 January 2025"
     assert seed.citations.get(supports="granted_on", source__kind=Source.Kind.OFFICIAL_REGISTER).source.title.endswith(
         "(snapshot 23 January 2026)"
     )
@@ -508,7 +518,8 @@ def test_admin_upload_previews_a_dry_run_then_imports_on_confirm(countries, clie
     upload = SimpleUploadedFile(DECEMBER.name, DECEMBER.read_bytes(), content_type="text/csv")
     page = client.post(url, {"kind": "casps", "file": upload})
     text = page.content.decode()
-    assert "created 119, updated 0, unchanged 0, no longer listed 0, flagged 12" in text
+    assert "created 118 entities, 119 licences, 15 regulators, 1 source" in text
+    assert "unchanged 0 rows; no longer listed 0 licences; flagged 12 rows; all drafts" in text
     assert "fails the ISO 17442 check" in text  # the flagged rows are listed
     assert License.objects.count() == 0  # a preview writes nothing
     # A curator cannot skip the second reviewer.

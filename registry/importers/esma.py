@@ -43,7 +43,7 @@ import hashlib
 import io
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +63,7 @@ from stdnum import lei as stdnum_lei
 from registry import review
 from registry.dates import DatePrecision, PartialDate
 from registry.models import (
+    TEXT_PREDATES_OFFICIAL_SOURCE,
     Activity,
     Entity,
     EntityAlias,
@@ -71,6 +72,7 @@ from registry.models import (
     Jurisdiction,
     License,
     LicenseCitation,
+    LicenseFact,
     LicenseStatus,
     LicenseType,
     MatchProposal,
@@ -332,22 +334,62 @@ def read_snapshot(data: bytes, name: str, date_column: str, required=()) -> Snap
 # ---------------------------------------------------------------------------
 
 
+def _number(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 @dataclass
 class Counts:
-    created: int = 0
+    """What an import did: rows by outcome, and records written by type (for the summary line)."""
+
+    created: int = 0  # rows whose licence (or warning notice) was created
     updated: int = 0
     unchanged: int = 0
     not_listed: int = 0
     flagged: int = 0
-    proposed: int = 0  # revisions and match proposals waiting for a reviewer
+    proposed: int = 0  # changes to published records waiting for a reviewer (pending revisions)
+    matches: int = 0  # match proposals waiting for a reviewer's decision
+    publish: bool = False
+    lists_licences: bool = False  # a CASP file: licences missing from it are "no longer listed"
+    created_by_type: Counter = field(default_factory=Counter)  # model -> records created
+    updated_by_type: Counter = field(default_factory=Counter)  # model -> records changed directly
     rows: list = field(default_factory=list)  # (row, outcome, label, flags) for previews
 
+    # The order the summary names record types in; citations and aliases are bookkeeping, not counted.
+    TYPE_ORDER = (Entity, License, WarningNotice, Regulator, Source, Regime, LicenseType, Activity)
+
+    def by_type(self, counter: Counter) -> str:
+        """``145 entities, 146 licences, 1 source``, or ``nothing``."""
+        parts = []
+        for model in self.TYPE_ORDER:
+            if counter[model]:
+                names = str(model._meta.verbose_name), str(model._meta.verbose_name_plural)
+                # The register writes "licence"; LicenseType's verbose name predates that.
+                names = tuple(name.replace("license", "licence") for name in names)
+                parts.append(_number(counter[model], *names))
+        return ", ".join(parts) or "nothing"
+
     def summary(self) -> str:
-        return (
-            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"no longer listed {self.not_listed}, flagged {self.flagged}"
-            f" ({self.proposed} waiting for review)"
-        )
+        """One line: ``created 145 entities, 146 licences, 18 regulators, 1 source; …; all drafts``."""
+        parts = [
+            f"created {self.by_type(self.created_by_type)}",
+            f"updated {self.by_type(self.updated_by_type)}",
+            f"unchanged {_number(self.unchanged, 'row')}",
+        ]
+        if self.lists_licences:
+            parts.append(f"no longer listed {_number(self.not_listed, 'licence')}")
+        parts.append(f"flagged {_number(self.flagged, 'row')}")
+        if self.matches:
+            parts.append(f"{_number(self.matches, 'match proposal')} to decide")
+        if self.publish:
+            parts.append("all published")
+        elif self.proposed:
+            parts.append(
+                f"new records are drafts, {_number(self.proposed, 'change')} to published records wait for review"
+            )
+        else:
+            parts.append("all drafts")
+        return "; ".join(parts)
 
 
 class DryRunRollback(Exception):
@@ -459,10 +501,11 @@ def fast_bulk_update(model, objs, fields, batch_size=400):
 
 
 class Writer:
-    """Collects creations and changes, then writes them in bulk with their history."""
+    """Collects creations and changes, then writes them in bulk with their history (counted by type)."""
 
-    def __init__(self, *, user, reason: str, publish: bool, now):
+    def __init__(self, *, user, reason: str, publish: bool, now, counts: Counts):
         self.user, self.reason, self.publish, self.now = user, reason, publish, now
+        self.counts = counts
 
     def prepare_new(self, obj):
         obj.last_edited_by = self.user
@@ -498,6 +541,7 @@ class Writer:
         if not objs:
             return []
         created = model.objects.bulk_create(objs)
+        self.counts.created_by_type[model] += len(created)
         sets = {}
         if m2m_of:
             for obj in created:
@@ -516,6 +560,7 @@ class Writer:
         if not objs:
             return
         fast_bulk_update(model, objs, sorted(set(names)))
+        self.counts.updated_by_type[model] += len(objs)
         rows = model.history.bulk_history_create(
             objs, update=True, default_user=self.user, default_change_reason=self.reason, default_date=self.now
         )
@@ -549,7 +594,7 @@ class BaseImporter:
         self.snapshot = read_snapshot(data, name, self.date_column, self.required)
         self.publish, self.dry_run = publish, dry_run
         self.progress = progress or (lambda done, total, started: None)
-        self.counts = Counts()
+        self.counts = Counts(publish=publish)
         day = self.snapshot.date.isoformat()
         self.reason = f"ESMA register snapshot {day}"
         if publish:
@@ -568,7 +613,7 @@ class BaseImporter:
     def _setup(self):
         self.now = timezone.now()
         self.user = importer_user()
-        self.writer = Writer(user=self.user, reason=self.reason, publish=self.publish, now=self.now)
+        self.writer = Writer(user=self.user, reason=self.reason, publish=self.publish, now=self.now, counts=self.counts)
         self.jurisdictions = {j.code: j for j in Jurisdiction.objects.filter(parent__isnull=True)}
         self.source = self._source()
 
@@ -603,6 +648,7 @@ class BaseImporter:
         source._change_reason = self.reason
         source._history_user = self.user
         source.save()
+        self.counts.created_by_type[Source] += 1
         return source
 
     # -- regulators ---------------------------------------------------------
@@ -836,6 +882,54 @@ def _cite(row, column, states=None):
     }
 
 
+# ---------------------------------------------------------------------------
+# Which source's value a licence shows: the most authoritative one's
+# ---------------------------------------------------------------------------
+
+# The licence fields holding each fact an official register states ("": the listing itself, which gives the home
+# state). The many-to-many facts are REGISTER_FACT_SETS.
+REGISTER_FACT_FIELDS = {
+    "": ("jurisdiction_id",),
+    "holder": ("holder_id",),
+    "regulator": ("regulator_id",),
+    "granted_on": ("granted_on", "granted_on_precision"),
+    "ended_on": ("ended_on", "ended_on_precision"),
+}
+REGISTER_FACT_SETS = ("activities", "passported_to")
+# Flags curators act on, kept when a snapshot replaces the register's own flags.
+CURATOR_FLAG_CODES = frozenset({TEXT_PREDATES_OFFICIAL_SOURCE})
+
+
+def esma_casp_citations() -> Q:
+    """Citations of any snapshot of ESMA's CASP register."""
+    return Q(source__publisher=PUBLISHER, source__title__startswith=CASP_TITLE)
+
+
+def held_facts(license_ids, authority: int, exclude: Q) -> dict[int, set[str]]:
+    """Facts of each licence whose value a source at least as authoritative as ``authority`` supports.
+
+    Those keep their value when the register says otherwise; every other fact takes the register's
+    value, so a licence shows what its most authoritative source states (``SourceKind.authority``).
+    A fact no citation supports by name rests on the licence's citations as a whole. ``exclude``
+    leaves out the register's own citations.
+    """
+    resting = defaultdict(lambda: defaultdict(list))
+    rows = LicenseCitation.objects.filter(license__in=license_ids).exclude(exclude)
+    for license_id, supports, kind in rows.values_list("license_id", "supports", "source__kind"):
+        resting[license_id][supports].append(SourceKind(kind).authority)
+    held = defaultdict(set)
+    for license_id, facts in resting.items():
+        for fact in [*REGISTER_FACT_FIELDS, *REGISTER_FACT_SETS]:
+            ranks = facts.get(fact) or facts.get("", [])
+            if ranks and min(ranks) <= authority:
+                held[license_id].add(fact)
+    return held
+
+
+def curator_flags(flags) -> list[dict]:
+    return [f for f in flags or [] if isinstance(f, dict) and f.get("code") in CURATOR_FLAG_CODES]
+
+
 class CaspImporter(BaseImporter):
     title = CASP_TITLE
     date_column = "ac_lastupdate"
@@ -857,13 +951,15 @@ class CaspImporter(BaseImporter):
             )
             regime._change_reason, regime._history_user = self.reason, self.user
             regime.save()
+            self.counts.created_by_type[Regime] += 1
         elif self.publish and not regime.is_published:
             self.writer.update(Regime, [regime], self.writer.apply_direct(regime, {}))
-        self.license_type, _ = LicenseType.objects.get_or_create(
+        self.license_type, created = LicenseType.objects.get_or_create(
             regime=regime,
             slug="casp-authorisation",
             defaults={"name": "Crypto-asset service provider (CASP) authorisation"},
         )
+        self.counts.created_by_type[LicenseType] += created
         activities = {a.code: a for a in Activity.objects.filter(regime=regime, code__in=list(MICA_SERVICES))}
         missing = [
             Activity(slug=f"mica-service-{code}", name=name, regime=regime, code=code)
@@ -875,6 +971,7 @@ class CaspImporter(BaseImporter):
             for activity in missing:
                 activity.slug = _unique_slug(activity.slug, taken, 100)
             Activity.objects.bulk_create(missing)
+            self.counts.created_by_type[Activity] += len(missing)
             activities = {a.code: a for a in Activity.objects.filter(regime=regime, code__in=list(MICA_SERVICES))}
         self.activities = activities
 
@@ -957,6 +1054,7 @@ class CaspImporter(BaseImporter):
         return parsed
 
     def _run(self):
+        self.counts.lists_licences = True
         self._setup()
         self._reference_data()
         parsed = self._parse_rows()
@@ -973,14 +1071,9 @@ class CaspImporter(BaseImporter):
                 "activities", "passported_to"
             )
         }
-        # Facts another source supports keep their curated value; ESMA's statement is cited beside it.
-        other_facts = defaultdict(set)
-        for license_id, supports in (
-            LicenseCitation.objects.filter(license__in=existing.values())
-            .exclude(source__publisher=PUBLISHER, source__title__startswith=CASP_TITLE)
-            .values_list("license_id", "supports")
-        ):
-            other_facts[license_id].add(supports)
+        # A fact another official register supports keeps its value; one resting on a less authoritative source
+        # (an article) takes the register's, and that source's statement stays cited beside it.
+        held = held_facts(list(existing.values()), SourceKind.OFFICIAL_REGISTER.authority, esma_casp_citations())
         taken = set(License.objects.values_list("slug", flat=True))
         new, direct, names, proposals = [], [], set(), []
         m2m_new, m2m_direct, m2m_proposed = {}, {}, {}
@@ -1018,19 +1111,14 @@ class CaspImporter(BaseImporter):
                 m2m_new[p["key"]] = {"activities": activity_ids, "passported_to": passport_ids}
                 outcome[p["key"]] = "created"
             else:
-                guarded = other_facts.get(license.pk, set())
-                skip = {
-                    "holder": ["holder_id"],
-                    "regulator": ["regulator_id"],
-                    "granted_on": ["granted_on", "granted_on_precision"],
-                    "ended_on": ["ended_on", "ended_on_precision"],
-                }
-                for fact, attnames in skip.items():
+                guarded = held.get(license.pk, set())
+                for fact, attnames in REGISTER_FACT_FIELDS.items():
                     if fact in guarded:
                         for attname in attnames:
                             values.pop(attname)
-                if "regulator" not in guarded and values.get("regulator_id") is None:
+                if values.get("regulator_id") is None:
                     values.pop("regulator_id", None)
+                values["quality_flags"] = [*p["flags"], *curator_flags(license.quality_flags)]
                 changes = {k: v for k, v in values.items() if getattr(license, k) != v}
                 current = {
                     "activities": sorted(a.pk for a in license.activities.all()),
@@ -1215,7 +1303,7 @@ class CaspImporter(BaseImporter):
                 )
                 seen.add((entity.pk, candidate.pk))
         MatchProposal.objects.bulk_create(new)
-        self.counts.proposed += len(new)
+        self.counts.matches += len(new)
 
 
 # ---------------------------------------------------------------------------
@@ -1306,7 +1394,8 @@ class NcaspImporter(BaseImporter):
                 "regulator_id": regulator.pk if regulator else None,
                 "decided_on": p["decided"].date if p["decided"] else None,
                 "decided_on_precision": p["decided"].precision if p["decided"] else "",
-                "infringement": clean_text(row.get("ae_infrigment"))[:300],
+                # ESMA's Article 17 procedure concerns the national authority, not the firm (README of the data).
+                "esma_article_17_case": clean_text(row.get("ae_infrigment"))[:300],
                 # ESMA writes "None" where the authority gave no reason.
                 "reason": "" if reason.casefold() == "none" else reason,
                 "websites": "\n".join(split_list(row.get("ae_website"))),
@@ -1372,6 +1461,106 @@ def import_file(kind: str, path_or_bytes, name: str | None = None, **options) ->
 # ---------------------------------------------------------------------------
 
 
+@dataclass
+class Change:
+    """One line of what accepting a match changes: the value now and after."""
+
+    label: str
+    now: str
+    after: str
+
+
+@dataclass
+class TextToReview:
+    """Free text on the kept licence written from less authoritative sources than the register."""
+
+    field: str
+    label: str
+    text: str
+    sources: str  # the sources it was written from, for the reviewer and the flag's message
+
+
+@dataclass
+class MatchPlan:
+    """What :func:`accept_match` will do, computed once: shown on the proposal's page, then applied."""
+
+    rows: list[Change] = field(default_factory=list)
+    texts: list[TextToReview] = field(default_factory=list)
+    entity: dict = field(default_factory=dict)  # attname -> value for the imported entity
+    license: dict = field(default_factory=dict)  # attname -> value for the kept licence
+    sets: dict = field(default_factory=dict)  # many-to-many name -> pks for the kept licence
+
+
+def _shown(license, attnames) -> str:
+    """A licence fact as the public page shows it."""
+    attname = attnames[0]
+    if attname.endswith("_on"):
+        return str(PartialDate.from_columns(getattr(license, attname), getattr(license, attnames[1])) or "—")
+    target = getattr(license, attname.removesuffix("_id"))
+    return str(target) if target is not None else "—"
+
+
+def _listed(objs) -> str:
+    return ", ".join(str(obj) for obj in objs) or "—"
+
+
+def preview_match(proposal: MatchProposal) -> MatchPlan:
+    """Every change accepting ``proposal`` makes, field by field, and the free text it puts under review.
+
+    The kept licence takes the register's value for each fact it states, unless a source at least
+    as authoritative supports the current value (:func:`held_facts`, as every later snapshot does);
+    a fact the register leaves blank keeps its value. The holder and regulator are taken only once
+    published, so the licence stays public.
+    """
+    plan = MatchPlan()
+    imported, existing = proposal.imported_entity, proposal.existing_entity
+    if existing.kind == EntityKind.GROUP and imported.parent_id is None:
+        plan.entity = {"parent_id": existing.pk, "kind": EntityKind.AFFILIATE}
+        plan.rows.append(Change(f"Group of {imported}", "—", str(existing)))
+    duplicate, kept = proposal.imported_license, proposal.existing_license
+    if duplicate is None or kept is None or duplicate.pk == kept.pk:
+        return plan
+    held = held_facts([kept.pk], SourceKind.OFFICIAL_REGISTER.authority, esma_casp_citations()).get(kept.pk, set())
+    labels = {"": "Granted in", **dict(LicenseFact.choices)}
+    for fact, attnames in REGISTER_FACT_FIELDS.items():
+        stated = getattr(duplicate, attnames[0])
+        if fact in held or stated is None:
+            continue
+        target = getattr(duplicate, attnames[0].removesuffix("_id"), None)
+        if attnames[0].endswith("_id") and not (target is not None and getattr(target, "is_published", True)):
+            continue
+        if all(getattr(kept, a) == getattr(duplicate, a) for a in attnames):
+            continue
+        plan.license.update({a: getattr(duplicate, a) for a in attnames})
+        plan.rows.append(Change(labels[fact], _shown(kept, attnames), _shown(duplicate, attnames)))
+    for name in REGISTER_FACT_SETS:
+        now, after = list(getattr(kept, name).all()), list(getattr(duplicate, name).all())
+        if name in held or not after or {o.pk for o in now} == {o.pk for o in after}:
+            continue
+        plan.sets[name] = [o.pk for o in after]
+        plan.rows.append(Change(labels[name], _listed(now), _listed(after)))
+    plan.rows.append(
+        Change("Official-register key", kept.official_register_key or "—", duplicate.official_register_key or "—")
+    )
+    plan.rows.append(
+        Change(f"Licence {duplicate.slug}", "its own record", "folded into this one; its address redirects")
+    )
+    if "" not in held:
+        weaker = (
+            Source.objects.filter(licensecitations__license=kept)
+            .exclude(kind=SourceKind.OFFICIAL_REGISTER)
+            .distinct()
+            .order_by("title")
+        )
+        sources = "; ".join(f"{s.get_kind_display().lower()} “{s.title}”" for s in weaker) or "no cited source"
+        for name in License.CURATED_TEXT_FIELDS:
+            text = getattr(kept, name)
+            if text.strip():
+                label = str(License._meta.get_field(name).verbose_name)
+                plan.texts.append(TextToReview(name, label, text, sources))
+    return plan
+
+
 def _check_decider(proposal, reviewer):
     if not review.can_review(reviewer):
         raise PermissionDenied("Only a reviewer can accept or reject a proposed match.")
@@ -1384,71 +1573,65 @@ def _check_decider(proposal, reviewer):
         raise PermissionDenied("You made the last edit to one of these records: another reviewer must decide.")
 
 
+def decision_refusal(proposal, user) -> str:
+    """Why ``user`` may not accept or reject ``proposal`` (the four-eyes rules), or "" when they may."""
+    try:
+        _check_decider(proposal, user)
+    except (PermissionDenied, ValidationError) as exc:
+        return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+    return ""
+
+
 def _save(obj, reason, user):
     obj._change_reason = reason
     obj._history_user = user
     obj.save()
 
 
-def accept_match(proposal: MatchProposal, *, reviewer, note: str = "") -> MatchProposal:
+def accept_match(proposal: MatchProposal, *, reviewer, note: str = "", texts: dict | None = None) -> MatchProposal:
     """Link an imported firm with the curated entity it matches, and fold the duplicate licence.
 
     * the imported entity becomes an affiliate of the existing group (when the
       existing entity is a group);
     * the imported licence's citations move to the existing licence, which
-      takes over its official-register key, so later snapshots update it; the
-      existing licence keeps its own values, and its page shows each source's
-      statement (and where they disagree);
+      takes over its official-register key, so later snapshots update it, and
+      the register's values where they rest on less authoritative sources
+      (:func:`preview_match` lists them); the other sources' citations stay, so
+      the page shows where they disagree;
+    * free text written from those weaker sources (the conditions) is replaced
+      by ``texts[field]`` when the reviewer revised or cleared it; kept as is,
+      it is flagged ``text_predates_official_source`` and withheld from the
+      public page until a curator edits it;
     * the imported licence stays, unpublished, marked ``superseded_by`` the
-      existing one: nothing is deleted.
+      existing one: nothing is deleted, and its old address answers 301.
 
     The proposer (the importer) counts as the editor and the reviewer as the
     publisher, as in ``review.approve``.
     """
+    texts = texts or {}
+    unknown = set(texts) - set(License.CURATED_TEXT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Only {', '.join(License.CURATED_TEXT_FIELDS)} can be revised here, not {unknown}.")
     _check_decider(proposal, reviewer)
-    # History reasons hold 100 characters.
-    reason = f"Match {proposal.pk} accepted: {proposal.imported_entity} is {proposal.existing_entity}"
     now = timezone.now()
     with transaction.atomic():
-        imported, existing = proposal.imported_entity, proposal.existing_entity
-        if existing.kind == EntityKind.GROUP and imported.parent_id is None:
-            imported.parent = existing
-            imported.kind = EntityKind.AFFILIATE
+        # Decided once, on the records as they are now (not as the caller loaded them).
+        proposal = MatchProposal.objects.select_for_update().get(pk=proposal.pk)
+        _check_decider(proposal, reviewer)
+        # History reasons hold 100 characters.
+        reason = f"Match {proposal.pk} accepted: {proposal.imported_entity} is {proposal.existing_entity}"[:100]
+        plan = preview_match(proposal)
+        imported = proposal.imported_entity
+        if plan.entity:
+            for attname, value in plan.entity.items():
+                setattr(imported, attname, value)
             imported.last_edited_by = proposal.author
             if imported.is_published:
                 imported.published_by, imported.published_at = reviewer, now
             _save(imported, reason, reviewer)
         duplicate, kept = proposal.imported_license, proposal.existing_license
         if duplicate is not None and kept is not None and duplicate.pk != kept.pk:
-            taken = set(LicenseCitation.objects.filter(license=kept).values_list("source_id", "supports"))
-            for citation in LicenseCitation.objects.filter(license=duplicate):
-                if (citation.source_id, citation.supports) in taken:
-                    continue
-                citation.license = kept
-                _save(citation, reason, reviewer)
-            key = duplicate.official_register_key
-            duplicate.official_register_key = ""
-            duplicate.superseded_by = kept
-            duplicate.publication_status = Publication.DRAFT
-            duplicate.published_by, duplicate.published_at = None, None
-            duplicate.last_edited_by = reviewer
-            _save(duplicate, reason, reviewer)
-            kept.official_register_key = key
-            kept.not_listed_since = duplicate.not_listed_since
-            kept.quality_flags = [
-                *kept.quality_flags,
-                *(f for f in duplicate.quality_flags if f not in kept.quality_flags),
-            ]
-            if kept.regulator_id is None and duplicate.regulator_id and duplicate.regulator.is_published:
-                kept.regulator = duplicate.regulator
-            # Facts no other source gives are taken from the register; the rest stay as curated.
-            copy_activities = not kept.activities.exists()
-            kept.last_edited_by = proposal.author
-            if kept.is_published:
-                kept.published_by, kept.published_at = reviewer, now
-            _save(kept, reason, reviewer)
-            if copy_activities:
-                kept.activities.set(duplicate.activities.all())
+            _fold(duplicate, kept, plan, texts, reason=reason, reviewer=reviewer, author=proposal.author, now=now)
         proposal.status = MatchStatus.ACCEPTED
         proposal.reviewer = reviewer
         proposal.decided_at = now
@@ -1457,14 +1640,61 @@ def accept_match(proposal: MatchProposal, *, reviewer, note: str = "") -> MatchP
     return proposal
 
 
+def _fold(duplicate, kept, plan, texts, *, reason, reviewer, author, now):
+    """Move the duplicate's citations and register key to ``kept``, apply ``plan`` and retire the duplicate."""
+    taken = set(LicenseCitation.objects.filter(license=kept).values_list("source_id", "supports"))
+    for citation in LicenseCitation.objects.filter(license=duplicate):
+        if (citation.source_id, citation.supports) in taken:
+            continue
+        citation.license = kept
+        _save(citation, reason, reviewer)
+    key = duplicate.official_register_key
+    duplicate.official_register_key = ""
+    duplicate.superseded_by = kept
+    duplicate.publication_status = Publication.DRAFT
+    duplicate.published_by, duplicate.published_at = None, None
+    duplicate.last_edited_by = reviewer
+    _save(duplicate, reason, reviewer)
+    kept.official_register_key = key
+    kept.not_listed_since = duplicate.not_listed_since
+    flags = [*kept.quality_flags, *(f for f in duplicate.quality_flags if f not in kept.quality_flags)]
+    for attname, value in plan.license.items():
+        setattr(kept, attname, value)
+    for text in plan.texts:
+        if text.field in texts:
+            setattr(kept, text.field, texts[text.field])
+            continue
+        flag_ = {
+            "code": TEXT_PREDATES_OFFICIAL_SOURCE,
+            "field": text.field,
+            "message": (
+                f"The {text.label} were written from the {text.sources} before the official register was "
+                "cited; they are withheld until a curator has checked them against it."
+            ),
+        }
+        flags = [f for f in flags if not (f.get("code") == flag_["code"] and f.get("field") == text.field)]
+        flags.append(flag_)
+    kept.quality_flags = flags
+    kept.last_edited_by = author
+    if kept.is_published:
+        kept.published_by, kept.published_at = reviewer, now
+    # The sets first, so the history row the save writes holds them.
+    for name, pks in plan.sets.items():
+        getattr(kept, name).set(pks)
+    _save(kept, reason, reviewer)
+
+
 def reject_match(proposal: MatchProposal, *, reviewer, note: str) -> MatchProposal:
     """Record that the two are not the same; the pair is never proposed again."""
     _check_decider(proposal, reviewer)
     if not note:
         raise ValidationError("Say why they are not the same, for the next curator.")
-    proposal.status = MatchStatus.REJECTED
-    proposal.reviewer = reviewer
-    proposal.decided_at = timezone.now()
-    proposal.review_note = note
-    proposal.save()
+    with transaction.atomic():
+        proposal = MatchProposal.objects.select_for_update().get(pk=proposal.pk)
+        _check_decider(proposal, reviewer)
+        proposal.status = MatchStatus.REJECTED
+        proposal.reviewer = reviewer
+        proposal.decided_at = timezone.now()
+        proposal.review_note = note
+        proposal.save()
     return proposal

@@ -10,7 +10,7 @@ from registry.importers.esma import CaspImporter, NotAnEsmaFile
 
 
 class EsmaImportCommand(BaseCommand):
-    """Shared by both ESMA files: read, import (or dry-run), print the counts."""
+    """Shared by both ESMA files: read, import (or dry-run), print what was written, by record type."""
 
     importer = CaspImporter
 
@@ -48,8 +48,8 @@ class EsmaImportCommand(BaseCommand):
             self.stdout.write("\r\033[K", ending="")
         prefix = "Dry run (nothing written): " if options["dry_run"] else ""
         self.stdout.write(
-            f"{prefix}{path.name}, snapshot {importer.snapshot.date.isoformat()}: {counts.summary()} "
-            f"in {time.monotonic() - started:.1f} s."
+            f"{prefix}{path.name} (snapshot {importer.snapshot.date.isoformat()}): {counts.summary()}. "
+            f"Took {time.monotonic() - started:.1f} s."
         )
 
     def _progress(self, done, total, started):
