@@ -252,13 +252,16 @@ class SearchView(TemplateView):
     """Search every record type at once. Each word must match somewhere in a record ("OKX MiCA").
 
     Entities, licences, audits and regulators are looked up in the full-text index the lists use
-    (word prefixes); regimes and sources, small tables, by substring.
+    (word prefixes); regimes and sources, small tables, by substring, where a word also stands for the
+    current name of a firm it finds by another name (OKEx for OKX).
     """
 
     template_name = "registry/search.html"
     max_length = 200
     max_words = 10
     max_results = 50
+    # Current names a word may stand for through other names (aliases) on the substring-searched sections.
+    max_names = 10
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -312,16 +315,15 @@ class SearchView(TemplateView):
         context["total"] = sum(len(rows) for _, rows in context["results"])
         return context
 
-    max_names = 10
-
     def names_known_by(self, word):
-        """The current names of published entities that ``word`` finds by another of their names (an alias)."""
-        aliased = EntityAlias.objects.filter(name__icontains=word, entity__in=Entity.objects.published())
+        """Names of published entities that ``word`` finds only by another of their names (an alias) or their LEI.
+
+        Looked up in the full-text index, as the entities section is: "okex" gives "OKX", whose former name is
+        OKEx, so the substring-searched sections find what names OKX.
+        """
+        found = search_index.filter_queryset(Entity.objects.published(), "entity", word)
         return list(
-            aliased.exclude(entity__name__icontains=word)
-            .order_by("entity__name")
-            .values_list("entity__name", flat=True)
-            .distinct()[: self.max_names]
+            found.exclude(name__icontains=word).order_by("name").values_list("name", flat=True)[: self.max_names]
         )
 
 
