@@ -1223,6 +1223,9 @@ class Audit(Curated):
         indexes = [
             models.Index(fields=["issued_on"], name="audit_issued_idx"),
             models.Index(fields=["valid_until"], name="audit_valid_until_idx"),
+            # The later reports of the same standard for the same subject (AuditQuerySet.with_status): without it
+            # SQLite looks them up by standard alone, among thousands of audits per standard.
+            models.Index(fields=["subject", "standard", "issued_on"], name="audit_subject_standard_idx"),
             # Each facet's column first, then the other facets' columns: a facet counted under another facet's
             # filter reads the index alone.
             models.Index(
