@@ -664,11 +664,16 @@ class VerifiedAdmin(CuratedAdmin):
     request (``stale()``), never stored, so no scheduled job can miss it.
     """
 
+    def get_queryset(self, request):
+        # The flag of each row from the query that lists it (VerifiableQuerySet's one rule), not a query a row.
+        return super().get_queryset(request).with_verification()
+
     @admin.display(description="last verified", ordering="last_verified_on")
     def verification_display(self, obj):
-        day = obj.last_verified_on
-        when = f"{day.day} {day:%B %Y}" if day else "never"
-        if obj.needs_verification():
+        stale = obj.needs_verification()
+        day = obj.verified_on
+        when = f"{day.day} {day:%B %Y}" + (" (created)" if obj.last_verified_on is None else "")
+        if stale:
             return format_html(
                 '<span class="needs-verification" title="Not verified in the last 12 months">'
                 '<span aria-hidden="true">⚠</span> {} <span class="needs-verification-label">'
@@ -1084,7 +1089,15 @@ class AuditAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
         "verification_display",
     ]
     list_filter = ["kind", "publication_status", NeedsVerificationFilter, "ongoing", "standard"]
-    search_fields = ["slug", "reference", "subject__name", "auditor__name", "standard__name", "scope"]
+    search_fields = [
+        "slug",
+        "reference",
+        "subject__name",
+        "subject__aliases__name",
+        "auditor__name",
+        "standard__name",
+        "scope",
+    ]
     date_hierarchy = "issued_on"
     list_select_related = ["subject", "standard", "auditor"]
     autocomplete_fields = ["subject", "standard", "auditor"]

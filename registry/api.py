@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import reverse
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
 from rest_framework import exceptions, pagination, serializers, viewsets
@@ -25,6 +26,7 @@ from .dates import DatePrecision
 from .models import (
     Audit,
     AuditCitation,
+    AuditStatus,
     Entity,
     EntityCitation,
     Jurisdiction,
@@ -33,6 +35,7 @@ from .models import (
     Regime,
     Regulator,
     Source,
+    link_supersession,
 )
 
 PAGE_SIZE = 50
@@ -180,7 +183,8 @@ class Pagination(pagination.PageNumberPagination):
         number = self._whole_number(request, self.page_query_param, 1)
         paginator = self.django_paginator_class(queryset, size)
         if number > paginator.num_pages:
-            raise exceptions.NotFound(f"Page {number} does not exist: there are {paginator.num_pages}.")
+            pages = ngettext("there is %(count)d page", "there are %(count)d pages", paginator.num_pages)
+            raise exceptions.NotFound(f"Page {number} does not exist: {pages % {'count': paginator.num_pages}}.")
         self.page = paginator.page(number)
         return list(self.page)
 
@@ -377,6 +381,12 @@ class LicenseSerializer(RecordSerializer):
     citations = CitationSerializer(many=True)
 
 
+class AuditRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    issued = PartialDateField()
+    url = PublicURLField()
+
+
 class AuditSerializer(RecordSerializer):
     slug = serializers.CharField()
     subject = EntityRefSerializer()
@@ -391,8 +401,33 @@ class AuditSerializer(RecordSerializer):
     valid_until = PartialDateField(source="valid_until_date")
     ongoing = serializers.BooleanField()
     reference = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=AuditStatus.choices,
+        help_text="On the day asked (today, or as_of): current, superseded by a later report of the same "
+        "standard for the same subject, expired, or not yet issued.",
+    )
+    status_display = serializers.CharField(source="status_label")
+    superseded_by = serializers.SerializerMethodField(help_text="The later report that superseded this one.")
+    supersedes = serializers.SerializerMethodField(help_text="The earlier reports this one superseded.")
     last_verified_on = serializers.DateField(allow_null=True)
     citations = CitationSerializer(many=True)
+
+    def to_representation(self, instance):
+        # The viewset links a page's audits in one query; an audit serialized on its own is linked here.
+        if not hasattr(instance, "supersedes_audits"):
+            link_supersession([instance])
+        return super().to_representation(instance)
+
+    def _ref(self, audit):
+        return AuditRefSerializer(audit, context=self.context).data
+
+    @extend_schema_field(AuditRefSerializer(allow_null=True))
+    def get_superseded_by(self, obj):
+        return self._ref(obj.superseded_by_audit) if obj.superseded_by_audit else None
+
+    @extend_schema_field(AuditRefSerializer(many=True))
+    def get_supersedes(self, obj):
+        return [self._ref(audit) for audit in obj.supersedes_audits]
 
 
 class SourceSerializer(RecordSerializer):
@@ -547,6 +582,13 @@ class AuditViewSet(RegistryViewSet):
             .select_related("subject", "standard", "auditor")
             .prefetch_related(_citations(AuditCitation))
         )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        # An as-of page's records come linked within their own snapshot (registry.history).
+        if page is not None and not getattr(self, "as_of", None):
+            link_supersession(page)
+        return page
 
 
 @extend_schema_view(

@@ -39,6 +39,7 @@ from .models import (
     AuditCitation,
     AuditFact,
     AuditKind,
+    AuditStatus,
     Entity,
     EntityCitation,
     EntityFact,
@@ -296,6 +297,7 @@ def license_queryset():
 def audit_queryset():
     return (
         Audit.objects.published()
+        .with_status()
         .select_related("subject", "standard", "auditor")
         .prefetch_related(Prefetch("citations", queryset=_published_citations(AuditCitation)))
         .order_by("slug")
@@ -639,6 +641,20 @@ RECORD_TYPES: tuple[RecordType, ...] = (
                     required=True,
                 ),
                 _text("reference", "Certificate or report number, if known.", "IS 123456"),
+                _text(
+                    "status",
+                    "On the day the release was written: current; superseded (a later report of the same standard "
+                    "for the same subject had been issued); expired (past valid_until); or not_yet_issued.",
+                    "current",
+                    required=True,
+                    enum=_enum(AuditStatus),
+                ),
+                _text("status_display", "The status, in words.", "Current", required=True),
+                _text(
+                    "superseded_by",
+                    "The page of the later report that superseded this one; empty unless the status is superseded.",
+                    "/audits/okx-soc-2-type-ii-2024-07/",
+                ),
                 SOURCES_COLUMN,
             ],
         ),

@@ -33,6 +33,7 @@ from .links import detail_path
 from .models import (
     AuditCitation,
     AuditKind,
+    AuditStatus,
     EntityAlias,
     EntityCitation,
     EntityKind,
@@ -43,6 +44,7 @@ from .models import (
     Regime,
     Regulator,
     granted_in_field,
+    link_supersession,
 )
 
 # Records per query while streaming a CSV: each batch is one IN (...) list of primary keys, kept under
@@ -141,6 +143,7 @@ SOURCE_PAGE = "registry:source-detail"
 # The labels ``get_<field>_display()`` gives (a value without one shows as itself).
 LICENSE_STATUSES = {value: str(label) for value, label in LicenseStatus.choices}
 _AUDIT_KINDS = {value: str(label) for value, label in AuditKind.choices}
+_AUDIT_STATUSES = {value: str(label) for value, label in AuditStatus.choices}
 _ENTITY_KINDS = {value: str(label) for value, label in EntityKind.choices}
 # ``License.client_scope``: the client types, in this order, each from its ``serves_<type>`` column.
 _CLIENT_SCOPES = ("retail", "professional", "institutional")
@@ -409,11 +412,26 @@ class AuditRows(RecordRows):
         "valid_until_precision",
         "ongoing",
         "reference",
+        # Annotated by AuditQuerySet.with_status (or set by link_supersession on an as-of record).
+        "status",
+        "superseded_by_slug",
     )
     lists = {"sources": CitedSources(AuditCitation)}
 
+    def __call__(self, request, obj):
+        # An instance loaded without its status (AuditQuerySet.with_status) is given it here, by the same rule.
+        if not hasattr(obj, "status_day"):
+            link_supersession([obj])
+        return super().__call__(request, obj)
+
+    def _rows(self, link, queryset, keys):
+        if "status" not in queryset.query.annotations:
+            queryset = queryset.with_status()
+        return super()._rows(link, queryset, keys)
+
     def build(self, link, record):
         slug, subject_slug, kind = record["slug"], record["subject__slug"], record["kind"]
+        status, superseded_by = record["status"] or "", record["superseded_by_slug"]
         issued_iso, issued_display = _partial_columns(record["issued_on"], record["issued_on_precision"])
         start_iso, start_display = _partial_columns(record["period_start"], record["period_start_precision"])
         end_iso, end_display = _partial_columns(record["period_end"], record["period_end_precision"])
@@ -441,6 +459,9 @@ class AuditRows(RecordRows):
             "valid_until_display": until_display,
             "ongoing": record["ongoing"],
             "reference": record["reference"],
+            "status": status,
+            "status_display": _AUDIT_STATUSES.get(status, ""),
+            "superseded_by": link(AUDIT_PAGE, superseded_by) if superseded_by else "",
             "sources": [link(SOURCE_PAGE, source) for source in record["sources"]],
         }
 
@@ -657,6 +678,9 @@ _columns(
         "valid_until_display",
         "ongoing",
         "reference",
+        "status",
+        "status_display",
+        "superseded_by",
         "sources",
     ],
 )

@@ -47,6 +47,7 @@ from .models import (
     Regime,
     Regulator,
     Source,
+    link_supersession,
 )
 
 PUBLISHED = Publication.PUBLISHED
@@ -186,12 +187,14 @@ def _cached(model, items):
 class Snapshot:
     """How the history rows of one model become instances: related objects, m2m snapshots, citations."""
 
-    def __init__(self, model, related, m2m, citation_model, day):
+    def __init__(self, model, related, m2m, citation_model, day, finish=None):
         self.model = model
         self.related = related
         self.m2m = m2m
         self.citation_model = citation_model
         self.day = day
+        # Called with the records of each slice: what they need from the rest of the snapshot.
+        self.finish = finish
 
     def records(self, rows):
         rows = list(rows)
@@ -215,7 +218,10 @@ class Snapshot:
         )
         for citation in citation_rows:
             citations[getattr(citation, f"{target_field}_id")].append(citation)
-        return [self._record(row, citations[row.id]) for row in rows]
+        records = [self._record(row, citations[row.id]) for row in rows]
+        if self.finish is not None:
+            self.finish(records)
+        return records
 
     def _record(self, row, citations):
         obj = row.instance
@@ -346,10 +352,20 @@ class AuditAsOfFilterSet(AsOfMixin, filters.AuditFilterSet):
         model = Audit.history.model
 
     def snapshot(self):
-        return Snapshot(Audit, ("subject", "standard", "auditor"), (), AuditCitation, self.as_of_day)
+        day = self.as_of_day
+        return Snapshot(
+            Audit,
+            ("subject", "standard", "auditor"),
+            (),
+            AuditCitation,
+            day,
+            # Each record's status that day, superseded by (or superseding) reports of the same snapshot.
+            finish=lambda records: link_supersession(records, at=day, candidates=audit_snapshots(day)),
+        )
 
     def filter_valid_on(self, queryset, name, value):
-        return AuditQuerySet.valid(queryset, at=value)
+        # The rule lives on AuditQuerySet; a report is superseded by later ones of the same snapshot.
+        return AuditQuerySet.valid(queryset, at=value, candidates=audit_snapshots(self.as_of_day))
 
 
 AS_OF_VARIANTS = {

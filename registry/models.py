@@ -16,8 +16,21 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Coalesce, Upper
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncYear, Upper
+from django.db.models.lookups import Exact, GreaterThan
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from stdnum import lei as stdnum_lei
@@ -131,10 +144,41 @@ def _cited_by_published_source(citation_model):
 VERIFICATION_INTERVAL = datetime.timedelta(days=365)
 
 
+def _verified_on():
+    """The day a record was last checked against its sources: ``last_verified_on``, or, when no check has
+    been recorded since, the day it was created (creating a record from its sources, or importing it from
+    an official register, is checking it). Days are in the site's time zone, as ``today()``'s are."""
+    return Coalesce("last_verified_on", TruncDate("created_at"))
+
+
+def needs_verification(record, at=None) -> bool:
+    """Whether :meth:`VerifiableQuerySet.stale` lists ``record`` on ``at``: read from ``with_verification()``
+    when the record was loaded through it for that day, else asked of the database (never a second rule)."""
+    day = today(at)
+    if getattr(record, "verification_day", None) != day:
+        loaded = type(record)._default_manager.with_verification(day).filter(pk=record.pk)
+        record.verified_on, record.is_stale = loaded.values_list("verified_on", "is_stale").get()
+        record.verification_day = day
+    return record.is_stale
+
+
 class VerifiableQuerySet(SlugQuerySet):
     def stale(self, at=None):
-        """Records not verified against their sources in the 12 months before ``at`` (default today)."""
-        return self.filter(Q(last_verified_on__isnull=True) | Q(last_verified_on__lt=today(at) - VERIFICATION_INTERVAL))
+        """Records not verified against their sources in the 12 months before ``at`` (default today).
+
+        The one verification rule: a record is checked on ``last_verified_on``, or on the day it was created
+        when no later check is recorded, so a record created or checked today is never stale.
+        """
+        return self.with_verification(at).filter(is_stale=True)
+
+    def with_verification(self, at=None):
+        """Annotated with ``verified_on`` (see :func:`_verified_on`) and ``is_stale`` (listed by :meth:`stale`)."""
+        day = today(at)
+        return self.annotate(
+            verified_on=_verified_on(),
+            is_stale=ExpressionWrapper(Q(verified_on__lt=day - VERIFICATION_INTERVAL), output_field=BooleanField()),
+            verification_day=Value(day, output_field=DateField()),
+        )
 
 
 class LicenseQuerySet(VerifiableQuerySet):
@@ -246,24 +290,120 @@ class AuditQuerySet(VerifiableQuerySet):
             subject__publication_status=Publication.PUBLISHED,
         ).filter(Q(auditor__isnull=True) | Q(auditor__publication_status=Publication.PUBLISHED))
 
-    def valid(self, at=None):
-        """Audits current on ``at`` (default today).
+    def valid(self, at=None, candidates=None):
+        """Audits current on ``at`` (default today): :meth:`with_status` would say ``current``.
 
-        An ongoing engagement that has started is current; a report or
-        certificate is current from its issue date until its valid-until date
-        (when it has none, it counts as current: the source gave no expiry).
+        ``candidates`` are the audits that may supersede one (default: the published ones); the as-of
+        view passes the register's snapshot of that day.
+        """
+        return self.filter(_status_conditions(today(at), candidates)[AuditStatus.CURRENT])
+
+    def with_status(self, at=None, candidates=None):
+        """Annotated with ``status`` on ``at`` (an :class:`AuditStatus`) and ``superseded_by_slug``.
+
+        The one rule for whether a report or certificate is current (see :func:`_status_conditions`);
+        :meth:`valid` keeps the rows whose status is ``current``.
         """
         day = today(at)
-        ongoing = Q(ongoing=True) & (Q(period_start__isnull=True) | Q(period_start__lte=day))
-        # "Valid until March 2027" holds to the end of March: compare at the precision stored.
-        not_expired = (
-            Q(valid_until__isnull=True)
-            | Q(valid_until_precision=DatePrecision.DAY, valid_until__gte=day)
-            | Q(valid_until_precision=DatePrecision.MONTH, valid_until__gte=day.replace(day=1))
-            | Q(valid_until_precision=DatePrecision.YEAR, valid_until__gte=day.replace(month=1, day=1))
+        conditions = _status_conditions(day, candidates)
+        later = _superseding(day, candidates).order_by("issued_on", "slug").values("slug")[:1]
+        return self.annotate(
+            status=Case(
+                *(When(conditions[status], then=Value(status.value)) for status in AuditStatus),
+                output_field=models.CharField(),
+            ),
+            superseded_by_slug=Subquery(later),
+            status_day=Value(day, output_field=DateField()),
         )
-        issued = Q(ongoing=False) & (Q(issued_on__isnull=True) | Q(issued_on__lte=day)) & not_expired
-        return self.filter(ongoing | issued)
+
+
+def _superseding(day, candidates=None):
+    """The audits of ``candidates`` that supersede the outer query's audit on ``day``.
+
+    A report or certificate is superseded by a later one of the same standard for the same subject,
+    issued by ``day``. "Later" means after every day its own issue date may stand for: a report of
+    "July 2024" is not superseded by one of 15 July 2024. An audit with no standard (a bespoke security
+    audit) or an ongoing engagement is never superseded, nor is one whose issue date is unknown.
+    """
+    if candidates is None:
+        candidates = Audit.objects.published()
+    precision = OuterRef("issued_on_precision")
+    issued = OuterRef("issued_on")
+    after_it = (
+        Q(Exact(precision, DatePrecision.DAY), issued_on__gt=issued)
+        | Q(Exact(precision, DatePrecision.MONTH), GreaterThan(TruncMonth("issued_on"), issued))
+        | Q(Exact(precision, DatePrecision.YEAR), GreaterThan(TruncYear("issued_on"), issued))
+    )
+    return candidates.filter(
+        after_it,
+        Exact(OuterRef("ongoing"), False),
+        subject_id=OuterRef("subject_id"),
+        standard_id=OuterRef("standard_id"),
+        ongoing=False,
+        issued_on__lte=day,
+    )
+
+
+def _status_conditions(day, candidates=None) -> dict:
+    """Each :class:`AuditStatus` as a condition on an audit (mutually exclusive, together covering every audit).
+
+    * not yet issued: an ongoing engagement that has not started, or a report issued after ``day``;
+    * superseded: see :func:`_superseding`;
+    * expired: past its valid-until date, compared at the precision stored ("valid until March 2027"
+      holds to the end of March); an ongoing engagement does not expire;
+    * current: everything else. A report with no valid-until date counts as current until superseded:
+      the source gave no expiry.
+    """
+    started = (Q(ongoing=True) & (Q(period_start__isnull=True) | Q(period_start__lte=day))) | (
+        Q(ongoing=False) & (Q(issued_on__isnull=True) | Q(issued_on__lte=day))
+    )
+    not_expired = (
+        Q(valid_until__isnull=True)
+        | Q(valid_until_precision=DatePrecision.DAY, valid_until__gte=day)
+        | Q(valid_until_precision=DatePrecision.MONTH, valid_until__gte=day.replace(day=1))
+        | Q(valid_until_precision=DatePrecision.YEAR, valid_until__gte=day.replace(month=1, day=1))
+    )
+    expired = Q(ongoing=False) & ~not_expired
+    superseded = Exists(_superseding(day, candidates))
+    return {
+        AuditStatus.CURRENT: started & ~Q(superseded) & ~expired,
+        AuditStatus.SUPERSEDED: started & Q(superseded),
+        AuditStatus.EXPIRED: started & ~Q(superseded) & expired,
+        AuditStatus.NOT_YET_ISSUED: ~started,
+    }
+
+
+def link_supersession(audits, at=None, candidates=None):
+    """Give each of ``audits`` its status on ``at`` and its links both ways, in one query.
+
+    Sets ``status`` and ``superseded_by_slug`` (as :meth:`AuditQuerySet.with_status` annotates them),
+    ``superseded_by_audit`` (the later report, or None) and ``supersedes_audits`` (the reports it
+    superseded). ``candidates`` as for :meth:`AuditQuerySet.valid`: the as-of view passes history rows.
+    Returns ``audits`` as a list.
+    """
+    audits = list(audits)
+    if not audits:
+        return audits
+    day = today(at)
+    if candidates is None:
+        candidates = Audit.objects.published()
+    related = Q(id__in=[audit.pk for audit in audits])
+    for audit in audits:
+        if audit.standard_id and not audit.ongoing:
+            related |= Q(subject_id=audit.subject_id, standard_id=audit.standard_id)
+    rows = {row.id: row for row in AuditQuerySet.with_status(candidates.filter(related), day, candidates).order_by()}
+    # History rows (the as-of view's candidates) become the records they stood for.
+    records = {pk: (row.instance if hasattr(row, "instance") else row) for pk, row in rows.items()}
+    by_slug = {row.slug: records[pk] for pk, row in rows.items()}
+    for audit in audits:
+        row = rows.get(audit.pk)
+        audit.status = row.status if row else None
+        audit.superseded_by_slug = row.superseded_by_slug if row else None
+        audit.status_day = day
+        audit.superseded_by_audit = by_slug.get(audit.superseded_by_slug)
+        supersedes = [records[pk] for pk, other in rows.items() if other.superseded_by_slug == audit.slug]
+        audit.supersedes_audits = sorted(supersedes, key=lambda other: (other.issued_on, other.slug))
+    return audits
 
 
 class KeyPersonQuerySet(models.QuerySet):
@@ -1083,7 +1223,7 @@ class License(Curated):
         return [name for name in names if getattr(self, f"serves_{name}")]
 
     def needs_verification(self, at=None):
-        return self.last_verified_on is None or self.last_verified_on < today(at) - VERIFICATION_INTERVAL
+        return needs_verification(self, at)
 
     def is_in_force(self, at=None):
         day = today(at)
@@ -1099,6 +1239,15 @@ class AuditKind(models.TextChoices):
     ATTESTATION = "attestation", "Attestation report"
     SECURITY_AUDIT = "security_audit", "Security audit"
     PROOF_OF_RESERVES = "proof_of_reserves", "Proof-of-reserves verification"
+
+
+class AuditStatus(models.TextChoices):
+    """Whether a report or certificate is current on a given day (:meth:`AuditQuerySet.with_status`)."""
+
+    CURRENT = "current", "Current"
+    SUPERSEDED = "superseded", "Superseded"
+    EXPIRED = "expired", "Expired"
+    NOT_YET_ISSUED = "not_yet_issued", "Not yet issued"
 
 
 class Audit(Curated):
@@ -1196,6 +1345,9 @@ class Audit(Curated):
         indexes = [
             models.Index(fields=["issued_on"], name="audit_issued_idx"),
             models.Index(fields=["valid_until"], name="audit_valid_until_idx"),
+            # The later reports of the same standard for the same subject (AuditQuerySet.with_status): without it
+            # SQLite looks them up by standard alone, among thousands of audits per standard.
+            models.Index(fields=["subject", "standard", "issued_on"], name="audit_subject_standard_idx"),
             # Each facet's column first, then the other facets' columns: a facet counted under another facet's
             # filter reads the index alone.
             models.Index(
@@ -1236,14 +1388,27 @@ class Audit(Curated):
             raise ValidationError({"auditor": "An entity cannot audit itself."})
 
     def needs_verification(self, at=None):
-        return self.last_verified_on is None or self.last_verified_on < today(at) - VERIFICATION_INTERVAL
+        return needs_verification(self, at)
 
-    def is_valid(self, at=None):
+    def status_on(self, at=None) -> str:
+        """The audit's :class:`AuditStatus` on ``at`` (default today), by :meth:`AuditQuerySet.with_status`.
+
+        Read from the annotation when the audit was loaded with it for that day, else asked of the database.
+        """
         day = today(at)
-        if self.ongoing:
-            return self.period_start is None or self.period_start <= day
-        expiry = self.valid_until_date
-        return (self.issued_on is None or self.issued_on <= day) and (expiry is None or expiry.last_day >= day)
+        if getattr(self, "status_day", None) == day and getattr(self, "status", None):
+            return self.status
+        return Audit.objects.with_status(day).filter(pk=self.pk).values_list("status", flat=True).first()
+
+    def is_valid(self, at=None) -> bool:
+        """Whether the audit is current on ``at``: :meth:`AuditQuerySet.valid` would list it."""
+        return self.status_on(at) == AuditStatus.CURRENT
+
+    @property
+    def status_label(self) -> str:
+        """The status (as loaded by ``with_status`` or ``link_supersession``) in words."""
+        status = getattr(self, "status", None)
+        return AuditStatus(status).label if status else ""
 
 
 class KeyPerson(Curated):
@@ -1718,6 +1883,7 @@ __all__ = [
     "Activity",
     "Audit",
     "AuditCitation",
+    "AuditStatus",
     "DatePrecision",
     "Entity",
     "EntityAlias",

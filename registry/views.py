@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
@@ -25,6 +26,7 @@ from .models import (
     AuditCitation,
     AuditFact,
     Entity,
+    EntityAlias,
     EntityCitation,
     EntityFact,
     KeyPerson,
@@ -36,6 +38,7 @@ from .models import (
     Regulator,
     Source,
     granted_in_field,
+    link_supersession,
 )
 from .templatetags.registry_tags import highlight_quotes, url_or
 
@@ -213,12 +216,24 @@ class HomeView(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["counts"] = [
-            ("Entities", Entity.objects.published().count(), list_url("entity-list", "/entities/")),
-            ("Regulators", Regulator.objects.published().count(), list_url("regulator-list", "/regulators/")),
-            ("Licences", License.objects.published().count(), list_url("license-list", "/licenses/")),
-            ("Audits and certifications", Audit.objects.published().count(), list_url("audit-list", "/audits/")),
+        counts = [
+            ("Entity", "Entities", Entity.objects.published().count(), list_url("entity-list", "/entities/")),
+            (
+                "Regulator",
+                "Regulators",
+                Regulator.objects.published().count(),
+                list_url("regulator-list", "/regulators/"),
+            ),
+            ("Licence", "Licences", License.objects.published().count(), list_url("license-list", "/licenses/")),
+            (
+                "Audit or certification",
+                "Audits and certifications",
+                Audit.objects.published().count(),
+                list_url("audit-list", "/audits/"),
+            ),
         ]
+        # "1 Regulator", "2 Regulators": each label agrees with its count.
+        context["counts"] = [(ngettext(one, many, count), count, url) for one, many, count, url in counts]
         context["recent"] = self.recent()
         context["by_jurisdiction"] = self.chart_by_jurisdiction()
         context["by_regime"] = self.chart_by_regime()
@@ -259,13 +274,16 @@ class SearchView(TemplateView):
     """Search every record type at once. Each word must match somewhere in a record ("OKX MiCA").
 
     Entities, licences, audits and regulators are looked up in the full-text index the lists use
-    (word prefixes); regimes and sources, small tables, by substring.
+    (word prefixes); regimes and sources, small tables, by substring, where a word also stands for the
+    current name of a firm it finds by another name (OKEx for OKX).
     """
 
     template_name = "registry/search.html"
     max_length = 200
     max_words = 10
     max_results = 50
+    # Current names a word may stand for through other names (aliases) on the substring-searched sections.
+    max_names = 10
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -277,12 +295,16 @@ class SearchView(TemplateView):
         if not words:
             return context
 
+        # A firm's other names (trading, former) stand for it here too: "okex" finds the sources about OKX.
+        names = {word: [word, *self.names_known_by(word)] for word in words}
+
         def matching(model, base, fields):
             condition = Q()
             for word in words:
                 any_field = Q()
                 for name in fields:
-                    any_field |= Q(**{f"{name}__icontains": word})
+                    for text in names[word]:
+                        any_field |= Q(**{f"{name}__icontains": text})
                 condition &= any_field
             # Filter through a pk subquery: joins over aliases would repeat rows.
             return base.filter(pk__in=model.objects.filter(condition).values("pk"))[: self.max_results]
@@ -315,10 +337,37 @@ class SearchView(TemplateView):
         context["total"] = sum(len(rows) for _, rows in context["results"])
         return context
 
+    def names_known_by(self, word):
+        """Names of published entities that ``word`` finds only by another of their names (an alias) or their LEI.
+
+        Looked up in the full-text index, as the entities section is: "okex" gives "OKX", whose former name is
+        OKEx, so the substring-searched sections find what names OKX.
+        """
+        found = search_index.filter_queryset(Entity.objects.published(), "entity", word)
+        return list(
+            found.exclude(name__icontains=word).order_by("name").values_list("name", flat=True)[: self.max_names]
+        )
+
 
 # ---------------------------------------------------------------------------
 # Detail pages
 # ---------------------------------------------------------------------------
+
+
+# How an entity's page introduces each kind of other name, in the order shown.
+OTHER_NAME_LABELS = {
+    EntityAlias.Kind.FORMER: "Formerly known as",
+    EntityAlias.Kind.TRADING: "Trading as",
+    EntityAlias.Kind.OTHER: "Also known as",
+}
+
+
+def other_names(entity):
+    """``[(label, [alias, …]), …]``: the entity's other names by kind ("Formerly known as OKEx")."""
+    by_kind = defaultdict(list)
+    for alias in entity.aliases.all():
+        by_kind[alias.kind].append(alias)
+    return [(label, by_kind[kind]) for kind, label in OTHER_NAME_LABELS.items() if by_kind[kind]]
 
 
 class EntityDetailView(FormerSlugRedirectMixin, DetailView):
@@ -381,6 +430,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         )
         shown_audits, audit_total = most_recent(audits, audit_timeline_start(), self.audit_limit)
         shown_performed, performed_total = most_recent(audits_performed, audit_timeline_start(), self.audit_limit)
+        link_supersession(shown_audits + shown_performed)
         shown_people = list(
             key_people.select_related("entity")
             .prefetch_related(
@@ -404,6 +454,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         sources = Source.objects.published().filter(cited).defer("archived_text")
         facts, general = facts_by_field(entity.public_citations, EntityFact)
         context.update(
+            other_names=other_names(entity),
             group=group,
             affiliates=list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
             affiliate_total=affiliates.count(),
@@ -483,13 +534,14 @@ class AuditDetailView(FormerSlugRedirectMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         audit = self.object
+        # Its status today, and the reports it superseded or was superseded by (the list's and API's rule).
+        link_supersession([audit])
         facts, general = facts_by_field(audit.public_citations, AuditFact)
         subject = audit.subject
         context.update(
             facts=facts,
             general_citations=general,
             group=subject.parent if subject.parent_id and subject.parent.is_published else None,
-            current=audit.is_valid(),
             sources=_distinct_sources(audit.public_citations),
         )
         context["changes"] = changes.changes_for(self.object)
@@ -927,6 +979,9 @@ class AuditListView(RegistryListView):
 
     def get_queryset(self):
         return audit_list_queryset()
+
+    def page_rows(self, queryset, ids):
+        return link_supersession(super().page_rows(queryset, ids))
 
 
 class EntityListView(RegistryListView):

@@ -570,7 +570,9 @@ def test_a_reviewer_restores_a_deleted_licence_with_its_citations(client, curato
 def test_licences_not_verified_for_a_year_are_flagged(client, curator):
     today = timezone.localdate()
     stale = factories.LicenseFactory(reference_number="STALE-1", last_verified_on=today - datetime.timedelta(days=400))
+    # Created 400 days ago and never checked since: creating it was its last check.
     never = factories.LicenseFactory(reference_number="NEVER-1")
+    models.License.objects.filter(pk=never.pk).update(created_at=timezone.now() - datetime.timedelta(days=400))
     fresh = factories.LicenseFactory(reference_number="FRESH-1", last_verified_on=today - datetime.timedelta(days=30))
     url = reverse("admin:registry_license_changelist")
     as_user(client, curator)
@@ -595,3 +597,20 @@ def test_curator_records_a_verification_on_a_draft(client, curator, parts):
     licence.refresh_from_db()
     assert licence.last_verified_on == today
     assert not models.License.objects.stale().filter(pk=licence.pk).exists()
+
+
+def test_a_record_created_today_is_verified_today(client, curator, parts):
+    """Adding a licence from its sources (the "last verified on" box left empty) is checking it; so is importing."""
+    licence = draft_by(client, curator, parts)
+    audit = factories.AuditFactory()
+    overdue = factories.LicenseFactory(
+        reference_number="OVERDUE-1", last_verified_on=timezone.localdate() - datetime.timedelta(days=395)
+    )
+    for record in (licence, audit):
+        assert "Not verified against its sources" not in client.get(change_url(record)).content.decode()
+        assert not type(record).objects.stale().filter(pk=record.pk).exists()
+    assert "Not verified against its sources in the last 12 months" in client.get(change_url(overdue)).content.decode()
+    assert list(models.License.objects.stale()) == [overdue]
+    listed = client.get(reverse("admin:registry_license_changelist")).content.decode()
+    assert listed.count('class="needs-verification"') == 1
+    assert f"{timezone.localdate().day} {timezone.localdate():%B %Y} (created)" in listed

@@ -245,3 +245,23 @@ class TestSchemaAndDocs:
         addresses = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
         assert addresses
         assert all(not address.startswith(("http:", "https:", "//")) for address in addresses), addresses
+
+
+def test_an_audit_says_its_status_and_links_the_report_it_superseded_or_was_superseded_by(client, seed_data):
+    earlier = get(client, "/api/audits/okx-soc-2-type-ii-2023-09/")
+    later = get(client, "/api/audits/okx-soc-2-type-ii-2024-07/")
+    assert (earlier["status"], earlier["status_display"]) == ("superseded", "Superseded")
+    assert earlier["superseded_by"]["url"] == "http://testserver/audits/okx-soc-2-type-ii-2024-07/"
+    assert earlier["superseded_by"]["issued"]["display"] == "July 2024"
+    assert (later["status"], later["superseded_by"]) == ("current", None)
+    assert [audit["url"] for audit in later["supersedes"]] == ["http://testserver/audits/okx-soc-2-type-ii-2023-09/"]
+    # The list says the same as each record's own address.
+    rows = {row["slug"]: row for row in get(client, "/api/audits/", {"standard": "soc-2-type-ii"})["results"]}
+    assert rows == {"okx-soc-2-type-ii-2023-09": earlier, "okx-soc-2-type-ii-2024-07": later}
+
+
+@pytest.mark.parametrize(("pages", "says"), [(1, "there is 1 page"), (2, "there are 2 pages")])
+def test_a_page_past_the_end_says_how_many_pages_there_are(client, pages, says):
+    factories.RegulatorFactory.create_batch(pages)
+    body = get(client, "/api/regulators/", {"page": 3, "page_size": 1}, status=404)
+    assert body["detail"] == f"Page 3 does not exist: {says}."

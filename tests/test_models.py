@@ -1341,3 +1341,116 @@ def test_licence_helpers():
     assert licence.client_scope == ["retail", "institutional"]
     assert licence.regime == licence.license_type.regime
     assert licence.granted == PartialDate(D(2025, 3, 1), MONTH)
+
+
+# ---------------------------------------------------------------------------
+# Issue 13, point 6: a later report of the same standard and subject supersedes the earlier one
+# ---------------------------------------------------------------------------
+
+
+def statuses(at):
+    """Each published audit's slug and status on ``at``, by the annotation, ``valid()`` and the instance."""
+    annotated = dict(models.Audit.objects.with_status(at).values_list("slug", "status"))
+    valid = set(models.Audit.objects.valid(at=at).values_list("slug", flat=True))
+    assert valid == {slug for slug, status in annotated.items() if status == models.AuditStatus.CURRENT}
+    for audit in models.Audit.objects.all():
+        assert audit.status_on(at) == annotated[audit.slug]
+        assert audit.is_valid(at) is (audit.slug in valid)
+    return annotated
+
+
+@pytest.mark.django_db
+def test_a_later_report_supersedes_the_earlier_once_issued():
+    okx, soc2 = EntityFactory(), StandardFactory()
+    AuditFactory(slug="2023", subject=okx, standard=soc2, issued_on=D(2023, 9, 1), issued_on_precision=MONTH)
+    AuditFactory(slug="2024", subject=okx, standard=soc2, issued_on=D(2024, 7, 1), issued_on_precision=MONTH)
+    current, superseded = models.AuditStatus.CURRENT, models.AuditStatus.SUPERSEDED
+    assert statuses(D(2023, 8, 31)) == {"2023": models.AuditStatus.NOT_YET_ISSUED, "2024": "not_yet_issued"}
+    assert statuses(D(2024, 1, 1)) == {"2023": current, "2024": "not_yet_issued"}
+    assert statuses(D(2024, 7, 1)) == {"2023": superseded, "2024": current}
+    assert statuses(None) == {"2023": superseded, "2024": current}
+    (earlier,) = models.link_supersession(models.Audit.objects.filter(slug="2023"))
+    (later,) = models.link_supersession(models.Audit.objects.filter(slug="2024"))
+    assert (earlier.superseded_by_audit.slug, earlier.supersedes_audits) == ("2024", [])
+    assert (later.superseded_by_audit, [audit.slug for audit in later.supersedes_audits]) == (None, ["2023"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("earlier", "later", "superseded"),
+    [
+        pytest.param(PartialDate(D(2024, 7, 14)), PartialDate(D(2024, 7, 15)), True, id="next_day"),
+        pytest.param(PartialDate(D(2024, 7, 1), MONTH), PartialDate(D(2024, 8, 1), MONTH), True, id="next_month"),
+        # "July 2024" may be the 31st: 15 July is not known to be later.
+        pytest.param(PartialDate(D(2024, 7, 1), MONTH), PartialDate(D(2024, 7, 15)), False, id="within_its_month"),
+        pytest.param(PartialDate(D(2024, 1, 1), YEAR), PartialDate(D(2024, 12, 1), MONTH), False, id="within_its_year"),
+        pytest.param(PartialDate(D(2024, 1, 1), YEAR), PartialDate(D(2025, 1, 1), YEAR), True, id="next_year"),
+        pytest.param(PartialDate(D(2024, 7, 15)), PartialDate(D(2024, 7, 1), MONTH), False, id="same_month_coarser"),
+    ],
+)
+def test_later_means_after_every_day_the_earlier_date_may_stand_for(earlier, later, superseded):
+    okx, soc2 = EntityFactory(), StandardFactory()
+    AuditFactory(
+        slug="earlier", subject=okx, standard=soc2, issued_on=earlier.date, issued_on_precision=earlier.precision
+    )
+    AuditFactory(slug="later", subject=okx, standard=soc2, issued_on=later.date, issued_on_precision=later.precision)
+    assert (statuses(D(2030, 1, 1))["earlier"] == models.AuditStatus.SUPERSEDED) is superseded
+    assert statuses(D(2030, 1, 1))["later"] == models.AuditStatus.CURRENT
+
+
+@pytest.mark.django_db
+def test_only_a_published_later_report_of_the_same_standard_and_subject_supersedes():
+    okx, soc2 = EntityFactory(), StandardFactory()
+    AuditFactory(slug="old", subject=okx, standard=soc2, issued_on=D(2023, 9, 1), issued_on_precision=MONTH)
+    AuditFactory(subject=okx, standard=StandardFactory(), issued_on=D(2024, 7, 1), issued_on_precision=MONTH)
+    AuditFactory(subject=EntityFactory(), standard=soc2, issued_on=D(2024, 7, 1), issued_on_precision=MONTH)
+    DraftAuditFactory(subject=okx, standard=soc2, issued_on=D(2024, 7, 1), issued_on_precision=MONTH)
+    assert statuses(None)["old"] == models.AuditStatus.CURRENT
+
+
+@pytest.mark.django_db
+def test_bespoke_audits_and_ongoing_engagements_are_never_superseded():
+    okx = EntityFactory()
+    AuditFactory(slug="bespoke", subject=okx, standard=None, issued_on=D(2023, 1, 1), issued_on_precision=YEAR)
+    AuditFactory(subject=okx, standard=None, issued_on=D(2024, 1, 1), issued_on_precision=YEAR)
+    ongoing = OngoingAuditFactory(slug="ongoing", subject=okx, standard=StandardFactory())
+    AuditFactory(subject=okx, standard=ongoing.standard, issued_on=D(2024, 1, 1), issued_on_precision=YEAR)
+    found = statuses(None)
+    assert (found["bespoke"], found["ongoing"]) == (models.AuditStatus.CURRENT, models.AuditStatus.CURRENT)
+
+
+@pytest.mark.django_db
+def test_an_expired_certificate_is_expired_and_a_superseded_one_says_by_what():
+    okx, iso = EntityFactory(), StandardFactory()
+    AuditFactory(
+        slug="expired", subject=okx, standard=StandardFactory(), valid_until=D(2026, 1, 1), valid_until_precision=YEAR
+    )
+    AuditFactory(slug="first", subject=okx, standard=iso, valid_until=D(2027, 5, 1), valid_until_precision=MONTH)
+    AuditFactory(slug="renewed", subject=okx, standard=iso, issued_on=D(2026, 5, 1), issued_on_precision=MONTH)
+    assert statuses(D(2026, 12, 31)) == {"expired": "current", "first": "superseded", "renewed": "current"}
+    assert statuses(D(2027, 1, 1)) == {"expired": "expired", "first": "superseded", "renewed": "current"}
+
+
+# ---------------------------------------------------------------------------
+# Issue 13, point 9: a record created or checked today is verified today
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("factory", [LicenseFactory, AuditFactory], ids=["licence", "audit"])
+def test_a_record_is_verified_when_checked_or_else_when_created(factory):
+    model, today = factory._meta.model, timezone.localdate()
+    created_today = factory()
+    checked_today = factory(last_verified_on=today)
+    checked_a_year_ago = factory(last_verified_on=today - datetime.timedelta(days=365))
+    checked_13_months_ago = factory(last_verified_on=today - datetime.timedelta(days=395))
+    created_13_months_ago = factory()
+    model.objects.filter(pk=created_13_months_ago.pk).update(created_at=timezone.now() - datetime.timedelta(days=395))
+    stale = {checked_13_months_ago, created_13_months_ago}
+    assert set(model.objects.stale()) == stale
+    for record in (created_today, checked_today, checked_a_year_ago, checked_13_months_ago, created_13_months_ago):
+        assert model.objects.get(pk=record.pk).needs_verification() is (record in stale)
+        assert model.objects.with_verification().get(pk=record.pk).needs_verification() is (record in stale)
+    # A year on, what was created today is due as well.
+    assert created_today in set(model.objects.stale(at=today + datetime.timedelta(days=366)))
+    assert model.objects.get(pk=created_today.pk).needs_verification(at=today + datetime.timedelta(days=366))

@@ -280,3 +280,76 @@ class TestTheIndexIsUsed:
                 assert "registry_search_document" in plan
         queryset = filters.LicenseFilterSet(QueryDict("q=okx"), queryset=License.objects.published()).qs
         assert "registry_search" in str(queryset.query)
+
+
+# ---------------------------------------------------------------------------
+# Issue 13, point 8: a firm's former and other names are found on every search surface
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def okex(seed_data):
+    """The seed, with OKX's former name OKEx: not in the seed, whose article never says it, so added here."""
+    EntityAlias.objects.create(entity=Entity.objects.get(slug="okx"), name="OKEx", kind=EntityAlias.Kind.FORMER)
+
+
+def _slugs_of_page(response):
+    return {obj.slug for obj in response.context["object_list"]}
+
+
+def _slugs_of_api(response):
+    return {row["slug"] for row in response.json()["results"]}
+
+
+def _slugs_of_csv(response):
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return {line.split(",")[2] for line in text.splitlines()[1:]}
+
+
+def _slugs_of_json(response):
+    return {row["slug"] for row in response.json()["results"]}
+
+
+OKX_LICENCES = {"okx-mifid-ii-investment-firm", "okx-mica-casp"}
+OKX_AUDITS = {
+    "okx-soc-2-type-ii-2023-09",
+    "okx-soc-2-type-ii-2024-07",
+    "okx-iso-iec-27001-2025-05",
+    "okx-slowmist-security-audits",
+    "okx-hacken-proof-of-reserves",
+}
+
+
+# Every list, export and API answer that takes ``q``, today and (licences and audits) as the register stood.
+Q_SURFACES = [
+    ("/entities/", _slugs_of_page, {"okx"}, False),
+    ("/api/entities/", _slugs_of_api, {"okx"}, False),
+    ("/entities.csv", _slugs_of_csv, {"okx"}, False),
+    ("/licenses/", _slugs_of_page, OKX_LICENCES, True),
+    ("/api/licenses/", _slugs_of_api, OKX_LICENCES, True),
+    ("/licenses.csv", _slugs_of_csv, OKX_LICENCES, True),
+    ("/audits/", _slugs_of_page, OKX_AUDITS, True),
+    ("/api/audits/", _slugs_of_api, OKX_AUDITS, True),
+    ("/audits.json", _slugs_of_json, OKX_AUDITS, True),
+]
+
+
+def test_a_former_name_finds_the_firm_and_its_records_on_every_search_surface(client, okex):
+    """OKX's own records, wherever ``q`` is taken: its affiliates (OKX SG, OKX Middle East) were never OKEx."""
+    today = timezone.localdate().isoformat()
+    for path, read, expected, has_as_of in Q_SURFACES:
+        for params in [{"q": "okex"}, *([{"q": "okex", "as_of": today}] if has_as_of else [])]:
+            response = client.get(path, params)
+            assert response.status_code == 200
+            assert read(response) == expected, (path, params)
+    response = client.get("/search/", {"q": "okex"})
+    results = {heading: {obj.get_absolute_url() for obj in rows} for heading, rows in response.context["results"]}
+    assert results["Entities"] == {"/entities/okx/"}
+    assert results["Licences"] == {f"/licenses/{slug}/" for slug in OKX_LICENCES}
+    assert results["Audits and certifications"] == {f"/audits/{slug}/" for slug in OKX_AUDITS}
+    # The site search matches sources by title, which names the firm as OKX.
+    assert results["Sources"] == {"/sources/okx-compliance-overview-article/"}
+    assert (
+        '<dt>Formerly known as</dt><dd><ul class="inline"><li>OKEx</li>'
+        in client.get("/entities/okx/").content.decode()
+    )

@@ -1,13 +1,17 @@
 """The public list pages: filters, search, sort, facets, pagination and bad input, over HTTP."""
 
+import csv
 import datetime
+import io
 import re
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from registry import models
 from registry.dates import DatePrecision
 from registry.models import AuditKind, License, LicenseStatus
 from registry.views import LicenseRow
@@ -244,10 +248,11 @@ def make_records(count):
 
 # Measured on a cold cache: count + the page's ids + its rows + prefetches + one query per facet, each keyed
 # facet's labels, the choice fields' options, and the data-version read behind the page's ETag
-# (registry/caching.py). None depends on the rows.
-MAX_QUERIES = {"license-list": 14, "audit-list": 11, "entity-list": 11, "regulator-list": 8}
+# (registry/caching.py); for audits, the page's statuses and the reports superseding them (one query). None
+# depends on the rows.
+MAX_QUERIES = {"license-list": 14, "audit-list": 12, "entity-list": 11, "regulator-list": 8}
 # The same page again at the same data version: the version read, the page's rows by id and their prefetches.
-MAX_WARM_QUERIES = {"license-list": 3, "audit-list": 2, "entity-list": 3, "regulator-list": 3}
+MAX_WARM_QUERIES = {"license-list": 3, "audit-list": 3, "entity-list": 3, "regulator-list": 3}
 # A word that starts a word of every record make_records creates (search matches word prefixes).
 SEARCH_WORD = {"license-list": "example", "audit-list": "example", "entity-list": "example", "regulator-list": "auth"}
 
@@ -344,3 +349,74 @@ def test_licence_rows_read_by_values_are_the_rows_made_from_instances():
     regime_home = bare.license_type.regime.jurisdiction
     assert (rows[2].granted_in, rows[2].granted_in_stated) == ((regime_home.code, regime_home.name), False)
     assert rows[2].passports == []
+
+
+# ---------------------------------------------------------------------------
+# Issue 13, point 6: every surface agrees which of the seed's two SOC 2 Type II reports is current
+# ---------------------------------------------------------------------------
+
+SOC2_2023, SOC2_2024 = "okx-soc-2-type-ii-2023-09", "okx-soc-2-type-ii-2024-07"
+
+
+def _html_rows(client, query):
+    response = client.get(f"/audits/?{query}")
+    assert response.status_code == 200
+    return {audit.slug: audit.status for audit in response.context["object_list"]}
+
+
+def _api_rows(client, query):
+    response = client.get(f"/api/audits/?{query}")
+    assert response.status_code == 200
+    return {row["slug"]: row["status"] for row in response.json()["results"]}
+
+
+def _csv_rows(client, query):
+    response = client.get(f"/audits.csv?{query}")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return {row["slug"]: row["status"] for row in csv.DictReader(io.StringIO(text))}
+
+
+def _json_rows(client, query):
+    response = client.get(f"/audits.json?{query}")
+    assert response.status_code == 200
+    return {row["slug"]: row["status"] for row in response.json()["results"]}
+
+
+SURFACES = [_html_rows, _api_rows, _csv_rows, _json_rows]
+
+
+@pytest.mark.parametrize("as_of", [False, True], ids=["today", "as_of_today"])
+@pytest.mark.parametrize("rows", SURFACES, ids=["html", "api", "csv", "json"])
+def test_a_superseded_report_is_not_valid_today_on_any_surface(client, seed_data, rows, as_of):
+    today = timezone.localdate().isoformat()
+    prefix = f"as_of={today}&" if as_of else ""
+    soc2 = "standard=soc-2-type-ii"
+    assert rows(client, f"{prefix}{soc2}") == {SOC2_2023: "superseded", SOC2_2024: "current"}
+    assert rows(client, f"{prefix}{soc2}&valid_on={today}") == {SOC2_2024: "current"}
+    # On 1 January 2024 the 2023 report was current and the 2024 one not yet issued.
+    assert rows(client, f"{prefix}{soc2}&valid_on=2024-01-01") == {SOC2_2023: "superseded"}
+
+
+def test_the_list_links_a_superseded_report_to_the_later_one(client, seed_data):
+    html = client.get("/audits/?standard=soc-2-type-ii").content.decode()
+    assert re.search(rf'Superseded by <a href="/audits/{SOC2_2024}/">[^<]*<time datetime="2024-07">July 2024', html)
+
+
+def test_currently_certified_to_counts_only_current_reports(client, seed_data):
+    """OKX, whose 2023 report was superseded, is certified by its 2024 one; a firm whose only later report
+    expired is certified by neither."""
+    lapsed = factories.EntityFactory(slug="lapsed")
+    standard = models.Standard.objects.get(slug="soc-2-type-ii")
+    factories.AuditFactory(subject=lapsed, standard=standard, issued_on=datetime.date(2023, 1, 1))
+    factories.AuditFactory(
+        subject=lapsed,
+        standard=standard,
+        issued_on=datetime.date(2024, 1, 1),
+        valid_until=datetime.date(2025, 1, 1),
+        valid_until_precision=DatePrecision.DAY,
+    )
+    response = client.get("/entities/?standard=soc-2-type-ii")
+    assert [entity.slug for entity in response.context["object_list"]] == ["okx"]
+    api = client.get("/api/entities/?standard=soc-2-type-ii").json()
+    assert [row["slug"] for row in api["results"]] == ["okx"]

@@ -1,6 +1,7 @@
 """Home, search and detail pages: what a visitor sees, and what they must never see."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -540,7 +541,7 @@ def test_audit_page_shows_dates_as_precise_as_known(client):
 def test_ongoing_audit_page(client):
     audit = factories.OngoingAuditFactory(auditor__name="SlowMist")
     html = page(client, audit.get_absolute_url())
-    assert "Ongoing engagement" in html
+    assert "Current: ongoing engagement" in html
     assert 'Since <time datetime="2023">2023</time>, ongoing' in html
     assert "SlowMist" in html
 
@@ -769,3 +770,67 @@ def test_every_page_has_title_one_h1_main_and_nav(client, group):
 def test_navigation_falls_back_to_plain_paths_for_undefined_url_names():
     assert url_or("registry:home", "/fallback/") == "/"
     assert url_or("registry:no-such-page", "/entities/") == "/entities/"
+
+
+# ---------------------------------------------------------------------------
+# Issue 13: superseded reports (point 6), other names and count sentences (point 8)
+# ---------------------------------------------------------------------------
+
+
+def test_the_seed_soc2_reports_link_each_other_as_superseded_and_superseding(client, seed_data):
+    earlier = page(client, "/audits/okx-soc-2-type-ii-2023-09/")
+    later = page(client, "/audits/okx-soc-2-type-ii-2024-07/")
+    assert re.search(
+        r'<dt>Status</dt><dd>Superseded by <a href="/audits/okx-soc-2-type-ii-2024-07/">[^<]*'
+        r'<time datetime="2024-07">July 2024</time>',
+        earlier,
+    )
+    assert "<dt>Status</dt><dd>Current</dd>" not in earlier
+    assert "<dt>Status</dt><dd>Current</dd>" in later
+    assert re.search(
+        r'<dt>Supersedes</dt><dd>.*<a href="/audits/okx-soc-2-type-ii-2023-09/">[^<]*'
+        r'<time datetime="2023-09">September 2023</time>',
+        later,
+    )
+    # OKX's page lists both, with the same statuses.
+    okx = page(client, "/entities/okx/")
+    assert re.search(r'Superseded by <a href="/audits/okx-soc-2-type-ii-2024-07/">', okx)
+
+
+def test_entity_page_lists_other_names_by_kind(client):
+    okx = factories.GroupFactory(name="OKX")
+    factories.EntityAliasFactory(entity=okx, name="OKEx", kind=models.AliasKind.FORMER)
+    factories.EntityAliasFactory(entity=okx, name="OKX Global", kind=models.AliasKind.TRADING)
+    factories.EntityAliasFactory(entity=okx, name="OKX.com", kind=models.AliasKind.OTHER)
+    html = page(client, okx.get_absolute_url())
+    assert re.search(r"<dt>Formerly known as</dt><dd>.*OKEx", html)
+    assert re.search(r"<dt>Trading as</dt><dd>.*OKX Global", html)
+    assert re.search(r"<dt>Also known as</dt><dd>.*OKX\.com", html)
+
+
+@pytest.mark.parametrize(
+    ("count", "sentence"),
+    [
+        (0, "Nothing in the register matches “zyxwv”."),
+        (1, "1 record matches every word of your search."),
+        (2, "2 records match every word of your search."),
+    ],
+)
+def test_search_says_how_many_records_match_in_good_grammar(client, count, sentence):
+    for number in range(count):
+        factories.EntityFactory(name=f"Zyxwv Exchange {number}")
+    assert sentence in page(client, "/search/?q=zyxwv")
+
+
+@pytest.mark.parametrize(
+    ("count", "tile", "summary"),
+    [
+        (0, "0</span> Regulators", "No regulators match."),
+        (1, "1</span> Regulator<", "1 regulator."),
+        (2, "2</span> Regulators", "2 regulators."),
+    ],
+)
+def test_counts_agree_with_their_nouns(client, count, tile, summary):
+    factories.RegulatorFactory.create_batch(count)
+    assert tile in page(client, "/")
+    assert summary in " ".join(page(client, "/regulators/").split())
