@@ -1,17 +1,23 @@
 """The public change history: dated changes to published facts, read from django-simple-history.
 
-Only what the public could see is ever shown:
+Only what the public could see is ever shown, and from the moment it could:
 
-* a history row of a record is listed when its snapshot is published and the
-  record is visible today through its model's ``published()``, so nothing of a
-  draft, or of a record since taken down, leaks;
+* a history row of a record is listed when the record was public at that
+  row's instant, by the as-of rule (:func:`registry.history.public_then`: a
+  licence published while its holder was a draft was not), and the record is
+  visible today through its model's ``published()``, so nothing of a draft,
+  or of a record since taken down, leaks;
+* its action says what the public saw change: "published" when the record was
+  not public at its row before and is at this one (its own publication, or
+  that of a record it waited for: ``registry.review`` gives it a history row
+  then), "unpublished" the reverse, "created" and "deleted", else "changed";
 * two events are shown for records that are no longer visible, because the
-  public saw the record before them: its deletion while published and its
-  unpublishing. They carry the label of the last published snapshot and no
+  public saw the record before them: its deletion while public and its
+  unpublishing. They carry the label of the last public snapshot and no
   link, and only when the records that label names (a licence's holder, an
   audit's subject) are published today;
 * a citation's or alias's change shows as a change of its parent record, when
-  the parent is visible today and was published when the change was made, and
+  the parent is visible today and was public when the change was made, and
   (for a citation) its source is published;
 * editors are never named: ``history_user`` is never read.
 
@@ -23,6 +29,11 @@ page needs, read along its index on ``history_date``), counts with one query
 of one ``COUNT(*)`` per table, then loads that page's rows, their previous
 versions and the records they belong to with a fixed number of queries per
 record type. Exports walk the feed by key, never by offset.
+
+The as-of rule costs a few index lookups per history row it is asked of (one
+seek each into the history tables' ``(id, history_date, history_id)``
+indexes): a page asks it of about a page of rows, a count of every row, which
+is why the list views cache counts per data version.
 """
 
 from __future__ import annotations

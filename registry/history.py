@@ -11,6 +11,11 @@ later than that. The record is listed when
   and pages are what the list shows and links to;
 * it cited, at that moment, at least one source published then and today.
 
+That rule is :func:`public_then`, derived from each model's
+:class:`~registry.models.VisibilityRule` (the rule of its ``published()``
+written as data); the change feed asks it of each history row at the row's
+own instant, so a record enters the feed when it became public.
+
 Filters, facets and sorting then apply to the snapshot's own values (its
 status, dates, passports and activities as they were). Names of related
 records (holder, regulator…) are today's, and a row links to the record's

@@ -3,7 +3,10 @@
 No single account can put a fact live alone:
 
 * a new record starts as a draft; it goes live only when a reviewer other than
-  its last editor publishes it (:func:`publish`);
+  its last editor publishes it (:func:`publish`), and the public sees it only
+  once the records its visibility depends on are published too (a licence's
+  holder, regime, regulator, a cited source): :func:`draft_dependencies` lists
+  the drafts it waits for, which :func:`publish` can put live with it;
 * an edit to a published record is kept aside as a pending :class:`Revision`
   (:func:`propose`) until a different reviewer approves it (:func:`approve`);
   meanwhile the public keeps seeing the last approved version;
