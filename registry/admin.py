@@ -680,6 +680,9 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
         change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
         dependencies = review.draft_dependencies(obj)
         form = PublishForm(request.POST or None, dependencies=dependencies)
+        if request.method == "POST" and obj.is_published:
+            self.message_user(request, f"“{obj}” is already published.", messages.INFO)
+            return HttpResponseRedirect(change_url)
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"] or "Published after review"
             try:

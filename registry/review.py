@@ -286,7 +286,9 @@ def _record_visibility_changes(watched, *, public: bool, user):
     for (model, pk), causes in watched.items():
         by_model[model][pk] = causes
     for model, causes in by_model.items():
-        visible = set(model._default_manager.published().filter(pk__in=list(causes)).values_list("pk", flat=True))
+        visible = set()
+        for chunk in _chunks(list(causes)):
+            visible.update(model._default_manager.published().filter(pk__in=chunk).values_list("pk", flat=True))
         reasons = {}
         for pk, records in causes.items():
             if (pk in visible) != public:
@@ -296,8 +298,17 @@ def _record_visibility_changes(watched, *, public: bool, user):
                 reasons[pk] = f"Public since {_names(records)} {verb} published"
             else:
                 reasons[pk] = f"No longer public: {_names(records)} {verb} returned to draft"
-        if reasons:
-            add_history(model, reasons, user=user)
+        for chunk in _chunks(list(reasons)):
+            add_history(model, {pk: reasons[pk] for pk in chunk}, user=user)
+
+
+# Publishing a source may make thousands of records public; a database takes only so many parameters a query.
+BATCH_SIZE = 500
+
+
+def _chunks(items):
+    for start in range(0, len(items), BATCH_SIZE):
+        yield items[start : start + BATCH_SIZE]
 
 
 def add_history(model, reasons: dict, *, user):

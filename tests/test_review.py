@@ -353,3 +353,17 @@ def test_a_dependant_that_goes_public_gets_a_history_row_with_its_many_to_many_s
     row = licence.history.latest()
     assert row.history_change_reason == "Public since “Holder Published Later” was published"
     assert [item.activity.name for item in row.activities.all()] == ["Custody"]
+
+
+def test_publishing_a_source_gives_every_record_it_makes_public_a_history_row(reviewer, monkeypatch):
+    monkeypatch.setattr(review, "BATCH_SIZE", 2)  # several batches, without hundreds of records
+    source = factories.DraftSourceFactory(title="Official register extract")
+    licences = [LicenseFactory(citations=[source]) for _ in range(3)]
+    audits = [factories.AuditFactory(citations=[source]) for _ in range(2)]
+    assert not models.License.objects.published().exists()
+
+    review.publish(source, reviewer=reviewer)
+    assert models.License.objects.published().count() == 3
+    assert models.Audit.objects.published().count() == 2
+    for record in [*licences, *audits]:
+        assert record.history.latest().history_change_reason == "Public since “Official register extract” was published"
