@@ -31,9 +31,10 @@ versions and the records they belong to with a fixed number of queries per
 record type. Exports walk the feed by key, never by offset.
 
 The as-of rule costs a few index lookups per history row it is asked of (one
-seek each into the history tables' ``(id, history_date, history_id)``
-indexes): a page asks it of about a page of rows, a count of every row, which
-is why the list views cache counts per data version.
+seek each into the history tables' "row at an instant" indexes, which hold
+what the rule reads: registry.models.HistoricalRecords): a page asks it of
+about a page of rows, a count of every row, which is why the list views cache
+counts per data version.
 """
 
 from __future__ import annotations

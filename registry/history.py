@@ -62,6 +62,7 @@ from .models import (
     LicenseQuerySet,
     Publication,
     Source,
+    path_model,
     visibility_rule,
 )
 
@@ -158,24 +159,18 @@ def _citations_at(citation_model, cutoff, today=True):
     return rows.filter(source__in=Source.objects.published()) if today else rows
 
 
-def _named_public_then(model, path, cutoff) -> Exists:
+def _named_public_then(model, path, cutoff):
     """The record ``path`` names from the outer row was public at ``cutoff``; across a reference table
     (a licence's ``license_type__regime``) through a subquery of it, not a join."""
     first, _, rest = path.partition("__")
     if not rest:
-        return was_public(_related_model(model, first), f"{first}_id", cutoff, today=False)
+        return was_public(path_model(model, first), f"{first}_id", cutoff, today=False)
     through = model._meta.get_field(first).related_model
     inner = _deeper(cutoff)
     return Exists(through._base_manager.filter(_named_public_then(through, rest, inner), pk=OuterRef(f"{first}_id")))
 
 
-def _related_model(model, path):
-    for name in path.split("__"):
-        model = model._meta.get_field(name).related_model
-    return model
-
-
-def cited_then(model, cutoff, today=True, reference="id") -> Exists:
+def cited_then(model, cutoff, today=True, reference="id") -> Q | Exists:
     """The ``model`` record the outer row's ``reference`` names cited, at ``cutoff``, a source published then
     (with ``today``: and now). Always true for a model whose rule asks for no citation."""
     rule = visibility_rule(model)
@@ -202,7 +197,7 @@ def public_then(model, cutoff, today=True, cited=True) -> Q:
     rule = visibility_rule(model)
     condition = Q(publication_status=PUBLISHED) & ~Q(history_type="-")
     for path in (*rule.requires, *rule.optional):
-        related = _related_model(model, path)
+        related = path_model(model, path)
         named = _named_public_then(model, path, cutoff)
         if today:
             named = Q(**{f"{path}__in": related._default_manager.published()}) & named

@@ -294,6 +294,13 @@ def visibility_rule(model) -> VisibilityRule:
     return VISIBILITY_RULES.get(model._meta.model_name, VisibilityRule())
 
 
+def path_model(model, path: str):
+    """The model a rule's relation path leads to from ``model``: ``license_type__regime`` from a licence, Regime."""
+    for name in path.split("__"):
+        model = model._meta.get_field(name).related_model
+    return model
+
+
 # ---------------------------------------------------------------------------
 # Reference data
 # ---------------------------------------------------------------------------

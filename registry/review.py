@@ -33,7 +33,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import VISIBILITY_RULES, Publication, Revision, RevisionStatus, Source, visibility_rule
+from .models import VISIBILITY_RULES, Publication, Revision, RevisionStatus, Source, path_model, visibility_rule
 
 
 class ConflictError(ValidationError):
@@ -129,12 +129,6 @@ class Dependency:
         return f"{self.role} “{self.record}”"
 
 
-def _related_model(model, path):
-    for name in path.split("__"):
-        model = model._meta.get_field(name).related_model
-    return model
-
-
 def _related_pk(obj, path):
     """The primary key of the record ``path`` ("holder", "license_type__regime") names from ``obj``, or None."""
     *hops, last = path.split("__")
@@ -165,7 +159,7 @@ def draft_dependencies(obj) -> list[Dependency]:
     found = []
     for path in (*rule.requires, *rule.optional):
         pk = _related_pk(obj, path)
-        related = _related_model(model, path)
+        related = path_model(model, path)
         draft = related._base_manager.filter(pk=pk, publication_status=Publication.DRAFT).first() if pk else None
         if draft is not None:
             found.append(Dependency(draft, path.rsplit("__", 1)[-1].replace("_", " ")))
@@ -261,7 +255,7 @@ def _dependants(records, *, public: bool) -> dict:
         for record in records:
             condition = Q()
             for path in (*rule.requires, *rule.optional):
-                if isinstance(record, _related_model(model, path)):
+                if isinstance(record, path_model(model, path)):
                     condition |= Q(**{path: record.pk})
             if rule.cited_by and isinstance(record, Source):
                 condition |= Q(**{f"{rule.cited_by}__source": record.pk})
