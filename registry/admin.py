@@ -20,7 +20,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin import widgets as admin_widgets
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Case, Count, IntegerField, Q, Value, When
@@ -30,11 +30,13 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, capfirst
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import get_m2m_reverse_field_name
 
 from . import review
+from .dates import PartialDate
 from .forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
 from .importers.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
 from .importers.esma import (
@@ -177,6 +179,151 @@ def formset_operations(formset) -> dict:
         create.append(review.field_values(form.instance, names))
     operations = {"create": create, "update": update, "delete": delete}
     return {key: value for key, value in operations.items() if value}
+
+
+# ---------------------------------------------------------------------------
+# What a reviewer publishes: the record's public content, its differences, what it waits for
+# ---------------------------------------------------------------------------
+
+NOT_CONTENT = {"publication_status", *RECORD_FIELDS, *REVIEW_FIELDS}
+SHOWN_TEXT = 600  # characters of a long text shown on the publish page; the change form has the rest
+
+
+def admin_url(record) -> str:
+    """The record's admin change page, or "" when its model has none."""
+    try:
+        return reverse(f"admin:{record._meta.app_label}_{record._meta.model_name}_change", args=[record.pk])
+    except NoReverseMatch:
+        return ""
+
+
+def record_link(record, text=None):
+    url, text = admin_url(record), text or str(record)
+    return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+
+def is_public(obj) -> bool:
+    """What the public site decides: the record's model's ``published()``, not its own status alone."""
+    return type(obj)._default_manager.published().filter(pk=obj.pk).exists()
+
+
+def _partial_date(record, field):
+    precision = f"{field.attname}_precision"
+    if not any(f.attname == precision for f in record._meta.concrete_fields):
+        return None
+    return PartialDate.from_columns(getattr(record, field.attname), getattr(record, precision))
+
+
+def value_display(record, field) -> str:
+    """A field's value as a reviewer reads it, from a record or from one of its history rows."""
+    if field.many_to_many:
+        items = list(getattr(record, field.name).all())
+        if hasattr(record, "history_id"):  # a history row holds its own rows of the through table
+            items = [getattr(item, field.m2m_reverse_field_name()) for item in items]
+        return ", ".join(sorted(str(item) for item in items)) or "—"
+    value = getattr(record, field.attname)
+    if value is None or value == "" or value == []:
+        return "—"
+    partial = _partial_date(record, field)
+    if partial is not None:
+        return str(partial)
+    if field.is_relation:
+        return safe_str(getattr(record, field.name), f"#{value}")
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.date):
+        return str(PartialDate(value))
+    if isinstance(value, list):  # data-quality flags
+        return "; ".join(str(item.get("message", item)) if isinstance(item, dict) else str(item) for item in value)
+    return Truncator(str(value)).chars(SHOWN_TEXT)
+
+
+def citations_display(obj, at=None) -> str:
+    """The record's citations (at the instant ``at``, from their history), one per line; "" when it has none."""
+    try:
+        relation = obj._meta.get_field("citations")
+    except FieldDoesNotExist:
+        return ""
+    citation_model, target = relation.related_model, relation.field.attname
+    if at is None:
+        rows = list(citation_model.objects.filter(**{target: obj.pk}).select_related("source"))
+    else:
+        latest = {}
+        history = citation_model.history.filter(**{target: obj.pk}, history_date__lte=at).select_related("source")
+        for row in history.order_by("history_date", "history_id"):
+            latest[row.id] = row
+        rows = [row for row in latest.values() if row.history_type != "-"]
+    lines = []
+    for row in rows:
+        supports = f", for the {row.get_supports_display().lower()}" if row.supports else ""
+        lines.append(f"{safe_str(row.source, '#' + str(row.source_id))}{supports}")
+    return "\n".join(sorted(lines))
+
+
+def publication_content(fields, obj) -> list[tuple[str, str]]:
+    """``(label, value)`` of each public field of ``obj``, then its citations: what publishing puts live."""
+    rows = [(capfirst(field.verbose_name), value_display(obj, field)) for field in fields]
+    citations = citations_display(obj)
+    return rows + ([("Citations", citations)] if citations else [])
+
+
+def publication_differences(fields, obj):
+    """``(last published history row, [(label, then, now)])``; (None, []) for a record never published."""
+    history = obj.history.order_by("-history_date", "-history_id")
+    published = history.filter(publication_status=Publication.PUBLISHED).exclude(history_type="-").first()
+    current = history.first()
+    if published is None or current is None:
+        return None, []
+    rows = []
+    for field in fields:
+        then, now = value_display(published, field), value_display(current, field)
+        if then != now:
+            rows.append((capfirst(field.verbose_name), then, now))
+    then, now = citations_display(obj, at=published.history_date), citations_display(obj)
+    if then != now:
+        rows.append(("Citations", then or "—", now or "—"))
+    return published, rows
+
+
+def waiting_text(obj):
+    """Why a published ``obj`` is not public yet: the drafts it waits for, linked to their admin pages."""
+    waiting = review.draft_dependencies(obj)
+    if waiting:
+        return format_html_join(
+            ", ", "{} {}", ((dependency.role, record_link(dependency.record)) for dependency in waiting)
+        )
+    return "a citation of a source (it cites none)"
+
+
+def outcome_message(obj):
+    """The truth after publishing ``obj``: public now (with its public page), or what it still waits for."""
+    if is_public(obj):
+        url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+        link = format_html(' <a href="{}">View it on the site</a>.', url) if url else ""
+        return format_html("“{}” was published and is now public.{}", obj, link), messages.SUCCESS
+    return (
+        format_html("“{}” was published but is not public yet: it waits for {}.", obj, waiting_text(obj)),
+        messages.WARNING,
+    )
+
+
+class PublishForm(ReasonForm):
+    """The reviewer's note, and the drafts the record waits for to publish with it."""
+
+    def __init__(self, *args, dependencies=(), **kwargs):
+        super().__init__(*args, required=False, **kwargs)
+        self.dependencies = {f"{d.record._meta.label_lower}:{d.record.pk}": d for d in dependencies}
+        self.fields["together"] = forms.MultipleChoiceField(
+            label="Publish with it",
+            required=False,
+            choices=[(key, str(d)) for key, d in self.dependencies.items()],
+            widget=forms.CheckboxSelectMultiple,
+        )
+
+    def chosen(self):
+        return [self.dependencies[key].record for key in self.cleaned_data["together"]]
 
 
 class NeedsVerificationFilter(admin.SimpleListFilter):
@@ -414,9 +561,16 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
 
     # -- publication ------------------------------------------------------
 
-    @admin.action(description="Publish the selected drafts (reviewers only)", permissions=["change"])
+    @admin.action(description="Publish the selected drafts (reviewers only)…", permissions=["change"])
     def publish(self, request, queryset):
-        published = 0
+        """Publishing asks first, on a page listing what goes live and what stays hidden, and why."""
+        if not review.can_review(request.user):
+            for obj in queryset:
+                self.message_user(request, f"“{obj}” was not published. Only a reviewer can publish.", messages.ERROR)
+            return None
+        if "confirm" not in request.POST:
+            return self.publish_confirmation(request, queryset)
+        published = public = 0
         for obj in queryset:
             if obj.is_published:
                 self.message_user(request, f"“{obj}” is already published.", messages.INFO)
@@ -425,10 +579,42 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
                 review.publish(obj, reviewer=request.user)
             except (PermissionDenied, ValidationError) as exc:
                 self.message_user(request, f"“{obj}” was not published: {error_text(exc)}", messages.ERROR)
+                continue
+            published += 1
+            if is_public(obj):
+                public += 1
             else:
-                published += 1
+                self.message_user(request, *outcome_message(obj))
         if published:
-            self.message_user(request, f"Published {published} record(s).", messages.SUCCESS)
+            self.message_user(
+                request, f"Published {published} record(s); {public} of them now public.", messages.SUCCESS
+            )
+        return None
+
+    def publish_confirmation(self, request, queryset):
+        groups = {"live": [], "hidden": [], "refused": [], "published": []}
+        for obj in queryset:
+            entry = {"obj": obj, "url": admin_url(obj)}
+            refusal = self.publication_refusal(request, obj, "publish")
+            if obj.is_published:
+                groups["published"].append({**entry, "waiting": None if is_public(obj) else waiting_text(obj)})
+            elif refusal:
+                groups["refused"].append({**entry, "reason": refusal})
+            elif review.becomes_public(obj):
+                groups["live"].append(entry)
+            else:
+                publish_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_publish", args=[obj.pk])
+                groups["hidden"].append({**entry, "waiting": waiting_text(obj), "publish_url": publish_url})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Publish: check what goes live",
+            "opts": self.opts,
+            "queryset": queryset,
+            "groups": groups,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/registry/curated/publish_confirmation.html", context)
 
     @admin.action(description="Return the selected records to draft (reviewers only)…", permissions=["change"])
     def unpublish(self, request, queryset):
@@ -482,22 +668,77 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
+        if action == "publish":
+            return self.publish_view(request, obj)
         change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
-        form = ReasonForm(request.POST or None, required=action == "unpublish")
+        form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            reason = form.cleaned_data["reason"]
             try:
-                if action == "publish":
-                    review.publish(obj, reviewer=request.user, reason=reason or "Published after review")
-                else:
-                    review.unpublish(obj, reviewer=request.user, reason=reason)
+                review.unpublish(obj, reviewer=request.user, reason=form.cleaned_data["reason"])
             except (PermissionDenied, ValidationError) as exc:
                 self.message_user(request, f"“{obj}” was not changed: {error_text(exc)}", messages.ERROR)
             else:
-                done = "published" if action == "publish" else "returned to draft"
-                self.message_user(request, f"“{obj}” was {done}.", messages.SUCCESS)
+                self.message_user(request, f"“{obj}” was returned to draft.", messages.SUCCESS)
             return HttpResponseRedirect(change_url)
+        context = self.publication_context(request, obj, action, form, change_url)
+        return TemplateResponse(request, "admin/registry/curated/publication.html", context)
+
+    def publish_view(self, request, obj):
+        """Publish one record: its content and its differences from its last published version, the drafts it
+        waits for (to publish with it, four eyes for each), and afterwards whether the public can see it."""
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+        dependencies = review.draft_dependencies(obj)
+        form = PublishForm(request.POST or None, dependencies=dependencies)
+        if request.method == "POST" and obj.is_published:
+            self.message_user(request, f"“{obj}” is already published.", messages.INFO)
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"] or "Published after review"
+            try:
+                review.publish(obj, reviewer=request.user, reason=reason, together=form.chosen())
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"“{obj}” was not published: {error_text(exc)}", messages.ERROR)
+            else:
+                obj.refresh_from_db()
+                self.message_user(request, *outcome_message(obj))
+            return HttpResponseRedirect(change_url)
+        fields = [
+            field
+            for field in (self.model._meta.get_field(name) for name in self.content_names(request, obj))
+            if field.concrete or field.many_to_many
+        ]
+        last_published, differences = publication_differences(fields, obj)
+        rows = []
+        for key, dependency in form.dependencies.items():
+            own = dependency.record.last_edited_by_id == request.user.pk
+            rows.append({"key": key, "dependency": dependency, "url": admin_url(dependency.record), "own": own})
+        if request.method != "POST":
+            form.initial["together"] = [row["key"] for row in rows if not row["own"]]
         context = {
+            **self.publication_context(request, obj, "publish", form, change_url),
+            "content": publication_content(fields, obj),
+            "last_published": last_published,
+            "differences": differences,
+            "dependencies": rows,
+            "several_sources": sum(row["dependency"].role == "source" for row in rows) > 1,
+            "public_alone": review.becomes_public(obj),
+        }
+        return TemplateResponse(request, "admin/registry/curated/publication.html", context)
+
+    def content_names(self, request, obj):
+        """The model fields the form shows, less publication bookkeeping: what the public will read."""
+        names = []
+        for name in flatten_fieldsets(self.get_fieldsets(request, obj)):
+            try:
+                self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if name not in NOT_CONTENT:
+                names.append(name)
+        return names
+
+    def publication_context(self, request, obj, action, form, change_url):
+        return {
             **self.admin_site.each_context(request),
             "title": f"{'Publish' if action == 'publish' else 'Return to draft'}: {obj}",
             "opts": self.opts,
@@ -508,7 +749,12 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             "change_url": change_url,
             "media": self.media,
         }
-        return TemplateResponse(request, "admin/registry/curated/publication.html", context)
+
+    def view_on_site(self, obj):
+        """The public page, offered only when the public can open it (published is not enough)."""
+        if not hasattr(obj, "get_absolute_url") or not is_public(obj):
+            return None
+        return obj.get_absolute_url()
 
     def review_context(self, request, obj) -> dict:
         """What the change page shows above the form: status, pending revisions, publish buttons."""
@@ -522,6 +768,7 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             "publish_refusal": self.publication_refusal(request, obj, "publish"),
             "unpublish_refusal": self.publication_refusal(request, obj, "unpublish"),
             "needs_verification": obj.needs_verification() if hasattr(obj, "needs_verification") else False,
+            "waiting": waiting_text(obj) if obj.is_published and not is_public(obj) else "",
         }
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

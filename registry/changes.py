@@ -1,17 +1,23 @@
 """The public change history: dated changes to published facts, read from django-simple-history.
 
-Only what the public could see is ever shown:
+Only what the public could see is ever shown, and from the moment it could:
 
-* a history row of a record is listed when its snapshot is published and the
-  record is visible today through its model's ``published()``, so nothing of a
-  draft, or of a record since taken down, leaks;
+* a history row of a record is listed when the record was public at that
+  row's instant, by the as-of rule (:func:`registry.history.public_then`: a
+  licence published while its holder was a draft was not), and the record is
+  visible today through its model's ``published()``, so nothing of a draft,
+  or of a record since taken down, leaks;
+* its action says what the public saw change: "published" when the record was
+  not public at its row before and is at this one (its own publication, or
+  that of a record it waited for: ``registry.review`` gives it a history row
+  then), "unpublished" the reverse, "created" and "deleted", else "changed";
 * two events are shown for records that are no longer visible, because the
-  public saw the record before them: its deletion while published and its
-  unpublishing. They carry the label of the last published snapshot and no
+  public saw the record before them: its deletion while public and its
+  unpublishing. They carry the label of the last public snapshot and no
   link, and only when the records that label names (a licence's holder, an
   audit's subject) are published today;
 * a citation's or alias's change shows as a change of its parent record, when
-  the parent is visible today and was published when the change was made, and
+  the parent is visible today and was public when the change was made, and
   (for a citation) its source is published;
 * editors are never named: ``history_user`` is never read.
 
@@ -23,6 +29,12 @@ page needs, read along its index on ``history_date``), counts with one query
 of one ``COUNT(*)`` per table, then loads that page's rows, their previous
 versions and the records they belong to with a fixed number of queries per
 record type. Exports walk the feed by key, never by offset.
+
+The as-of rule costs a few index lookups per history row it is asked of (one
+seek each into the history tables' "row at an instant" indexes, which hold
+what the rule reads: registry.models.HistoricalRecords): a page asks it of
+about a page of rows, a count of every row, which is why the list views cache
+counts per data version.
 """
 
 from __future__ import annotations
@@ -36,12 +48,13 @@ from functools import cached_property
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
-from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models import BooleanField, CharField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .dates import DatePrecision, PartialDate
+from .history import cited_then, public_then, was_public
 from .models import (
     Audit,
     AuditCitation,
@@ -58,6 +71,7 @@ from .models import (
     Regime,
     Regulator,
     Source,
+    visibility_rule,
 )
 
 PUBLISHED = Publication.PUBLISHED
@@ -385,8 +399,8 @@ TRACKS = (
 TRACKS_BY_KEY = {track.key: track for track in TRACKS}
 
 
-def _previous_row(history, field_name="history_id"):
-    """The same record's history row just before the outer one (ties on date broken by id)."""
+def _earlier_rows(history):
+    """The same record's history rows before the outer one, newest first (ties on date broken by id)."""
     return (
         history.objects.filter(id=OuterRef("id"))
         .filter(
@@ -394,20 +408,45 @@ def _previous_row(history, field_name="history_id"):
             | Q(history_date=OuterRef("history_date"), history_id__lt=OuterRef("history_id"))
         )
         .order_by("-history_date", "-history_id")
-        .values(field_name)[:1]
     )
 
 
-def _parent_status_then(track):
-    """The parent's publication status as of the child's change (its latest history row by then)."""
-    parent_history = track.parent_model.history.model
-    return Subquery(
-        parent_history.objects.filter(
-            id=OuterRef(f"{track.parent_field}_id"), history_date__lte=OuterRef("history_date")
-        )
-        .order_by("-history_date", "-history_id")
-        .values("publication_status")[:1]
+def _previous_row(history, field_name="history_id"):
+    """The same record's history row just before the outer one."""
+    return _earlier_rows(history).values(field_name)[:1]
+
+
+def _public_at_row(model):
+    """A history row's record was public at the row's own instant: the as-of rule (registry.history)."""
+    return public_then(model, F("history_date"), today=False)
+
+
+def _parent_public_at_row(track):
+    """A citation's or alias's parent was public at the row's instant: the as-of rule, as :func:`_public_at_row`.
+
+    A citation that is not a removal, of a source published then, is itself
+    the citation the parent's rule asks for: only when it is not are the
+    parent's other citations looked up (the costliest part of the rule).
+    """
+    parent, now = f"{track.parent_field}_id", F("history_date")
+    then = was_public(track.parent_model, parent, now, today=False, cited=False)
+    if track.model is not _citation_model(track.parent_model):
+        return then & cited_then(track.parent_model, now, today=False, reference=parent)
+    itself = ~Q(history_type="-") & was_public(Source, "source_id", now, today=False)
+    return then & (itself | cited_then(track.parent_model, now, today=False, reference=parent))
+
+
+def _citation_model(model):
+    rule = visibility_rule(model)
+    return model._meta.get_field(rule.cited_by).related_model if rule.cited_by else None
+
+
+def _public_before(track):
+    """The record was public at the instant of its history row just before the outer one."""
+    earlier = _earlier_rows(track.history).annotate(
+        public=ExpressionWrapper(_public_at_row(track.model), output_field=BooleanField())
     )
+    return Subquery(earlier.values("public")[:1], output_field=BooleanField())
 
 
 def visible_rows(track, per_row=False):
@@ -453,20 +492,14 @@ def _visible_rows(track, per_row):
     if track.parent_field:
         if hasattr(track.model, "source"):
             rows = rows.filter(_visible_now(Source, "source_id", per_row))
-        return (
-            rows.filter(_visible_now(track.parent_model, f"{track.parent_field}_id", per_row))
-            .alias(parent_then=_parent_status_then(track))
-            .filter(parent_then=PUBLISHED)
-        )
-    current = Q(publication_status=PUBLISHED) & ~Q(history_type="-") & _visible_now(track.model, "id", per_row)
-    deleted = Q(history_type="-") & Q(publication_status=PUBLISHED)
-    unpublished = Q(history_type="~") & Q(publication_status=Publication.DRAFT) & Q(previous_status=PUBLISHED)
-    gone = deleted | unpublished
+        parent = f"{track.parent_field}_id"
+        return rows.filter(_visible_now(track.parent_model, parent, per_row)).filter(_parent_public_at_row(track))
+    current = _visible_now(track.model, "id", per_row) & _public_at_row(track.model)
+    # Deleted or taken off the public site (by itself, or by a record it depends on) while it was public.
+    gone = (Q(history_type="-") | ~_public_at_row(track.model)) & Q(public_before=True)
     if track.label_safe is not None:
         gone &= track.label_safe
-    return rows.alias(previous_status=Subquery(_previous_row(track.history, "publication_status"))).filter(
-        current | gone
-    )
+    return rows.alias(public_before=_public_before(track)).filter(current | gone)
 
 
 # ---------------------------------------------------------------------------
@@ -815,6 +848,9 @@ def _load_rows(track, ids):
         .select_related(*track.related)
         .prefetch_related(*track.m2m_prefetches())
     )
+    if not track.parent_field:
+        # Whether the record was public at each row, and so at the row before: what tells "published" apart.
+        rows = rows.annotate(public=ExpressionWrapper(_public_at_row(track.model), output_field=BooleanField()))
     return {row.history_id: row for row in rows}
 
 
@@ -847,26 +883,31 @@ def _record_url(track, obj):
 
 
 def _own_change(track, row, previous, current):
-    previous_published = previous is not None and previous.publication_status == PUBLISHED
+    """The change a record's own history row stands for, by whether the record was public at it and before it.
+
+    "Published" means it became public: not public at the row before, public at
+    this one, whether through its own publication or through that of a record
+    it waited for (which gives it a history row of its own, registry.review).
+    """
+    public_before = previous is not None and bool(previous.public)
     changes = []
     if row.history_type == "+":
         action = "created"
     elif row.history_type == "-":
         action = "deleted"
-    elif row.publication_status != PUBLISHED:
+    elif not row.public:
         action = "unpublished"
-    elif previous is not None and not previous_published:
+    elif not public_before:
         action = "published"
     else:
         action = "changed"
-        if previous is not None:
-            changes = diff(track, previous, row)
+        changes = diff(track, previous, row)
     # Deleted and unpublished records keep the label they were last public with, and no link.
     visible = action not in ("deleted", "unpublished") and current is not None
     if visible:
         label = track.label(current)
     else:
-        label = track.label(previous if action == "unpublished" and previous_published else row)
+        label = track.label(previous if action == "unpublished" and public_before else row)
     return Change(
         date=row.history_date,
         record_type=track.record_type,

@@ -11,9 +11,12 @@ from one ``random.Random(seed)`` drawn in a fixed order, and timestamps are fixe
 rather than "now". Rows are written with ``bulk_create`` in batches (and
 many-to-many rows straight into the through tables), so 20,000 entities (about
 120,000 entities, licences and audits, plus their citations) take well under two
-minutes on SQLite. History: each curated record gets one "+" entry, written with
-simple-history's ``bulk_history_create``; citations, aliases and many-to-many
-snapshots get none (``history=False`` skips history altogether).
+minutes on SQLite. History: each curated record, and each citation of a licence
+or audit, gets one "+" entry, written in bulk; a licence or audit is dated no
+earlier than the records it names, so that the as-of view and the change feed
+(which ask whether it was public at each instant) see it public from its
+creation. Entity citations, aliases and many-to-many snapshots get no history
+(``history=False`` skips history altogether).
 """
 
 from __future__ import annotations
@@ -465,11 +468,11 @@ class DemoGenerator:
             "alias": Table(EntityAlias, "aliases"),
             "entity_citation": Table(EntityCitation, "entity citations"),
             "license": Table(License, "licences", history),
-            "license_citation": Table(LicenseCitation, "licence citations"),
+            "license_citation": Table(LicenseCitation, "licence citations", history),
             "license_activities": Table(License.activities.through, "licence activities"),
             "passports": Table(License.passported_to.through, "passports"),
             "audit": Table(Audit, "audits", history),
-            "audit_citation": Table(AuditCitation, "audit citations"),
+            "audit_citation": Table(AuditCitation, "audit citations", history),
         }
         countries, areas, members = self.countries()
         eu_members = members["EU"]
@@ -588,6 +591,7 @@ class DemoGenerator:
             type_names, activities, source_lines, demo_source["id"],
         )  # fmt: skip
         self.plan_audits(standards_by_kind, standard_slugs, source_lines, demo_source["id"])
+        self.date_after_what_they_name()
 
         for source in t["source"].rows:
             lines = source_lines[source["id"]]
@@ -597,6 +601,43 @@ class DemoGenerator:
             source["sha256"] = sha256(source["archived_text"])
         for row in t["regulator"].rows:
             del row["source_id"]
+
+    def date_after_what_they_name(self):
+        """Date each licence and audit no earlier than the records it names, and its citations with it.
+
+        Whether a record was public at a past instant (the as-of view, the
+        change feed) is read from the history of the records its visibility
+        depends on: a licence dated before its holder would not have been
+        public when it was created.
+        """
+        t = self.tables
+        stamp = {
+            name: {row["id"]: row["updated_at"] for row in t[name].rows}
+            for name in ("entity", "regime", "regulator", "source")
+        }
+        regime_of = {row["id"]: row["regime_id"] for row in t["license_type"].rows}
+        cited = {"license": defaultdict(list), "audit": defaultdict(list)}
+        for kind, column in (("license", "license_id"), ("audit", "audit_id")):
+            for citation in t[f"{kind}_citation"].rows:
+                cited[kind][citation[column]].append(citation)
+        names = {
+            "license": lambda row: [
+                stamp["entity"][row["holder_id"]],
+                stamp["regime"][regime_of[row["license_type_id"]]],
+                stamp["regulator"].get(row["regulator_id"]),
+            ],
+            "audit": lambda row: [stamp["entity"][row["subject_id"]], stamp["entity"].get(row["auditor_id"])],
+        }
+        for kind, named in names.items():
+            for row in t[kind].rows:
+                citations = cited[kind][row["id"]]
+                sources = [stamp["source"][citation["source_id"]] for citation in citations]
+                when = max(value for value in [row["updated_at"], *named(row), *sources] if value is not None)
+                row["created_at"] = row["updated_at"] = when
+                if row["published_at"] is not None:
+                    row["published_at"] = when
+                for citation in citations:
+                    citation["history_date"] = when
 
     def plan_entities(self, countries, source_lines):
         """Auditors, groups, standalone companies, then affiliates spread over groups (a few very large)."""
@@ -872,7 +913,7 @@ class DemoGenerator:
         self.counts[table.label] += len(tuples)
 
     def write_history(self, connection, table):
-        """One "+" entry per record, dated with the record's own timestamp (simple-history's columns)."""
+        """One "+" entry per record, dated with the record's own timestamp (a citation's: its record's)."""
         model = table.model.history.model
         fields = list(model._meta.concrete_fields)
         columns = [field.attname for field in fields]
@@ -881,7 +922,7 @@ class DemoGenerator:
         extra = {"history_change_reason": HISTORY_REASON, "history_type": "+", "history_user_id": None}
         tuples = []
         for number, row in enumerate(table.rows, start=first):
-            values = {**extra, "history_id": number, "history_date": row["updated_at"]}
+            values = {**extra, "history_id": number, "history_date": row.get("history_date") or row["updated_at"]}
             tuples.append(tuple(values[c] if c in values else row.get(c, defaults.get(c)) for c in columns))
         insert_rows(connection, model, columns, fields, tuples, self.progress, f"{table.label} history")
         self.counts["history entries"] += len(tuples)

@@ -11,6 +11,11 @@ later than that. The record is listed when
   and pages are what the list shows and links to;
 * it cited, at that moment, at least one source published then and today.
 
+That rule is :func:`public_then`, derived from each model's
+:class:`~registry.models.VisibilityRule` (the rule of its ``published()``
+written as data); the change feed asks it of each history row at the row's
+own instant, so a record enters the feed when it became public.
+
 Filters, facets and sorting then apply to the snapshot's own values (its
 status, dates, passports and activities as they were). Names of related
 records (holder, regulator…) are today's, and a row links to the record's
@@ -31,7 +36,19 @@ import datetime
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 
 from . import filters
 from .dates import PartialDate
@@ -39,15 +56,14 @@ from .models import (
     Audit,
     AuditCitation,
     AuditQuerySet,
-    Entity,
     License,
     LicenseCitation,
     LicenseQuerySet,
     Publication,
-    Regime,
-    Regulator,
     Source,
     link_supersession,
+    path_model,
+    visibility_rule,
 )
 
 PUBLISHED = Publication.PUBLISHED
@@ -81,8 +97,25 @@ def display_day(day: datetime.date) -> str:
 # ---------------------------------------------------------------------------
 
 
+def _deeper(cutoff):
+    """``cutoff`` as written one subquery further in.
+
+    A cutoff is a fixed instant, or a column: ``F("history_date")`` of the rows being filtered (the change
+    feed asks about each row's own instant), ``OuterRef(...)`` of an enclosing query's rows. A subquery
+    reaches the same column through one more ``OuterRef``.
+    """
+    if isinstance(cutoff, OuterRef):
+        return OuterRef(cutoff)
+    if isinstance(cutoff, F):
+        return OuterRef(cutoff.name)
+    return cutoff
+
+
 def _latest_by(history_model, cutoff):
-    """The id of the outer history row's record's latest history row by ``cutoff`` (ties broken by id)."""
+    """The id of the outer history row's record's latest history row by ``cutoff`` (ties broken by id).
+
+    ``cutoff`` as seen from this subquery (see :func:`_deeper`).
+    """
     return (
         history_model.objects.filter(id=OuterRef("id"), history_date__lte=cutoff)
         .order_by("-history_date", "-history_id")
@@ -96,43 +129,88 @@ def _rows_at(model, cutoff):
     return (
         history_model.objects.filter(history_date__lte=cutoff, publication_status=PUBLISHED)
         .exclude(history_type="-")
-        .filter(history_id=Subquery(_latest_by(history_model, cutoff)))
+        .filter(history_id=Subquery(_latest_by(history_model, _deeper(cutoff))))
     )
 
 
-def _published_then(model, reference, cutoff) -> Exists:
-    """The ``model`` record the outer row's ``reference`` names was published at ``cutoff``."""
-    return Exists(_rows_at(model, cutoff).filter(id=OuterRef(reference)))
+def was_public(model, reference, cutoff, today=True, cited=True):
+    """The ``model`` record the outer row's ``reference`` names was public at ``cutoff`` (see :func:`public_then`).
+
+    One lookup of that record's latest history row by ``cutoff`` (a scalar
+    subquery), whose snapshot the rule is then evaluated on: cheaper than
+    asking whether some row is both the latest and public.
+    """
+    inner = _deeper(cutoff)
+    latest = model.history.model.objects.filter(id=OuterRef(reference), history_date__lte=inner)
+    public = ExpressionWrapper(public_then(model, inner, today, cited), output_field=BooleanField())
+    answer = latest.order_by("-history_date", "-history_id").annotate(public=public).values("public")[:1]
+    return Coalesce(Subquery(answer, output_field=BooleanField()), Value(False), output_field=BooleanField())
 
 
-def _citations_at(citation_model, cutoff):
-    """Citation rows alive at ``cutoff`` whose source was published then and is published today."""
+def _citations_at(citation_model, cutoff, today=True):
+    """Citation rows alive at ``cutoff`` whose source was published then (and, with ``today``, is published now)."""
     history_model = citation_model.history.model
-    return (
+    rows = (
         history_model.objects.filter(history_date__lte=cutoff)
         .exclude(history_type="-")
-        .filter(history_id=Subquery(_latest_by(history_model, cutoff)))
-        .filter(_published_then(Source, "source_id", cutoff), source__in=Source.objects.published())
+        .filter(history_id=Subquery(_latest_by(history_model, _deeper(cutoff))))
+        .filter(was_public(Source, "source_id", cutoff, today=False))
     )
+    return rows.filter(source__in=Source.objects.published()) if today else rows
+
+
+def _named_public_then(model, path, cutoff):
+    """The record ``path`` names from the outer row was public at ``cutoff``; across a reference table
+    (a licence's ``license_type__regime``) through a subquery of it, not a join."""
+    first, _, rest = path.partition("__")
+    if not rest:
+        return was_public(path_model(model, first), f"{first}_id", cutoff, today=False)
+    through = model._meta.get_field(first).related_model
+    inner = _deeper(cutoff)
+    return Exists(through._base_manager.filter(_named_public_then(through, rest, inner), pk=OuterRef(f"{first}_id")))
+
+
+def cited_then(model, cutoff, today=True, reference="id") -> Q | Exists:
+    """The ``model`` record the outer row's ``reference`` names cited, at ``cutoff``, a source published then
+    (with ``today``: and now). Always true for a model whose rule asks for no citation."""
+    rule = visibility_rule(model)
+    if not rule.cited_by:
+        return Q()
+    citation_model = model._meta.get_field(rule.cited_by).related_model
+    target = f"{citation_model.TARGET_FIELD}_id"
+    return Exists(_citations_at(citation_model, _deeper(cutoff), today).filter(**{target: OuterRef(reference)}))
+
+
+def public_then(model, cutoff, today=True, cited=True) -> Q:
+    """The history rows of ``model`` whose snapshot was public at ``cutoff``: the as-of rule.
+
+    The snapshot is published and not a deletion; the records its model's
+    :class:`~registry.models.VisibilityRule` names (a licence's holder, regime
+    and regulator if any) were published at ``cutoff`` (their own latest
+    history rows by then); and, for a cited record, a citation alive at
+    ``cutoff`` cited a source published then. With ``today`` the named records
+    and that source must also be published now: the as-of lists show today's
+    names and link to today's pages. The change feed asks without ``today``,
+    each row at its own instant (``cutoff=F("history_date")``). Without
+    ``cited``, the citations are left for the caller to check (:func:`cited_then`).
+    """
+    rule = visibility_rule(model)
+    condition = Q(publication_status=PUBLISHED) & ~Q(history_type="-")
+    for path in (*rule.requires, *rule.optional):
+        related = path_model(model, path)
+        named = _named_public_then(model, path, cutoff)
+        if today:
+            named = Q(**{f"{path}__in": related._default_manager.published()}) & named
+        condition &= (Q(**{f"{path}__isnull": True}) | named) if path in rule.optional else named
+    return condition & cited_then(model, cutoff, today) if cited else condition
 
 
 def license_snapshots(day: datetime.date):
     """Published licence snapshots at the end of ``day`` (see the module docstring for the rule)."""
     cutoff = end_of_day(day)
-    citations = _citations_at(LicenseCitation, cutoff).filter(license_id=OuterRef("id"))
     return (
         _rows_at(License, cutoff)
-        .filter(
-            _published_then(Entity, "holder_id", cutoff),
-            _published_then(Regime, "license_type__regime_id", cutoff),
-            Exists(citations),
-            holder__in=Entity.objects.published(),
-            license_type__regime__in=Regime.objects.published(),
-        )
-        .filter(
-            Q(regulator__isnull=True)
-            | (Q(regulator__in=Regulator.objects.published()) & _published_then(Regulator, "regulator_id", cutoff))
-        )
+        .filter(public_then(License, cutoff))
         .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
         # The list's order; the live model's sort-key copies (holder_name, regime_name) have no history.
         .order_by("holder__name", "license_type__regime__short_name", "slug")
@@ -142,18 +220,9 @@ def license_snapshots(day: datetime.date):
 def audit_snapshots(day: datetime.date):
     """Published audit snapshots at the end of ``day``."""
     cutoff = end_of_day(day)
-    citations = _citations_at(AuditCitation, cutoff).filter(audit_id=OuterRef("id"))
     return (
         _rows_at(Audit, cutoff)
-        .filter(
-            _published_then(Entity, "subject_id", cutoff),
-            Exists(citations),
-            subject__in=Entity.objects.published(),
-        )
-        .filter(
-            Q(auditor__isnull=True)
-            | (Q(auditor__in=Entity.objects.published()) & _published_then(Entity, "auditor_id", cutoff))
-        )
+        .filter(public_then(Audit, cutoff))
         .select_related("subject", "standard", "auditor")
         .order_by(*Audit._meta.ordering)
     )

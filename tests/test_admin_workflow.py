@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from registry import models
+from registry import models, review
 
 from . import factories
 
@@ -142,8 +142,10 @@ def draft_by(client, user, parts):
 
 
 def publish_action(client, obj, follow=True):
+    """The changelist's "Publish" action, confirmed on its intermediate page."""
     url = reverse(f"admin:registry_{obj._meta.model_name}_changelist")
-    return client.post(url, {"action": "publish", "_selected_action": [obj.pk]}, follow=follow)
+    data = {"action": "publish", "_selected_action": [obj.pk]}
+    return client.post(url, {**data, "confirm": "yes"}, follow=follow)
 
 
 # ---------------------------------------------------------------------------
@@ -614,3 +616,105 @@ def test_a_record_created_today_is_verified_today(client, curator, parts):
     listed = client.get(reverse("admin:registry_license_changelist")).content.decode()
     assert listed.count('class="needs-verification"') == 1
     assert f"{timezone.localdate().day} {timezone.localdate():%B %Y} (created)" in listed
+
+
+# ---------------------------------------------------------------------------
+# Publishing what the public can see
+# ---------------------------------------------------------------------------
+
+
+def test_publishing_a_licence_whose_holder_is_a_draft_says_what_it_waits_for(client, reviewer):
+    holder = factories.DraftEntityFactory(name="Draft Holder Ltd")
+    licence = factories.DraftLicenseFactory(holder=holder)
+    publish_url = reverse("admin:registry_license_publish", args=[licence.pk])
+
+    page = as_user(client, reviewer).get(publish_url)
+    assert [row["dependency"].record for row in page.context["dependencies"]] == [holder]
+    assert "Draft Holder Ltd" in page.content.decode()
+
+    # Published alone: the message says it is not public, and names (and links) what it waits for.
+    response = client.post(publish_url, {"reason": "Checked"}, follow=True)
+    message = messages_of(response)[0]
+    assert "was published but is not public yet: it waits for holder" in message
+    assert change_url(holder) in message
+    assert "is now public" not in message
+    assert client.get(f"/licenses/{licence.slug}/").status_code == 404
+    page = client.get(change_url(licence)).content.decode()
+    assert "View on site" not in page
+    assert "Not public yet" in page
+
+    # Its holder published by another reviewer: the licence is public, and the admin offers its page.
+    response = publish_action(as_user(client, factories.ReviewerFactory()), holder)
+    assert client.get(f"/licenses/{licence.slug}/").status_code == 200
+    assert "View on site" in client.get(change_url(licence)).content.decode()
+
+
+def test_the_publish_page_offers_the_drafts_to_publish_with_it_under_four_eyes(client, reviewer, second_reviewer):
+    holder = factories.DraftEntityFactory(name="Draft Holder Ltd")
+    regime = factories.DraftRegimeFactory(short_name="Draft Regime")
+    regime.last_edited_by = reviewer
+    regime.save()
+    licence = factories.DraftLicenseFactory(holder=holder, license_type=factories.LicenseTypeFactory(regime=regime))
+    publish_url = reverse("admin:registry_license_publish", args=[licence.pk])
+
+    page = as_user(client, reviewer).get(publish_url)
+    rows = {row["dependency"].record: row for row in page.context["dependencies"]}
+    assert (rows[holder]["own"], rows[regime]["own"]) == (False, True)
+    html = page.content.decode()
+    assert "You made its last edit: another reviewer must publish it." in html
+    assert page.context["form"]["together"].value() == [rows[holder]["key"]]
+
+    # Ticking the regime it last edited refuses the whole action.
+    keys = [rows[holder]["key"], rows[regime]["key"]]
+    response = client.post(publish_url, {"reason": "", "together": keys}, follow=True)
+    assert "Draft Regime" in messages_of(response)[0] and "Nothing was published" in messages_of(response)[0]
+    holder.refresh_from_db()
+    assert not holder.is_published
+
+    # Another reviewer publishes all three together: the licence is public at once.
+    response = as_user(client, second_reviewer).post(publish_url, {"reason": "", "together": keys}, follow=True)
+    assert "was published and is now public" in messages_of(response)[0]
+    assert licence.get_absolute_url() in messages_of(response)[0]
+    assert models.License.objects.published().filter(pk=licence.pk).exists()
+
+
+def test_the_publish_page_shows_the_content_and_its_differences_from_the_last_published_version(
+    client, curator, reviewer
+):
+    licence = factories.LicenseFactory(reference_number="OLD-REF", conditions="No retail clients.")
+    page = as_user(client, reviewer).get(reverse("admin:registry_license_publish", args=[licence.pk]))
+    assert "It is already published." in page.content.decode()
+
+    licence = review.unpublish(licence, reviewer=reviewer, reason="Reference under review")
+    licence.reference_number = "NEW-REF"
+    licence = review.save_edit(licence, user=curator, reason="Corrected reference", base_version=licence.version)
+    page = client.get(reverse("admin:registry_license_publish", args=[licence.pk]))
+    content = dict(page.context["content"])
+    assert content["Reference number"] == "NEW-REF"
+    assert content["Granted on"] == "March 2025"
+    assert content["Conditions"] == "No retail clients."
+    assert "obtained its licence" not in content["Citations"]  # sources, not quotes
+    assert page.context["differences"] == [("Reference number", "OLD-REF", "NEW-REF")]
+    html = page.content.decode()
+    assert "Differences from the last published version" in html and "OLD-REF" in html
+
+
+def test_bulk_publish_asks_first_listing_what_goes_live_and_what_stays_hidden(client, reviewer):
+    ready = factories.DraftLicenseFactory()
+    waiting = factories.DraftLicenseFactory(holder=factories.DraftEntityFactory(name="Not Yet Holder"))
+    url = reverse("admin:registry_license_changelist")
+    data = {"action": "publish", "_selected_action": [ready.pk, waiting.pk]}
+
+    page = as_user(client, reviewer).post(url, data)
+    assert page.status_code == 200
+    groups = page.context["groups"]
+    assert [entry["obj"] for entry in groups["live"]] == [ready]
+    assert [entry["obj"] for entry in groups["hidden"]] == [waiting]
+    assert "Not Yet Holder" in page.content.decode()
+    assert not models.License.objects.filter(publication_status=models.Publication.PUBLISHED).exists()
+
+    response = client.post(url, {**data, "confirm": "yes"}, follow=True)
+    shown = " ".join(messages_of(response))
+    assert "Published 2 record(s); 1 of them now public." in shown
+    assert f"“{waiting}” was published but is not public yet: it waits for holder" in shown
+    assert list(models.License.objects.published()) == [ready]

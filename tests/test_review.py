@@ -5,9 +5,12 @@ import datetime
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from registry import models, review
 
+from . import factories
 from .factories import (
     CuratorFactory,
     DraftLicenseFactory,
@@ -238,3 +241,129 @@ def test_roles_survive_a_flush(transactional_db):
     assert reviewers.permissions.filter(codename="review").exists()
     assert Group.objects.get(name="curators").permissions.filter(codename="change_license").exists()
     assert not Group.objects.get(name="curators").permissions.filter(codename="review").exists()
+
+
+# ---------------------------------------------------------------------------
+# Publishing with the drafts a record waits for
+# ---------------------------------------------------------------------------
+
+DRAFT, PUBLISHED = models.Publication.DRAFT, models.Publication.PUBLISHED
+STATE = st.sampled_from([DRAFT, PUBLISHED])
+OPTIONAL = st.sampled_from([None, DRAFT, PUBLISHED])
+
+
+def build_record(kind, named, sources):
+    """A draft ``kind`` record whose named records and cited sources are in the states asked.
+
+    ``named["optional"]`` is the state of the record it may name (a regulator, an auditor), None for none.
+    """
+    entity = EntityFactory(publication_status=named["entity"])
+    cited = [SourceFactory(publication_status=state) for state in sources]
+    if kind == "license":
+        regulator = named["optional"] and factories.RegulatorFactory(publication_status=named["optional"])
+        licence_type = factories.LicenseTypeFactory(regime=factories.RegimeFactory(publication_status=named["regime"]))
+        return DraftLicenseFactory(
+            holder=entity, license_type=licence_type, regulator=regulator or None, citations=cited
+        )
+    if kind == "audit":
+        auditor = named["optional"] and factories.AuditorFactory(publication_status=named["optional"])
+        return factories.DraftAuditFactory(subject=entity, auditor=auditor or None, citations=cited)
+    if kind == "keyperson":
+        return factories.KeyPersonFactory(entity=entity, publication_status=DRAFT)
+    regulator = named["optional"] and factories.RegulatorFactory(publication_status=named["optional"])
+    return models.WarningNotice.objects.create(
+        slug=f"warning-{entity.slug}",
+        entity=entity,
+        regulator=regulator or None,
+        jurisdiction=entity.jurisdiction or factories.JurisdictionFactory(),
+        source=cited[0],
+    )
+
+
+@pytest.fixture
+def reviewer():
+    return ReviewerFactory()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(sorted(models.VISIBILITY_RULES)),
+    named=st.fixed_dictionaries({"entity": STATE, "regime": STATE, "optional": OPTIONAL}),
+    sources=st.lists(STATE, min_size=1, max_size=3),
+)
+def test_publishing_what_a_record_waits_for_makes_it_public(reviewer, kind, named, sources):
+    """Over every model with a visibility rule: the drafts listed are exactly what keeps it off the public site."""
+    record = build_record(kind, named, sources)
+    model = type(record)
+    waiting = review.draft_dependencies(record)
+    assert all(not dependency.record.is_published for dependency in waiting)
+    assert review.becomes_public(record) == (waiting == [])
+    assert review.becomes_public(record, [dependency.record for dependency in waiting])
+
+    review.publish(record, reviewer=reviewer)
+    assert model.objects.published().filter(pk=record.pk).exists() == (waiting == [])
+    for dependency in waiting:
+        review.publish(dependency.record, reviewer=reviewer)
+    assert model.objects.published().filter(pk=record.pk).exists()
+    if hasattr(model.objects, "by_rule"):
+        assert model.objects.by_rule().filter(pk=record.pk).exists()
+
+
+def test_publish_puts_the_chosen_drafts_live_first_in_one_transaction(reviewer):
+    holder = factories.DraftEntityFactory(name="Waiting Holder")
+    source = factories.DraftSourceFactory(title="Waiting source")
+    licence = DraftLicenseFactory(holder=holder, citations=[source])
+    assert [(d.role, d.record) for d in review.draft_dependencies(licence)] == [("holder", holder), ("source", source)]
+
+    review.publish(licence, reviewer=reviewer, reason="All checked", together=[holder, source])
+    assert models.License.objects.published().filter(pk=licence.pk).exists()
+    for record in (holder, source, licence):
+        record.refresh_from_db()
+        assert (record.publication_status, record.published_by) == (PUBLISHED, reviewer)
+    assert holder.history.latest().history_date < licence.history.latest().history_date
+    assert holder.history.latest().history_change_reason == f"Published with “{licence}”: All checked"
+
+
+def test_publish_refuses_the_whole_action_when_the_reviewer_last_edited_a_draft_it_waits_for(reviewer):
+    holder = review.save_edit(
+        factories.DraftEntityFactory(name="Edited By Me"), user=reviewer, reason="Typo", base_version=1
+    )
+    regime = factories.DraftRegimeFactory()
+    licence = DraftLicenseFactory(holder=holder, license_type=factories.LicenseTypeFactory(regime=regime))
+    with pytest.raises(PermissionDenied, match="Edited By Me"):
+        review.publish(licence, reviewer=reviewer, together=[regime, holder])
+    for record in (holder, regime, licence):
+        record.refresh_from_db()
+        assert record.publication_status == DRAFT
+    with pytest.raises(ValidationError, match="not a draft this record waits for"):
+        review.publish(licence, reviewer=reviewer, together=[factories.DraftEntityFactory()])
+
+
+def test_a_dependant_that_goes_public_gets_a_history_row_with_its_many_to_many_sets(reviewer):
+    holder = factories.DraftEntityFactory(name="Holder Published Later")
+    licence = LicenseFactory(holder=holder)
+    licence.activities.add(factories.ActivityFactory(name="Custody"))
+    version = licence.version
+    rows_before = licence.history.count()
+
+    review.publish(holder, reviewer=reviewer)
+    licence.refresh_from_db()
+    assert licence.version == version  # not saved: an editor's open copy stays valid
+    assert licence.history.count() == rows_before + 1
+    row = licence.history.latest()
+    assert row.history_change_reason == "Public since “Holder Published Later” was published"
+    assert [item.activity.name for item in row.activities.all()] == ["Custody"]
+
+
+def test_publishing_a_source_gives_every_record_it_makes_public_a_history_row(reviewer, monkeypatch):
+    monkeypatch.setattr(review, "BATCH_SIZE", 2)  # several batches, without hundreds of records
+    source = factories.DraftSourceFactory(title="Official register extract")
+    licences = [LicenseFactory(citations=[source]) for _ in range(3)]
+    audits = [factories.AuditFactory(citations=[source]) for _ in range(2)]
+    assert not models.License.objects.published().exists()
+
+    review.publish(source, reviewer=reviewer)
+    assert models.License.objects.published().count() == 3
+    assert models.Audit.objects.published().count() == 2
+    for record in [*licences, *audits]:
+        assert record.history.latest().history_change_reason == "Public since “Official register extract” was published"

@@ -119,3 +119,26 @@ def test_curator_submits_a_licence_and_a_reviewer_publishes_it_and_approves_an_e
     expect(changes).to_contain_text("Reference from the FCA register")
     expect(changes).not_to_contain_text("carla")
     expect(changes).not_to_contain_text("rafael")
+
+
+def test_a_reviewer_publishes_a_licence_with_the_draft_holder_it_waits_for(browser: Browser, live_server):
+    from tests.e2e.test_accessibility_e2e import serious_violations
+
+    holder = factories.DraftEntityFactory(name="Waiting Holder Ltd")
+    licence = factories.DraftLicenseFactory(holder=holder)
+    reviewer = staff("rosa", "reviewers")
+    publish_path = f"/admin/registry/license/{licence.pk}/publish/"
+
+    # A context that lets axe-core's inline script run (the admin's Content-Security-Policy would block it).
+    reviewer_page = browser.new_context(bypass_csp=True).new_page()
+    log_in(reviewer_page, live_server, reviewer, publish_path)
+    expect(reviewer_page.locator("#publication-dependencies")).to_contain_text("Waiting Holder Ltd", timeout=WAIT)
+    expect(reviewer_page.get_by_label("Holder: Waiting Holder Ltd")).to_be_checked()
+    expect(reviewer_page.locator("#publication-content")).to_contain_text("March 2025")
+    assert serious_violations(reviewer_page) == []
+
+    reviewer_page.click("input[name=_publish]")
+    expect(reviewer_page.locator(".messagelist")).to_contain_text("was published and is now public", timeout=WAIT)
+    expect(reviewer_page.get_by_role("link", name="View on site")).to_be_visible()
+    visitor = public_page(browser, f"{live_server.url}/licenses/{licence.slug}/")
+    expect(visitor.locator("main")).to_contain_text("Waiting Holder Ltd", timeout=WAIT)
