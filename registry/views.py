@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
-from . import caching, changes, charts, datasets, exports, filters, history
+from . import caching, changes, charts, datasets, exports, filters, guides, history
 from . import search as search_index
 from .dates import PartialDate
 from .links import detail_path
@@ -1105,3 +1105,16 @@ class DataReleaseFileView(View):
             as_attachment=filename != datasets.DESCRIPTOR_FILENAME,
             filename=f"{datasets.PACKAGE_NAME}-{version}-{filename}",
         )
+
+
+# --- Documentation ---
+
+
+class ApiGuideView(TemplateView):
+    """``/about/api/``: the API guide (docs/api.md) as a page, linked from the API's schema and its docs."""
+
+    template_name = "registry/api_guide.html"
+
+    def get_context_data(self, **kwargs):
+        title, body = guides.api_guide()
+        return super().get_context_data(**kwargs, title=title, body=body)

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from registry.dates import DatePrecision
 from tests import factories
@@ -243,3 +244,15 @@ class TestSchemaAndDocs:
         addresses = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
         assert addresses
         assert all(not address.startswith(("http:", "https:", "//")) for address in addresses), addresses
+
+
+def test_the_schema_links_to_the_api_guide_and_the_docs_lead_back_to_the_site(client):
+    guide = reverse("registry:api-guide")
+    description = client.get("/api/schema/", {"format": "json"}).json()["info"]["description"]
+    assert f"]({guide})" in description  # a Markdown link, which Swagger UI renders
+    assert "docs/api.md" not in description
+    assert client.get(guide).status_code == 200
+    html = client.get("/api/docs/").content.decode()
+    assert f'href="{reverse("registry:home")}"' in html
+    assert f'href="{guide}"' in html
+    assert '<link rel="icon" href="/favicon.ico"' in html

@@ -769,3 +769,25 @@ def test_every_page_has_title_one_h1_main_and_nav(client, group):
 def test_navigation_falls_back_to_plain_paths_for_undefined_url_names():
     assert url_or("registry:home", "/fallback/") == "/"
     assert url_or("registry:no-such-page", "/entities/") == "/entities/"
+
+
+# ---------------------------------------------------------------------------
+# Links to the rest of the site, the icon, the API guide
+# ---------------------------------------------------------------------------
+
+
+def test_every_page_links_to_changes_open_data_and_the_api(client):
+    html = page(client, "/")
+    for name in ("change-list", "data-releases", "api-docs", "api-guide", "feed-changes"):
+        assert f'href="{reverse(f"registry:{name}")}"' in html, name
+    assert f'href="{reverse("sitemap")}"' in html
+    assert '<link rel="icon" href="/favicon.ico"' in html
+
+
+def test_the_api_guide_is_a_page_of_the_site_with_the_guide_from_the_docs(client):
+    html = page(client, reverse("registry:api-guide"))
+    assert html.count("<h1>") == 1
+    assert "<h1>Public API, feeds and &quot;as it stood on&quot;</h1>" in html
+    assert "<h2>JSON API (<code>/api/</code>)</h2>" in html
+    assert '<div class="table-wrap" role="region"' in html  # the endpoint table scrolls on a phone
+    assert f'href="{reverse("registry:api-docs")}"' in html

@@ -27,6 +27,7 @@ PAGES = {
     "regulator": "/regulators/vara/",
     "regime": "/regimes/mica/",
     "source": "/sources/okx-compliance-overview-article/",
+    "api-guide": "/about/api/",
 }
 
 
