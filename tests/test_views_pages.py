@@ -1,6 +1,7 @@
 """Home, search and detail pages: what a visitor sees, and what they must never see."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -772,8 +773,27 @@ def test_navigation_falls_back_to_plain_paths_for_undefined_url_names():
 
 
 # ---------------------------------------------------------------------------
-# Links to the rest of the site, the icon, the API guide
+# Valid HTML datetimes, links to the rest of the site, the icon
 # ---------------------------------------------------------------------------
+
+# The HTML values a ``<time datetime>`` of this site takes: a year, a month, a date, or a global date and time
+# with at most three digits of a second's fraction (HTML's grammar; Python writes six).
+HTML_DATETIME = re.compile(
+    r"\d{4}|\d{4}-\d{2}|\d{4}-\d{2}-\d{2}"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})"
+)
+
+
+def test_every_time_element_has_a_valid_html_datetime(client):
+    licence = factories.LicenseFactory()
+    licence.reference_number = "REF-2"
+    licence.save()
+    pages = ["/", reverse("registry:change-list"), licence.get_absolute_url(), licence.holder.get_absolute_url()]
+    for url in pages:
+        values = re.findall(r'datetime="([^"]*)"', page(client, url))
+        assert any("T" in value for value in values), url  # a moment is shown on each
+        for value in values:
+            assert HTML_DATETIME.fullmatch(value), (url, value)
 
 
 def test_every_page_links_to_changes_open_data_and_the_api(client):
