@@ -58,13 +58,14 @@ def test_home_charts_link_each_bar_to_the_filtered_list(client):
     regime = factories.RegimeFactory(slug="mica", short_name="MiCA")
     factories.LicenseFactory.create_batch(2, jurisdiction=malta, license_type__regime=regime)
     html = page(client, "/")
-    assert '<svg class="bar-chart"' in html
+    assert '<ol class="bar-chart"' in html
     assert 'href="/licenses/?jurisdiction=MT"' in html
     assert 'href="/licenses/?regime=mica"' in html
-    assert "Malta (MT): 2 licences" in html
-    # The text alternative: a table with the same figures.
+    # A bar's link reads as its label, then its count.
+    assert '<span class="bar-label">Malta (MT)</span>' in html
+    assert '2<span class="visually-hidden"> licences</span>' in html
+    # The same figures as a table, folded away.
     assert 'id="chart-jurisdiction-table"' in html
-    assert 'aria-describedby="chart-jurisdiction-table"' in html
 
 
 def test_home_chart_counts_a_licence_without_home_state_under_its_regime_jurisdiction(client):
