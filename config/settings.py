@@ -225,7 +225,9 @@ if os.environ.get("DJANGO_API_THROTTLE"):
     REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": os.environ["DJANGO_API_THROTTLE"]}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Compliance Registry API",
-    "DESCRIPTION": "Read-only access to the published register: every record cites its sources. See docs/api.md.",
+    # Markdown: Swagger UI renders the link. The guide is docs/api.md, published at /about/api/.
+    "DESCRIPTION": "Read-only access to the published register: every record cites its sources. "
+    "Filters, paging, errors and dates are explained in the [API guide](/about/api/).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -17,6 +17,7 @@ urlpatterns = [
     path(ADMIN_URL, admin.site.urls),
     path("healthz", ops.healthz, name="healthz"),
     path("robots.txt", ops.robots_txt, name="robots-txt"),
+    path("favicon.ico", ops.favicon_ico, name="favicon"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("", include("registry.urls")),
 ]

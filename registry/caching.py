@@ -50,7 +50,7 @@ UNCACHED_URL_NAMES = {"data-releases", "data-dictionary", "data-release-file", "
 # Data-derived views outside the ``registry`` namespace.
 CACHED_URL_NAMES = {"sitemap"}
 # Views that depend on the code alone (the API's schema and its docs): validated without reading the database.
-CODE_ONLY_URL_NAMES = {"api-schema", "api-docs"}
+CODE_ONLY_URL_NAMES = {"api-schema", "api-docs", "api-guide"}
 
 
 # ---------------------------------------------------------------------------
@@ -195,7 +195,8 @@ def current_version() -> str:
 
 @lru_cache(maxsize=1)
 def release() -> str:
-    """A digest of what renders the pages: ``REGISTRY_RELEASE`` if set, else the code, templates and static files.
+    """A digest of what renders the pages: ``REGISTRY_RELEASE`` if set, else the code, templates, static files and
+    docs (the API guide page is docs/api.md).
 
     Computed from file contents, not times, so every worker and every machine
     of one deployment agrees, and a deployment changes every ETag.
@@ -205,7 +206,7 @@ def release() -> str:
         return configured
     base = Path(settings.BASE_DIR)
     digest = hashlib.sha256()
-    for folder in ("registry", "templates", "static", "config"):
+    for folder in ("registry", "templates", "static", "config", "docs"):
         root = base / folder
         if not root.is_dir():
             continue

@@ -1,4 +1,4 @@
-"""Geometry for the server-rendered SVG charts (home bar charts, entity timelines).
+"""Geometry for the server-rendered charts (home bar charts, entity timelines).
 
 The templates only place shapes at the coordinates computed here, so the
 arithmetic is testable without parsing SVG. Coordinates are in the SVG's own
@@ -22,62 +22,39 @@ class Bar:
     label: str
     count: int
     href: str
-    x: float
-    y: float
-    width: float
-    height: float
-    label_y: float
-    value_x: float
+    share: float  # the bar's length, in percent of the longest bar's
 
 
 @dataclass(frozen=True)
 class BarChart:
-    bars: list[Bar]
-    width: int
-    height: int
-    bar_x: int
-    label_x: int
+    bars: list[Bar]  # the largest ``limit`` counts, drawn
+    rows: list[Bar]  # every count, for the table
     max_count: int
 
+    @property
+    def total(self) -> int:
+        return len(self.rows)
 
-def bar_chart(
-    items,
-    *,
-    width: int = 640,
-    label_width: int = 220,
-    bar_height: int = 22,
-    gap: int = 10,
-    value_room: int = 48,
-) -> BarChart:
-    """Lay out ``items`` (label, count, href) as horizontal bars.
+    @property
+    def more(self) -> int:
+        """How many counts the drawing leaves out (they are in the table)."""
+        return len(self.rows) - len(self.bars)
 
-    Bar length is proportional to the count; the longest bar ends
-    ``value_room`` units before the right edge so its number still fits.
+
+def bar_chart(items, *, limit: int = 15) -> BarChart:
+    """Lay out ``items`` (label, count, href) as horizontal bars, the largest ``limit`` of them drawn.
+
+    A bar's length is its count's share of the largest count. The template draws each bar as a link
+    holding its label, an SVG bar and its number, so the text wraps on a phone and the link's name is
+    its visible text; all the counts, drawn or not, go in the table.
     """
-    items = list(items)
+    items = sorted(items, key=lambda item: -item[1])  # stable: ties keep the caller's order
     max_count = max((count for _, count, _ in items), default=0)
-    room = width - label_width - value_room
-    bars = []
-    for index, (label, count, href) in enumerate(items):
-        y = gap + index * (bar_height + gap)
-        bar_width = room * count / max_count if max_count else 0
-        bars.append(
-            Bar(
-                label=label,
-                count=count,
-                href=href,
-                x=label_width,
-                y=y,
-                width=round(bar_width, 2),
-                height=bar_height,
-                label_y=y + bar_height * 0.7,
-                value_x=round(label_width + bar_width + 6, 2),
-            )
-        )
-    height = gap + len(items) * (bar_height + gap)
-    return BarChart(
-        bars=bars, width=width, height=height, bar_x=label_width, label_x=label_width - 8, max_count=max_count
-    )
+    rows = [
+        Bar(label=label, count=count, href=href, share=round(100 * count / max_count, 2) if max_count else 0)
+        for label, count, href in items
+    ]
+    return BarChart(bars=rows[:limit], rows=rows, max_count=max_count)
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Operational endpoints: the load balancer's health check and robots.txt."""
+"""Operational endpoints: the load balancer's health check, robots.txt and /favicon.ico."""
 
 import logging
+from functools import lru_cache
 
+from django.contrib.staticfiles import finders
 from django.db import DatabaseError, connection, connections
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
@@ -53,6 +55,22 @@ def robots_txt(request):
         f"Sitemap: {request.build_absolute_uri(reverse('sitemap'))}",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+
+
+FAVICON = "registry/favicon.ico"  # drawn from registry/favicon.svg: PNGs of 16, 32 and 48 px in one ICO
+
+
+@lru_cache(maxsize=1)
+def _favicon() -> bytes:
+    with open(finders.find(FAVICON), "rb") as icon:
+        return icon.read()
+
+
+@cache_control(max_age=86400, public=True)
+@require_safe
+def favicon_ico(request):
+    """The site's icon where browsers and feed readers look for it without reading a page's ``<link rel="icon">``."""
+    return HttpResponse(_favicon(), content_type="image/vnd.microsoft.icon")
 
 
 def warm_up() -> None:

@@ -47,6 +47,7 @@ api_patterns = [
     path("api/", api.APIRootView.as_view({"get": "list"}), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="registry:api-schema"), name="api-docs"),
+    path("about/api/", views.ApiGuideView.as_view(), name="api-guide"),
     path("api/", include(api.Router.urls())),
     re_path(r"^api/", api.not_found),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from django.utils.translation import ngettext
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
-from . import caching, changes, charts, datasets, exports, filters, history, redirects
+from . import caching, changes, charts, datasets, exports, filters, guides, history, redirects
 from . import search as search_index
 from .dates import PartialDate
 from .links import detail_path
@@ -815,6 +816,13 @@ class RegistryListView(FilterView):
             links[sort.param] = {"label": sort.label, "url": _query_url(params, sort=target), "state": state}
         return links
 
+    def active_filter_count(self) -> int:
+        """How many of the form's filters the URL sets (the sort order is not a filter): "Filters (2 active)"."""
+        params = self.request.GET
+        return sum(
+            1 for name in self.filterset.form.fields if name != "sort" and any(v.strip() for v in params.getlist(name))
+        )
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = self.request.GET.copy()
@@ -829,6 +837,7 @@ class RegistryListView(FilterView):
             csv_url=reverse(export, kwargs={"format": "csv"}) + suffix,
             json_url=reverse(export, kwargs={"format": "json"}) + suffix,
             has_filters=any(key != "page" for key in self.request.GET),
+            active_filters=self.active_filter_count(),
             as_of=self.filterset.as_of,
             as_of_display=history.display_day(self.filterset.as_of) if self.filterset.as_of else "",
         )
@@ -1117,6 +1126,25 @@ class ChangeListView(RegistryListView):
         # Django would derive a second name from the object list's model, which a feed lacks.
         return [self.template_name]
 
+    # "Last 7 days" runs from six days ago to today: seven calendar days, today included.
+    periods = (("Last 7 days", 6), ("Last 30 days", 29))
+
+    def get_periods(self):
+        """Quick links setting ``since`` (the URL keeps the state); the one the URL matches is selected."""
+        params = self.request.GET
+        since, until = params.get("since", ""), params.get("until", "")
+        links = []
+        for label, days in self.periods:
+            day = (timezone.localdate() - datetime.timedelta(days=days)).isoformat()
+            url = _query_url(params, since=day, until=None)
+            links.append({"label": label, "url": url, "selected": since == day and not until})
+        url = _query_url(params, since=None, until=None)
+        links.append({"label": "All dates", "url": url, "selected": not (since or until)})
+        return links
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs, periods=self.get_periods())
+
 
 class ChangeExportView(ExportView):
     filterset_class = filters.ChangeFilterSet
@@ -1197,3 +1225,16 @@ class DataReleaseFileView(View):
             as_attachment=filename != datasets.DESCRIPTOR_FILENAME,
             filename=f"{datasets.PACKAGE_NAME}-{version}-{filename}",
         )
+
+
+# --- Documentation ---
+
+
+class ApiGuideView(TemplateView):
+    """``/about/api/``: the API guide (docs/api.md) as a page, linked from the API's schema and its docs."""
+
+    template_name = "registry/api_guide.html"
+
+    def get_context_data(self, **kwargs):
+        title, body = guides.api_guide()
+        return super().get_context_data(**kwargs, title=title, body=body)

@@ -664,3 +664,21 @@ def test_a_licence_made_public_by_an_approved_citation_is_listed_as_published_th
         ("published", "Cite the notice"),
         ("changed", "Cite the notice"),
     ]
+
+
+def test_last_7_and_30_days_are_links_that_set_since_and_show_which_is_selected(client):
+    today = timezone.localdate()
+    recent, older = EntityFactory(name="Recent Exchange"), EntityFactory(name="Older Exchange")
+    recent.history.all().update(history_date=timezone.now() - datetime.timedelta(days=6))
+    older.history.all().update(history_date=timezone.now() - datetime.timedelta(days=20))
+    html = client.get(CHANGES_URL).content.decode()
+    week, month = (today - datetime.timedelta(days=6)).isoformat(), (today - datetime.timedelta(days=29)).isoformat()
+    assert f'<a href="?since={week}">Last 7 days</a>' in html
+    assert f'<a href="?since={month}">Last 30 days</a>' in html
+    assert '<a href="?" aria-current="true">All dates</a>' in html
+
+    html = client.get(CHANGES_URL, {"since": week, "type": "entity"}).content.decode()
+    assert f'<a href="?since={week}&amp;type=entity" aria-current="true">Last 7 days</a>' in html
+    assert "Recent Exchange" in html and "Older Exchange" not in html
+    html = client.get(CHANGES_URL, {"since": month}).content.decode()
+    assert "Recent Exchange" in html and "Older Exchange" in html

@@ -14,33 +14,19 @@ TODAY = datetime.date(2026, 1, 1)
 
 def test_bars_are_proportional_to_counts_and_keep_their_links():
     chart = charts.bar_chart(
-        [("Malta (MT)", 4, "/licenses/?granted_in=MT"), ("Singapore (SG)", 1, "/licenses/?granted_in=SG")],
-        width=640,
-        label_width=220,
-        value_room=40,
+        [("Malta (MT)", 4, "/licenses/?granted_in=MT"), ("Singapore (SG)", 1, "/licenses/?granted_in=SG")]
     )
     malta, singapore = chart.bars
-    assert malta.width == 640 - 220 - 40
-    assert singapore.width == pytest.approx(malta.width / 4)
+    assert malta.share == 100
+    assert singapore.share == pytest.approx(25)
     assert (malta.href, singapore.href) == ("/licenses/?granted_in=MT", "/licenses/?granted_in=SG")
-    assert malta.x == singapore.x == 220
-    # Bars do not overlap and the drawing is tall enough for all of them.
-    assert singapore.y >= malta.y + malta.height
-    assert chart.height >= singapore.y + singapore.height
     assert chart.max_count == 4
-
-
-def test_longest_bar_leaves_room_for_its_number():
-    chart = charts.bar_chart([("MiCA", 7, "/licenses/?regime=mica")], width=500, label_width=100, value_room=50)
-    (bar,) = chart.bars
-    assert bar.value_x > bar.x + bar.width
-    assert bar.value_x < chart.width
 
 
 def test_bar_chart_of_nothing_is_empty_and_zero_counts_draw_no_bar():
     assert charts.bar_chart([]).bars == []
     chart = charts.bar_chart([("Nowhere", 0, "/licenses/?granted_in=XX")])
-    assert chart.bars[0].width == 0
+    assert chart.bars[0].share == 0
 
 
 def test_timeline_plots_a_partial_date_at_the_start_of_its_period():
@@ -132,15 +118,39 @@ def test_audit_items_show_ongoing_engagements_periods_and_validity():
 
 
 @pytest.mark.django_db
-def test_home_svg_bars_are_links_with_widths_from_the_geometry(client):
+def test_home_bars_are_links_with_lengths_from_the_geometry(client):
     malta = factories.JurisdictionFactory(code="MT", name="Malta")
     singapore = factories.JurisdictionFactory(code="SG", name="Singapore")
     factories.LicenseFactory.create_batch(2, jurisdiction=malta)
     factories.LicenseFactory(jurisdiction=singapore)
     html = client.get("/").content.decode()
-    svg = html[html.index('<svg class="bar-chart"') : html.index("</svg>")]
-    assert "<title>Licences by where granted</title>" in svg
-    links = re.findall(r'<a href="([^"]+)"', svg)
+    chart = html[html.index('<ol class="bar-chart"') : html.index("</ol>")]
+    links = re.findall(r'<a href="([^"]+)"', chart)
     assert links == ["/licenses/?granted_in=MT", "/licenses/?granted_in=SG"]
-    widths = [float(w) for w in re.findall(r'<rect class="bar"[^>]* width="([0-9.]+)"', svg)]
+    widths = [float(w) for w in re.findall(r'<rect class="bar"[^>]* width="([0-9.]+)"', chart)]
     assert widths[0] == pytest.approx(2 * widths[1])
+
+
+def test_a_chart_draws_its_fifteen_largest_counts_and_keeps_every_count_for_its_table():
+    items = [(f"Place {n}", n, f"/licenses/?jurisdiction=P{n}") for n in range(1, 201)]
+    chart = charts.bar_chart(items)
+    assert [bar.count for bar in chart.bars] == list(range(200, 185, -1))
+    assert chart.total == 200 and chart.more == 185
+    assert sorted(bar.href for bar in chart.rows) == sorted(href for _, _, href in items)
+
+
+@pytest.mark.django_db
+def test_home_shows_each_chart_once_with_every_count_in_a_folded_table(client):
+    for number in range(20):
+        factories.LicenseFactory.create_batch(number + 1, jurisdiction=factories.JurisdictionFactory())
+    html = client.get("/").content.decode()
+    figure = html[html.index('<figcaption id="chart-jurisdiction-title">') :]
+    figure = figure[: figure.index("</figure>")]
+    drawn, folded = figure.split("<details", 1)
+    assert len(re.findall(r'<rect class="bar"', drawn)) == 15
+    assert "<table" not in drawn
+    assert "All 20 as a table" in folded
+    assert len(re.findall(r"<tr><td><a href=", folded)) == 20
+    # The largest count is drawn first; the smallest only in the table.
+    assert re.search(r'<span class="bar-value">20<', drawn)
+    assert not re.search(r'<span class="bar-value">1<', drawn)

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -298,3 +299,21 @@ def test_the_application_starts_when_the_warm_up_cannot_render(case, transaction
     result = run_python(probe, url, **env)
     assert result.stdout.strip().endswith("started")
     assert "Warm-up rendered no pages" in result.stderr
+
+
+@pytest.mark.django_db
+def test_favicon_ico_answers_with_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/vnd.microsoft.icon"
+    assert "max-age=86400" in response["Cache-Control"]
+    icon = response.content
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    sizes = set()
+    for index in range(int.from_bytes(icon[4:6], "little")):
+        entry = icon[6 + 16 * index : 22 + 16 * index]
+        length, offset = struct.unpack("<II", entry[8:16])
+        assert icon[offset : offset + 8] == b"\x89PNG\r\n\x1a\n" and len(icon) >= offset + length
+        sizes.add(entry[0])
+    assert {16, 32} <= sizes
+    assert client.post("/favicon.ico").status_code in (403, 405)

@@ -420,3 +420,36 @@ def test_currently_certified_to_counts_only_current_reports(client, seed_data):
     assert [entity.slug for entity in response.context["object_list"]] == ["okx"]
     api = client.get("/api/entities/?standard=soc-2-type-ii").json()
     assert [row["slug"] for row in api["results"]] == ["okx"]
+
+
+@pytest.mark.parametrize("name", [*LISTS, "change-list"])
+def test_filters_fold_behind_one_control_that_counts_the_active_ones(client, name):
+    html = get(client, name).content.decode()
+    side = html[html.index('<details class="list-side"') :]
+    side = side[: side.index("</details>")]
+    assert "<summary>Filters</summary>" in side
+    assert '<form method="get" class="list-filters"' in side
+    # The results follow the one-line control, ahead of nothing else on a phone.
+    assert html.index('<details class="list-side"') < html.index('<div class="list-main">')
+    query = "q=okx&sort=-granted_on" if name == "license-list" else "q=okx"
+    if name == "change-list":
+        query = "type=entity&since=2025"
+    html = get(client, name, query).content.decode()
+    active = 2 if name == "change-list" else 1  # the sort order is not a filter
+    assert f"<summary>Filters ({active} active)</summary>" in html
+
+
+def test_filters_stand_open_when_one_is_not_understood(client):
+    html = get(client, "license-list", "granted_after=soon").content.decode()
+    assert '<details class="list-side" id="filters" open>' in html
+
+
+def test_a_long_passport_list_is_folded_behind_its_count(client):
+    countries = [factories.JurisdictionFactory() for _ in range(29)]
+    factories.LicenseFactory(holder__name="Passporting Firm").passported_to.set(countries)
+    germany = factories.JurisdictionFactory(code="DE", name="Germany")
+    factories.LicenseFactory(holder__name="Local Firm").passported_to.set([germany])
+    html = get(client, "license-list").content.decode()
+    assert '<details class="passport"><summary>passported to 29 countries</summary>' in html
+    assert html.count("<abbr title=") >= 29 + 1
+    assert '<span class="passport">passported to <abbr title="Germany">DE</abbr></span>' in html

@@ -58,13 +58,14 @@ def test_home_charts_link_each_bar_to_the_filtered_list(client):
     regime = factories.RegimeFactory(slug="mica", short_name="MiCA")
     factories.LicenseFactory.create_batch(2, jurisdiction=malta, license_type__regime=regime)
     html = page(client, "/")
-    assert '<svg class="bar-chart"' in html
+    assert '<ol class="bar-chart"' in html
     assert 'href="/licenses/?granted_in=MT"' in html
     assert 'href="/licenses/?regime=mica"' in html
-    assert "Malta (MT): 2 licences" in html
-    # The text alternative: a table with the same figures.
+    # A bar's link reads as its label, then its count.
+    assert '<span class="bar-label">Malta (MT)</span>' in html
+    assert '2<span class="visually-hidden"> licences</span>' in html
+    # The same figures as a table, folded away.
     assert 'id="chart-jurisdiction-table"' in html
-    assert 'aria-describedby="chart-jurisdiction-table"' in html
 
 
 def test_home_chart_counts_a_licence_without_home_state_under_its_regime_jurisdiction(client):
@@ -834,3 +835,44 @@ def test_counts_agree_with_their_nouns(client, count, tile, summary):
     factories.RegulatorFactory.create_batch(count)
     assert tile in page(client, "/")
     assert summary in " ".join(page(client, "/regulators/").split())
+
+
+# ---------------------------------------------------------------------------
+# Valid HTML datetimes, links to the rest of the site, the icon
+# ---------------------------------------------------------------------------
+
+# The HTML values a ``<time datetime>`` of this site takes: a year, a month, a date, or a global date and time
+# with at most three digits of a second's fraction (HTML's grammar; Python writes six).
+HTML_DATETIME = re.compile(
+    r"\d{4}|\d{4}-\d{2}|\d{4}-\d{2}-\d{2}"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})"
+)
+
+
+def test_every_time_element_has_a_valid_html_datetime(client):
+    licence = factories.LicenseFactory()
+    licence.reference_number = "REF-2"
+    licence.save()
+    pages = ["/", reverse("registry:change-list"), licence.get_absolute_url(), licence.holder.get_absolute_url()]
+    for url in pages:
+        values = re.findall(r'datetime="([^"]*)"', page(client, url))
+        assert any("T" in value for value in values), url  # a moment is shown on each
+        for value in values:
+            assert HTML_DATETIME.fullmatch(value), (url, value)
+
+
+def test_every_page_links_to_changes_open_data_and_the_api(client):
+    html = page(client, "/")
+    for name in ("change-list", "data-releases", "api-docs", "api-guide", "feed-changes"):
+        assert f'href="{reverse(f"registry:{name}")}"' in html, name
+    assert f'href="{reverse("sitemap")}"' in html
+    assert '<link rel="icon" href="/favicon.ico"' in html
+
+
+def test_the_api_guide_is_a_page_of_the_site_with_the_guide_from_the_docs(client):
+    html = page(client, reverse("registry:api-guide"))
+    assert html.count("<h1>") == 1
+    assert "<h1>Public API, feeds and &quot;as it stood on&quot;</h1>" in html
+    assert "<h2>JSON API (<code>/api/</code>)</h2>" in html
+    assert '<div class="table-wrap" role="region"' in html  # the endpoint table scrolls on a phone
+    assert f'href="{reverse("registry:api-docs")}"' in html

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
@@ -19,6 +21,20 @@ def partial_date(value):
     if value is None or value == "":
         return ""
     return format_html('<time datetime="{}">{}</time>', value.isoformat(), str(value))
+
+
+@register.filter
+def html_datetime(value):
+    """A moment as a ``<time datetime>`` value: UTC to the second, ``2026-12-05T10:12:33Z``.
+
+    HTML allows at most three digits of a second's fraction; Python's ``isoformat()`` and Django's
+    ``date:"c"`` write six. The exports and feeds keep the full precision (``Change.date_iso``).
+    """
+    if not isinstance(value, datetime.datetime):
+        return ""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def quote_anchor(quote: str) -> str:

@@ -27,6 +27,9 @@ PAGES = {
     "regulator": "/regulators/vara/",
     "regime": "/regimes/mica/",
     "source": "/sources/okx-compliance-overview-article/",
+    "licences": "/licenses/",
+    "changes": "/changes/?type=license",
+    "api-guide": "/about/api/",
 }
 
 

@@ -102,7 +102,7 @@ def test_find_okx_mica_licence_through_the_group_page(page, seed):
 
 def test_home_chart_bar_links_to_the_filtered_licence_list(page, seed):
     page.goto(seed.url + "/")
-    bar = page.locator("svg.bar-chart a[href='/licenses/?regime=mica']")
+    bar = page.locator(".bar-chart a[href='/licenses/?regime=mica']")
     expect(bar).to_have_count(1)
     expect(page.locator("#chart-regime-table")).to_contain_text("MiCA")
 
