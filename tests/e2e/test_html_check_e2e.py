@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db.models import Count
@@ -27,7 +26,7 @@ from django.test.utils import override_settings
 from pytest_django.live_server_helper import LiveServer
 
 from registry import models
-from registry.importers import esma
+from tests.conftest import load_seed_and_esma
 
 # The marker makes pytest-django create the test database; each test runs in a transaction of the test thread's,
 # which the live server's threads never see (the register is built, committed, before the first test).
@@ -62,21 +61,8 @@ PAGES = {
 }
 
 
-def esma_dir() -> Path:
-    """ESMA's files in shared/, beside the clone (as tests/test_import_esma.py has it) or beside a parent of it."""
-    base = Path(settings.BASE_DIR)
-    for folder in [base, *base.parents]:
-        candidate = folder.parent / "shared" / "data" / "esma"
-        if candidate.is_dir():
-            return candidate
-    return base.parent / "shared" / "data" / "esma"
-
-
-def build_register(countries_fixture, releases: Path):
-    esma_files = esma_dir()
-    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
-    esma.import_file("casps", esma_files / "CASP20260123.csv", publish=True)
-    esma.import_file("ncasps", esma_files / "NCASP20260129.csv", publish=True)
+def build_register(countries_fixture, esma_dir, releases: Path):
+    load_seed_and_esma(countries_fixture, esma_dir)
     call_command("export_dataset", str(releases), stdout=io.StringIO())
 
 
@@ -100,7 +86,7 @@ def fetch(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(django_db_setup, django_db_blocker, countries_fixture, tmp_path_factory):
+def site(django_db_setup, django_db_blocker, countries_fixture, esma_dir, tmp_path_factory):
     """The register with the seed and ESMA's files, served by a live server: its address and each page's path.
 
     Not pytest-django's ``live_server``: that one makes every test transactional, emptying the database after
@@ -111,7 +97,7 @@ def site(django_db_setup, django_db_blocker, countries_fixture, tmp_path_factory
     with django_db_blocker.unblock(), override_settings(REGISTRY_RELEASES_DIR=releases):
         server = None
         try:
-            build_register(countries_fixture, releases)
+            build_register(countries_fixture, esma_dir, releases)
             paths = {**PAGES, **esma_paths()}
             server = LiveServer("localhost")
             yield server.url, paths
