@@ -19,12 +19,14 @@ CHROMIUM := /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: help venv install run migrate loaddata test test-postgres pytest chromium lint fmt check clean distclean
+.PHONY: help venv install run migrate loaddata test test-postgres pytest chromium java npm vnu check-html lint fmt check \
+  clean distclean
 
 help:
 	@echo "make run            install, migrate, load fixtures, serve on http://$(HOST):$(PORT)/"
 	@echo "make test           lint, Django checks, then every test (browser tests included)"
 	@echo "make test-postgres  the same tests on a local PostgreSQL 15"
+	@echo "make check-html     the Nu HTML Checker and axe on one page of each type (seed + ESMA data); make test runs it"
 	@echo "make serve          gunicorn (config/gunicorn.conf.py) after collectstatic"
 	@echo "make backup         snapshot + JSON dump into backups/; make restore FILE=... into an empty database"
 	@echo "make lint | fmt | migrate | clean | distclean"
@@ -59,6 +61,27 @@ run: loaddata
 chromium:
 	@test -x $(CHROMIUM) || bash .ci/apt-install.sh chromium
 
+# The Nu HTML Checker: the npm package vnu-jar at the version tools/vnu/package-lock.json pins, in
+# tools/vnu/node_modules, run by Debian's Java. Its install script (which would download a Java) is skipped.
+VNU_DIR := tools/vnu
+VNU_JAR := $(VNU_DIR)/node_modules/vnu-jar/build/dist/vnu.jar
+
+java:
+	@command -v java >/dev/null || bash .ci/apt-install.sh default-jre-headless
+
+npm:
+	@command -v npm >/dev/null || bash .ci/apt-install.sh npm
+
+$(VNU_JAR): $(VNU_DIR)/package.json $(VNU_DIR)/package-lock.json | npm
+	cd $(VNU_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+vnu: $(VNU_JAR) java
+
+# One page of each type through the Nu HTML Checker and axe (tests/e2e/test_html_check_e2e.py).
+check-html: $(STAMP) chromium vnu
+	$(VENV)/bin/pytest tests/e2e/test_html_check_e2e.py $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -74,7 +97,7 @@ check: $(STAMP)
 # Every test, e2e included. pytest exits 5 when it collects nothing; a run that
 # tested nothing is a failure. The rules allow no skipped test, so a skip (or xfail,
 # which JUnit counts as skipped) fails too.
-pytest: $(STAMP) chromium
+pytest: $(STAMP) chromium vnu
 	@mkdir -p test-results
 	$(VENV)/bin/pytest --junitxml=test-results/junit.xml $(PYTEST_ARGS) || { \
 	  rc=$$?; [ $$rc -ne 5 ] || echo "pytest collected no tests: failing"; exit $$rc; }
@@ -87,13 +110,13 @@ pytest: $(STAMP) chromium
 
 test: lint check pytest
 
-test-postgres: $(STAMP) chromium
+test-postgres: $(STAMP) chromium vnu
 	url="$$(bash .ci/postgres.sh)"; \
 	DATABASE_URL="$$url" $(MAKE) --no-print-directory pytest
 
 clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
-	rm -rf .pytest_cache .ruff_cache .hypothesis test-results staticfiles $(STAMP)
+	rm -rf .pytest_cache .ruff_cache .hypothesis test-results staticfiles $(STAMP) $(VNU_DIR)/node_modules
 
 # Also removes the virtualenv; the SQLite database db.sqlite3 is never touched.
 distclean: clean

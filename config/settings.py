@@ -233,6 +233,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Swagger UI's deep links put a link inside each operation's toggle button (a control nested in a control,
+    # which keyboard and screen-reader users cannot tell apart), and its syntax colours fail WCAG's contrast.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": False},
 }
 
 if not DEBUG:

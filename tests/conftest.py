@@ -86,3 +86,24 @@ def seed_data(db, countries_fixture):
 def live_seed_data(transactional_db, countries_fixture):
     """The seed for browser tests against `live_server` (which needs committed data)."""
     call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def esma_dir():
+    """ESMA's register files in shared/ (:data:`ESMA_DATA`)."""
+    return ESMA_DATA
+
+
+def load_seed_and_esma(countries_fixture, esma_dir):
+    """The seed article's records plus ESMA's CASP and non-compliant-entity files, published, as an operator would."""
+    from registry.importers import esma
+
+    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+    esma.import_file("casps", esma_dir / "CASP20260123.csv", publish=True)
+    esma.import_file("ncasps", esma_dir / "NCASP20260129.csv", publish=True)
+
+
+@pytest.fixture
+def live_esma_data(transactional_db, countries_fixture, esma_dir):
+    """The seed and ESMA's files for browser tests against `live_server`: long names, many passports and citations."""
+    load_seed_and_esma(countries_fixture, esma_dir)
