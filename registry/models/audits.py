@@ -1,0 +1,358 @@
+"""Audits and certifications: which report is current, which superseded."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Case, DateField, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import TruncMonth, TruncYear
+from django.db.models.lookups import Exact, GreaterThan
+
+from ..dates import DatePrecision, PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from ..links import detail_path
+from .base import (
+    FOUR_EYES,
+    SLUG_HELP,
+    Curated,
+    HistoricalRecords,
+    Publication,
+    SlugQuerySet,
+    VerifiableQuerySet,
+    _cited_by_published_source,
+    choice_constraint,
+    needs_verification,
+    today,
+)
+from .entities import Entity
+
+
+class AuditQuerySet(VerifiableQuerySet):
+    def published(self):
+        """Audits the public may see.
+
+        Published itself, its subject published, its auditor (if named)
+        published, and citing at least one published source. Stored in
+        ``public`` by the database, as for licences (registry/visibility.py).
+        """
+        return self.filter(public=True)
+
+    def by_rule(self):
+        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``)."""
+        return self.filter(
+            _cited_by_published_source(self.model),
+            publication_status=Publication.PUBLISHED,
+            subject__publication_status=Publication.PUBLISHED,
+        ).filter(Q(auditor__isnull=True) | Q(auditor__publication_status=Publication.PUBLISHED))
+
+    def valid(self, at=None, candidates=None):
+        """Audits current on ``at`` (default today): :meth:`with_status` would say ``current``.
+
+        ``candidates`` are the audits that may supersede one (default: the published ones); the as-of
+        view passes the register's snapshot of that day.
+        """
+        return self.filter(_status_conditions(today(at), candidates)[AuditStatus.CURRENT])
+
+    def with_status(self, at=None, candidates=None):
+        """Annotated with ``status`` on ``at`` (an :class:`AuditStatus`) and ``superseded_by_slug``.
+
+        The one rule for whether a report or certificate is current (see :func:`_status_conditions`);
+        :meth:`valid` keeps the rows whose status is ``current``.
+        """
+        day = today(at)
+        conditions = _status_conditions(day, candidates)
+        later = _superseding(day, candidates).order_by("issued_on", "slug").values("slug")[:1]
+        return self.annotate(
+            status=Case(
+                *(When(conditions[status], then=Value(status.value)) for status in AuditStatus),
+                output_field=models.CharField(),
+            ),
+            superseded_by_slug=Subquery(later),
+            status_day=Value(day, output_field=DateField()),
+        )
+
+
+def _superseding(day, candidates=None):
+    """The audits of ``candidates`` that supersede the outer query's audit on ``day``.
+
+    A report or certificate is superseded by a later one of the same standard for the same subject,
+    issued by ``day``. "Later" means after every day its own issue date may stand for: a report of
+    "July 2024" is not superseded by one of 15 July 2024. An audit with no standard (a bespoke security
+    audit) or an ongoing engagement is never superseded, nor is one whose issue date is unknown.
+    """
+    if candidates is None:
+        candidates = Audit.objects.published()
+    precision = OuterRef("issued_on_precision")
+    issued = OuterRef("issued_on")
+    after_it = (
+        Q(Exact(precision, DatePrecision.DAY), issued_on__gt=issued)
+        | Q(Exact(precision, DatePrecision.MONTH), GreaterThan(TruncMonth("issued_on"), issued))
+        | Q(Exact(precision, DatePrecision.YEAR), GreaterThan(TruncYear("issued_on"), issued))
+    )
+    return candidates.filter(
+        after_it,
+        Exact(OuterRef("ongoing"), False),
+        subject_id=OuterRef("subject_id"),
+        standard_id=OuterRef("standard_id"),
+        ongoing=False,
+        issued_on__lte=day,
+    )
+
+
+def _status_conditions(day, candidates=None) -> dict:
+    """Each :class:`AuditStatus` as a condition on an audit (mutually exclusive, together covering every audit).
+
+    * not yet issued: an ongoing engagement that has not started, or a report issued after ``day``;
+    * superseded: see :func:`_superseding`;
+    * expired: past its valid-until date, compared at the precision stored ("valid until March 2027"
+      holds to the end of March); an ongoing engagement does not expire;
+    * current: everything else. A report with no valid-until date counts as current until superseded:
+      the source gave no expiry.
+    """
+    started = (Q(ongoing=True) & (Q(period_start__isnull=True) | Q(period_start__lte=day))) | (
+        Q(ongoing=False) & (Q(issued_on__isnull=True) | Q(issued_on__lte=day))
+    )
+    not_expired = (
+        Q(valid_until__isnull=True)
+        | Q(valid_until_precision=DatePrecision.DAY, valid_until__gte=day)
+        | Q(valid_until_precision=DatePrecision.MONTH, valid_until__gte=day.replace(day=1))
+        | Q(valid_until_precision=DatePrecision.YEAR, valid_until__gte=day.replace(month=1, day=1))
+    )
+    expired = Q(ongoing=False) & ~not_expired
+    superseded = Exists(_superseding(day, candidates))
+    return {
+        AuditStatus.CURRENT: started & ~Q(superseded) & ~expired,
+        AuditStatus.SUPERSEDED: started & Q(superseded),
+        AuditStatus.EXPIRED: started & ~Q(superseded) & expired,
+        AuditStatus.NOT_YET_ISSUED: ~started,
+    }
+
+
+def link_supersession(audits, at=None, candidates=None):
+    """Give each of ``audits`` its status on ``at`` and its links both ways, in one query.
+
+    Sets ``status`` and ``superseded_by_slug`` (as :meth:`AuditQuerySet.with_status` annotates them),
+    ``superseded_by_audit`` (the later report, or None) and ``supersedes_audits`` (the reports it
+    superseded). ``candidates`` as for :meth:`AuditQuerySet.valid`: the as-of view passes history rows.
+    Returns ``audits`` as a list.
+    """
+    audits = list(audits)
+    if not audits:
+        return audits
+    day = today(at)
+    if candidates is None:
+        candidates = Audit.objects.published()
+    related = Q(id__in=[audit.pk for audit in audits])
+    for audit in audits:
+        if audit.standard_id and not audit.ongoing:
+            related |= Q(subject_id=audit.subject_id, standard_id=audit.standard_id)
+    rows = {row.id: row for row in AuditQuerySet.with_status(candidates.filter(related), day, candidates).order_by()}
+    # History rows (the as-of view's candidates) become the records they stood for.
+    records = {pk: (row.instance if hasattr(row, "instance") else row) for pk, row in rows.items()}
+    by_slug = {row.slug: records[pk] for pk, row in rows.items()}
+    for audit in audits:
+        row = rows.get(audit.pk)
+        audit.status = row.status if row else None
+        audit.superseded_by_slug = row.superseded_by_slug if row else None
+        audit.status_day = day
+        audit.superseded_by_audit = by_slug.get(audit.superseded_by_slug)
+        supersedes = [records[pk] for pk, other in rows.items() if other.superseded_by_slug == audit.slug]
+        audit.supersedes_audits = sorted(supersedes, key=lambda other: (other.issued_on, other.slug))
+    return audits
+
+
+class Standard(models.Model):
+    """A standard an audit or certification is made against (SOC 2 Type II, ISO/IEC 27001)."""
+
+    slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
+    name = models.CharField(max_length=200, unique=True, help_text="As commonly written: SOC 2 Type II.")
+    issuer = models.CharField(max_length=200, blank=True, help_text="The body that sets the standard: AICPA, ISO/IEC.")
+    url = models.URLField(blank=True, help_text="The standard's official page.")
+    description = models.TextField(blank=True)
+
+    objects = SlugQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class AuditKind(models.TextChoices):
+    CERTIFICATION = "certification", "Certification"
+    ATTESTATION = "attestation", "Attestation report"
+    SECURITY_AUDIT = "security_audit", "Security audit"
+    PROOF_OF_RESERVES = "proof_of_reserves", "Proof-of-reserves verification"
+
+
+class AuditStatus(models.TextChoices):
+    """Whether a report or certificate is current on a given day (:meth:`AuditQuerySet.with_status`)."""
+
+    CURRENT = "current", "Current"
+    SUPERSEDED = "superseded", "Superseded"
+    EXPIRED = "expired", "Expired"
+    NOT_YET_ISSUED = "not_yet_issued", "Not yet issued"
+
+
+class Audit(Curated):
+    """A certification, attestation report, security audit or proof-of-reserves verification."""
+
+    Kind = AuditKind
+
+    slug = models.SlugField(max_length=150, unique=True, help_text=SLUG_HELP)
+    subject = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, related_name="audits", help_text="The entity audited or certified."
+    )
+    kind = models.CharField(max_length=17, choices=Kind.choices, db_index=True)
+    standard = models.ForeignKey(
+        Standard,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audits",
+        help_text="Leave empty for a bespoke security audit.",
+    )
+    auditor = models.ForeignKey(
+        Entity,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audits_performed",
+        help_text="The audit firm or certification body; leave empty when no source names it.",
+    )
+    scope = models.TextField(blank=True, help_text="What was audited, as the source states it.")
+    issued_on, issued_on_precision = partial_date_fields("issued on", "When the report or certificate was issued.")
+    period_start, period_start_precision = partial_date_fields(
+        "period start", "Start of the period covered, or of an ongoing engagement."
+    )
+    period_end, period_end_precision = partial_date_fields("period end", "End of the period covered.")
+    valid_until, valid_until_precision = partial_date_fields("valid until", "Expiry of a certificate, if stated.")
+    ongoing = models.BooleanField(
+        default=False, help_text="An open-ended engagement (SlowMist since 2023): it has a start and no end."
+    )
+    reference = models.CharField(max_length=200, blank=True, help_text="Certificate or report number, if known.")
+    last_verified_on = models.DateField(
+        "last verified on",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When a curator last checked this against its sources.",
+    )
+    public = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+    )
+
+    issued = PartialDateDescriptor("issued_on")
+    period_started = PartialDateDescriptor("period_start")
+    period_ended = PartialDateDescriptor("period_end")
+    valid_until_date = PartialDateDescriptor("valid_until")
+
+    history = HistoricalRecords(excluded_fields=["public"])
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["subject__name", "-issued_on", "slug"]
+        constraints = [
+            FOUR_EYES,
+            choice_constraint("audit_kind_valid", "kind", AuditKind),
+            choice_constraint("audit_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("audit", "issued_on"),
+            *partial_date_constraints("audit", "period_start"),
+            *partial_date_constraints("audit", "period_end"),
+            *partial_date_constraints("audit", "valid_until"),
+            models.CheckConstraint(
+                condition=Q(period_end__isnull=True)
+                | Q(period_start__isnull=True)
+                | Q(period_end__gte=F("period_start")),
+                name="audit_period_end_not_before_start",
+                violation_error_message="The period covered cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(issued_on__isnull=True) | Q(valid_until__gte=F("issued_on")),
+                name="audit_valid_until_not_before_issued",
+                violation_error_message="A certificate cannot expire before it was issued.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ongoing=False) | Q(period_end__isnull=True),
+                name="audit_ongoing_has_no_end",
+                violation_error_message="An ongoing engagement has no end date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(auditor__isnull=True) | ~Q(auditor=F("subject")),
+                name="audit_auditor_not_subject",
+                violation_error_message="An entity cannot audit itself.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["issued_on"], name="audit_issued_idx"),
+            models.Index(fields=["valid_until"], name="audit_valid_until_idx"),
+            # The later reports of the same standard for the same subject (AuditQuerySet.with_status): without it
+            # SQLite looks them up by standard alone, among thousands of audits per standard.
+            models.Index(fields=["subject", "standard", "issued_on"], name="audit_subject_standard_idx"),
+            # Each facet's column first, then the other facets' columns: a facet counted under another facet's
+            # filter reads the index alone.
+            models.Index(
+                fields=["kind", "standard", "auditor", "public"], condition=Q(public=True), name="audit_public_kind_idx"
+            ),
+            models.Index(
+                fields=["standard", "kind", "auditor", "public"],
+                condition=Q(public=True),
+                name="audit_public_standard_idx",
+            ),
+            models.Index(
+                fields=["auditor", "kind", "standard", "public"],
+                condition=Q(public=True),
+                name="audit_public_auditor_idx",
+            ),
+        ]
+
+    def __str__(self):
+        what = self.standard.name if self.standard_id else self.get_kind_display()
+        when = f" ({self.issued})" if self.issued else (f" (since {self.period_started})" if self.ongoing else "")
+        return f"{self.subject}: {what}{when}"
+
+    def get_absolute_url(self):
+        return detail_path("registry:audit-detail", self.slug)
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        super().clean()
+        if self.ongoing and self.period_end:
+            raise ValidationError({"period_end": "An ongoing engagement has no end date: clear it or untick ongoing."})
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValidationError({"period_end": "The period covered cannot end before it starts."})
+        if self.issued_on and self.valid_until and self.valid_until < self.issued_on:
+            raise ValidationError({"valid_until": "A certificate cannot expire before it was issued."})
+        if self.auditor_id and self.auditor_id == self.subject_id:
+            raise ValidationError({"auditor": "An entity cannot audit itself."})
+
+    def needs_verification(self, at=None):
+        return needs_verification(self, at)
+
+    def status_on(self, at=None) -> str:
+        """The audit's :class:`AuditStatus` on ``at`` (default today), by :meth:`AuditQuerySet.with_status`.
+
+        Read from the annotation when the audit was loaded with it for that day, else asked of the database.
+        """
+        day = today(at)
+        if getattr(self, "status_day", None) == day and getattr(self, "status", None):
+            return self.status
+        return Audit.objects.with_status(day).filter(pk=self.pk).values_list("status", flat=True).first()
+
+    def is_valid(self, at=None) -> bool:
+        """Whether the audit is current on ``at``: :meth:`AuditQuerySet.valid` would list it."""
+        return self.status_on(at) == AuditStatus.CURRENT
+
+    @property
+    def status_label(self) -> str:
+        """The status (as loaded by ``with_status`` or ``link_supersession``) in words."""
+        status = getattr(self, "status", None)
+        return AuditStatus(status).label if status else ""

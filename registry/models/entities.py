@@ -1,0 +1,245 @@
+"""Firms and groups, their other names and key people."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from ..dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from ..links import detail_path
+from .base import (
+    FOUR_EYES,
+    LEI_REGEX,
+    SLUG_HELP,
+    Curated,
+    HistoricalRecords,
+    Publication,
+    PublishableQuerySet,
+    choice_constraint,
+    validate_lei,
+)
+from .places import Jurisdiction
+
+
+class EntityQuerySet(PublishableQuerySet):
+    pass
+
+
+class EntityAliasQuerySet(models.QuerySet):
+    def get_by_natural_key(self, entity_slug, name):
+        return self.get(entity__slug=entity_slug, name=name)
+
+
+class KeyPersonQuerySet(models.QuerySet):
+    def get_by_natural_key(self, entity_slug, name, role):
+        return self.get(entity__slug=entity_slug, name=name, role=role)
+
+    def published(self):
+        """Key people the public may see: published, at a published entity."""
+        return self.filter(
+            publication_status=Publication.PUBLISHED,
+            entity__publication_status=Publication.PUBLISHED,
+        )
+
+
+class EntityKind(models.TextChoices):
+    GROUP = "group", "Group"
+    AFFILIATE = "affiliate", "Affiliate of a group"
+    COMPANY = "company", "Company"
+    AUDITOR = "auditor", "Audit firm or certification body"
+
+
+class Entity(Curated):
+    """Any organisation the register speaks of: a group, an affiliate, an audit firm."""
+
+    Kind = EntityKind
+
+    slug = models.SlugField(max_length=120, unique=True, help_text=SLUG_HELP)
+    name = models.CharField(max_length=300, db_index=True, help_text="Legal name, or the name sources use.")
+    kind = models.CharField(max_length=9, choices=Kind.choices, db_index=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="affiliates",
+        help_text="The group it belongs to.",
+    )
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entities",
+        help_text="Where it is established, when a source says so.",
+    )
+    lei = models.CharField(
+        "LEI",
+        max_length=20,
+        blank=True,
+        validators=[validate_lei],
+        help_text="ISO 17442 Legal Entity Identifier (20 characters), if it has one.",
+    )
+    website = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+    address = models.TextField(blank=True, help_text="Registered address, as an official register gives it.")
+    lei_as_published = models.CharField(
+        "LEI as published",
+        max_length=100,
+        blank=True,
+        help_text="The LEI text exactly as a source gave it, kept when it is not a valid LEI (9.60E+19).",
+    )
+    quality_flags = models.JSONField(
+        "data-quality flags",
+        default=list,
+        blank=True,
+        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
+    )
+
+    history = HistoricalRecords()
+
+    objects = EntityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entities"
+        constraints = [
+            FOUR_EYES,
+            choice_constraint("entity_kind_valid", "kind", EntityKind),
+            choice_constraint("entity_publication_valid", "publication_status", Publication),
+            models.CheckConstraint(
+                condition=~Q(parent=F("pk")),
+                name="entity_not_own_parent",
+                violation_error_message="An entity cannot be its own parent.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="affiliate") | Q(parent__isnull=False),
+                name="entity_affiliate_has_parent",
+                violation_error_message="An affiliate must name its group.",
+            ),
+            models.CheckConstraint(
+                condition=Q(lei="") | Q(lei__regex=LEI_REGEX),
+                name="entity_lei_format",
+                violation_error_message="An LEI is 18 upper-case letters or digits and two check digits.",
+            ),
+            models.UniqueConstraint(
+                fields=["lei"],
+                condition=~Q(lei=""),
+                name="entity_unique_lei",
+                violation_error_message="Another entity already has this LEI.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return detail_path("registry:entity-detail", self.slug)
+
+    def natural_key(self):
+        return (self.slug,)
+
+    def clean(self):
+        super().clean()
+        if self.lei:
+            self.lei = self.lei.strip().upper()
+        if self.kind == self.Kind.AFFILIATE and not self.parent_id:
+            raise ValidationError({"parent": "An affiliate must name its group."})
+        # A loop (A in B in A) is not expressible as a CHECK; walk the chain.
+        seen, node = set(), self.parent
+        while node is not None:
+            if node.pk == self.pk or node.pk in seen:
+                raise ValidationError({"parent": "This would make the entity its own ancestor."})
+            seen.add(node.pk)
+            node = node.parent
+
+    def group(self):
+        """The top of its group (itself when it has no parent)."""
+        node = self
+        while node.parent_id:
+            node = node.parent
+        return node
+
+
+class AliasKind(models.TextChoices):
+    TRADING = "trading", "Trading name"
+    FORMER = "former", "Former name"
+    OTHER = "other", "Other name"
+
+
+class EntityAlias(models.Model):
+    """Another name an entity is known by: a trading name, a former name."""
+
+    Kind = AliasKind
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=300, db_index=True)
+    kind = models.CharField(max_length=7, choices=Kind.choices, default=AliasKind.TRADING)
+
+    history = HistoricalRecords()
+
+    objects = EntityAliasQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["entity__name", "name"]
+        verbose_name_plural = "entity aliases"
+        constraints = [
+            choice_constraint("entity_alias_kind_valid", "kind", AliasKind),
+            models.UniqueConstraint(fields=["entity", "name"], name="entity_alias_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (*self.entity.natural_key(), self.name)
+
+    natural_key.dependencies = ["registry.entity"]
+
+
+class KeyPerson(Curated):
+    """A person in a named role at an entity (Gracie Lin, CEO of OKX SG)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="key_people")
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=200, help_text="As the source gives it: Chief Executive Officer.")
+    started_on, started_on_precision = partial_date_fields("started on", "When they took the role, if stated.")
+    ended_on, ended_on_precision = partial_date_fields("ended on", "When they left it, if they have.")
+    notes = models.TextField(blank=True)
+
+    started = PartialDateDescriptor("started_on")
+    ended = PartialDateDescriptor("ended_on")
+
+    history = HistoricalRecords()
+
+    objects = KeyPersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["entity__name", "name"]
+        verbose_name_plural = "key people"
+        constraints = [
+            FOUR_EYES,
+            choice_constraint("key_person_publication_valid", "publication_status", Publication),
+            *partial_date_constraints("key_person", "started_on"),
+            *partial_date_constraints("key_person", "ended_on"),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(started_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="key_person_ended_not_before_started",
+                violation_error_message="A role cannot end before it started.",
+            ),
+            models.UniqueConstraint(fields=["entity", "name", "role"], name="key_person_unique_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}, {self.role} ({self.entity})"
+
+    def natural_key(self):
+        return (*self.entity.natural_key(), self.name, self.role)
+
+    def clean(self):
+        super().clean()
+        if self.started_on and self.ended_on and self.ended_on < self.started_on:
+            raise ValidationError({"ended_on": "A role cannot end before it started."})
+
+    natural_key.dependencies = ["registry.entity"]
