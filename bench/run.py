@@ -33,7 +33,7 @@ HOST = "127.0.0.1"
 OURS_PORT = 8801
 DATASETTE_PORT = 8802
 SMALL_PORT = 8803
-SEARCH = "aurora"  # a word in about 1 in 60 synthetic names (registry.demo.NAME_FIRST)
+SEARCH = "aurora"  # a word in about 1 in 60 synthetic names (operations.demo.NAME_FIRST)
 
 
 def log(message):
@@ -72,7 +72,7 @@ def django_query(env, code):
 
 STATE = """
 import json
-from registry.demo import DEMO_SOURCE_SLUG
+from operations.demo import DEMO_SOURCE_SLUG
 from registry.models import Entity, Source
 print(json.dumps({"demo": Source.objects.filter(slug=DEMO_SOURCE_SLUG).exists(), "entities": Entity.objects.count()}))
 """

@@ -62,15 +62,22 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The data model, then the apps by concern (docs/architecture.md).
     "registry",
+    "curation",
+    "imports",
+    "public",
+    "opendata",
+    "history",
+    "operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "registry.security.PermissionsPolicyMiddleware",
+    "operations.security.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "registry.security.ReadOnlyPublicSiteMiddleware",
+    "operations.security.ReadOnlyPublicSiteMiddleware",
     # ETag/Last-Modified and 304s for public pages, before the session is touched (registry/caching.py).
     "registry.caching.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,7 +145,7 @@ CACHES = {
 }
 
 # An optional read replica (docs/scaling.md): public GET requests read from it, writes and the admin use the
-# primary (registry/routers.py). The test runner points it at the test database instead of creating one.
+# primary (operations/routers.py). The test runner points it at the test database instead of creating one.
 if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
         os.environ["DATABASE_REPLICA_URL"],
@@ -149,9 +156,9 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
         # The same reason as the primary's: the public reads are exactly what runs here.
         DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
-    DATABASE_ROUTERS = ["registry.routers.ReplicaRouter"]
+    DATABASE_ROUTERS = ["operations.routers.ReplicaRouter"]
     # First, so every later middleware's queries (the ETag's version check included) are routed too.
-    MIDDLEWARE.insert(0, "registry.routers.ReplicaRoutingMiddleware")
+    MIDDLEWARE.insert(0, "operations.routers.ReplicaRoutingMiddleware")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -175,7 +182,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(hours=1)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
-AXES_CLIENT_IP_CALLABLE = "registry.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "operations.security.client_ip"
 # How many reverse proxies append to X-Forwarded-For in front of gunicorn (0: use the socket's address).
 TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0"))
 # The admin's path (config/urls.py): moving it off /admin/ spares it most drive-by scanning.
@@ -209,7 +216,7 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 # Open-data releases written by `manage.py export_dataset` and listed at /data/.
 REGISTRY_RELEASES_DIR = Path(os.environ.get("DJANGO_RELEASES_DIR") or BASE_DIR / "releases")
 
-# The public read-only API (registry/api.py, docs/api.md): anonymous, JSON only, no sessions or CSRF.
+# The public read-only API (opendata/api.py, docs/api.md): anonymous, JSON only, no sessions or CSRF.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -217,7 +224,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "registry.api.exception_handler",
+    "EXCEPTION_HANDLER": "opendata.api.exception_handler",
 }
 # Optional per-address rate limit, e.g. DJANGO_API_THROTTLE=120/minute (off by default: a proxy may do it).
 if os.environ.get("DJANGO_API_THROTTLE"):

@@ -3,9 +3,9 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from registry import ops
-from registry.security import RegistryAdminSite
-from registry.sitemaps import SITEMAPS
+from operations import ops
+from operations.security import RegistryAdminSite
+from public.sitemaps import SITEMAPS
 
 ADMIN_URL = settings.ADMIN_URL.strip("/") + "/"
 
@@ -19,5 +19,5 @@ urlpatterns = [
     path("robots.txt", ops.robots_txt, name="robots-txt"),
     path("favicon.ico", ops.favicon_ico, name="favicon"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
-    path("", include("registry.urls")),
+    path("", include("public.urls")),
 ]

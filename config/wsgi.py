@@ -11,7 +11,7 @@ application = get_wsgi_application()
 if os.environ.get("DJANGO_WARM_UP", "1") != "0":
     import gc
 
-    from registry.ops import warm_up
+    from operations.ops import warm_up
 
     warm_up()
     # What is loaded now lives as long as the process: keep it out of the garbage collector's scans (shorter

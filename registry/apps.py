@@ -7,7 +7,7 @@ class RegistryConfig(AppConfig):
     verbose_name = "Compliance Registry"
 
     def ready(self):
-        from .roles import ensure_roles
+        from curation.roles import ensure_roles
 
         # After auth's own post_migrate handler has created the permissions.
         post_migrate.connect(ensure_roles, dispatch_uid="registry.ensure_roles")

@@ -60,7 +60,7 @@ CODE_ONLY_URL_NAMES = {"api-schema", "api-docs", "api-guide"}
 
 def versioned_tables(connection) -> list[str]:
     """Every table of the register's data: ``registry_*`` but the search index and the version itself."""
-    from . import search
+    from registry import search
 
     tables = connection.introspection.table_names()
     return sorted(
@@ -155,7 +155,7 @@ def tables_without_trigger(connection) -> list[str]:
 
 def data_version(using: str | None = None) -> tuple[int, datetime.datetime]:
     """``(version, changed_at)`` of the register, read from the database public reads go to."""
-    from .models import Entity
+    from registry.models import Entity
 
     alias = using or router.db_for_read(Entity)
     with connections[alias].cursor() as cursor:
@@ -236,7 +236,7 @@ def code_validator(request) -> str:
 
 
 def is_admin(request) -> bool:
-    from .security import admin_prefix
+    from operations.security import admin_prefix
 
     prefix = admin_prefix()
     return bool(prefix) and request.path.startswith(prefix)

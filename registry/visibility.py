@@ -282,7 +282,7 @@ def differences() -> list[tuple[str, int, object]]:
     """Rows whose stored values disagree with the rules stated as queries: ``[(kind or column, id, stored)]``."""
     from django.db.models import F
 
-    from .models import Audit, License
+    from registry.models import Audit, License
 
     found = []
     for kind, model in (("license", License), ("audit", Audit)):

@@ -96,7 +96,7 @@ def esma_dir():
 
 def load_seed_and_esma(countries_fixture, esma_dir):
     """The seed article's records plus ESMA's CASP and non-compliant-entity files, published, as an operator would."""
-    from registry.importers import esma
+    from imports import esma
 
     call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
     esma.import_file("casps", esma_dir / "CASP20260123.csv", publish=True)

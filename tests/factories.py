@@ -189,7 +189,7 @@ def cited_at_creation(record, citation_model):
     """Date the record's creation with its citations', as a fixture loads a record with its citations.
 
     Otherwise its first history row would predate its citations (and their
-    sources), and by the as-of rule (registry.history) it would only have
+    sources), and by the as-of rule (history.as_of) it would only have
     become public when they were added.
     """
     cited = citation_model.history.filter(**{f"{citation_model.TARGET_FIELD}_id": record.pk})

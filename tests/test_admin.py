@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from curation.admin import CuratedAdmin
+from curation.forms import PartialDateField, PartialDateModelForm, PartialDateWidget
 from registry import models
-from registry.admin import CuratedAdmin
 from registry.dates import DatePrecision, PartialDate
-from registry.forms import PartialDateField, PartialDateModelForm, PartialDateWidget
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +110,7 @@ def test_every_model_has_an_admin():
 
 
 def test_every_curated_model_is_edited_under_four_eyes():
-    """Each publishable model's admin saves through registry.review (drafts, revisions, reviewers publish)."""
+    """Each publishable model's admin saves through curation.review (drafts, revisions, reviewers publish)."""
     curated = [model for model in apps.get_app_config("registry").get_models() if issubclass(model, models.Curated)]
     assert len(curated) >= 7
     for model in curated:

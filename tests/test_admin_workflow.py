@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from registry import models, review
-
-from . import factories
+from curation import review
+from registry import models
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Bulk import of entities, licences and audits (registry.importers.bulk): preview, whole-file rejection, four-eyes."""
+"""Bulk import of entities, licences and audits (imports.bulk): preview, whole-file rejection, four-eyes."""
 
 import datetime
 import io
@@ -10,11 +10,11 @@ import tablib
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from registry import models, review
+from curation import review
+from imports.bulk import AuditResource, EntityResource, LicenseResource, error_messages
+from registry import models
 from registry.dates import DatePrecision, PartialDate
-from registry.importers.bulk import AuditResource, EntityResource, LicenseResource, error_messages
-
-from . import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

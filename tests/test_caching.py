@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
 
-from registry import caching, review
+from curation import review
+from registry import caching
 from registry.models import EntityAlias, License, Publication
 from tests import factories
 

@@ -10,9 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from registry import changes, models, review
-
-from .factories import (
+from curation import review
+from history import feed as changes
+from registry import models
+from tests.factories import (
     ActivityFactory,
     AuditFactory,
     CuratorFactory,
@@ -389,7 +390,7 @@ class TestExports:
 
 
 def changes_columns():
-    from registry.exports import change_row
+    from opendata.exports import change_row
 
     return change_row.columns
 
@@ -491,7 +492,7 @@ class TestPagingAndIteration:
         for feed in [many.of_types("license"), many.of_types("entity"), many.between(since=today, until=today)]:
             listed = feed[0:1000]
             assert listed
-            assert len(listed) == feed.count() == len(keys(feed.iterator(chunk_size=4)))
+            assert len(listed) == changes.count() == len(keys(changes.iterator(chunk_size=4)))
             assert keys(feed[2:6]) == keys(listed[2:6])
 
     def test_a_write_changes_the_next_count_and_page(self, many):

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from registry import charts
+from public import charts
 from registry.dates import PartialDate
 from tests import factories
 

@@ -16,10 +16,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
-from registry import datasets, exports
+from opendata import datasets, exports
 from registry.models import KeyPersonCitation
-
-from . import factories
+from tests import factories
 
 
 def export(root, *args, **options) -> str:

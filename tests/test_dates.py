@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from registry import models
 from registry.dates import DatePrecision, PartialDate, PartialDateDescriptor
-
-from .factories import LicenseFactory, SourceFactory
+from tests.factories import LicenseFactory, SourceFactory
 
 D = datetime.date
 DAY, MONTH, YEAR = DatePrecision.DAY, DatePrecision.MONTH, DatePrecision.YEAR

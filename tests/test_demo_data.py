@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from registry.demo import DEMO_SOURCE_SLUG, PREFIX
+from operations.demo import DEMO_SOURCE_SLUG, PREFIX
 from registry.models import (
     Audit,
     AuditCitation,
@@ -188,7 +188,7 @@ def test_refuses_to_generate_twice_into_the_same_database(demo):
 
 
 def test_loads_the_jurisdictions_fixture_when_none_exist(countries_fixture, monkeypatch):
-    from registry import demo
+    from operations import demo
 
     loaded = []
 

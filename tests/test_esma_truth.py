@@ -14,8 +14,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.urls import reverse
 
+from imports import esma
 from registry.dates import DatePrecision
-from registry.importers import esma
 from registry.models import (
     Entity,
     License,

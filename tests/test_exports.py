@@ -9,9 +9,10 @@ from django.db.models import Prefetch
 from django.test import RequestFactory
 from django.urls import reverse
 
-from registry import exports
+from opendata import exports
+from opendata.exports import audit_row, entity_row, license_row, neutralise, regulator_row
+from public.views import public_citations
 from registry.dates import DatePrecision
-from registry.exports import audit_row, entity_row, license_row, neutralise, regulator_row
 from registry.models import (
     Audit,
     AuditCitation,
@@ -23,7 +24,6 @@ from registry.models import (
     Regime,
     Regulator,
 )
-from registry.views import public_citations
 from tests import factories
 from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
 from tests.test_views_lists import make_records

@@ -8,7 +8,7 @@ from django.forms.boundfield import BoundField
 from django.http import QueryDict
 from django.test.html import parse_html
 
-from registry import filters
+from public import filters
 from registry.dates import DatePrecision
 from registry.models import Audit, Entity, EntityKind, License, LicenseStatus, Regulator
 from tests import factories

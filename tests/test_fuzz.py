@@ -3,7 +3,7 @@
 Hypothesis builds raw query strings (repeated keys, 10,000-character values, NUL
 bytes, lone surrogates and other invalid UTF-8 as percent-escapes, control
 characters, unicode, huge numbers, impossible dates) for every parameter the
-FilterSets in ``registry/filters.py`` declare, plus the paging and snapshot
+FilterSets in ``public/filters.py`` declare, plus the paging and snapshot
 parameters. They reach the views undecoded through ``QUERY_STRING``. The
 contract, from issue 8:
 
@@ -30,7 +30,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import api, exports, filters
+from opendata import api, exports
+from public import filters
 from tests import factories
 from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
 

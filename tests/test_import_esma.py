@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry import review
+from curation import review
+from imports import esma
 from registry.dates import DatePrecision, PartialDate
-from registry.importers import esma
 from registry.models import (
     Entity,
     EntityCitation,

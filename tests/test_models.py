@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from registry import models
 from registry.dates import DatePrecision, PartialDate
-
-from .factories import (
+from tests.factories import (
     ActivityFactory,
     AffiliateFactory,
     AreaFactory,

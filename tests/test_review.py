@@ -1,4 +1,4 @@
-"""Four-eyes publishing, pending revisions and optimistic locking (registry.review)."""
+"""Four-eyes publishing, pending revisions and optimistic locking (curation.review)."""
 
 import datetime
 
@@ -8,10 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import models, review
-
-from . import factories
-from .factories import (
+from curation import review
+from registry import models
+from tests import factories
+from tests.factories import (
     CuratorFactory,
     DraftLicenseFactory,
     EntityFactory,

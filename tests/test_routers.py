@@ -17,7 +17,7 @@ from django.db import close_old_connections, connections, router, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
-from registry import routers
+from operations import routers
 from registry.models import Entity, Jurisdiction
 
 PRIMARY = "router_test_primary"
@@ -180,12 +180,12 @@ class TestSettings:
     def test_a_replica_url_adds_the_replica_the_router_and_the_middleware(self, tmp_path):
         configured = settings_with({"DATABASE_REPLICA_URL": f"sqlite:///{tmp_path / 'replica.sqlite3'}"})
         assert configured["databases"]["replica"] == ["django.db.backends.sqlite3", "default"]
-        assert configured["routers"] == ["registry.routers.ReplicaRouter"]
-        assert configured["middleware"][0] == "registry.routers.ReplicaRoutingMiddleware"
+        assert configured["routers"] == ["operations.routers.ReplicaRouter"]
+        assert configured["middleware"][0] == "operations.routers.ReplicaRoutingMiddleware"
         assert configured["middleware"].index("registry.caching.ConditionalGetMiddleware") > 0
 
     def test_without_it_everything_uses_the_one_database(self):
         configured = settings_with({})
         assert list(configured["databases"]) == ["default"]
         assert configured["routers"] == []
-        assert "registry.routers.ReplicaRoutingMiddleware" not in configured["middleware"]
+        assert "operations.routers.ReplicaRoutingMiddleware" not in configured["middleware"]

@@ -9,7 +9,9 @@ from django.db import connection, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from registry import filters, history, search
+from history import as_of
+from public import filters
+from registry import search
 from registry.models import Audit, Entity, EntityAlias, License, Regulator
 from tests import factories
 
@@ -141,7 +143,7 @@ class TestWhatSearchFinds:
 
     def test_search_narrows_the_as_of_snapshot_too(self, register):
         today = timezone.now().date()
-        filterset = history.filterset_for(
+        filterset = as_of.filterset_for(
             filters.LicenseFilterSet, QueryDict(f"as_of={today.isoformat()}&q=vasp"), queryset=License.objects.none()
         )
         assert filterset.is_valid(), filterset.errors

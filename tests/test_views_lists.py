@@ -11,10 +11,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from public.views import LicenseRow
 from registry import models
 from registry.dates import DatePrecision
 from registry.models import AuditKind, License, LicenseStatus
-from registry.views import LicenseRow
 from tests import factories
 from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
 

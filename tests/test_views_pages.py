@@ -8,8 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry import charts, models, views
-from registry.templatetags.registry_tags import highlight_quotes, quote_anchor, url_or
+from public import charts, views
+from public.templatetags.registry_tags import highlight_quotes, quote_anchor, url_or
+from registry import models
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +211,7 @@ def test_unpublished_or_unknown_entity_is_404(client, group, slug):
     page(client, f"/entities/{slug}/", 404)
 
 
-# Query bounds below include the change-history panel (registry.changes) and a count per section of the
+# Query bounds below include the change-history panel (history.feed) and a count per section of the
 # entity page, a fixed handful of queries each. An N+1 would add at least 30 queries in the 30-record case.
 ENTITY_PAGE_MAX_QUERIES = 28
 

@@ -42,7 +42,14 @@ from .citations import (
     LicenseCitation,
     LicenseFact,
 )
-from .curation import MatchProposal, MatchProposalQuerySet, MatchStatus, Revision, RevisionQuerySet, RevisionStatus
+from .curation import (
+    MatchProposal,
+    MatchProposalQuerySet,
+    MatchStatus,
+    Revision,
+    RevisionQuerySet,
+    RevisionStatus,
+)
 from .entities import (
     AliasKind,
     Entity,

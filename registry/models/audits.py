@@ -8,9 +8,9 @@ from django.db.models import Case, DateField, Exists, F, OuterRef, Q, Subquery, 
 from django.db.models.functions import TruncMonth, TruncYear
 from django.db.models.lookups import Exact, GreaterThan
 
-from ..dates import DatePrecision, PartialDateDescriptor, partial_date_constraints, partial_date_fields
-from ..links import detail_path
-from .base import (
+from registry.dates import DatePrecision, PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.links import detail_path
+from registry.models.base import (
     FOUR_EYES,
     SLUG_HELP,
     Curated,
@@ -23,7 +23,7 @@ from .base import (
     needs_verification,
     today,
 )
-from .entities import Entity
+from registry.models.entities import Entity
 
 
 class AuditQuerySet(VerifiableQuerySet):

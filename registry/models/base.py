@@ -49,7 +49,7 @@ def validate_lei(value: str) -> None:
 class HistoricalRecords(simple_history.HistoricalRecords):
     """django-simple-history's change history, each table with an index for "the record's row at an instant".
 
-    Whether a record was public at a past instant (registry/history.py: the
+    Whether a record was public at a past instant (history/as_of.py: the
     as-of view, the change feed) looks up, for each row it reads, the latest
     history row of several other records by that instant and reads its status.
     The index ``(id, history_date, history_id, publication_status,
@@ -142,8 +142,8 @@ class VisibilityRule:
     """What a record's public visibility depends on besides its own publication: the rule of ``published()``
     (``by_rule()`` for licences and audits) above, written as data so that code can follow it.
 
-    :func:`registry.review.draft_dependencies` reads it to list the drafts a record waits for, and
-    :func:`registry.history.public_then` to decide whether a record was public at a past instant (the as-of
+    :func:`curation.review.draft_dependencies` reads it to list the drafts a record waits for, and
+    :func:`history.as_of.public_then` to decide whether a record was public at a past instant (the as-of
     view, the change feed). ``tests/test_review.py`` holds it equal to the query sets' rules, model by model.
 
     * ``requires``: relations (query paths) to curated records that must be published;

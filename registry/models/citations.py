@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.db import models
 
-from .audits import Audit
-from .base import HistoricalRecords
-from .entities import Entity, KeyPerson
-from .licenses import License
-from .sources import Citation, _citation_constraints
+from registry.models.audits import Audit
+from registry.models.base import HistoricalRecords
+from registry.models.entities import Entity, KeyPerson
+from registry.models.licenses import License
+from registry.models.sources import Citation, _citation_constraints
 
 
 class LicenseFact(models.TextChoices):

@@ -9,10 +9,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .base import choice_constraint
-from .entities import Entity
-from .licenses import License
-from .sources import Source
+from registry.models.base import choice_constraint
+from registry.models.entities import Entity
+from registry.models.licenses import License
+from registry.models.sources import Source
 
 
 class RevisionStatus(models.TextChoices):
@@ -34,7 +34,7 @@ class Revision(models.Model):
     """An edit to a published record, kept aside until a second reviewer approves it.
 
     The public keeps seeing the record as last approved. ``changes`` holds the
-    proposed values (see ``registry.review``), ``base_version`` the version the
+    proposed values (see ``curation.review``), ``base_version`` the version the
     edit was made from, so an approval over a newer version is refused.
     """
 
@@ -102,7 +102,7 @@ class MatchProposal(models.Model):
     """An imported record that may be the same as one curators already have; a reviewer decides.
 
     The importer never merges on a name alone: it creates its own records and
-    proposes the match here. Accepting links them (``registry.importers.esma``).
+    proposes the match here. Accepting links them (``imports.esma``).
     """
 
     Status = MatchStatus

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from ..dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
-from ..links import detail_path
-from .base import (
+from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.links import detail_path
+from registry.models.base import (
     FOUR_EYES,
     LEI_REGEX,
     SLUG_HELP,
@@ -19,7 +19,7 @@ from .base import (
     choice_constraint,
     validate_lei,
 )
-from .places import Jurisdiction
+from registry.models.places import Jurisdiction
 
 
 class EntityQuerySet(PublishableQuerySet):

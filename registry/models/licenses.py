@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from ..dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
-from ..links import detail_path
-from .base import (
+from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.links import detail_path
+from registry.models.base import (
     FOUR_EYES,
     SLUG_HELP,
     Curated,
@@ -21,9 +21,9 @@ from .base import (
     needs_verification,
     today,
 )
-from .entities import Entity
-from .places import Jurisdiction
-from .regimes import Activity, LicenseType, Regulator
+from registry.models.entities import Entity
+from registry.models.places import Jurisdiction
+from registry.models.regimes import Activity, LicenseType, Regulator
 
 
 class LicenseQuerySet(VerifiableQuerySet):
@@ -65,7 +65,7 @@ class LicenseQuerySet(VerifiableQuerySet):
         it (MT: the EU, the EEA), its country, or one of its subdivisions (AE: Dubai); see
         :meth:`JurisdictionQuerySet.covering`.
 
-        Also answers for the change history's licence rows (registry/history.py calls it on them, as
+        Also answers for the change history's licence rows (history/as_of.py calls it on them, as
         ``LicenseQuerySet.usable_in(rows, code)``): then the passports are those the row recorded.
 
         Written as subqueries of ids (licence types, passports), so no OR spans joined tables: that would

@@ -5,12 +5,20 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from ..dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
-from .base import FOUR_EYES, SLUG_HELP, Curated, HistoricalRecords, Publication, SlugQuerySet, choice_constraint
-from .entities import Entity
-from .places import Jurisdiction
-from .regimes import Regulator
-from .sources import Source
+from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.models.base import (
+    FOUR_EYES,
+    SLUG_HELP,
+    Curated,
+    HistoricalRecords,
+    Publication,
+    SlugQuerySet,
+    choice_constraint,
+)
+from registry.models.entities import Entity
+from registry.models.places import Jurisdiction
+from registry.models.regimes import Regulator
+from registry.models.sources import Source
 
 
 class WarningNoticeQuerySet(SlugQuerySet):

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from .base import choice_constraint
+from registry.models.base import choice_constraint
 
 
 class JurisdictionQuerySet(models.QuerySet):

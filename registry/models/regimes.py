@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from ..links import detail_path
-from .base import (
+from registry.links import detail_path
+from registry.models.base import (
     FOUR_EYES,
     SLUG_HELP,
     Curated,
@@ -15,7 +15,7 @@ from .base import (
     SlugQuerySet,
     choice_constraint,
 )
-from .places import Jurisdiction
+from registry.models.places import Jurisdiction
 
 
 class LicenseTypeQuerySet(models.QuerySet):

@@ -7,9 +7,17 @@ import hashlib
 from django.db import models
 from django.db.models import Q
 
-from ..dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
-from ..links import detail_path
-from .base import FOUR_EYES, SLUG_HELP, Curated, HistoricalRecords, Publication, PublishableQuerySet, choice_constraint
+from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.links import detail_path
+from registry.models.base import (
+    FOUR_EYES,
+    SLUG_HELP,
+    Curated,
+    HistoricalRecords,
+    Publication,
+    PublishableQuerySet,
+    choice_constraint,
+)
 
 
 class CitationQuerySet(models.QuerySet):

@@ -10,8 +10,8 @@ from django.db.models import Count
 from django.db.models.functions import Length
 from playwright.sync_api import expect
 
+from imports import esma
 from registry import models
-from registry.importers import esma
 from tests import factories
 from tests.e2e.test_accessibility_e2e import AXE
 

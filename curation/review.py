@@ -1,0 +1,525 @@
+"""Four-eyes publishing: the one place that decides how a curated record changes.
+
+No single account can put a fact live alone:
+
+* a new record starts as a draft; it goes live only when a reviewer other than
+  its last editor publishes it (:func:`publish`), and the public sees it only
+  once the records its visibility depends on are published too (a licence's
+  holder, regime, regulator, a cited source): :func:`draft_dependencies` lists
+  the drafts it waits for, which :func:`publish` can put live with it;
+* an edit to a published record is kept aside as a pending :class:`Revision`
+  (:func:`propose`) until a different reviewer approves it (:func:`approve`);
+  meanwhile the public keeps seeing the last approved version;
+* every save names its editor and the reason given, which the change history
+  (django-simple-history) records;
+* a save made from an out-of-date copy is refused (:func:`check_version`), so
+  two people editing at once never overwrite each other silently.
+
+The admin, the bulk importer and the official-register importers all call
+these functions; none of them change publication state on their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from registry.models import VISIBILITY_RULES, Publication, Revision, RevisionStatus, Source, path_model, visibility_rule
+
+
+class ConflictError(ValidationError):
+    """The record changed since the editor loaded it."""
+
+
+def can_review(user) -> bool:
+    """Reviewers (and superusers) may publish, unpublish and decide on revisions."""
+    return bool(user and user.is_active and user.has_perm("curation.review"))
+
+
+def _require_reviewer(user):
+    if not can_review(user):
+        raise PermissionDenied("Only a reviewer can publish, unpublish or approve changes.")
+
+
+def changes_since(obj, base_version: int) -> list[tuple[str, object, object]]:
+    """(field, value in the editor's copy, value now) for each field changed after ``base_version``.
+
+    Read from the change history, so the editor sees exactly what someone else
+    changed in between.
+    """
+    history = type(obj).history.filter(id=obj.pk).order_by("history_date", "history_id")
+    rows = list(history)
+    base = next((row for row in reversed(rows) if row.version == base_version), None)
+    current = rows[-1] if rows else None
+    if base is None or current is None or base.history_id == current.history_id:
+        return []
+    delta = current.diff_against(base, excluded_fields=["updated_at", "version", "last_edited_by", "published_at"])
+    return [(change.field, change.old, change.new) for change in delta.changes]
+
+
+def check_version(obj, base_version: int) -> None:
+    """Refuse a save made from version ``base_version`` when the stored record is newer.
+
+    Locks the row for the rest of the transaction (PostgreSQL; SQLite's
+    IMMEDIATE transactions already serialise writers), so the check and the
+    save cannot be interleaved with another editor's.
+    """
+    model = type(obj)
+    current = model._base_manager.select_for_update().filter(pk=obj.pk).values_list("version", flat=True).first()
+    if current is None or current == base_version:
+        return
+    changed = changes_since(obj, base_version)
+    detail = "; ".join(f"{field}: {old!r} → {new!r}" for field, old, new in changed) or "see its history"
+    raise ConflictError(
+        "Someone else saved this record after you opened it (version %(base)s, now %(current)s). "
+        "Your changes were not saved. What changed in between: %(detail)s. Reload the page and make your "
+        "edit again.",
+        code="conflict",
+        params={"base": base_version, "current": current, "detail": detail},
+    )
+
+
+def save_edit(obj, *, user, reason: str, base_version: int | None = None, is_new: bool = False):
+    """Save a draft (new or existing) as ``user``'s edit.
+
+    A published record is never saved through here: use :func:`propose`.
+    Whoever creates a record, it starts as a draft.
+    """
+    with transaction.atomic():
+        if is_new:
+            obj.publication_status = Publication.DRAFT
+            obj.published_by = None
+            obj.published_at = None
+        else:
+            stored = type(obj)._base_manager.filter(pk=obj.pk).values_list("publication_status", flat=True).first()
+            if stored == Publication.PUBLISHED:
+                raise PermissionDenied("This record is published: propose the change for review instead.")
+            if base_version is not None:
+                check_version(obj, base_version)
+            # A draft stays a draft however the form was filled in.
+            obj.publication_status = Publication.DRAFT
+        obj.last_edited_by = user
+        obj._change_reason = reason
+        obj.save()
+    return obj
+
+
+# ---------------------------------------------------------------------------
+# Publishing: what a record waits for, and what goes live with it
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A draft another record waits for; ``role`` is the relation that names it ("holder", "regime", "source")."""
+
+    record: models.Model
+    role: str
+
+    def __str__(self):
+        return f"{self.role} “{self.record}”"
+
+
+def _related_pk(obj, path):
+    """The primary key of the record ``path`` ("holder", "license_type__regime") names from ``obj``, or None."""
+    *hops, last = path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop)
+        if obj is None:
+            return None
+    return getattr(obj, type(obj)._meta.get_field(last).attname)
+
+
+def _key(record):
+    return (record._meta.label, record.pk)
+
+
+def draft_dependencies(obj) -> list[Dependency]:
+    """The drafts ``obj``'s public visibility waits for, besides its own publication.
+
+    Read from its model's :class:`~registry.models.VisibilityRule` (the rule of
+    its ``published()``), against the database as it stands: a licence's
+    holder, regime and regulator when they are drafts, and its cited sources
+    when none of them is published (any one of those is enough). Once ``obj``
+    and every record listed are published, ``obj`` is public, provided it cites
+    a source at all (the admin saves no licence or audit without one; see
+    :func:`becomes_public`).
+    """
+    model = type(obj)
+    rule = visibility_rule(model)
+    found = []
+    for path in (*rule.requires, *rule.optional):
+        pk = _related_pk(obj, path)
+        related = path_model(model, path)
+        draft = related._base_manager.filter(pk=pk, publication_status=Publication.DRAFT).first() if pk else None
+        if draft is not None:
+            found.append(Dependency(draft, path.rsplit("__", 1)[-1].replace("_", " ")))
+    if rule.cited_by:
+        citations = getattr(obj, rule.cited_by).select_related("source").order_by("pk")
+        sources = list(dict.fromkeys(citation.source for citation in citations))
+        if not any(source.is_published for source in sources):
+            found += [Dependency(source, "source") for source in sources]
+    return found
+
+
+def becomes_public(obj, together=()) -> bool:
+    """Whether ``obj`` is public once it and the drafts in ``together`` are published (by the same rule)."""
+    rule = visibility_rule(type(obj))
+    if rule.cited_by and not getattr(obj, rule.cited_by).exists():
+        return False
+    chosen = {_key(record) for record in together}
+    waiting = draft_dependencies(obj)
+    records = {_key(d.record) for d in waiting if d.role != "source"}
+    sources = {_key(d.record) for d in waiting if d.role == "source"}
+    return records <= chosen and (not sources or bool(sources & chosen))
+
+
+def _put_live(obj, reviewer, reason):
+    obj.publication_status = Publication.PUBLISHED
+    obj.published_by = reviewer
+    obj.published_at = timezone.now()
+    obj._change_reason = reason
+    obj.save()
+
+
+def publish(obj, *, reviewer, reason: str = "Published after review", together=()):
+    """Put a draft live, and with it ``together``: drafts it waits for (see :func:`draft_dependencies`).
+
+    The reviewer must not be the last editor of any of them: if they are of
+    one, nothing is published. One transaction, the drafts first. Published
+    records that become public through it (the holder's other licences) get a
+    history row now, so the change feed and the as-of view date their going
+    live to this moment.
+    """
+    _require_reviewer(reviewer)
+    if obj.last_edited_by_id and obj.last_edited_by_id == reviewer.pk:
+        raise PermissionDenied("You made the last edit to this record: another reviewer must publish it.")
+    waiting = {_key(d.record): d.record for d in draft_dependencies(obj)}
+    drafts = []
+    for record in together:
+        if _key(record) not in waiting:
+            raise ValidationError(
+                "“%(record)s” is not a draft this record waits for.", code="not_waited_for", params={"record": record}
+            )
+        drafts.append(waiting.pop(_key(record)))
+    for record in drafts:
+        if record.last_edited_by_id and record.last_edited_by_id == reviewer.pk:
+            raise PermissionDenied(
+                f"You made the last edit to “{record}”: another reviewer must publish it. Nothing was published."
+            )
+    with transaction.atomic():
+        hidden = _dependants([*drafts, obj], public=False)
+        for record in drafts:
+            _put_live(record, reviewer, f"Published with “{obj}”: {reason}")
+        _put_live(obj, reviewer, reason)
+        _record_visibility_changes(hidden, public=True, user=reviewer)
+    return obj
+
+
+def unpublish(obj, *, reviewer, reason: str):
+    """Take a record off the public site (it stays, as a draft, with its history).
+
+    Published records that were public through it (a holder's licences) get a
+    history row now, as :func:`publish` gives them when they go live.
+    """
+    _require_reviewer(reviewer)
+    if not reason:
+        raise ValidationError("Say why the record is taken off the public site.")
+    with transaction.atomic():
+        public = _dependants([obj], public=True)
+        obj.publication_status = Publication.DRAFT
+        obj.last_edited_by = reviewer
+        obj.published_by = None
+        obj.published_at = None
+        obj._change_reason = reason
+        obj.save()
+        _record_visibility_changes(public, public=False, user=reviewer)
+    return obj
+
+
+def _dependants(records, *, public: bool) -> dict:
+    """``{(model, pk): [records]}``: the published records whose visibility rule names one of ``records``
+    (licences of a holder, audits citing a source) and which are public now (``public``) or are not."""
+    found = defaultdict(list)
+    for name, rule in VISIBILITY_RULES.items():
+        model = apps.get_model("registry", name)
+        for record in records:
+            condition = Q()
+            for path in (*rule.requires, *rule.optional):
+                if isinstance(record, path_model(model, path)):
+                    condition |= Q(**{path: record.pk})
+            if rule.cited_by and isinstance(record, Source):
+                condition |= Q(**{f"{rule.cited_by}__source": record.pk})
+            if not condition:
+                continue
+            visible = model._default_manager.published().values("pk")
+            candidates = model._base_manager.filter(condition, publication_status=Publication.PUBLISHED)
+            candidates = candidates.filter(pk__in=visible) if public else candidates.exclude(pk__in=visible)
+            for pk in candidates.order_by().values_list("pk", flat=True).distinct():
+                found[(model, pk)].append(record)
+    return found
+
+
+def _names(records) -> str:
+    names = [f"“{record}”" for record in records]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _record_visibility_changes(watched, *, public: bool, user):
+    """A history row for each record of ``watched`` (see :func:`_dependants`) that is now ``public``, or no longer."""
+    by_model = defaultdict(dict)
+    for (model, pk), causes in watched.items():
+        by_model[model][pk] = causes
+    for model, causes in by_model.items():
+        visible = set()
+        for chunk in _chunks(list(causes)):
+            visible.update(model._default_manager.published().filter(pk__in=chunk).values_list("pk", flat=True))
+        reasons = {}
+        for pk, records in causes.items():
+            if (pk in visible) != public:
+                continue
+            verb = "was" if len(records) == 1 else "were"
+            if public:
+                reasons[pk] = f"Public since {_names(records)} {verb} published"
+            else:
+                reasons[pk] = f"No longer public: {_names(records)} {verb} returned to draft"
+        for chunk in _chunks(list(reasons)):
+            add_history(model, {pk: reasons[pk] for pk in chunk}, user=user)
+
+
+# Publishing a source may make thousands of records public; a database takes only so many parameters a query.
+BATCH_SIZE = 500
+
+
+def _chunks(items):
+    for start in range(0, len(items), BATCH_SIZE):
+        yield items[start : start + BATCH_SIZE]
+
+
+def add_history(model, reasons: dict, *, user):
+    """A history row ("~") for each ``model`` record in ``reasons`` (``{pk: reason}``), as it stands now.
+
+    The record itself is not saved, so its version stays and no editor's open
+    copy of it goes out of date. The rows carry the many-to-many snapshots
+    simple-history takes on a save.
+    """
+    objs = list(model._base_manager.filter(pk__in=list(reasons)).order_by("pk"))
+    for obj in objs:
+        obj._change_reason = reasons[obj.pk]
+        obj._history_user = user
+    history_model = model.history.model
+    rows = model.history.bulk_history_create(objs, update=True, default_user=user)
+    for field in history_model._history_m2m_fields:
+        through = field.remote_field.through
+        snapshot = next(
+            rel.related_model
+            for rel in history_model._meta.related_objects
+            if getattr(rel.related_model, "instance_type", None) is through
+        )
+        own = field.m2m_field_name()
+        links = defaultdict(list)
+        for link in through.objects.filter(**{f"{own}__in": list(reasons)}):
+            links[getattr(link, f"{own}_id")].append(link)
+        snapshot.objects.bulk_create(
+            [
+                snapshot(history=row, **{f.attname: getattr(link, f.attname) for f in through._meta.fields})
+                for row in rows
+                for link in links[row.id]
+            ]
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Revisions of published records
+# ---------------------------------------------------------------------------
+
+
+def to_json(value):
+    """A field value as JSON (dates and decimals as ISO strings)."""
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    return value
+
+
+def field_values(obj, names) -> dict:
+    """``{attname: JSON value}`` for the named concrete fields of ``obj``."""
+    result = {}
+    for name in names:
+        field = obj._meta.get_field(name)
+        result[field.attname] = to_json(getattr(obj, field.attname))
+    return result
+
+
+def propose(
+    obj,
+    *,
+    author,
+    reason: str,
+    base_version: int,
+    fields: dict | None = None,
+    m2m: dict | None = None,
+    inlines: dict | None = None,
+    summary: str = "",
+):
+    """Keep an edit to a published record aside for review; the record itself is untouched.
+
+    ``fields`` maps attnames to JSON values, ``m2m`` field names to lists of
+    primary keys, and ``inlines`` a related model label to
+    ``{"create": [values], "update": {pk: values}, "delete": [pk]}``.
+    """
+    if not reason:
+        raise ValidationError("Say why you make this change: the reviewer and the history need it.")
+    check_version(obj, base_version)
+    changes = {"fields": fields or {}, "m2m": m2m or {}, "inlines": inlines or {}}
+    if not any(changes.values()):
+        raise ValidationError("Nothing changed.")
+    return Revision.objects.create(
+        target=obj,
+        base_version=base_version,
+        changes=changes,
+        summary=summary,
+        reason=reason,
+        author=author,
+    )
+
+
+def _decide(revision, reviewer, status, note):
+    revision.status = status
+    revision.reviewer = reviewer
+    revision.reviewed_at = timezone.now()
+    revision.review_note = note
+    revision.save()
+
+
+def _check_reviewer_of(revision, reviewer):
+    _require_reviewer(reviewer)
+    if revision.author_id == reviewer.pk:
+        raise PermissionDenied("You proposed this change: another reviewer must decide on it.")
+    if revision.status != RevisionStatus.PENDING:
+        raise ValidationError("This change has already been decided.")
+
+
+def approve(revision, *, reviewer, note: str = ""):
+    """Apply a pending revision to its record and keep the record published."""
+    _check_reviewer_of(revision, reviewer)
+    with transaction.atomic():
+        obj = type(revision.target)._base_manager.select_for_update().get(pk=revision.object_id)
+        if obj.version != revision.base_version:
+            changed = changes_since(obj, revision.base_version)
+            names = ", ".join(field for field, _, _ in changed) or "other fields"
+            raise ConflictError(
+                "The record changed after this edit was proposed (%(names)s). Reject it and ask for a new edit.",
+                code="conflict",
+                params={"names": names},
+            )
+        apply_changes(obj, revision.changes)
+        obj.last_edited_by = revision.author
+        obj.published_by = reviewer
+        obj.published_at = timezone.now()
+        obj.publication_status = Publication.PUBLISHED
+        obj._change_reason = revision.reason
+        obj.full_clean()
+        obj.save()
+        cited = bool(visibility_rule(type(obj)).cited_by)
+        public = cited and type(obj)._default_manager.published().filter(pk=obj.pk).exists()
+        apply_related_changes(obj, revision.changes, reason=revision.reason, user=revision.author)
+        if cited and type(obj)._default_manager.published().filter(pk=obj.pk).exists() != public:
+            # Its citations, saved after it, made it public (or hidden): a row of its own dates that.
+            add_history(type(obj), {obj.pk: revision.reason}, user=reviewer)
+        _decide(revision, reviewer, RevisionStatus.APPROVED, note)
+    return obj
+
+
+def reject(revision, *, reviewer, note: str):
+    """Turn down a pending revision; the record stays as it is."""
+    _check_reviewer_of(revision, reviewer)
+    if not note:
+        raise ValidationError("Say why the change is rejected, so its author can act on it.")
+    _decide(revision, reviewer, RevisionStatus.REJECTED, note)
+    return revision
+
+
+def apply_changes(obj, changes):
+    """Set the proposed field values on ``obj`` (not saved)."""
+    for attname, value in changes.get("fields", {}).items():
+        field = next(f for f in obj._meta.concrete_fields if f.attname == attname)
+        setattr(obj, attname, field.to_python(value) if value is not None else None)
+
+
+def apply_related_changes(obj, changes, *, reason, user):
+    """Apply the proposed many-to-many sets and inline rows of a saved ``obj``."""
+    for name, pks in changes.get("m2m", {}).items():
+        getattr(obj, name).set(pks)
+    for label, operations in changes.get("inlines", {}).items():
+        model = obj._meta.apps.get_model(label)
+        parent_field = next(
+            f.name for f in model._meta.concrete_fields if f.is_relation and f.related_model is type(obj)
+        )
+        for pk in operations.get("delete", []):
+            row = model._base_manager.filter(pk=pk, **{parent_field: obj}).first()
+            if row is not None:
+                row._change_reason = reason
+                row._history_user = user
+                row.delete()
+        for pk, values in operations.get("update", {}).items():
+            row = model._base_manager.get(pk=pk, **{parent_field: obj})
+            apply_changes(row, {"fields": values})
+            row._change_reason = reason
+            row._history_user = user
+            row.full_clean()
+            row.save()
+        for values in operations.get("create", []):
+            row = model(**{parent_field: obj})
+            apply_changes(row, {"fields": values})
+            row._change_reason = reason
+            row._history_user = user
+            row.full_clean()
+            row.save()
+
+
+def describe(obj, changes) -> list[tuple[str, str, str]]:
+    """(field label, current value, proposed value) for each proposed field change, for reviewers."""
+    rows = []
+    for attname, value in changes.get("fields", {}).items():
+        field = next(f for f in obj._meta.concrete_fields if f.attname == attname)
+        current = getattr(obj, attname)
+        proposed = field.to_python(value) if value is not None else None
+        if field.is_relation:
+            model = field.related_model
+            current = model._base_manager.filter(pk=current).first() if current is not None else None
+            proposed = model._base_manager.filter(pk=proposed).first() if proposed is not None else None
+        rows.append(
+            (
+                str(field.verbose_name),
+                "" if current is None else str(current),
+                "" if proposed is None else str(proposed),
+            )
+        )
+    for name, pks in changes.get("m2m", {}).items():
+        field = obj._meta.get_field(name)
+        current = ", ".join(sorted(str(x) for x in getattr(obj, name).all()))
+        proposed = ", ".join(sorted(str(x) for x in field.related_model._base_manager.filter(pk__in=pks)))
+        if current != proposed:
+            rows.append((str(field.verbose_name), current, proposed))
+    for label, operations in changes.get("inlines", {}).items():
+        model = obj._meta.apps.get_model(label)
+        name = str(model._meta.verbose_name)
+        for values in operations.get("create", []):
+            rows.append((f"new {name}", "", ", ".join(f"{k}: {v}" for k, v in values.items() if v not in ("", None))))
+        for pk, values in operations.get("update", {}).items():
+            rows.append((f"{name} #{pk}", "", ", ".join(f"{k}: {v}" for k, v in values.items())))
+        for pk in operations.get("delete", []):
+            rows.append((f"{name} #{pk}", "present", "deleted"))
+    return rows

@@ -1,0 +1,1006 @@
+"""The public change history: dated changes to published facts, read from django-simple-history.
+
+Only what the public could see is ever shown, and from the moment it could:
+
+* a history row of a record is listed when the record was public at that
+  row's instant, by the as-of rule (:func:`history.as_of.public_then`: a
+  licence published while its holder was a draft was not), and the record is
+  visible today through its model's ``published()``, so nothing of a draft,
+  or of a record since taken down, leaks;
+* its action says what the public saw change: "published" when the record was
+  not public at its row before and is at this one (its own publication, or
+  that of a record it waited for: ``curation.review`` gives it a history row
+  then), "unpublished" the reverse, "created" and "deleted", else "changed";
+* two events are shown for records that are no longer visible, because the
+  public saw the record before them: its deletion while public and its
+  unpublishing. They carry the label of the last public snapshot and no
+  link, and only when the records that label names (a licence's holder, an
+  audit's subject) are published today;
+* a citation's or alias's change shows as a change of its parent record, when
+  the parent is visible today and was public when the change was made, and
+  (for a citation) its source is published;
+* editors are never named: ``history_user`` is never read.
+
+:class:`ChangeFeed` behaves enough like a QuerySet (``all``, ``count``,
+slicing, ``iterator``) for Django's paginator, the list views' FilterSet and
+the CSV/JSON exports. It selects one page with a single UNION query over every
+history table, to which each table gives only its newest rows (as many as the
+page needs, read along its index on ``history_date``), counts with one query
+of one ``COUNT(*)`` per table, then loads that page's rows, their previous
+versions and the records they belong to with a fixed number of queries per
+record type. Exports walk the feed by key, never by offset.
+
+The as-of rule costs a few index lookups per history row it is asked of (one
+seek each into the history tables' "row at an instant" indexes, which hold
+what the rule reads: registry.models.HistoricalRecords): a page asks it of
+about a page of rows, a count of every row, which is why the list views cache
+counts per data version.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models, router
+from django.db.models import BooleanField, CharField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
+from django.db.models.lookups import IsNull
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from history.as_of import cited_then, public_then, was_public
+from registry.dates import DatePrecision, PartialDate
+from registry.models import (
+    Audit,
+    AuditCitation,
+    Entity,
+    EntityAlias,
+    EntityCitation,
+    Jurisdiction,
+    KeyPerson,
+    KeyPersonCitation,
+    License,
+    LicenseCitation,
+    LicenseType,
+    Publication,
+    Regime,
+    Regulator,
+    Source,
+    visibility_rule,
+)
+
+PUBLISHED = Publication.PUBLISHED
+
+RECORD_TYPES = {
+    "license": "Licence",
+    "audit": "Audit",
+    "entity": "Entity",
+    "regulator": "Regulator",
+    "regime": "Regime",
+    "source": "Source",
+    "keyperson": "Key person",
+}
+
+ACTIONS = {
+    "created": "Created",
+    "changed": "Changed",
+    "published": "Published",
+    "unpublished": "Unpublished",
+    "deleted": "Deleted",
+}
+
+# Workflow bookkeeping, not facts: never listed as changed fields.
+BOOKKEEPING_FIELDS = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "last_edited_by",
+    "published_by",
+    "published_at",
+    "publication_status",
+    "sha256",
+}
+
+DETAIL_PAGE_LIMIT = 25
+
+
+def display_date(value: datetime.datetime | datetime.date) -> str:
+    """``25 November 2026`` (a datetime is read in the site's time zone)."""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value).date()
+    return f"{value.day} {calendar.month_name[value.month]} {value.year}"
+
+
+# ---------------------------------------------------------------------------
+# What a change looks like
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field. ``old``/``new`` are display strings; None means the value is not shown."""
+
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+    def __str__(self):
+        if self.old is None and self.new is None:
+            return f"{self.field} changed"
+        if self.old is None:
+            return f"{self.field}: {self.new or '—'}"
+        if self.new is None:
+            return f"{self.field}: {self.old or '—'}"
+        return f"{self.field}: {self.old or '—'} → {self.new or '—'}"
+
+    def as_dict(self):
+        return {"field": self.field, "old": self.old, "new": self.new}
+
+
+@dataclass
+class Change:
+    """A dated change of one public record, as the public may see it."""
+
+    date: datetime.datetime
+    record_type: str
+    label: str
+    url: str
+    action: str
+    reason: str = ""
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def record_type_display(self):
+        return RECORD_TYPES[self.record_type]
+
+    @property
+    def action_display(self):
+        return ACTIONS[self.action]
+
+    @property
+    def date_display(self):
+        return display_date(self.date)
+
+    @property
+    def date_iso(self):
+        """ISO 8601 in UTC: ``2026-11-25T14:03:07Z``."""
+        return self.date.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------
+# Labels and values, from current records or history snapshots alike
+# ---------------------------------------------------------------------------
+
+
+def _partial(obj, attname):
+    value = getattr(obj, attname)
+    if value is None:
+        return None
+    return PartialDate(value, getattr(obj, f"{attname}_precision") or DatePrecision.DAY)
+
+
+def _label_license(obj):
+    license_type = obj.license_type
+    return f"{obj.holder.name}: {license_type.regime.short_name} {license_type.name}"
+
+
+def _label_audit(obj):
+    what = obj.standard.name if obj.standard_id else obj.get_kind_display()
+    issued, started = _partial(obj, "issued_on"), _partial(obj, "period_start")
+    when = f" ({issued})" if issued else (f" (since {started})" if obj.ongoing and started else "")
+    return f"{obj.subject.name}: {what}{when}"
+
+
+def _label_regulator(obj):
+    return f"{obj.name} ({obj.abbreviation})" if obj.abbreviation else obj.name
+
+
+def _label_key_person(obj):
+    return f"{obj.name}, {obj.role} ({obj.entity.name})"
+
+
+def _is_public(obj) -> bool:
+    """Whether a related record may be named: reference data always, curated records when published now."""
+    status = getattr(obj, "publication_status", None)
+    return status is None or status == PUBLISHED
+
+
+NOT_PUBLIC = "(not public)"
+
+
+def _related_label(obj) -> str:
+    if obj is None:
+        return ""
+    if not _is_public(obj):
+        return NOT_PUBLIC
+    if isinstance(obj, Jurisdiction):
+        return f"{obj.name} ({obj.code})"
+    if isinstance(obj, Regulator):
+        return _label_regulator(obj)
+    if isinstance(obj, Entity):
+        return obj.name
+    if isinstance(obj, Regime):
+        return obj.short_name
+    if isinstance(obj, LicenseType):  # its regime may be a draft
+        return f"{obj.regime.short_name} {obj.name}" if _is_public(obj.regime) else NOT_PUBLIC
+    return str(obj)
+
+
+def _plain_value(model_field, value) -> str:
+    if value is None or value == "":
+        return ""
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return display_date(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------
+# Tracks: one per history table
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Track:
+    """One history table and how its rows become public changes.
+
+    A record's own track has ``parent_field`` None; a citation's or alias's
+    track names the foreign key to the record its changes belong to.
+    """
+
+    key: str
+    model: type[models.Model]
+    record_type: str
+    label: object = None
+    related: tuple[str, ...] = ()
+    parent_field: str | None = None
+    parent_model: type[models.Model] | None = None
+    child_name: str = ""
+    # For deletions and unpublishing: the records the snapshot's label names must be published today.
+    label_safe: object = None
+    # The target of a detail page: extra lookups on the history rows, by the target's model.
+    target_lookups: tuple[tuple[type[models.Model], str], ...] = ()
+
+    @cached_property
+    def history(self):
+        # ``Model.history`` builds a manager class each time it is read: read it once.
+        return self.model.history.model
+
+    @property
+    def m2m_fields(self):
+        return list(self.history._history_m2m_fields)
+
+    def m2m_accessor(self, m2m_field):
+        """The reverse accessor from a history row to its many-to-many snapshot rows."""
+        through = m2m_field.remote_field.through
+        return next(
+            rel.get_accessor_name()
+            for rel in self.history._meta.related_objects
+            if getattr(rel.related_model, "instance_type", None) is through
+        )
+
+    def m2m_prefetches(self):
+        lookups = []
+        for m2m_field in self.m2m_fields:
+            target = m2m_field.m2m_reverse_field_name()
+            lookups.append(f"{self.m2m_accessor(m2m_field)}__{target}")
+        return lookups
+
+
+def _published_record(model, attname, nullable=False, **lookups):
+    """The record a history row's ``attname`` points to is published today (or, if ``nullable``, none is named).
+
+    An ``EXISTS`` rather than a join: only the rare rows that need it (deletions, unpublishing) look it up.
+    """
+    published = Exists(model.objects.filter(pk=OuterRef(attname), **(lookups or {"publication_status": PUBLISHED})))
+    return Q(**{f"{attname}__isnull": True}) | published if nullable else published
+
+
+def _license_label_safe():
+    return (
+        _published_record(Entity, "holder_id")
+        & _published_record(LicenseType, "license_type_id", regime__publication_status=PUBLISHED)
+        & _published_record(Regulator, "regulator_id", nullable=True)
+    )
+
+
+TRACKS = (
+    Track(
+        "license",
+        License,
+        "license",
+        label=_label_license,
+        related=("holder", "license_type__regime", "regulator", "jurisdiction"),
+        label_safe=_license_label_safe(),
+    ),
+    Track(
+        "license-citation",
+        LicenseCitation,
+        "license",
+        related=("source", "license__holder", "license__license_type__regime"),
+        parent_field="license",
+        parent_model=License,
+        child_name="Citation",
+    ),
+    Track(
+        "audit",
+        Audit,
+        "audit",
+        label=_label_audit,
+        related=("subject", "standard", "auditor"),
+        label_safe=_published_record(Entity, "subject_id") & _published_record(Entity, "auditor_id", nullable=True),
+    ),
+    Track(
+        "audit-citation",
+        AuditCitation,
+        "audit",
+        related=("source", "audit__subject", "audit__standard"),
+        parent_field="audit",
+        parent_model=Audit,
+        child_name="Citation",
+    ),
+    Track(
+        "entity",
+        Entity,
+        "entity",
+        label=lambda obj: obj.name,
+        related=("parent", "jurisdiction"),
+    ),
+    Track(
+        "entity-alias",
+        EntityAlias,
+        "entity",
+        related=("entity",),
+        parent_field="entity",
+        parent_model=Entity,
+        child_name="Alias",
+    ),
+    Track(
+        "entity-citation",
+        EntityCitation,
+        "entity",
+        related=("source", "entity"),
+        parent_field="entity",
+        parent_model=Entity,
+        child_name="Citation",
+    ),
+    Track("regulator", Regulator, "regulator", label=_label_regulator, related=("jurisdiction",)),
+    Track("regime", Regime, "regime", label=lambda obj: obj.short_name, related=("jurisdiction",)),
+    Track("source", Source, "source", label=lambda obj: obj.title),
+    Track(
+        "keyperson",
+        KeyPerson,
+        "keyperson",
+        label=_label_key_person,
+        related=("entity",),
+        label_safe=_published_record(Entity, "entity_id"),
+        target_lookups=((Entity, "entity"),),
+    ),
+    Track(
+        "keyperson-citation",
+        KeyPersonCitation,
+        "keyperson",
+        related=("source", "key_person__entity"),
+        parent_field="key_person",
+        parent_model=KeyPerson,
+        child_name="Citation",
+        target_lookups=((Entity, "key_person__entity"),),
+    ),
+)
+TRACKS_BY_KEY = {track.key: track for track in TRACKS}
+
+
+def _earlier_rows(history):
+    """The same record's history rows before the outer one, newest first (ties on date broken by id)."""
+    return (
+        history.objects.filter(id=OuterRef("id"))
+        .filter(
+            Q(history_date__lt=OuterRef("history_date"))
+            | Q(history_date=OuterRef("history_date"), history_id__lt=OuterRef("history_id"))
+        )
+        .order_by("-history_date", "-history_id")
+    )
+
+
+def _previous_row(history, field_name="history_id"):
+    """The same record's history row just before the outer one."""
+    return _earlier_rows(history).values(field_name)[:1]
+
+
+def _public_at_row(model):
+    """A history row's record was public at the row's own instant: the as-of rule (history.as_of)."""
+    return public_then(model, F("history_date"), today=False)
+
+
+def _parent_public_at_row(track):
+    """A citation's or alias's parent was public at the row's instant: the as-of rule, as :func:`_public_at_row`.
+
+    A citation that is not a removal, of a source published then, is itself
+    the citation the parent's rule asks for: only when it is not are the
+    parent's other citations looked up (the costliest part of the rule).
+    """
+    parent, now = f"{track.parent_field}_id", F("history_date")
+    then = was_public(track.parent_model, parent, now, today=False, cited=False)
+    if track.model is not _citation_model(track.parent_model):
+        return then & cited_then(track.parent_model, now, today=False, reference=parent)
+    itself = ~Q(history_type="-") & was_public(Source, "source_id", now, today=False)
+    return then & (itself | cited_then(track.parent_model, now, today=False, reference=parent))
+
+
+def _citation_model(model):
+    rule = visibility_rule(model)
+    return model._meta.get_field(rule.cited_by).related_model if rule.cited_by else None
+
+
+def _public_before(track):
+    """The record was public at the instant of its history row just before the outer one."""
+    earlier = _earlier_rows(track.history).annotate(
+        public=ExpressionWrapper(_public_at_row(track.model), output_field=BooleanField())
+    )
+    return Subquery(earlier.values("public")[:1], output_field=BooleanField())
+
+
+def visible_rows(track, per_row=False):
+    """The history rows of ``track`` the public may see (see the module docstring).
+
+    Whether a row's record is visible today is asked as :func:`_visible_now`
+    does, ``per_row`` for a page's few rows, as an ``EXISTS`` for a count.
+    """
+    # Building the rule's query costs about a millisecond a track: build it once, hand out clones.
+    built, rows = _VISIBLE_ROWS.get((track.key, per_row), (None, None))
+    if built is not track:
+        rows = _visible_rows(track, per_row)
+        _VISIBLE_ROWS[track.key, per_row] = (track, rows)
+    return rows.all()
+
+
+_VISIBLE_ROWS = {}  # (track key, per_row): (track, query)
+
+
+def _visible_now(model, attname, per_row):
+    """The record a history row's ``attname`` points to is visible today (its model's ``published()``).
+
+    An ``EXISTS`` suits a count, which reads every row: PostgreSQL hashes the
+    visible records once. ``per_row`` suits a page, which reads a few rows: a
+    scalar subquery, which PostgreSQL looks up row by row instead of hashing a
+    whole table first. SQLite runs both forms row by row.
+    """
+    visible = model.objects.published().filter(pk=OuterRef(attname)).order_by()
+    return IsNull(Subquery(visible.values("pk")[:1]), False) if per_row else Exists(visible)
+
+
+def _visible_rows(track, per_row):
+    """The query :func:`visible_rows` hands out clones of (never evaluated itself).
+
+    The conditions are ordered cheapest first, and every lookup of another row
+    is a subquery rather than a join or an ``IN`` list: the database then
+    evaluates the costly ones (the previous history row, the parent's status
+    at the time) only for the few rows that still need them, and a feed's
+    newest page reads only as many rows as it shows, in the order of the index
+    on ``history_date``.
+    """
+    rows = track.history.objects.all()
+    if track.parent_field:
+        if hasattr(track.model, "source"):
+            rows = rows.filter(_visible_now(Source, "source_id", per_row))
+        parent = f"{track.parent_field}_id"
+        return rows.filter(_visible_now(track.parent_model, parent, per_row)).filter(_parent_public_at_row(track))
+    current = _visible_now(track.model, "id", per_row) & _public_at_row(track.model)
+    # Deleted or taken off the public site (by itself, or by a record it depends on) while it was public.
+    gone = (Q(history_type="-") | ~_public_at_row(track.model)) & Q(public_before=True)
+    if track.label_safe is not None:
+        gone &= track.label_safe
+    return rows.alias(public_before=_public_before(track)).filter(current | gone)
+
+
+# ---------------------------------------------------------------------------
+# The feed
+# ---------------------------------------------------------------------------
+
+
+class ChangeFeed:
+    """The public changes, newest first, filterable like a QuerySet (each method returns a new feed)."""
+
+    ordered = True
+    model = None  # django-filter reads it; a feed spans many models
+
+    def __init__(self, types=None, since=None, until=None, target=None, empty=False):
+        self.types = tuple(types) if types else None
+        self.since = since
+        self.until = until
+        self.target = target
+        self.empty = empty
+        self._count = None
+        self._parts_cache = {}
+
+    def _clone(self, **changes):
+        values = {
+            "types": self.types,
+            "since": self.since,
+            "until": self.until,
+            "target": self.target,
+            "empty": self.empty,
+        }
+        values.update(changes)
+        return ChangeFeed(**values)
+
+    # QuerySet-like API -------------------------------------------------------
+
+    def all(self):
+        return self._clone()
+
+    def none(self):
+        return self._clone(empty=True)
+
+    def of_types(self, *types):
+        return self._clone(types=types)
+
+    def between(self, since=None, until=None):
+        """Changes made on or after the day ``since`` and on or before the day ``until`` (site time zone)."""
+        return self._clone(since=since or self.since, until=until or self.until)
+
+    def for_record(self, obj):
+        """Changes of ``obj`` and of its citations (an entity's include its aliases and key people)."""
+        return self._clone(target=obj)
+
+    def count(self):
+        if self._count is None:
+            self._count = self._count_rows()
+        return self._count
+
+    def __len__(self):
+        return self.count()
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            rows = self[key : key + 1]
+            if not rows:
+                raise IndexError(key)
+            return rows[0]
+        start, stop = key.start or 0, key.stop
+        if stop is not None and stop <= start:
+            return []
+        return materialise(self._select(start, stop))
+
+    def __iter__(self):
+        return self.iterator()
+
+    def iterator(self, chunk_size=500):
+        """Every change, a chunk at a time; each chunk starts after the last key of the one before (no OFFSET)."""
+        if self._builds_own_keys():
+            yield from self._iterate_by_offset(chunk_size)
+            return
+        after = None
+        while True:
+            keys = self._select(0, chunk_size, after=after)
+            yield from materialise(keys)
+            if len(keys) < chunk_size:
+                return
+            after = keys[-1]
+
+    def _iterate_by_offset(self, chunk_size):
+        offset = 0
+        while True:
+            keys = self._select(offset, offset + chunk_size)
+            yield from materialise(keys)
+            if len(keys) < chunk_size:
+                return
+            offset += chunk_size
+
+    # Query building ----------------------------------------------------------
+
+    def _tracks(self):
+        for track in TRACKS:
+            if self.types and track.record_type not in self.types:
+                continue
+            lookup = self._target_lookup(track)
+            if self.target is not None and lookup is None:
+                continue
+            yield track, lookup
+
+    def _target_lookup(self, track):
+        if self.target is None:
+            return None
+        target_model = type(self.target)
+        if track.model is target_model:
+            return "id"
+        if track.parent_model is target_model:
+            return f"{track.parent_field}_id"
+        for model, lookup in track.target_lookups:
+            if model is target_model:
+                return lookup
+        return None
+
+    def _parts(self, per_row=False):
+        """``(track, rows)`` for each track the feed spans: its visible history rows, filtered (see visible_rows)."""
+        if per_row not in self._parts_cache:
+            self._parts_cache[per_row] = self._build_parts(per_row)
+        return self._parts_cache[per_row]
+
+    def _build_parts(self, per_row):
+        if self.empty:
+            return []
+        parts = []
+        for track, lookup in self._tracks():
+            rows = visible_rows(track, per_row)
+            if lookup:
+                rows = rows.filter(**{lookup: self.target.pk})
+            if self.since:
+                rows = rows.filter(history_date__gte=_start_of(self.since))
+            if self.until:
+                rows = rows.filter(history_date__lt=_start_of(self.until + datetime.timedelta(days=1)))
+            parts.append((track, rows))
+        return parts
+
+    def _keys(self):
+        """One values() query per track, UNIONed: ``{history_id, history_date, track}`` of every visible row.
+
+        A subclass may build its own (history.feeds.ScopedChangeFeed does); the
+        feed then counts and orders that UNION as a whole, which is correct but
+        reads every row it holds.
+        """
+        return _union([_key_values(track, rows) for track, rows in self._parts()])
+
+    def _builds_own_keys(self):
+        return type(self)._keys is not ChangeFeed._keys
+
+    def _count_rows(self):
+        """The number of changes: one ``COUNT(*)`` per track, in one query (a UNION of one row each)."""
+        if self._builds_own_keys():
+            query = self._keys()
+            return query.count() if query is not None else 0
+
+        def build():
+            return _union(
+                [
+                    rows.order_by().annotate(_one=Value(1)).values("_one").annotate(n=Count("*")).values("n")
+                    for _, rows in self._parts()
+                ]
+            )
+
+        return sum(n for (n,) in self._run(("count",), build))
+
+    def _select(self, start, stop, after=None):
+        """The keys ``{history_id, history_date, track}`` of the changes ``[start:stop]``, newest first.
+
+        Only the newest ``stop`` rows of a track can be among the feed's first
+        ``stop``, so near the top (``stop`` up to :data:`NEWEST_ROWS`) each
+        track's part reads at most that many rows, newest first along its
+        index on ``history_date``, before the UNION orders them: the visibility
+        rule is evaluated for about a page of rows, not for every row of every
+        history table. Deeper, the UNION of whole tracks is ordered at once
+        (SQLite merges the tracks' index scans and stops at ``stop``;
+        PostgreSQL sorts, which beats reading ``stop`` rows from each track).
+        ``after``, a key with its ``history_date``, starts the feed after it
+        (see :meth:`iterator`).
+        """
+        if self._builds_own_keys():
+            query = self._keys()
+            if query is None:
+                return []
+            ordered = query.order_by(*KEY_ORDER)
+            return list(ordered[start:stop] if stop is not None else ordered[start:])
+        if after is not None:
+            query = self._select_query(start, stop, after)
+            return list(query) if query is not None else []
+        rows = self._run(("select", start, stop), lambda: self._select_query(start, stop))
+        zone = connections[router.db_for_read(TRACKS[0].history)].timezone
+        return [
+            {"history_id": history_id, "history_date": _datetime(date, zone), "track": track}
+            for history_id, date, track in rows
+        ]
+
+    def _select_query(self, start, stop, after=None):
+        newest = stop is not None and stop <= NEWEST_ROWS
+        parts = []
+        for track, rows in self._parts(per_row=newest):
+            if after is not None:
+                rows = rows.filter(_after(track, after))
+            if newest:
+                newest_ids = rows.order_by("-history_date", "-history_id").values("history_id")[:stop]
+                rows = track.history.objects.filter(history_id__in=newest_ids)
+            parts.append(_key_values(track, rows))
+        query = _union(parts)
+        if query is None:
+            return None
+        ordered = query.order_by(*KEY_ORDER)
+        return ordered[start:stop] if stop is not None else ordered[start:]
+
+    def _run(self, kind, build):
+        """The rows (tuples) of the query ``build()`` returns, its SQL compiled once per feed and database.
+
+        Building and compiling a query over twelve history tables through the
+        ORM takes longer than the database takes to run it for the newest
+        page. The SQL depends on the feed's filters only, never on the data, so
+        it stays right across writes, which are what make a page cold.
+        """
+        using = router.db_for_read(TRACKS[0].history)
+        key = None
+        if self.target is None:
+            # The dates' bounds are read in the current time zone.
+            zone = timezone.get_current_timezone_name()
+            key = (using, connections[using].vendor, zone, kind, self.types, self.since, self.until, self.empty)
+        statement = _STATEMENTS.get(key) if key else None
+        if statement is None:
+            query = build()
+            if query is None:
+                return []
+            try:
+                statement = query.query.get_compiler(using=query.db).as_sql()
+            except EmptyResultSet:
+                return []
+            if key:
+                if len(_STATEMENTS) >= STATEMENT_CACHE_SIZE:
+                    _STATEMENTS.clear()
+                _STATEMENTS[key] = statement
+        sql, params = statement
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+
+# How far from the top a page is read from each track's newest rows (see ChangeFeed._select).
+NEWEST_ROWS = 1000
+
+# Compiled SQL of feeds' counts and pages (see ChangeFeed._run), by database and feed; emptied when full.
+_STATEMENTS = {}
+STATEMENT_CACHE_SIZE = 500
+
+
+# Newest first. On a tie (a fixture loads everything at one instant) a citation sorts above its record's creation.
+KEY_ORDER = ("-history_date", "-track", "-history_id")
+
+
+def _key_values(track, rows):
+    return (
+        rows.order_by()
+        .annotate(track=Value(track.key, output_field=CharField()))
+        .values("history_id", "history_date", "track")
+    )
+
+
+def _union(querysets):
+    if not querysets:
+        return None
+    first, *others = querysets
+    return first.union(*others, all=True) if others else first
+
+
+def _datetime(value, zone):
+    """A ``history_date`` read without the ORM, as the ORM reads it (SQLite gives it naive, or as text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, zone)
+    return value
+
+
+def _after(track, key):
+    """The rows of ``track`` that come after ``key`` in :data:`KEY_ORDER`.
+
+    Track keys are lowercase words, a hyphen only after the whole key of the
+    record they belong to, so Python and every database collation order them alike.
+    """
+    date, history_id = key["history_date"], key["history_id"]
+    if track.key < key["track"]:
+        return Q(history_date__lte=date)
+    if track.key > key["track"]:
+        return Q(history_date__lt=date)
+    return Q(history_date__lt=date) | Q(history_date=date, history_id__lt=history_id)
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def changes_for(obj, limit=DETAIL_PAGE_LIMIT):
+    """The latest public changes of one record, for its detail page: ``{"changes", "count", "limit"}``."""
+    feed = ChangeFeed().for_record(obj)
+    changes = feed[:limit]
+    count = len(changes) if len(changes) < limit else feed.count()
+    return {"changes": changes, "count": count, "limit": limit}
+
+
+# ---------------------------------------------------------------------------
+# Turning history rows into changes
+# ---------------------------------------------------------------------------
+
+
+def materialise(keys):
+    """The :class:`Change` of each ``{history_id, history_date, track}`` key, in the keys' order.
+
+    Per track on the page: one query for its rows together with their
+    previous rows (plus one per many-to-many field), and for a record's own
+    track one more for the current records (labels and links).
+    """
+    by_track = defaultdict(list)
+    for key in keys:
+        by_track[key["track"]].append(key["history_id"])
+    built = {}
+    for track_key, ids in by_track.items():
+        track = TRACKS_BY_KEY[track_key]
+        for history_id, change in _build(track, ids).items():
+            built[(track_key, history_id)] = change
+    return [built[(key["track"], key["history_id"])] for key in keys if (key["track"], key["history_id"]) in built]
+
+
+def _load_rows(track, ids):
+    history = track.history
+    previous = _previous_row(history)
+    asked = history.objects.filter(history_id__in=ids).order_by()
+    # The rows and their previous rows, as one IN list: an OR of two lists would read the whole table on PostgreSQL.
+    wanted = asked.values("history_id").union(
+        asked.annotate(previous_id=Subquery(previous)).values("previous_id"), all=True
+    )
+    rows = (
+        history.objects.filter(history_id__in=wanted)
+        .order_by()  # read into a dict: the models' default orders would only add sorts (and joins)
+        .annotate(previous_id=Subquery(previous))
+        .select_related(*track.related)
+        .prefetch_related(*track.m2m_prefetches())
+    )
+    if not track.parent_field:
+        # Whether the record was public at each row, and so at the row before: what tells "published" apart.
+        rows = rows.annotate(public=ExpressionWrapper(_public_at_row(track.model), output_field=BooleanField()))
+    return {row.history_id: row for row in rows}
+
+
+def _build(track, ids):
+    rows = _load_rows(track, ids)
+    if track.parent_field:
+        return {history_id: _child_change(track, rows[history_id], rows) for history_id in ids if history_id in rows}
+    current = {
+        obj.pk: obj
+        for obj in track.model.objects.published()
+        .filter(pk__in={rows[i].id for i in ids if i in rows})
+        .order_by()
+        .select_related(*track.related)
+    }
+    result = {}
+    for history_id in ids:
+        row = rows.get(history_id)
+        if row is None:
+            continue
+        result[history_id] = _own_change(track, row, rows.get(row.previous_id), current.get(row.id))
+    return result
+
+
+def _record_url(track, obj):
+    if obj is None:
+        return ""
+    if track.model is KeyPerson:
+        return obj.entity.get_absolute_url()
+    return obj.get_absolute_url()
+
+
+def _own_change(track, row, previous, current):
+    """The change a record's own history row stands for, by whether the record was public at it and before it.
+
+    "Published" means it became public: not public at the row before, public at
+    this one, whether through its own publication or through that of a record
+    it waited for (which gives it a history row of its own, curation.review).
+    """
+    public_before = previous is not None and bool(previous.public)
+    changes = []
+    if row.history_type == "+":
+        action = "created"
+    elif row.history_type == "-":
+        action = "deleted"
+    elif not row.public:
+        action = "unpublished"
+    elif not public_before:
+        action = "published"
+    else:
+        action = "changed"
+        changes = diff(track, previous, row)
+    # Deleted and unpublished records keep the label they were last public with, and no link.
+    visible = action not in ("deleted", "unpublished") and current is not None
+    if visible:
+        label = track.label(current)
+    else:
+        label = track.label(previous if action == "unpublished" and public_before else row)
+    return Change(
+        date=row.history_date,
+        record_type=track.record_type,
+        label=label,
+        url=_record_url(track, current) if visible else "",
+        action=action,
+        reason=row.history_change_reason or "",
+        changes=changes,
+    )
+
+
+def _child_description(track, row):
+    if track.model is EntityAlias:
+        return f"{row.name} ({row.get_kind_display().lower()})"
+    if row.supports:
+        return f"{row.source.title}, for the {row.get_supports_display().lower()}"
+    return row.source.title
+
+
+def _child_change(track, row, rows):
+    parent = getattr(row, track.parent_field)
+    parent_track = TRACKS_BY_KEY[track.record_type]
+    name = track.child_name
+    description = _child_description(track, row)
+    if row.history_type == "+":
+        changes = [FieldChange(f"{name} added", new=description)]
+    elif row.history_type == "-":
+        changes = [FieldChange(f"{name} removed", old=description)]
+    else:
+        previous = rows.get(row.previous_id)
+        changes = [
+            FieldChange(f"{name} ({description}): {change.field[0].lower()}{change.field[1:]}", change.old, change.new)
+            for change in (diff(track, previous, row) if previous is not None else [])
+        ] or [FieldChange(f"{name} ({description})")]
+    return Change(
+        date=row.history_date,
+        record_type=track.record_type,
+        label=parent_track.label(parent),
+        url=_record_url(parent_track, parent),
+        action="changed",
+        reason=row.history_change_reason or "",
+        changes=changes,
+    )
+
+
+def diff(track, old, new) -> list[FieldChange]:
+    """The public field changes between two snapshots of one record, in the model's field order."""
+    tracked = {model_field.attname: model_field for model_field in track.history.tracked_fields}
+    # A citation's own licence never changes; its source is named in the label.
+    skipped = BOOKKEEPING_FIELDS | ({track.parent_field} if track.parent_field else set())
+    result = []
+    for attname, model_field in tracked.items():
+        if model_field.name in skipped:
+            continue
+        label = str(model_field.verbose_name)
+        label = label[:1].upper() + label[1:]
+        if attname.endswith("_precision") and attname.removesuffix("_precision") in tracked:
+            continue  # shown with its date
+        if f"{attname}_precision" in tracked:
+            before, after = _partial(old, attname), _partial(new, attname)
+            if before != after:
+                result.append(FieldChange(label, str(before or ""), str(after or "")))
+            continue
+        before, after = getattr(old, attname), getattr(new, attname)
+        if before == after:
+            continue
+        if model_field.is_relation:
+            result.append(
+                FieldChange(
+                    label,
+                    _related_label(getattr(old, model_field.name)),
+                    _related_label(getattr(new, model_field.name)),
+                )
+            )
+        elif isinstance(model_field, models.TextField):
+            result.append(FieldChange(label))
+        else:
+            result.append(FieldChange(label, _plain_value(model_field, before), _plain_value(model_field, after)))
+    for m2m_field in track.m2m_fields:
+        accessor = track.m2m_accessor(m2m_field)
+        target = m2m_field.m2m_reverse_field_name()
+        before = {getattr(item, target) for item in getattr(old, accessor).all()}
+        after = {getattr(item, target) for item in getattr(new, accessor).all()}
+        before_ids, after_ids = {obj.pk for obj in before}, {obj.pk for obj in after}
+        if before_ids == after_ids:
+            continue
+        label = str(m2m_field.verbose_name)
+        label = label[:1].upper() + label[1:]
+
+        def names(objs):
+            return ", ".join(sorted(_related_label(obj) for obj in objs if obj is not None and _is_public(obj)))
+
+        old_names, new_names = names(before), names(after)
+        if old_names != new_names:
+            result.append(FieldChange(label, old_names, new_names))
+    return result

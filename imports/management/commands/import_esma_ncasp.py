@@ -1,0 +1,14 @@
+"""``manage.py import_esma_ncasp FILE``: import ESMA's list of non-compliant entities (a warning list)."""
+
+from registry.management.commands.import_esma_casps import EsmaImportCommand
+
+from imports.esma import NcaspImporter
+
+
+class Command(EsmaImportCommand):
+    help = (
+        "Import a CSV snapshot of ESMA's list of entities providing crypto-asset services without authorisation "
+        "(NCASPYYYYMMDD.csv). New records are drafts and changes to published records wait for review, "
+        "unless --publish."
+    )
+    importer = NcaspImporter

@@ -1,0 +1,273 @@
+"""Geometry for the server-rendered charts (home bar charts, entity timelines).
+
+The templates only place shapes at the coordinates computed here, so the
+arithmetic is testable without parsing SVG. Coordinates are in the SVG's own
+user units (its ``viewBox``); the browser scales the drawing to the page width.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from registry.dates import PartialDate
+
+# ---------------------------------------------------------------------------
+# Horizontal bar chart
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    href: str
+    share: float  # the bar's length, in percent of the longest bar's
+
+
+@dataclass(frozen=True)
+class BarChart:
+    bars: list[Bar]  # the largest ``limit`` counts, drawn
+    rows: list[Bar]  # every count, for the table
+    max_count: int
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def more(self) -> int:
+        """How many counts the drawing leaves out (they are in the table)."""
+        return len(self.rows) - len(self.bars)
+
+
+def bar_chart(items, *, limit: int = 15) -> BarChart:
+    """Lay out ``items`` (label, count, href) as horizontal bars, the largest ``limit`` of them drawn.
+
+    A bar's length is its count's share of the largest count. The template draws each bar as a link
+    holding its label, an SVG bar and its number, so the text wraps on a phone and the link's name is
+    its visible text; all the counts, drawn or not, go in the table.
+    """
+    items = sorted(items, key=lambda item: -item[1])  # stable: ties keep the caller's order
+    max_count = max((count for _, count, _ in items), default=0)
+    rows = [
+        Bar(label=label, count=count, href=href, share=round(100 * count / max_count, 2) if max_count else 0)
+        for label, count, href in items
+    ]
+    return BarChart(bars=rows[:limit], rows=rows, max_count=max_count)
+
+
+# ---------------------------------------------------------------------------
+# Timeline
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineItem:
+    """One licence or certification as the timeline needs it.
+
+    ``start``/``end`` bound the drawn bar (``end`` None with ``open_ended``
+    draws it up to today with an open end); ``point`` marks a single date
+    (granted, issued) when there is no period to draw.
+    """
+
+    label: str
+    href: str
+    kind: str  # "licence" or "audit": styles the bar
+    status: str
+    start: PartialDate | None = None
+    end: PartialDate | None = None
+    open_ended: bool = False
+    point: PartialDate | None = None
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    item: TimelineItem
+    y: float
+    label_y: float
+    bar_x: float | None
+    bar_width: float | None
+    point_x: float | None
+    open_ended: bool
+    mid_y: float
+    arrow_points: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    rows: list[TimelineRow]
+    ticks: list[Tick]
+    width: int
+    height: int
+    axis_y: float
+    tick_label_y: float
+    today_x: float
+    left: int
+    right: int
+    label_x: int = 10
+
+
+def _dates_of(item: TimelineItem):
+    return [d.first_day for d in (item.start, item.end, item.point) if d is not None]
+
+
+def timeline(
+    items,
+    today: datetime.date,
+    *,
+    width: int = 800,
+    left: int = 30,
+    right_pad: int = 20,
+    row_height: int = 44,
+    bar_height: int = 14,
+) -> Timeline:
+    """Place ``items`` on a shared time axis running from the earliest date's year to after today.
+
+    A partial date is plotted at the start of its period ("March 2025" at
+    1 March), as the register stores it; its label stays as written.
+    """
+    items = list(items)
+    dates = [d for item in items for d in _dates_of(item)] + [today]
+    first_year = min(dates).year
+    last_year = max(dates).year + 1
+    axis_start = datetime.date(first_year, 1, 1)
+    axis_end = datetime.date(last_year, 1, 1)
+    span = (axis_end - axis_start).days
+    right = width - right_pad
+
+    def x_of(day: datetime.date) -> float:
+        return round(left + (right - left) * (day - axis_start).days / span, 2)
+
+    rows = []
+    for index, item in enumerate(items):
+        top = index * row_height
+        bar_x = bar_width = point_x = None
+        if item.start is not None:
+            bar_x = x_of(item.start.first_day)
+            if item.end is not None:
+                end_x = x_of(item.end.first_day)
+            elif item.open_ended:
+                end_x = x_of(today)
+            else:
+                end_x = bar_x
+            # A bar that starts and ends in the same period still needs to be visible.
+            bar_width = max(round(end_x - bar_x, 2), 3)
+        if item.point is not None:
+            point_x = x_of(item.point.first_day)
+        y = top + 22
+        open_ended = item.open_ended and item.end is None and bar_x is not None
+        arrow = ""
+        if open_ended:
+            # An arrow head past today's end of the bar: the engagement or licence continues.
+            tip = bar_x + bar_width
+            arrow = f"{tip},{y} {round(tip + 10, 2)},{y + bar_height / 2} {tip},{y + bar_height}"
+        rows.append(
+            TimelineRow(
+                item=item,
+                y=y,
+                label_y=top + 16,
+                bar_x=bar_x,
+                bar_width=bar_width,
+                point_x=point_x,
+                open_ended=open_ended,
+                mid_y=y + bar_height / 2,
+                arrow_points=arrow,
+            )
+        )
+    axis_y = len(items) * row_height + 4
+    step = max(1, (last_year - first_year) // 8)
+    ticks = [
+        Tick(x=x_of(datetime.date(year, 1, 1)), label=str(year)) for year in range(first_year, last_year + 1, step)
+    ]
+    return Timeline(
+        rows=rows,
+        ticks=ticks,
+        width=width,
+        height=int(axis_y + 28),
+        axis_y=axis_y,
+        tick_label_y=axis_y + 18,
+        today_x=x_of(today),
+        left=left,
+        right=right,
+    )
+
+
+def license_timeline_item(license, href: str) -> TimelineItem:
+    """A licence runs from its grant to its end; while active with no end it is open-ended."""
+    status = license.get_status_display()
+    granted, ended = license.granted, license.ended
+    facts = [("Granted", str(granted) if granted else "not stated")]
+    if ended:
+        facts.append(("Ended", str(ended)))
+    elif license.status == license.Status.ACTIVE:
+        facts.append(("Ends", "no end date (in force)"))
+    return TimelineItem(
+        label=f"{license.holder.name}: {license.license_type.regime.short_name} {license.license_type.name}",
+        href=href,
+        kind="licence",
+        status=status,
+        start=granted,
+        end=ended,
+        open_ended=license.status == license.Status.ACTIVE and ended is None,
+        point=granted if granted and not ended and license.status != license.Status.ACTIVE else None,
+        facts=facts,
+    )
+
+
+def audit_timeline_item(audit, href: str) -> TimelineItem:
+    """An audit draws the period it covers, its validity, or an ongoing engagement, whichever is known."""
+    what = audit.standard.name if audit.standard_id else audit.get_kind_display()
+    who = f" by {audit.auditor.name}" if audit.auditor_id else ""
+    issued, started, ended, valid = audit.issued, audit.period_started, audit.period_ended, audit.valid_until_date
+    facts = []
+    if issued:
+        facts.append(("Issued", str(issued)))
+    if started or ended:
+        until = ended or ("ongoing" if audit.ongoing else "not stated")
+        facts.append(("Period covered", f"{started or 'not stated'} to {until}"))
+    elif audit.ongoing:
+        facts.append(("Period covered", "ongoing"))
+    if valid:
+        facts.append(("Valid until", str(valid)))
+    item = TimelineItem(
+        label=f"{audit.subject.name}: {what}{who}",
+        href=href,
+        kind="audit",
+        status=_audit_status(audit),
+        facts=facts,
+    )
+    if audit.ongoing:
+        item.start, item.open_ended = started or issued, True
+    elif started and ended:
+        item.start, item.end = started, ended
+    elif issued and valid:
+        item.start, item.end = issued, valid
+    if issued and (item.start is None or issued != item.start):
+        item.point = issued
+    return item
+
+
+def _audit_status(audit) -> str:
+    if audit.ongoing:
+        return "Ongoing"
+    return "Current" if audit.is_valid() else "Not current"
+
+
+__all__ = [
+    "Bar",
+    "BarChart",
+    "Timeline",
+    "TimelineItem",
+    "audit_timeline_item",
+    "bar_chart",
+    "license_timeline_item",
+    "timeline",
+]

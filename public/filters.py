@@ -1,0 +1,962 @@
+"""One FilterSet per public list.
+
+The HTML list pages, the CSV/JSON exports (and later the API) validate and apply
+their query string through the same FilterSet, so a link copied from a list page
+to an export selects exactly the same rows. Each FilterSet also declares its
+facets (the counts shown beside filter values) and the columns it may be sorted by.
+
+The FilterSets never choose the base queryset: callers pass one that starts from
+the model's ``published()``. Choice querysets (regimes, entities, regulators) are
+published-only too, so a draft's slug is an unknown choice, not a hint it exists.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from html import escape  # Django's escape is this, behind a lazy-string wrapper
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Min, Q
+from django.db.models.functions import Coalesce
+from django.forms.boundfield import BoundField
+from django.forms.models import ModelChoiceIterator
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from registry import search as search_index
+from registry.dates import PartialDate
+from registry.models import (
+    Activity,
+    Audit,
+    AuditKind,
+    Entity,
+    EntityKind,
+    Jurisdiction,
+    License,
+    LicenseQuerySet,
+    LicenseStatus,
+    LicenseType,
+    Publication,
+    Regime,
+    Regulator,
+    Standard,
+    WarningNotice,
+    granted_in_field,
+)
+
+Q_MAX_LENGTH = 200
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+# ---------------------------------------------------------------------------
+# Form and field building blocks
+# ---------------------------------------------------------------------------
+
+
+def _attrs_html(attrs):
+    """A widget's attributes as Django's ``attrs.html`` writes them: in order, True bare, False left out."""
+    return "".join(
+        f" {escape(name)}" if value is True else f' {escape(name)}="{escape(str(value))}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+def _options_html(choices):
+    """``<option>`` elements, none selected, as Django's Select writes them (values and labels escaped)."""
+    return "".join(f'<option value="{escape(str(choice))}">{escape(str(label))}</option>' for choice, label in choices)
+
+
+class FastSelect(forms.Select):
+    """A ``<select>`` written directly rather than through a template per option.
+
+    Regimes, licence types and regulators make selects of hundreds of options; Django's template
+    per option cost about 100 ms a list page. The markup is the same as Django's Select. Model
+    choices come with their options already written (:meth:`CachedModelChoiceIterator.options_html`).
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final = self.build_attrs(self.attrs, attrs)
+        choices = self.choices
+        if isinstance(choices, CachedModelChoiceIterator):
+            options = choices.options_html()
+        else:
+            options = _options_html(choices)
+        for selected in dict.fromkeys(str(v) for v in self.format_value(value)):
+            option = f'<option value="{escape(selected)}">'
+            options = options.replace(option, f"{option[:-1]} selected>", 1)
+        # Every value and label is escaped in the options, and the attributes in _attrs_html.
+        return mark_safe(f'<select name="{escape(name)}"{_attrs_html(final)}>{options}</select>')  # noqa: S308
+
+
+class FastTextInput(forms.TextInput):
+    """An ``<input type="text">`` written directly: the same markup as Django's two templates give."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = "" if widget["value"] is None else f' value="{escape(str(widget["value"]))}"'
+        markup = f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(widget["attrs"])}>'
+        return mark_safe(markup)  # noqa: S308  (escaped here and in _attrs_html)
+
+
+class FilterBoundField(BoundField):
+    """A filter field whose ``<label>`` is written directly, as Django's label templates write it."""
+
+    def label_tag(self, contents=None, attrs=None, label_suffix=None, tag=None):
+        id_for_label = self.id_for_label
+        if contents or attrs or tag or not id_for_label or self.field.required:
+            return super().label_tag(contents, attrs, label_suffix, tag)
+        if label_suffix is None:
+            label_suffix = self.field.label_suffix if self.field.label_suffix is not None else self.form.label_suffix
+        label = self.label
+        if not (label_suffix and label and label[-1] not in ":?.!"):
+            label_suffix = ""
+        return format_html('<label for="{}">{}{}</label>', id_for_label, label, label_suffix)
+
+
+class CachedModelChoiceIterator(ModelChoiceIterator):
+    """``(value, label)`` pairs of a choice queryset, computed once per data version and process.
+
+    The labels follow the data, never the request, so every list page shares them until the next
+    write raises the version (registry/caching.py).
+    """
+
+    _cache: dict = {}
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self._pairs()
+
+    def __len__(self):
+        return len(self._pairs()) + (self.field.empty_label is not None)
+
+    def options_html(self):
+        """Every choice's ``<option>``, none selected (:class:`FastSelect` marks the selected)."""
+        return self._cached("options", lambda: _options_html(self))
+
+    def _pairs(self):
+        return self._cached(
+            "pairs",
+            lambda: [
+                (str(self.field.prepare_value(obj)), self.field.label_from_instance(obj)) for obj in self.queryset
+            ],
+        )
+
+    def _cached(self, part, compute):
+        from registry.caching import current_version
+
+        version = current_version()
+        key = (str(self.queryset.query), self.field.to_field_name, version, part, self.field.empty_label)
+        value = self._cache.get(key)
+        if value is None:
+            value = compute()
+            for stale in [k for k in self._cache if k[2] != version]:
+                del self._cache[stale]
+            self._cache[key] = value
+        return value
+
+
+class RegistryFilterForm(forms.Form):
+    """A filter form that turns NUL bytes into a field error instead of a database error.
+
+    Its widgets and labels are written directly (FastSelect, FastTextInput, FilterBoundField): Django's
+    templates per widget and label cost a list page more than its filtering did.
+
+    PostgreSQL rejects NUL in text parameters, and a model choice field would send
+    the raw value to the database before any validator runs; so values holding
+    NUL are dropped before cleaning and reported against their own field.
+    """
+
+    bound_field_class = FilterBoundField
+
+    def __init__(self, data=None, *args, **kwargs):
+        self.nul_fields = []
+        if data is not None:
+            data = data.copy()
+            for key in list(data.keys()):
+                if any("\x00" in value for value in data.getlist(key)):
+                    self.nul_fields.append(key)
+                    del data[key]
+        super().__init__(data, *args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField) and type(field.widget) is forms.Select:
+                field.iterator = CachedModelChoiceIterator
+                field.widget.choices = field.choices
+            # Swapped in place: django-filter builds these widgets, and the subclasses add no state.
+            if type(field.widget) is forms.Select:
+                field.widget.__class__ = FastSelect
+            elif type(field.widget) is forms.TextInput:
+                field.widget.__class__ = FastTextInput
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound:
+            return
+        for name in self.nul_fields:
+            if name in self.fields:
+                self.add_error(name, NUL_MESSAGE)
+
+
+class CodeChoiceField(forms.ModelChoiceField):
+    """A jurisdiction typed as its code (``mt`` or ``AE-DU``): thousands of codes make a poor <select>."""
+
+    widget = forms.TextInput
+    default_error_messages = {
+        "invalid_choice": "Unknown jurisdiction code: use an ISO 3166 code such as MT, AE-DU, or EU.",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().upper()
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, Jurisdiction):
+            return value.code
+        return value
+
+
+class SlugChoiceField(forms.ModelChoiceField):
+    """An entity typed as its slug (``okx``): a register of thousands of firms makes a poor <select>,
+    and rendering one costs seconds per page."""
+
+    widget = forms.TextInput
+    default_error_messages = {
+        "invalid_choice": "No published entity has this identifier: use the last part of its page address, "
+        "such as okx for /entities/okx/.",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, Entity):
+            return value.slug
+        return value
+
+
+class EntityChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = SlugChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Entity.objects.published())
+        kwargs.setdefault("to_field_name", "slug")
+        kwargs.pop("empty_label", None)
+        super().__init__(*args, **kwargs)
+
+
+class JurisdictionFilter(django_filters.ModelChoiceFilter):
+    field_class = CodeChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Jurisdiction.objects.all())
+        kwargs.setdefault("to_field_name", "code")
+        super().__init__(*args, **kwargs)
+
+
+class PartialDateField(forms.Field):
+    """A date typed as ``2025``, ``2025-03`` or ``2025-03-14``.
+
+    ``bound`` picks the day the value stands for: ``"start"`` (1 March for
+    2025-03) for lower bounds, ``"end"`` (31 March) for upper bounds, so
+    ``granted_after=2025-03&granted_before=2025-03`` means "in March 2025".
+    """
+
+    default_error_messages = {"invalid": "Enter a valid date: YYYY, YYYY-MM or YYYY-MM-DD."}
+
+    def __init__(self, *args, bound="start", **kwargs):
+        self.bound = bound
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime.date):
+            return value
+        try:
+            partial = PartialDate.parse(str(value))
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        return partial.first_day if self.bound == "start" else partial.last_day
+
+
+class PartialDateFilter(django_filters.Filter):
+    field_class = PartialDateField
+
+
+class DayField(forms.DateField):
+    default_error_messages = {"invalid": "Enter a valid date: YYYY-MM-DD."}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+        super().__init__(*args, **kwargs)
+
+
+class DayFilter(django_filters.Filter):
+    field_class = DayField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (empty means either); anything else is an error rather than silently "either"."""
+
+    default_error_messages = {"invalid": "Enter true or false."}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+def as_of_filter():
+    """``as_of=YYYY-MM-DD``: the register as it stood at the end of that day (UTC), from the change history.
+
+    Validated here like any filter, but applied before filtering: ``history.as_of.filterset_for``
+    swaps the base queryset for the history snapshot, so the filter method itself does nothing.
+    """
+    return DayFilter(
+        method="filter_as_of",
+        label="As it stood on",
+        help_text="Show the register as it stood at the end of this day (UTC): YYYY-MM-DD.",
+    )
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A sortable column: its query-string name, label and the ordering it applies.
+
+    ``fields`` are field paths or expressions. Each ordering ends with a unique
+    column so pages never overlap; nullable columns sort their blanks last on
+    every database.
+    """
+
+    param: str
+    label: str
+    fields: tuple
+    nullable: tuple[str, ...] = ()
+
+    def ordering(self, descending):
+        result = []
+        for name in (*self.fields, "slug"):
+            expression = F(name) if isinstance(name, str) else name
+            nulls = {"nulls_last": True} if name in self.nullable else {}
+            result.append(expression.desc(**nulls) if descending else expression.asc(**nulls))
+        return result
+
+
+class SortFilter(django_filters.ChoiceFilter):
+    """``sort=<column>`` or ``sort=-<column>``, from an allow-list of :class:`Sort` columns."""
+
+    def __init__(self, *args, sorts=(), **kwargs):
+        self.sorts = {sort.param: sort for sort in sorts}
+        choices = []
+        for sort in sorts:
+            choices += [(sort.param, f"{sort.label} (ascending)"), (f"-{sort.param}", f"{sort.label} (descending)")]
+        kwargs.setdefault("label", "Sort by")
+        kwargs.setdefault("empty_label", "Default order")
+        super().__init__(*args, choices=choices, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        descending = value.startswith("-")
+        return qs.order_by(*self.sorts[value.lstrip("-")].ordering(descending))
+
+
+# ---------------------------------------------------------------------------
+# Facets
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facet:
+    """Counts of rows per value of one filter, computed in one GROUP BY query.
+
+    ``value`` and ``label`` are expressions (field paths or Coalesce) evaluated
+    on the filtered queryset; ``choices`` gives labels for TextChoices fields.
+    ``through`` names a many-to-many relation whose related rows are counted
+    instead (a regulator supervises several regimes).
+    """
+
+    param: str
+    label: str
+    value: object
+    value_label: object = None
+    choices: dict | None = None
+    through: str | None = None
+    through_filter: dict | None = None
+    keys: tuple[str, ...] = ()
+
+    def rows(self, queryset, keyed=True):
+        """Return ``[(value, label, count)]``, most frequent first, in a single query.
+
+        With ``keys`` (and ``keyed``), the count groups by those local columns only, which a partial
+        index on the published rows answers without touching the table or joining; a second query
+        reads each key's value and label from one row of its group.
+        """
+        if self.keys and keyed:
+            return self._keyed_rows(queryset)
+        if self.through:
+            model = queryset.model
+            relation = model._meta.get_field(self.through)
+            through_model = relation.remote_field.through
+            source = relation.m2m_field_name()
+            target = relation.m2m_reverse_field_name()
+            base = through_model.objects.filter(**{f"{source}__in": queryset.values("pk")})
+            if self.through_filter:
+                base = base.filter(**{f"{target}__{key}": value for key, value in self.through_filter.items()})
+            rows = (
+                base.values(facet_value=F(f"{target}__{self.value}"), facet_label=F(f"{target}__{self.value_label}"))
+                .annotate(facet_count=Count(source, distinct=True))
+                .order_by("-facet_count", "facet_label")
+            )
+        else:
+            value, label = self._expressions()
+            rows = (
+                queryset.order_by()
+                .values(facet_value=value, facet_label=label)
+                .annotate(facet_count=_row_count(queryset))
+                .filter(facet_value__isnull=False)
+                .order_by("-facet_count", "facet_label")
+            )
+        result = []
+        for row in rows:
+            label = row["facet_label"]
+            if self.choices is not None:
+                label = self.choices.get(row["facet_value"], row["facet_value"])
+            result.append((str(row["facet_value"]), str(label), row["facet_count"]))
+        if self.choices is not None:
+            result.sort(key=lambda item: (-item[2], item[1]))
+        return result
+
+    def _expressions(self):
+        """The value and label as expressions (a field path becomes ``F``); the label defaults to the value."""
+        value = F(self.value) if isinstance(self.value, str) else self.value
+        if self.value_label is None:
+            return value, value
+        return value, F(self.value_label) if isinstance(self.value_label, str) else self.value_label
+
+    def _keyed_rows(self, queryset):
+        grouped = queryset.order_by().values(*self.keys)
+        counts = {
+            tuple(row[key] for key in self.keys): row["facet_count"]
+            for row in grouped.annotate(facet_count=_row_count(queryset))
+        }
+        # Each key's value and label, read from one row that has the key (the smallest id of its group):
+        # a join over a few hundred rows rather than over every row counted.
+        value, label = self._expressions()
+        representatives = grouped.annotate(first=Min("pk")).values("first")
+        labelled = (
+            queryset.model._default_manager.order_by()
+            .filter(pk__in=representatives)
+            .values_list(*self.keys)
+            .annotate(facet_value=value, facet_label=label)
+        )
+        totals: dict[str, list] = {}
+        for *key, value, label in labelled:
+            count = counts.get(tuple(key))
+            if value is None or count is None:
+                continue
+            entry = totals.setdefault(str(value), [str(label), 0])
+            entry[1] += count
+        if self.choices is not None:
+            totals = {value: [str(self.choices.get(value, value)), count] for value, (_, count) in totals.items()}
+        result = [(value, label, count) for value, (label, count) in totals.items()]
+        result.sort(key=lambda item: (-item[2], item[1]))
+        return result
+
+
+def _row_count(queryset):
+    """``COUNT(*)``, unless a filter joined a many-valued relation and a row may repeat: then count distinct."""
+    for join in queryset.query.alias_map.values():
+        field = getattr(join, "join_field", None)
+        if field is not None and (field.one_to_many or field.many_to_many):
+            return Count("pk", distinct=True)
+    return Count("pk")
+
+
+def country_of(path):
+    """The country a jurisdiction rolls up to (itself, or its parent for a subdivision)."""
+    return Coalesce(f"{path}__parent__code", f"{path}__code")
+
+
+def country_name_of(path):
+    return Coalesce(f"{path}__parent__name", f"{path}__name")
+
+
+# ---------------------------------------------------------------------------
+# FilterSets
+# ---------------------------------------------------------------------------
+
+# How a parameter reads in an export's file name, where its own name would not (q is a search).
+EXPORT_LABELS = {"q": "search"}
+
+
+def safe_name(text, limit=40):
+    """``text`` as a part of a file name: ASCII letters and digits between single hyphens, at most ``limit`` long."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text)[:limit].strip("-")
+
+
+def export_name(filterset):
+    """The parts of an export's file name that say what ``filterset``'s filters select (docs/exports.md).
+
+    The FilterSet's ``named_by_value`` filter gives its value alone (``MT``); every other filter its name and
+    value (``regime-mica``, ``granted-in-AE``, ``granted-after-2025-03``, ``search-okx``), in the FilterSet's
+    order. ``sort`` changes no row and ``as_of`` names the day instead, so neither appears. Records are named
+    by code or slug, other values as typed. Only valid filters are read (an export refuses invalid ones).
+    """
+    if not filterset.is_bound or not filterset.is_valid():
+        return []
+    lead = getattr(filterset, "named_by_value", "")
+    names = [name for name in filterset.filters if name not in ("sort", "as_of")]
+    if lead in names:
+        names.remove(lead)
+        names.insert(0, lead)
+    cleaned, data = filterset.form.cleaned_data, filterset.form.data
+    parts = []
+    for name in names:
+        value = cleaned.get(name)
+        if value is None or value == "":
+            continue
+        text = safe_name(str(getattr(value, "code", None) or getattr(value, "slug", None) or data.get(name, value)))
+        if text:
+            parts.append(text if name == lead else f"{EXPORT_LABELS.get(name, name.replace('_', '-'))}-{text}")
+    return parts
+
+
+class RegistryFilterSet(django_filters.FilterSet):
+    """Shared behaviour: the NUL-safe form, a capped free-text ``q`` and a sort allow-list."""
+
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        max_length=Q_MAX_LENGTH,
+        help_text=f"Names, aliases, reference numbers, scopes (at most {Q_MAX_LENGTH} characters).",
+    )
+    # The kind of document ``q`` looks up in the full-text index (registry/search.py says what each holds).
+    search_kind = ""
+
+    facets: tuple[Facet, ...] = ()
+    sorts: tuple[Sort, ...] = ()
+    # Former parameter names still understood: {old: current}. Decided here only: the API and the exports
+    # read the old name as the current one; the HTML list answers 301 to the URL with the current name.
+    renamed: dict[str, str] = {}
+    # The filter an export's file name gives by its value alone (licenses-MT-….csv): see :func:`export_name`.
+    named_by_value = ""
+
+    class Meta:
+        form = RegistryFilterForm
+
+    def __init__(self, data=None, *args, **kwargs):
+        # {current: old} for each parameter this query gave under its former name.
+        self.given_as = {}
+        if data is not None:
+            self.given_as = {new: old for old, new in self.renamed.items() if old in data and new not in data}
+            data = self.canonical(data)
+        super().__init__(data, *args, **kwargs)
+
+    @property
+    def errors(self):
+        """The form's errors, each under the name the query gave it (``jurisdiction``, when it was sent)."""
+        errors = super().errors
+        if not self.given_as:
+            return errors
+        return {self.given_as.get(name, name): messages for name, messages in errors.items()}
+
+    @classmethod
+    def canonical(cls, data):
+        """``data`` with each renamed parameter under its current name; ``data`` itself when none is used.
+
+        When both names are given, the current one wins and the old one is dropped.
+        """
+        if not any(old in data for old in cls.renamed):
+            return data
+        data = data.copy()
+        for old, current in cls.renamed.items():
+            if old not in data:
+                continue
+            values = data.getlist(old) if hasattr(data, "getlist") else [data[old]]
+            del data[old]
+            if current not in data:
+                if hasattr(data, "setlist"):
+                    data.setlist(current, values)
+                else:
+                    data[current] = values[-1]
+        return data
+
+    def search(self, queryset, name, value):
+        """Records matching every word of ``value`` (each as a word prefix), through the full-text index."""
+        return search_index.filter_queryset(queryset, self.search_kind, value) if value else queryset
+
+    def filtered_without(self, param):
+        """The queryset filtered by every valid parameter except ``param`` (and sort): a facet's base."""
+        queryset = self.queryset.all()
+        if not self.is_bound:
+            return queryset
+        self.errors  # noqa: B018 - validates the form so cleaned_data exists
+        for name, value in self.form.cleaned_data.items():
+            if name in (param, "sort"):
+                continue
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+
+def _with_affiliates(path, entity):
+    """``path`` is the entity, or a member of its group (two levels deep covers groups of groups).
+
+    A subquery of the members' ids: an OR across the joined parents read every licence (about 120 ms).
+    """
+    members = Entity.objects.filter(Q(pk=entity.pk) | Q(parent=entity) | Q(parent__parent=entity)).values("pk")
+    return Q(**{f"{path}__in": members})
+
+
+CLIENT_SCOPES = [("retail", "Retail"), ("professional", "Professional"), ("institutional", "Institutional")]
+
+
+class LicenseFilterSet(RegistryFilterSet):
+    usable_in = JurisdictionFilter(
+        method="filter_usable_in",
+        label="Usable in",
+        help_text="A jurisdiction code (MT): licences granted there, passported there, or under a regime of an "
+        "area that covers it (the EU for MT); a country includes its subdivisions (AE: Dubai).",
+    )
+    granted_in = JurisdictionFilter(
+        method="filter_granted_in",
+        label="Granted in",
+        help_text="A jurisdiction code (MT): licences whose home jurisdiction it is, or one of its subdivisions; "
+        "where the source names none, the regime's (the EU for MiFID II). Passports do not count.",
+    )
+    regime = django_filters.ModelChoiceFilter(
+        field_name="license_type__regime",
+        to_field_name="slug",
+        queryset=Regime.objects.published(),
+        empty_label="Any regime",
+    )
+    license_type = django_filters.ModelChoiceFilter(
+        field_name="license_type",
+        to_field_name="slug",
+        queryset=LicenseType.objects.filter(regime__in=Regime.objects.published()).select_related("regime"),
+        label="Licence type",
+        empty_label="Any type",
+    )
+    regulator = django_filters.ModelChoiceFilter(
+        to_field_name="slug", queryset=Regulator.objects.published(), empty_label="Any regulator"
+    )
+    status = django_filters.ChoiceFilter(choices=LicenseStatus.choices, empty_label="Any status")
+    activity = django_filters.ModelChoiceFilter(
+        field_name="activities", to_field_name="slug", queryset=Activity.objects.all(), empty_label="Any activity"
+    )
+    clients = django_filters.ChoiceFilter(
+        choices=CLIENT_SCOPES, method="filter_clients", label="Client scope", empty_label="Any clients"
+    )
+    holder = EntityChoiceFilter(
+        method="filter_holder",
+        help_text="An entity's identifier, such as okx; a group also matches its affiliates' licences.",
+    )
+    granted_after = PartialDateFilter(field_name="granted_on", lookup_expr="gte", label="Granted from")
+    granted_before = PartialDateFilter(field_name="granted_on", lookup_expr="lte", label="Granted until", bound="end")
+    in_force_on = DayFilter(method="filter_in_force_on", label="In force on")
+    as_of = as_of_filter()
+
+    facets = (
+        Facet("status", "Status", "status", choices=dict(LicenseStatus.choices)),
+        Facet(
+            "regime", "Regime", "license_type__regime__slug", "license_type__regime__short_name", keys=("license_type",)
+        ),
+        # What the home chart shows too: its bars are these rows, each linking to ?granted_in=.
+        Facet(
+            "granted_in",
+            "Granted in",
+            # A subdivision counts under its country, as ?granted_in=<country> includes it.
+            granted_in_field("parent__code", "code"),
+            granted_in_field("parent__name", "name"),
+            keys=("license_type", "jurisdiction"),
+        ),
+    )
+    sorts = (
+        Sort("holder", "Holder", ("holder_name", "regime_name")),
+        Sort("regime", "Regime", ("regime_name", "license_type__name")),
+        Sort("granted_in", "Granted in", (granted_in_field("code"),)),
+        Sort("regulator", "Regulator", ("regulator__name",), nullable=("regulator__name",)),
+        Sort("status", "Status", ("status",)),
+        Sort("granted_on", "Granted", ("granted_on",), nullable=("granted_on",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    search_kind = "license"
+    renamed = {"jurisdiction": "usable_in"}
+    named_by_value = "usable_in"
+
+    class Meta(RegistryFilterSet.Meta):
+        model = License
+        fields = []
+
+    # Called unbound: on the as-of list the queryset holds history rows, which the rules answer for too.
+    def filter_usable_in(self, queryset, name, value):
+        return LicenseQuerySet.usable_in(queryset, value.code)
+
+    def filter_granted_in(self, queryset, name, value):
+        return LicenseQuerySet.granted_in(queryset, value.code)
+
+    def filter_clients(self, queryset, name, value):
+        return queryset.filter(**{f"serves_{value}": True})
+
+    def filter_holder(self, queryset, name, value):
+        return queryset.filter(_with_affiliates("holder", value))
+
+    def filter_in_force_on(self, queryset, name, value):
+        return queryset.in_force(at=value)
+
+    def filter_as_of(self, queryset, name, value):
+        return queryset  # applied before filtering: see as_of_filter()
+
+
+class AuditFilterSet(RegistryFilterSet):
+    kind = django_filters.ChoiceFilter(choices=AuditKind.choices, empty_label="Any kind")
+    standard = django_filters.ModelChoiceFilter(
+        to_field_name="slug", queryset=Standard.objects.all(), empty_label="Any standard"
+    )
+    auditor = EntityChoiceFilter(help_text="The audit firm's identifier, such as slowmist.")
+    subject = EntityChoiceFilter(
+        method="filter_subject",
+        help_text="An entity's identifier, such as okx; a group also matches its affiliates' audits.",
+    )
+    issued_after = PartialDateFilter(field_name="issued_on", lookup_expr="gte", label="Issued from")
+    issued_before = PartialDateFilter(field_name="issued_on", lookup_expr="lte", label="Issued until", bound="end")
+    valid_on = DayFilter(method="filter_valid_on", label="Valid on")
+    ongoing = StrictBooleanFilter(
+        widget=forms.Select(choices=[("", "Either"), ("true", "Ongoing only"), ("false", "Not ongoing")]),
+        label="Ongoing engagement",
+    )
+    as_of = as_of_filter()
+
+    facets = (
+        Facet("kind", "Kind", "kind", choices=dict(AuditKind.choices)),
+        Facet("standard", "Standard", "standard__slug", "standard__name", keys=("standard",)),
+        Facet("auditor", "Auditor", "auditor__slug", "auditor__name", keys=("auditor",)),
+    )
+    sorts = (
+        Sort("subject", "Subject", ("subject__name",)),
+        Sort("kind", "Kind", ("kind",)),
+        Sort("standard", "Standard", ("standard__name",), nullable=("standard__name",)),
+        Sort("auditor", "Auditor", ("auditor__name",), nullable=("auditor__name",)),
+        Sort("issued_on", "Issued", ("issued_on",), nullable=("issued_on",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    search_kind = "audit"
+
+    class Meta(RegistryFilterSet.Meta):
+        model = Audit
+        fields = []
+
+    def filter_subject(self, queryset, name, value):
+        return queryset.filter(_with_affiliates("subject", value))
+
+    def filter_valid_on(self, queryset, name, value):
+        return queryset.valid(at=value)
+
+    def filter_as_of(self, queryset, name, value):
+        return queryset  # applied before filtering: see as_of_filter()
+
+
+class EntityFilterSet(RegistryFilterSet):
+    jurisdiction = JurisdictionFilter(
+        method="filter_jurisdiction",
+        label="Jurisdiction",
+        help_text="Where it is established: a code such as SG (a country includes its subdivisions).",
+    )
+    group = EntityChoiceFilter(
+        field_name="parent",
+        queryset=Entity.objects.published().filter(kind=EntityKind.GROUP),
+        help_text="A group's identifier, such as okx.",
+    )
+    regime = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Regime.objects.published(),
+        method="filter_regime",
+        label="Holds a licence under",
+        empty_label="Any regime",
+    )
+    standard = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Standard.objects.all(),
+        method="filter_standard",
+        label="Currently certified to",
+        empty_label="Any standard",
+    )
+    kind = django_filters.ChoiceFilter(choices=EntityKind.choices, empty_label="Any kind")
+    warning = django_filters.ChoiceFilter(
+        choices=[("yes", "Named on a warning list"), ("no", "Not on a warning list")],
+        method="filter_warning",
+        label="Warning list",
+        empty_label="Either",
+    )
+
+    facets = (
+        Facet("kind", "Kind", "kind", choices=dict(EntityKind.choices)),
+        Facet(
+            "jurisdiction",
+            "Jurisdiction",
+            country_of("jurisdiction"),
+            country_name_of("jurisdiction"),
+            keys=("jurisdiction",),
+        ),
+    )
+    sorts = (
+        Sort("name", "Name", ("name",)),
+        Sort("kind", "Kind", ("kind",)),
+        Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",), nullable=("jurisdiction__code",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    search_kind = "entity"
+    named_by_value = "jurisdiction"
+
+    class Meta(RegistryFilterSet.Meta):
+        model = Entity
+        fields = []
+
+    def filter_jurisdiction(self, queryset, name, value):
+        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+
+    def filter_regime(self, queryset, name, value):
+        # Only published licences count: a draft licence must not be revealed through a filter.
+        holders = License.objects.published().filter(license_type__regime=value).values("holder")
+        return queryset.filter(pk__in=holders)
+
+    def filter_standard(self, queryset, name, value):
+        """Subjects of a published audit to the standard that is valid today."""
+        subjects = Audit.objects.published().valid().filter(standard=value).values("subject")
+        return queryset.filter(pk__in=subjects)
+
+    def filter_warning(self, queryset, name, value):
+        """Entities an authority named on a warning list (published notices only), or those it did not."""
+        named = WarningNotice.objects.published().values("entity")
+        return queryset.filter(pk__in=named) if value == "yes" else queryset.exclude(pk__in=named)
+
+
+class RegulatorFilterSet(RegistryFilterSet):
+    jurisdiction = JurisdictionFilter(
+        method="filter_jurisdiction",
+        label="Jurisdiction",
+        help_text="A code such as AE (a country includes its subdivisions: AE finds Dubai's VARA).",
+    )
+    regime = django_filters.ModelChoiceFilter(
+        field_name="regimes",
+        to_field_name="slug",
+        queryset=Regime.objects.published(),
+        label="Supervises",
+        empty_label="Any regime",
+    )
+
+    facets = (
+        Facet("jurisdiction", "Jurisdiction", country_of("jurisdiction"), country_name_of("jurisdiction")),
+        Facet(
+            "regime",
+            "Supervises",
+            "slug",
+            "short_name",
+            through="regimes",
+            through_filter={"publication_status": Publication.PUBLISHED},
+        ),
+    )
+    sorts = (
+        Sort("name", "Name", ("name",)),
+        Sort("jurisdiction", "Jurisdiction", ("jurisdiction__code",)),
+    )
+    sort = SortFilter(sorts=sorts)
+
+    search_kind = "regulator"
+    named_by_value = "jurisdiction"
+
+    class Meta(RegistryFilterSet.Meta):
+        model = Regulator
+        fields = []
+
+    def filter_jurisdiction(self, queryset, name, value):
+        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+
+
+# ---------------------------------------------------------------------------
+# Change history
+# ---------------------------------------------------------------------------
+
+
+class ChangeFilterForm(RegistryFilterForm):
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end of the period cannot be before its start.")
+        return cleaned
+
+
+def _record_type_choices():
+    from history.feed import RECORD_TYPES  # imported late: history.feed is not needed by the other lists
+
+    return list(RECORD_TYPES.items())
+
+
+class ChangeFilterSet(django_filters.FilterSet):
+    """Filters of ``/changes/``. Its queryset is a :class:`history.feed.ChangeFeed`, not a QuerySet.
+
+    ``since=2026-11&until=2026-11`` means "in November 2026", as on the other lists.
+    """
+
+    type = django_filters.ChoiceFilter(
+        choices=_record_type_choices,
+        method="filter_type",
+        label="Record type",
+        empty_label="Any type",
+    )
+    since = PartialDateFilter(
+        method="filter_since", label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD."
+    )
+    until = PartialDateFilter(
+        method="filter_until",
+        label="Until",
+        bound="end",
+        help_text="Changes on or before this date: YYYY, YYYY-MM or YYYY-MM-DD.",
+    )
+
+    facets: tuple[Facet, ...] = ()
+    sorts: tuple[Sort, ...] = ()
+
+    class Meta:
+        form = ChangeFilterForm
+        fields = []
+
+    def filter_queryset(self, queryset):
+        # django-filter insists each step returns a QuerySet; a ChangeFeed only behaves like one.
+        for name, value in self.form.cleaned_data.items():
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def filter_type(self, feed, name, value):
+        return feed.of_types(value) if value else feed
+
+    def filter_since(self, feed, name, value):
+        return feed.between(since=value) if value else feed
+
+    def filter_until(self, feed, name, value):
+        return feed.between(until=value) if value else feed

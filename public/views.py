@@ -1,0 +1,1243 @@
+"""Public pages. Every query starts from a model's ``published()``."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When, Window
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import ngettext
+from django.views.generic import DetailView, TemplateView, View
+from django_filters.views import FilterView
+
+from history import as_of, feed
+from opendata import datasets, exports
+from public import charts, filters, guides, redirects
+from public.templatetags.registry_tags import highlight_quotes, url_or
+from registry import caching
+from registry import search as search_index
+from registry.dates import PartialDate
+from registry.links import detail_path
+from registry.models import (
+    Audit,
+    AuditCitation,
+    AuditFact,
+    Entity,
+    EntityAlias,
+    EntityCitation,
+    EntityFact,
+    KeyPerson,
+    KeyPersonCitation,
+    License,
+    LicenseCitation,
+    LicenseFact,
+    Regime,
+    Regulator,
+    Source,
+    granted_in_field,
+    link_supersession,
+)
+
+# ---------------------------------------------------------------------------
+# Shared helpers for the home, search and detail pages
+# ---------------------------------------------------------------------------
+
+
+def list_url(name: str, fallback: str, **params) -> str:
+    """A list page's URL with filters, e.g. ``/licenses/?granted_in=MT``."""
+    url = url_or(f"registry:{name}", fallback)
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def public_licenses():
+    """Published licences with everything a row or a timeline shows, in a fixed number of queries."""
+    return (
+        License.objects.published()
+        .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
+        .prefetch_related("passported_to")
+    )
+
+
+def public_audits():
+    """Published audits with subject, standard and auditor joined."""
+    return Audit.objects.published().select_related("subject", "standard", "auditor")
+
+
+def public_citations(model):
+    """Citations of published sources, without the sources' (large) archived text."""
+    return model.objects.published().select_related("source").defer("source__archived_text")
+
+
+def _normalise_statement(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@dataclass
+class Fact:
+    """The citations supporting one fact of a record, the most authoritative source first."""
+
+    citations: list = field(default_factory=list)
+
+    @property
+    def disagree(self) -> bool:
+        """Sources disagree when they state the fact differently (27/01/2025 vs January 2025)."""
+        statements = {_normalise_statement(c.states) for c in self.citations if c.states.strip()}
+        return len(statements) > 1
+
+    @property
+    def lead(self):
+        """The citation whose statement the record shows: the most authoritative source's."""
+        return next((c for c in self.citations if c.states.strip()), None)
+
+    @property
+    def others(self) -> list:
+        """Citations stating the fact differently from the lead: the page names each."""
+        lead = self.lead
+        if lead is None:
+            return []
+        return [
+            c
+            for c in self.citations
+            if c.states.strip() and _normalise_statement(c.states) != _normalise_statement(lead.states)
+        ]
+
+
+def facts_by_field(citations, fact_choices) -> tuple[dict[str, Fact], list]:
+    """Group citations by the fact they support, each group ordered by its sources' authority.
+
+    Citations of the record as a whole come back separately, ordered the same way.
+    """
+    facts = {value: Fact() for value in fact_choices.values}
+    general = []
+    # sorted() is stable: sources of equal authority keep the citations' own order.
+    for citation in sorted(citations, key=lambda c: c.source.authority):
+        if citation.supports in facts:
+            facts[citation.supports].citations.append(citation)
+        else:
+            general.append(citation)
+    return facts, general
+
+
+class FormerSlugRedirectMixin:
+    """A detail page answers 301 from an address its record was public under before (``public.redirects``)."""
+
+    def get(self, request, *args, **kwargs):
+        try:
+            self.object = self.get_object()
+        except Http404:
+            found = redirects.successor(self.get_queryset(), self.kwargs[self.slug_url_kwarg])
+            if found is None:
+                raise
+            return HttpResponsePermanentRedirect(redirects.with_query(found.get_absolute_url(), request))
+        return self.render_to_response(self.get_context_data(object=self.object))
+
+
+def licenses_by_jurisdiction(licenses):
+    """[(jurisdiction, [licence, …]), …] by where each was granted (``License.granted_in``), by name."""
+    groups: dict = {}
+    for license in licenses:
+        groups.setdefault(license.granted_in, []).append(license)
+    return sorted(groups.items(), key=lambda pair: pair[0].name)
+
+
+def timeline_for(licenses, audits, limit=None):
+    """The SVG timeline of licences and audits, oldest first; None when there is nothing to draw.
+
+    With ``limit``, only the ``limit`` most recent are drawn: those with no date at all come last.
+    """
+    items = [charts.license_timeline_item(lic, lic.get_absolute_url()) for lic in licenses]
+    items += [charts.audit_timeline_item(audit, audit.get_absolute_url()) for audit in audits]
+    if not items:
+        return None
+
+    def start(item):
+        when = item.start or item.point
+        return (when is None, when.first_day if when else None, item.label)
+
+    items.sort(key=start)
+    if limit is not None and len(items) > limit:
+        dated = [item for item in items if item.start or item.point][-limit:]
+        undated = [item for item in items if not (item.start or item.point)]
+        items = dated + undated[: limit - len(dated)]
+    return charts.timeline(items, timezone.localdate())
+
+
+def group_members(entity):
+    """``entity`` and its affiliates two levels deep, as a subquery of ids.
+
+    Two levels, not the five the entity page once walked: these are the entities filters._with_affiliates
+    matches, behind the licence and audit lists' ``?holder=`` and ``?subject=``, so the totals on an entity's
+    page are those of the lists it links to (the tests hold them equal). Publication is left to the records
+    queried (a published licence's holder is published). Written as ``IN`` over the parent index rather than
+    an OR across joins, which SQLite answers only by reading every licence (about 120 ms a query on 60,000
+    licences, against 1 to 7 ms).
+    """
+    affiliates = Entity.objects.filter(parent=entity).values("pk")
+    return Entity.objects.filter(Q(pk=entity.pk) | Q(parent=entity) | Q(parent__in=affiliates)).values("pk")
+
+
+def most_recent(queryset, start, limit):
+    """The ``limit`` rows of ``queryset`` with the latest ``start`` (undated last), in ``queryset``'s own order,
+    and how many rows ``queryset`` has in all.
+
+    The first query reads only the table's own columns: it sorts ids rather than joined rows, and counts every
+    row in the same pass (a window aggregate) instead of a second scan. The second loads the rows chosen.
+    """
+    chosen = list(
+        queryset.annotate(rows_in_all=Window(Count("*")))
+        .order_by(start.desc(nulls_last=True), "-pk")
+        .values_list("pk", "rows_in_all")[:limit]
+    )
+    rows = list(queryset.filter(pk__in=[pk for pk, _ in chosen]))
+    return rows, (chosen[0][1] if chosen else 0)
+
+
+def audit_timeline_start():
+    """The date charts.audit_timeline_item places an audit at, as SQL: to pick the most recent in the database."""
+    return Case(
+        When(ongoing=True, then=Coalesce("period_start", "issued_on")),
+        When(period_start__isnull=False, period_end__isnull=False, then=F("period_start")),
+        default=F("issued_on"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Home and search
+# ---------------------------------------------------------------------------
+
+
+class HomeView(TemplateView):
+    template_name = "registry/home.html"
+    recent_count = 10
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        counts = [
+            ("Entity", "Entities", Entity.objects.published().count(), list_url("entity-list", "/entities/")),
+            (
+                "Regulator",
+                "Regulators",
+                Regulator.objects.published().count(),
+                list_url("regulator-list", "/regulators/"),
+            ),
+            ("Licence", "Licences", License.objects.published().count(), list_url("license-list", "/licenses/")),
+            (
+                "Audit or certification",
+                "Audits and certifications",
+                Audit.objects.published().count(),
+                list_url("audit-list", "/audits/"),
+            ),
+        ]
+        # "1 Regulator", "2 Regulators": each label agrees with its count.
+        context["counts"] = [(ngettext(one, many, count), count, url) for one, many, count, url in counts]
+        context["recent"] = self.recent()
+        context["by_jurisdiction"] = self.chart_by_jurisdiction()
+        context["by_regime"] = self.chart_by_regime()
+        return context
+
+    def recent(self):
+        """The most recently added or changed records of every type, newest first."""
+        latest = self.recent_count
+        querysets = [
+            ("Entity", Entity.objects.published()),
+            ("Regulator", Regulator.objects.published()),
+            ("Regime", Regime.objects.published()),
+            ("Licence", License.objects.published().select_related("holder", "license_type__regime")),
+            ("Audit", public_audits()),
+            ("Source", Source.objects.published().defer("archived_text")),
+        ]
+        records = [(obj.updated_at, kind, obj) for kind, qs in querysets for obj in qs.order_by("-updated_at")[:latest]]
+        records.sort(key=lambda record: record[0], reverse=True)
+        return [{"kind": kind, "object": obj, "updated_at": when} for when, kind, obj in records[:latest]]
+
+    # Each chart is a facet of the licence list, unfiltered: a bar counts the rows its link lists.
+    @staticmethod
+    def license_facet_chart(param, label):
+        facet = next(facet for facet in filters.LicenseFilterSet.facets if facet.param == param)
+        return charts.bar_chart(
+            (label(value, name), count, list_url("license-list", "/licenses/", **{param: value}))
+            for value, name, count in facet.rows(License.objects.published())
+        )
+
+    def chart_by_jurisdiction(self):
+        return self.license_facet_chart("granted_in", lambda code, name: f"{name} ({code})")
+
+    def chart_by_regime(self):
+        return self.license_facet_chart("regime", lambda slug, name: name)
+
+
+class SearchView(TemplateView):
+    """Search every record type at once. Each word must match somewhere in a record ("OKX MiCA").
+
+    Entities, licences, audits and regulators are looked up in the full-text index the lists use
+    (word prefixes); regimes and sources, small tables, by substring, where a word also stands for the
+    current name of a firm it finds by another name (OKEx for OKX).
+    """
+
+    template_name = "registry/search.html"
+    max_length = 200
+    max_words = 10
+    max_results = 50
+    # Current names a word may stand for through other names (aliases) on the substring-searched sections.
+    max_names = 10
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # NUL characters are rejected by PostgreSQL; a very long query is cut rather than refused.
+        q = self.request.GET.get("q", "").replace("\x00", "").strip()[: self.max_length]
+        words = q.split()[: self.max_words]
+        context["q"] = q
+        context["searched"] = bool(words)
+        if not words:
+            return context
+
+        # A firm's other names (trading, former) stand for it here too: "okex" finds the sources about OKX.
+        names = {word: [word, *self.names_known_by(word)] for word in words}
+
+        def matching(model, base, fields):
+            condition = Q()
+            for word in words:
+                any_field = Q()
+                for name in fields:
+                    for text in names[word]:
+                        any_field |= Q(**{f"{name}__icontains": text})
+                condition &= any_field
+            # Filter through a pk subquery: joins over aliases would repeat rows.
+            return base.filter(pk__in=model.objects.filter(condition).values("pk"))[: self.max_results]
+
+        def indexed(kind, base):
+            # The lists' full-text index (registry/search.py): every word must start a word of the record's
+            # document, as on the lists' own search, and without a join per word and field.
+            return list(search_index.filter_queryset(base, kind, q)[: self.max_results])
+
+        context["results"] = [
+            ("Entities", indexed("entity", Entity.objects.published().select_related("jurisdiction", "parent"))),
+            ("Licences", indexed("license", public_licenses())),
+            ("Audits and certifications", indexed("audit", public_audits())),
+            ("Regulators", indexed("regulator", Regulator.objects.published().select_related("jurisdiction"))),
+            (
+                "Regimes",
+                list(
+                    matching(
+                        Regime,
+                        Regime.objects.published().select_related("jurisdiction"),
+                        ["short_name", "name", "legal_reference"],
+                    )
+                ),
+            ),
+            (
+                "Sources",
+                list(matching(Source, Source.objects.published().defer("archived_text"), ["title", "publisher"])),
+            ),
+        ]
+        context["total"] = sum(len(rows) for _, rows in context["results"])
+        return context
+
+    def names_known_by(self, word):
+        """Names of published entities that ``word`` finds only by another of their names (an alias) or their LEI.
+
+        Looked up in the full-text index, as the entities section is: "okex" gives "OKX", whose former name is
+        OKEx, so the substring-searched sections find what names OKX.
+        """
+        found = search_index.filter_queryset(Entity.objects.published(), "entity", word)
+        return list(
+            found.exclude(name__icontains=word).order_by("name").values_list("name", flat=True)[: self.max_names]
+        )
+
+
+# ---------------------------------------------------------------------------
+# Detail pages
+# ---------------------------------------------------------------------------
+
+
+# How an entity's page introduces each kind of other name, in the order shown.
+OTHER_NAME_LABELS = {
+    EntityAlias.Kind.FORMER: "Formerly known as",
+    EntityAlias.Kind.TRADING: "Trading as",
+    EntityAlias.Kind.OTHER: "Also known as",
+}
+
+
+def other_names(entity):
+    """``[(label, [alias, …]), …]``: the entity's other names by kind ("Formerly known as OKEx")."""
+    by_kind = defaultdict(list)
+    for alias in entity.aliases.all():
+        by_kind[alias.kind].append(alias)
+    return [(label, by_kind[kind]) for kind, label in OTHER_NAME_LABELS.items() if by_kind[kind]]
+
+
+class EntityDetailView(FormerSlugRedirectMixin, DetailView):
+    """An entity with its group, affiliates, licences, audits, key people and sources.
+
+    A group's page covers its affiliates' licences and audits too. A group can
+    have thousands of them, so each section shows a bounded number of rows,
+    states the true total and links to the list page that has them all. The
+    number of queries does not depend on the group's size, nor does the work
+    in Python; only the database's counting grows with it.
+    """
+
+    template_name = "registry/entity_detail.html"
+    context_object_name = "entity"
+    # 50, as on a list page's first page, which the links lead to.
+    affiliate_limit = 50
+    license_limit = 50
+    audit_limit = 50
+    key_person_limit = 50
+    source_limit = 50
+    # The timeline draws the most recent of the licences and audits shown, so it must not exceed their limits;
+    # more than 30 bars are hard to follow anyway.
+    timeline_limit = 30
+
+    def get_queryset(self):
+        return (
+            Entity.objects.published()
+            .select_related("jurisdiction", "parent")
+            .prefetch_related(
+                "aliases",
+                Prefetch("citations", queryset=public_citations(EntityCitation), to_attr="public_citations"),
+            )
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        entity = self.object
+        group = entity.parent if entity.parent_id and entity.parent.is_published else None
+        # The members as a subquery, not a walk of the tree in Python: nothing here grows with the group.
+        members = group_members(entity)
+        affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
+        siblings = (
+            Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
+        )
+        # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
+        licenses = (
+            License.objects.published()
+            .filter(holder__in=members)
+            .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
+        )
+        audits = public_audits().filter(subject__in=members)
+        audits_performed = public_audits().filter(auditor=entity)
+        key_people = KeyPerson.objects.published().filter(entity__in=members)
+
+        # The most recent, shown as every entity's are: licences by jurisdiction, audits by subject.
+        shown_licenses, license_total = most_recent(
+            licenses.order_by(granted_in_field("name"), *License._meta.ordering),
+            F("granted_on"),
+            self.license_limit,
+        )
+        shown_audits, audit_total = most_recent(audits, audit_timeline_start(), self.audit_limit)
+        shown_performed, performed_total = most_recent(audits_performed, audit_timeline_start(), self.audit_limit)
+        link_supersession(shown_audits + shown_performed)
+        shown_people = list(
+            key_people.select_related("entity")
+            .prefetch_related(
+                Prefetch("citations", queryset=public_citations(KeyPersonCitation), to_attr="public_citations")
+            )
+            .order_by("entity__name", "name", "pk")[: self.key_person_limit]
+        )
+        # The sources of the records this page shows (of all of them, when nothing is cut): those of every licence
+        # of the largest group are 12,000 citations, too many to gather for one page.
+        audit_ids = [audit.pk for audit in shown_audits + shown_performed]
+        cited = (
+            Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in shown_licenses]).values("source"))
+            | Q(pk__in=AuditCitation.objects.filter(audit__in=audit_ids).values("source"))
+            | Q(
+                pk__in=EntityCitation.objects.filter(
+                    entity__in=Entity.objects.published().filter(pk__in=members)
+                ).values("source")
+            )
+            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in shown_people]).values("source"))
+        )
+        sources = Source.objects.published().filter(cited).defer("archived_text")
+        facts, general = facts_by_field(entity.public_citations, EntityFact)
+        context.update(
+            other_names=other_names(entity),
+            group=group,
+            affiliates=list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
+            affiliate_total=affiliates.count(),
+            # The entity list's ?group= filter accepts groups only.
+            affiliates_listed=entity.kind == Entity.Kind.GROUP,
+            siblings=list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
+            sibling_total=siblings.count(),
+            siblings_listed=group is not None and group.kind == Entity.Kind.GROUP,
+            licenses=shown_licenses,
+            license_total=license_total,
+            licenses_by_jurisdiction=licenses_by_jurisdiction(shown_licenses),
+            audits=shown_audits,
+            audit_total=audit_total,
+            audits_performed=shown_performed,
+            audits_performed_total=performed_total,
+            key_people=shown_people,
+            key_person_total=key_people.count(),
+            sources=list(sources.order_by("title", "pk")[: self.source_limit]),
+            source_total=sources.count(),
+            facts=facts,
+            general_citations=general,
+            timeline=timeline_for(shown_licenses, shown_audits, self.timeline_limit),
+            timeline_total=license_total + audit_total,
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
+    """A licence, each fact beside the citations that support it."""
+
+    template_name = "registry/license_detail.html"
+    context_object_name = "license"
+
+    def get_queryset(self):
+        return (
+            License.objects.published()
+            .select_related("holder__parent", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
+            .prefetch_related(
+                "passported_to",
+                "activities",
+                Prefetch("citations", queryset=public_citations(LicenseCitation), to_attr="public_citations"),
+            )
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        license = self.object
+        facts, general = facts_by_field(license.public_citations, LicenseFact)
+        holder = license.holder
+        context.update(
+            facts=facts,
+            general_citations=general,
+            group=holder.parent if holder.parent_id and holder.parent.is_published else None,
+            in_force=license.is_in_force(),
+            sources=_distinct_sources(license.public_citations),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class AuditDetailView(FormerSlugRedirectMixin, DetailView):
+    """An audit or certification, each fact beside the citations that support it."""
+
+    template_name = "registry/audit_detail.html"
+    context_object_name = "audit"
+
+    def get_queryset(self):
+        return (
+            Audit.objects.published()
+            .select_related("subject__parent", "standard", "auditor")
+            .prefetch_related(
+                Prefetch("citations", queryset=public_citations(AuditCitation), to_attr="public_citations"),
+            )
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        audit = self.object
+        # Its status today, and the reports it superseded or was superseded by (the list's and API's rule).
+        link_supersession([audit])
+        facts, general = facts_by_field(audit.public_citations, AuditFact)
+        subject = audit.subject
+        context.update(
+            facts=facts,
+            general_citations=general,
+            group=subject.parent if subject.parent_id and subject.parent.is_published else None,
+            sources=_distinct_sources(audit.public_citations),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+def _distinct_sources(citations):
+    sources = {}
+    for citation in citations:
+        sources.setdefault(citation.source.pk, citation.source)
+    return sorted(sources.values(), key=lambda source: source.title)
+
+
+# A regulator's or regime's page lists this many licences, as a list page does; its list page has them all.
+DETAIL_LICENSE_LIMIT = 50
+
+
+def first_licenses(licenses):
+    """The first licences of ``licenses`` in the list's order, with their total (a regime may have thousands)."""
+    shown = list(licenses[:DETAIL_LICENSE_LIMIT])
+    total = len(shown) if len(shown) < DETAIL_LICENSE_LIMIT else licenses.count()
+    return {"licenses": shown, "license_total": total}
+
+
+class RegulatorDetailView(FormerSlugRedirectMixin, DetailView):
+    template_name = "registry/regulator_detail.html"
+    context_object_name = "regulator"
+
+    def get_queryset(self):
+        return Regulator.objects.published().select_related("jurisdiction")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        regulator = self.object
+        context.update(
+            regimes=list(Regime.objects.published().filter(regulators=regulator).select_related("jurisdiction")),
+            **first_licenses(public_licenses().filter(regulator=regulator)),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class RegimeDetailView(FormerSlugRedirectMixin, DetailView):
+    template_name = "registry/regime_detail.html"
+    context_object_name = "regime"
+
+    def get_queryset(self):
+        return Regime.objects.published().select_related("jurisdiction").prefetch_related("license_types")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        regime = self.object
+        context.update(
+            regulators=list(Regulator.objects.published().filter(regimes=regime).select_related("jurisdiction")),
+            activities=list(regime.activities.all()),
+            **first_licenses(public_licenses().filter(license_type__regime=regime)),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class SourceDetailView(FormerSlugRedirectMixin, DetailView):
+    """A source's metadata and archived text, with every quote cited from it highlighted."""
+
+    template_name = "registry/source_detail.html"
+    context_object_name = "source"
+
+    def get_queryset(self):
+        return Source.objects.published()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        source = self.object
+        # Only citations of records the public may see: a draft licence's quote stays unlisted.
+        license_citations = list(
+            LicenseCitation.objects.filter(source=source, license__in=License.objects.published()).select_related(
+                "license__holder", "license__license_type__regime"
+            )
+        )
+        audit_citations = list(
+            AuditCitation.objects.filter(source=source, audit__in=Audit.objects.published()).select_related(
+                "audit__subject", "audit__standard"
+            )
+        )
+        entity_citations = list(
+            EntityCitation.objects.filter(source=source, entity__in=Entity.objects.published()).select_related("entity")
+        )
+        person_citations = list(
+            KeyPersonCitation.objects.filter(
+                source=source, key_person__in=KeyPerson.objects.published()
+            ).select_related("key_person__entity")
+        )
+        citing = [
+            *[(c, c.license, "Licence") for c in license_citations],
+            *[(c, c.audit, "Audit") for c in audit_citations],
+            *[(c, c.entity, "Entity") for c in entity_citations],
+            *[(c, c.key_person.entity, f"Key person: {c.key_person.name}") for c in person_citations],
+        ]
+        quotes = [c.quote for c, _, _ in citing if c.quote.strip()]
+        highlighted, missing = highlight_quotes(source.archived_text, quotes)
+        missing_keys = {_normalise_statement(q) for q in missing}
+        context.update(
+            citing=[
+                {
+                    "citation": c,
+                    "record": record,
+                    "kind": kind,
+                    "found": bool(c.quote.strip()) and _normalise_statement(c.quote) not in missing_keys,
+                }
+                for c, record, kind in citing
+            ],
+            highlighted_text=highlighted,
+            missing_quotes=missing,
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+# --- Lists and exports ---
+
+
+def _facet_key(value):
+    """The query-string form of a cleaned filter value (a jurisdiction's code, a record's slug)."""
+    if value is None or value == "":
+        return None
+    return getattr(value, "code", None) or getattr(value, "slug", None) or str(value)
+
+
+def _query_url(params, **changes):
+    """``?query`` from ``params`` with ``changes`` applied (None removes a key); always drops ``page``."""
+    params = params.copy()
+    params.pop("page", None)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return f"?{params.urlencode()}" if params else "?"
+
+
+class RegistryListView(FilterView):
+    """A public list: FilterSet-filtered, sortable, faceted and paginated, with its state in the URL.
+
+    ``strict = False``: an invalid parameter is reported beside its field and
+    ignored, while the valid ones still apply (django-filter only keeps the
+    valid fields in ``cleaned_data``).
+    """
+
+    strict = False
+    paginate_by = 50
+    facet_size = 30
+    export_name = ""
+    heading = ""
+
+    def get(self, request, *args, **kwargs):
+        # A parameter's former name (the licence list's ?jurisdiction=) moves to the current one for good,
+        # so every list URL has one spelling: the FilterSet says which names were renamed.
+        canonical = getattr(self.filterset_class, "canonical", None)
+        if canonical is not None and (data := canonical(request.GET)) is not request.GET:
+            return HttpResponsePermanentRedirect(f"{request.path}?{data.urlencode()}")
+        return super().get(request, *args, **kwargs)
+
+    def get_filterset(self, filterset_class):
+        # ``?as_of=`` swaps the rows for the change history's snapshot (history.as_of).
+        return as_of.filterset_for(filterset_class, **self.get_filterset_kwargs(filterset_class))
+
+    def cache_key(self, part, *, without=()):
+        """A key for data derived from this list's query string, at the current data version and date.
+
+        Exact rather than timed: any write raises the data version (registry/caching.py), after which no
+        request asks for the old keys again; they age out of the cache.
+        """
+        params = self.request.GET
+        items = sorted((key, value) for key in params if key not in without for value in params.getlist(key))
+        digest = hashlib.sha256(repr((self.request.path, items)).encode()).hexdigest()[:32]
+        return f"registry:list:{part}:{caching.current_version()}:{timezone.localdate().isoformat()}:{digest}"
+
+    def paginate_queryset(self, queryset, page_size):
+        """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404.
+
+        The count and each page's ids are cached per data version: sorting tens of thousands of rows
+        by a joined column (the holder's name) is most of a cold page's cost, and the first pages of
+        the unfiltered lists are what most visitors ask for.
+        """
+        paginator = self.get_paginator(queryset, page_size, allow_empty_first_page=True)
+        count_key = self.cache_key("count", without=("page", "sort"))
+        count = cache.get(count_key)
+        if count is None:
+            count = paginator.count
+            cache.set(count_key, count)
+        paginator.count = count  # a cached_property: the count query is not run again
+        raw = self.request.GET.get("page", "")
+        self.page_error = ""
+        number = 1
+        if raw:
+            try:
+                number = int(raw)
+            except ValueError:
+                number = 0
+            if not 1 <= number <= paginator.num_pages:
+                self.page_error = (
+                    f"Page must be a whole number from 1 to {paginator.num_pages}; showing page 1 instead."
+                )
+                number = 1
+        page = paginator.page(number)
+        if not isinstance(queryset, QuerySet):  # the as-of snapshots and the change feed page themselves
+            page.object_list = self.snapshot_rows(list(page.object_list))
+            return paginator, page, page.object_list, page.has_other_pages()
+        ids_key = self.cache_key(f"ids:{number}", without=("page",))
+        ids = cache.get(ids_key)
+        if ids is None:
+            ids = list(page.object_list.values_list("pk", flat=True))
+            cache.set(ids_key, ids)
+        # Read by id through the list's base queryset (published()), not the filtered one: the ids already
+        # carry the filters (running a search's MATCH again for 50 known ids cost 10 ms), and the base still
+        # leaves out a record unpublished since its id was cached.
+        page.object_list = self.page_rows(self.filterset.queryset, ids) if ids else []
+        return paginator, page, page.object_list, page.has_other_pages()
+
+    def snapshot_rows(self, records):
+        """The rows a page shows of records that did not come from a QuerySet (as-of snapshots, changes)."""
+        return records
+
+    def page_rows(self, queryset, ids):
+        """The records ``ids`` names, in that order, read through ``queryset`` (its rule, not its order)."""
+        by_id = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+    def get_facets(self):
+        params = self.request.GET
+        cleaned = self.filterset.form.cleaned_data if self.filterset.is_bound else {}
+        facets = []
+        for facet in self.filterset.facets:
+            selected = _facet_key(cleaned.get(facet.param))
+            values = []
+            key = self.cache_key(f"facet:{facet.param}", without=("page", "sort"))
+            rows = cache.get(key)
+            if rows is None:
+                base = self.filterset.filtered_without(facet.param)
+                # As-of pages count history snapshots, whose model the key mappings do not cover.
+                rows = facet.rows(base, keyed=base.model is self.filterset._meta.model)
+                cache.set(key, rows)
+            # The most frequent values, as Datasette shows them, and the selected one wherever it ranks: a
+            # jurisdiction facet has two hundred values, and a link each cost more than the rest of the page.
+            shown = [row for i, row in enumerate(rows) if i < self.facet_size or row[0] == selected]
+            for value, label, count in shown:
+                is_selected = value == selected
+                values.append(
+                    {
+                        "value": value,
+                        "label": label,
+                        "count": count,
+                        "selected": is_selected,
+                        "url": _query_url(params, **{facet.param: None if is_selected else value}),
+                    }
+                )
+            facets.append(
+                {"param": facet.param, "label": facet.label, "values": values, "more": len(rows) - len(shown)}
+            )
+        return facets
+
+    def get_sort_links(self):
+        params = self.request.GET
+        current = ""
+        if self.filterset.is_bound:
+            current = self.filterset.form.cleaned_data.get("sort") or ""
+        links = {}
+        for sort in self.filterset.sorts:
+            state = "ascending" if current == sort.param else "descending" if current == f"-{sort.param}" else ""
+            target = f"-{sort.param}" if state == "ascending" else sort.param
+            links[sort.param] = {"label": sort.label, "url": _query_url(params, sort=target), "state": state}
+        return links
+
+    def active_filter_count(self) -> int:
+        """How many of the form's filters the URL sets (the sort order is not a filter): "Filters (2 active)"."""
+        params = self.request.GET
+        return sum(
+            1 for name in self.filterset.form.fields if name != "sort" and any(v.strip() for v in params.getlist(name))
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        suffix = f"?{query.urlencode()}" if query else ""
+        export = f"registry:{self.export_name}-export"
+        context.update(
+            heading=self.heading,
+            facets=self.get_facets(),
+            sort_links=self.get_sort_links(),
+            page_error=self.page_error,
+            csv_url=reverse(export, kwargs={"format": "csv"}) + suffix,
+            json_url=reverse(export, kwargs={"format": "json"}) + suffix,
+            has_filters=any(key != "page" for key in self.request.GET),
+            active_filters=self.active_filter_count(),
+            as_of=self.filterset.as_of,
+            as_of_display=as_of.display_day(self.filterset.as_of) if self.filterset.as_of else "",
+        )
+        return context
+
+
+def license_list_queryset():
+    return (
+        License.objects.published()
+        .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
+        .prefetch_related("passported_to")
+    )
+
+
+def audit_list_queryset():
+    return Audit.objects.published().select_related("subject", "standard", "auditor")
+
+
+def entity_list_queryset():
+    return Entity.objects.published().select_related("parent", "jurisdiction").prefetch_related("aliases")
+
+
+def regulator_list_queryset():
+    return (
+        Regulator.objects.published()
+        .select_related("jurisdiction")
+        .prefetch_related(Prefetch("regimes", queryset=Regime.objects.published()))
+        .order_by("name", "slug")
+    )
+
+
+@dataclass(slots=True)
+class LicenseRow:
+    """One row of the licence list (registry/license_list.html): what the table shows, nothing more.
+
+    Read with ``values()`` (:meth:`page`), or taken from an instance on as-of pages (:meth:`of`). A page of
+    model instances meant 300 of them (each licence and its four related records) and a related manager
+    per passport lookup: half of the page's 17 ms.
+    """
+
+    slug: str
+    url: str
+    type_name: str
+    holder_url: str
+    holder_name: str
+    regime: str
+    granted_in: tuple[str, str]  # (code, name): License.granted_in
+    granted_in_stated: bool  # False: the regime's jurisdiction stands in for the one no source states
+    passports: list[tuple[str, str]]  # (code, name), by name
+    regulator: str | None  # abbreviation, or name
+    status: str
+    status_label: str
+    granted: PartialDate | None
+
+    FIELDS = (
+        "pk",
+        "slug",
+        "license_type__name",
+        "holder__slug",
+        "holder__name",
+        "license_type__regime__short_name",
+        "jurisdiction_id",
+        "regulator__abbreviation",
+        "regulator__name",
+        "status",
+        "granted_on",
+        "granted_on_precision",
+    )
+
+    @classmethod
+    def page(cls, queryset, ids):
+        """The rows of the licences ``ids`` names, in that order, read through ``queryset`` (published())."""
+        records = {
+            record["pk"]: record
+            for record in queryset.order_by()
+            .filter(pk__in=ids)
+            .values(*cls.FIELDS, granted_in_code=granted_in_field("code"), granted_in_name=granted_in_field("name"))
+        }
+        passports = defaultdict(list)
+        for license_id, code, name in (
+            License.passported_to.through.objects.filter(license_id__in=list(records))
+            .order_by("jurisdiction__name", "jurisdiction_id")
+            .values_list("license_id", "jurisdiction__code", "jurisdiction__name")
+        ):
+            passports[license_id].append((code, name))
+        return [cls._from_values(records[pk], passports[pk]) for pk in ids if pk in records]
+
+    @classmethod
+    def _from_values(cls, r, passports):
+        return cls(
+            slug=r["slug"],
+            url=detail_path("registry:license-detail", r["slug"]),
+            type_name=r["license_type__name"],
+            holder_url=detail_path("registry:entity-detail", r["holder__slug"]),
+            holder_name=r["holder__name"],
+            regime=r["license_type__regime__short_name"],
+            granted_in=(r["granted_in_code"], r["granted_in_name"]),
+            granted_in_stated=r["jurisdiction_id"] is not None,
+            passports=passports,
+            regulator=r["regulator__abbreviation"] or r["regulator__name"],
+            status=r["status"],
+            status_label=exports.LICENSE_STATUSES.get(r["status"], r["status"]),
+            granted=PartialDate.from_columns(r["granted_on"], r["granted_on_precision"]),
+        )
+
+    @classmethod
+    def of(cls, licence):
+        """The row of a licence instance (an as-of snapshot), as :meth:`page` reads it."""
+        granted_in, regulator = licence.granted_in, licence.regulator
+        return cls(
+            slug=licence.slug,
+            url=licence.get_absolute_url(),
+            type_name=licence.license_type.name,
+            holder_url=licence.holder.get_absolute_url(),
+            holder_name=licence.holder.name,
+            regime=licence.license_type.regime.short_name,
+            granted_in=(granted_in.code, granted_in.name),
+            granted_in_stated=licence.granted_in_stated,
+            passports=[(j.code, j.name) for j in licence.passported_to.all()],
+            regulator=None if regulator is None else regulator.abbreviation or regulator.name,
+            status=licence.status,
+            status_label=licence.get_status_display(),
+            granted=licence.granted,
+        )
+
+
+class LicenseListView(RegistryListView):
+    filterset_class = filters.LicenseFilterSet
+    template_name = "registry/license_list.html"
+    export_name = "license"
+    heading = "Licences"
+
+    def get_queryset(self):
+        return License.objects.published()
+
+    def page_rows(self, queryset, ids):
+        return LicenseRow.page(queryset, ids)
+
+    def snapshot_rows(self, records):
+        return [LicenseRow.of(licence) for licence in records]
+
+
+class AuditListView(RegistryListView):
+    filterset_class = filters.AuditFilterSet
+    template_name = "registry/audit_list.html"
+    export_name = "audit"
+    heading = "Audits and certifications"
+
+    def get_queryset(self):
+        return audit_list_queryset()
+
+    def page_rows(self, queryset, ids):
+        return link_supersession(super().page_rows(queryset, ids))
+
+
+class EntityListView(RegistryListView):
+    filterset_class = filters.EntityFilterSet
+    template_name = "registry/entity_list.html"
+    export_name = "entity"
+    heading = "Entities"
+
+    def get_queryset(self):
+        return entity_list_queryset().order_by("name", "slug")
+
+
+class RegulatorListView(RegistryListView):
+    filterset_class = filters.RegulatorFilterSet
+    template_name = "registry/regulator_list.html"
+    export_name = "regulator"
+    heading = "Regulators"
+
+    def get_queryset(self):
+        return regulator_list_queryset()
+
+
+class ExportView(View):
+    """``/<records>.csv`` and ``/<records>.json``: the rows the same query string selects on the list page.
+
+    Strict where the HTML page is lenient: any bad parameter answers 400 with
+    a JSON body naming it, since a script cannot read a message beside a field.
+    ``page`` belongs to the HTML page and is ignored; JSON pages with
+    ``_size`` and ``_next`` instead (docs/exports.md).
+    """
+
+    filterset_class = None
+    row_builder = None
+    filename = ""
+
+    def get_queryset(self):
+        raise NotImplementedError
+
+    def get(self, request, format):
+        filterset = as_of.filterset_for(
+            self.filterset_class, request.GET or None, queryset=self.get_queryset(), request=request
+        )
+        errors = dict(filterset.errors) if filterset.is_bound else {}
+        size, offset = exports.JSON_DEFAULT_SIZE, 0
+        if format == "json":
+            size, size_error = self._whole_number(request.GET.get("_size"), exports.JSON_DEFAULT_SIZE, minimum=1)
+            offset, next_error = self._whole_number(request.GET.get("_next"), 0, minimum=0)
+            if size_error:
+                errors["_size"] = [f"Enter a whole number from 1 to {exports.JSON_MAX_SIZE}."]
+            if next_error:
+                errors["_next"] = ["Enter the _next value of a previous page (a whole number, 0 or more)."]
+            size = min(size, exports.JSON_MAX_SIZE)
+        if errors:
+            return exports.invalid_parameters(errors)
+        queryset = filterset.qs
+        # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
+        day = filterset.as_of or timezone.localdate()
+        name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
+        if format == "csv":
+            return exports.csv_response(request, queryset, self.row_builder, f"{name}.csv")
+
+        def next_url(next_offset):
+            params = request.GET.copy()
+            params.pop("page", None)
+            params["_next"] = str(next_offset)
+            return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+        return exports.json_response(request, queryset, self.row_builder, size, offset, next_url, f"{name}.json")
+
+    @staticmethod
+    def _whole_number(raw, default, minimum):
+        if raw is None or raw == "":
+            return default, False
+        try:
+            value = int(raw)
+        except ValueError:
+            return default, True
+        return value, value < minimum
+
+
+class LicenseExportView(ExportView):
+    filterset_class = filters.LicenseFilterSet
+    row_builder = staticmethod(exports.license_row)
+    filename = "licenses"
+
+    def get_queryset(self):
+        return license_list_queryset()
+
+
+class AuditExportView(ExportView):
+    filterset_class = filters.AuditFilterSet
+    row_builder = staticmethod(exports.audit_row)
+    filename = "audits"
+
+    def get_queryset(self):
+        return audit_list_queryset()
+
+
+class EntityExportView(ExportView):
+    filterset_class = filters.EntityFilterSet
+    row_builder = staticmethod(exports.entity_row)
+    filename = "entities"
+
+    def get_queryset(self):
+        return entity_list_queryset().order_by("name", "slug")
+
+
+class RegulatorExportView(ExportView):
+    filterset_class = filters.RegulatorFilterSet
+    row_builder = staticmethod(exports.regulator_row)
+    filename = "regulators"
+
+    def get_queryset(self):
+        return regulator_list_queryset()
+
+
+# --- Changes ---
+
+
+class ChangeListView(RegistryListView):
+    """``/changes/``: the latest public changes across the register, newest first (see history.feed)."""
+
+    filterset_class = filters.ChangeFilterSet
+    template_name = "registry/change_list.html"
+    context_object_name = "change_feed"  # a feed has no single model to name it after
+    export_name = "change"
+    heading = "Changes"
+
+    def get_queryset(self):
+        return feed.ChangeFeed()
+
+    def get_template_names(self):
+        # Django would derive a second name from the object list's model, which a feed lacks.
+        return [self.template_name]
+
+    # "Last 7 days" runs from six days ago to today: seven calendar days, today included.
+    periods = (("Last 7 days", 6), ("Last 30 days", 29))
+
+    def get_periods(self):
+        """Quick links setting ``since`` (the URL keeps the state); the one the URL matches is selected."""
+        params = self.request.GET
+        since, until = params.get("since", ""), params.get("until", "")
+        links = []
+        for label, days in self.periods:
+            day = (timezone.localdate() - datetime.timedelta(days=days)).isoformat()
+            url = _query_url(params, since=day, until=None)
+            links.append({"label": label, "url": url, "selected": since == day and not until})
+        url = _query_url(params, since=None, until=None)
+        links.append({"label": "All dates", "url": url, "selected": not (since or until)})
+        return links
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs, periods=self.get_periods())
+
+
+class ChangeExportView(ExportView):
+    filterset_class = filters.ChangeFilterSet
+    filename = "changes"
+
+    def get_queryset(self):
+        return feed.ChangeFeed()
+
+    def get(self, request, format):
+        # A CSV cell holds the changed fields as one text; JSON keeps them structured.
+        self.row_builder = exports.change_csv_row if format == "csv" else exports.change_row
+        return super().get(request, format)
+
+
+# --- Open data ---
+
+
+def _live_exports():
+    """The always-current exports of the lists, beside the frozen releases."""
+    names = [
+        ("Licences", "license-export"),
+        ("Audits and certifications", "audit-export"),
+        ("Entities", "entity-export"),
+        ("Regulators", "regulator-export"),
+    ]
+    return [
+        (
+            title,
+            reverse(f"registry:{name}", kwargs={"format": "csv"}),
+            reverse(f"registry:{name}", kwargs={"format": "json"}),
+        )
+        for title, name in names
+    ]
+
+
+class DataReleaseListView(TemplateView):
+    """``/data/``: the dataset releases written by ``export_dataset``, newest first, and the live exports."""
+
+    template_name = "registry/data_releases.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            releases=datasets.list_releases(),
+            live_exports=_live_exports(),
+            data_license=datasets.LICENSE,
+            esma_attribution=datasets.ESMA_ATTRIBUTION,
+        )
+
+
+class DataDictionaryView(TemplateView):
+    """``/data/dictionary/``: every field of every file, from the definitions the package schema is built from."""
+
+    template_name = "registry/data_dictionary.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            record_types=datasets.RECORD_TYPES,
+            dump_filename=datasets.DUMP_FILENAME,
+            data_license=datasets.LICENSE,
+            esma_attribution=datasets.ESMA_ATTRIBUTION,
+        )
+
+
+class DataReleaseFileView(View):
+    """``/data/<version>/<file>``: one file of a release, if that release's datapackage.json lists it."""
+
+    def get(self, request, version, filename):
+        found = datasets.release_file_path(version, filename)
+        if found is None:
+            raise Http404("This release has no such file.")
+        path, content_type = found
+        # The descriptor opens in the browser (tools fetch it by URL); data files download under a telling name.
+        return FileResponse(
+            path.open("rb"),
+            content_type=content_type,
+            as_attachment=filename != datasets.DESCRIPTOR_FILENAME,
+            filename=f"{datasets.PACKAGE_NAME}-{version}-{filename}",
+        )
+
+
+# --- Documentation ---
+
+
+class ApiGuideView(TemplateView):
+    """``/about/api/``: the API guide (docs/api.md) as a page, linked from the API's schema and its docs."""
+
+    template_name = "registry/api_guide.html"
+
+    def get_context_data(self, **kwargs):
+        title, body = guides.api_guide()
+        return super().get_context_data(**kwargs, title=title, body=body)
