@@ -42,7 +42,7 @@ class ConflictError(ValidationError):
 
 def can_review(user) -> bool:
     """Reviewers (and superusers) may publish, unpublish and decide on revisions."""
-    return bool(user and user.is_active and user.has_perm("curation.review"))
+    return bool(user and user.is_active and user.has_perm("registry.review"))
 
 
 def _require_reviewer(user):

@@ -492,7 +492,7 @@ class TestPagingAndIteration:
         for feed in [many.of_types("license"), many.of_types("entity"), many.between(since=today, until=today)]:
             listed = feed[0:1000]
             assert listed
-            assert len(listed) == changes.count() == len(keys(changes.iterator(chunk_size=4)))
+            assert len(listed) == feed.count() == len(keys(feed.iterator(chunk_size=4)))
             assert keys(feed[2:6]) == keys(listed[2:6])
 
     def test_a_write_changes_the_next_count_and_page(self, many):

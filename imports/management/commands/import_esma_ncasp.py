@@ -1,6 +1,6 @@
 """``manage.py import_esma_ncasp FILE``: import ESMA's list of non-compliant entities (a warning list)."""
 
-from registry.management.commands.import_esma_casps import EsmaImportCommand
+from imports.management.commands.import_esma_casps import EsmaImportCommand
 
 from imports.esma import NcaspImporter
 
