@@ -1,8 +1,7 @@
 """``manage.py import_esma_ncasp FILE``: import ESMA's list of non-compliant entities (a warning list)."""
 
-from imports.management.commands.import_esma_casps import EsmaImportCommand
-
 from imports.esma import NcaspImporter
+from imports.management.commands.import_esma_casps import EsmaImportCommand
 
 
 class Command(EsmaImportCommand):

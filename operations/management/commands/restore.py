@@ -23,6 +23,7 @@ from django.core.management.commands.loaddata import Command as DjangoLoadData
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.sqlite3._functions import register as register_sqlite_functions
 from django.test.utils import override_settings
+
 from operations.management.commands.backup import pg_environment
 
 
