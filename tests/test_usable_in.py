@@ -293,3 +293,11 @@ def test_no_export_repeats_a_column(client, register, path):
             if all(a == "" for a, _ in values):
                 continue  # a column no record fills here (an end date) says nothing
             assert any(a != b for a, b in values), f"{first} and {second} hold the same values"
+
+
+@pytest.mark.parametrize("method", ["usable_in", "granted_in"])
+def test_a_lower_case_code_is_read_as_the_iso_code_as_the_public_filters_read_it(method):
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    licence = factories.LicenseFactory(jurisdiction=malta)
+    rule = getattr(License.objects, method)
+    assert list(rule("mt")) == list(rule("MT")) == [licence]

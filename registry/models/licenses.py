@@ -83,6 +83,7 @@ class LicenseQuerySet(VerifiableQuerySet):
         "Granted in" on every page, export and the API; the list's facet and the home chart count the same
         values, a subdivision under its country. Like :meth:`usable_in`, it also answers for history rows.
         """
+        code = code.upper()
         places = Jurisdiction.objects.filter(Q(code=code) | Q(parent__code=code)).values("pk")
         regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
         return self.filter(Q(jurisdiction__in=places) | Q(jurisdiction__isnull=True, license_type__in=regime_types))
