@@ -190,3 +190,26 @@ class TestEditsChangeTheEtag:
         etag = client.get("/licenses/okx-mica-casp/")["ETag"]
         License.objects.filter(pk=licence.pk).update(publication_status=Publication.DRAFT)
         assert client.get("/licenses/okx-mica-casp/", HTTP_IF_NONE_MATCH=etag).status_code == 404
+
+
+class TestRelease:
+    """The release in every validator: the ``REGISTRY_RELEASE`` setting when a deployment names one."""
+
+    @pytest.fixture(autouse=True)
+    def fresh_release(self):
+        conditional_get.release.cache_clear()
+        yield
+        conditional_get.release.cache_clear()
+
+    def test_a_new_release_setting_changes_every_etag(self, client, licence, settings):
+        settings.REGISTRY_RELEASE = "2026.12.1"
+        etag = client.get("/licenses/")["ETag"]
+        assert client.get("/licenses/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+        settings.REGISTRY_RELEASE = "2026.12.2"
+        conditional_get.release.cache_clear()  # as a new deployment's workers start
+
+        response = client.get("/licenses/", HTTP_IF_NONE_MATCH=etag)
+        assert response.status_code == 200
+        assert response["ETag"] != etag
+        assert conditional_get.release() == "2026.12.2"
