@@ -78,8 +78,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "operations.security.ReadOnlyPublicSiteMiddleware",
-    # ETag/Last-Modified and 304s for public pages, before the session is touched (registry/caching.py).
-    "registry.caching.ConditionalGetMiddleware",
+    # ETag/Last-Modified and 304s for public pages, before the session is touched (operations/conditional_get.py).
+    "operations.conditional_get.DataVersionETagMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -135,7 +135,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
 # Each worker keeps what list pages derive from the data (counts, facet counts, page ids, choice labels),
-# keyed by the data version, so a write makes every old entry unreachable at once (registry/caching.py).
+# keyed by the data version, so a write makes every old entry unreachable at once (registry/derived/version.py).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

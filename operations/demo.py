@@ -37,8 +37,8 @@ from django.db import connections, models, router, transaction
 from django.db.models import Exists, OuterRef
 from stdnum.iso7064 import mod_97_10
 
-from registry import visibility
 from registry.dates import DatePrecision
+from registry.derived import visibility
 from registry.models import (
     Activity,
     Audit,

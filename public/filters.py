@@ -122,7 +122,7 @@ class CachedModelChoiceIterator(ModelChoiceIterator):
     """``(value, label)`` pairs of a choice queryset, computed once per data version and process.
 
     The labels follow the data, never the request, so every list page shares them until the next
-    write raises the version (registry/caching.py).
+    write raises the version (registry/derived/version.py).
     """
 
     _cache: dict = {}
@@ -148,7 +148,7 @@ class CachedModelChoiceIterator(ModelChoiceIterator):
         )
 
     def _cached(self, part, compute):
-        from registry.caching import current_version
+        from registry.derived.version import current_version
 
         version = current_version()
         key = (str(self.queryset.query), self.field.to_field_name, version, part, self.field.empty_label)

@@ -22,9 +22,9 @@ from history import as_of, feed
 from opendata import datasets, exports
 from public import charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
-from registry import caching
 from registry import search as search_index
 from registry.dates import PartialDate
+from registry.derived.version import current_version
 from registry.links import detail_path
 from registry.models import (
     Audit,
@@ -715,13 +715,13 @@ class RegistryListView(FilterView):
     def cache_key(self, part, *, without=()):
         """A key for data derived from this list's query string, at the current data version and date.
 
-        Exact rather than timed: any write raises the data version (registry/caching.py), after which no
+        Exact rather than timed: any write raises the data version (registry/derived/version.py), after which no
         request asks for the old keys again; they age out of the cache.
         """
         params = self.request.GET
         items = sorted((key, value) for key in params if key not in without for value in params.getlist(key))
         digest = hashlib.sha256(repr((self.request.path, items)).encode()).hexdigest()[:32]
-        return f"registry:list:{part}:{caching.current_version()}:{timezone.localdate().isoformat()}:{digest}"
+        return f"registry:list:{part}:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
 
     def paginate_queryset(self, queryset, page_size):
         """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404.

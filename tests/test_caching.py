@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.http import http_date
 
 from curation import review
-from registry import caching
+from operations import conditional_get
+from registry.derived import version
 from registry.models import EntityAlias, License, Publication
 from tests import factories
 
@@ -85,8 +86,8 @@ class TestValidators:
         request = rf.get("/licenses/?in_force_on=")
         changed_at = timezone.now() - datetime.timedelta(days=3)
         today = timezone.localdate()
-        etag_today, modified_today = caching.validators(request, 7, changed_at, today=today)
-        etag_tomorrow, modified_tomorrow = caching.validators(
+        etag_today, modified_today = conditional_get.validators(request, 7, changed_at, today=today)
+        etag_tomorrow, modified_tomorrow = conditional_get.validators(
             request, 7, changed_at, today=today + datetime.timedelta(days=1)
         )
         assert etag_today != etag_tomorrow
@@ -118,14 +119,14 @@ class TestValidators:
         assert "ETag" not in client.get("/data/")
 
     def test_every_register_table_raises_the_version(self):
-        # A table added by a later migration needs registry.caching.install() run again (a new migration).
-        assert caching.tables_without_trigger(connection) == []
+        # A table added by a later migration needs its trigger installed by a migration (docs/derived-data.md).
+        assert version.DATA_VERSION.differences(connection) == []
 
     def test_reads_leave_the_version_alone(self, client, licence):
-        before = caching.data_version()
+        before = version.data_version()
         client.get("/licenses/")
         client.get("/api/licenses/")
-        assert caching.data_version() == before
+        assert version.data_version() == before
 
 
 @pytest.mark.django_db(transaction=True)
@@ -189,3 +190,26 @@ class TestEditsChangeTheEtag:
         etag = client.get("/licenses/okx-mica-casp/")["ETag"]
         License.objects.filter(pk=licence.pk).update(publication_status=Publication.DRAFT)
         assert client.get("/licenses/okx-mica-casp/", HTTP_IF_NONE_MATCH=etag).status_code == 404
+
+
+class TestRelease:
+    """The release in every validator: the ``REGISTRY_RELEASE`` setting when a deployment names one."""
+
+    @pytest.fixture(autouse=True)
+    def fresh_release(self):
+        conditional_get.release.cache_clear()
+        yield
+        conditional_get.release.cache_clear()
+
+    def test_a_new_release_setting_changes_every_etag(self, client, licence, settings):
+        settings.REGISTRY_RELEASE = "2026.12.1"
+        etag = client.get("/licenses/")["ETag"]
+        assert client.get("/licenses/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+        settings.REGISTRY_RELEASE = "2026.12.2"
+        conditional_get.release.cache_clear()  # as a new deployment's workers start
+
+        response = client.get("/licenses/", HTTP_IF_NONE_MATCH=etag)
+        assert response.status_code == 200
+        assert response["ETag"] != etag
+        assert conditional_get.release() == "2026.12.2"

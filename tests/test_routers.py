@@ -182,7 +182,7 @@ class TestSettings:
         assert configured["databases"]["replica"] == ["django.db.backends.sqlite3", "default"]
         assert configured["routers"] == ["operations.routers.ReplicaRouter"]
         assert configured["middleware"][0] == "operations.routers.ReplicaRoutingMiddleware"
-        assert configured["middleware"].index("registry.caching.ConditionalGetMiddleware") > 0
+        assert configured["middleware"].index("operations.conditional_get.DataVersionETagMiddleware") > 0
 
     def test_without_it_everything_uses_the_one_database(self):
         configured = settings_with({})
