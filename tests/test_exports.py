@@ -214,7 +214,7 @@ def test_empty_csv_header_matches_the_row_keys(okx):  # noqa: F811
 @pytest.mark.parametrize("count", [3, 300])
 @pytest.mark.parametrize(
     ("name", "fmt", "limit"),
-    # Each limit counts the data-version read behind the ETag (registry/caching.py). Both formats read the keys
+    # Each limit counts the data-version read behind the ETag (registry/derived/version.py). Both formats read the keys
     # in order, then the records by key (300 fit in one CSV batch) and each list column; JSON counts first.
     [
         ("license-export", "csv", 6),

@@ -248,7 +248,7 @@ def make_records(count):
 
 # Measured on a cold cache: count + the page's ids + its rows + prefetches + one query per facet, each keyed
 # facet's labels, the choice fields' options, and the data-version read behind the page's ETag
-# (registry/caching.py); for audits, the page's statuses and the reports superseding them (one query). None
+# (registry/derived/version.py); for audits, the page's statuses and the reports superseding them (one query). None
 # depends on the rows.
 MAX_QUERIES = {"license-list": 14, "audit-list": 12, "entity-list": 11, "regulator-list": 8}
 # The same page again at the same data version: the version read, the page's rows by id and their prefetches.

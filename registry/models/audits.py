@@ -32,7 +32,7 @@ class AuditQuerySet(VerifiableQuerySet):
 
         Published itself, its subject published, its auditor (if named)
         published, and citing at least one published source. Stored in
-        ``public`` by the database, as for licences (registry/visibility.py).
+        ``public`` by the database, as for licences (registry/derived/visibility.py).
         """
         return self.filter(public=True)
 
@@ -244,7 +244,7 @@ class Audit(Curated):
     public = models.BooleanField(
         default=False,
         editable=False,
-        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+        help_text="Kept by the database on every write (registry/derived/visibility.py): whether the public sees this record.",
     )
 
     issued = PartialDateDescriptor("issued_on")

@@ -35,7 +35,7 @@ class LicenseQuerySet(VerifiableQuerySet):
         cites at least one published source: an uncited claim never goes live.
 
         The database evaluates that rule on every write and stores the answer
-        in ``public`` (registry/visibility.py), so this is one indexed lookup
+        in ``public`` (registry/derived/visibility.py), so this is one indexed lookup
         rather than five joins per row; :meth:`by_rule` states the same rule
         as a query, and the tests hold the two equal.
         """
@@ -227,19 +227,19 @@ class License(Curated):
     public = models.BooleanField(
         default=False,
         editable=False,
-        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+        help_text="Kept by the database on every write (registry/derived/visibility.py): whether the public sees this record.",
     )
     holder_name = models.CharField(
         max_length=300,
         default="",
         editable=False,
-        help_text="The holder's name, kept by the database (registry/visibility.py): the list's default order.",
+        help_text="The holder's name, kept by the database (registry/derived/visibility.py): the list's default order.",
     )
     regime_name = models.CharField(
         max_length=60,
         default="",
         editable=False,
-        help_text="The regime's short name, kept by the database (registry/visibility.py): the list's default order.",
+        help_text="The regime's short name, kept by the database (registry/derived/visibility.py): the list's default order.",
     )
 
     granted = PartialDateDescriptor("granted_on")
