@@ -98,7 +98,6 @@ AUDITOR_FIRST = (
 )
 AUDITOR_SECOND = "Assurance Audit Certification Security Attest Risk Verify Trust".split()
 AUDITOR_SUFFIX = ("LLP", "GmbH", "Ltd", "Pte. Ltd.", "Inc.")
-PEOPLE_FIRST = "Ada Bruno Chen Dara Elif Farah Goran Hana Ines Jonas Kemal Lena Mira Nils Omar Priya".split()
 
 # Heavier weights for the usual crypto hubs; every other country weighs 1.
 HUB_WEIGHTS = {
