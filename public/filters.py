@@ -261,8 +261,10 @@ class JurisdictionFilter(django_filters.ModelChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-class PartialDateField(forms.Field):
-    """A date typed as ``2025``, ``2025-03`` or ``2025-03-14``.
+class PartialDateFilterField(forms.Field):
+    """:class:`PartialDateFilter`'s form field: one text box holding ``2025``, ``2025-03`` or ``2025-03-14``.
+
+    Not the admin's three-box field (curation.forms) nor the API's (opendata.api): this one cleans to a single day.
 
     ``bound`` picks the day the value stands for: ``"start"`` (1 March for
     2025-03) for lower bounds, ``"end"`` (31 March) for upper bounds, so
@@ -289,7 +291,7 @@ class PartialDateField(forms.Field):
 
 
 class PartialDateFilter(django_filters.Filter):
-    field_class = PartialDateField
+    field_class = PartialDateFilterField
 
 
 class DayField(forms.DateField):
