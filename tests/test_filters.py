@@ -358,6 +358,8 @@ def test_filter_forms_write_the_markup_djangos_templates_write(awkward_names, fi
         assert rendered_filters(filterset_class, query) == fresh, other
 
 
+# Committed writes, as in production: PostgreSQL raises the data version once per transaction.
+@pytest.mark.django_db(transaction=True)
 def test_a_renamed_choice_shows_in_the_filter_form_at_once(awkward_names):
     """A select's cached markup follows its choices: a curator's rename is in the next page's form."""
     before = str(rendered_filters(filters.LicenseFilterSet, ""))
