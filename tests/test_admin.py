@@ -636,7 +636,7 @@ def post_data(form, data=None):
 
 @pytest.fixture
 def seed():
-    call_command("loaddata", "jurisdictions", "seed", verbosity=0)
+    call_command("load_fixtures", "jurisdictions", "seed", verbosity=0)
 
 
 SEEDED = [models.Regime, models.LicenseType, models.Regulator, models.Entity, models.Source]

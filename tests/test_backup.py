@@ -45,7 +45,7 @@ def register_state():
 
 def curate(countries_fixture):
     """The seed, then the kinds of change curators make in the admin, each leaving a history entry."""
-    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+    call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)
     curator = factories.UserFactory(username="curator-backup")
     entity = models.Entity.objects.published().order_by("slug").first()
     entity._history_user = curator
@@ -142,7 +142,7 @@ def test_backup_and_restore_commands_on_sqlite_files(tmp_path, countries_fixture
     """
     original, from_snapshot = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
     manage("migrate", "--noinput", database=original)
-    manage("loaddata", str(countries_fixture), "seed", database=original)
+    manage("load_fixtures", str(countries_fixture), "seed", database=original)
     manage("backup", "--output-dir", str(tmp_path / "backups"), database=original)
     snapshot = next((tmp_path / "backups").glob("*.sqlite3"))
 

@@ -30,7 +30,7 @@ N = 60
 
 @pytest.fixture
 def countries(countries_fixture):
-    call_command("loaddata", str(countries_fixture), verbosity=0)
+    call_command("load_fixtures", str(countries_fixture), verbosity=0)
 
 
 def generate(entities=N, seed=7, *args):

@@ -98,3 +98,68 @@ def test_postgresql_connections_run_without_jit_on_the_primary_and_the_replica()
         DATABASE_REPLICA_URL="postgres://registry:secret@replica.example.org:5432/registry",
     )
     assert options == {"default": "-c jit=off", "replica": "-c jit=off"}
+
+
+class RecordingEnviron(dict):
+    """An environment that notes every variable name read from it."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.read = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+    def setdefault(self, key, default=None):
+        self.read.add(key)
+        return super().setdefault(key, default)
+
+
+def variables_read(path, monkeypatch, **env):
+    """The names of the environment variables that executing ``path`` reads, under ``env`` alone."""
+    import runpy
+
+    environ = RecordingEnviron(env)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "environ", environ)
+        runpy.run_path(str(ROOT / path))
+    return environ.read
+
+
+def documented_variables():
+    """The variable names in the first column of README's configuration table."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split(" | ", 1)[0]))
+    return names
+
+
+def test_every_environment_variable_the_server_reads_is_in_the_readme(monkeypatch):
+    """An operator configures the register from README's table: a variable missing there is a setting nobody
+    can find. The settings and gunicorn's configuration are where the variables are read (read each way:
+    development, production, with the optional replica and throttle)."""
+    read = set()
+    for env in (
+        {},
+        {**PRODUCTION},
+        {**PRODUCTION, "DATABASE_REPLICA_URL": "sqlite:///replica.sqlite3", "DJANGO_API_THROTTLE": "120/minute"},
+    ):
+        read |= variables_read("config/settings.py", monkeypatch, **env)
+        read |= variables_read("config/gunicorn.conf.py", monkeypatch, **env)
+
+    assert {"DJANGO_DEBUG", "GUNICORN_WORKERS", "REGISTRY_RELEASE", "DJANGO_WARM_UP"} <= read
+    assert read - documented_variables() == set()

@@ -168,7 +168,7 @@ def stop(process):
 def test_sigkill_of_a_worker_mid_request_loses_nothing(transactional_db, countries_fixture, tmp_path):
     started = time.monotonic()
     deadline = started + TIME_LIMIT
-    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+    call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)
     # Enough licences that their CSV export outgrows the socket buffers and keeps the worker busy.
     call_command("generate_demo_data", entities=600, seed=1, allow_mixed=True, no_history=True, verbosity=0)
     url, sqlite_path = database_url(tmp_path)

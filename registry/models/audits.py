@@ -244,7 +244,8 @@ class Audit(Curated):
     public = models.BooleanField(
         default=False,
         editable=False,
-        help_text="Kept by the database on every write (registry/derived/visibility.py): whether the public sees this record.",
+        help_text="Kept by the database on every write (registry/derived/visibility.py): "
+        "whether the public sees this record.",
     )
 
     issued = PartialDateDescriptor("issued_on")

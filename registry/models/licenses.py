@@ -227,7 +227,8 @@ class License(Curated):
     public = models.BooleanField(
         default=False,
         editable=False,
-        help_text="Kept by the database on every write (registry/derived/visibility.py): whether the public sees this record.",
+        help_text="Kept by the database on every write (registry/derived/visibility.py): "
+        "whether the public sees this record.",
     )
     holder_name = models.CharField(
         max_length=300,
@@ -239,7 +240,8 @@ class License(Curated):
         max_length=60,
         default="",
         editable=False,
-        help_text="The regime's short name, kept by the database (registry/derived/visibility.py): the list's default order.",
+        help_text="The regime's short name, kept by the database (registry/derived/visibility.py): "
+        "the list's default order.",
     )
 
     granted = PartialDateDescriptor("granted_on")

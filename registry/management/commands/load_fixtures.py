@@ -1,4 +1,8 @@
-"""``loaddata`` that names the record a fixture fails on, and records history.
+"""``manage.py load_fixtures LABEL ...``: Django's ``loaddata``, plus history and a named failing record.
+
+Use it, not ``loaddata``, for the register's fixtures (``make run`` loads ``jurisdictions`` and ``seed`` with
+it): Django's own command, which ``restore`` uses to bring back a JSON dump exactly, records no history and
+reports a failed row without saying which record it is. The options are ``loaddata``'s.
 
 Django reports a failed row as ``registry.License(pk=None)``: with natural keys
 every new row has no pk, so the operator cannot tell which record broke which
@@ -63,6 +67,11 @@ def record_history(instances, reason):
 
 
 class Command(LoadDataCommand):
+    help = (
+        "Load fixtures as loaddata does, giving each new or changed record its history entry and naming the "
+        "record a fixture fails on. Use it for the register's fixtures (jurisdictions, seed)."
+    )
+
     def loaddata(self, fixture_labels):
         self.loaded_instances = []
         super().loaddata(fixture_labels)
