@@ -216,9 +216,9 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 # Open-data releases written by `manage.py export_dataset` and listed at /data/.
 REGISTRY_RELEASES_DIR = Path(os.environ.get("DJANGO_RELEASES_DIR") or BASE_DIR / "releases")
 
-# What the ETags name as the deployed release (operations/conditional_get.py): empty means a digest of the code, templates,
-# static files and docs, computed at start-up. A deployment that knows its version (a git commit) can set it and
-# spare each worker that digest; every machine of one deployment must then set the same value.
+# What the ETags name as the deployed release (operations/conditional_get.py): empty means a digest of the code,
+# templates, static files and docs, computed at start-up. A deployment that knows its version (a git commit) can
+# set it and spare each worker that digest; every machine of one deployment must then set the same value.
 REGISTRY_RELEASE = os.environ.get("REGISTRY_RELEASE", "").strip()
 
 # config/wsgi.py renders the first public pages once before gunicorn forks its workers (operations/ops.py,
