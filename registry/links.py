@@ -2,7 +2,7 @@
 
 Each detail page's pattern is reversed once, with a placeholder slug, and each record's slug is then
 put in its place. A slug the ``<slug:>`` converter would not match goes through ``reverse()`` itself,
-so the result (or the NoReverseMatch) is always ``reverse()``'s (tests/test_links.py).
+so the result (or the NoReverseMatch) is always ``reverse()``'s (tests/registry/test_links.py).
 
 Why not plain ``reverse()``: it resolves the pattern on every call, 43 µs against 8 µs here. Measured
 on 2026-12-05 (N = 20,000 demo register, SQLite, DEBUG off, in process, A/B interleaved, CPU time):

@@ -15,7 +15,7 @@ index instead of a sort over joined tables.
 The visibility rule is stated twice, on purpose: as a query in
 ``LicenseQuerySet.by_rule()`` / ``AuditQuerySet.by_rule()`` (the specification,
 readable in Python) and as SQL here (what the triggers run). ``differences()``
-compares the two, and ``tests/test_visibility.py`` drives every kind of write
+compares the two, and ``tests/registry/test_visibility.py`` drives every kind of write
 through both and holds them equal, on SQLite and PostgreSQL.
 
 The triggers recompute the rows a write can affect, whatever made the write: the

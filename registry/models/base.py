@@ -144,7 +144,7 @@ class VisibilityRule:
 
     :func:`curation.review.draft_dependencies` reads it to list the drafts a record waits for, and
     :func:`history.as_of.public_then` to decide whether a record was public at a past instant (the as-of
-    view, the change feed). ``tests/test_review.py`` holds it equal to the query sets' rules, model by model.
+    view, the change feed). ``tests/curation/test_review.py`` holds it equal to the query sets' rules, model by model.
 
     * ``requires``: relations (query paths) to curated records that must be published;
     * ``optional``: relations that must be published when they name a record;

@@ -22,7 +22,7 @@ from django.db.backends.utils import CursorWrapper
 from config.logging import GunicornJsonLogger, JsonFormatter
 from tests import factories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
@@ -263,7 +263,7 @@ def test_warm_up_leaves_the_first_list_pages_ready_and_no_connection_open(transa
     """gunicorn loads the application once and forks its workers: the warm-up renders the first pages there,
     so a worker's first visitor gets cached counts, facets and choices. A connection left open would be
     shared by every forked worker."""
-    from tests.test_sqlite_concurrency import database_url_for_test
+    from tests.operations.test_sqlite_concurrency import database_url_for_test
 
     for _ in range(3):
         factories.LicenseFactory()
@@ -283,7 +283,7 @@ def test_the_application_starts_when_the_warm_up_cannot_render(case, transaction
     """The warm-up is a head start, never a condition of starting: a database not migrated yet (or
     unreachable), or DEBUG off before ``collectstatic`` (no manifest to name the CSS by), must leave gunicorn
     able to start and answer its health check; the warm-up reports what stopped it."""
-    from tests.test_sqlite_concurrency import database_url_for_test
+    from tests.operations.test_sqlite_concurrency import database_url_for_test
 
     if case == "database not migrated":
         url, env = f"sqlite:///{tmp_path / 'empty.sqlite3'}", {}

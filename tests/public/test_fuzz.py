@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from opendata import api, exports
 from public import filters
 from tests import factories
-from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
+from tests.public.test_filters import okx, world  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.django_db
 

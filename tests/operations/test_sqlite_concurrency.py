@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WRITERS, READERS, EDITS = 4, 4, 25
 # A read waits only for the disk, never for a writer: far under the 20 s busy timeout a blocked reader would hit.
 READ_BOUND_SECONDS = 2.0
@@ -135,7 +135,7 @@ def run_in_subprocess(database_url, entry_point="run_scenario"):
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings"}
     env.pop("DJANGO_CONN_MAX_AGE", None)
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", f"from tests.test_sqlite_concurrency import {entry_point}; {entry_point}()"],
+        [sys.executable, "-c", f"from tests.operations.test_sqlite_concurrency import {entry_point}; {entry_point}()"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -17,7 +17,7 @@ from django.db import connection
 from registry import models
 from tests import factories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def register_state():

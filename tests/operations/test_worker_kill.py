@@ -31,7 +31,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper
 
 from registry.models import EntityAlias
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TIME_LIMIT = 60
 ALIAS_PREFIX = "Committed before the kill"
 

@@ -16,7 +16,7 @@ from registry import models
 from registry.dates import DatePrecision
 from registry.models import AuditKind, License, LicenseStatus
 from tests import factories
-from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
+from tests.public.test_filters import okx, world  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.django_db
 

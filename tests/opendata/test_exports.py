@@ -25,8 +25,8 @@ from registry.models import (
     Regulator,
 )
 from tests import factories
-from tests.test_filters import okx, world  # noqa: F401 - shared fixtures
-from tests.test_views_lists import make_records
+from tests.public.test_filters import okx, world  # noqa: F401 - shared fixtures
+from tests.public.test_views_lists import make_records
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from registry import models
 from registry.management.commands.generate_jurisdictions import build_records, render
 from tests.conftest import FIXTURES
 from tests.factories import EntityFactory, LicenseFactory
-from tests.test_models import _delete_everything
+from tests.registry.test_models import _delete_everything
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from registry.models import Entity, Jurisdiction
 
 PRIMARY = "router_test_primary"
 REPLICA = "router_test_replica"
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 class RouterUnderTest(routers.ReplicaRouter):
