@@ -131,12 +131,10 @@ def _latest_by(history_model, cutoff):
 
 
 def _rows_at(model, cutoff):
-    """Each record's latest history row by ``cutoff``, when it is a published snapshot and not a deletion."""
+    """Each record's latest history row by ``cutoff``, whatever it says (:func:`public_then` tells)."""
     history_model = model.history.model
-    return (
-        history_model.objects.filter(history_date__lte=cutoff, publication_status=PUBLISHED)
-        .exclude(history_type="-")
-        .filter(history_id=Subquery(_latest_by(history_model, _deeper(cutoff))))
+    return history_model.objects.filter(history_date__lte=cutoff).filter(
+        history_id=Subquery(_latest_by(history_model, _deeper(cutoff)))
     )
 
 
@@ -154,15 +152,14 @@ def was_public(model, reference, cutoff, today=True, cited=True):
     return Coalesce(Subquery(answer, output_field=BooleanField()), Value(False), output_field=BooleanField())
 
 
+def citing_then(cutoff) -> Q:
+    """A citation's history row, if it is its latest by ``cutoff``, cited a source published then."""
+    return ~Q(history_type="-") & was_public(Source, "source_id", cutoff, today=False)
+
+
 def _citations_at(citation_model, cutoff, today=True):
     """Citation rows alive at ``cutoff`` whose source was published then (and, with ``today``, is published now)."""
-    history_model = citation_model.history.model
-    rows = (
-        history_model.objects.filter(history_date__lte=cutoff)
-        .exclude(history_type="-")
-        .filter(history_id=Subquery(_latest_by(history_model, _deeper(cutoff))))
-        .filter(was_public(Source, "source_id", cutoff, today=False))
-    )
+    rows = _rows_at(citation_model, cutoff).filter(citing_then(cutoff))
     return rows.filter(source__in=Source.objects.published()) if today else rows
 
 
@@ -175,6 +172,40 @@ def _named_public_then(model, path, cutoff):
     through = model._meta.get_field(first).related_model
     inner = _deeper(cutoff)
     return Exists(through._base_manager.filter(_named_public_then(through, rest, inner), pk=OuterRef(f"{first}_id")))
+
+
+def _named_public_now(model, path, per_row):
+    """The record ``path`` names from the outer row is public today (its model's ``published()``).
+
+    By default an ``IN`` list of the public records, read once per query: it suits a query that asks of
+    every row (an as-of list). ``per_row``, an ``EXISTS`` per row: it suits a condition the database
+    reaches for few rows (the feed's records gone since). Across a reference table (a licence's
+    ``license_type__regime``) either goes through a subquery of it, so the outer query joins nothing.
+    """
+    first, _, rest = path.partition("__")
+    related = model._meta.get_field(first).related_model
+    if rest:
+        public = related._base_manager.filter(_named_public_now(related, rest, per_row))
+    else:
+        public = related._default_manager.published()
+    if per_row:
+        return Exists(public.filter(pk=OuterRef(f"{first}_id")))
+    return Q(**{f"{first}__in": public})
+
+
+def _each_named(model, named) -> Q:
+    """``named(path)`` for each record ``model``'s :class:`~registry.models.VisibilityRule` names (a licence's
+    holder, regime, and regulator if any): all of them, an optional one only when the row names one."""
+    rule = visibility_rule(model)
+    condition = Q()
+    for path in (*rule.requires, *rule.optional):
+        condition &= (Q(**{f"{path}__isnull": True}) | named(path)) if path in rule.optional else named(path)
+    return condition
+
+
+def named_public_now(model, per_row=False) -> Q:
+    """The records the outer history row of ``model`` names are public today (see :func:`_named_public_now`)."""
+    return _each_named(model, lambda path: _named_public_now(model, path, per_row))
 
 
 def cited_then(model, cutoff, today=True, reference="id") -> Q | Exists:
@@ -201,14 +232,10 @@ def public_then(model, cutoff, today=True, cited=True) -> Q:
     each row at its own instant (``cutoff=F("history_date")``). Without
     ``cited``, the citations are left for the caller to check (:func:`cited_then`).
     """
-    rule = visibility_rule(model)
     condition = Q(publication_status=PUBLISHED) & ~Q(history_type="-")
-    for path in (*rule.requires, *rule.optional):
-        related = path_model(model, path)
-        named = _named_public_then(model, path, cutoff)
-        if today:
-            named = Q(**{f"{path}__in": related._default_manager.published()}) & named
-        condition &= (Q(**{f"{path}__isnull": True}) | named) if path in rule.optional else named
+    if today:
+        condition &= named_public_now(model)
+    condition &= _each_named(model, lambda path: _named_public_then(model, path, cutoff))
     return condition & cited_then(model, cutoff, today) if cited else condition
 
 

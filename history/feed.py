@@ -55,7 +55,7 @@ from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from history.as_of import cited_then, public_then, was_public
+from history.as_of import cited_then, citing_then, named_public_now, public_then, was_public
 from registry.dates import DatePrecision, PartialDate
 from registry.models import (
     Audit,
@@ -69,14 +69,11 @@ from registry.models import (
     License,
     LicenseCitation,
     LicenseType,
-    Publication,
     Regime,
     Regulator,
     Source,
     visibility_rule,
 )
-
-PUBLISHED = Publication.PUBLISHED
 
 RECORD_TYPES = {
     "license": "Licence",
@@ -208,9 +205,9 @@ def _label_key_person(obj):
 
 
 def _is_public(obj) -> bool:
-    """Whether a related record may be named: reference data always, curated records when published now."""
-    status = getattr(obj, "publication_status", None)
-    return status is None or status == PUBLISHED
+    """Whether a related record may be named: reference data always, a curated record when published now (the
+    diffs name an entity, regime, regulator or source, whose ``published()`` asks nothing more)."""
+    return getattr(obj, "is_published", True)
 
 
 NOT_PUBLIC = "(not public)"
@@ -267,8 +264,6 @@ class Track:
     parent_field: str | None = None
     parent_model: type[models.Model] | None = None
     child_name: str = ""
-    # For deletions and unpublishing: the records the snapshot's label names must be published today.
-    label_safe: object = None
     # The target of a detail page: extra lookups on the history rows, by the target's model.
     target_lookups: tuple[tuple[type[models.Model], str], ...] = ()
 
@@ -298,23 +293,6 @@ class Track:
         return lookups
 
 
-def _published_record(model, attname, nullable=False, **lookups):
-    """The record a history row's ``attname`` points to is published today (or, if ``nullable``, none is named).
-
-    An ``EXISTS`` rather than a join: only the rare rows that need it (deletions, unpublishing) look it up.
-    """
-    published = Exists(model.objects.filter(pk=OuterRef(attname), **(lookups or {"publication_status": PUBLISHED})))
-    return Q(**{f"{attname}__isnull": True}) | published if nullable else published
-
-
-def _license_label_safe():
-    return (
-        _published_record(Entity, "holder_id")
-        & _published_record(LicenseType, "license_type_id", regime__publication_status=PUBLISHED)
-        & _published_record(Regulator, "regulator_id", nullable=True)
-    )
-
-
 TRACKS = (
     Track(
         "license",
@@ -322,7 +300,6 @@ TRACKS = (
         "license",
         label=_label_license,
         related=("holder", "license_type__regime", "regulator", "jurisdiction"),
-        label_safe=_license_label_safe(),
     ),
     Track(
         "license-citation",
@@ -339,7 +316,6 @@ TRACKS = (
         "audit",
         label=_label_audit,
         related=("subject", "standard", "auditor"),
-        label_safe=_published_record(Entity, "subject_id") & _published_record(Entity, "auditor_id", nullable=True),
     ),
     Track(
         "audit-citation",
@@ -384,7 +360,6 @@ TRACKS = (
         "keyperson",
         label=_label_key_person,
         related=("entity",),
-        label_safe=_published_record(Entity, "entity_id"),
         target_lookups=((Entity, "entity"),),
     ),
     Track(
@@ -434,7 +409,7 @@ def _parent_public_at_row(track):
     then = was_public(track.parent_model, parent, now, today=False, cited=False)
     if track.model is not _citation_model(track.parent_model):
         return then & cited_then(track.parent_model, now, today=False, reference=parent)
-    itself = ~Q(history_type="-") & was_public(Source, "source_id", now, today=False)
+    itself = citing_then(now)
     return then & (itself | cited_then(track.parent_model, now, today=False, reference=parent))
 
 
@@ -498,9 +473,9 @@ def _visible_rows(track, per_row):
         return rows.filter(_visible_now(track.parent_model, parent, per_row)).filter(_parent_public_at_row(track))
     current = _visible_now(track.model, "id", per_row) & _public_at_row(track.model)
     # Deleted or taken off the public site (by itself, or by a record it depends on) while it was public.
-    gone = (Q(history_type="-") | ~_public_at_row(track.model)) & Q(public_before=True)
-    if track.label_safe is not None:
-        gone &= track.label_safe
+    # Its label names the records its visibility rule names (a licence's holder): they must be public today.
+    gone = Q(history_type="-") | ~_public_at_row(track.model)
+    gone &= Q(public_before=True) & named_public_now(track.model, per_row=True)
     return rows.alias(public_before=_public_before(track)).filter(current | gone)
 
 
