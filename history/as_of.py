@@ -56,6 +56,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 
 from public import filters
 from registry.dates import PartialDate
@@ -304,7 +305,8 @@ def records(model, day: datetime.date, history_rows) -> list:
     snapshots = [Prefetch(*_m2m_prefetch(history_model, name)) for name in shape.m2m]
     prefetch_related_objects(history_rows, *snapshots)
     citations = _citations_of(shape.citation_model, day, [row.id for row in history_rows])
-    found = [_record(model, shape, day, row, citations[row.id]) for row in history_rows]
+    instances = zip(history_rows, _instances(model, history_rows), strict=True)
+    found = [_record(model, shape, day, row, obj, citations[row.id]) for row, obj in instances]
     if shape.finish is not None:
         shape.finish(found, day)
     return found
@@ -366,9 +368,32 @@ def _citations_of(citation_model, day, ids):
     return found
 
 
-def _record(model, shape, day, row, citations):
-    """The record a history row holds, as it stood: its values, today's related records, its sets then."""
-    obj = row.instance
+def _instances(model, history_rows):
+    """The model instance each history row holds, as simple-history's ``row.instance`` makes it, except that the
+    columns history does not keep (a licence's stored ``public`` flag and sort keys, read from today's record)
+    are read for all the rows in one query, not one query a row."""
+    history_model = model.history.model
+    kept = [field.attname for field in history_model.tracked_fields]
+    others = [
+        field.attname
+        for name in history_model._history_excluded_fields
+        if not isinstance(field := model._meta.get_field(name), models.ManyToManyField)
+    ]
+    today = {}
+    if others:
+        current = model._default_manager.filter(pk__in=[row.id for row in history_rows]).values("pk", *others)
+        today = {values.pop("pk"): values for values in current}
+    instances = []
+    for row in history_rows:
+        obj = model(**{attname: getattr(row, attname) for attname in kept}, **today.get(row.id, {}))
+        setattr(obj, SIMPLE_HISTORY_REVERSE_ATTR_NAME, row)  # as row.instance: the history row it came from
+        instances.append(obj)
+    return instances
+
+
+def _record(model, shape, day, row, obj, citations):
+    """The record a history row holds (``obj``, its instance), as it stood: today's related records, its sets
+    then."""
     for name in shape.related:
         setattr(obj, name, getattr(row, name))
     sets = {}
