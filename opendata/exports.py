@@ -19,7 +19,7 @@ import io
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -560,13 +560,22 @@ def _taken(buffer):
     return text
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Records an export reads from a service rather than a QuerySet (history: the change feed, records as
+    they stood on a past day): ``page(offset, limit)`` gives ``(objects, total)``, ``iterate(chunk_size)``
+    every object. The row builder makes each row from an object."""
+
+    page: Callable[[int, int], tuple[list, int]]
+    iterate: Callable[[int], Iterator]
+
+
 def _row_batches(request, queryset, row_builder):
-    """The rows of ``queryset`` as lists of at most ``CSV_BATCH_SIZE``."""
+    """The rows of ``queryset`` (a QuerySet, or a :class:`Listing`) as lists of at most ``CSV_BATCH_SIZE``."""
     if isinstance(queryset, QuerySet) and isinstance(row_builder, RecordRows):
         yield from row_builder.read(request, queryset, CSV_BATCH_SIZE)
         return
-    # The as-of snapshots and the change feed only yield objects to build rows from, a chunk at a time.
-    objects = queryset.iterator(chunk_size=CSV_BATCH_SIZE)
+    objects = queryset.iterate(CSV_BATCH_SIZE)
     while chunk := list(islice(objects, CSV_BATCH_SIZE)):
         yield [row_builder(request, obj) for obj in chunk]
 
@@ -599,14 +608,13 @@ def json_response(request, queryset, row_builder, size, offset, next_url, filena
 
     Shown in the browser, saved under ``filename``.
     """
-    count = queryset.count()
-    if offset >= count:
-        # An offset past the end never reaches the database (a huge OFFSET overflows some backends).
-        rows = []
-    elif isinstance(queryset, QuerySet) and isinstance(row_builder, RecordRows):
-        rows = row_builder.page(request, queryset, offset, size)
+    if isinstance(queryset, Listing):
+        objects, count = queryset.page(offset, size)
+        rows = [row_builder(request, obj) for obj in objects]
     else:
-        rows = [row_builder(request, obj) for obj in queryset[offset : offset + size]]
+        count = queryset.count()
+        # An offset past the end never reaches the database (a huge OFFSET overflows some backends).
+        rows = row_builder.page(request, queryset, offset, size) if offset < count else []
     has_next = offset + size < count
     body = {"count": count, "next": next_url(offset + size) if has_next else None, "results": rows}
     response = HttpResponse(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
@@ -875,22 +875,15 @@ def _record_type_choices():
 
 
 class ChangeFilterSet(django_filters.FilterSet):
-    """Filters of ``/changes/``. Its queryset is a :class:`history.feed.ChangeFeed`, not a QuerySet.
+    """Filters of ``/changes/``. The change feed is a service, not a QuerySet (history.feed): this set filters
+    no rows, and its ``qs`` is the :class:`history.feed.Filters` its valid fields select, for the feed to read.
 
     ``since=2026-11&until=2026-11`` means "in November 2026", as on the other lists.
     """
 
-    type = django_filters.ChoiceFilter(
-        choices=_record_type_choices,
-        method="filter_type",
-        label="Record type",
-        empty_label="Any type",
-    )
-    since = PartialDateFilter(
-        method="filter_since", label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD."
-    )
+    type = django_filters.ChoiceFilter(choices=_record_type_choices, label="Record type", empty_label="Any type")
+    since = PartialDateFilter(label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD.")
     until = PartialDateFilter(
-        method="filter_until",
         label="Until",
         bound="end",
         help_text="Changes on or before this date: YYYY, YYYY-MM or YYYY-MM-DD.",
@@ -903,17 +896,20 @@ class ChangeFilterSet(django_filters.FilterSet):
         form = ChangeFilterForm
         fields = []
 
-    def filter_queryset(self, queryset):
-        # django-filter insists each step returns a QuerySet; a ChangeFeed only behaves like one.
-        for name, value in self.form.cleaned_data.items():
-            queryset = self.filters[name].filter(queryset, value)
-        return queryset
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        # django-filter reads the model of the QuerySet it filters; the changes have none to give.
+        super().__init__(data, QuerySet(), request=request, prefix=prefix)
 
-    def filter_type(self, feed, name, value):
-        return feed.of_types(value) if value else feed
+    @property
+    def qs(self):
+        from history.feed import Filters  # imported late, as RECORD_TYPES above
 
-    def filter_since(self, feed, name, value):
-        return feed.between(since=value) if value else feed
-
-    def filter_until(self, feed, name, value):
-        return feed.between(until=value) if value else feed
+        if not self.is_bound:
+            return Filters()
+        # An invalid field is reported beside it and left out: cleaned_data holds the valid ones.
+        self.form.is_valid()
+        cleaned = self.form.cleaned_data
+        kind = cleaned.get("type")
+        return Filters(
+            types=(kind,) if kind else (), since=cleaned.get("since") or None, until=cleaned.get("until") or None
+        )

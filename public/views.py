@@ -6,10 +6,12 @@ import datetime
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When, Window
+from django.core.paginator import Page
+from django.db.models import Case, Count, F, Prefetch, Q, When, Window
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
 from django.urls import reverse
@@ -731,30 +733,14 @@ class RegistryListView(FilterView):
         the unfiltered lists are what most visitors ask for.
         """
         paginator = self.get_paginator(queryset, page_size, allow_empty_first_page=True)
-        count_key = self.cache_key("count", without=("page", "sort"))
-        count = cache.get(count_key)
-        if count is None:
-            count = paginator.count
-            cache.set(count_key, count)
-        paginator.count = count  # a cached_property: the count query is not run again
-        raw = self.request.GET.get("page", "")
-        self.page_error = ""
-        number = 1
-        if raw:
-            try:
-                number = int(raw)
-            except ValueError:
-                number = 0
-            if not 1 <= number <= paginator.num_pages:
-                self.page_error = (
-                    f"Page must be a whole number from 1 to {paginator.num_pages}; showing page 1 instead."
-                )
-                number = 1
-        page = paginator.page(number)
-        if not isinstance(queryset, QuerySet):  # the as-of snapshots and the change feed page themselves
-            page.object_list = self.snapshot_rows(list(page.object_list))
+        paginator.count = self.cached_count(queryset.count)  # a cached_property: the count query is not run again
+        page = paginator.page(self.page_number(paginator.num_pages))
+        if self.filterset.as_of:
+            # History rows: the page's records as they stood that day (history.as_of).
+            records = as_of.records(self.filterset_class._meta.model, self.filterset.as_of, page.object_list)
+            page.object_list = self.snapshot_rows(records)
             return paginator, page, page.object_list, page.has_other_pages()
-        ids_key = self.cache_key(f"ids:{number}", without=("page",))
+        ids_key = self.cache_key(f"ids:{page.number}", without=("page",))
         ids = cache.get(ids_key)
         if ids is None:
             ids = list(page.object_list.values_list("pk", flat=True))
@@ -765,8 +751,32 @@ class RegistryListView(FilterView):
         page.object_list = self.page_rows(self.filterset.queryset, ids) if ids else []
         return paginator, page, page.object_list, page.has_other_pages()
 
+    def cached_count(self, count):
+        """``count()``, cached per data version for this list's filters (any ``page`` and ``sort``)."""
+        key = self.cache_key("count", without=("page", "sort"))
+        value = cache.get(key)
+        if value is None:
+            value = count()
+            cache.set(key, value)
+        return value
+
+    def page_number(self, num_pages):
+        """The ``page`` asked for; 1, with a message in ``page_error``, when it is not a page of ``num_pages``."""
+        raw = self.request.GET.get("page", "")
+        self.page_error = ""
+        number = 1
+        if raw:
+            try:
+                number = int(raw)
+            except ValueError:
+                number = 0
+            if not 1 <= number <= num_pages:
+                self.page_error = f"Page must be a whole number from 1 to {num_pages}; showing page 1 instead."
+                number = 1
+        return number
+
     def snapshot_rows(self, records):
-        """The rows a page shows of records that did not come from a QuerySet (as-of snapshots, changes)."""
+        """The rows a page shows of records as they stood on a past day (history.as_of)."""
         return records
 
     def page_rows(self, queryset, ids):
@@ -1048,7 +1058,7 @@ class ExportView(View):
             size = min(size, exports.JSON_MAX_SIZE)
         if errors:
             return exports.invalid_parameters(errors)
-        queryset = filterset.qs
+        queryset = self.listing(filterset)
         # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
         day = filterset.as_of or timezone.localdate()
         name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
@@ -1062,6 +1072,16 @@ class ExportView(View):
             return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
         return exports.json_response(request, queryset, self.row_builder, size, offset, next_url, f"{name}.json")
+
+    def listing(self, filterset):
+        """What the export reads: the filtered QuerySet, or on a past day the records as they stood then."""
+        if not filterset.as_of:
+            return filterset.qs
+        model, day, history_rows = self.filterset_class._meta.model, filterset.as_of, filterset.qs
+        return exports.Listing(
+            page=partial(as_of.page, model, day, history_rows),
+            iterate=partial(as_of.iterate, model, day, history_rows),
+        )
 
     @staticmethod
     def _whole_number(raw, default, minimum):
@@ -1123,7 +1143,15 @@ class ChangeListView(RegistryListView):
     heading = "Changes"
 
     def get_queryset(self):
-        return feed.ChangeFeed()
+        return None  # no QuerySet: the FilterSet's qs is the feed's filters (history.feed.Filters)
+
+    def paginate_queryset(self, changes, page_size):
+        """A page of the changes ``changes`` (history.feed.Filters) selects: counted as the other lists are."""
+        paginator = self.get_paginator([], page_size, allow_empty_first_page=True)
+        paginator.count = self.cached_count(partial(feed.count, changes))
+        number = self.page_number(paginator.num_pages)
+        page = Page(feed.select(changes, (number - 1) * page_size, page_size), number, paginator)
+        return paginator, page, page.object_list, page.has_other_pages()
 
     def get_template_names(self):
         # Django would derive a second name from the object list's model, which a feed lacks.
@@ -1154,7 +1182,10 @@ class ChangeExportView(ExportView):
     filename = "changes"
 
     def get_queryset(self):
-        return feed.ChangeFeed()
+        return None  # see ChangeListView
+
+    def listing(self, filterset):
+        return exports.Listing(page=partial(feed.page, filterset.qs), iterate=partial(feed.iterate, filterset.qs))
 
     def get(self, request, format):
         # A CSV cell holds the changed fields as one text; JSON keeps them structured.

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 
 import pytest
 from django.apps import apps
+from django.db import connection
 from django.db.models import Max
+from django.test.utils import CaptureQueriesContext
 
 from registry import models
 from tests import factories
@@ -186,3 +188,35 @@ class TestAudits:
         assert [audit.slug for audit in response.context["object_list"]] == ["cert"]
         data = client.get("/audits.json", {"as_of": "2025-01-09"}).json()
         assert data["results"] == []
+
+
+def grow_the_register(count):
+    """``count`` licences passported to a jurisdiction of their own, each holder audited, all on 10 January."""
+    with on(JAN_10):
+        for _ in range(count):
+            licence = factories.LicenseFactory()
+            licence.passported_to.add(factories.JurisdictionFactory())
+            factories.AuditFactory(subject=licence.holder)
+
+
+def listed(response):
+    """How many records a list page, API page or export shows."""
+    assert response.status_code == 200
+    if response.streaming:
+        return len(b"".join(response.streaming_content).decode("utf-8").splitlines()) - 1
+    if response["Content-Type"].startswith("application/json"):
+        return len(response.json()["results"])
+    return len(response.context["object_list"])
+
+
+# Committed writes: on PostgreSQL the data version that keys the lists' cached counts rises once per transaction.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/licenses/", "/api/licenses/", "/licenses.json", "/licenses.csv"])
+def test_query_count_does_not_grow_with_the_snapshot(client, django_assert_max_num_queries, path):
+    params = {"as_of": FEB_01.isoformat()}
+    grow_the_register(2)
+    with CaptureQueriesContext(connection) as few:
+        assert listed(client.get(path, params)) == 2
+    grow_the_register(20)
+    with django_assert_max_num_queries(len(few)):
+        assert listed(client.get(path, params)) == 22

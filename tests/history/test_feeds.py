@@ -3,6 +3,8 @@
 import xml.etree.ElementTree as ET
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from registry import models
 from tests import factories
@@ -95,3 +97,28 @@ def test_pages_link_the_feed(client, records):
     html = client.get("/").content.decode()
     assert '<link rel="alternate" type="application/atom+xml"' in html
     assert 'href="/feeds/changes.atom"' in html
+
+
+def grow(holder, area, count):
+    """``count`` more licences of ``holder`` passported to ``area``, each edited once, and as many audits."""
+    for number in range(count):
+        licence = factories.LicenseFactory(holder=holder)
+        licence.passported_to.add(area)
+        licence.reference_number = f"REF-{number}"
+        licence.save()
+        factories.AuditFactory(subject=holder)
+
+
+FEEDS = ["/feeds/changes.atom", "/entities/okx/changes.atom", "/jurisdictions/mt/changes.atom"]
+
+
+@pytest.mark.parametrize("path", FEEDS)
+def test_query_count_does_not_grow_with_the_changes(client, records, django_assert_max_num_queries, path):
+    area = models.Jurisdiction.objects.get(code="EEA")
+    grow(records["holder"], area, 2)
+    with CaptureQueriesContext(connection) as few:
+        _, before, _ = parse(client, path)
+    grow(records["holder"], area, 20)
+    with django_assert_max_num_queries(len(few)):
+        _, after, _ = parse(client, path)
+    assert len(before) < len(after) == 50
