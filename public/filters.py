@@ -888,6 +888,10 @@ class ChangeFilterSet(django_filters.FilterSet):
         bound="end",
         help_text="Changes on or before this date: YYYY, YYYY-MM or YYYY-MM-DD.",
     )
+    usable_in = JurisdictionFilter(
+        label="Licences usable in",
+        help_text="A jurisdiction code (MT): changes to the licences /licenses/?usable_in= lists, as its Atom feed.",
+    )
 
     facets: tuple[Facet, ...] = ()
     sorts: tuple[Sort, ...] = ()
@@ -903,13 +907,17 @@ class ChangeFilterSet(django_filters.FilterSet):
     @property
     def qs(self):
         from history.feed import Filters  # imported late, as RECORD_TYPES above
+        from history.feeds import jurisdiction_scopes
 
         if not self.is_bound:
             return Filters()
         # An invalid field is reported beside it and left out: cleaned_data holds the valid ones.
         self.form.is_valid()
         cleaned = self.form.cleaned_data
-        kind = cleaned.get("type")
+        kind, place = cleaned.get("type"), cleaned.get("usable_in")
         return Filters(
-            types=(kind,) if kind else (), since=cleaned.get("since") or None, until=cleaned.get("until") or None
+            types=(kind,) if kind else (),
+            since=cleaned.get("since") or None,
+            until=cleaned.get("until") or None,
+            scopes=jurisdiction_scopes(place) if place else None,
         )
