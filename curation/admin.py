@@ -72,6 +72,7 @@ from registry.models import (
     Standard,
     WarningNotice,
 )
+from registry.models.base import WORKFLOW_FIELDS
 
 admin.site.site_header = "Compliance Registry administration"
 admin.site.site_title = "Compliance Registry administration"
@@ -101,7 +102,8 @@ class RegistryAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"widget": admin_widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
 
 
-RECORD_FIELDS = ["version", "last_edited_by", "published_by", "published_at", "created_at", "updated_at"]
+# The workflow's fields, read-only; the publication status has a fieldset of its own on each page.
+RECORD_FIELDS = [name for name in WORKFLOW_FIELDS if name != "publication_status"]
 RECORD_FIELDSET = ("Record", {"fields": RECORD_FIELDS, "classes": ["collapse"]})
 # Bookkeeping every save changes: listing it in a history diff would hide the change that matters.
 HISTORY_NOISE = ["updated_at", "version"]
@@ -185,7 +187,7 @@ def formset_operations(formset) -> dict:
 # What a reviewer publishes: the record's public content, its differences, what it waits for
 # ---------------------------------------------------------------------------
 
-NOT_CONTENT = {"publication_status", *RECORD_FIELDS, *REVIEW_FIELDS}
+NOT_CONTENT = {*WORKFLOW_FIELDS, *REVIEW_FIELDS}
 SHOWN_TEXT = 600  # characters of a long text shown on the publish page; the change form has the rest
 
 
@@ -367,7 +369,7 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Publication changes only through publish/unpublish, never by editing the field.
         fields = list(super().get_readonly_fields(request, obj))
-        return fields + [name for name in ["publication_status", *RECORD_FIELDS] if name not in fields]
+        return fields + [name for name in WORKFLOW_FIELDS if name not in fields]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
