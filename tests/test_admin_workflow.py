@@ -715,6 +715,6 @@ def test_bulk_publish_asks_first_listing_what_goes_live_and_what_stays_hidden(cl
 
     response = client.post(url, {**data, "confirm": "yes"}, follow=True)
     shown = " ".join(messages_of(response))
-    assert "Published 2 record(s); 1 of them now public." in shown
+    assert "Published 2 records; 1 of them now public." in shown
     assert f"“{waiting}” was published but is not public yet: it waits for holder" in shown
     assert list(models.License.objects.published()) == [ready]
