@@ -282,6 +282,10 @@ def publish(obj, *, reviewer, reason: str = "Published after review", together=(
     return obj
 
 
+# What putting a record live sets (on top of its edit): for writers that name the fields they save.
+PUBLICATION_FIELDS = ("publication_status", "published_by", "published_at")
+
+
 def publish_as_operator(records, *, reason: str, user, at=None, save=None):
     """Put ``records`` live on an operator's authority: the ESMA importer's ``--publish``.
 
