@@ -10,6 +10,11 @@ becomes a pending :class:`~registry.models.Revision` that another reviewer
 approves, and only reviewers publish, never their own edit. Each form asks
 why (the history keeps the reason) and carries the version it was opened at,
 so a save over someone else's newer edit is refused.
+
+The admin only adapts: :class:`CuratedAdmin` is one mixin per concern (the
+change form, the history and deleted records, the publication actions, the
+publication pages), each turning forms into calls of :mod:`curation.review`
+and its answers and refusals into messages and templates.
 """
 
 import base64

@@ -792,11 +792,11 @@ def restore(row, *, user, reason: str):
     """
     if not can_review(user):
         raise PermissionDenied("Only a reviewer can restore a deleted record.")
-    if not reason:
-        raise ValidationError("Say why the record is restored: the history keeps the reason.")
     model = row.instance_type
     if model._base_manager.filter(pk=row.id).exists():
         raise ValidationError("This record exists already: it was restored before.", code="restored")
+    if not reason:
+        raise ValidationError("Say why the record is restored: the history keeps the reason.", code="no_reason")
     with transaction.atomic():
         obj = row.instance
         last_version = model.history.filter(id=row.id).aggregate(models.Max("version"))["version__max"]
