@@ -191,6 +191,19 @@ FOUR_EYES = models.CheckConstraint(
 )
 
 
+# The fields of a Curated record that only the review workflow (curation.review) sets: no curator edits them
+# in a form, no imported file writes them, and none of them is a fact the public reads.
+WORKFLOW_FIELDS = (
+    "publication_status",
+    "version",
+    "last_edited_by",
+    "published_by",
+    "published_at",
+    "created_at",
+    "updated_at",
+)
+
+
 class Curated(models.Model):
     """Fields every curated, publishable record has.
 

@@ -715,6 +715,20 @@ def test_bulk_publish_asks_first_listing_what_goes_live_and_what_stays_hidden(cl
 
     response = client.post(url, {**data, "confirm": "yes"}, follow=True)
     shown = " ".join(messages_of(response))
-    assert "Published 2 record(s); 1 of them now public." in shown
+    assert "Published 2 records; 1 of them now public." in shown
     assert f"“{waiting}” was published but is not public yet: it waits for holder" in shown
     assert list(models.License.objects.published()) == [ready]
+
+
+def test_action_messages_count_records_in_words(client, reviewer):
+    ready = factories.DraftLicenseFactory()
+    response = publish_action(as_user(client, reviewer), ready)
+    assert "Published 1 record; it is now public." in messages_of(response)
+
+    others = [factories.LicenseFactory(), factories.LicenseFactory()]
+    url = reverse("admin:registry_license_changelist")
+    data = {"action": "unpublish", "_selected_action": [o.pk for o in others], "confirm": "yes", "reason": "Wrong"}
+    response = client.post(url, data, follow=True)
+    assert "Returned 2 records to draft." in messages_of(response)
+    response = client.post(url, {**data, "_selected_action": [ready.pk]}, follow=True)
+    assert "Returned 1 record to draft." in messages_of(response)

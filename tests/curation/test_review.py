@@ -367,3 +367,55 @@ def test_publishing_a_source_gives_every_record_it_makes_public_a_history_row(re
     assert models.Audit.objects.published().count() == 2
     for record in [*licences, *audits]:
         assert record.history.latest().history_change_reason == "Public since “Official register extract” was published"
+
+
+def test_the_refusal_shown_before_publishing_is_the_one_publishing_raises(reviewer):
+    licence = LicenseFactory()
+    published_by = licence.published_by_id
+    assert review.publish_refusal(licence, reviewer) == "It is already published."
+    with pytest.raises(ValidationError, match="It is already published."):
+        review.publish(licence, reviewer=reviewer)
+    assert review.publish_refusal(licence, CuratorFactory()) == "Only a reviewer can publish or unpublish."
+    draft = DraftLicenseFactory()
+    assert review.unpublish_refusal(draft, reviewer) == "It is a draft already."
+    with pytest.raises(ValidationError, match="It is a draft already."):
+        review.unpublish(draft, reviewer=reviewer, reason="Wrong firm")
+    licence.refresh_from_db()
+    assert licence.published_by_id == published_by
+
+
+def test_only_a_reviewer_restores_a_deleted_record_and_only_once(reviewer):
+    licence = LicenseFactory(reference_number="R-9")
+    citation = licence.citations.get()
+    licence._change_reason = "Duplicate"
+    licence.delete()
+    row = models.License.history.get(history_type="-")
+    assert review.deleted_records(models.License) == [row]
+
+    with pytest.raises(PermissionDenied, match="Only a reviewer"):
+        review.restore(row, user=CuratorFactory(), reason="Not a duplicate")
+    with pytest.raises(ValidationError, match="Say why"):
+        review.restore(row, user=reviewer, reason="")
+    restored, skipped = review.restore(row, user=reviewer, reason="Not a duplicate")
+    assert (restored.reference_number, restored.publication_status) == ("R-9", models.Publication.DRAFT)
+    assert list(restored.citations.values_list("pk", flat=True)) == [citation.pk] and skipped == []
+    assert review.deleted_records(models.License) == []
+    with pytest.raises(ValidationError, match="restored before"):
+        review.restore(row, user=reviewer, reason="Again")
+
+
+def test_an_operator_publishes_without_a_reviewer_and_what_goes_public_with_it_is_dated():
+    importer = CuratorFactory(username="an-importer")
+    holder = factories.DraftEntityFactory(name="Imported Holder", last_edited_by=importer)
+    licence = LicenseFactory(holder=holder)
+    rows_before = licence.history.count()
+    with pytest.raises(ValidationError, match="Say why"):
+        review.publish_as_operator([holder], reason="", user=importer)
+
+    review.publish_as_operator([holder], reason="ESMA snapshot (operator's --publish)", user=importer)
+    holder.refresh_from_db()
+    assert (holder.is_published, holder.published_by, holder.last_edited_by) == (True, None, importer)
+    assert holder.history.latest().history_change_reason == "ESMA snapshot (operator's --publish)"
+    assert models.License.objects.published().filter(pk=licence.pk).exists()
+    assert licence.history.count() == rows_before + 1
+    assert licence.history.latest().history_change_reason == "Public since “Imported Holder” was published"

@@ -3,6 +3,7 @@
 import datetime
 import hashlib
 import io
+import re
 import time
 
 import pytest
@@ -556,7 +557,9 @@ def test_admin_lists_flagged_records(countries, admin_client):
     clean = admin_client.get(reverse("admin:registry_entity_changelist"), {"flagged": "no", "q": "BANK"})
     assert "OPEN BANK S.A." not in clean.content.decode()
     licences = admin_client.get(reverse("admin:registry_license_changelist"), {"flagged": "yes"})
-    assert licences.status_code == 200 and "flag(s)" in licences.content.decode()
+    assert licences.status_code == 200
+    counts = re.findall(r">(\d+) (flags?)</span>", licences.content.decode())
+    assert counts and all((number == "1") == (word == "flag") for number, word in counts)
     run("import_esma_ncasp", NCASP)
     assert admin_client.get(reverse("admin:registry_warningnotice_changelist")).status_code == 200
 
@@ -573,3 +576,22 @@ def test_admin_match_queue_accepts_through_four_eyes(seed_data, client):
     proposal.refresh_from_db()
     assert proposal.status == MatchProposal.Status.ACCEPTED
     assert License.objects.get(slug="okx-mica-casp").official_register_key == "esma-casp:54930069NLWEIGLHXU42"
+
+
+def test_publish_goes_through_the_review_service_so_what_it_makes_public_is_dated(countries):
+    """--publish puts records live through ``review.publish_as_operator``: a curator's published licence of a
+    firm the import publishes becomes public then, and its history (the change feed, the as-of view) says so."""
+    from tests.factories import DraftEntityFactory, LicenseFactory
+
+    holder = DraftEntityFactory(name="Coinbase Europe Limited", lei="984500F14CA4571AAC11")
+    licence = LicenseFactory(holder=holder)
+    rows_before = licence.history.count()
+    assert not License.objects.published().filter(pk=licence.pk).exists()
+
+    casps(DECEMBER, "--publish")
+    holder.refresh_from_db()
+    assert holder.is_published and holder.published_by is None
+    assert "--publish" in holder.history.latest().history_change_reason
+    assert License.objects.published().filter(pk=licence.pk).exists()
+    assert licence.history.count() == rows_before + 1
+    assert licence.history.latest().history_change_reason == "Public since “Coinbase Europe Limited” was published"
