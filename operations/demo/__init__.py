@@ -8,10 +8,13 @@ a database holding real records (it refuses to mix with them unless asked).
 
 The same ``entities`` and ``seed`` always give the same rows: every choice comes
 from one ``random.Random(seed)`` drawn in a fixed order, and timestamps are fixed
-rather than "now". Rows are written with ``bulk_create`` in batches (and
-many-to-many rows straight into the through tables), so 20,000 entities (about
+rather than "now". Every row is planned in memory first (``plan.py``, one planner
+per record type), then written in batches straight into the tables, many-to-many
+through tables included (``writing.py``: ``executemany`` on SQLite, ``COPY`` on
+PostgreSQL), with the derived data (``public``, search documents, data version)
+computed once at the end rather than by a trigger per row: 20,000 entities (about
 120,000 entities, licences and audits, plus their citations) take well under two
-minutes on SQLite. History: each curated record, and each citation of a licence
+minutes. History: each curated record, and each citation of a licence
 or audit, gets one "+" entry, written in bulk; a licence or audit is dated no
 earlier than the records it names, so that the as-of view and the change feed
 (which ask whether it was public at each instant) see it public from its

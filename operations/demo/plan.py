@@ -213,4 +213,3 @@ class Plan:
             source["sha256"] = sha256(source["archived_text"])
         for row in self.tables["regulator"].rows:
             del row["source_id"]
-

@@ -10,7 +10,7 @@ from django.core.management.color import no_style
 from django.db import models
 
 from operations.demo.vocabulary import HISTORY_REASON
-from registry.derived import visibility
+from registry import derived
 
 BATCH_SIZE = 2000
 
@@ -19,8 +19,8 @@ class Table:
     """Rows of one model, as dicts keyed by column, with primary keys assigned up front.
 
     Assigning keys here (after the table's current maximum) lets rows point at
-    each other before anything is written, and lets them be written with one
-    ``executemany`` per batch instead of going through model instances: an
+    each other before anything is written, and lets them be written a batch at a
+    time (:func:`insert_rows`) instead of going through model instances: an
     order of magnitude faster than ``bulk_create`` for half a million rows.
     """
 
@@ -91,12 +91,18 @@ def _adapter(field, connection):
 
 
 def insert_rows(connection, model, columns, fields, tuples, progress, label):
-    """INSERT ``tuples`` into ``model``'s table in batches of ``BATCH_SIZE``, one executemany each."""
+    """Write ``tuples`` into ``model``'s table in batches of ``BATCH_SIZE``.
+
+    SQLite: one ``executemany`` per batch. PostgreSQL: one ``COPY`` per batch, because psycopg's
+    ``executemany`` sends one INSERT per row: COPY writes the same rows about three times faster (600 demo
+    entities: 1.7 s instead of 5.3 s).
+    """
     quote = connection.ops.quote_name
-    # Identifiers come from the models and are quoted; values are parameters.
+    # Identifiers come from the models and are quoted; values are parameters (or COPY data).
+    table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
     placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({placeholders})"  # noqa: S608
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
     adapters = [(i, a) for i, field in enumerate(fields) if (a := _adapter(field, connection))]
     with connection.cursor() as cursor:
         for start in range(0, len(tuples), BATCH_SIZE):
@@ -106,7 +112,12 @@ def insert_rows(connection, model, columns, fields, tuples, progress, label):
                 for row in chunk:
                     for i, adapt in adapters:
                         row[i] = adapt(row[i])
-            cursor.executemany(sql, chunk)
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(sql, chunk)
             progress.advance(len(chunk), label)
 
 
@@ -127,6 +138,26 @@ def sqlite_bulk_mode(connection):
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
+@contextlib.contextmanager
+def derived_data_deferred(connection):
+    """Write without the derived data's triggers, then compute each derived value once and put the triggers back.
+
+    With the triggers in place, every row written would refresh the stored ``public`` flag of its licence or
+    audit, its search document and the data version; and a rebuild run with them in place makes PostgreSQL
+    re-run the visibility rule once per licence it updates (the trigger on the licence's own row: 5.5 of
+    10.5 s for 600 demo entities). Dropped and recreated inside the caller's transaction, so a failure
+    leaves the triggers as they were. With ``--allow-mixed`` the rebuild covers the real records too (the
+    same values, recomputed).
+    """
+    for value in derived.ALL.values():
+        value.uninstall(connection)
+    yield
+    derived.rebuild(connection)
+    with connection.cursor() as cursor:
+        for statement in derived.install_sql(connection):
+            cursor.execute(statement)
+
+
 class Writer:
     """Writes planned tables to one connection, inside the caller's transaction, counting rows per label."""
 
@@ -142,16 +173,12 @@ class Writer:
         connection = self.connection
         total = sum(len(table) * (2 if table.history else 1) for table in tables)
         self.progress = Progress(total, stream=self.stream, quiet=self.quiet)
-        # The visibility triggers would recompute a licence once per citation row written; one UPDATE per
-        # table afterwards is the same answer for a fraction of the time. Inside the transaction, so a
-        # failure leaves the triggers in place.
-        visibility.uninstall(connection)
-        for table in tables:
-            self.write(table)
-        visibility.install(connection)
-        for table in tables:
-            if table.history:
-                self.write_history(table)
+        with derived_data_deferred(connection):
+            for table in tables:
+                self.write(table)
+            for table in tables:
+                if table.history:
+                    self.write_history(table)
         # Rows were written with explicit keys: PostgreSQL's sequences must move past them.
         statements = connection.ops.sequence_reset_sql(
             no_style(), [table.model for table in tables] + [t.model.history.model for t in tables if t.history]
