@@ -47,7 +47,6 @@ class AuditPlanner:
         standard = rng.choice(standards) if standards else None
         ongoing, dates = self.dates(kind)
         reference = f"DEMO-R-{number:07d}" if rng.random() < 0.7 else ""
-        today = EPOCH.date()
         row = plan.curated(
             "audit",
             slug=f"{PREFIX}a{number:07d}",
@@ -58,7 +57,7 @@ class AuditPlanner:
             scope=rng.choice(SCOPES),
             ongoing=ongoing,
             reference=reference,
-            last_verified_on=None if rng.random() < 0.15 else today - datetime.timedelta(days=rng.randrange(700)),
+            last_verified_on=plan.last_verified_on(),
             **dates,
         )
         plan.maybe_draft(row)

@@ -47,7 +47,6 @@ class LicensePlanner:
         status = self.status_pick.pick(rng)
         dates = self.dates(status)
         reference = f"DEMO-{home.code}-{number:07d}" if rng.random() < 0.9 else ""
-        today = EPOCH.date()
         row = plan.curated(
             "license",
             slug=f"{PREFIX}l{number:07d}",
@@ -61,7 +60,7 @@ class LicensePlanner:
             serves_institutional=rng.random() < 0.5,
             reference_number=reference,
             conditions=CONDITION if rng.random() < 0.1 else "",
-            last_verified_on=None if rng.random() < 0.15 else today - datetime.timedelta(days=rng.randrange(700)),
+            last_verified_on=plan.last_verified_on(),
             **dates,
         )
         plan.maybe_draft(row)

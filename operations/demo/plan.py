@@ -135,6 +135,11 @@ class Plan:
             row["publication_status"] = Publication.DRAFT
             row["published_at"] = None
 
+    def last_verified_on(self):
+        """Most records were checked against their sources within the last two years; some never were."""
+        rng = self.rng
+        return None if rng.random() < 0.15 else EPOCH.date() - datetime.timedelta(days=rng.randrange(700))
+
     def add_source(self, lines, **values):
         """A published source whose archived text will be ``lines`` plus the quotes cited from it."""
         source = self.curated("source", **values)
