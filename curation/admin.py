@@ -1156,7 +1156,7 @@ class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
     resource_classes = [LicenseResource]
     form = LicenseAdminForm
     # Fits 1366 px beside the admin's two sidebars (registry/admin/widths.css lets cells wrap): the holder, the
-    # licence type and the jurisdiction's code share a column; the regulator and the end date are on the change
+    # licence type and where it was granted share a column; the regulator and the end date are on the change
     # form (the status says whether a licence ended).
     list_display = [
         "licence_display",
@@ -1186,7 +1186,7 @@ class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
         "regulator__abbreviation",
     ]
     date_hierarchy = "granted_on"
-    list_select_related = ["holder", "license_type__regime", "regulator", "jurisdiction"]
+    list_select_related = ["holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction"]
     autocomplete_fields = ["holder", "license_type", "regulator", "jurisdiction", "activities", "passported_to"]
     fieldsets = [
         (None, {"fields": ["holder", "license_type", "regulator", "jurisdiction", "status", "reference_number"]}),
@@ -1214,16 +1214,15 @@ class LicenseAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
 
     @admin.display(description="licence", ordering="holder_name")
     def licence_display(self, obj):
-        """The holder (the link to the licence), then its type and where it was granted, on a line of their own."""
-        if obj.jurisdiction is None:
-            return format_html('{}<span class="licence-type">{}</span>', obj.holder.name, obj.license_type)
-        return format_html(
-            '{}<span class="licence-type">{}, <abbr title="{}">{}</abbr></span>',
-            obj.holder.name,
-            obj.license_type,
-            obj.jurisdiction.name,
-            obj.jurisdiction.code,
-        )
+        """The holder (the link to the licence), then its type and where it was granted, on a line of their own.
+
+        Where it was granted as the public pages name it (License.granted_in): "Malta (MT)"; the regime's
+        jurisdiction, said to be, when the source states none.
+        """
+        home = str(obj.granted_in)
+        if not obj.granted_in_stated:
+            home += ", not stated by the source: the regime's"
+        return format_html('{}<span class="licence-type">{}, {}</span>', obj.holder.name, obj.license_type, home)
 
 
 @admin.register(Audit)

@@ -74,6 +74,7 @@ from registry.models import (
     Source,
     visibility_rule,
 )
+from registry.models.base import WORKFLOW_FIELDS
 
 RECORD_TYPES = {
     "license": "Licence",
@@ -93,18 +94,10 @@ ACTIONS = {
     "deleted": "Deleted",
 }
 
-# Workflow bookkeeping, not facts: never listed as changed fields.
-BOOKKEEPING_FIELDS = {
-    "id",
-    "version",
-    "created_at",
-    "updated_at",
-    "last_edited_by",
-    "published_by",
-    "published_at",
-    "publication_status",
-    "sha256",
-}
+# Never listed as changed fields: the review workflow's own fields (becoming public or not shows as the entry's
+# action, "published" or "unpublished"), plus two that the workflow does not set but that are not facts either:
+# the primary key, and a source's digest of its archived text (recomputed on save; the text itself is listed).
+BOOKKEEPING_FIELDS = {*WORKFLOW_FIELDS, "id", "sha256"}
 
 DETAIL_PAGE_LIMIT = 25
 

@@ -119,6 +119,65 @@ def _dates_of(item: TimelineItem):
     return [d.first_day for d in (item.start, item.end, item.point) if d is not None]
 
 
+@dataclass(frozen=True)
+class _Axis:
+    """Whole years from ``first_year`` to ``last_year`` (1 January of each) across ``left``..``right``."""
+
+    first_year: int
+    last_year: int
+    left: int
+    right: int
+
+    @property
+    def start(self) -> datetime.date:
+        return datetime.date(self.first_year, 1, 1)
+
+    def x_of(self, day: datetime.date) -> float:
+        span = (datetime.date(self.last_year, 1, 1) - self.start).days
+        return round(self.left + (self.right - self.left) * (day - self.start).days / span, 2)
+
+    def ticks(self) -> list[Tick]:
+        """About eight labelled years at most."""
+        step = max(1, (self.last_year - self.first_year) // 8)
+        years = range(self.first_year, self.last_year + 1, step)
+        return [Tick(x=self.x_of(datetime.date(year, 1, 1)), label=str(year)) for year in years]
+
+
+def _timeline_row(item: TimelineItem, top: float, axis: _Axis, today: datetime.date, bar_height: int) -> TimelineRow:
+    """One item's bar (its period, up to today when open-ended), point and arrow head, ``top`` units down."""
+    bar_x = bar_width = point_x = None
+    if item.start is not None:
+        bar_x = axis.x_of(item.start.first_day)
+        if item.end is not None:
+            end_x = axis.x_of(item.end.first_day)
+        elif item.open_ended:
+            end_x = axis.x_of(today)
+        else:
+            end_x = bar_x
+        # A bar that starts and ends in the same period still needs to be visible.
+        bar_width = max(round(end_x - bar_x, 2), 3)
+    if item.point is not None:
+        point_x = axis.x_of(item.point.first_day)
+    y = top + 22
+    open_ended = item.open_ended and item.end is None and bar_x is not None
+    arrow = ""
+    if open_ended:
+        # An arrow head past today's end of the bar: the engagement or licence continues.
+        tip = bar_x + bar_width
+        arrow = f"{tip},{y} {round(tip + 10, 2)},{y + bar_height / 2} {tip},{y + bar_height}"
+    return TimelineRow(
+        item=item,
+        y=y,
+        label_y=top + 16,
+        bar_x=bar_x,
+        bar_width=bar_width,
+        point_x=point_x,
+        open_ended=open_ended,
+        mid_y=y + bar_height / 2,
+        arrow_points=arrow,
+    )
+
+
 def timeline(
     items,
     today: datetime.date,
@@ -136,67 +195,19 @@ def timeline(
     """
     items = list(items)
     dates = [d for item in items for d in _dates_of(item)] + [today]
-    first_year = min(dates).year
-    last_year = max(dates).year + 1
-    axis_start = datetime.date(first_year, 1, 1)
-    axis_end = datetime.date(last_year, 1, 1)
-    span = (axis_end - axis_start).days
-    right = width - right_pad
-
-    def x_of(day: datetime.date) -> float:
-        return round(left + (right - left) * (day - axis_start).days / span, 2)
-
-    rows = []
-    for index, item in enumerate(items):
-        top = index * row_height
-        bar_x = bar_width = point_x = None
-        if item.start is not None:
-            bar_x = x_of(item.start.first_day)
-            if item.end is not None:
-                end_x = x_of(item.end.first_day)
-            elif item.open_ended:
-                end_x = x_of(today)
-            else:
-                end_x = bar_x
-            # A bar that starts and ends in the same period still needs to be visible.
-            bar_width = max(round(end_x - bar_x, 2), 3)
-        if item.point is not None:
-            point_x = x_of(item.point.first_day)
-        y = top + 22
-        open_ended = item.open_ended and item.end is None and bar_x is not None
-        arrow = ""
-        if open_ended:
-            # An arrow head past today's end of the bar: the engagement or licence continues.
-            tip = bar_x + bar_width
-            arrow = f"{tip},{y} {round(tip + 10, 2)},{y + bar_height / 2} {tip},{y + bar_height}"
-        rows.append(
-            TimelineRow(
-                item=item,
-                y=y,
-                label_y=top + 16,
-                bar_x=bar_x,
-                bar_width=bar_width,
-                point_x=point_x,
-                open_ended=open_ended,
-                mid_y=y + bar_height / 2,
-                arrow_points=arrow,
-            )
-        )
+    axis = _Axis(first_year=min(dates).year, last_year=max(dates).year + 1, left=left, right=width - right_pad)
+    rows = [_timeline_row(item, index * row_height, axis, today, bar_height) for index, item in enumerate(items)]
     axis_y = len(items) * row_height + 4
-    step = max(1, (last_year - first_year) // 8)
-    ticks = [
-        Tick(x=x_of(datetime.date(year, 1, 1)), label=str(year)) for year in range(first_year, last_year + 1, step)
-    ]
     return Timeline(
         rows=rows,
-        ticks=ticks,
+        ticks=axis.ticks(),
         width=width,
         height=int(axis_y + 28),
         axis_y=axis_y,
         tick_label_y=axis_y + 18,
-        today_x=x_of(today),
+        today_x=axis.x_of(today),
         left=left,
-        right=right,
+        right=axis.right,
     )
 
 

@@ -131,6 +131,15 @@ class LicenseStatus(models.TextChoices):
 TEXT_PREDATES_OFFICIAL_SOURCE = "text_predates_official_source"
 
 
+def predates_official_source(flag, fields=None) -> bool:
+    """Whether the data-quality ``flag`` puts free text under review (text of one of ``fields``, if given)."""
+    return (
+        isinstance(flag, dict)
+        and flag.get("code") == TEXT_PREDATES_OFFICIAL_SOURCE
+        and (fields is None or flag.get("field") in fields)
+    )
+
+
 class License(Curated):
     """A licence, authorisation or registration held by an entity under a regime."""
 
@@ -309,15 +318,7 @@ class License(Curated):
         # Editing text flagged as predating the official source settles the flag: the curator has revisited it.
         loaded = getattr(self, "_loaded_text", {})
         edited = {name for name, value in loaded.items() if getattr(self, name) != value}
-        kept = [
-            flag
-            for flag in self.quality_flags
-            if not (
-                isinstance(flag, dict)
-                and flag.get("code") == TEXT_PREDATES_OFFICIAL_SOURCE
-                and flag.get("field") in edited
-            )
-        ]
+        kept = [flag for flag in self.quality_flags if not predates_official_source(flag, edited)]
         if len(kept) != len(self.quality_flags):
             self.quality_flags = kept
             if kwargs.get("update_fields") is not None:
@@ -363,11 +364,7 @@ class License(Curated):
 
     def text_under_review(self) -> set[str]:
         """Free-text fields flagged as written before the official register was cited: not shown to the public."""
-        return {
-            flag.get("field", "")
-            for flag in self.quality_flags
-            if isinstance(flag, dict) and flag.get("code") == TEXT_PREDATES_OFFICIAL_SOURCE
-        }
+        return {flag.get("field", "") for flag in self.quality_flags if predates_official_source(flag)}
 
     @property
     def client_scope(self):

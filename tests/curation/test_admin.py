@@ -672,3 +672,16 @@ def test_every_seeded_record_saves_back_unchanged(admin_client, seed):
     assert str(models.License.objects.get(license_type__regime__short_name="MiFID II").granted) == "March 2025"
     # Saving a published record untouched proposes nothing for review.
     assert not models.Revision.objects.exists()
+
+
+def test_licence_changelist_names_where_each_licence_was_granted_as_the_public_site_does(admin_client, client):
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    eu = factories.JurisdictionFactory(code="EU", name="European Union", kind=models.JurisdictionKind.SUPRANATIONAL)
+    stated = factories.LicenseFactory(jurisdiction=malta, license_type__regime__jurisdiction=eu)
+    factories.LicenseFactory(jurisdiction=None, license_type__regime__jurisdiction=eu)
+
+    listed = admin_client.get(reverse("admin:registry_license_changelist")).content.decode()
+    assert "Malta (MT)" in listed
+    assert "Malta (MT)" in client.get(stated.get_absolute_url()).content.decode()
+    # No jurisdiction stated: the regime's stands in, as on the public pages, and says so.
+    assert "European Union (EU), not stated by the source: the regime&#x27;s" in listed

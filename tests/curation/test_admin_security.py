@@ -3,6 +3,7 @@
 And the public site never writes.
 """
 
+import datetime
 import importlib
 import re
 
@@ -236,3 +237,16 @@ def test_every_public_url_refuses_writes(client):
             assert response.status_code in (403, 405), f"{method.upper()} {path} answered {response.status_code}"
             writes = [q["sql"] for q in queries if re.match(r"\s*(INSERT|UPDATE|DELETE)", q["sql"], re.I)]
             assert writes == [], f"{method.upper()} {path} wrote: {writes}"
+
+
+@pytest.mark.parametrize(
+    ("cooloff", "shown"),
+    [(datetime.timedelta(minutes=1), "for 1 minute."), (datetime.timedelta(hours=1), "for 60 minutes.")],
+)
+def test_the_lockout_page_says_how_long_in_words_that_agree(client, settings, cooloff, shown):
+    settings.AXES_COOLOFF_TIME = cooloff
+    factories.UserFactory(username="target", is_superuser=True)
+    for _ in range(5):
+        sign_in(client, "target", "wrong password")
+    page = " ".join(sign_in(client, "target", PASSWORD).content.decode().split())
+    assert f"signing in is locked {shown}" in page

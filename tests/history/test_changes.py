@@ -687,3 +687,15 @@ def test_last_7_and_30_days_are_links_that_set_since_and_show_which_is_selected(
     assert "Recent Exchange" in html and "Older Exchange" not in html
     html = client.get(CHANGES_URL, {"since": month}).content.decode()
     assert "Recent Exchange" in html and "Older Exchange" in html
+
+
+def test_an_edit_of_a_sources_text_lists_the_text_and_no_workflow_field_or_digest(staff):
+    source = DraftSourceFactory(archived_text="Example Exchange obtained its licence.")
+    source = review.save_edit(source, user=staff["curator"], reason="Archived the notice", base_version=source.version)
+    source = review.publish(source, reviewer=staff["reviewer"], reason="Checked")
+    approve(source, staff, "The notice was corrected", fields={"archived_text": "Example Exchange obtained it."})
+
+    changed, published = feed(types=["source"])
+    assert (changed.action, published.action) == ("changed", "published")
+    # Long text is named, not quoted; its digest (recomputed on save) is no change of its own.
+    assert [str(change) for change in changed.changes] == ["Archived text changed"]
