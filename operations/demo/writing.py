@@ -138,26 +138,6 @@ def sqlite_bulk_mode(connection):
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
-@contextlib.contextmanager
-def derived_data_deferred(connection):
-    """Write without the derived data's triggers, then compute each derived value once and put the triggers back.
-
-    With the triggers in place, every row written would refresh the stored ``public`` flag of its licence or
-    audit, its search document and the data version; and a rebuild run with them in place makes PostgreSQL
-    re-run the visibility rule once per licence it updates (the trigger on the licence's own row: 5.5 of
-    10.5 s for 600 demo entities). Dropped and recreated inside the caller's transaction, so a failure
-    leaves the triggers as they were. With ``--allow-mixed`` the rebuild covers the real records too (the
-    same values, recomputed).
-    """
-    for value in derived.ALL.values():
-        value.uninstall(connection)
-    yield
-    derived.rebuild(connection)
-    with connection.cursor() as cursor:
-        for statement in derived.install_sql(connection):
-            cursor.execute(statement)
-
-
 class Writer:
     """Writes planned tables to one connection, inside the caller's transaction, counting rows per label."""
 
@@ -173,7 +153,7 @@ class Writer:
         connection = self.connection
         total = sum(len(table) * (2 if table.history else 1) for table in tables)
         self.progress = Progress(total, stream=self.stream, quiet=self.quiet)
-        with derived_data_deferred(connection):
+        with derived.deferred(connection):
             for table in tables:
                 self.write(table)
             for table in tables:

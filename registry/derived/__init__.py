@@ -18,6 +18,8 @@ write a migration with the statements :func:`migration_sql` prints: ``outdated()
 
 from __future__ import annotations
 
+import contextlib
+
 from registry.derived import search, version, visibility
 from registry.derived.triggers import register_tables
 
@@ -25,8 +27,30 @@ ALL = {derived.name: derived for derived in (visibility.VISIBILITY, search.SEARC
 
 
 def rebuild(connection, names=None) -> dict[str, int]:
-    """Recompute each derived value (all, or those ``names``); returns rows written per name."""
+    """Recompute each derived value (all, or those ``names``) with the triggers as they are; returns rows
+    written per name. A bulk writer uses :func:`deferred` instead, which is faster but re-creates the triggers."""
     return {name: ALL[name].rebuild(connection) for name in names or ALL}
+
+
+@contextlib.contextmanager
+def deferred(connection, names=None):
+    """Write without the derived data's triggers, then compute each derived value once and put them back.
+
+    For bulk writers (the demo generator, a restore): with the triggers in place every row written refreshes
+    its licence's or audit's ``public`` flag, its search document and the data version, one row at a time
+    (on PostgreSQL, 5.5 of 10.5 s for 600 demo entities). Use inside the caller's transaction, so a failure
+    leaves the triggers as they were. Yields ``{name: rows written}``, filled in on exit."""
+    chosen = [ALL[name] for name in names or ALL]
+    written = {}
+    for value in chosen:
+        value.uninstall(connection)
+    yield written
+    tables = register_tables(connection)
+    for value in chosen:
+        written[value.name] = value.rebuild(connection)
+        with connection.cursor() as cursor:
+            for statement in value.install_sql(connection.vendor, tables):
+                cursor.execute(statement)
 
 
 def differences(connection, names=None) -> dict[str, list]:

@@ -118,7 +118,12 @@ class Derived:
     def install_sql(self, vendor: str, tables: list[str]) -> list[str]:
         """Every statement that creates its storage (if missing), functions and triggers."""
         check_vendor(vendor)
-        statements = list(self.storage_sql(vendor))
+        return list(self.storage_sql(vendor)) + self.trigger_sql(vendor, tables)
+
+    def trigger_sql(self, vendor: str, tables: list[str]) -> list[str]:
+        """The statements that create its functions and triggers (not its storage)."""
+        check_vendor(vendor)
+        statements = []
         if vendor == "postgresql":
             statements += [function_sql(name, source) for name, source in self.functions(vendor).items()]
         for trigger in self.triggers(vendor, tables):
@@ -128,12 +133,16 @@ class Derived:
         return statements
 
     def install(self, connection) -> None:
-        """Replace its triggers by the code's, then rebuild it."""
+        """Replace its triggers by the code's, then rebuild it (before the triggers exist: see
+        ``registry.derived.deferred``). Call it inside a transaction so no write slips in between."""
         self.uninstall(connection)
         with connection.cursor() as cursor:
-            for statement in self.install_sql(connection.vendor, register_tables(connection)):
+            for statement in self.storage_sql(connection.vendor):
                 cursor.execute(statement)
         self.rebuild(connection)
+        with connection.cursor() as cursor:
+            for statement in self.trigger_sql(connection.vendor, register_tables(connection)):
+                cursor.execute(statement)
 
     def uninstall(self, connection, *, storage: bool = False) -> None:
         """Drop its triggers and functions (any whose name has its prefix, an older version's too)."""
