@@ -20,6 +20,14 @@ from django_filters.views import FilterView
 
 from history import as_of, feed
 from opendata import datasets, exports
+from opendata.paging import ExportPagination
+from opendata.serializers import (
+    AuditSerializer,
+    ChangeSerializer,
+    EntitySerializer,
+    LicenseSerializer,
+    RegulatorSerializer,
+)
 from public import charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
 from registry import caching
@@ -39,6 +47,7 @@ from registry.models import (
     License,
     LicenseCitation,
     LicenseFact,
+    LicenseStatus,
     Regime,
     Regulator,
     Source,
@@ -872,6 +881,9 @@ def regulator_list_queryset():
     )
 
 
+LICENSE_STATUSES = {value: str(label) for value, label in LicenseStatus.choices}
+
+
 @dataclass(slots=True)
 class LicenseRow:
     """One row of the licence list (registry/license_list.html): what the table shows, nothing more.
@@ -942,7 +954,7 @@ class LicenseRow:
             passports=passports,
             regulator=r["regulator__abbreviation"] or r["regulator__name"],
             status=r["status"],
-            status_label=exports.LICENSE_STATUSES.get(r["status"], r["status"]),
+            status_label=LICENSE_STATUSES.get(r["status"], r["status"]),
             granted=PartialDate.from_columns(r["granted_on"], r["granted_on_precision"]),
         )
 
@@ -1019,14 +1031,14 @@ class RegulatorListView(RegistryListView):
 class ExportView(View):
     """``/<records>.csv`` and ``/<records>.json``: the rows the same query string selects on the list page.
 
-    Strict where the HTML page is lenient: any bad parameter answers 400 with
-    a JSON body naming it, since a script cannot read a message beside a field.
-    ``page`` belongs to the HTML page and is ignored; JSON pages with
-    ``_size`` and ``_next`` instead (docs/exports.md).
+    Strict where the HTML page is lenient: any bad parameter answers 400 with a JSON body naming it,
+    since a script cannot read a message beside a field. The rows are the record type's serializer's
+    table (``opendata.serializers``); JSON pages as the API does (``page``, ``page_size``; docs/api.md),
+    the CSV holds every row and ignores them.
     """
 
     filterset_class = None
-    row_builder = None
+    serializer_class = None
     filename = ""
 
     def get_queryset(self):
@@ -1037,46 +1049,22 @@ class ExportView(View):
             self.filterset_class, request.GET or None, queryset=self.get_queryset(), request=request
         )
         errors = dict(filterset.errors) if filterset.is_bound else {}
-        size, offset = exports.JSON_DEFAULT_SIZE, 0
         if format == "json":
-            size, size_error = self._whole_number(request.GET.get("_size"), exports.JSON_DEFAULT_SIZE, minimum=1)
-            offset, next_error = self._whole_number(request.GET.get("_next"), 0, minimum=0)
-            if size_error:
-                errors["_size"] = [f"Enter a whole number from 1 to {exports.JSON_MAX_SIZE}."]
-            if next_error:
-                errors["_next"] = ["Enter the _next value of a previous page (a whole number, 0 or more)."]
-            size = min(size, exports.JSON_MAX_SIZE)
+            errors.update(ExportPagination.errors(request.GET))
         if errors:
             return exports.invalid_parameters(errors)
-        queryset = filterset.qs
         # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
         day = filterset.as_of or timezone.localdate()
         name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
+        table = self.serializer_class.table()
         if format == "csv":
-            return exports.csv_response(request, queryset, self.row_builder, f"{name}.csv")
-
-        def next_url(next_offset):
-            params = request.GET.copy()
-            params.pop("page", None)
-            params["_next"] = str(next_offset)
-            return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-
-        return exports.json_response(request, queryset, self.row_builder, size, offset, next_url, f"{name}.json")
-
-    @staticmethod
-    def _whole_number(raw, default, minimum):
-        if raw is None or raw == "":
-            return default, False
-        try:
-            value = int(raw)
-        except ValueError:
-            return default, True
-        return value, value < minimum
+            return exports.csv_response(request, filterset.qs, table, f"{name}.csv")
+        return exports.json_response(request, filterset.qs, table, f"{name}.json")
 
 
 class LicenseExportView(ExportView):
     filterset_class = filters.LicenseFilterSet
-    row_builder = staticmethod(exports.license_row)
+    serializer_class = LicenseSerializer
     filename = "licenses"
 
     def get_queryset(self):
@@ -1085,7 +1073,7 @@ class LicenseExportView(ExportView):
 
 class AuditExportView(ExportView):
     filterset_class = filters.AuditFilterSet
-    row_builder = staticmethod(exports.audit_row)
+    serializer_class = AuditSerializer
     filename = "audits"
 
     def get_queryset(self):
@@ -1094,7 +1082,7 @@ class AuditExportView(ExportView):
 
 class EntityExportView(ExportView):
     filterset_class = filters.EntityFilterSet
-    row_builder = staticmethod(exports.entity_row)
+    serializer_class = EntitySerializer
     filename = "entities"
 
     def get_queryset(self):
@@ -1103,7 +1091,7 @@ class EntityExportView(ExportView):
 
 class RegulatorExportView(ExportView):
     filterset_class = filters.RegulatorFilterSet
-    row_builder = staticmethod(exports.regulator_row)
+    serializer_class = RegulatorSerializer
     filename = "regulators"
 
     def get_queryset(self):
@@ -1151,15 +1139,11 @@ class ChangeListView(RegistryListView):
 
 class ChangeExportView(ExportView):
     filterset_class = filters.ChangeFilterSet
+    serializer_class = ChangeSerializer
     filename = "changes"
 
     def get_queryset(self):
         return feed.ChangeFeed()
-
-    def get(self, request, format):
-        # A CSV cell holds the changed fields as one text; JSON keeps them structured.
-        self.row_builder = exports.change_csv_row if format == "csv" else exports.change_row
-        return super().get(request, format)
 
 
 # --- Open data ---
