@@ -85,24 +85,25 @@ class Tabular:
         # The model's own property, reading the record's columns: one rule for instances and values() rows.
         getter = getattr(self.parent.Meta.model, self.source).fget
         convert = self.to_representation
+        paths = {name: join(prefix, name) for name in self.computed}
 
         def read(record, link):
-            return convert(getter(_Columns(record, prefix)))
+            return convert(getter(_Columns(record, paths)))
 
         return read
 
 
 class _Columns:
-    """Attribute access to a record's columns, for a model property computed from them."""
+    """Attribute access to a record's columns (by their paths), for a model property computed from them."""
 
-    __slots__ = ("prefix", "record")
+    __slots__ = ("paths", "record")
 
-    def __init__(self, record, prefix):
+    def __init__(self, record, paths):
         self.record = record
-        self.prefix = prefix
+        self.paths = paths
 
     def __getattr__(self, name):
-        return self.record[join(self.prefix, name)]
+        return self.record[self.paths[name]]
 
 
 class Text(Tabular, serializers.CharField):

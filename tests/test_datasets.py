@@ -470,3 +470,26 @@ def test_every_column_has_a_description_and_an_example():
         for column in record_type.columns:
             assert column.description, f"{record_type.name}.{column.name}"
             assert column.example, f"{record_type.name}.{column.name}"
+
+
+@pytest.mark.parametrize(
+    ("name", "api"),
+    [
+        ("entities", "/api/entities/"),
+        ("regulators", "/api/regulators/"),
+        ("regimes", "/api/regimes/"),
+        ("licenses", "/api/licenses/"),
+        ("audits", "/api/audits/"),
+        ("sources", "/api/sources/"),
+    ],
+)
+def test_a_release_holds_the_api_records_flattened(client, seed_data, releases, name, api):
+    """Each file is its record type's API records, column for field (docs/exports.md states the flattening)."""
+    from tests.test_exports import assert_rows_flatten_records
+
+    factories.SourceFactory(archived_text="")  # a source without a copy: archived is false, sha256 empty
+    export(releases, "--base-url", "http://testserver")
+    dump = json.loads((only_release(releases) / "registry.json").read_text(encoding="utf-8"))
+    records = sorted(client.get(api, {"page_size": 100}).json()["results"], key=lambda record: record["slug"])
+    assert records
+    assert_rows_flatten_records(dump["records"][name], records)

@@ -346,3 +346,89 @@ def test_rows_read_in_batches_equal_rows_built_from_instances(okx, world):  # no
     (entities,) = EntitySerializer.table().read(request, Entity.objects.published(), 10)
     member = next(row for row in entities if row["slug"] == "hidden-group-member")
     assert (member["group"], member["group_slug"], member["aliases"]) == ("", "", ["Alpha", "Zed"])
+
+
+# ---------------------------------------------------------------------------
+# One serializer, one paging scheme: the JSON export against the API
+# ---------------------------------------------------------------------------
+
+
+def title(related):
+    """The field of a related record that the export's column named after it holds.
+
+    A jurisdiction ``{code, name}`` is its code; a regime its short name; another record its name; a report
+    (which has none) its page.
+    """
+    if set(related) == {"code", "name"}:
+        return "code"
+    return next(name for name in ("short_name", "name", "url") if name in related)
+
+
+def flatten(record):
+    """An API record as the export's columns, by the rule docs/exports.md states.
+
+    A related record ``{slug, name, url}`` is ``holder``, ``holder_slug``, ``holder_url``; a partial date is
+    ``granted`` and ``granted_display``; a list of related records is their codes or names; the citations are
+    ``sources``, the pages of the sources cited, each once.
+    """
+    flat = {}
+    for key, value in record.items():
+        if key == "citations":
+            flat["sources"] = list(dict.fromkeys(citation["source"]["url"] for citation in value))
+        elif isinstance(value, dict) and "precision" in value:
+            flat[key], flat[f"{key}_display"] = value["value"], value["display"]
+        elif isinstance(value, dict):
+            flat[key] = value[title(value)]
+            flat.update({f"{key}_{name}": item for name, item in value.items() if name != title(value)})
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            flat[key] = [item[title(item)] for item in value]
+        else:
+            flat[key] = value
+    return flat
+
+
+def assert_rows_flatten_records(rows, records):
+    """Each export row holds exactly what the API record of the same slug says, column by column."""
+    by_slug = {record["slug"]: flatten(record) for record in records}
+    assert [row["slug"] for row in rows] == list(by_slug)
+    for row in rows:
+        flat = by_slug[row["slug"]]
+        for column, value in row.items():
+            # A null related record or partial date is an empty cell in each of its columns (a plain date null).
+            expected = flat.get(column)
+            assert value in ("", None) if expected is None else value == expected, (row["slug"], column)
+            assert column in flat or value == "", (row["slug"], column)
+
+
+@pytest.mark.parametrize(
+    ("export", "api", "query"),
+    [
+        ("license-export", "/api/licenses/", {"sort": "holder"}),
+        ("license-export", "/api/licenses/", {"as_of": "2099-01-01"}),
+        ("audit-export", "/api/audits/", {}),
+        ("entity-export", "/api/entities/", {}),
+        ("regulator-export", "/api/regulators/", {}),
+    ],
+)
+def test_the_json_export_pages_as_the_api_and_its_rows_say_what_the_api_says(client, okx, export, api, query):  # noqa: F811
+    make_records(6)
+    factories.AuditFactory(subject=okx["sg"], valid_until=None, standard=None, citations=[factories.SourceFactory()])
+    for page in ("1", "2"):
+        params = {**query, "page": page, "page_size": "3"}
+        exported = get_json(client, export, params)
+        listed = client.get(api, params).json()
+        assert (exported["count"], len(exported["results"])) == (listed["count"], len(listed["results"]))
+        assert exported["count"] > 6
+        # The same pages, linked the same way: only the path differs.
+        for link in ("next", "previous"):
+            assert (exported[link] or "").replace(export_url(export, "json"), api) == (listed[link] or ""), link
+        assert_rows_flatten_records(exported["results"], listed["results"])
+
+
+@pytest.mark.parametrize(("parameter", "replacement"), [("_size", "page_size"), ("_next", "page")])
+def test_the_former_json_paging_parameters_are_refused_naming_their_replacement(client, parameter, replacement):
+    body = get_json(client, "license-export", {parameter: "100"}, status=400)
+    assert list(body["parameters"]) == [parameter]
+    assert f"Replaced by {replacement}" in body["parameters"][parameter][0]
+    # The CSV holds every row whatever the paging: it ignores them.
+    assert client.get(export_url("license-export", "csv"), {parameter: "100"}).status_code == 200
