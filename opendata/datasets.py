@@ -448,6 +448,33 @@ def _write_descriptor(directory: Path, package: dict) -> None:
         handle.write("\n")
 
 
+def _resources(directory: Path) -> list[dict]:
+    """The descriptor's resources: every CSV file with its Table Schema, then the JSON dump."""
+    resources = [
+        _resource(
+            directory / record_type.filename,
+            record_type.name,
+            "csv",
+            title=record_type.title,
+            description=record_type.description,
+            dialect={"delimiter": ",", "header": True},
+            schema=record_type.table_schema(),
+        )
+        for record_type in RECORD_TYPES
+    ]
+    dump = _resource(
+        directory / DUMP_FILENAME,
+        "registry",
+        "json",
+        title="Every record, as JSON",
+        description=(
+            'The records of every CSV file in one JSON document: {"records": {"<file name>": [records]}}, '
+            "with lists as arrays, booleans as true/false and natural keys as arrays."
+        ),
+    )
+    return [*resources, dump]
+
+
 def write_release(
     root: Path,
     version: str | None = None,
@@ -477,30 +504,7 @@ def write_release(
             progress = Progress(total=sum(record_type.count() for record_type in RECORD_TYPES), write=progress_write)
             counts = _write_files(work, site, progress)
             esma = esma_data_present()
-        resources = [
-            _resource(
-                work / record_type.filename,
-                record_type.name,
-                "csv",
-                title=record_type.title,
-                description=record_type.description,
-                dialect={"delimiter": ",", "header": True},
-                schema=record_type.table_schema(),
-            )
-            for record_type in RECORD_TYPES
-        ]
-        resources.append(
-            _resource(
-                work / DUMP_FILENAME,
-                "registry",
-                "json",
-                title="Every record, as JSON",
-                description=(
-                    'The records of every CSV file in one JSON document: {"records": {"<file name>": [records]}}, '
-                    "with lists as arrays, booleans as true/false and natural keys as arrays."
-                ),
-            )
-        )
+        resources = _resources(work)
         # mkdtemp makes the directory private; a release is published for the web server to read.
         os.chmod(work, 0o755)  # noqa: S103
         while True:

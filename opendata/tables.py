@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import islice
 
 from django.db.models import QuerySet
 from django.urls.converters import SlugConverter
@@ -270,6 +271,17 @@ class Record:
         return value() if callable(value) else value
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How a table reads a batch: the ``values()`` fields and annotations, the list loaders, each column's reader."""
+
+    fields: tuple[str, ...]
+    expressions: dict
+    lists: dict
+    readers: tuple
+    converters: tuple
+
+
 class Table:
     """The rows of one record type, as its serializer's fields define them (see the module's docstring)."""
 
@@ -291,13 +303,16 @@ class Table:
         return [column.name for column in self.columns]
 
     @cached_property
-    def _plan(self):
+    def _plan(self) -> _Plan:
         expressions = getattr(self.serializer_class.Meta, "expressions", {})
         paths = dict.fromkeys(path for column in self.columns for path in column.paths if path not in expressions)
-        lists = {column.name: column.loader for column in self.columns if column.loader is not None}
-        readers = tuple((column.name, column.read) for column in self.columns)
-        converters = tuple((column.name, column.json) for column in self.columns if column.json is not None)
-        return ("pk", *paths), expressions, lists, readers, converters
+        return _Plan(
+            fields=("pk", *paths),
+            expressions=expressions,
+            lists={column.name: column.loader for column in self.columns if column.loader is not None},
+            readers=tuple((column.name, column.read) for column in self.columns),
+            converters=tuple((column.name, column.json) for column in self.columns if column.json is not None),
+        )
 
     @cached_property
     def by_instances(self) -> bool:
@@ -305,11 +320,11 @@ class Table:
         return any(column.instance_only for column in self.columns)
 
     def _build(self, link, record):
-        return {name: read(record, link) for name, read in self._plan[3]}
+        return {name: read(record, link) for name, read in self._plan.readers}
 
     def as_json(self, row):
         """The row as its JSON form, where a column's JSON and CSV forms differ."""
-        converters = self._plan[4]
+        converters = self._plan.converters
         if not converters:
             return row
         return {**row, **{name: convert(row[name]) for name, convert in converters}}
@@ -317,7 +332,7 @@ class Table:
     def rows(self, request, objects):
         """The rows of ``objects`` (instances prefetched as the serializer's ``optimise`` does, or snapshots)."""
         objects = self.serializer_class.prepare_instances(list(objects))
-        link, lists = Links(request), self._plan[2]
+        link, lists = Links(request), self._plan.lists
         return [
             self._build(link, Record(obj, {name: loader.of(obj) for name, loader in lists.items()})) for obj in objects
         ]
@@ -331,13 +346,13 @@ class Table:
         The records are read through ``queryset`` (its filters, not its order), so a record unpublished
         since its key was read is left out, never leaked.
         """
-        fields, expressions, lists = self._plan[:3]
-        queryset = self.serializer_class.prepare_values(queryset.order_by())
-        found = {record["pk"]: record for record in queryset.filter(pk__in=keys).values(*fields, **expressions)}
+        plan = self._plan
+        queryset = self.serializer_class.prepare_values(queryset.order_by()).filter(pk__in=keys)
+        found = {record["pk"]: record for record in queryset.values(*plan.fields, **plan.expressions)}
         records = [found[pk] for pk in keys if pk in found]
         if not records:
             return []
-        loaded = {name: loader.load(list(found)) for name, loader in lists.items()}
+        loaded = {name: loader.load(list(found)) for name, loader in plan.lists.items()}
         rows = []
         for record in records:
             for name, values in loaded.items():
@@ -367,7 +382,7 @@ class Table:
         """
         if not self.reads_values(queryset):
             objects = queryset.iterator(chunk_size=batch_size)
-            while chunk := [obj for _, obj in zip(range(batch_size), objects, strict=False)]:
+            while chunk := list(islice(objects, batch_size)):
                 yield self.rows(request, chunk)
             return
         queryset = queryset.prefetch_related(None)
