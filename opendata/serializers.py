@@ -8,6 +8,7 @@ same serializer as a table (``opendata.tables``): each field says which columns 
 
 from __future__ import annotations
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Prefetch
 from rest_framework import serializers
 
@@ -105,9 +106,10 @@ class TableSerializer(serializers.Serializer):
 
 
 def _is_relation(model, name):
+    """Whether ``name`` is a field of ``model`` (not a value set on the instance, as an audit's supersedes)."""
     try:
         model._meta.get_field(name)
-    except Exception:  # noqa: BLE001 - FieldDoesNotExist: a value set on the instance (an audit's supersedes)
+    except FieldDoesNotExist:
         return False
     return True
 
