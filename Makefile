@@ -19,7 +19,7 @@ CHROMIUM := /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: help venv install run migrate loaddata test test-postgres pytest chromium java npm vnu check-html lint fmt check \
+.PHONY: help venv install run migrate load-fixtures test test-postgres pytest chromium java npm vnu check-html lint fmt check \
   clean distclean
 
 help:
@@ -50,11 +50,12 @@ venv install: $(STAMP)
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
-# Natural keys make loading again an update, not a duplicate.
-loaddata: migrate
-	$(PY) manage.py loaddata jurisdictions seed
+# Natural keys make loading again an update, not a duplicate; load_fixtures (not Django's loaddata) gives each
+# loaded record its history entry.
+load-fixtures: migrate
+	$(PY) manage.py load_fixtures jurisdictions seed
 
-run: loaddata
+run: load-fixtures
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Playwright cannot download its own browser here; the e2e tests drive Debian's chromium.

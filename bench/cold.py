@@ -24,10 +24,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from registry import filters  # noqa: E402
+from public import filters  # noqa: E402
 
 
 def main():
@@ -36,7 +37,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
     # The served benchmark's settings (DEBUG off, its allowed hosts): the first allowed host names the server.
-    client = Client(HTTP_HOST=os.environ.get("DJANGO_ALLOWED_HOSTS", "testserver").split(",")[0])
+    client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
     client.get("/")  # the process's own start-up (imports, templates) is not a page's cost
     results = {}
     for path in options.paths:

@@ -1,7 +1,8 @@
 """gunicorn settings for `make serve` (read with ``gunicorn -c config/gunicorn.conf.py config.wsgi``).
 
-Every value can be changed from the environment without editing this file: ``DJANGO_BIND`` (or ``PORT``),
-``GUNICORN_WORKERS``, ``GUNICORN_TIMEOUT``. The access log is one JSON object per request on stdout.
+Every value can be changed from the environment without editing this file: ``DJANGO_BIND`` (or ``PORT``) and the
+``GUNICORN_*`` variables below, each listed in README's configuration table. This file and config/settings.py are
+the only places that read the environment. The access log is one JSON object per request on stdout.
 """
 
 import multiprocessing

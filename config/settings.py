@@ -78,8 +78,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "operations.security.ReadOnlyPublicSiteMiddleware",
-    # ETag/Last-Modified and 304s for public pages, before the session is touched (registry/caching.py).
-    "registry.caching.ConditionalGetMiddleware",
+    # ETag/Last-Modified and 304s for public pages, before the session is touched (operations/conditional_get.py).
+    "operations.conditional_get.DataVersionETagMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -135,7 +135,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
 # Each worker keeps what list pages derive from the data (counts, facet counts, page ids, choice labels),
-# keyed by the data version, so a write makes every old entry unreachable at once (registry/caching.py).
+# keyed by the data version, so a write makes every old entry unreachable at once (registry/derived/version.py).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -215,6 +215,15 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # Open-data releases written by `manage.py export_dataset` and listed at /data/.
 REGISTRY_RELEASES_DIR = Path(os.environ.get("DJANGO_RELEASES_DIR") or BASE_DIR / "releases")
+
+# What the ETags name as the deployed release (operations/conditional_get.py): empty means a digest of the code,
+# templates, static files and docs, computed at start-up. A deployment that knows its version (a git commit) can
+# set it and spare each worker that digest; every machine of one deployment must then set the same value.
+REGISTRY_RELEASE = os.environ.get("REGISTRY_RELEASE", "").strip()
+
+# config/wsgi.py renders the first public pages once before gunicorn forks its workers (operations/ops.py,
+# warm_up). Off (DJANGO_WARM_UP=0) a process starts faster and each worker pays for its own first pages.
+WARM_UP = os.environ.get("DJANGO_WARM_UP", "1") != "0"
 
 # The public read-only API (opendata/api.py, docs/api.md): anonymous, JSON only, no sessions or CSRF.
 REST_FRAMEWORK = {

@@ -2,13 +2,14 @@
 
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 
-if os.environ.get("DJANGO_WARM_UP", "1") != "0":
+if settings.WARM_UP:
     import gc
 
     from operations.ops import warm_up

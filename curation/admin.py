@@ -10,6 +10,11 @@ becomes a pending :class:`~registry.models.Revision` that another reviewer
 approves, and only reviewers publish, never their own edit. Each form asks
 why (the history keeps the reason) and carries the version it was opened at,
 so a save over someone else's newer edit is refused.
+
+The admin only adapts: :class:`CuratedAdmin` is one mixin per concern (the
+change form, the history and deleted records, the publication actions, the
+publication pages), each turning forms into calls of :mod:`curation.review`
+and its answers and refusals into messages and templates.
 """
 
 import base64
@@ -22,7 +27,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin import widgets as admin_widgets
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
@@ -32,8 +37,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
-from simple_history.utils import get_m2m_reverse_field_name
 
 from curation import review
 from curation.forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
@@ -72,6 +77,7 @@ from registry.models import (
     Standard,
     WarningNotice,
 )
+from registry.models.base import WORKFLOW_FIELDS
 
 admin.site.site_header = "Compliance Registry administration"
 admin.site.site_title = "Compliance Registry administration"
@@ -101,12 +107,11 @@ class RegistryAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"widget": admin_widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
 
 
-RECORD_FIELDS = ["version", "last_edited_by", "published_by", "published_at", "created_at", "updated_at"]
+# The workflow's fields, read-only; the publication status has a fieldset of its own on each page.
+RECORD_FIELDS = [name for name in WORKFLOW_FIELDS if name != "publication_status"]
 RECORD_FIELDSET = ("Record", {"fields": RECORD_FIELDS, "classes": ["collapse"]})
 # Bookkeeping every save changes: listing it in a history diff would hide the change that matters.
 HISTORY_NOISE = ["updated_at", "version"]
-# Rows deleted with their record (its citations) are deleted within the same request.
-CASCADE_WINDOW = datetime.timedelta(minutes=1)
 
 
 class ReasonForm(forms.Form):
@@ -123,13 +128,6 @@ class ReasonForm(forms.Form):
         self.fields["reason"].required = required
 
 
-def error_text(exc) -> str:
-    """The message of a refusal from :mod:`curation.review`, as one line."""
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
-
-
 def safe_str(obj, fallback: str) -> str:
     # A deleted record's snapshot may point at rows deleted since: its __str__ would fail.
     try:
@@ -138,54 +136,35 @@ def safe_str(obj, fallback: str) -> str:
         return fallback
 
 
-def changed_field_values(stored, edited, names) -> dict:
-    """``{attname: JSON value}`` for the named concrete fields whose value differs from the stored row."""
-    proposed = review.field_values(edited, names)
-    current = review.field_values(stored, names) if stored is not None else {}
-    return {attname: value for attname, value in proposed.items() if current.get(attname, object()) != value}
+def row_edits(formset) -> review.RowEdits:
+    """An inline formset's rows (citations, aliases) as :class:`review.RowEdits`."""
+
+    def deleting(form):
+        return formset.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME)
+
+    kept = [form for form in formset.initial_forms if not deleting(form)]
+    return review.RowEdits(
+        formset.model,
+        created=tuple(
+            (form.instance, list(form.fields))
+            for form in formset.extra_forms
+            if form.has_changed() and not deleting(form)
+        ),
+        changed=tuple((form.instance, form.changed_data) for form in kept if form.has_changed()),
+        deleted=tuple(form.instance.pk for form in formset.initial_forms if deleting(form)),
+    )
 
 
-def concrete_names(model, names) -> list[str]:
-    result = []
-    for name in names:
-        try:
-            field = model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        if field.concrete and not field.many_to_many and not field.primary_key:
-            result.append(name)
-    return result
-
-
-def formset_operations(formset) -> dict:
-    """An inline formset's rows as create/update/delete operations for :func:`review.propose`."""
-    model, fk_name = formset.model, formset.fk.name
-    create, update, delete = [], {}, []
-    for form in formset.initial_forms:
-        if formset.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME):
-            delete.append(form.instance.pk)
-            continue
-        if not form.has_changed():
-            continue
-        names = [name for name in concrete_names(model, form.changed_data) if name != fk_name]
-        stored = model._base_manager.filter(pk=form.instance.pk).first()
-        values = changed_field_values(stored, form.instance, names)
-        if values:
-            update[str(form.instance.pk)] = values
-    for form in formset.extra_forms:
-        if not form.has_changed() or (formset.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME)):
-            continue
-        names = [name for name in concrete_names(model, form.fields) if name != fk_name]
-        create.append(review.field_values(form.instance, names))
-    operations = {"create": create, "update": update, "delete": delete}
-    return {key: value for key, value in operations.items() if value}
+def curated_url(opts, view: str, *args) -> str:
+    """The URL of one of a curated model's admin views ("change", "publish", "deleted"…)."""
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
 
 
 # ---------------------------------------------------------------------------
 # What a reviewer publishes: the record's public content, its differences, what it waits for
 # ---------------------------------------------------------------------------
 
-NOT_CONTENT = {"publication_status", *RECORD_FIELDS, *REVIEW_FIELDS}
+NOT_CONTENT = {*WORKFLOW_FIELDS, *REVIEW_FIELDS}
 SHOWN_TEXT = 600  # characters of a long text shown on the publish page; the change form has the rest
 
 
@@ -200,11 +179,6 @@ def admin_url(record) -> str:
 def record_link(record, text=None):
     url, text = admin_url(record), text or str(record)
     return format_html('<a href="{}">{}</a>', url, text) if url else text
-
-
-def is_public(obj) -> bool:
-    """What the public site decides: the record's model's ``published()``, not its own status alone."""
-    return type(obj)._default_manager.published().filter(pk=obj.pk).exists()
 
 
 def _partial_date(record, field):
@@ -299,7 +273,7 @@ def waiting_text(obj):
 
 def outcome_message(obj):
     """The truth after publishing ``obj``: public now (with its public page), or what it still waits for."""
-    if is_public(obj):
+    if review.is_public(obj):
         url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
         link = format_html(' <a href="{}">View it on the site</a>.', url) if url else ""
         return format_html("“{}” was published and is now public.{}", obj, link), messages.SUCCESS
@@ -345,29 +319,18 @@ class NeedsVerificationFilter(admin.SimpleListFilter):
         return queryset.model._default_manager.stale().values("pk")
 
 
-class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
-    """A curated record's admin: history with differences, four-eyes publishing, no lost edits.
+# ---------------------------------------------------------------------------
+# Curated records: CuratedAdmin, one mixin per concern, each calling curation.review
+# ---------------------------------------------------------------------------
 
-    Subclasses (and mixins such as django-import-export's) only add columns,
-    fields and inlines: every save path below goes through :mod:`curation.review`.
-    """
 
-    form = CuratedModelForm
-    actions = ["publish", "unpublish"]
-    change_form_template = "admin/registry/curated/change_form.html"
-    change_list_template = "admin/registry/curated/change_list.html"
-    object_history_template = "admin/registry/curated/object_history.html"
-    delete_confirmation_template = "admin/registry/curated/delete_confirmation.html"
-
-    class Media:
-        css = {"all": ["registry/admin/review.css"]}
-
-    # -- form -------------------------------------------------------------
+class EditingMixin:
+    """The change form: a draft is saved, an edit of a published record becomes a pending revision."""
 
     def get_readonly_fields(self, request, obj=None):
         # Publication changes only through publish/unpublish, never by editing the field.
         fields = list(super().get_readonly_fields(request, obj))
-        return fields + [name for name in ["publication_status", *RECORD_FIELDS] if name not in fields]
+        return fields + [name for name in WORKFLOW_FIELDS if name not in fields]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
@@ -382,28 +345,28 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    # -- saving -----------------------------------------------------------
-
-    def is_published_in_db(self, obj) -> bool:
-        stored = self.model._base_manager.filter(pk=obj.pk).values_list("publication_status", flat=True).first()
-        return stored == Publication.PUBLISHED
-
     def save_model(self, request, obj, form, change):
         reason = form.cleaned_data["change_reason"]
         obj._history_user = request.user
         if not change:
             review.save_edit(obj, user=request.user, reason=reason, is_new=True)
-        elif self.is_published_in_db(obj):
+        elif review.stored_as_published(obj):
             # Nothing is written: save_related() turns the whole form into a pending revision.
             request._registry_proposal = True
         else:
             review.save_edit(obj, user=request.user, reason=reason, base_version=form.cleaned_data["base_version"])
 
     def save_related(self, request, form, formsets, change):
-        if getattr(request, "_registry_proposal", False):
-            request._registry_revision = self.propose(request, form, formsets)
-            return
         reason = form.cleaned_data["change_reason"]
+        if getattr(request, "_registry_proposal", False):
+            request._registry_revision = review.propose_edit(
+                form.instance,
+                author=request.user,
+                reason=reason,
+                base_version=form.cleaned_data["base_version"],
+                **self.edits(form, formsets),
+            )
+            return
         form.save_m2m()
         for formset in formsets:
             for inline_form in formset.forms:
@@ -411,48 +374,18 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
                 inline_form.instance._history_user = request.user
             self.save_formset(request, form, formset, change=change)
 
-    def proposal(self, form, formsets) -> dict:
-        """The form's changes to a published record, as :func:`review.propose` takes them."""
-        obj = form.instance
-        stored = self.model._base_manager.get(pk=obj.pk)
+    def edits(self, form, formsets) -> dict:
+        """What the form changes, as :func:`review.propose_edit` takes it (a partial date is two columns)."""
         partial_dates = getattr(form, "_partial_dates", [])
-        names = []
-        for name in concrete_names(self.model, form.changed_data):
-            names.append(name)
-            if name in partial_dates:
-                names.append(f"{name}_precision")
-        fields = changed_field_values(stored, obj, names)
-        m2m = {}
+        fields = []
         for name in form.changed_data:
-            field = self.model._meta.get_field(name) if name not in REVIEW_FIELDS else None
-            if field is not None and field.many_to_many:
-                proposed = sorted(item.pk for item in form.cleaned_data[name])
-                if proposed != sorted(getattr(stored, name).values_list("pk", flat=True)):
-                    m2m[name] = proposed
-        inlines = {}
-        for formset in formsets:
-            operations = formset_operations(formset)
-            if operations:
-                inlines[formset.model._meta.label] = operations
-        return {"fields": fields, "m2m": m2m, "inlines": inlines}
-
-    def propose(self, request, form, formsets):
-        changes = self.proposal(form, formsets)
-        if not any(changes.values()):
-            return None
-        stored = self.model._base_manager.get(pk=form.instance.pk)
-        summary = "\n".join(
-            f"{label}: {current or '—'} → {proposed or '—'}"
-            for label, current, proposed in review.describe(stored, changes)
-        )
-        return review.propose(
-            stored,
-            author=request.user,
-            reason=form.cleaned_data["change_reason"],
-            base_version=form.cleaned_data["base_version"],
-            summary=summary,
-            **changes,
-        )
+            fields += [name, f"{name}_precision"] if name in partial_dates else [name]
+        many = {field.name for field in self.model._meta.many_to_many}
+        return {
+            "fields": fields,
+            "m2m": {name: form.cleaned_data[name] for name in form.changed_data if name in many},
+            "rows": [row_edits(formset) for formset in formsets],
+        }
 
     def construct_change_message(self, request, form, formsets, add=False):
         # A proposal saved no inline rows: the default message would read the formsets' saved rows.
@@ -491,9 +424,7 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
                 ),
                 messages.WARNING,
             )
-        return HttpResponseRedirect(
-            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
-        )
+        return HttpResponseRedirect(curated_url(self.opts, "change", obj.pk))
 
     def delete_view(self, request, object_id, extra_context=None):
         if request.method == "POST" and not request.POST.get("change_reason", "").strip():
@@ -506,7 +437,9 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
         obj._history_user = request.user
         super().delete_model(request, obj)
 
-    # -- history ----------------------------------------------------------
+
+class HistoryMixin:
+    """The record's history with differences (its citations' too), and its deleted records, restored as drafts."""
 
     def revert_disabled(self, request, obj=None):
         # Reverting from history would put an old version live without review.
@@ -532,17 +465,10 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
         context = {"related_history": self.related_history(unquote(object_id)), **(extra_context or {})}
         return super().history_view(request, object_id, context)
 
-    def cascade_children(self):
-        """Models whose rows are deleted with this one (citations, aliases) and keep a history."""
-        for relation in self.model._meta.related_objects:
-            related = relation.related_model
-            if relation.on_delete is models.CASCADE and not relation.many_to_many and hasattr(related, "history"):
-                yield related, relation.field
-
     def related_history(self, object_id, limit=100):
         """The history of the record's citations and aliases, newest first, with what changed."""
         sections = []
-        for related, field in self.cascade_children():
+        for related, field in review.cascade_children(self.model):
             rows = list(
                 related.history.filter(**{field.attname: object_id})
                 .select_related("history_user")
@@ -559,14 +485,64 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
                 sections.append({"name": related._meta.verbose_name_plural, "entries": entries})
         return sections
 
-    # -- publication ------------------------------------------------------
+    def deleted_view(self, request):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        entries = [
+            {
+                "row": row,
+                "label": safe_str(row.instance, f"{self.opts.verbose_name} #{row.id}"),
+                "restore_url": curated_url(self.opts, "restore", row.history_id),
+            }
+            for row in review.deleted_records(self.model)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Deleted {self.opts.verbose_name_plural}",
+            "opts": self.opts,
+            "entries": entries,
+            "can_restore": review.can_review(request.user) and self.has_add_permission(request),
+            "form": ReasonForm(),
+        }
+        return TemplateResponse(request, "admin/registry/curated/deleted.html", context)
+
+    def restore_view(self, request, history_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        deleted_url = curated_url(self.opts, "deleted")
+        if not (review.can_review(request.user) and self.has_add_permission(request)):
+            self.message_user(request, "Only a reviewer can restore a deleted record.", messages.ERROR)
+            return HttpResponseRedirect(deleted_url)
+        row = get_object_or_404(self.model.history, history_id=history_id, history_type="-")
+        form = ReasonForm(request.POST)
+        reason = form.cleaned_data["reason"] if form.is_valid() else ""
+        try:
+            obj, skipped = review.restore(row, user=request.user, reason=reason)
+        except (PermissionDenied, ValidationError) as exc:
+            code = getattr(exc, "code", None)
+            text = review.message_of(exc)
+            if code not in ("restored", "no_reason"):
+                text = f"The record could not be restored: {text}"
+            self.message_user(request, text, messages.INFO if code == "restored" else messages.ERROR)
+            return HttpResponseRedirect(deleted_url)
+        self.message_user(
+            request, f"“{obj}” was restored as a draft: a reviewer must publish it again.", messages.SUCCESS
+        )
+        for label, why in skipped:
+            self.message_user(request, f"{label} was not restored: {why}", messages.WARNING)
+        return HttpResponseRedirect(curated_url(self.opts, "change", obj.pk))
+
+
+class PublicationActionsMixin:
+    """The changelist's Publish and Return to draft actions: each asks first, then calls :mod:`curation.review`."""
 
     @admin.action(description="Publish the selected drafts (reviewers only)…", permissions=["change"])
     def publish(self, request, queryset):
         """Publishing asks first, on a page listing what goes live and what stays hidden, and why."""
         if not review.can_review(request.user):
             for obj in queryset:
-                self.message_user(request, f"“{obj}” was not published. Only a reviewer can publish.", messages.ERROR)
+                refusal = review.publish_refusal(obj, request.user)
+                self.message_user(request, f"“{obj}” was not published: {refusal}", messages.ERROR)
             return None
         if "confirm" not in request.POST:
             return self.publish_confirmation(request, queryset)
@@ -578,89 +554,87 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             try:
                 review.publish(obj, reviewer=request.user)
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"“{obj}” was not published: {error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"“{obj}” was not published: {review.message_of(exc)}", messages.ERROR)
                 continue
             published += 1
-            if is_public(obj):
+            if review.is_public(obj):
                 public += 1
             else:
                 self.message_user(request, *outcome_message(obj))
         if published:
-            self.message_user(
-                request, f"Published {published} record(s); {public} of them now public.", messages.SUCCESS
-            )
+            self.message_user(request, published_message(published, public), messages.SUCCESS)
         return None
 
     def publish_confirmation(self, request, queryset):
         groups = {"live": [], "hidden": [], "refused": [], "published": []}
         for obj in queryset:
             entry = {"obj": obj, "url": admin_url(obj)}
-            refusal = self.publication_refusal(request, obj, "publish")
+            refusal = review.publish_refusal(obj, request.user)
             if obj.is_published:
-                groups["published"].append({**entry, "waiting": None if is_public(obj) else waiting_text(obj)})
+                groups["published"].append({**entry, "waiting": None if review.is_public(obj) else waiting_text(obj)})
             elif refusal:
                 groups["refused"].append({**entry, "reason": refusal})
             elif review.becomes_public(obj):
                 groups["live"].append(entry)
             else:
-                publish_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_publish", args=[obj.pk])
+                publish_url = curated_url(self.opts, "publish", obj.pk)
                 groups["hidden"].append({**entry, "waiting": waiting_text(obj), "publish_url": publish_url})
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Publish: check what goes live",
-            "opts": self.opts,
-            "queryset": queryset,
-            "groups": groups,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/registry/curated/publish_confirmation.html", context)
+        return self.action_page(request, queryset, "Publish: check what goes live", "publish", groups=groups)
 
     @admin.action(description="Return the selected records to draft (reviewers only)…", permissions=["change"])
     def unpublish(self, request, queryset):
         if not review.can_review(request.user):
             for obj in queryset:
-                self.message_user(
-                    request,
-                    f"“{obj}” was not returned to draft: only a reviewer can publish or unpublish.",
-                    messages.ERROR,
-                )
+                refusal = review.unpublish_refusal(obj, request.user)
+                self.message_user(request, f"“{obj}” was not returned to draft: {refusal}", messages.ERROR)
             return None
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            count = 0
-            for obj in queryset:
-                if not obj.is_published:
-                    self.message_user(request, f"“{obj}” is already a draft.", messages.INFO)
-                    continue
+        if not (form.is_bound and form.is_valid()):
+            return self.action_page(request, queryset, "Return to draft: say why", "unpublish", form=form)
+        count = 0
+        for obj in queryset:
+            if not obj.is_published:
+                self.message_user(request, f"“{obj}” is already a draft.", messages.INFO)
+                continue
+            try:
                 review.unpublish(obj, reviewer=request.user, reason=form.cleaned_data["reason"])
-                count += 1
-            if count:
-                self.message_user(request, f"Returned {count} record(s) to draft.", messages.SUCCESS)
-            return None
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"“{obj}” was not changed: {review.message_of(exc)}", messages.ERROR)
+                continue
+            count += 1
+        if count:
+            text = ngettext("Returned %(count)d record to draft.", "Returned %(count)d records to draft.", count)
+            self.message_user(request, text % {"count": count}, messages.SUCCESS)
+        return None
+
+    def action_page(self, request, queryset, title, action, **context):
+        """The page an action asks on before it acts: ``admin/registry/curated/<action>_confirmation.html``."""
         context = {
             **self.admin_site.each_context(request),
-            "title": "Return to draft: say why",
+            "title": title,
             "opts": self.opts,
             "queryset": queryset,
-            "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
+            **context,
         }
-        return TemplateResponse(request, "admin/registry/curated/unpublish_confirmation.html", context)
+        return TemplateResponse(request, f"admin/registry/curated/{action}_confirmation.html", context)
 
-    def publication_refusal(self, request, obj, action) -> str:
-        """Why ``request.user`` cannot ``action`` ("publish"/"unpublish") ``obj`` now, or ""."""
-        if not review.can_review(request.user):
-            return "Only a reviewer can publish or unpublish."
-        if action == "publish":
-            if obj.is_published:
-                return "It is already published."
-            if obj.last_edited_by_id and obj.last_edited_by_id == request.user.pk:
-                return "You made the last edit to this record: another reviewer must publish it."
-        elif not obj.is_published:
-            return "It is a draft already."
-        return ""
+
+def published_message(published: int, public: int) -> str:
+    """The publish action's summary: how many records went live, and how many of them the public sees."""
+    if published == 1:
+        return "Published 1 record; it is now public." if public else "Published 1 record; it is not public yet."
+    text = ngettext(
+        "Published %(count)d record; %(public)d of them now public.",
+        "Published %(count)d records; %(public)d of them now public.",
+        published,
+    )
+    return text % {"count": published, "public": public}
+
+
+class PublicationPagesMixin:
+    """A record's Publish and Return to draft pages, and the publication panel of its change page."""
 
     def publication_view(self, request, object_id, action):
         obj = self.get_object(request, unquote(object_id))
@@ -670,25 +644,27 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             raise PermissionDenied
         if action == "publish":
             return self.publish_view(request, obj)
-        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
+        return self.unpublish_view(request, obj)
+
+    def unpublish_view(self, request, obj):
+        change_url = curated_url(self.opts, "change", obj.pk)
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
                 review.unpublish(obj, reviewer=request.user, reason=form.cleaned_data["reason"])
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"“{obj}” was not changed: {error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"“{obj}” was not changed: {review.message_of(exc)}", messages.ERROR)
             else:
                 self.message_user(request, f"“{obj}” was returned to draft.", messages.SUCCESS)
             return HttpResponseRedirect(change_url)
-        context = self.publication_context(request, obj, action, form, change_url)
+        context = self.publication_context(request, obj, "unpublish", form)
         return TemplateResponse(request, "admin/registry/curated/publication.html", context)
 
     def publish_view(self, request, obj):
         """Publish one record: its content and its differences from its last published version, the drafts it
         waits for (to publish with it, four eyes for each), and afterwards whether the public can see it."""
-        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
-        dependencies = review.draft_dependencies(obj)
-        form = PublishForm(request.POST or None, dependencies=dependencies)
+        change_url = curated_url(self.opts, "change", obj.pk)
+        form = PublishForm(request.POST or None, dependencies=review.draft_dependencies(obj))
         if request.method == "POST" and obj.is_published:
             self.message_user(request, f"“{obj}” is already published.", messages.INFO)
             return HttpResponseRedirect(change_url)
@@ -697,7 +673,7 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             try:
                 review.publish(obj, reviewer=request.user, reason=reason, together=form.chosen())
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"“{obj}” was not published: {error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"“{obj}” was not published: {review.message_of(exc)}", messages.ERROR)
             else:
                 obj.refresh_from_db()
                 self.message_user(request, *outcome_message(obj))
@@ -715,7 +691,7 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
         if request.method != "POST":
             form.initial["together"] = [row["key"] for row in rows if not row["own"]]
         context = {
-            **self.publication_context(request, obj, "publish", form, change_url),
+            **self.publication_context(request, obj, "publish", form),
             "content": publication_content(fields, obj),
             "last_published": last_published,
             "differences": differences,
@@ -737,7 +713,8 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
                 names.append(name)
         return names
 
-    def publication_context(self, request, obj, action, form, change_url):
+    def publication_context(self, request, obj, action, form):
+        refusal = review.publish_refusal if action == "publish" else review.unpublish_refusal
         return {
             **self.admin_site.each_context(request),
             "title": f"{'Publish' if action == 'publish' else 'Return to draft'}: {obj}",
@@ -745,30 +722,29 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
             "object": obj,
             "action": action,
             "form": form,
-            "refusal": self.publication_refusal(request, obj, action),
-            "change_url": change_url,
+            "refusal": refusal(obj, request.user),
+            "change_url": curated_url(self.opts, "change", obj.pk),
             "media": self.media,
         }
 
     def view_on_site(self, obj):
         """The public page, offered only when the public can open it (published is not enough)."""
-        if not hasattr(obj, "get_absolute_url") or not is_public(obj):
+        if not hasattr(obj, "get_absolute_url") or not review.is_public(obj):
             return None
         return obj.get_absolute_url()
 
     def review_context(self, request, obj) -> dict:
         """What the change page shows above the form: status, pending revisions, publish buttons."""
-        info = self.opts.app_label, self.opts.model_name
         return {
             "record": obj,
             "pending_revisions": list(Revision.objects.pending().for_object(obj).select_related("author")),
-            "publish_url": reverse("admin:{}_{}_publish".format(*info), args=[obj.pk]),
-            "unpublish_url": reverse("admin:{}_{}_unpublish".format(*info), args=[obj.pk]),
+            "publish_url": curated_url(self.opts, "publish", obj.pk),
+            "unpublish_url": curated_url(self.opts, "unpublish", obj.pk),
             "can_review": review.can_review(request.user),
-            "publish_refusal": self.publication_refusal(request, obj, "publish"),
-            "unpublish_refusal": self.publication_refusal(request, obj, "unpublish"),
+            "publish_refusal": review.publish_refusal(obj, request.user),
+            "unpublish_refusal": review.unpublish_refusal(obj, request.user),
             "needs_verification": obj.needs_verification() if hasattr(obj, "needs_verification") else False,
-            "waiting": waiting_text(obj) if obj.is_published and not is_public(obj) else "",
+            "waiting": waiting_text(obj) if obj.is_published and not review.is_public(obj) else "",
         }
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -776,111 +752,27 @@ class CuratedAdmin(SimpleHistoryAdmin, RegistryAdmin):
         context = {"review": self.review_context(request, obj)} if obj is not None else {}
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
-    # -- deleted records --------------------------------------------------
 
-    def deleted_rows(self):
-        """The last snapshot of each record deleted and not restored, newest first."""
-        existing = self.model._base_manager.values("pk")
-        rows, seen = [], set()
-        deletions = self.model.history.filter(history_type="-").exclude(id__in=existing)
-        for row in deletions.select_related("history_user").order_by("-history_date", "-history_id"):
-            if row.id not in seen:
-                seen.add(row.id)
-                rows.append(row)
-        return rows
+class CuratedAdmin(
+    EditingMixin, HistoryMixin, PublicationActionsMixin, PublicationPagesMixin, SimpleHistoryAdmin, RegistryAdmin
+):
+    """A curated record's admin: history with differences, four-eyes publishing, no lost edits.
 
-    def deleted_view(self, request):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        info = self.opts.app_label, self.opts.model_name
-        entries = [
-            {
-                "row": row,
-                "label": safe_str(row.instance, f"{self.opts.verbose_name} #{row.id}"),
-                "restore_url": reverse("admin:{}_{}_restore".format(*info), args=[row.history_id]),
-            }
-            for row in self.deleted_rows()
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Deleted {self.opts.verbose_name_plural}",
-            "opts": self.opts,
-            "entries": entries,
-            "can_restore": review.can_review(request.user) and self.has_add_permission(request),
-            "form": ReasonForm(),
-        }
-        return TemplateResponse(request, "admin/registry/curated/deleted.html", context)
+    A thin adapter: its forms, messages and templates call :mod:`curation.review`,
+    which makes every change of publication state and builds every revision.
+    Subclasses (and mixins such as django-import-export's) only add columns,
+    fields and inlines.
+    """
 
-    def restore_view(self, request, history_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        info = self.opts.app_label, self.opts.model_name
-        deleted_url = reverse("admin:{}_{}_deleted".format(*info))
-        if not (review.can_review(request.user) and self.has_add_permission(request)):
-            self.message_user(request, "Only a reviewer can restore a deleted record.", messages.ERROR)
-            return HttpResponseRedirect(deleted_url)
-        row = get_object_or_404(self.model.history, history_id=history_id, history_type="-")
-        if self.model._base_manager.filter(pk=row.id).exists():
-            self.message_user(request, "This record exists already: it was restored before.", messages.INFO)
-            return HttpResponseRedirect(deleted_url)
-        form = ReasonForm(request.POST)
-        if not form.is_valid():
-            self.message_user(request, "Say why the record is restored: the history keeps the reason.", messages.ERROR)
-            return HttpResponseRedirect(deleted_url)
-        try:
-            with transaction.atomic():
-                obj, skipped = self.restore(row, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            self.message_user(request, f"The record could not be restored: {error_text(exc)}", messages.ERROR)
-            return HttpResponseRedirect(deleted_url)
-        self.message_user(
-            request, f"“{obj}” was restored as a draft: a reviewer must publish it again.", messages.SUCCESS
-        )
-        for label, reason in skipped:
-            self.message_user(request, f"{label} was not restored: {reason}", messages.WARNING)
-        return HttpResponseRedirect(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
+    form = CuratedModelForm
+    actions = ["publish", "unpublish"]
+    change_form_template = "admin/registry/curated/change_form.html"
+    change_list_template = "admin/registry/curated/change_list.html"
+    object_history_template = "admin/registry/curated/object_history.html"
+    delete_confirmation_template = "admin/registry/curated/delete_confirmation.html"
 
-    def restore(self, row, *, user, reason):
-        """Re-create a deleted record from its last snapshot, as a draft, with the rows deleted with it."""
-        obj = row.instance
-        last_version = self.model.history.filter(id=row.id).aggregate(models.Max("version"))["version__max"]
-        obj.version = (last_version or 0) + 1
-        obj.publication_status = Publication.DRAFT
-        obj.published_by = None
-        obj.published_at = None
-        obj.last_edited_by = user
-        obj.full_clean()
-        review.save_edit(obj, user=user, reason=reason, is_new=True)
-        before = self.model.history.filter(id=row.id, history_date__lte=row.history_date).exclude(history_type="-")
-        snapshot = before.order_by("-history_date", "-history_id").first()
-        for field in getattr(row, "_history_m2m_fields", []):
-            if snapshot is None:
-                break
-            target = get_m2m_reverse_field_name(field)
-            pks = [getattr(item, f"{target}_id") for item in getattr(snapshot, field.name).all()]
-            getattr(obj, field.name).set(field.related_model._base_manager.filter(pk__in=pks))
-        skipped = []
-        for related, fk in self.cascade_children():
-            existing = related._base_manager.values("pk")
-            window = (row.history_date - CASCADE_WINDOW, row.history_date + CASCADE_WINDOW)
-            children = related.history.filter(
-                history_type="-", history_date__range=window, **{fk.attname: row.id}
-            ).exclude(id__in=existing)
-            seen = set()
-            for child_row in children.order_by("-history_date", "-history_id"):
-                if child_row.id in seen:
-                    continue
-                seen.add(child_row.id)
-                child = child_row.instance
-                child._change_reason = reason
-                child._history_user = user
-                try:
-                    child.full_clean()
-                except ValidationError as exc:
-                    skipped.append((f"{related._meta.verbose_name} #{child_row.id}", error_text(exc)))
-                    continue
-                child.save()
-        return obj, skipped
+    class Media:
+        css = {"all": ["registry/admin/review.css"]}
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -1157,7 +1049,9 @@ def quality_flags_display(obj):
     if not obj.quality_flags:
         return ""
     messages_text = "\n".join(flag["message"] for flag in obj.quality_flags)
-    return format_html('<span title="{}">{} flag(s)</span>', messages_text, len(obj.quality_flags))
+    count = len(obj.quality_flags)
+    text = ngettext("%(count)d flag", "%(count)d flags", count) % {"count": count}
+    return format_html('<span title="{}">{}</span>', messages_text, text)
 
 
 @admin.register(Entity)
@@ -1484,18 +1378,10 @@ class RevisionAdmin(admin.ModelAdmin):
             except ObjectDoesNotExist:
                 self.message_user(request, "The record was deleted: this change cannot be applied.", messages.ERROR)
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"Nothing was changed: {error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"Nothing was changed: {review.message_of(exc)}", messages.ERROR)
             return HttpResponseRedirect(url)
-        target = revision.content_type.model_class()._base_manager.filter(pk=revision.object_id).first()
-        refusal = ""
-        if not review.can_review(request.user):
-            refusal = "Only a reviewer can approve or reject a change."
-        elif revision.author_id == request.user.pk:
-            refusal = "You proposed this change: another reviewer must decide on it."
-        elif revision.status != Revision.Status.PENDING:
-            refusal = "This change has been decided."
-        elif target is None:
-            refusal = "The record was deleted: this change cannot be applied."
+        target = review.target_of(revision)
+        refusal = review.decision_refusal(revision, request.user, target)
         ct = revision.content_type
         context = {
             **self.admin_site.each_context(request),
@@ -1520,9 +1406,7 @@ class RevisionAdmin(admin.ModelAdmin):
         revisions = Revision.objects.pending().select_related("author", "content_type").order_by("created_at")
         revision_rows = []
         for revision in revisions:
-            model = revision.content_type.model_class()
-            target = model._base_manager.filter(pk=revision.object_id).first()
-            revision_rows.append({"revision": revision, "target": target})
+            revision_rows.append({"revision": revision, "target": review.target_of(revision)})
         draft_sections = []
         for model, model_admin in self.admin_site._registry.items():
             if not isinstance(model_admin, CuratedAdmin) or not model_admin.has_view_or_change_permission(request):
@@ -1727,7 +1611,7 @@ class MatchProposalAdmin(admin.ModelAdmin):
                         request, "The match was rejected; it will not be proposed again.", messages.SUCCESS
                     )
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"Nothing was changed: {error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"Nothing was changed: {review.message_of(exc)}", messages.ERROR)
             return HttpResponseRedirect(url)
         context = {
             **self.admin_site.each_context(request),
@@ -1751,9 +1635,10 @@ class MatchProposalAdmin(admin.ModelAdmin):
                 decide(proposal)
                 count += 1
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{proposal}: nothing was changed: {error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{proposal}: nothing was changed: {review.message_of(exc)}", messages.ERROR)
         if count:
-            self.message_user(request, f"{done} {count} proposal(s).", messages.SUCCESS)
+            text = ngettext("%(done)s %(count)d proposal.", "%(done)s %(count)d proposals.", count)
+            self.message_user(request, text % {"done": done, "count": count}, messages.SUCCESS)
 
     @admin.action(description="Accept the selected matches (link the records)")
     def accept_selected(self, request, queryset):

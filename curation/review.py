@@ -8,12 +8,22 @@ No single account can put a fact live alone:
   holder, regime, regulator, a cited source): :func:`draft_dependencies` lists
   the drafts it waits for, which :func:`publish` can put live with it;
 * an edit to a published record is kept aside as a pending :class:`Revision`
-  (:func:`propose`) until a different reviewer approves it (:func:`approve`);
-  meanwhile the public keeps seeing the last approved version;
+  (:func:`propose`, or :func:`propose_edit` from an editor's copy) until a
+  different reviewer approves it (:func:`approve`); meanwhile the public keeps
+  seeing the last approved version;
 * every save names its editor and the reason given, which the change history
   (django-simple-history) records;
 * a save made from an out-of-date copy is refused (:func:`check_version`), so
-  two people editing at once never overwrite each other silently.
+  two people editing at once never overwrite each other silently;
+* a deleted record comes back only as a draft a reviewer restored
+  (:func:`restore`), to be published again;
+* an operator's command (the ESMA importer's ``--publish``) puts records live
+  through :func:`publish_as_operator`, under the same visibility rules, with
+  its reason in the history and no account named as publisher.
+
+Each refusal is one check here: :func:`publish_refusal`,
+:func:`unpublish_refusal` and :func:`decision_refusal` say it to the admin
+before the action, and the action raises it.
 
 The admin, the bulk importer and the official-register importers all call
 these functions; none of them change publication state on their own.
@@ -28,10 +38,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
+from simple_history.utils import get_m2m_reverse_field_name
 
 from registry.models import VISIBILITY_RULES, Publication, Revision, RevisionStatus, Source, path_model, visibility_rule
 
@@ -45,9 +55,59 @@ def can_review(user) -> bool:
     return bool(user and user.is_active and user.has_perm("registry.review"))
 
 
-def _require_reviewer(user):
+def message_of(exc) -> str:
+    """The message of a refusal (a PermissionDenied or ValidationError), as one line."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def _refuse(check, *args):
+    """Raise what ``check(*args)`` refuses, if anything."""
+    refusal = check(*args)
+    if refusal is not None:
+        raise refusal
+
+
+def _publish_check(obj, user):
     if not can_review(user):
-        raise PermissionDenied("Only a reviewer can publish, unpublish or approve changes.")
+        return PermissionDenied("Only a reviewer can publish or unpublish.")
+    if obj.is_published:
+        return ValidationError("It is already published.", code="published")
+    if obj.last_edited_by_id and obj.last_edited_by_id == user.pk:
+        return PermissionDenied("You made the last edit to this record: another reviewer must publish it.")
+    return None
+
+
+def _unpublish_check(obj, user):
+    if not can_review(user):
+        return PermissionDenied("Only a reviewer can publish or unpublish.")
+    if not obj.is_published:
+        return ValidationError("It is a draft already.", code="draft")
+    return None
+
+
+def publish_refusal(obj, user) -> str:
+    """Why ``user`` may not publish ``obj`` now (the four-eyes rules), or "" when they may."""
+    refusal = _publish_check(obj, user)
+    return message_of(refusal) if refusal else ""
+
+
+def unpublish_refusal(obj, user) -> str:
+    """Why ``user`` may not return ``obj`` to draft now, or "" when they may."""
+    refusal = _unpublish_check(obj, user)
+    return message_of(refusal) if refusal else ""
+
+
+def is_public(obj) -> bool:
+    """What the public site decides: the record's model's ``published()``, not its own status alone."""
+    return type(obj)._default_manager.published().filter(pk=obj.pk).exists()
+
+
+def stored_as_published(obj) -> bool:
+    """Whether the stored copy of ``obj`` is published: an edit of it is then proposed, never saved."""
+    stored = type(obj)._base_manager.filter(pk=obj.pk).values_list("publication_status", flat=True).first()
+    return stored == Publication.PUBLISHED
 
 
 def changes_since(obj, base_version: int) -> list[tuple[str, object, object]]:
@@ -100,8 +160,7 @@ def save_edit(obj, *, user, reason: str, base_version: int | None = None, is_new
             obj.published_by = None
             obj.published_at = None
         else:
-            stored = type(obj)._base_manager.filter(pk=obj.pk).values_list("publication_status", flat=True).first()
-            if stored == Publication.PUBLISHED:
+            if stored_as_published(obj):
                 raise PermissionDenied("This record is published: propose the change for review instead.")
             if base_version is not None:
                 check_version(obj, base_version)
@@ -200,9 +259,7 @@ def publish(obj, *, reviewer, reason: str = "Published after review", together=(
     history row now, so the change feed and the as-of view date their going
     live to this moment.
     """
-    _require_reviewer(reviewer)
-    if obj.last_edited_by_id and obj.last_edited_by_id == reviewer.pk:
-        raise PermissionDenied("You made the last edit to this record: another reviewer must publish it.")
+    _refuse(_publish_check, obj, reviewer)
     waiting = {_key(d.record): d.record for d in draft_dependencies(obj)}
     drafts = []
     for record in together:
@@ -225,13 +282,61 @@ def publish(obj, *, reviewer, reason: str = "Published after review", together=(
     return obj
 
 
+# What putting a record live sets (on top of its edit): for writers that name the fields they save.
+PUBLICATION_FIELDS = ("publication_status", "published_by", "published_at")
+
+
+def publish_as_operator(records, *, reason: str, user, at=None, save=None):
+    """Put ``records`` live on an operator's authority: the ESMA importer's ``--publish``.
+
+    No reviewer check and no four-eyes check: an operator's command stands in
+    for the reviewer (only operators run management commands; the admin's
+    upload offers it to reviewers only), so no account is named as publisher
+    (``published_by`` stays empty, as for records ``loaddata`` loads, which the
+    four-eyes constraint allows) and ``reason``, which should say so, is each
+    record's history reason. ``user`` is the account the history names as
+    editor (the importer's system account).
+
+    The visibility rules are :func:`publish`'s: a record that waits for drafts
+    not among ``records`` is published but not public until they are
+    (:func:`draft_dependencies`), and published records that become public
+    through ``records`` (a curator's licences of a holder the import
+    publishes) get a history row now.
+
+    ``records`` are drafts, new or stored, or published records the operator
+    changed: those are stamped as put live again, at ``at`` (default now).
+    ``save(records)`` writes them with one history row each carrying
+    ``reason`` (the importer writes in bulk); by default each is saved in turn.
+    The number of queries, besides ``save``'s, does not grow with ``records``.
+    """
+    if not reason:
+        raise ValidationError("Say why the records are published: the history keeps the reason.")
+    records = list(records)
+    at = at or timezone.now()
+    with transaction.atomic():
+        hidden = _dependants([r for r in records if r.pk is not None and not r.is_published], public=False)
+        for record in records:
+            record.publication_status = Publication.PUBLISHED
+            record.published_by = None
+            record.published_at = at
+        if save is None:
+            for record in records:
+                record._change_reason = reason
+                record._history_user = user
+                record.save()
+        else:
+            save(records)
+        _record_visibility_changes(hidden, public=True, user=user)
+    return records
+
+
 def unpublish(obj, *, reviewer, reason: str):
     """Take a record off the public site (it stays, as a draft, with its history).
 
     Published records that were public through it (a holder's licences) get a
     history row now, as :func:`publish` gives them when they go live.
     """
-    _require_reviewer(reviewer)
+    _refuse(_unpublish_check, obj, reviewer)
     if not reason:
         raise ValidationError("Say why the record is taken off the public site.")
     with transaction.atomic():
@@ -248,25 +353,30 @@ def unpublish(obj, *, reviewer, reason: str):
 
 def _dependants(records, *, public: bool) -> dict:
     """``{(model, pk): [records]}``: the published records whose visibility rule names one of ``records``
-    (licences of a holder, audits citing a source) and which are public now (``public``) or are not."""
+    (licences of a holder, audits citing a source) and which are public now (``public``) or are not.
+
+    A query per relation of each rule (and per :data:`BATCH_SIZE` records), however many records.
+    """
+    order = {_key(record): index for index, record in enumerate(records)}
+    by_key = {_key(record): record for record in records}
     found = defaultdict(list)
     for name, rule in VISIBILITY_RULES.items():
         model = apps.get_model("registry", name)
-        for record in records:
-            condition = Q()
-            for path in (*rule.requires, *rule.optional):
-                if isinstance(record, path_model(model, path)):
-                    condition |= Q(**{path: record.pk})
-            if rule.cited_by and isinstance(record, Source):
-                condition |= Q(**{f"{rule.cited_by}__source": record.pk})
-            if not condition:
-                continue
-            visible = model._default_manager.published().values("pk")
-            candidates = model._base_manager.filter(condition, publication_status=Publication.PUBLISHED)
-            candidates = candidates.filter(pk__in=visible) if public else candidates.exclude(pk__in=visible)
-            for pk in candidates.order_by().values_list("pk", flat=True).distinct():
-                found[(model, pk)].append(record)
-    return found
+        visible = model._default_manager.published().values("pk")
+        relations = [(path, path_model(model, path)) for path in (*rule.requires, *rule.optional)]
+        if rule.cited_by:
+            relations.append((f"{rule.cited_by}__source", Source))
+        for lookup, related in relations:
+            pks = [record.pk for record in records if isinstance(record, related)]
+            for chunk in _chunks(pks):
+                candidates = model._base_manager.filter(
+                    **{f"{lookup}__in": chunk}, publication_status=Publication.PUBLISHED
+                )
+                candidates = candidates.filter(pk__in=visible) if public else candidates.exclude(pk__in=visible)
+                for pk, cause in candidates.order_by().values_list("pk", lookup).distinct():
+                    found[(model, pk)].append(by_key[(related._meta.label, cause)])
+    # Each record once, in the order given: the history reason names them so.
+    return {key: sorted(set(causes), key=lambda record: order[_key(record)]) for key, causes in found.items()}
 
 
 def _names(records) -> str:
@@ -395,6 +505,101 @@ def propose(
     )
 
 
+def _concrete_names(model, names) -> list[str]:
+    """Of ``names``, those of ``model``'s concrete fields that hold a value (not its key, not many-to-many)."""
+    result = []
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if field.concrete and not field.many_to_many and not field.primary_key:
+            result.append(name)
+    return result
+
+
+def changed_values(stored, edited, names) -> dict:
+    """``{attname: JSON value}`` of ``edited`` for the named concrete fields whose value differs from ``stored``
+    (None: a row not stored yet, every named field)."""
+    names = _concrete_names(type(edited), names)
+    proposed = field_values(edited, names)
+    current = field_values(stored, names) if stored is not None else {}
+    return {attname: value for attname, value in proposed.items() if current.get(attname, object()) != value}
+
+
+@dataclass(frozen=True)
+class RowEdits:
+    """An editor's changes to the rows of one model that belong to a record (its citations, its aliases).
+
+    ``created`` and ``changed`` pair a row holding the editor's values (not
+    saved) with the names of the fields the editor filled in or changed;
+    ``deleted`` lists primary keys.
+    """
+
+    model: type[models.Model]
+    created: tuple = ()
+    changed: tuple = ()
+    deleted: tuple = ()
+
+    def operations(self, parent_model) -> dict:
+        """As :func:`propose` takes them: ``{"create": [...], "update": {pk: ...}, "delete": [...]}``, without
+        the row's link to its record (the revision's own) nor what is unchanged."""
+        link = _parent_field(self.model, parent_model)
+        create = [changed_values(None, row, [n for n in names if n != link]) for row, names in self.created]
+        update = {}
+        for row, names in self.changed:
+            stored = self.model._base_manager.filter(pk=row.pk).first()
+            values = changed_values(stored, row, [n for n in names if n != link])
+            if values:
+                update[str(row.pk)] = values
+        operations = {"create": create, "update": update, "delete": list(self.deleted)}
+        return {key: value for key, value in operations.items() if value}
+
+
+def _parent_field(model, parent_model) -> str:
+    """The name of ``model``'s link to the record its rows belong to (a citation's ``license``)."""
+    return next(f.name for f in model._meta.concrete_fields if f.is_relation and f.related_model is parent_model)
+
+
+def summary_of(obj, changes) -> str:
+    """A revision's changes as lines "field: current → proposed" (:func:`describe`), for lists and searches."""
+    return "\n".join(
+        f"{label}: {current or '—'} → {proposed or '—'}" for label, current, proposed in describe(obj, changes)
+    )
+
+
+def propose_edit(edited, *, author, reason: str, base_version: int, fields=(), m2m=None, rows=()):
+    """Propose an editor's copy of a published record for review: the admin's change form, saved.
+
+    ``edited`` holds the editor's values (it is not saved); ``fields`` names
+    the fields the editor changed; ``m2m`` maps many-to-many fields to the
+    records chosen; ``rows`` are :class:`RowEdits` of the rows that belong to
+    it. Only what differs from the stored record is proposed (see
+    :func:`propose`); None when nothing does.
+    """
+    model = type(edited)
+    stored = model._base_manager.get(pk=edited.pk)
+    changes = {"fields": changed_values(stored, edited, fields), "m2m": {}, "inlines": {}}
+    for name, chosen in (m2m or {}).items():
+        proposed = sorted(item.pk for item in chosen)
+        if proposed != sorted(getattr(stored, name).values_list("pk", flat=True)):
+            changes["m2m"][name] = proposed
+    for edits in rows:
+        operations = edits.operations(model)
+        if operations:
+            changes["inlines"][edits.model._meta.label] = operations
+    if not any(changes.values()):
+        return None
+    return propose(
+        stored,
+        author=author,
+        reason=reason,
+        base_version=base_version,
+        summary=summary_of(stored, changes),
+        **changes,
+    )
+
+
 def _decide(revision, reviewer, status, note):
     revision.status = status
     revision.reviewer = reviewer
@@ -403,19 +608,43 @@ def _decide(revision, reviewer, status, note):
     revision.save()
 
 
-def _check_reviewer_of(revision, reviewer):
-    _require_reviewer(reviewer)
-    if revision.author_id == reviewer.pk:
-        raise PermissionDenied("You proposed this change: another reviewer must decide on it.")
+def _decision_check(revision, user):
+    if not can_review(user):
+        return PermissionDenied("Only a reviewer can approve or reject a change.")
+    if revision.author_id == user.pk:
+        return PermissionDenied("You proposed this change: another reviewer must decide on it.")
     if revision.status != RevisionStatus.PENDING:
-        raise ValidationError("This change has already been decided.")
+        return ValidationError("This change has already been decided.", code="decided")
+    return None
+
+
+def target_of(revision):
+    """The record ``revision`` changes, or None when it was deleted since."""
+    return revision.content_type.model_class()._base_manager.filter(pk=revision.object_id).first()
+
+
+def decision_refusal(revision, user, target=None) -> str:
+    """Why ``user`` may not approve or reject ``revision`` now, or "" when they may.
+
+    ``target`` is the revision's record when the caller has it (:func:`target_of`).
+    """
+    refusal = _decision_check(revision, user)
+    if refusal is not None:
+        return message_of(refusal)
+    if (target or target_of(revision)) is None:
+        return "The record was deleted: this change cannot be applied."
+    return ""
 
 
 def approve(revision, *, reviewer, note: str = ""):
-    """Apply a pending revision to its record and keep the record published."""
-    _check_reviewer_of(revision, reviewer)
+    """Apply a pending revision to its record and keep the record published.
+
+    Raises ObjectDoesNotExist when the record was deleted since.
+    """
+    _refuse(_decision_check, revision, reviewer)
     with transaction.atomic():
-        obj = type(revision.target)._base_manager.select_for_update().get(pk=revision.object_id)
+        model = revision.content_type.model_class()
+        obj = model._base_manager.select_for_update().get(pk=revision.object_id)
         if obj.version != revision.base_version:
             changed = changes_since(obj, revision.base_version)
             names = ", ".join(field for field, _, _ in changed) or "other fields"
@@ -433,9 +662,9 @@ def approve(revision, *, reviewer, note: str = ""):
         obj.full_clean()
         obj.save()
         cited = bool(visibility_rule(type(obj)).cited_by)
-        public = cited and type(obj)._default_manager.published().filter(pk=obj.pk).exists()
+        public = cited and is_public(obj)
         apply_related_changes(obj, revision.changes, reason=revision.reason, user=revision.author)
-        if cited and type(obj)._default_manager.published().filter(pk=obj.pk).exists() != public:
+        if cited and is_public(obj) != public:
             # Its citations, saved after it, made it public (or hidden): a row of its own dates that.
             add_history(type(obj), {obj.pk: revision.reason}, user=reviewer)
         _decide(revision, reviewer, RevisionStatus.APPROVED, note)
@@ -444,7 +673,7 @@ def approve(revision, *, reviewer, note: str = ""):
 
 def reject(revision, *, reviewer, note: str):
     """Turn down a pending revision; the record stays as it is."""
-    _check_reviewer_of(revision, reviewer)
+    _refuse(_decision_check, revision, reviewer)
     if not note:
         raise ValidationError("Say why the change is rejected, so its author can act on it.")
     _decide(revision, reviewer, RevisionStatus.REJECTED, note)
@@ -464,9 +693,7 @@ def apply_related_changes(obj, changes, *, reason, user):
         getattr(obj, name).set(pks)
     for label, operations in changes.get("inlines", {}).items():
         model = obj._meta.apps.get_model(label)
-        parent_field = next(
-            f.name for f in model._meta.concrete_fields if f.is_relation and f.related_model is type(obj)
-        )
+        parent_field = _parent_field(model, type(obj))
         for pk in operations.get("delete", []):
             row = model._base_manager.filter(pk=pk, **{parent_field: obj}).first()
             if row is not None:
@@ -523,3 +750,100 @@ def describe(obj, changes) -> list[tuple[str, str, str]]:
         for pk in operations.get("delete", []):
             rows.append((f"{name} #{pk}", "present", "deleted"))
     return rows
+
+
+# ---------------------------------------------------------------------------
+# Deleted records
+# ---------------------------------------------------------------------------
+
+# Rows deleted with their record (its citations) are deleted within the same request.
+CASCADE_WINDOW = datetime.timedelta(minutes=1)
+
+
+def cascade_children(model):
+    """``(model, link field)`` of each model whose rows are deleted with a ``model`` record (its citations, its
+    aliases) and keep a history."""
+    for relation in model._meta.related_objects:
+        related = relation.related_model
+        if relation.on_delete is models.CASCADE and not relation.many_to_many and hasattr(related, "history"):
+            yield related, relation.field
+
+
+def deleted_records(model) -> list:
+    """The last history row of each ``model`` record deleted and not restored, newest first."""
+    existing = model._base_manager.values("pk")
+    rows, seen = [], set()
+    deletions = model.history.filter(history_type="-").exclude(id__in=existing)
+    for row in deletions.select_related("history_user").order_by("-history_date", "-history_id"):
+        if row.id not in seen:
+            seen.add(row.id)
+            rows.append(row)
+    return rows
+
+
+def restore(row, *, user, reason: str):
+    """Re-create a deleted record from its last history row ``row``, as a draft ``user`` edited.
+
+    Reviewers only; it must be published again like any draft. Its
+    many-to-many sets come back as they were before the deletion, and the rows
+    deleted with it (its citations, its aliases) with it, each as it was;
+    a row that no longer validates (its source is gone too) is left out.
+    Returns the record and ``[(row label, why it was left out)]``.
+    """
+    if not can_review(user):
+        raise PermissionDenied("Only a reviewer can restore a deleted record.")
+    model = row.instance_type
+    if model._base_manager.filter(pk=row.id).exists():
+        raise ValidationError("This record exists already: it was restored before.", code="restored")
+    if not reason:
+        raise ValidationError("Say why the record is restored: the history keeps the reason.", code="no_reason")
+    with transaction.atomic():
+        obj = row.instance
+        last_version = model.history.filter(id=row.id).aggregate(models.Max("version"))["version__max"]
+        obj.version = (last_version or 0) + 1
+        obj.publication_status = Publication.DRAFT
+        obj.published_by = None
+        obj.published_at = None
+        obj.last_edited_by = user
+        obj.full_clean()
+        save_edit(obj, user=user, reason=reason, is_new=True)
+        _restore_m2m(obj, row)
+        skipped = []
+        for related, link in cascade_children(model):
+            skipped += _restore_children(related, link, row, user=user, reason=reason)
+    return obj, skipped
+
+
+def _restore_m2m(obj, row):
+    """The many-to-many sets of ``obj`` as its last history row before the deletion ``row`` holds them."""
+    model = type(obj)
+    before = model.history.filter(id=row.id, history_date__lte=row.history_date).exclude(history_type="-")
+    snapshot = before.order_by("-history_date", "-history_id").first()
+    if snapshot is None:
+        return
+    for field in getattr(row, "_history_m2m_fields", []):
+        target = get_m2m_reverse_field_name(field)
+        pks = [getattr(item, f"{target}_id") for item in getattr(snapshot, field.name).all()]
+        getattr(obj, field.name).set(field.related_model._base_manager.filter(pk__in=pks))
+
+
+def _restore_children(related, link, row, *, user, reason) -> list[tuple[str, str]]:
+    """Re-create the ``related`` rows deleted with the record of ``row``; ``[(label, why)]`` of those left out."""
+    existing = related._base_manager.values("pk")
+    window = (row.history_date - CASCADE_WINDOW, row.history_date + CASCADE_WINDOW)
+    children = related.history.filter(history_type="-", history_date__range=window, **{link.attname: row.id})
+    seen, skipped = set(), []
+    for child_row in children.exclude(id__in=existing).order_by("-history_date", "-history_id"):
+        if child_row.id in seen:
+            continue
+        seen.add(child_row.id)
+        child = child_row.instance
+        child._change_reason = reason
+        child._history_user = user
+        try:
+            child.full_clean()
+        except ValidationError as exc:
+            skipped.append((f"{related._meta.verbose_name} #{child_row.id}", message_of(exc)))
+            continue
+        child.save()
+    return skipped

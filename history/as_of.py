@@ -1,4 +1,4 @@
-"""The register as it stood on a past day: ``?as_of=YYYY-MM-DD``, answered from the change history.
+"""Records as they stood on a date: ``?as_of=YYYY-MM-DD``, answered from the change history.
 
 The rule (also in docs/api.md): the end of day D is 23:59:59.999999 UTC. For
 each licence (or audit) we take its latest django-simple-history row dated no
@@ -24,9 +24,13 @@ not whole related records).
 
 :func:`filterset_for` is the one entry point for lists, exports and the API:
 given a list's FilterSet class and query string, it returns that FilterSet,
-or, with a valid ``as_of``, its as-of variant over the snapshot rows. The
-variant's ``qs`` is a :class:`Snapshots` sequence yielding model instances as
-they stood, so templates, row builders and serializers work unchanged.
+or, with a valid ``as_of``, its as-of variant over the history rows of
+:func:`rows` (the records public then), which it filters and sorts. A caller
+then reads those rows as records with :func:`records` (a slice: a page of the
+HTML list or the API), :func:`page` (a slice and the count: the JSON export) or
+:func:`iterate` (all of them: the CSV export). Records are model instances with
+the snapshot's values, sets and citations, so templates, row builders and
+serializers read them as they read today's.
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import (
     BooleanField,
     Exists,
@@ -49,6 +56,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 
 from public import filters
 from registry.dates import PartialDate
@@ -93,7 +101,7 @@ def display_day(day: datetime.date) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Snapshot querysets
+# The rule: public at an instant
 # ---------------------------------------------------------------------------
 
 
@@ -124,12 +132,10 @@ def _latest_by(history_model, cutoff):
 
 
 def _rows_at(model, cutoff):
-    """Each record's latest history row by ``cutoff``, when it is a published snapshot and not a deletion."""
+    """Each record's latest history row by ``cutoff``, whatever it says (:func:`public_then` tells)."""
     history_model = model.history.model
-    return (
-        history_model.objects.filter(history_date__lte=cutoff, publication_status=PUBLISHED)
-        .exclude(history_type="-")
-        .filter(history_id=Subquery(_latest_by(history_model, _deeper(cutoff))))
+    return history_model.objects.filter(history_date__lte=cutoff).filter(
+        history_id=Subquery(_latest_by(history_model, _deeper(cutoff)))
     )
 
 
@@ -147,15 +153,14 @@ def was_public(model, reference, cutoff, today=True, cited=True):
     return Coalesce(Subquery(answer, output_field=BooleanField()), Value(False), output_field=BooleanField())
 
 
+def citing_then(cutoff) -> Q:
+    """A citation's history row, if it is its latest by ``cutoff``, cited a source published then."""
+    return ~Q(history_type="-") & was_public(Source, "source_id", cutoff, today=False)
+
+
 def _citations_at(citation_model, cutoff, today=True):
     """Citation rows alive at ``cutoff`` whose source was published then (and, with ``today``, is published now)."""
-    history_model = citation_model.history.model
-    rows = (
-        history_model.objects.filter(history_date__lte=cutoff)
-        .exclude(history_type="-")
-        .filter(history_id=Subquery(_latest_by(history_model, _deeper(cutoff))))
-        .filter(was_public(Source, "source_id", cutoff, today=False))
-    )
+    rows = _rows_at(citation_model, cutoff).filter(citing_then(cutoff))
     return rows.filter(source__in=Source.objects.published()) if today else rows
 
 
@@ -168,6 +173,40 @@ def _named_public_then(model, path, cutoff):
     through = model._meta.get_field(first).related_model
     inner = _deeper(cutoff)
     return Exists(through._base_manager.filter(_named_public_then(through, rest, inner), pk=OuterRef(f"{first}_id")))
+
+
+def _named_public_now(model, path, per_row):
+    """The record ``path`` names from the outer row is public today (its model's ``published()``).
+
+    By default an ``IN`` list of the public records, read once per query: it suits a query that asks of
+    every row (an as-of list). ``per_row``, an ``EXISTS`` per row: it suits a condition the database
+    reaches for few rows (the feed's records gone since). Across a reference table (a licence's
+    ``license_type__regime``) either goes through a subquery of it, so the outer query joins nothing.
+    """
+    first, _, rest = path.partition("__")
+    related = model._meta.get_field(first).related_model
+    if rest:
+        public = related._base_manager.filter(_named_public_now(related, rest, per_row))
+    else:
+        public = related._default_manager.published()
+    if per_row:
+        return Exists(public.filter(pk=OuterRef(f"{first}_id")))
+    return Q(**{f"{first}__in": public})
+
+
+def _each_named(model, named) -> Q:
+    """``named(path)`` for each record ``model``'s :class:`~registry.models.VisibilityRule` names (a licence's
+    holder, regime, and regulator if any): all of them, an optional one only when the row names one."""
+    rule = visibility_rule(model)
+    condition = Q()
+    for path in (*rule.requires, *rule.optional):
+        condition &= (Q(**{f"{path}__isnull": True}) | named(path)) if path in rule.optional else named(path)
+    return condition
+
+
+def named_public_now(model, per_row=False) -> Q:
+    """The records the outer history row of ``model`` names are public today (see :func:`_named_public_now`)."""
+    return _each_named(model, lambda path: _named_public_now(model, path, per_row))
 
 
 def cited_then(model, cutoff, today=True, reference="id") -> Q | Exists:
@@ -194,43 +233,104 @@ def public_then(model, cutoff, today=True, cited=True) -> Q:
     each row at its own instant (``cutoff=F("history_date")``). Without
     ``cited``, the citations are left for the caller to check (:func:`cited_then`).
     """
-    rule = visibility_rule(model)
     condition = Q(publication_status=PUBLISHED) & ~Q(history_type="-")
-    for path in (*rule.requires, *rule.optional):
-        related = path_model(model, path)
-        named = _named_public_then(model, path, cutoff)
-        if today:
-            named = Q(**{f"{path}__in": related._default_manager.published()}) & named
-        condition &= (Q(**{f"{path}__isnull": True}) | named) if path in rule.optional else named
+    if today:
+        condition &= named_public_now(model)
+    condition &= _each_named(model, lambda path: _named_public_then(model, path, cutoff))
     return condition & cited_then(model, cutoff, today) if cited else condition
 
 
-def license_snapshots(day: datetime.date):
-    """Published licence snapshots at the end of ``day`` (see the module docstring for the rule)."""
-    cutoff = end_of_day(day)
-    return (
-        _rows_at(License, cutoff)
-        .filter(public_then(License, cutoff))
-        .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
-        # The list's order; the live model's sort-key copies (holder_name, regime_name) have no history.
-        .order_by("holder__name", "license_type__regime__short_name", "slug")
-    )
-
-
-def audit_snapshots(day: datetime.date):
-    """Published audit snapshots at the end of ``day``."""
-    cutoff = end_of_day(day)
-    return (
-        _rows_at(Audit, cutoff)
-        .filter(public_then(Audit, cutoff))
-        .select_related("subject", "standard", "auditor")
-        .order_by(*Audit._meta.ordering)
-    )
-
-
 # ---------------------------------------------------------------------------
-# From history rows to records as they stood
+# Records as they stood: the rows, a page of them, all of them
 # ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a list shows of one model's records as they stood, and how its history rows become them.
+
+    ``joined`` is read with each history row (``select_related``); ``related`` the relations set on each
+    record (today's records, see the module docstring); ``m2m`` the tracked many-to-many fields, read from
+    the snapshot; ``citation_model`` the citations, as they stood, of sources published then and today;
+    ``order`` the list's order (the live licence list sorts by stored copies of names, which history lacks);
+    ``finish`` completes a page of records from the rest of the snapshot.
+    """
+
+    joined: tuple[str, ...]
+    related: tuple[str, ...]
+    m2m: tuple[str, ...]
+    citation_model: type[models.Model]
+    order: tuple[str, ...]
+    finish: Callable[[list, datetime.date], None] | None = None
+
+
+SHAPES = {
+    License: Shape(
+        joined=("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction"),
+        related=("holder", "license_type", "regulator", "jurisdiction"),
+        m2m=("activities", "passported_to"),
+        citation_model=LicenseCitation,
+        order=("holder__name", "license_type__regime__short_name", "slug"),
+    ),
+    Audit: Shape(
+        joined=("subject", "standard", "auditor"),
+        related=("subject", "standard", "auditor"),
+        m2m=(),
+        citation_model=AuditCitation,
+        order=tuple(Audit._meta.ordering),
+        # Each report's status that day, superseded by (or superseding) reports of the same snapshot.
+        finish=lambda records, day: link_supersession(records, at=day, candidates=rows(Audit, day)),
+    ),
+}
+
+
+def rows(model, day: datetime.date) -> models.QuerySet:
+    """The history rows of ``model``'s records as they stood at the end of ``day``, public then (the rule:
+    :func:`public_then`), in the list's order: what an as-of list filters, counts and pages."""
+    cutoff = end_of_day(day)
+    shape = SHAPES[model]
+    public = _rows_at(model, cutoff).filter(public_then(model, cutoff))
+    return public.select_related(*shape.joined).order_by(*shape.order)
+
+
+def records(model, day: datetime.date, history_rows) -> list:
+    """The ``model`` records as they stood at the end of ``day`` that ``history_rows`` (some of :func:`rows`, a
+    slice or a list) hold, in their order: instances with the snapshot's values, many-to-many sets and
+    citations, for templates, row builders and serializers. A fixed number of queries, whatever the slice."""
+    history_rows = list(history_rows)
+    if not history_rows:
+        return []
+    shape = SHAPES[model]
+    history_model = model.history.model
+    snapshots = [Prefetch(*_m2m_prefetch(history_model, name)) for name in shape.m2m]
+    prefetch_related_objects(history_rows, *snapshots)
+    citations = _citations_of(shape.citation_model, day, [row.id for row in history_rows])
+    instances = zip(history_rows, _instances(model, history_rows), strict=True)
+    found = [_record(model, shape, day, row, obj, citations[row.id]) for row, obj in instances]
+    if shape.finish is not None:
+        shape.finish(found, day)
+    return found
+
+
+def page(model, day: datetime.date, history_rows, offset: int, limit: int) -> tuple[list, int]:
+    """``(records, total)``: the records ``[offset:offset + limit]`` of ``history_rows`` and how many it holds.
+
+    An offset past the end reads no records: a huge OFFSET overflows some backends.
+    """
+    total = history_rows.count()
+    found = records(model, day, history_rows[offset : offset + limit]) if offset < total else []
+    return found, total
+
+
+def iterate(model, day: datetime.date, history_rows, chunk_size: int = 500) -> Iterator:
+    """Every record of ``history_rows``, in its order, read ``chunk_size`` at a time."""
+    offset = 0
+    while True:
+        chunk = records(model, day, history_rows[offset : offset + chunk_size])
+        yield from chunk
+        if len(chunk) < chunk_size:
+            return
+        offset += chunk_size
 
 
 def m2m_snapshot(history_model, field_name):
@@ -245,115 +345,82 @@ def m2m_snapshot(history_model, field_name):
     raise LookupError(f"{history_model.__name__} does not track {field_name}")
 
 
-def _cached(model, items):
-    """A queryset whose result is ``items``: what ``obj.<relation>.all()`` returns after a prefetch."""
-    queryset = model.objects.none()
-    queryset._result_cache = list(items)
-    queryset._prefetch_done = True
-    return queryset
+def _m2m_prefetch(history_model, field_name):
+    """``(lookup, queryset)`` reading a many-to-many field's snapshot rows with the records they name."""
+    accessor, _, target = m2m_snapshot(history_model, field_name)
+    through = getattr(history_model, accessor).rel.related_model
+    return accessor, through.objects.select_related(target)
 
 
-class Snapshot:
-    """How the history rows of one model become instances: related objects, m2m snapshots, citations."""
-
-    def __init__(self, model, related, m2m, citation_model, day, finish=None):
-        self.model = model
-        self.related = related
-        self.m2m = m2m
-        self.citation_model = citation_model
-        self.day = day
-        # Called with the records of each slice: what they need from the rest of the snapshot.
-        self.finish = finish
-
-    def records(self, rows):
-        rows = list(rows)
-        if not rows:
-            return []
-        history_model = self.model.history.model
-        lookups = []
-        for field_name in self.m2m:
-            accessor, _, target = m2m_snapshot(history_model, field_name)
-            through = getattr(history_model, accessor).rel.related_model
-            lookups.append(Prefetch(accessor, queryset=through.objects.select_related(target)))
-        prefetch_related_objects(rows, *lookups)
-        citations = defaultdict(list)
-        target_field = self.citation_model.TARGET_FIELD
-        citation_rows = (
-            _citations_at(self.citation_model, end_of_day(self.day))
-            .filter(**{f"{target_field}_id__in": [row.id for row in rows]})
-            .select_related("source")
-            .defer("source__archived_text")
-            .order_by("supports", "source__title", "id")
-        )
-        for citation in citation_rows:
-            citations[getattr(citation, f"{target_field}_id")].append(citation)
-        records = [self._record(row, citations[row.id]) for row in rows]
-        if self.finish is not None:
-            self.finish(records)
-        return records
-
-    def _record(self, row, citations):
-        obj = row.instance
-        for name in self.related:
-            setattr(obj, name, getattr(row, name))
-        cache = {}
-        for field_name in self.m2m:
-            accessor, _, target = m2m_snapshot(type(row), field_name)
-            related_model = self.model._meta.get_field(field_name).related_model
-            items = [getattr(item, target) for item in getattr(row, accessor).all()]
-            cache[field_name] = _cached(related_model, sorted(items, key=str))
-        cache["citations"] = _cached(self.citation_model, citations)
-        obj._prefetched_objects_cache = cache
-        obj.as_of = self.day
-        return obj
+def _citations_of(citation_model, day, ids):
+    """The citations, as they stood at the end of ``day``, of the records ``ids``, by record id."""
+    target_field = citation_model.TARGET_FIELD
+    found = defaultdict(list)
+    citations = (
+        _citations_at(citation_model, end_of_day(day))
+        .filter(**{f"{target_field}_id__in": ids})
+        .select_related("source")
+        .defer("source__archived_text")
+        .order_by("supports", "source__title", "id")
+    )
+    for citation in citations:
+        found[getattr(citation, f"{target_field}_id")].append(citation)
+    return found
 
 
-class Snapshots:
-    """Filtered snapshot rows that behave like a QuerySet of records as they stood.
+def _instances(model, history_rows):
+    """The model instance each history row holds, as simple-history's ``row.instance`` makes it, except that the
+    columns history does not keep (a licence's stored ``public`` flag and sort keys, read from today's record)
+    are read for all the rows in one query, not one query a row."""
+    history_model = model.history.model
+    kept = [field.attname for field in history_model.tracked_fields]
+    others = [
+        field.attname
+        for name in history_model._history_excluded_fields
+        if not isinstance(field := model._meta.get_field(name), models.ManyToManyField)
+    ]
+    today = {}
+    if others:
+        current = model._default_manager.filter(pk__in=[row.id for row in history_rows]).values("pk", *others)
+        today = {values.pop("pk"): values for values in current}
+    instances = []
+    for row in history_rows:
+        obj = model(**{attname: getattr(row, attname) for attname in kept}, **today.get(row.id, {}))
+        setattr(obj, SIMPLE_HISTORY_REVERSE_ATTR_NAME, row)  # as row.instance: the history row it came from
+        instances.append(obj)
+    return instances
 
-    Enough of the QuerySet API for Django's paginator, DRF's pagination and the
-    exports: ``count``, slicing, iteration and ``iterator``. Each slice turns
-    its rows into instances with a fixed number of queries.
+
+def _record(model, shape, day, row, obj, citations):
+    """The record a history row holds (``obj``, its instance), as it stood: today's related records, its sets
+    then."""
+    for name in shape.related:
+        setattr(obj, name, getattr(row, name))
+    sets = {}
+    for field_name in shape.m2m:
+        accessor, _, target = m2m_snapshot(type(row), field_name)
+        items = sorted((getattr(item, target) for item in getattr(row, accessor).all()), key=str)
+        sets[field_name] = (model._meta.get_field(field_name).related_model, items)
+    sets["citations"] = (shape.citation_model, citations)
+    _answer_from(obj, sets)
+    obj.as_of = day
+    return obj
+
+
+def _answer_from(obj, sets):
+    """Make ``obj.<relation>.all()`` answer each of ``sets`` (``{relation: (model, items)}``) without a query.
+
+    History keeps a record's many-to-many sets and citations in its own tables, which no ``Prefetch`` can read
+    into a live model's related manager, so they are stored the way ``prefetch_related_objects`` stores what
+    it reads: in the instance's prefetch cache, each as an evaluated queryset of its model.
     """
-
-    ordered = True
-
-    def __init__(self, rows, snapshot):
-        self.rows = rows
-        self.snapshot = snapshot
-        self.model = snapshot.model
-
-    def count(self):
-        return self.rows.count()
-
-    def __len__(self):
-        return self.count()
-
-    def exists(self):
-        return self.rows.exists()
-
-    def all(self):
-        return self
-
-    def __getitem__(self, key):
-        if isinstance(key, int):
-            found = self[key : key + 1]
-            if not found:
-                raise IndexError(key)
-            return found[0]
-        return self.snapshot.records(self.rows[key])
-
-    def __iter__(self):
-        return self.iterator()
-
-    def iterator(self, chunk_size=500):
-        offset = 0
-        while True:
-            chunk = self[offset : offset + chunk_size]
-            yield from chunk
-            if len(chunk) < chunk_size:
-                return
-            offset += chunk_size
+    cache = {}
+    for name, (related_model, items) in sets.items():
+        queryset = related_model._default_manager.none()
+        queryset._result_cache = list(items)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    obj._prefetched_objects_cache = cache
 
 
 # ---------------------------------------------------------------------------
@@ -362,7 +429,11 @@ class Snapshots:
 
 
 class AsOfMixin:
-    """A list's FilterSet over snapshot rows: ``qs`` yields records as they stood on ``as_of``."""
+    """A list's FilterSet over the history rows of :func:`rows`: ``qs`` is those rows, filtered and sorted.
+
+    Callers turn the rows they show into records as they stood with :func:`records` (or :func:`page`,
+    :func:`iterate`).
+    """
 
     as_of_day: datetime.date
 
@@ -374,10 +445,6 @@ class AsOfMixin:
 
     def snapshot_fields(self):
         return {}
-
-    @property
-    def qs(self):
-        return Snapshots(super().qs, self.snapshot())
 
 
 # The live sorts read the licence's sort-key copies, which history rows lack: snapshots sort by the originals.
@@ -402,15 +469,6 @@ class LicenseAsOfFilterSet(AsOfMixin, filters.LicenseFilterSet):
         _, activities, target = m2m_snapshot(License.history.model, "activities")
         return {"activity": f"{activities}__{target}"}
 
-    def snapshot(self):
-        return Snapshot(
-            License,
-            ("holder", "license_type", "regulator", "jurisdiction"),
-            ("activities", "passported_to"),
-            LicenseCitation,
-            self.as_of_day,
-        )
-
     def filter_in_force_on(self, queryset, name, value):
         # The rule lives on LicenseQuerySet; it reads only columns the snapshot has too.
         return LicenseQuerySet.in_force(queryset, at=value)
@@ -420,40 +478,30 @@ class AuditAsOfFilterSet(AsOfMixin, filters.AuditFilterSet):
     class Meta(filters.AuditFilterSet.Meta):
         model = Audit.history.model
 
-    def snapshot(self):
-        day = self.as_of_day
-        return Snapshot(
-            Audit,
-            ("subject", "standard", "auditor"),
-            (),
-            AuditCitation,
-            day,
-            # Each record's status that day, superseded by (or superseding) reports of the same snapshot.
-            finish=lambda records: link_supersession(records, at=day, candidates=audit_snapshots(day)),
-        )
-
     def filter_valid_on(self, queryset, name, value):
         # The rule lives on AuditQuerySet; a report is superseded by later ones of the same snapshot.
-        return AuditQuerySet.valid(queryset, at=value, candidates=audit_snapshots(self.as_of_day))
+        return AuditQuerySet.valid(queryset, at=value, candidates=rows(Audit, self.as_of_day))
 
 
 AS_OF_VARIANTS = {
-    filters.LicenseFilterSet: (LicenseAsOfFilterSet, license_snapshots),
-    filters.AuditFilterSet: (AuditAsOfFilterSet, audit_snapshots),
+    filters.LicenseFilterSet: LicenseAsOfFilterSet,
+    filters.AuditFilterSet: AuditAsOfFilterSet,
 }
 
 
 def filterset_for(filterset_class, data=None, queryset=None, request=None, **kwargs):
-    """``filterset_class`` over ``queryset``; with a valid ``as_of`` in ``data``, its as-of variant over snapshots.
+    """``filterset_class`` over ``queryset``; with a valid ``as_of`` in ``data``, its as-of variant over the
+    history rows of :func:`rows` (``queryset`` is then not read).
 
-    The returned FilterSet has ``as_of`` (the day, or None) for banners and serializers.
+    The returned FilterSet has ``as_of``, the day or None: with a day its ``qs`` holds history rows, which
+    :func:`records` turns into the records as they stood.
     """
     variant = AS_OF_VARIANTS.get(filterset_class)
     day = parse_as_of(data) if variant else None
     if day is None:
         filterset = filterset_class(data, queryset=queryset, request=request, **kwargs)
     else:
-        variant_class, snapshots = variant
-        filterset = variant_class(data, queryset=snapshots(day), request=request, as_of_day=day, **kwargs)
+        model = filterset_class._meta.model
+        filterset = variant(data, queryset=rows(model, day), request=request, as_of_day=day, **kwargs)
     filterset.as_of = day
     return filterset

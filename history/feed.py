@@ -1,4 +1,4 @@
-"""The public change history: dated changes to published facts, read from django-simple-history.
+"""The public change history: the dated changes to published facts, read from django-simple-history.
 
 Only what the public could see is ever shown, and from the moment it could:
 
@@ -21,14 +21,15 @@ Only what the public could see is ever shown, and from the moment it could:
   (for a citation) its source is published;
 * editors are never named: ``history_user`` is never read.
 
-:class:`ChangeFeed` behaves enough like a QuerySet (``all``, ``count``,
-slicing, ``iterator``) for Django's paginator, the list views' FilterSet and
-the CSV/JSON exports. It selects one page with a single UNION query over every
-history table, to which each table gives only its newest rows (as many as the
-page needs, read along its index on ``history_date``), counts with one query
-of one ``COUNT(*)`` per table, then loads that page's rows, their previous
-versions and the records they belong to with a fixed number of queries per
-record type. Exports walk the feed by key, never by offset.
+Read it through four functions of :class:`Filters` (record types, a period, one
+record, or an Atom feed's scopes): :func:`count`, :func:`select` (a slice),
+:func:`page` (a slice and the count) and :func:`iterate` (every change, a chunk
+at a time); :func:`changes_for` is a detail page's section. A slice is one UNION
+query over every history table, to which each table gives only its newest rows
+(as many as the slice needs, read along its index on ``history_date``); a count
+is one query of one ``COUNT(*)`` per table; then the slice's rows, their previous
+versions and the records they belong to are loaded with a fixed number of queries
+per record type. :func:`iterate` walks the feed by key, never by offset.
 
 The as-of rule costs a few index lookups per history row it is asked of (one
 seek each into the history tables' "row at an instant" indexes, which hold
@@ -42,6 +43,7 @@ from __future__ import annotations
 import calendar
 import datetime
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -53,7 +55,7 @@ from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from history.as_of import cited_then, public_then, was_public
+from history.as_of import cited_then, citing_then, named_public_now, public_then, was_public
 from registry.dates import DatePrecision, PartialDate
 from registry.models import (
     Audit,
@@ -67,14 +69,11 @@ from registry.models import (
     License,
     LicenseCitation,
     LicenseType,
-    Publication,
     Regime,
     Regulator,
     Source,
     visibility_rule,
 )
-
-PUBLISHED = Publication.PUBLISHED
 
 RECORD_TYPES = {
     "license": "Licence",
@@ -206,9 +205,9 @@ def _label_key_person(obj):
 
 
 def _is_public(obj) -> bool:
-    """Whether a related record may be named: reference data always, curated records when published now."""
-    status = getattr(obj, "publication_status", None)
-    return status is None or status == PUBLISHED
+    """Whether a related record may be named: reference data always, a curated record when published now (the
+    diffs name an entity, regime, regulator or source, whose ``published()`` asks nothing more)."""
+    return getattr(obj, "is_published", True)
 
 
 NOT_PUBLIC = "(not public)"
@@ -265,8 +264,6 @@ class Track:
     parent_field: str | None = None
     parent_model: type[models.Model] | None = None
     child_name: str = ""
-    # For deletions and unpublishing: the records the snapshot's label names must be published today.
-    label_safe: object = None
     # The target of a detail page: extra lookups on the history rows, by the target's model.
     target_lookups: tuple[tuple[type[models.Model], str], ...] = ()
 
@@ -296,23 +293,6 @@ class Track:
         return lookups
 
 
-def _published_record(model, attname, nullable=False, **lookups):
-    """The record a history row's ``attname`` points to is published today (or, if ``nullable``, none is named).
-
-    An ``EXISTS`` rather than a join: only the rare rows that need it (deletions, unpublishing) look it up.
-    """
-    published = Exists(model.objects.filter(pk=OuterRef(attname), **(lookups or {"publication_status": PUBLISHED})))
-    return Q(**{f"{attname}__isnull": True}) | published if nullable else published
-
-
-def _license_label_safe():
-    return (
-        _published_record(Entity, "holder_id")
-        & _published_record(LicenseType, "license_type_id", regime__publication_status=PUBLISHED)
-        & _published_record(Regulator, "regulator_id", nullable=True)
-    )
-
-
 TRACKS = (
     Track(
         "license",
@@ -320,7 +300,6 @@ TRACKS = (
         "license",
         label=_label_license,
         related=("holder", "license_type__regime", "regulator", "jurisdiction"),
-        label_safe=_license_label_safe(),
     ),
     Track(
         "license-citation",
@@ -337,7 +316,6 @@ TRACKS = (
         "audit",
         label=_label_audit,
         related=("subject", "standard", "auditor"),
-        label_safe=_published_record(Entity, "subject_id") & _published_record(Entity, "auditor_id", nullable=True),
     ),
     Track(
         "audit-citation",
@@ -382,7 +360,6 @@ TRACKS = (
         "keyperson",
         label=_label_key_person,
         related=("entity",),
-        label_safe=_published_record(Entity, "entity_id"),
         target_lookups=((Entity, "entity"),),
     ),
     Track(
@@ -432,7 +409,7 @@ def _parent_public_at_row(track):
     then = was_public(track.parent_model, parent, now, today=False, cited=False)
     if track.model is not _citation_model(track.parent_model):
         return then & cited_then(track.parent_model, now, today=False, reference=parent)
-    itself = ~Q(history_type="-") & was_public(Source, "source_id", now, today=False)
+    itself = citing_then(now)
     return then & (itself | cited_then(track.parent_model, now, today=False, reference=parent))
 
 
@@ -496,262 +473,214 @@ def _visible_rows(track, per_row):
         return rows.filter(_visible_now(track.parent_model, parent, per_row)).filter(_parent_public_at_row(track))
     current = _visible_now(track.model, "id", per_row) & _public_at_row(track.model)
     # Deleted or taken off the public site (by itself, or by a record it depends on) while it was public.
-    gone = (Q(history_type="-") | ~_public_at_row(track.model)) & Q(public_before=True)
-    if track.label_safe is not None:
-        gone &= track.label_safe
+    # Its label names the records its visibility rule names (a licence's holder): they must be public today.
+    gone = Q(history_type="-") | ~_public_at_row(track.model)
+    gone &= Q(public_before=True) & named_public_now(track.model, per_row=True)
     return rows.alias(public_before=_public_before(track)).filter(current | gone)
 
 
 # ---------------------------------------------------------------------------
-# The feed
+# The feed: which changes, how many, which of them
 # ---------------------------------------------------------------------------
 
 
-class ChangeFeed:
-    """The public changes, newest first, filterable like a QuerySet (each method returns a new feed)."""
+@dataclass(frozen=True)
+class Filters:
+    """Which public changes to read; the default reads them all.
 
-    ordered = True
-    model = None  # django-filter reads it; a feed spans many models
+    ``types`` keeps the changes of those record types (keys of :data:`RECORD_TYPES`); ``since`` and
+    ``until`` are days in the site's time zone, both included. ``record`` keeps one record's changes and
+    its citations' (an entity's include its aliases and key people): a detail page's. ``scopes`` maps a
+    track key to a condition on that track's history rows and leaves out the tracks it does not name: an
+    Atom feed's (history.feeds). None of them can show more than :func:`visible_rows` lets through.
+    """
 
-    def __init__(self, types=None, since=None, until=None, target=None, empty=False):
-        self.types = tuple(types) if types else None
-        self.since = since
-        self.until = until
-        self.target = target
-        self.empty = empty
-        self._count = None
-        self._parts_cache = {}
+    types: tuple[str, ...] = ()
+    since: datetime.date | None = None
+    until: datetime.date | None = None
+    record: models.Model | None = None
+    scopes: Mapping[str, Q] | None = None
 
-    def _clone(self, **changes):
-        values = {
-            "types": self.types,
-            "since": self.since,
-            "until": self.until,
-            "target": self.target,
-            "empty": self.empty,
-        }
-        values.update(changes)
-        return ChangeFeed(**values)
 
-    # QuerySet-like API -------------------------------------------------------
+ALL = Filters()
 
-    def all(self):
-        return self._clone()
 
-    def none(self):
-        return self._clone(empty=True)
+def count(filters: Filters = ALL) -> int:
+    """How many changes ``filters`` selects: one ``COUNT(*)`` per track, in one query (a UNION of one row each)."""
 
-    def of_types(self, *types):
-        return self._clone(types=types)
+    def build():
+        return _union(
+            [
+                rows.order_by().annotate(_one=Value(1)).values("_one").annotate(n=Count("*")).values("n")
+                for _, rows in _parts(filters)
+            ]
+        )
 
-    def between(self, since=None, until=None):
-        """Changes made on or after the day ``since`` and on or before the day ``until`` (site time zone)."""
-        return self._clone(since=since or self.since, until=until or self.until)
+    return sum(n for (n,) in _run(filters, ("count",), build))
 
-    def for_record(self, obj):
-        """Changes of ``obj`` and of its citations (an entity's include its aliases and key people)."""
-        return self._clone(target=obj)
 
-    def count(self):
-        if self._count is None:
-            self._count = self._count_rows()
-        return self._count
+def select(filters: Filters = ALL, offset: int = 0, limit: int | None = None) -> list[Change]:
+    """The changes ``filters`` selects from ``offset``, at most ``limit`` of them (None: to the end), newest first."""
+    stop = None if limit is None else offset + limit
+    if stop is not None and stop <= offset:
+        return []
+    return materialise(_select(filters, offset, stop))
 
-    def __len__(self):
-        return self.count()
 
-    def __getitem__(self, key):
-        if isinstance(key, int):
-            rows = self[key : key + 1]
-            if not rows:
-                raise IndexError(key)
-            return rows[0]
-        start, stop = key.start or 0, key.stop
-        if stop is not None and stop <= start:
-            return []
-        return materialise(self._select(start, stop))
+def page(filters: Filters, offset: int, limit: int) -> tuple[list[Change], int]:
+    """``(changes, total)``: the changes ``[offset:offset + limit]`` and how many ``filters`` selects in all.
 
-    def __iter__(self):
-        return self.iterator()
+    An offset past the end reads no changes: a huge OFFSET overflows some backends.
+    """
+    total = count(filters)
+    return (select(filters, offset, limit) if offset < total else []), total
 
-    def iterator(self, chunk_size=500):
-        """Every change, a chunk at a time; each chunk starts after the last key of the one before (no OFFSET)."""
-        if self._builds_own_keys():
-            yield from self._iterate_by_offset(chunk_size)
+
+def iterate(filters: Filters = ALL, chunk_size: int = 500) -> Iterator[Change]:
+    """Every change ``filters`` selects, newest first, read a chunk at a time.
+
+    Each chunk starts after the last key of the one before (no OFFSET), so a whole export costs the same per
+    chunk however deep it goes.
+    """
+    after = None
+    while True:
+        keys = _select(filters, 0, chunk_size, after=after)
+        yield from materialise(keys)
+        if len(keys) < chunk_size:
             return
-        after = None
-        while True:
-            keys = self._select(0, chunk_size, after=after)
-            yield from materialise(keys)
-            if len(keys) < chunk_size:
-                return
-            after = keys[-1]
+        after = keys[-1]
 
-    def _iterate_by_offset(self, chunk_size):
-        offset = 0
-        while True:
-            keys = self._select(offset, offset + chunk_size)
-            yield from materialise(keys)
-            if len(keys) < chunk_size:
-                return
-            offset += chunk_size
 
-    # Query building ----------------------------------------------------------
+def changes_for(obj, limit=DETAIL_PAGE_LIMIT):
+    """The latest public changes of one record, for its detail page: ``{"changes", "count", "limit"}``."""
+    filters = Filters(record=obj)
+    latest = select(filters, 0, limit)
+    total = len(latest) if len(latest) < limit else count(filters)
+    return {"changes": latest, "count": total, "limit": limit}
 
-    def _tracks(self):
-        for track in TRACKS:
-            if self.types and track.record_type not in self.types:
+
+def _tracks(filters):
+    """``(track, condition)`` for each track ``filters`` spans: the condition (or None) narrows its history rows."""
+    for track in TRACKS:
+        if filters.types and track.record_type not in filters.types:
+            continue
+        condition = None
+        if filters.scopes is not None:
+            condition = filters.scopes.get(track.key)
+            if condition is None:
                 continue
-            lookup = self._target_lookup(track)
-            if self.target is not None and lookup is None:
+        if filters.record is not None:
+            lookup = _record_lookup(track, type(filters.record))
+            if lookup is None:
                 continue
-            yield track, lookup
+            condition = Q(**{lookup: filters.record.pk}) & (condition or Q())
+        yield track, condition
 
-    def _target_lookup(self, track):
-        if self.target is None:
-            return None
-        target_model = type(self.target)
-        if track.model is target_model:
-            return "id"
-        if track.parent_model is target_model:
-            return f"{track.parent_field}_id"
-        for model, lookup in track.target_lookups:
-            if model is target_model:
-                return lookup
-        return None
 
-    def _parts(self, per_row=False):
-        """``(track, rows)`` for each track the feed spans: its visible history rows, filtered (see visible_rows)."""
-        if per_row not in self._parts_cache:
-            self._parts_cache[per_row] = self._build_parts(per_row)
-        return self._parts_cache[per_row]
+def _record_lookup(track, record_model):
+    """The lookup from a history row of ``track`` to the ``record_model`` record it belongs to, if any."""
+    if track.model is record_model:
+        return "id"
+    if track.parent_model is record_model:
+        return f"{track.parent_field}_id"
+    return next((lookup for model, lookup in track.target_lookups if model is record_model), None)
 
-    def _build_parts(self, per_row):
-        if self.empty:
-            return []
-        parts = []
-        for track, lookup in self._tracks():
-            rows = visible_rows(track, per_row)
-            if lookup:
-                rows = rows.filter(**{lookup: self.target.pk})
-            if self.since:
-                rows = rows.filter(history_date__gte=_start_of(self.since))
-            if self.until:
-                rows = rows.filter(history_date__lt=_start_of(self.until + datetime.timedelta(days=1)))
-            parts.append((track, rows))
-        return parts
 
-    def _keys(self):
-        """One values() query per track, UNIONed: ``{history_id, history_date, track}`` of every visible row.
+def _parts(filters, per_row=False):
+    """``(track, rows)`` for each track ``filters`` spans: its visible history rows, filtered (see visible_rows)."""
+    parts = []
+    for track, condition in _tracks(filters):
+        rows = visible_rows(track, per_row)
+        if condition is not None:
+            rows = rows.filter(condition)
+        if filters.since:
+            rows = rows.filter(history_date__gte=_start_of(filters.since))
+        if filters.until:
+            rows = rows.filter(history_date__lt=_start_of(filters.until + datetime.timedelta(days=1)))
+        parts.append((track, rows))
+    return parts
 
-        A subclass may build its own (history.feeds.ScopedChangeFeed does); the
-        feed then counts and orders that UNION as a whole, which is correct but
-        reads every row it holds.
-        """
-        return _union([_key_values(track, rows) for track, rows in self._parts()])
 
-    def _builds_own_keys(self):
-        return type(self)._keys is not ChangeFeed._keys
+def _select(filters, start, stop, after=None):
+    """The keys ``{history_id, history_date, track}`` of the changes ``[start:stop]``, newest first.
 
-    def _count_rows(self):
-        """The number of changes: one ``COUNT(*)`` per track, in one query (a UNION of one row each)."""
-        if self._builds_own_keys():
-            query = self._keys()
-            return query.count() if query is not None else 0
+    Only the newest ``stop`` rows of a track can be among the feed's first
+    ``stop``, so near the top (``stop`` up to :data:`NEWEST_ROWS`) each
+    track's part reads at most that many rows, newest first along its
+    index on ``history_date``, before the UNION orders them: the visibility
+    rule is evaluated for about a page of rows, not for every row of every
+    history table. Deeper, the UNION of whole tracks is ordered at once
+    (SQLite merges the tracks' index scans and stops at ``stop``;
+    PostgreSQL sorts, which beats reading ``stop`` rows from each track).
+    ``after``, a key with its ``history_date``, starts the feed after it
+    (see :func:`iterate`).
+    """
+    if after is not None:
+        query = _select_query(filters, start, stop, after)
+        return list(query) if query is not None else []
+    rows = _run(filters, ("select", start, stop), lambda: _select_query(filters, start, stop))
+    zone = connections[router.db_for_read(TRACKS[0].history)].timezone
+    return [
+        {"history_id": history_id, "history_date": _datetime(date, zone), "track": track}
+        for history_id, date, track in rows
+    ]
 
-        def build():
-            return _union(
-                [
-                    rows.order_by().annotate(_one=Value(1)).values("_one").annotate(n=Count("*")).values("n")
-                    for _, rows in self._parts()
-                ]
-            )
 
-        return sum(n for (n,) in self._run(("count",), build))
-
-    def _select(self, start, stop, after=None):
-        """The keys ``{history_id, history_date, track}`` of the changes ``[start:stop]``, newest first.
-
-        Only the newest ``stop`` rows of a track can be among the feed's first
-        ``stop``, so near the top (``stop`` up to :data:`NEWEST_ROWS`) each
-        track's part reads at most that many rows, newest first along its
-        index on ``history_date``, before the UNION orders them: the visibility
-        rule is evaluated for about a page of rows, not for every row of every
-        history table. Deeper, the UNION of whole tracks is ordered at once
-        (SQLite merges the tracks' index scans and stops at ``stop``;
-        PostgreSQL sorts, which beats reading ``stop`` rows from each track).
-        ``after``, a key with its ``history_date``, starts the feed after it
-        (see :meth:`iterator`).
-        """
-        if self._builds_own_keys():
-            query = self._keys()
-            if query is None:
-                return []
-            ordered = query.order_by(*KEY_ORDER)
-            return list(ordered[start:stop] if stop is not None else ordered[start:])
+def _select_query(filters, start, stop, after=None):
+    newest = stop is not None and stop <= NEWEST_ROWS
+    parts = []
+    for track, rows in _parts(filters, per_row=newest):
         if after is not None:
-            query = self._select_query(start, stop, after)
-            return list(query) if query is not None else []
-        rows = self._run(("select", start, stop), lambda: self._select_query(start, stop))
-        zone = connections[router.db_for_read(TRACKS[0].history)].timezone
-        return [
-            {"history_id": history_id, "history_date": _datetime(date, zone), "track": track}
-            for history_id, date, track in rows
-        ]
+            rows = rows.filter(_after(track, after))
+        if newest:
+            newest_ids = rows.order_by("-history_date", "-history_id").values("history_id")[:stop]
+            rows = track.history.objects.filter(history_id__in=newest_ids)
+        parts.append(_key_values(track, rows))
+    query = _union(parts)
+    if query is None:
+        return None
+    ordered = query.order_by(*KEY_ORDER)
+    return ordered[start:stop] if stop is not None else ordered[start:]
 
-    def _select_query(self, start, stop, after=None):
-        newest = stop is not None and stop <= NEWEST_ROWS
-        parts = []
-        for track, rows in self._parts(per_row=newest):
-            if after is not None:
-                rows = rows.filter(_after(track, after))
-            if newest:
-                newest_ids = rows.order_by("-history_date", "-history_id").values("history_id")[:stop]
-                rows = track.history.objects.filter(history_id__in=newest_ids)
-            parts.append(_key_values(track, rows))
-        query = _union(parts)
+
+def _run(filters, kind, build):
+    """The rows (tuples) of the query ``build()`` returns, its SQL compiled once per filters and database.
+
+    Building and compiling a query over twelve history tables through the
+    ORM takes longer than the database takes to run it for the newest
+    page. The SQL depends on the filters only, never on the data, so it
+    stays right across writes, which are what make a page cold. One record's
+    changes and scoped ones are compiled each time (their SQL names records).
+    """
+    using = router.db_for_read(TRACKS[0].history)
+    key = None
+    if filters.record is None and filters.scopes is None:
+        # The dates' bounds are read in the current time zone.
+        zone = timezone.get_current_timezone_name()
+        key = (using, connections[using].vendor, zone, kind, filters.types, filters.since, filters.until)
+    statement = _STATEMENTS.get(key) if key else None
+    if statement is None:
+        query = build()
         if query is None:
-            return None
-        ordered = query.order_by(*KEY_ORDER)
-        return ordered[start:stop] if stop is not None else ordered[start:]
-
-    def _run(self, kind, build):
-        """The rows (tuples) of the query ``build()`` returns, its SQL compiled once per feed and database.
-
-        Building and compiling a query over twelve history tables through the
-        ORM takes longer than the database takes to run it for the newest
-        page. The SQL depends on the feed's filters only, never on the data, so
-        it stays right across writes, which are what make a page cold.
-        """
-        using = router.db_for_read(TRACKS[0].history)
-        key = None
-        if self.target is None:
-            # The dates' bounds are read in the current time zone.
-            zone = timezone.get_current_timezone_name()
-            key = (using, connections[using].vendor, zone, kind, self.types, self.since, self.until, self.empty)
-        statement = _STATEMENTS.get(key) if key else None
-        if statement is None:
-            query = build()
-            if query is None:
-                return []
-            try:
-                statement = query.query.get_compiler(using=query.db).as_sql()
-            except EmptyResultSet:
-                return []
-            if key:
-                if len(_STATEMENTS) >= STATEMENT_CACHE_SIZE:
-                    _STATEMENTS.clear()
-                _STATEMENTS[key] = statement
-        sql, params = statement
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+            return []
+        try:
+            statement = query.query.get_compiler(using=query.db).as_sql()
+        except EmptyResultSet:
+            return []
+        if key:
+            if len(_STATEMENTS) >= STATEMENT_CACHE_SIZE:
+                _STATEMENTS.clear()
+            _STATEMENTS[key] = statement
+    sql, params = statement
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-# How far from the top a page is read from each track's newest rows (see ChangeFeed._select).
+# How far from the top a page is read from each track's newest rows (see _select).
 NEWEST_ROWS = 1000
 
-# Compiled SQL of feeds' counts and pages (see ChangeFeed._run), by database and feed; emptied when full.
+# Compiled SQL of feeds' counts and pages (see _run), by database and filters; emptied when full.
 _STATEMENTS = {}
 STATEMENT_CACHE_SIZE = 500
 
@@ -800,14 +729,6 @@ def _after(track, key):
 
 def _start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def changes_for(obj, limit=DETAIL_PAGE_LIMIT):
-    """The latest public changes of one record, for its detail page: ``{"changes", "count", "limit"}``."""
-    feed = ChangeFeed().for_record(obj)
-    changes = feed[:limit]
-    count = len(changes) if len(changes) < limit else feed.count()
-    return {"changes": changes, "count": count, "limit": limit}
 
 
 # ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""Atom feeds of new and changed published records (Django's syndication framework).
+"""Atom feeds of the public change history (Django's syndication framework).
 
-Entries are the public change history of :mod:`history.feed`, so the
-feeds show exactly what ``/changes/`` shows: changes to published records,
-never drafts, never an editor's name. Three feeds:
+Entries are the changes :mod:`history.feed` selects, narrowed to some records by
+``Filters(scopes=...)``, so the feeds show exactly what ``/changes/`` shows:
+changes to published records, never drafts, never an editor's name. Three feeds:
 
 * ``/feeds/changes.atom``: the whole register;
 * ``/entities/<slug>/changes.atom``: one entity, its licences and audits;
@@ -16,7 +16,7 @@ import hashlib
 from urllib.parse import urlencode
 
 from django.contrib.syndication.views import Feed
-from django.db.models import CharField, Q, Value
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -27,43 +27,6 @@ from registry.models import Entity, Jurisdiction, License
 
 FEED_LENGTH = 50
 PUBLISHER = "Compliance Registry"
-
-
-class ScopedChangeFeed(feed.ChangeFeed):
-    """The public changes of some records only: ``scopes`` maps a track key to a filter on its history rows.
-
-    Tracks without a scope are left out. Built on ChangeFeed's own visibility
-    rule (:func:`history.feed.visible_rows`), so a scope can only narrow it.
-    """
-
-    def __init__(self, scopes, **kwargs):
-        super().__init__(**kwargs)
-        self.scopes = scopes
-
-    def _clone(self, **changed):
-        values = {"types": self.types, "since": self.since, "until": self.until, "empty": self.empty}
-        values.update(changed)
-        values.pop("target", None)
-        return ScopedChangeFeed(self.scopes, **values)
-
-    def _keys(self):
-        if self.empty:
-            return None
-        parts = []
-        for track in feed.TRACKS:
-            scope = self.scopes.get(track.key)
-            if scope is None:
-                continue
-            rows = feed.visible_rows(track).filter(scope)
-            parts.append(
-                rows.order_by()
-                .annotate(track=Value(track.key, output_field=CharField()))
-                .values("history_id", "history_date", "track")
-            )
-        if not parts:
-            return None
-        first, *others = parts
-        return first.union(*others, all=True) if others else first
 
 
 def entity_scopes(entity):
@@ -96,8 +59,9 @@ class ChangesFeed(Feed):
     def get_object(self, request, *args, **kwargs):
         return None
 
-    def feed(self, obj):
-        return feed.ChangeFeed()
+    def filters(self, obj):
+        """The changes this feed lists (:class:`history.feed.Filters`)."""
+        return feed.ALL
 
     def title(self, obj):
         return "Compliance Registry: changes"
@@ -112,7 +76,7 @@ class ChangesFeed(Feed):
         return reverse("registry:feed-changes")
 
     def items(self, obj):
-        return self.feed(obj)[:FEED_LENGTH]
+        return feed.select(self.filters(obj), 0, FEED_LENGTH)
 
     def item_title(self, change):
         return f"{change.record_type_display}: {change.label} ({change.action_display.lower()})"
@@ -151,8 +115,8 @@ class EntityChangesFeed(ChangesFeed):
     def get_object(self, request, slug):
         return get_object_or_404(Entity.objects.published(), slug=slug)
 
-    def feed(self, entity):
-        return ScopedChangeFeed(entity_scopes(entity))
+    def filters(self, entity):
+        return feed.Filters(scopes=entity_scopes(entity))
 
     def title(self, entity):
         return f"Compliance Registry: changes to {entity.name}"
@@ -176,8 +140,8 @@ class JurisdictionChangesFeed(ChangesFeed):
             raise Http404("No jurisdiction has this code.")
         return jurisdiction
 
-    def feed(self, jurisdiction):
-        return ScopedChangeFeed(jurisdiction_scopes(jurisdiction))
+    def filters(self, jurisdiction):
+        return feed.Filters(scopes=jurisdiction_scopes(jurisdiction))
 
     def title(self, jurisdiction):
         return f"Compliance Registry: licences usable in {jurisdiction.name}"

@@ -67,22 +67,13 @@ from registry.models import (
     Source,
     Standard,
 )
+from registry.models.base import WORKFLOW_FIELDS
 
 logger = logging.getLogger(__name__)
 
 LIST_SEPARATOR = ";"
 # Reasons are shown in one line of the history list: shorten very long file names.
 HISTORY_REASON_MAX_LENGTH = 100
-# Set by the review workflow, never by a file.
-BOOKKEEPING_FIELDS = {
-    "publication_status",
-    "version",
-    "last_edited_by",
-    "published_by",
-    "published_at",
-    "created_at",
-    "updated_at",
-}
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
@@ -624,7 +615,7 @@ class ReviewedResource(ModelResource):
         stored = model._base_manager.get(pk=instance.pk)
         fields = {}
         for field in model._meta.concrete_fields:
-            if field.primary_key or field.name in BOOKKEEPING_FIELDS:
+            if field.primary_key or field.name in WORKFLOW_FIELDS:
                 continue
             value = getattr(instance, field.attname)
             if value != getattr(stored, field.attname):

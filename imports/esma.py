@@ -19,8 +19,11 @@ same Source) from every fact it writes. Identity across snapshots:
 
 Four-eyes: new records are drafts; changes to drafts are saved directly;
 changes to published records become pending revisions (``review.propose``),
-unless the operator passes ``publish=True``, which publishes directly with no
-``published_by`` (as ``loaddata`` does) and says so in the history.
+unless the operator passes ``publish=True``: then every record the import
+writes is put live through ``review.publish_as_operator`` (the review
+service's operator path: no reviewer, so no ``published_by``, as for
+``loaddata``; the history's reason says ``--publish``; records that become
+public through them get a history row, as when a reviewer publishes).
 
 Where another source (a curator's article) supports a licence fact, the
 importer leaves that fact's value alone and only writes its own citation, so
@@ -501,7 +504,12 @@ def fast_bulk_update(model, objs, fields, batch_size=400):
 
 
 class Writer:
-    """Collects creations and changes, then writes them in bulk with their history (counted by type)."""
+    """Collects creations and changes, then writes them in bulk with their history (counted by type).
+
+    With ``publish`` (the operator's ``--publish``), every record it writes
+    goes live through :func:`curation.review.publish_as_operator` as it is
+    written: the review service sets the publication, the writer the rows.
+    """
 
     def __init__(self, *, user, reason: str, publish: bool, now, counts: Counts):
         self.user, self.reason, self.publish, self.now = user, reason, publish, now
@@ -510,10 +518,7 @@ class Writer:
     def prepare_new(self, obj):
         obj.last_edited_by = self.user
         obj.created_at = obj.updated_at = self.now
-        if self.publish:
-            obj.publication_status, obj.published_by, obj.published_at = Publication.PUBLISHED, None, self.now
-        else:
-            obj.publication_status = Publication.DRAFT
+        obj.publication_status = Publication.DRAFT
         return obj
 
     def route(self, obj) -> str:
@@ -523,23 +528,34 @@ class Writer:
         return "propose"
 
     def apply_direct(self, obj, fields: dict) -> list[str]:
-        """Set the changed values (and, with ``publish``, publish); return the field names to save."""
+        """Set the changed values; return the field names to save."""
         for attname, value in fields.items():
             setattr(obj, attname, value)
-        names = [*fields, "version", "updated_at", "last_edited_by"]
         obj.version = (obj.version or 0) + 1
         obj.updated_at = self.now
         obj.last_edited_by = self.user
+        return [*fields, "version", "updated_at", "last_edited_by"]
+
+    def _write(self, objs, write):
+        """``write(objs)``; with ``publish``, through the review service, which puts them live as it is done."""
         if self.publish:
-            # The operator's --publish stands in for a reviewer: no account is named as publisher.
-            obj.publication_status, obj.published_by, obj.published_at = Publication.PUBLISHED, None, self.now
-            names += ["publication_status", "published_by", "published_at"]
-        return names
+            review.publish_as_operator(objs, reason=self.reason, user=self.user, at=self.now, save=write)
+        else:
+            write(objs)
+
+    def save(self, obj):
+        """Save one record (the file's source, the regime) with its history row."""
+        obj._change_reason, obj._history_user = self.reason, self.user
+        self._write([obj], lambda objs: obj.save())
 
     def create(self, model, objs, m2m_of=None):
         """Insert new records, then their many-to-many sets (``m2m_of(obj)`` gives them), then history."""
         if not objs:
             return []
+        self._write(objs, lambda records: self._insert(model, records, m2m_of))
+        return objs
+
+    def _insert(self, model, objs, m2m_of):
         created = model.objects.bulk_create(objs)
         self.counts.created_by_type[model] += len(created)
         sets = {}
@@ -553,13 +569,16 @@ class Writer:
             created, default_user=self.user, default_change_reason=self.reason, default_date=self.now
         )
         _write_m2m_history(model, rows, set(sets))
-        return created
 
     def update(self, model, objs, names, m2m_fields=()):
         """Save changed records (their many-to-many sets already written) with their history."""
         if not objs:
             return
-        fast_bulk_update(model, objs, sorted(set(names)))
+        names = {*names, *(review.PUBLICATION_FIELDS if self.publish else ())}
+        self._write(objs, lambda records: self._save_changes(model, records, sorted(names), m2m_fields))
+
+    def _save_changes(self, model, objs, names, m2m_fields):
+        fast_bulk_update(model, objs, names)
         self.counts.updated_by_type[model] += len(objs)
         rows = model.history.bulk_history_create(
             objs, update=True, default_user=self.user, default_change_reason=self.reason, default_date=self.now
@@ -645,9 +664,7 @@ class BaseImporter:
                 notes=notes,
             )
         )
-        source._change_reason = self.reason
-        source._history_user = self.user
-        source.save()
+        self.writer.save(source)
         self.counts.created_by_type[Source] += 1
         return source
 
@@ -949,8 +966,7 @@ class CaspImporter(BaseImporter):
                     jurisdiction=eu,
                 )
             )
-            regime._change_reason, regime._history_user = self.reason, self.user
-            regime.save()
+            self.writer.save(regime)
             self.counts.created_by_type[Regime] += 1
         elif self.publish and not regime.is_published:
             self.writer.update(Regime, [regime], self.writer.apply_direct(regime, {}))

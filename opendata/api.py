@@ -190,6 +190,13 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
             return queryset
         return super().filter_queryset(queryset)
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        # On a past day the page holds history rows: the records as they stood then (history.as_of).
+        if page is not None and getattr(self, "as_of", None):
+            page = as_of.records(self.filterset_class._meta.model, self.as_of, page)
+        return page
+
 
 @documented("entity", "entities", EntitySerializer)
 class EntityViewSet(RegistryViewSet):

@@ -3,8 +3,9 @@
 A record type's rows are its serializer's table (``opendata.serializers``, ``opendata.tables``): the
 columns of ``/licenses.csv`` are the keys of each record of ``/licenses.json``, in the same order, and
 of a release's licenses.csv. Both exports receive what the list's own FilterSet selected from
-``published()``: a QuerySet, read a batch of ``values()`` at a time, or the as-of snapshots and the change
-feed, which give objects. The JSON export pages as the API does (``opendata.paging``).
+``published()``: a QuerySet, read a batch of ``values()`` at a time; or a :class:`Listing`, the records as
+they stood on a past day (``history.as_of``) or the change feed (``history.feed``), services that give
+objects a page or a chunk at a time. The JSON export pages as the API does (``opendata.paging``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
@@ -61,8 +64,26 @@ def _taken(buffer):
     return text
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Records an export reads from a service rather than a QuerySet (history: the change feed, records as
+    they stood on a past day): ``page(offset, limit)`` gives ``(objects, total)``, ``iterate(chunk_size)``
+    every object. The record type's table makes each row from an object."""
+
+    page: Callable[[int, int], tuple[list, int]]
+    iterate: Callable[[int], Iterator]
+
+
+def _row_batches(request, source, table):
+    """The rows of ``source`` (a QuerySet, or a :class:`Listing`) as lists of at most ``CSV_BATCH_SIZE``."""
+    if isinstance(source, Listing):
+        return table.batches(request, source.iterate(CSV_BATCH_SIZE), CSV_BATCH_SIZE)
+    return table.read(request, source, CSV_BATCH_SIZE)
+
+
 def csv_response(request, source, table, filename):
-    """Stream every row of ``source`` as CSV, a batch at a time so memory stays flat.
+    """Stream every row of ``source`` (a QuerySet or a :class:`Listing`) as CSV, a batch at a time so memory
+    stays flat.
 
     The header goes out before any query runs, so the download starts at once however long the
     database takes to sort the rows; then one chunk per batch.
@@ -75,7 +96,7 @@ def csv_response(request, source, table, filename):
         buffer.write("\ufeff")
         writer.writerow(table.names)
         yield _taken(buffer)
-        for rows in table.read(request, source, CSV_BATCH_SIZE):
+        for rows in _row_batches(request, source, table):
             writer.writerows(map(csv_cell, row.values()) for row in rows)
             yield _taken(buffer)
 
@@ -85,14 +106,18 @@ def csv_response(request, source, table, filename):
 
 
 def json_response(request, source, table, filename):
-    """One page of ``source`` as ``{"count", "next", "previous", "results"}``, paged as the API is.
+    """One page of ``source`` (a QuerySet or a :class:`Listing`) as ``{"count", "next", "previous", "results"}``,
+    paged as the API is.
 
     Shown in the browser, saved under ``filename``. The paging parameters were checked with the
     filters (:meth:`ExportPagination.errors`); a page past the end is a JSON 404.
     """
     paging = ExportPagination()
     try:
-        page = paging.select(source, request)
+        if isinstance(source, Listing):
+            page = paging.select_read(source.page, request)
+        else:
+            page = paging.select(source, request)
     except exceptions.NotFound as exc:
         return JsonResponse({"error": "not found", "detail": str(exc.detail)}, status=404)
     size = page.paginator.per_page

@@ -7,7 +7,7 @@ the end is a 404 saying how many pages there are.
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.utils.translation import ngettext
 from rest_framework import exceptions, pagination
 
@@ -64,17 +64,36 @@ class Pagination(pagination.PageNumberPagination):
 
     def select(self, queryset, request):
         """The page ``request`` asks for, its records not read yet (a QuerySet's slice stays lazy)."""
+        number, size = self._asked(request)
+        paginator = Paginator(queryset, size)
+        self.page = self._page(number, paginator, lambda: paginator.page(number))
+        return self.page
+
+    def select_read(self, read, request):
+        """The page ``request`` asks for of records a service reads: ``read(offset, limit)`` gives
+        ``(records, total)`` in one call (history: records as they stood, the change feed)."""
+        number, size = self._asked(request)
+        records, total = read((number - 1) * size, size)
+        paginator = Paginator((), size)
+        paginator.count = total  # a cached_property: the service counted already
+        self.page = self._page(number, paginator, lambda: Page(records, number, paginator))
+        return self.page
+
+    def _asked(self, request):
+        """``(page number, page size)`` of ``request``; a bad value is a 400 naming it."""
         errors = self.errors(self._params(request))
         if errors:
             raise InvalidParameters(errors)
         self.request = request
-        number = int(self._params(request).get(self.page_query_param, 1))
-        paginator = Paginator(queryset, self.get_page_size(request))
+        return int(self._params(request).get(self.page_query_param, 1)), self.get_page_size(request)
+
+    @staticmethod
+    def _page(number, paginator, make):
+        """``make()``, the page ``number`` of ``paginator``; a page past the end is a 404 saying how many there are."""
         if number > paginator.num_pages:
             pages = ngettext("there is %(count)d page", "there are %(count)d pages", paginator.num_pages)
             raise exceptions.NotFound(f"Page {number} does not exist: {pages % {'count': paginator.num_pages}}.")
-        self.page = paginator.page(number)
-        return self.page
+        return make()
 
     def paginate_queryset(self, queryset, request, view=None):
         return list(self.select(queryset, request))

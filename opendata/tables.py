@@ -8,7 +8,8 @@ reads either
 * a whole batch of a QuerySet through ``values()`` (:meth:`Table.read`, :meth:`Table.page`): one query for
   the records and one per list column, however many records, and no model instances; or
 * a model instance (or any object, such as a change of the feed), through :class:`Record`, which follows the
-  same paths as attributes (:meth:`Table.rows`): the as-of snapshots and the change feed give objects.
+  same paths as attributes (:meth:`Table.rows`, :meth:`Table.batches`): the records as they stood on a past
+  day (``history.as_of``) and the change feed (``history.feed``) give objects.
 """
 
 from __future__ import annotations
@@ -377,13 +378,11 @@ class Table:
 
         For a QuerySet, one query reads the primary keys in its order (8 bytes a record are held); each
         batch is then read by key. So the rows are sorted once, no cursor stays open while the client
-        downloads, and memory holds one batch whatever the number of rows. Other sources (as-of snapshots,
-        the change feed) give objects, a chunk at a time.
+        downloads, and memory holds one batch whatever the number of rows. A table whose columns need
+        instances reads them a chunk at a time.
         """
         if not self.reads_values(queryset):
-            objects = queryset.iterator(chunk_size=batch_size)
-            while chunk := list(islice(objects, batch_size)):
-                yield self.rows(request, chunk)
+            yield from self.batches(request, queryset.iterator(chunk_size=batch_size), batch_size)
             return
         queryset = queryset.prefetch_related(None)
         keys = array("q", queryset.values_list("pk", flat=True).iterator(chunk_size=batch_size))
@@ -392,6 +391,11 @@ class Table:
             rows = self._by_keys(link, queryset, keys[start : start + batch_size].tolist())
             if rows:
                 yield rows
+
+    def batches(self, request, objects, batch_size):
+        """The rows of the objects ``objects`` yields, as lists of at most ``batch_size`` rows."""
+        while chunk := list(islice(objects, batch_size)):
+            yield self.rows(request, chunk)
 
     def reads_values(self, source) -> bool:
         return isinstance(source, QuerySet) and not self.by_instances

@@ -37,8 +37,8 @@ from django.db import connections, models, router, transaction
 from django.db.models import Exists, OuterRef
 from stdnum.iso7064 import mod_97_10
 
-from registry import visibility
 from registry.dates import DatePrecision
+from registry.derived import visibility
 from registry.models import (
     Activity,
     Audit,
@@ -98,7 +98,6 @@ AUDITOR_FIRST = (
 )
 AUDITOR_SECOND = "Assurance Audit Certification Security Attest Risk Verify Trust".split()
 AUDITOR_SUFFIX = ("LLP", "GmbH", "Ltd", "Pte. Ltd.", "Inc.")
-PEOPLE_FIRST = "Ada Bruno Chen Dara Elif Farah Goran Hana Ines Jonas Kemal Lena Mira Nils Omar Priya".split()
 
 # Heavier weights for the usual crypto hubs; every other country weighs 1.
 HUB_WEIGHTS = {
@@ -421,7 +420,7 @@ class DemoGenerator:
         """About 200 countries, EU/EEA members and the usual hubs always included."""
         countries = list(Jurisdiction.objects.filter(kind=JurisdictionKind.COUNTRY).order_by("code"))
         if not countries:
-            raise MixedDataError("No country jurisdictions: load them with `manage.py loaddata jurisdictions`.")
+            raise MixedDataError("No country jurisdictions: load them with `manage.py load_fixtures jurisdictions`.")
         areas = {
             area.code: area
             for area in Jurisdiction.objects.filter(kind=JurisdictionKind.SUPRANATIONAL, code__in=["EU", "EEA"])
@@ -874,7 +873,7 @@ class DemoGenerator:
         """Plan, then write everything in one transaction; returns a one-line summary."""
         started = time.monotonic()
         if not Jurisdiction.objects.filter(kind=JurisdictionKind.COUNTRY).exists():
-            call_command("loaddata", "jurisdictions", verbosity=0)
+            call_command("load_fixtures", "jurisdictions", verbosity=0)
         self.check_database(allow_mixed)
         connection = connections[router.db_for_write(Entity)]
         with sqlite_bulk_mode(connection), transaction.atomic(using=connection.alias):

@@ -88,7 +88,7 @@ def warm_up() -> None:
     from django.template.loader import get_template
     from django.urls import get_resolver
 
-    from registry.caching import release
+    from operations.conditional_get import release
 
     get_resolver()._populate()
     release()

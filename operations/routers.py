@@ -113,7 +113,7 @@ class ReplicaRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from registry.caching import is_admin
+        from operations.conditional_get import is_admin
 
         public = request.method in ("GET", "HEAD") and not is_admin(request)
         _state.set(_State(public=public))

@@ -13,19 +13,17 @@ published-only too, so a draft's slug is an unknown choice, not a hint it exists
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from dataclasses import dataclass
-from html import escape  # Django's escape is this, behind a lazy-string wrapper
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 
 from registry import search as search_index
 from registry.dates import PartialDate
@@ -57,72 +55,12 @@ NUL_MESSAGE = "Null characters are not allowed."
 # ---------------------------------------------------------------------------
 
 
-def _attrs_html(attrs):
-    """A widget's attributes as Django's ``attrs.html`` writes them: in order, True bare, False left out."""
-    return "".join(
-        f" {escape(name)}" if value is True else f' {escape(name)}="{escape(str(value))}"'
-        for name, value in attrs.items()
-        if value is not False
-    )
-
-
-def _options_html(choices):
-    """``<option>`` elements, none selected, as Django's Select writes them (values and labels escaped)."""
-    return "".join(f'<option value="{escape(str(choice))}">{escape(str(label))}</option>' for choice, label in choices)
-
-
-class FastSelect(forms.Select):
-    """A ``<select>`` written directly rather than through a template per option.
-
-    Regimes, licence types and regulators make selects of hundreds of options; Django's template
-    per option cost about 100 ms a list page. The markup is the same as Django's Select. Model
-    choices come with their options already written (:meth:`CachedModelChoiceIterator.options_html`).
-    """
-
-    def render(self, name, value, attrs=None, renderer=None):
-        final = self.build_attrs(self.attrs, attrs)
-        choices = self.choices
-        if isinstance(choices, CachedModelChoiceIterator):
-            options = choices.options_html()
-        else:
-            options = _options_html(choices)
-        for selected in dict.fromkeys(str(v) for v in self.format_value(value)):
-            option = f'<option value="{escape(selected)}">'
-            options = options.replace(option, f"{option[:-1]} selected>", 1)
-        # Every value and label is escaped in the options, and the attributes in _attrs_html.
-        return mark_safe(f'<select name="{escape(name)}"{_attrs_html(final)}>{options}</select>')  # noqa: S308
-
-
-class FastTextInput(forms.TextInput):
-    """An ``<input type="text">`` written directly: the same markup as Django's two templates give."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        shown = "" if widget["value"] is None else f' value="{escape(str(widget["value"]))}"'
-        markup = f'<input type="{escape(widget["type"])}" name="{escape(name)}"{shown}{_attrs_html(widget["attrs"])}>'
-        return mark_safe(markup)  # noqa: S308  (escaped here and in _attrs_html)
-
-
-class FilterBoundField(BoundField):
-    """A filter field whose ``<label>`` is written directly, as Django's label templates write it."""
-
-    def label_tag(self, contents=None, attrs=None, label_suffix=None, tag=None):
-        id_for_label = self.id_for_label
-        if contents or attrs or tag or not id_for_label or self.field.required:
-            return super().label_tag(contents, attrs, label_suffix, tag)
-        if label_suffix is None:
-            label_suffix = self.field.label_suffix if self.field.label_suffix is not None else self.form.label_suffix
-        label = self.label
-        if not (label_suffix and label and label[-1] not in ":?.!"):
-            label_suffix = ""
-        return format_html('<label for="{}">{}{}</label>', id_for_label, label, label_suffix)
-
-
 class CachedModelChoiceIterator(ModelChoiceIterator):
     """``(value, label)`` pairs of a choice queryset, computed once per data version and process.
 
     The labels follow the data, never the request, so every list page shares them until the next
-    write raises the version (registry/caching.py).
+    write raises the version (registry/derived/version.py). :meth:`digest` names the pairs themselves, so a
+    select's cached markup outlives writes that leave its choices as they were.
     """
 
     _cache: dict = {}
@@ -135,9 +73,9 @@ class CachedModelChoiceIterator(ModelChoiceIterator):
     def __len__(self):
         return len(self._pairs()) + (self.field.empty_label is not None)
 
-    def options_html(self):
-        """Every choice's ``<option>``, none selected (:class:`FastSelect` marks the selected)."""
-        return self._cached("options", lambda: _options_html(self))
+    def digest(self):
+        """A digest of the choices (labels and the empty label included), computed once per data version."""
+        return self._cached("digest", lambda: choices_digest(self))
 
     def _pairs(self):
         return self._cached(
@@ -148,7 +86,7 @@ class CachedModelChoiceIterator(ModelChoiceIterator):
         )
 
     def _cached(self, part, compute):
-        from registry.caching import current_version
+        from registry.derived.version import current_version
 
         version = current_version()
         key = (str(self.queryset.query), self.field.to_field_name, version, part, self.field.empty_label)
@@ -161,11 +99,33 @@ class CachedModelChoiceIterator(ModelChoiceIterator):
         return value
 
 
+def choices_digest(choices):
+    return hashlib.sha256(repr([(str(value), str(label)) for value, label in choices]).encode()).hexdigest()[:32]
+
+
+class FilterBoundField(BoundField):
+    """A filter field that names what its markup depends on, so list_filters.html can cache it."""
+
+    @property
+    def fragment_key(self):
+        """What this field's label, widget, help and errors depend on besides the list they belong to.
+
+        Its value and errors, and the choices of a select (a digest: hundreds of regimes, licence types and
+        regulators took Django's widget templates 40 ms a licence list). Text inputs never read their
+        choices: an entity field's are every published entity.
+        """
+        choices = ""
+        if isinstance(self.field.widget, forms.Select):
+            options = self.field.widget.choices
+            choices = options.digest() if isinstance(options, CachedModelChoiceIterator) else choices_digest(options)
+        return (self.html_name, self.value(), [str(error) for error in self.errors], choices)
+
+
 class RegistryFilterForm(forms.Form):
     """A filter form that turns NUL bytes into a field error instead of a database error.
 
-    Its widgets and labels are written directly (FastSelect, FastTextInput, FilterBoundField): Django's
-    templates per widget and label cost a list page more than its filtering did.
+    Its fields are rendered by Django's templates; list_filters.html caches each field's markup under
+    :attr:`FilterBoundField.fragment_key`, and the choices of model selects are read once per data version.
 
     PostgreSQL rejects NUL in text parameters, and a model choice field would send
     the raw value to the database before any validator runs; so values holding
@@ -184,14 +144,9 @@ class RegistryFilterForm(forms.Form):
                     del data[key]
         super().__init__(data, *args, **kwargs)
         for field in self.fields.values():
-            if isinstance(field, forms.ModelChoiceField) and type(field.widget) is forms.Select:
+            if isinstance(field, forms.ModelChoiceField) and isinstance(field.widget, forms.Select):
                 field.iterator = CachedModelChoiceIterator
                 field.widget.choices = field.choices
-            # Swapped in place: django-filter builds these widgets, and the subclasses add no state.
-            if type(field.widget) is forms.Select:
-                field.widget.__class__ = FastSelect
-            elif type(field.widget) is forms.TextInput:
-                field.widget.__class__ = FastTextInput
 
     def full_clean(self):
         super().full_clean()
@@ -261,8 +216,10 @@ class JurisdictionFilter(django_filters.ModelChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-class PartialDateField(forms.Field):
-    """A date typed as ``2025``, ``2025-03`` or ``2025-03-14``.
+class PartialDateFilterField(forms.Field):
+    """:class:`PartialDateFilter`'s form field: one text box holding ``2025``, ``2025-03`` or ``2025-03-14``.
+
+    Not the admin's three-box field (curation.forms) nor the API's (opendata.api): this one cleans to a single day.
 
     ``bound`` picks the day the value stands for: ``"start"`` (1 March for
     2025-03) for lower bounds, ``"end"`` (31 March) for upper bounds, so
@@ -289,7 +246,7 @@ class PartialDateField(forms.Field):
 
 
 class PartialDateFilter(django_filters.Filter):
-    field_class = PartialDateField
+    field_class = PartialDateFilterField
 
 
 class DayField(forms.DateField):
@@ -918,25 +875,22 @@ def _record_type_choices():
 
 
 class ChangeFilterSet(django_filters.FilterSet):
-    """Filters of ``/changes/``. Its queryset is a :class:`history.feed.ChangeFeed`, not a QuerySet.
+    """Filters of ``/changes/``. The change feed is a service, not a QuerySet (history.feed): this set filters
+    no rows, and its ``qs`` is the :class:`history.feed.Filters` its valid fields select, for the feed to read.
 
     ``since=2026-11&until=2026-11`` means "in November 2026", as on the other lists.
     """
 
-    type = django_filters.ChoiceFilter(
-        choices=_record_type_choices,
-        method="filter_type",
-        label="Record type",
-        empty_label="Any type",
-    )
-    since = PartialDateFilter(
-        method="filter_since", label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD."
-    )
+    type = django_filters.ChoiceFilter(choices=_record_type_choices, label="Record type", empty_label="Any type")
+    since = PartialDateFilter(label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD.")
     until = PartialDateFilter(
-        method="filter_until",
         label="Until",
         bound="end",
         help_text="Changes on or before this date: YYYY, YYYY-MM or YYYY-MM-DD.",
+    )
+    usable_in = JurisdictionFilter(
+        label="Licences usable in",
+        help_text="A jurisdiction code (MT): changes to the licences /licenses/?usable_in= lists, as its Atom feed.",
     )
 
     facets: tuple[Facet, ...] = ()
@@ -946,17 +900,24 @@ class ChangeFilterSet(django_filters.FilterSet):
         form = ChangeFilterForm
         fields = []
 
-    def filter_queryset(self, queryset):
-        # django-filter insists each step returns a QuerySet; a ChangeFeed only behaves like one.
-        for name, value in self.form.cleaned_data.items():
-            queryset = self.filters[name].filter(queryset, value)
-        return queryset
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        # django-filter reads the model of the QuerySet it filters; the changes have none to give.
+        super().__init__(data, QuerySet(), request=request, prefix=prefix)
 
-    def filter_type(self, feed, name, value):
-        return feed.of_types(value) if value else feed
+    @property
+    def qs(self):
+        from history.feed import Filters  # imported late, as RECORD_TYPES above
+        from history.feeds import jurisdiction_scopes
 
-    def filter_since(self, feed, name, value):
-        return feed.between(since=value) if value else feed
-
-    def filter_until(self, feed, name, value):
-        return feed.between(until=value) if value else feed
+        if not self.is_bound:
+            return Filters()
+        # An invalid field is reported beside it and left out: cleaned_data holds the valid ones.
+        self.form.is_valid()
+        cleaned = self.form.cleaned_data
+        kind, place = cleaned.get("type"), cleaned.get("usable_in")
+        return Filters(
+            types=(kind,) if kind else (),
+            since=cleaned.get("since") or None,
+            until=cleaned.get("until") or None,
+            scopes=jurisdiction_scopes(place) if place else None,
+        )

@@ -6,10 +6,12 @@ import datetime
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When, Window
+from django.core.paginator import Page
+from django.db.models import Case, Count, F, Prefetch, Q, When, Window
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
 from django.urls import reverse
@@ -30,9 +32,9 @@ from opendata.serializers import (
 )
 from public import charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
-from registry import caching
 from registry import search as search_index
 from registry.dates import PartialDate
+from registry.derived.version import current_version
 from registry.links import detail_path
 from registry.models import (
     Audit,
@@ -724,13 +726,13 @@ class RegistryListView(FilterView):
     def cache_key(self, part, *, without=()):
         """A key for data derived from this list's query string, at the current data version and date.
 
-        Exact rather than timed: any write raises the data version (registry/caching.py), after which no
+        Exact rather than timed: any write raises the data version (registry/derived/version.py), after which no
         request asks for the old keys again; they age out of the cache.
         """
         params = self.request.GET
         items = sorted((key, value) for key in params if key not in without for value in params.getlist(key))
         digest = hashlib.sha256(repr((self.request.path, items)).encode()).hexdigest()[:32]
-        return f"registry:list:{part}:{caching.current_version()}:{timezone.localdate().isoformat()}:{digest}"
+        return f"registry:list:{part}:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
 
     def paginate_queryset(self, queryset, page_size):
         """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404.
@@ -740,30 +742,14 @@ class RegistryListView(FilterView):
         the unfiltered lists are what most visitors ask for.
         """
         paginator = self.get_paginator(queryset, page_size, allow_empty_first_page=True)
-        count_key = self.cache_key("count", without=("page", "sort"))
-        count = cache.get(count_key)
-        if count is None:
-            count = paginator.count
-            cache.set(count_key, count)
-        paginator.count = count  # a cached_property: the count query is not run again
-        raw = self.request.GET.get("page", "")
-        self.page_error = ""
-        number = 1
-        if raw:
-            try:
-                number = int(raw)
-            except ValueError:
-                number = 0
-            if not 1 <= number <= paginator.num_pages:
-                self.page_error = (
-                    f"Page must be a whole number from 1 to {paginator.num_pages}; showing page 1 instead."
-                )
-                number = 1
-        page = paginator.page(number)
-        if not isinstance(queryset, QuerySet):  # the as-of snapshots and the change feed page themselves
-            page.object_list = self.snapshot_rows(list(page.object_list))
+        paginator.count = self.cached_count(queryset.count)  # a cached_property: the count query is not run again
+        page = paginator.page(self.page_number(paginator.num_pages))
+        if self.filterset.as_of:
+            # History rows: the page's records as they stood that day (history.as_of).
+            records = as_of.records(self.filterset_class._meta.model, self.filterset.as_of, page.object_list)
+            page.object_list = self.snapshot_rows(records)
             return paginator, page, page.object_list, page.has_other_pages()
-        ids_key = self.cache_key(f"ids:{number}", without=("page",))
+        ids_key = self.cache_key(f"ids:{page.number}", without=("page",))
         ids = cache.get(ids_key)
         if ids is None:
             ids = list(page.object_list.values_list("pk", flat=True))
@@ -774,8 +760,32 @@ class RegistryListView(FilterView):
         page.object_list = self.page_rows(self.filterset.queryset, ids) if ids else []
         return paginator, page, page.object_list, page.has_other_pages()
 
+    def cached_count(self, count):
+        """``count()``, cached per data version for this list's filters (any ``page`` and ``sort``)."""
+        key = self.cache_key("count", without=("page", "sort"))
+        value = cache.get(key)
+        if value is None:
+            value = count()
+            cache.set(key, value)
+        return value
+
+    def page_number(self, num_pages):
+        """The ``page`` asked for; 1, with a message in ``page_error``, when it is not a page of ``num_pages``."""
+        raw = self.request.GET.get("page", "")
+        self.page_error = ""
+        number = 1
+        if raw:
+            try:
+                number = int(raw)
+            except ValueError:
+                number = 0
+            if not 1 <= number <= num_pages:
+                self.page_error = f"Page must be a whole number from 1 to {num_pages}; showing page 1 instead."
+                number = 1
+        return number
+
     def snapshot_rows(self, records):
-        """The rows a page shows of records that did not come from a QuerySet (as-of snapshots, changes)."""
+        """The rows a page shows of records as they stood on a past day (history.as_of)."""
         return records
 
     def page_rows(self, queryset, ids):
@@ -1053,13 +1063,24 @@ class ExportView(View):
             errors.update(ExportPagination.errors(request.GET))
         if errors:
             return exports.invalid_parameters(errors)
+        source = self.listing(filterset)
         # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
         day = filterset.as_of or timezone.localdate()
         name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
         table = self.serializer_class.table()
         if format == "csv":
-            return exports.csv_response(request, filterset.qs, table, f"{name}.csv")
-        return exports.json_response(request, filterset.qs, table, f"{name}.json")
+            return exports.csv_response(request, source, table, f"{name}.csv")
+        return exports.json_response(request, source, table, f"{name}.json")
+
+    def listing(self, filterset):
+        """What the export reads: the filtered QuerySet, or on a past day the records as they stood then."""
+        if not filterset.as_of:
+            return filterset.qs
+        model, day, history_rows = self.filterset_class._meta.model, filterset.as_of, filterset.qs
+        return exports.Listing(
+            page=partial(as_of.page, model, day, history_rows),
+            iterate=partial(as_of.iterate, model, day, history_rows),
+        )
 
 
 class LicenseExportView(ExportView):
@@ -1111,7 +1132,15 @@ class ChangeListView(RegistryListView):
     heading = "Changes"
 
     def get_queryset(self):
-        return feed.ChangeFeed()
+        return None  # no QuerySet: the FilterSet's qs is the feed's filters (history.feed.Filters)
+
+    def paginate_queryset(self, changes, page_size):
+        """A page of the changes ``changes`` (history.feed.Filters) selects: counted as the other lists are."""
+        paginator = self.get_paginator([], page_size, allow_empty_first_page=True)
+        paginator.count = self.cached_count(partial(feed.count, changes))
+        number = self.page_number(paginator.num_pages)
+        page = Page(feed.select(changes, (number - 1) * page_size, page_size), number, paginator)
+        return paginator, page, page.object_list, page.has_other_pages()
 
     def get_template_names(self):
         # Django would derive a second name from the object list's model, which a feed lacks.
@@ -1143,7 +1172,10 @@ class ChangeExportView(ExportView):
     filename = "changes"
 
     def get_queryset(self):
-        return feed.ChangeFeed()
+        return None  # see ChangeListView
+
+    def listing(self, filterset):
+        return exports.Listing(page=partial(feed.page, filterset.qs), iterate=partial(feed.iterate, filterset.qs))
 
 
 # --- Open data ---

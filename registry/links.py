@@ -1,10 +1,14 @@
 """Detail-page paths without a ``reverse()`` per record.
 
-``reverse()`` resolves a URL pattern on every call (about 40 µs): two links a row made it the
-largest single cost of rendering a 50-row list page, and of every export row. Each detail page's
-pattern is reversed once, with a placeholder slug, and each record's slug is then put in its place.
-A slug the ``<slug:>`` converter would not match goes through ``reverse()`` itself, so the result
-(or the NoReverseMatch) is always ``reverse()``'s.
+Each detail page's pattern is reversed once, with a placeholder slug, and each record's slug is then
+put in its place. A slug the ``<slug:>`` converter would not match goes through ``reverse()`` itself,
+so the result (or the NoReverseMatch) is always ``reverse()``'s (tests/registry/test_links.py).
+
+Why not plain ``reverse()``: it resolves the pattern on every call, 43 µs against 8 µs here. Measured
+on 2026-12-05 (N = 20,000 demo register, SQLite, DEBUG off, in process, A/B interleaved, CPU time):
+with ``reverse()`` a warm 100-row list page cost 15-17 % more (licences 19.1 -> 22.1 ms, audits
+43.3 -> 50.0, entities 21.1 -> 24.7), a cold one 4-7 % more, and a CSV export of 2,582 licences 73 %
+more (176 -> 305 ms). Models' ``get_absolute_url``, the licence list's rows and the exports use it.
 """
 
 import re

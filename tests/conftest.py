@@ -79,13 +79,13 @@ def countries_fixture(tmp_path_factory):
 @pytest.fixture
 def seed_data(db, countries_fixture):
     """The seed article's records, as `make run` loads them (with the country-level jurisdictions)."""
-    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+    call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)
 
 
 @pytest.fixture
 def live_seed_data(transactional_db, countries_fixture):
     """The seed for browser tests against `live_server` (which needs committed data)."""
-    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+    call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +98,7 @@ def load_seed_and_esma(countries_fixture, esma_dir):
     """The seed article's records plus ESMA's CASP and non-compliant-entity files, published, as an operator would."""
     from imports import esma
 
-    call_command("loaddata", str(countries_fixture), "seed", verbosity=0)
+    call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)
     esma.import_file("casps", esma_dir / "CASP20260123.csv", publish=True)
     esma.import_file("ncasps", esma_dir / "NCASP20260129.csv", publish=True)
 

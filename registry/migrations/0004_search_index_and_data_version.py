@@ -1,26 +1,12 @@
-"""The search index (registry/search.py) and the data version behind ETags (registry/caching.py).
+"""Once installed the search index and the data version by importing live code (registry/search.py,
+registry/caching.py), which made replaying it run today's SQL on this migration's schema.
 
-Both are tables and triggers in SQL, per backend, so they see every write,
-raw ones included. Running ``install`` again replaces what is there: a later
-migration that changes the documents, adds a register table, or makes SQLite
-rebuild an indexed table (dropping its triggers) calls them again.
+Now empty: the derived data (search index, data version, stored visibility and sort keys) is installed by
+0012_derived_data_triggers, whose SQL is frozen in it. Databases that ran the old version keep their
+triggers until 0012 replaces them.
 """
 
 from django.db import migrations
-
-
-def install(apps, schema_editor):
-    from registry import caching, search
-
-    search.install(schema_editor.connection)
-    caching.install(schema_editor.connection)
-
-
-def uninstall(apps, schema_editor):
-    from registry import caching, search
-
-    caching.uninstall(schema_editor.connection)
-    search.uninstall(schema_editor.connection)
 
 
 class Migration(migrations.Migration):
@@ -28,6 +14,4 @@ class Migration(migrations.Migration):
         ("registry", "0003_esma_import"),
     ]
 
-    operations = [
-        migrations.RunPython(install, uninstall, elidable=False),
-    ]
+    operations = []

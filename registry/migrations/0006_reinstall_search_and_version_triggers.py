@@ -1,17 +1,10 @@
-"""0005 made SQLite rebuild the history tables, which drops their triggers: put the data-version triggers back.
+"""Once put back the search and data-version triggers that 0005's table rebuilds (SQLite) dropped, by
+importing live code.
 
-Any migration that alters a register table on SQLite needs this step (see registry/search.py and
-registry/caching.py); ``install`` replaces what is there, so running it again is harmless.
+Now empty: 0012_derived_data_triggers installs every derived-data trigger, with its SQL frozen in it.
 """
 
 from django.db import migrations
-
-
-def install(apps, schema_editor):
-    from registry import caching, search
-
-    search.install(schema_editor.connection)
-    caching.install(schema_editor.connection)
 
 
 class Migration(migrations.Migration):
@@ -19,6 +12,4 @@ class Migration(migrations.Migration):
         ("registry", "0005_history_reason_text"),
     ]
 
-    operations = [
-        migrations.RunPython(install, migrations.RunPython.noop, elidable=False),
-    ]
+    operations = []

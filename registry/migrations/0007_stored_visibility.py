@@ -1,30 +1,26 @@
-"""The stored visibility of licences and audits (``public``, kept by triggers: registry/visibility.py).
+"""The stored visibility of licences and audits (``public``, kept by triggers: registry/derived/visibility.py).
 
-Adding the column makes SQLite rebuild both tables, which drops their search-index and data-version
-triggers: they are installed again here. The visibility triggers, which fill the column, come with 0008. The
-search triggers of *other* tables name these two in their bodies, and SQLite refuses to rename the
-rebuilt table into place while such a trigger exists, so they are dropped first.
+The triggers that fill the column come with 0012_derived_data_triggers. Adding the column makes SQLite
+rebuild both tables, and SQLite refuses to rename a rebuilt table into place while a trigger of another
+table names it: on a database that ran this project's earlier 0004/0006 (which installed such triggers),
+they are dropped first, by name, and 0012 installs their successors. This migration imports no live code.
 """
 
 from django.conf import settings
 from django.db import migrations, models
 
-
-def drop_search_triggers(apps, schema_editor):
-    from registry import search
-
-    if schema_editor.connection.vendor == "sqlite":
-        with schema_editor.connection.cursor() as cursor:
-            for trigger in search.TRIGGERS:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger.name}")
+# Names of the triggers earlier versions of 0004, 0006 and 0008 installed (by prefix: frozen here).
+OLD_TRIGGER_PREFIXES = ("registry_search_", "registry_public_")
 
 
-def install(apps, schema_editor):
-    from registry import caching, search
-
-    # The visibility triggers come with 0008: registry.visibility also fills columns 0008 adds.
-    search.install(schema_editor.connection)
-    caching.install(schema_editor.connection)
+def drop_old_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "sqlite":
+        return  # PostgreSQL adds a column in place: no table is rebuilt, and 0012 replaces the triggers
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        names = [name for (name,) in cursor.fetchall() if name.startswith(OLD_TRIGGER_PREFIXES)]
+        for name in names:
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
 
 
 class Migration(migrations.Migration):
@@ -35,7 +31,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_search_triggers, migrations.RunPython.noop, elidable=False),
+        migrations.RunPython(drop_old_triggers, migrations.RunPython.noop, elidable=False),
         migrations.AddField(
             model_name='audit',
             name='public',
@@ -66,5 +62,4 @@ class Migration(migrations.Migration):
             model_name='license',
             index=models.Index(condition=models.Q(('public', True)), fields=['license_type', 'jurisdiction', 'public'], name='license_public_type_idx'),
         ),
-        migrations.RunPython(install, migrations.RunPython.noop, elidable=False),
     ]

@@ -1,36 +1,25 @@
-"""Licences keep their holder's and regime's names (registry/visibility.py): the list's default order;
-and the triggers that keep these and ``public`` (0007) are installed, filling all three columns.
+"""Licences keep their holder's and regime's names (registry/derived/visibility.py): the list's default order.
 
-As in 0007: the search and visibility triggers that name registry_license are dropped before SQLite
-rebuilds the table, and everything is installed again afterwards (which also fills the new columns).
+The triggers that fill these and ``public`` (0007) come with 0012_derived_data_triggers. As in 0007: on
+SQLite, triggers an earlier version of this project installed that name registry_license are dropped,
+by name, before the table is rebuilt. This migration imports no live code.
 """
 
 from django.conf import settings
 from django.db import migrations, models
 
-
-def drop_triggers(apps, schema_editor):
-    from registry import search, visibility
-
-    if schema_editor.connection.vendor == "sqlite":
-        visibility.uninstall(schema_editor.connection)
-        with schema_editor.connection.cursor() as cursor:
-            for trigger in search.TRIGGERS:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger.name}")
+# Names of the triggers earlier versions of 0004, 0006 and 0008 installed (by prefix: frozen here).
+OLD_TRIGGER_PREFIXES = ("registry_search_", "registry_public_")
 
 
-def install(apps, schema_editor):
-    from registry import caching, search, visibility
-
-    visibility.install(schema_editor.connection)
-    search.install(schema_editor.connection)
-    caching.install(schema_editor.connection)
-
-
-def uninstall(apps, schema_editor):
-    from registry import visibility
-
-    visibility.uninstall(schema_editor.connection)
+def drop_old_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "sqlite":
+        return  # PostgreSQL adds a column in place: no table is rebuilt, and 0012 replaces the triggers
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        names = [name for (name,) in cursor.fetchall() if name.startswith(OLD_TRIGGER_PREFIXES)]
+        for name in names:
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
 
 
 class Migration(migrations.Migration):
@@ -41,7 +30,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_triggers, migrations.RunPython.noop, elidable=False),
+        migrations.RunPython(drop_old_triggers, migrations.RunPython.noop, elidable=False),
         migrations.AlterModelOptions(
             name='license',
             options={'ordering': ['holder_name', 'regime_name', 'slug'], 'verbose_name': 'licence'},
@@ -60,5 +49,4 @@ class Migration(migrations.Migration):
             model_name='license',
             index=models.Index(condition=models.Q(('public', True)), fields=['holder_name', 'regime_name', 'slug'], name='license_public_order_idx'),
         ),
-        migrations.RunPython(install, uninstall, elidable=False),
     ]

@@ -32,7 +32,7 @@ class AuditQuerySet(VerifiableQuerySet):
 
         Published itself, its subject published, its auditor (if named)
         published, and citing at least one published source. Stored in
-        ``public`` by the database, as for licences (registry/visibility.py).
+        ``public`` by the database, as for licences (registry/derived/visibility.py).
         """
         return self.filter(public=True)
 
@@ -147,7 +147,7 @@ def link_supersession(audits, at=None, candidates=None):
             related |= Q(subject_id=audit.subject_id, standard_id=audit.standard_id)
     rows = {row.id: row for row in AuditQuerySet.with_status(candidates.filter(related), day, candidates).order_by()}
     # History rows (the as-of view's candidates) become the records they stood for.
-    records = {pk: (row.instance if hasattr(row, "instance") else row) for pk, row in rows.items()}
+    records = {pk: _record_of(row) for pk, row in rows.items()}
     by_slug = {row.slug: records[pk] for pk, row in rows.items()}
     for audit in audits:
         row = rows.get(audit.pk)
@@ -158,6 +158,22 @@ def link_supersession(audits, at=None, candidates=None):
         supersedes = [records[pk] for pk, other in rows.items() if other.superseded_by_slug == audit.slug]
         audit.supersedes_audits = sorted(supersedes, key=lambda other: (other.issued_on, other.slug))
     return audits
+
+
+def _record_of(row):
+    """The audit a history row stood for, built from the row's own columns (no query), or ``row`` itself.
+
+    simple-history's ``row.instance`` reads the columns history does not keep (``public``) one query a row.
+    """
+    model = getattr(type(row), "instance_type", None)
+    if model is None:
+        return row
+    kept = {
+        field.attname: getattr(row, field.attname)
+        for field in model._meta.concrete_fields
+        if hasattr(row, field.attname)
+    }
+    return model(**kept)
 
 
 class Standard(models.Model):
@@ -244,7 +260,8 @@ class Audit(Curated):
     public = models.BooleanField(
         default=False,
         editable=False,
-        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+        help_text="Kept by the database on every write (registry/derived/visibility.py): "
+        "whether the public sees this record.",
     )
 
     issued = PartialDateDescriptor("issued_on")

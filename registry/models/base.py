@@ -144,7 +144,7 @@ class VisibilityRule:
 
     :func:`curation.review.draft_dependencies` reads it to list the drafts a record waits for, and
     :func:`history.as_of.public_then` to decide whether a record was public at a past instant (the as-of
-    view, the change feed). ``tests/test_review.py`` holds it equal to the query sets' rules, model by model.
+    view, the change feed). ``tests/curation/test_review.py`` holds it equal to the query sets' rules, model by model.
 
     * ``requires``: relations (query paths) to curated records that must be published;
     * ``optional``: relations that must be published when they name a record;
@@ -188,6 +188,19 @@ FOUR_EYES = models.CheckConstraint(
     | ~Q(published_by=F("last_edited_by")),
     name="%(class)s_four_eyes",
     violation_error_message="A record cannot be published by the account that last edited it.",
+)
+
+
+# The fields of a Curated record that only the review workflow (curation.review) sets: no curator edits them
+# in a form, no imported file writes them, and none of them is a fact the public reads.
+WORKFLOW_FIELDS = (
+    "publication_status",
+    "version",
+    "last_edited_by",
+    "published_by",
+    "published_at",
+    "created_at",
+    "updated_at",
 )
 
 

@@ -11,6 +11,17 @@ from registry.models.licenses import License
 from registry.models.sources import Citation, _citation_constraints
 
 
+def supports_field(fact, whole: str):
+    """The ``supports`` field of a citation: which of the record's facts (``fact`` choices) it supports."""
+    return models.CharField(
+        max_length=30,
+        blank=True,
+        default="",
+        choices=fact.choices,
+        help_text=f"The fact this citation supports; empty for {whole} as a whole.",
+    )
+
+
 class LicenseFact(models.TextChoices):
     HOLDER = "holder", "Holder"
     STATUS = "status", "Status"
@@ -28,13 +39,7 @@ class LicenseCitation(Citation):
 
     TARGET_FIELD = "license"
     license = models.ForeignKey(License, on_delete=models.CASCADE, related_name="citations", verbose_name="licence")
-    supports = models.CharField(
-        max_length=30,
-        blank=True,
-        default="",
-        choices=Fact.choices,
-        help_text="The fact this citation supports; empty for the licence as a whole.",
-    )
+    supports = supports_field(Fact, "the licence")
 
     history = HistoricalRecords()
 
@@ -58,13 +63,7 @@ class AuditCitation(Citation):
 
     TARGET_FIELD = "audit"
     audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="citations")
-    supports = models.CharField(
-        max_length=30,
-        blank=True,
-        default="",
-        choices=Fact.choices,
-        help_text="The fact this citation supports; empty for the audit as a whole.",
-    )
+    supports = supports_field(Fact, "the audit")
 
     history = HistoricalRecords()
 
@@ -86,13 +85,7 @@ class EntityCitation(Citation):
 
     TARGET_FIELD = "entity"
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="citations")
-    supports = models.CharField(
-        max_length=30,
-        blank=True,
-        default="",
-        choices=Fact.choices,
-        help_text="The fact this citation supports; empty for the entity as a whole.",
-    )
+    supports = supports_field(Fact, "the entity")
 
     history = HistoricalRecords()
 
@@ -112,13 +105,7 @@ class KeyPersonCitation(Citation):
 
     TARGET_FIELD = "key_person"
     key_person = models.ForeignKey(KeyPerson, on_delete=models.CASCADE, related_name="citations")
-    supports = models.CharField(
-        max_length=30,
-        blank=True,
-        default="",
-        choices=Fact.choices,
-        help_text="The fact this citation supports; empty for the person's role as a whole.",
-    )
+    supports = supports_field(Fact, "the person's role")
 
     history = HistoricalRecords()
 

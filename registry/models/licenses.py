@@ -35,7 +35,7 @@ class LicenseQuerySet(VerifiableQuerySet):
         cites at least one published source: an uncited claim never goes live.
 
         The database evaluates that rule on every write and stores the answer
-        in ``public`` (registry/visibility.py), so this is one indexed lookup
+        in ``public`` (registry/derived/visibility.py), so this is one indexed lookup
         rather than five joins per row; :meth:`by_rule` states the same rule
         as a query, and the tests hold the two equal.
         """
@@ -83,6 +83,7 @@ class LicenseQuerySet(VerifiableQuerySet):
         "Granted in" on every page, export and the API; the list's facet and the home chart count the same
         values, a subdivision under its country. Like :meth:`usable_in`, it also answers for history rows.
         """
+        code = code.upper()
         places = Jurisdiction.objects.filter(Q(code=code) | Q(parent__code=code)).values("pk")
         regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
         return self.filter(Q(jurisdiction__in=places) | Q(jurisdiction__isnull=True, license_type__in=regime_types))
@@ -226,19 +227,21 @@ class License(Curated):
     public = models.BooleanField(
         default=False,
         editable=False,
-        help_text="Kept by the database on every write (registry/visibility.py): whether the public sees this record.",
+        help_text="Kept by the database on every write (registry/derived/visibility.py): "
+        "whether the public sees this record.",
     )
     holder_name = models.CharField(
         max_length=300,
         default="",
         editable=False,
-        help_text="The holder's name, kept by the database (registry/visibility.py): the list's default order.",
+        help_text="The holder's name, kept by the database (registry/derived/visibility.py): the list's default order.",
     )
     regime_name = models.CharField(
         max_length=60,
         default="",
         editable=False,
-        help_text="The regime's short name, kept by the database (registry/visibility.py): the list's default order.",
+        help_text="The regime's short name, kept by the database (registry/derived/visibility.py): "
+        "the list's default order.",
     )
 
     granted = PartialDateDescriptor("granted_on")

@@ -18,8 +18,10 @@ class JurisdictionQuerySet(models.QuerySet):
 
         ``code`` itself, every area that contains it or its country, its country (for a subdivision) and its
         subdivisions: ``MT`` gives Malta, the EU and the EEA; ``AE-DU`` gives Dubai and the United Arab
-        Emirates; ``AE`` gives the United Arab Emirates and each emirate.
+        Emirates; ``AE`` gives the United Arab Emirates and each emirate. Codes are ISO's, upper case; ``mt`` is
+        read as ``MT``, as the public filters read it.
         """
+        code = code.upper()
         return self.filter(
             Q(code=code)
             | Q(members__code=code)

@@ -50,11 +50,11 @@ def load_seed():
                 pending.append(code)
     order = {"country": 0, "subdivision": 1, "supranational": 2}
     subset = sorted((by_code[code] for code in wanted), key=lambda obj: order[obj["fields"]["kind"]])
-    # A short path: loaddata records the fixture names in each history row's change reason (100 characters).
+    # A short path: load_fixtures records the fixture names in each history row's change reason (100 characters).
     with tempfile.TemporaryDirectory(prefix="j") as directory:
         path = Path(directory) / "j.json"
         path.write_text(json.dumps(subset))
-        call_command("loaddata", str(path), "seed", verbosity=0)
+        call_command("load_fixtures", str(path), "seed", verbosity=0)
 
 
 @pytest.fixture

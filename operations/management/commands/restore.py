@@ -19,7 +19,6 @@ from pathlib import Path
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.core.management.commands.loaddata import Command as DjangoLoadData
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.sqlite3._functions import register as register_sqlite_functions
 from django.test.utils import override_settings
@@ -80,11 +79,11 @@ class Command(BaseCommand):
         with transaction.atomic(using=database):
             # The roles made by a migration come back from the dump, with the permissions they had.
             apps.get_model("auth", "Group").objects.using(database).all().delete()
-            # Django's own loaddata (the project's adds history for what it loads), with django-simple-history
-            # off: setting a many-to-many field would otherwise add a history entry. A restore brings
-            # back the history exactly as it was, adding nothing.
+            # Django's loaddata, not load_fixtures (which adds history for what it loads), with
+            # django-simple-history off: setting a many-to-many field would otherwise add a history entry.
+            # A restore brings back the history exactly as it was, adding nothing.
             with override_settings(SIMPLE_HISTORY_ENABLED=False):
-                call_command(DjangoLoadData(), str(path), database=database, verbosity=0)
+                call_command("loaddata", str(path), database=database, verbosity=0)
 
     def restore_sqlite(self, path, connection):
         if connection.vendor != "sqlite":

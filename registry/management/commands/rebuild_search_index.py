@@ -8,7 +8,7 @@ document is missing, stale or left over).
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, router, transaction
 
-from registry import search
+from registry.derived import search
 from registry.models import Entity
 
 
