@@ -385,6 +385,20 @@ def other_names(entity):
     return [(label, by_kind[kind]) for kind, label in OTHER_NAME_LABELS.items() if by_kind[kind]]
 
 
+def sources_cited(members, licenses, audits, people):
+    """The published sources cited by the records an entity page shows: the group ``members`` and the
+    ``licenses``, ``audits`` and key ``people`` shown (all of them, when nothing is cut). Not of every
+    licence of the group: those of the largest are 12,000 citations, too many to gather for one page."""
+    published_members = Entity.objects.published().filter(pk__in=members)
+    cited = (
+        Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in licenses]).values("source"))
+        | Q(pk__in=AuditCitation.objects.filter(audit__in=[audit.pk for audit in audits]).values("source"))
+        | Q(pk__in=EntityCitation.objects.filter(entity__in=published_members).values("source"))
+        | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in people]).values("source"))
+    )
+    return Source.objects.published().filter(cited).defer("archived_text")
+
+
 class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     """An entity with its group, affiliates, licences, audits, key people and sources.
 
@@ -420,13 +434,8 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         entity = self.object
-        group = entity.parent if entity.parent_id and entity.parent.is_published else None
         # The members as a subquery, not a walk of the tree in Python: nothing here grows with the group.
         members = group_members(entity)
-        affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
-        siblings = (
-            Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
-        )
         # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
         licenses = (
             License.objects.published()
@@ -453,31 +462,11 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             )
             .order_by("entity__name", "name", "pk")[: self.key_person_limit]
         )
-        # The sources of the records this page shows (of all of them, when nothing is cut): those of every licence
-        # of the largest group are 12,000 citations, too many to gather for one page.
-        audit_ids = [audit.pk for audit in shown_audits + shown_performed]
-        cited = (
-            Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in shown_licenses]).values("source"))
-            | Q(pk__in=AuditCitation.objects.filter(audit__in=audit_ids).values("source"))
-            | Q(
-                pk__in=EntityCitation.objects.filter(
-                    entity__in=Entity.objects.published().filter(pk__in=members)
-                ).values("source")
-            )
-            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in shown_people]).values("source"))
-        )
-        sources = Source.objects.published().filter(cited).defer("archived_text")
+        sources = sources_cited(members, shown_licenses, shown_audits + shown_performed, shown_people)
         facts, general = facts_by_field(entity.public_citations, EntityFact)
         context.update(
             other_names=other_names(entity),
-            group=group,
-            affiliates=list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
-            affiliate_total=affiliates.count(),
-            # The entity list's ?group= filter accepts groups only.
-            affiliates_listed=entity.kind == Entity.Kind.GROUP,
-            siblings=list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
-            sibling_total=siblings.count(),
-            siblings_listed=group is not None and group.kind == Entity.Kind.GROUP,
+            **self.family(entity),
             licenses=shown_licenses,
             license_total=license_total,
             licenses_by_jurisdiction=licenses_by_jurisdiction(shown_licenses),
@@ -496,6 +485,24 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         )
         context["changes"] = feed.changes_for(self.object)
         return context
+
+    def family(self, entity):
+        """The page's group (when published), affiliates and siblings: the first of each, and how many."""
+        group = entity.parent if entity.parent_id and entity.parent.is_published else None
+        affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
+        siblings = (
+            Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
+        )
+        return {
+            "group": group,
+            "affiliates": list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
+            "affiliate_total": affiliates.count(),
+            # The entity list's ?group= filter accepts groups only.
+            "affiliates_listed": entity.kind == Entity.Kind.GROUP,
+            "siblings": list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
+            "sibling_total": siblings.count(),
+            "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
+        }
 
 
 class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
