@@ -318,7 +318,8 @@ class TabularList(serializers.ListSerializer):
 
 
 class Ref(Tabular, serializers.Serializer):
-    """A related record as a small object (``{slug, name, url}``); in a table, the fields ``columns`` names.
+    """A related record as a small object (``{slug, name, url}``); in a table, the fields ``columns`` names,
+    each with its example (``{"name": "OKX", "slug": "okx"}``; a list's one column, ``{"code": "EEA"}``).
 
     The ``title_field``'s column takes the field's own name (``holder`` is the holder's name), the others
     are suffixed (``holder_slug``, ``holder_url``); each is described from the field's ``help_text`` and
@@ -331,8 +332,8 @@ class Ref(Tabular, serializers.Serializer):
     title_text = "Name of {what}"
     list_text = "Names of {what}"
 
-    def __init__(self, *args, columns=(), column_help=None, published_only=False, queryset=None, **kwargs):
-        self.columns = columns
+    def __init__(self, *args, columns=None, column_help=None, published_only=False, queryset=None, **kwargs):
+        self.columns = columns or {}
         self.column_help = column_help or {}
         self.published_only = published_only
         self.queryset = queryset
@@ -364,7 +365,7 @@ class Ref(Tabular, serializers.Serializer):
         path = self.path(prefix)
         status = join(path, "publication_status")
         columns = []
-        for index, sub in enumerate(self.columns):
+        for sub, example in self.columns.items():
             (column,) = self.fields[sub].table_columns(path)
             read = column.read
             if self.published_only:
@@ -374,7 +375,7 @@ class Ref(Tabular, serializers.Serializer):
                     column,
                     name=self.field_name if sub == self.title_field else f"{self.field_name}_{sub}",
                     description=self.describe(sub, self),
-                    example=self.example[index] if self.example else "",
+                    example=example,
                     required=column.required and not self.allow_null,
                     paths=(*column.paths, status) if self.published_only else column.paths,
                     read=read,
@@ -383,7 +384,7 @@ class Ref(Tabular, serializers.Serializer):
         return columns
 
     def list_columns(self, field, prefix):
-        (sub,) = self.columns
+        ((sub, example),) = self.columns.items()
         model = field.parent.Meta.model
         loader = loader_for(model, field.source, self.fields[sub].source, self.queryset)
         name = field.field_name
@@ -392,7 +393,7 @@ class Ref(Tabular, serializers.Serializer):
             Column(
                 name,
                 self.column_help.get(sub) or self.list_text.format(what=what) + ".",
-                self.example,
+                example,
                 list=True,
                 read=lambda record, link: record[name],
                 loader=loader,

@@ -164,9 +164,8 @@ class CitationList(TabularList):
 
 class CitationSerializer(TableSerializer):
     source = SourceRefSerializer(
-        columns=("slug", "url"),
+        columns={"slug": "okx-compliance-overview-article", "url": "/sources/okx-compliance-overview-article/"},
         help_text="The source cited.",
-        example=("okx-compliance-overview-article", "/sources/okx-compliance-overview-article/"),
     )
     supports = Choice(
         choices=SUPPORTS,
@@ -240,7 +239,7 @@ class KeyPersonSerializer(TableSerializer):
         example="okx-sg; Gracie Lin; CEO",
     )
     entity = EntityRefSerializer(
-        columns=("name", "slug", "url"), help_text="The entity.", example=("OKX SG", "okx-sg", "/entities/okx-sg/")
+        columns={"name": "OKX SG", "slug": "okx-sg", "url": "/entities/okx-sg/"}, help_text="The entity."
     )
     name = Text(help_text="The person's name.", example="Gracie Lin")
     role = Text(help_text="The role, as the source gives it.", example="CEO")
@@ -271,15 +270,13 @@ class EntitySerializer(TableSerializer):
         source="parent",
         allow_null=True,
         published_only=True,
-        columns=("name", "slug"),
+        columns={"name": "OKX", "slug": "okx"},
         help_text="The group it belongs to; none when it belongs to none, or to a group not published.",
-        example=("OKX", "okx"),
     )
     jurisdiction = JurisdictionRefSerializer(
         allow_null=True,
-        columns=("code", "name"),
+        columns={"code": "SG", "name": "Singapore"},
         help_text="The jurisdiction where it is established, when a source says so.",
-        example=("SG", "Singapore"),
     )
     aliases = RelatedValues(
         help_text="Other names: trading names, former names.", example="Trading Name; Former Name Ltd"
@@ -307,14 +304,13 @@ class RegulatorSerializer(TableSerializer):
     name = Text(help_text="The authority's name.", example="Monetary Authority of Singapore")
     abbreviation = Text(allow_blank=True, help_text="Its usual abbreviation.", example="MAS")
     jurisdiction = JurisdictionRefSerializer(
-        columns=("code", "name"), help_text="The jurisdiction where it is the authority.", example=("SG", "Singapore")
+        columns={"code": "SG", "name": "Singapore"}, help_text="The jurisdiction where it is the authority."
     )
     regimes = RegimeRefSerializer(
         many=True,
-        columns=("short_name",),
+        columns={"short_name": "PS Act"},
         queryset=_published_regimes,
         help_text="The published regimes it supervises (regimes.csv).",
-        example="PS Act",
     )
     website = Text(allow_blank=True, help_text="Its website.", example="https://www.mas.gov.sg")
 
@@ -332,9 +328,8 @@ class RegimeSerializer(TableSerializer):
     name = Text(help_text="Full name.", example="Markets in Crypto-Assets Regulation")
     legal_reference = Text(allow_blank=True, help_text="The legal instrument.", example="Regulation (EU) 2023/1114")
     jurisdiction = JurisdictionRefSerializer(
-        columns=("code", "name"),
+        columns={"code": "EU", "name": "European Union"},
         help_text="The jurisdiction where the regime applies.",
-        example=("EU", "European Union"),
     )
     official_url = Text(
         source="url",
@@ -347,9 +342,8 @@ class RegimeSerializer(TableSerializer):
     )
     license_types = LicenseTypeSerializer(
         many=True,
-        columns=("name",),
+        columns={"name": "Crypto-asset service provider (CASP) authorisation"},
         help_text="The kinds of licence the regime defines.",
-        example="Crypto-asset service provider (CASP) authorisation",
     )
 
     class Meta:
@@ -363,33 +357,28 @@ class LicenseSerializer(TableSerializer):
     natural_key = NaturalKeyField(table=False)
     slug = Text(help_text=SLUG_HELP, example="okx-mica-casp")
     holder = EntityRefSerializer(
-        columns=("name", "slug", "url"),
+        columns={"name": "OKX", "slug": "okx", "url": "/entities/okx/"},
         help_text="The entity the licence is granted to.",
-        example=("OKX", "okx", "/entities/okx/"),
     )
     regime = RegimeRefSerializer(
         source="license_type.regime",
-        columns=("short_name", "slug"),
+        columns={"short_name": "MiCA", "slug": "mica"},
         help_text="The regime it is granted under.",
-        example=("MiCA", "mica"),
     )
     license_type = LicenseTypeSerializer(
-        columns=("name", "slug"),
+        columns={"name": "Crypto-asset service provider (CASP) authorisation", "slug": "casp-authorisation"},
         column_help={"slug": "Slug of the licence type (unique within its regime)."},
         help_text="The kind of licence, as the regime names it.",
-        example=("Crypto-asset service provider (CASP) authorisation", "casp-authorisation"),
     )
     regulator = RegulatorRefSerializer(
         allow_null=True,
-        columns=("name", "slug"),
+        columns={"name": "Virtual Assets Regulatory Authority", "slug": "vara"},
         help_text="The issuing authority; none when no source names it.",
-        example=("Virtual Assets Regulatory Authority", "vara"),
     )
     granted_in = JurisdictionRefSerializer(
-        columns=("code", "name"),
+        columns={"code": "MT", "name": "Malta"},
         help_text="The jurisdiction it was granted in (its home jurisdiction): the one its source states, else "
         "its regime's (the EU for a MiFID II licence whose source names no member state).",
-        example=("MT", "Malta"),
     )
     granted_in_stated = Flag(
         computed=("jurisdiction_id",),
@@ -398,17 +387,14 @@ class LicenseSerializer(TableSerializer):
     )
     passported_to = JurisdictionRefSerializer(
         many=True,
-        columns=("code",),
+        columns={"code": "EEA"},
         help_text="Other jurisdictions where it may be used (the EEA for MiCA and MiFID II).",
-        example="EEA",
     )
     status = Choice(choices=LicenseStatus.choices, help_text="Its status.", example="active")
     status_display = Display(of="status", choices=LicenseStatus.choices, example="Active")
     granted = PartialDateField(help_text="When it was granted", example=("2025-02", "February 2025"))
     ended = PartialDateField(help_text="When it was revoked, expired or was surrendered", example=("2026", "2026"))
-    activities = ActivitySerializer(
-        many=True, columns=("name",), help_text="The services it permits.", example="Spot trading"
-    )
+    activities = ActivitySerializer(many=True, columns={"name": "Spot trading"}, help_text="The services it permits.")
     client_scope = Texts(
         computed=("serves_retail", "serves_professional", "serves_institutional"),
         help_text="Client types it may serve: retail, professional, institutional (empty when no source says).",
@@ -445,23 +431,20 @@ class AuditSerializer(TableSerializer):
     natural_key = NaturalKeyField(table=False)
     slug = Text(help_text=SLUG_HELP, example="okx-iso-iec-27001-2025-05")
     subject = EntityRefSerializer(
-        columns=("name", "slug", "url"),
+        columns={"name": "OKX", "slug": "okx", "url": "/entities/okx/"},
         help_text="The entity audited or certified.",
-        example=("OKX", "okx", "/entities/okx/"),
     )
     kind = Choice(choices=AuditKind.choices, help_text="What kind of audit it is.", example="certification")
     kind_display = Display(of="kind", choices=AuditKind.choices, example="Certification")
     standard = StandardSerializer(
         allow_null=True,
-        columns=("name", "slug"),
+        columns={"name": "ISO/IEC 27001", "slug": "iso-iec-27001"},
         help_text="The standard it was made against; none for a bespoke audit.",
-        example=("ISO/IEC 27001", "iso-iec-27001"),
     )
     auditor = EntityRefSerializer(
         allow_null=True,
-        columns=("name", "slug"),
+        columns={"name": "SlowMist", "slug": "slowmist"},
         help_text="The audit firm or certification body; none when no source names it.",
-        example=("SlowMist", "slowmist"),
     )
     scope = Text(
         allow_blank=True,
