@@ -105,7 +105,8 @@ def _filter_schema(filter_):
 
 
 class RegistryFilterBackend(BaseFilterBackend):
-    """Applies the view's ``filterset_class`` (with ``?as_of=`` snapshots); any bad parameter is a 400."""
+    """Applies the view's ``filterset_class`` (with ``?as_of=``, its as-of variant over history rows: history.as_of);
+    any bad parameter is a 400."""
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = getattr(view, "filterset_class", None)
