@@ -22,6 +22,14 @@ from django_filters.views import FilterView
 
 from history import as_of, feed
 from opendata import datasets, exports
+from opendata.paging import ExportPagination
+from opendata.serializers import (
+    AuditSerializer,
+    ChangeSerializer,
+    EntitySerializer,
+    LicenseSerializer,
+    RegulatorSerializer,
+)
 from public import charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
 from registry import search as search_index
@@ -41,6 +49,7 @@ from registry.models import (
     License,
     LicenseCitation,
     LicenseFact,
+    LicenseStatus,
     Regime,
     Regulator,
     Source,
@@ -376,6 +385,20 @@ def other_names(entity):
     return [(label, by_kind[kind]) for kind, label in OTHER_NAME_LABELS.items() if by_kind[kind]]
 
 
+def sources_cited(members, licenses, audits, people):
+    """The published sources cited by the records an entity page shows: the group ``members`` and the
+    ``licenses``, ``audits`` and key ``people`` shown (all of them, when nothing is cut). Not of every
+    licence of the group: those of the largest are 12,000 citations, too many to gather for one page."""
+    published_members = Entity.objects.published().filter(pk__in=members)
+    cited = (
+        Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in licenses]).values("source"))
+        | Q(pk__in=AuditCitation.objects.filter(audit__in=[audit.pk for audit in audits]).values("source"))
+        | Q(pk__in=EntityCitation.objects.filter(entity__in=published_members).values("source"))
+        | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in people]).values("source"))
+    )
+    return Source.objects.published().filter(cited).defer("archived_text")
+
+
 class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     """An entity with its group, affiliates, licences, audits, key people and sources.
 
@@ -411,13 +434,8 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         entity = self.object
-        group = entity.parent if entity.parent_id and entity.parent.is_published else None
         # The members as a subquery, not a walk of the tree in Python: nothing here grows with the group.
         members = group_members(entity)
-        affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
-        siblings = (
-            Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
-        )
         # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
         licenses = (
             License.objects.published()
@@ -444,31 +462,11 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             )
             .order_by("entity__name", "name", "pk")[: self.key_person_limit]
         )
-        # The sources of the records this page shows (of all of them, when nothing is cut): those of every licence
-        # of the largest group are 12,000 citations, too many to gather for one page.
-        audit_ids = [audit.pk for audit in shown_audits + shown_performed]
-        cited = (
-            Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in shown_licenses]).values("source"))
-            | Q(pk__in=AuditCitation.objects.filter(audit__in=audit_ids).values("source"))
-            | Q(
-                pk__in=EntityCitation.objects.filter(
-                    entity__in=Entity.objects.published().filter(pk__in=members)
-                ).values("source")
-            )
-            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in shown_people]).values("source"))
-        )
-        sources = Source.objects.published().filter(cited).defer("archived_text")
+        sources = sources_cited(members, shown_licenses, shown_audits + shown_performed, shown_people)
         facts, general = facts_by_field(entity.public_citations, EntityFact)
         context.update(
             other_names=other_names(entity),
-            group=group,
-            affiliates=list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
-            affiliate_total=affiliates.count(),
-            # The entity list's ?group= filter accepts groups only.
-            affiliates_listed=entity.kind == Entity.Kind.GROUP,
-            siblings=list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
-            sibling_total=siblings.count(),
-            siblings_listed=group is not None and group.kind == Entity.Kind.GROUP,
+            **self.family(entity),
             licenses=shown_licenses,
             license_total=license_total,
             licenses_by_jurisdiction=licenses_by_jurisdiction(shown_licenses),
@@ -487,6 +485,24 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         )
         context["changes"] = feed.changes_for(self.object)
         return context
+
+    def family(self, entity):
+        """The page's group (when published), affiliates and siblings: the first of each, and how many."""
+        group = entity.parent if entity.parent_id and entity.parent.is_published else None
+        affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
+        siblings = (
+            Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
+        )
+        return {
+            "group": group,
+            "affiliates": list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
+            "affiliate_total": affiliates.count(),
+            # The entity list's ?group= filter accepts groups only.
+            "affiliates_listed": entity.kind == Entity.Kind.GROUP,
+            "siblings": list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
+            "sibling_total": siblings.count(),
+            "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
+        }
 
 
 class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
@@ -882,6 +898,9 @@ def regulator_list_queryset():
     )
 
 
+LICENSE_STATUSES = {value: str(label) for value, label in LicenseStatus.choices}
+
+
 @dataclass(slots=True)
 class LicenseRow:
     """One row of the licence list (registry/license_list.html): what the table shows, nothing more.
@@ -952,7 +971,7 @@ class LicenseRow:
             passports=passports,
             regulator=r["regulator__abbreviation"] or r["regulator__name"],
             status=r["status"],
-            status_label=exports.LICENSE_STATUSES.get(r["status"], r["status"]),
+            status_label=LICENSE_STATUSES.get(r["status"], r["status"]),
             granted=PartialDate.from_columns(r["granted_on"], r["granted_on_precision"]),
         )
 
@@ -1029,14 +1048,14 @@ class RegulatorListView(RegistryListView):
 class ExportView(View):
     """``/<records>.csv`` and ``/<records>.json``: the rows the same query string selects on the list page.
 
-    Strict where the HTML page is lenient: any bad parameter answers 400 with
-    a JSON body naming it, since a script cannot read a message beside a field.
-    ``page`` belongs to the HTML page and is ignored; JSON pages with
-    ``_size`` and ``_next`` instead (docs/exports.md).
+    Strict where the HTML page is lenient: any bad parameter answers 400 with a JSON body naming it,
+    since a script cannot read a message beside a field. The rows are the record type's serializer's
+    table (``opendata.serializers``); JSON pages as the API does (``page``, ``page_size``; docs/api.md),
+    the CSV holds every row and ignores them.
     """
 
     filterset_class = None
-    row_builder = None
+    serializer_class = None
     filename = ""
 
     def get_queryset(self):
@@ -1047,31 +1066,18 @@ class ExportView(View):
             self.filterset_class, request.GET or None, queryset=self.get_queryset(), request=request
         )
         errors = dict(filterset.errors) if filterset.is_bound else {}
-        size, offset = exports.JSON_DEFAULT_SIZE, 0
         if format == "json":
-            size, size_error = self._whole_number(request.GET.get("_size"), exports.JSON_DEFAULT_SIZE, minimum=1)
-            offset, next_error = self._whole_number(request.GET.get("_next"), 0, minimum=0)
-            if size_error:
-                errors["_size"] = [f"Enter a whole number from 1 to {exports.JSON_MAX_SIZE}."]
-            if next_error:
-                errors["_next"] = ["Enter the _next value of a previous page (a whole number, 0 or more)."]
-            size = min(size, exports.JSON_MAX_SIZE)
+            errors.update(ExportPagination.errors(request.GET))
         if errors:
             return exports.invalid_parameters(errors)
-        queryset = self.listing(filterset)
+        source = self.listing(filterset)
         # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
         day = filterset.as_of or timezone.localdate()
         name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
+        table = self.serializer_class.table()
         if format == "csv":
-            return exports.csv_response(request, queryset, self.row_builder, f"{name}.csv")
-
-        def next_url(next_offset):
-            params = request.GET.copy()
-            params.pop("page", None)
-            params["_next"] = str(next_offset)
-            return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-
-        return exports.json_response(request, queryset, self.row_builder, size, offset, next_url, f"{name}.json")
+            return exports.csv_response(request, source, table, f"{name}.csv")
+        return exports.json_response(request, source, table, f"{name}.json")
 
     def listing(self, filterset):
         """What the export reads: the filtered QuerySet, or on a past day the records as they stood then."""
@@ -1083,20 +1089,10 @@ class ExportView(View):
             iterate=partial(as_of.iterate, model, day, history_rows),
         )
 
-    @staticmethod
-    def _whole_number(raw, default, minimum):
-        if raw is None or raw == "":
-            return default, False
-        try:
-            value = int(raw)
-        except ValueError:
-            return default, True
-        return value, value < minimum
-
 
 class LicenseExportView(ExportView):
     filterset_class = filters.LicenseFilterSet
-    row_builder = staticmethod(exports.license_row)
+    serializer_class = LicenseSerializer
     filename = "licenses"
 
     def get_queryset(self):
@@ -1105,7 +1101,7 @@ class LicenseExportView(ExportView):
 
 class AuditExportView(ExportView):
     filterset_class = filters.AuditFilterSet
-    row_builder = staticmethod(exports.audit_row)
+    serializer_class = AuditSerializer
     filename = "audits"
 
     def get_queryset(self):
@@ -1114,7 +1110,7 @@ class AuditExportView(ExportView):
 
 class EntityExportView(ExportView):
     filterset_class = filters.EntityFilterSet
-    row_builder = staticmethod(exports.entity_row)
+    serializer_class = EntitySerializer
     filename = "entities"
 
     def get_queryset(self):
@@ -1123,7 +1119,7 @@ class EntityExportView(ExportView):
 
 class RegulatorExportView(ExportView):
     filterset_class = filters.RegulatorFilterSet
-    row_builder = staticmethod(exports.regulator_row)
+    serializer_class = RegulatorSerializer
     filename = "regulators"
 
     def get_queryset(self):
@@ -1179,6 +1175,7 @@ class ChangeListView(RegistryListView):
 
 class ChangeExportView(ExportView):
     filterset_class = filters.ChangeFilterSet
+    serializer_class = ChangeSerializer
     filename = "changes"
 
     def get_queryset(self):
@@ -1186,11 +1183,6 @@ class ChangeExportView(ExportView):
 
     def listing(self, filterset):
         return exports.Listing(page=partial(feed.page, filterset.qs), iterate=partial(feed.iterate, filterset.qs))
-
-    def get(self, request, format):
-        # A CSV cell holds the changed fields as one text; JSON keeps them structured.
-        self.row_builder = exports.change_csv_row if format == "csv" else exports.change_row
-        return super().get(request, format)
 
 
 # --- Open data ---

@@ -295,17 +295,28 @@ def html_list(client, case, **more):
     return set(slugs)
 
 
-def api(client, case, **more):
-    """The slugs of every page of the API, following ``next``."""
-    url, params, slugs = f"/api/{case.records}/", {**query(case, **more), "page_size": PAGE}, []
+def json_pages(client, url, params, key="slug"):
+    """``key`` of every record of every page of a JSON list (the API's paging: the API, the JSON exports),
+    following ``next``."""
+    values = []
     while url:
         response = client.get(url, params)
         assert response.status_code == 200, response.content[:300]
         body = response.json()
-        slugs += [row["slug"] for row in body["results"]]
+        values += [row[key] for row in body["results"]]
         url, params = body["next"], None
-    assert len(slugs) == body["count"] == len(set(slugs))
+    assert len(values) == body["count"]
+    return values
+
+
+def distinct(slugs):
+    assert len(slugs) == len(set(slugs))
     return set(slugs)
+
+
+def api(client, case, **more):
+    """The slugs of every page of the API."""
+    return distinct(json_pages(client, f"/api/{case.records}/", {**query(case, **more), "page_size": PAGE}))
 
 
 def export_csv(client, case, **more):
@@ -318,16 +329,8 @@ def export_csv(client, case, **more):
 
 
 def export_json(client, case, **more):
-    """The slugs of every page of the JSON export, following ``next``."""
-    url, params, slugs = f"/{case.records}.json", {**query(case, **more), "_size": PAGE}, []
-    while url:
-        response = client.get(url, params)
-        assert response.status_code == 200, response.content[:300]
-        body = response.json()
-        slugs += [row["slug"] for row in body["results"]]
-        url, params = body["next"], None
-    assert len(slugs) == body["count"] == len(set(slugs))
-    return set(slugs)
+    """The slugs of every page of the JSON export."""
+    return distinct(json_pages(client, f"/{case.records}.json", {**query(case, **more), "page_size": PAGE}))
 
 
 def as_of(read):
@@ -379,15 +382,8 @@ def change_list(client, case):
 
 
 def change_json(client, case):
-    """The records of every page of /changes.json, following ``next``."""
-    url, params, urls = "/changes.json", {**case.changes, "_size": CHANGES_PAGE}, []
-    while url:
-        response = client.get(url, params)
-        assert response.status_code == 200, response.content[:300]
-        body = response.json()
-        urls += [row["url"] for row in body["results"]]
-        url, params = body["next"], None
-    assert len(urls) == body["count"]
+    """The records of every page of /changes.json."""
+    urls = json_pages(client, "/changes.json", {**case.changes, "page_size": CHANGES_PAGE}, key="url")
     return records_of(case.records, urls)
 
 
@@ -506,7 +502,7 @@ def test_the_draft_holder_and_its_records_are_nowhere_public(client, register):
     assert client.get("/entities/hidden-holder/").status_code == 404
     assert client.get("/entities/hidden-holder/changes.atom").status_code == 404
     for path in ("/feeds/changes.atom", "/changes.json", "/licenses.csv", "/audits.csv", "/sitemap.xml"):
-        response = client.get(path, {"_size": 1000} if path.endswith(".json") else {})
+        response = client.get(path, {"page_size": 1000} if path.endswith(".json") else {})
         body = response.getvalue() if response.streaming else response.content
         assert b"Hidden Holdings" not in body, path
         assert b"hidden-mt" not in body and b"hidden-du" not in body and b"hidden-soc2" not in body, path
@@ -534,7 +530,7 @@ def test_every_surface_gives_each_audit_the_same_status(client, register, day):
     response = client.get("/audits.csv", params)
     body = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
     assert audit_statuses(csv.DictReader(io.StringIO(body))) == rule
-    assert audit_statuses(client.get("/audits.json", {**params, "_size": 100}).json()["results"]) == rule
+    assert audit_statuses(client.get("/audits.json", {**params, "page_size": 100}).json()["results"]) == rule
     assert {audit.slug: audit.status for audit in html_rows(client, "/audits/", params)} == rule
     pages = {slug: client.get(f"/audits/{slug}/").context["audit"].status for slug in rule}
     assert pages == rule

@@ -278,3 +278,22 @@ def test_the_schema_links_to_the_api_guide_and_the_docs_lead_back_to_the_site(cl
     assert f'href="{reverse("registry:home")}"' in html
     assert f'href="{guide}"' in html
     assert '<link rel="icon" href="/favicon.ico"' in html
+
+
+@pytest.mark.parametrize("component", ["Entity", "Regulator", "Regime", "License", "Audit", "Source"])
+def test_the_schema_describes_a_field_as_the_data_dictionary_does(client, component):
+    """One serializer per record type: its field's help text is the API schema's and the dictionary's words."""
+    from opendata import datasets
+
+    schema = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"][component]
+    (record_type,) = [rt for rt in datasets.RECORD_TYPES if rt.serializer.__name__ == f"{component}Serializer"]
+    html = client.get("/data/dictionary/").content.decode()
+    described = 0
+    for column in record_type.columns:
+        field = schema["properties"].get(column.name, {})
+        if field.get("type") in {"string", "boolean"} and "description" in field:
+            assert field["description"] == column.description, column.name
+            assert f'<tr id="{record_type.name}-{column.name}">' in html
+            described += 1
+    # url, slug and the record's own text fields at least.
+    assert described >= 3

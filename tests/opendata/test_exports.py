@@ -5,23 +5,20 @@ import datetime
 import io
 
 import pytest
-from django.db.models import Prefetch
 from django.test import RequestFactory
 from django.urls import reverse
 
 from opendata import exports
-from opendata.exports import audit_row, entity_row, license_row, neutralise, regulator_row
-from public.views import public_citations
+from opendata.exports import neutralise
+from opendata.serializers import AuditSerializer, EntitySerializer, LicenseSerializer, RegulatorSerializer
 from registry.dates import DatePrecision
 from registry.models import (
     Audit,
-    AuditCitation,
     Entity,
     EntityCitation,
     License,
     LicenseCitation,
     LicenseFact,
-    Regime,
     Regulator,
 )
 from tests import factories
@@ -140,7 +137,7 @@ class TestJson:
 
     def test_next_links_page_through_every_row(self, client):
         make_records(5)
-        body = get_json(client, "audit-export", {"_size": "2", "q": "example"})
+        body = get_json(client, "audit-export", {"page_size": "2", "q": "example"})
         seen = [record["slug"] for record in body["results"]]
         assert body["count"] == 5
         while body["next"]:
@@ -151,14 +148,16 @@ class TestJson:
 
     def test_size_is_capped(self, client):
         make_records(3)
-        body = get_json(client, "regulator-export", {"_size": "100000"})
+        body = get_json(client, "regulator-export", {"page_size": "100000"})
         assert len(body["results"]) == body["count"] == 4
 
-    def test_cursor_past_the_end_is_empty(self, client):
+    def test_a_page_past_the_end_is_a_json_404(self, client):
         make_records(3)
-        body = get_json(client, "entity-export", {"_next": "9" * 30})
-        assert body["results"] == []
-        assert body["next"] is None
+        body = get_json(client, "entity-export", {"page": "9" * 30}, status=404)
+        assert body == {
+            "error": "not found",
+            "detail": "Page 999999999999999999999999999999 does not exist: there is 1 page.",
+        }
 
 
 class TestBadInput:
@@ -186,29 +185,24 @@ class TestBadInput:
         assert list(body["parameters"]) == [parameter]
         assert body["parameters"][parameter]
 
-    @pytest.mark.parametrize("query", [{"_size": "abc"}, {"_size": "0"}, {"_next": "-1"}, {"_next": "x\x00"}])
+    @pytest.mark.parametrize(
+        "query", [{"page_size": "abc"}, {"page_size": "0"}, {"page": "-1"}, {"page": "x\x00"}, {"page": ""}]
+    )
     def test_bad_json_paging_answers_400(self, client, query):
         body = get_json(client, "license-export", query, status=400)
         assert list(body["parameters"]) == list(query)
 
-    def test_page_parameter_is_ignored_by_exports(self, client, okx):  # noqa: F811
-        assert get_json(client, "license-export", {"page": "abc"})["count"] == 3
+    def test_the_csv_holds_every_row_whatever_the_paging_parameters(self, client, okx):  # noqa: F811
+        rows = read_csv(client.get(export_url("license-export", "csv"), {"page": "abc", "page_size": "1"}))
+        assert len(rows) == 3
 
 
 def test_empty_csv_header_matches_the_row_keys(okx):  # noqa: F811
-    from django.test import RequestFactory
-
-    from registry.models import Audit, Entity, License, Regulator
-
     request = RequestFactory().get("/")
     factories.AuditFactory(subject=okx["group"])
-    for builder, model in [
-        (license_row, License),
-        (audit_row, Audit),
-        (entity_row, Entity),
-        (regulator_row, Regulator),
-    ]:
-        assert list(builder(request, model.objects.published().first())) == builder.columns
+    for serializer in [LicenseSerializer, AuditSerializer, EntitySerializer, RegulatorSerializer]:
+        table = serializer.table()
+        assert list(table.row(request, serializer.Meta.model.objects.published().first())) == table.names
 
 
 @pytest.mark.parametrize("count", [3, 300])
@@ -291,7 +285,7 @@ class TestCsvBatches:
         assert batched == whole
         assert len({row["slug"] for row in batched}) == len(batched) >= 12
         # The order is the JSON export's, which pages through the filterset's own ordering.
-        listed = get_json(client, name, {**query, "_size": "1000"})["results"]
+        listed = get_json(client, name, {**query, "page_size": "1000"})["results"]
         assert [row["slug"] for row in batched] == [record["slug"] for record in listed]
 
     def test_default_order_is_the_models(self, client, monkeypatch):
@@ -327,52 +321,114 @@ def test_rows_read_in_batches_equal_rows_built_from_instances(okx, world):  # no
     factories.RegulatorFactory(jurisdiction=world["MT"], abbreviation="")
 
     request = RequestFactory().get("/")
-    # Instances prefetched as the views and the dataset releases prefetch them.
-    instances = [
-        (
-            license_row,
-            License.objects.published()
-            .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
-            .prefetch_related(
-                "passported_to",
-                "activities",
-                Prefetch("citations", queryset=public_citations(LicenseCitation)),
-            ),
-        ),
-        (
-            audit_row,
-            Audit.objects.published()
-            .select_related("subject", "standard", "auditor")
-            .prefetch_related(Prefetch("citations", queryset=public_citations(AuditCitation))),
-        ),
-        (
-            entity_row,
-            Entity.objects.published()
-            .order_by("name", "slug")
-            .select_related("parent", "jurisdiction")
-            .prefetch_related("aliases", Prefetch("citations", queryset=public_citations(EntityCitation))),
-        ),
-        (
-            regulator_row,
-            Regulator.objects.published()
-            .order_by("name", "slug")
-            .select_related("jurisdiction")
-            .prefetch_related(Prefetch("regimes", queryset=Regime.objects.published())),
-        ),
-    ]
-    for builder, queryset in instances:
-        built = [builder(request, obj) for obj in queryset]
+    # Instances prefetched as the API prefetches them (each serializer's ``optimise``).
+    for serializer, ordering in [
+        (LicenseSerializer, ()),
+        (AuditSerializer, ()),
+        (EntitySerializer, ("name", "slug")),
+        (RegulatorSerializer, ("name", "slug")),
+    ]:
+        table = serializer.table()
+        queryset = serializer.optimise(serializer.Meta.model.objects.published())
+        queryset = queryset.order_by(*ordering) if ordering else queryset
+        built = table.rows(request, queryset)
         assert len(built) >= 3
-        batches = list(builder.read(request, queryset, 2))
+        batches = list(table.read(request, queryset, 2))
         assert [len(batch) for batch in batches[:-1]] == [2] * (len(batches) - 1)
         assert [row for batch in batches for row in batch] == built
-        assert builder.page(request, queryset, 1, 2) == built[1:3]
-    (licences,) = license_row.read(request, License.objects.published(), 10)
+        assert table.page(request, queryset, 1, 2) == built[1:3]
+    (licences,) = LicenseSerializer.table().read(request, License.objects.published(), 10)
     mica = next(row for row in licences if row["slug"] == "okx-mica-casp")
     assert mica["passported_to"] == ["EEA", "SG", "AE"]  # by name, as the prefetch orders them
     assert mica["activities"] == ["Advice", "Custody", "Zebra"]
     # By the fact supported ("" first), then title; each source once.
     assert [url.rstrip("/").rsplit("/", 1)[1] for url in mica["sources"]] == [second.slug, original.slug, first.slug]
-    (entities,) = entity_row.read(request, Entity.objects.published(), 10)
+    (entities,) = EntitySerializer.table().read(request, Entity.objects.published(), 10)
     member = next(row for row in entities if row["slug"] == "hidden-group-member")
     assert (member["group"], member["group_slug"], member["aliases"]) == ("", "", ["Alpha", "Zed"])
+
+
+# ---------------------------------------------------------------------------
+# One serializer, one paging scheme: the JSON export against the API
+# ---------------------------------------------------------------------------
+
+
+def title(related):
+    """The field of a related record that the export's column named after it holds.
+
+    A jurisdiction ``{code, name}`` is its code; a regime its short name; another record its name; a report
+    (which has none) its page.
+    """
+    if set(related) == {"code", "name"}:
+        return "code"
+    return next(name for name in ("short_name", "name", "url") if name in related)
+
+
+def flatten(record):
+    """An API record as the export's columns, by the rule docs/exports.md states.
+
+    A related record ``{slug, name, url}`` is ``holder``, ``holder_slug``, ``holder_url``; a partial date is
+    ``granted`` and ``granted_display``; a list of related records is their codes or names; the citations are
+    ``sources``, the pages of the sources cited, each once.
+    """
+    flat = {}
+    for key, value in record.items():
+        if key == "citations":
+            flat["sources"] = list(dict.fromkeys(citation["source"]["url"] for citation in value))
+        elif isinstance(value, dict) and "precision" in value:
+            flat[key], flat[f"{key}_display"] = value["value"], value["display"]
+        elif isinstance(value, dict):
+            flat[key] = value[title(value)]
+            flat.update({f"{key}_{name}": item for name, item in value.items() if name != title(value)})
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            flat[key] = [item[title(item)] for item in value]
+        else:
+            flat[key] = value
+    return flat
+
+
+def assert_rows_flatten_records(rows, records):
+    """Each export row holds exactly what the API record of the same slug says, column by column."""
+    by_slug = {record["slug"]: flatten(record) for record in records}
+    assert [row["slug"] for row in rows] == list(by_slug)
+    for row in rows:
+        flat = by_slug[row["slug"]]
+        for column, value in row.items():
+            # A null related record or partial date is an empty cell in each of its columns (a plain date null).
+            expected = flat.get(column)
+            assert value in ("", None) if expected is None else value == expected, (row["slug"], column)
+            assert column in flat or value == "", (row["slug"], column)
+
+
+@pytest.mark.parametrize(
+    ("export", "api", "query"),
+    [
+        ("license-export", "/api/licenses/", {"sort": "holder"}),
+        ("license-export", "/api/licenses/", {"as_of": "2099-01-01"}),
+        ("audit-export", "/api/audits/", {}),
+        ("entity-export", "/api/entities/", {}),
+        ("regulator-export", "/api/regulators/", {}),
+    ],
+)
+def test_the_json_export_pages_as_the_api_and_its_rows_say_what_the_api_says(client, okx, export, api, query):  # noqa: F811
+    make_records(6)
+    factories.AuditFactory(subject=okx["sg"], valid_until=None, standard=None, citations=[factories.SourceFactory()])
+    for page in ("1", "2"):
+        params = {**query, "page": page, "page_size": "3"}
+        exported = get_json(client, export, params)
+        listed = client.get(api, params).json()
+        assert (exported["count"], len(exported["results"])) == (listed["count"], len(listed["results"]))
+        assert exported["count"] > 6
+        # The same pages, linked the same way: only the path differs.
+        for link in ("next", "previous"):
+            assert (exported[link] or "").replace(export_url(export, "json"), api) == (listed[link] or ""), link
+        assert_rows_flatten_records(exported["results"], listed["results"])
+
+
+@pytest.mark.parametrize(("parameter", "replacement"), [("_size", "page_size"), ("_next", "page")])
+def test_the_former_json_paging_parameters_are_refused_naming_their_replacement(client, parameter, replacement):
+    body = get_json(client, "license-export", {parameter: "100"}, status=400)
+    assert list(body["parameters"]) == [parameter]
+    assert f"Replaced by {replacement}" in body["parameters"][parameter][0]
+    # The CSV holds every row whatever the paging: it ignores them.
+    assert client.get(export_url("license-export", "csv"), {parameter: "100"}).status_code == 200

@@ -82,7 +82,7 @@ def csv_rows(client, path, **params):
 
 
 def json_slugs(client, **params):
-    response = client.get("/licenses.json", {**params, "_size": 1000})
+    response = client.get("/licenses.json", {**params, "page_size": 1000})
     assert response.status_code == 200, response.content[:300]
     body = response.json()
     assert body["count"] == len(body["results"])

@@ -1,0 +1,518 @@
+"""Serializer fields that are also table columns (``opendata.tables``), for ``opendata.serializers``.
+
+Besides DRF's, each field takes ``example`` (the data dictionary's; a tuple, one per column, for a field
+of several columns), ``pattern`` (a regular expression every non-empty value matches, for the Table Schema),
+``table=False`` for a field only the API shows, and ``computed`` (the columns a model property is computed
+from, which the table reads and hands to the property itself). A related record (``{slug, name, url}`` in
+the API) becomes the columns ``holder``, ``holder_slug``, ``holder_url``; a partial date
+(``{value, precision, display}``) becomes ``granted`` and ``granted_display``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from opendata.tables import PARTIAL_DATE_PATTERN, Children, Column, Related, blank, join, partial_columns
+from registry.dates import DatePrecision
+from registry.models import Publication
+
+SOURCE_PAGE = "registry:source-detail"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+# ---------------------------------------------------------------------------
+# Fields
+# ---------------------------------------------------------------------------
+
+
+class Tabular:
+    """A serializer field that is also a table's column: by default one, named after the field."""
+
+    column_type = "string"
+
+    def __init__(self, *args, example="", pattern="", table=True, computed=(), **kwargs):
+        self.example = example
+        self.pattern = pattern
+        self.in_table = table
+        # The columns a model property is computed from: the table computes it with the property itself.
+        self.computed = computed
+        super().__init__(*args, **kwargs)
+
+    @property
+    def description(self) -> str:
+        return str(self.help_text or "")
+
+    @property
+    def required_column(self) -> bool:
+        """Always has a value: not nullable, and (for text) not blank."""
+        return not self.allow_null and not getattr(self, "allow_blank", False)
+
+    def enum(self) -> tuple[str, ...]:
+        return ()
+
+    def path(self, prefix: str) -> str:
+        return join(prefix, *self.source_attrs)
+
+    def table_columns(self, prefix: str) -> list[Column]:
+        path = self.path(prefix)
+        if self.computed:
+            paths = tuple(join(prefix, name) for name in self.computed)
+            return [self.column(self.field_name, paths, self._computed_reader(prefix))]
+        return [self.column(self.field_name, (path,), self.reader(path))]
+
+    def column(self, name, paths, read, **kwargs) -> Column:
+        options = {
+            "type": self.column_type,
+            "required": self.required_column,
+            "enum": self.enum(),
+            "pattern": self.pattern,
+            **kwargs,
+        }
+        return Column(name, self.description, self.example, paths=paths, read=read, **options)
+
+    def reader(self, path):
+        return lambda record, link: blank(record[path])
+
+    def _computed_reader(self, prefix):
+        # The model's own property, reading the record's columns: one rule for instances and values() rows.
+        getter = getattr(self.parent.Meta.model, self.source).fget
+        convert = self.to_representation
+        paths = {name: join(prefix, name) for name in self.computed}
+
+        def read(record, link):
+            return convert(getter(_Columns(record, paths)))
+
+        return read
+
+
+class _Columns:
+    """Attribute access to a record's columns (by their paths), for a model property computed from them."""
+
+    __slots__ = ("paths", "record")
+
+    def __init__(self, record, paths):
+        self.record = record
+        self.paths = paths
+
+    def __getattr__(self, name):
+        return self.record[self.paths[name]]
+
+
+class Text(Tabular, serializers.CharField):
+    pass
+
+
+class Flag(Tabular, serializers.BooleanField):
+    column_type = "boolean"
+
+    def to_representation(self, value):
+        return bool(value)
+
+    def reader(self, path):
+        return lambda record, link: bool(record[path])
+
+
+class Day(Tabular, serializers.DateField):
+    """A plain date (``YYYY-MM-DD``); the table keeps the date, which JSON and CSV write in ISO 8601."""
+
+    column_type = "date"
+
+    def reader(self, path):
+        return lambda record, link: record[path]
+
+
+class Choice(Tabular, serializers.ChoiceField):
+    def enum(self):
+        return tuple(str(value) for value in self.choices if value != "")
+
+
+class Display(Tabular, serializers.CharField):
+    """A choice in words (``status_display`` beside ``status``), as ``get_<field>_display()`` gives it."""
+
+    def __init__(self, of, choices, **kwargs):
+        self.labels = {value: str(label) for value, label in choices}
+        kwargs.setdefault("source", of)
+        kwargs.setdefault("help_text", f"The {of.replace('_', ' ')}, in words.")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return "" if value is None else self.labels.get(value, value)
+
+    def reader(self, path):
+        return lambda record, link: self.to_representation(record[path])
+
+
+class Texts(Tabular, serializers.ListField):
+    """A list of words (``client_scope``): an array in JSON, joined with "; " in CSV."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField())
+        super().__init__(**kwargs)
+
+    def column(self, name, paths, read, **kwargs):
+        return super().column(name, paths, read, list=True, required=False, **kwargs)
+
+
+class PartialDateSerializer(serializers.Serializer):
+    value = serializers.CharField(help_text="ISO 8601 with the source's precision: 2025, 2025-03 or 2025-03-14.")
+    precision = serializers.ChoiceField(choices=DatePrecision.choices)
+    display = serializers.CharField(help_text="As the site shows it: 2025, March 2025, 14 March 2025.")
+
+
+@extend_schema_field(PartialDateSerializer(allow_null=True))
+class PartialDateField(Tabular, serializers.Field):
+    """A :class:`registry.dates.PartialDate`, never shown more precisely than known.
+
+    In a table, two columns: ``<name>`` (ISO 8601 at the source's precision) and ``<name>_display``.
+    ``example`` is their pair.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return {"value": value.isoformat(), "precision": value.precision, "display": str(value)}
+
+    def table_columns(self, prefix):
+        # The (date, precision) columns behind the model's PartialDateDescriptor.
+        descriptor = getattr(self.parent.Meta.model, self.source)
+        day, precision = join(prefix, descriptor.date_attname), join(prefix, descriptor.precision_attname)
+        what = self.description.rstrip(".")
+        value, display = self.example or ("", "")
+        return [
+            Column(
+                self.field_name,
+                f"{what}, as precise as the source: YYYY, YYYY-MM or YYYY-MM-DD (the precision is the length: "
+                "4 characters for a year, 7 for a month, 10 for a day). Empty when no source gives it.",
+                value,
+                pattern=PARTIAL_DATE_PATTERN,
+                paths=(day, precision),
+                read=lambda record, link: partial_columns(record[day], record[precision])[0],
+            ),
+            Column(
+                f"{self.field_name}_display",
+                f"{what}, as the site shows it; never more precise than the source.",
+                display,
+                paths=(day, precision),
+                read=lambda record, link: partial_columns(record[day], record[precision])[1],
+            ),
+        ]
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class PublicURLField(Tabular, serializers.Field):
+    """The record's canonical public page, as an absolute URL (a site path in a release without a base URL)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "*")
+        kwargs.setdefault(
+            "help_text",
+            "The record's page on the site (a site path such as /licenses/… in a release written without --base-url).",
+        )
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, obj):
+        url = obj.get_absolute_url()
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def table_columns(self, prefix):
+        path = self.path(prefix)
+        page = getattr(getattr(self.parent, "Meta", None), "page", None)
+        if page is None:
+            # A record of varying type (what a citation cites): only the instance knows its page.
+            address = join(path, "get_absolute_url")
+            return [
+                self.column(self.field_name, (address,), lambda r, link: link.absolute(r[address]), instance_only=True)
+            ]
+        slug = join(path, "slug")
+        return [self.column(self.field_name, (slug,), lambda r, link: link(page, r[slug]))]
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class AbsoluteURLField(Tabular, serializers.CharField):
+    """A site path (a change's record page, empty when the record is gone), as an absolute URL."""
+
+    def to_representation(self, value):
+        request = self.context.get("request")
+        return request.build_absolute_uri(value) if value and request else value or ""
+
+    def reader(self, path):
+        return lambda record, link: link.absolute(record[path])
+
+
+@extend_schema_field(serializers.ListField(child=serializers.CharField()))
+class NaturalKeyField(Tabular, serializers.Field):
+    """The key the fixtures, the admin and citations use (``natural_key()``), as a list."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "*")
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, obj):
+        return list(obj.natural_key())
+
+    def table_columns(self, prefix):
+        path = join(self.path(prefix), "natural_key")
+        return [self.column(self.field_name, (path,), lambda r, link: list(r[path]), instance_only=True)]
+
+
+def loader_for(model, relation, value, only=None):
+    """How a table reads the list ``value`` of each record ``relation`` of ``model`` links to."""
+    field = model._meta.get_field(relation)
+    if field.many_to_many:
+        return Related(model, relation, value, only)
+    return Children(field.related_model, field.field.name, field.get_accessor_name(), value)
+
+
+@extend_schema_field(serializers.ListField(child=serializers.CharField()))
+class RelatedValues(Tabular, serializers.Field):
+    """``value`` of each record of a relation (an entity's aliases): a list of words."""
+
+    def __init__(self, value="name", **kwargs):
+        self.value = value
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, manager):
+        return [getattr(item, self.value) for item in manager.all()]
+
+    def table_columns(self, prefix):
+        loader = loader_for(self.parent.Meta.model, self.source, self.value)
+        name = self.field_name
+        return [self.column(name, (), lambda r, link: r[name], loader=loader, list=True, required=False)]
+
+    def prefetch(self):
+        return self.source
+
+
+# ---------------------------------------------------------------------------
+# Related records
+# ---------------------------------------------------------------------------
+
+
+class TabularList(serializers.ListSerializer):
+    """``many=True`` of a :class:`Ref`: one list column of the child's first ``columns`` field."""
+
+    @property
+    def in_table(self):
+        return getattr(self.child, "in_table", False)
+
+    def table_columns(self, prefix):
+        return self.child.list_columns(self, prefix)
+
+    def prefetch(self):
+        return self.child.prefetch_for(self)
+
+
+class Ref(Tabular, serializers.Serializer):
+    """A related record as a small object (``{slug, name, url}``); in a table, the fields ``columns`` names,
+    each with its example (``{"name": "OKX", "slug": "okx"}``; a list's one column, ``{"code": "EEA"}``).
+
+    The ``title_field``'s column takes the field's own name (``holder`` is the holder's name), the others
+    are suffixed (``holder_slug``, ``holder_url``); each is described from the field's ``help_text`` and
+    ``label`` unless ``column_help`` says otherwise. ``published_only``: a draft related record reads as
+    none (an affiliate's draft group). ``queryset``: the related records a list may show (published regimes).
+    """
+
+    title_field = "name"
+    file = ""  # the release file listing the related records
+    title_text = "Name of {what}"
+    list_text = "Names of {what}"
+
+    def __init__(self, *args, columns=None, column_help=None, published_only=False, queryset=None, **kwargs):
+        self.columns = columns or {}
+        self.column_help = column_help or {}
+        self.published_only = published_only
+        self.queryset = queryset
+        super().__init__(*args, **kwargs)
+
+    class Meta:
+        list_serializer_class = TabularList
+
+    def get_attribute(self, instance):
+        related = super().get_attribute(instance)
+        if self.published_only and related is not None and not related.is_published:
+            return None
+        return related
+
+    def describe(self, sub: str, field) -> str:
+        if sub in self.column_help:
+            return self.column_help[sub]
+        what = _lower_first(str(field.help_text or "").rstrip("."))
+        label = str(field.label).lower()
+        if sub == self.title_field:
+            return self.title_text.format(what=what) + "."
+        if sub == "slug":
+            return f"Slug of the {label}" + (f" in {self.file}." if self.file else ".")
+        if sub == "url":
+            return f"The {label}'s page on the site."
+        return str(self.fields[sub].help_text)
+
+    def table_columns(self, prefix):
+        path = self.path(prefix)
+        status = join(path, "publication_status")
+        columns = []
+        for sub, example in self.columns.items():
+            (column,) = self.fields[sub].table_columns(path)
+            read = column.read
+            if self.published_only:
+                read = _published_only(read, status)
+            columns.append(
+                replace(
+                    column,
+                    name=self.field_name if sub == self.title_field else f"{self.field_name}_{sub}",
+                    description=self.describe(sub, self),
+                    example=example,
+                    required=column.required and not self.allow_null,
+                    paths=(*column.paths, status) if self.published_only else column.paths,
+                    read=read,
+                )
+            )
+        return columns
+
+    def list_columns(self, field, prefix):
+        ((sub, example),) = self.columns.items()
+        model = field.parent.Meta.model
+        loader = loader_for(model, field.source, self.fields[sub].source, self.queryset)
+        name = field.field_name
+        what = _lower_first(str(field.help_text or "").rstrip("."))
+        return [
+            Column(
+                name,
+                self.column_help.get(sub) or self.list_text.format(what=what) + ".",
+                example,
+                list=True,
+                read=lambda record, link: record[name],
+                loader=loader,
+            )
+        ]
+
+    def prefetch_for(self, field):
+        if self.queryset is None:
+            return field.source
+        return Prefetch(field.source, queryset=self.queryset())
+
+
+def _published_only(read, status):
+    return lambda record, link: read(record, link) if record[status] == Publication.PUBLISHED else ""
+
+
+class JurisdictionRefSerializer(Ref):
+    title_field = "code"
+    title_text = "Code of {what} (ISO 3166-1 alpha-2 such as MT, ISO 3166-2 such as AE-DU, or EU, EEA)"
+    list_text = "Codes of {what}"
+
+    code = Text()
+    name = Text(help_text="That jurisdiction's common English name.")
+
+
+class EntityRefSerializer(Ref):
+    file = "entities.csv"
+
+    slug = Text()
+    name = Text()
+    url = PublicURLField()
+
+    class Meta(Ref.Meta):
+        page = "registry:entity-detail"
+
+
+class RegimeRefSerializer(Ref):
+    title_field = "short_name"
+    file = "regimes.csv"
+    title_text = "Short name of {what}"
+    list_text = "Short names of {what}"
+
+    slug = Text()
+    short_name = Text()
+    url = PublicURLField()
+
+    class Meta(Ref.Meta):
+        page = "registry:regime-detail"
+
+
+class RegulatorRefSerializer(Ref):
+    file = "regulators.csv"
+
+    slug = Text()
+    name = Text()
+    abbreviation = Text(allow_blank=True)
+    url = PublicURLField()
+
+    class Meta(Ref.Meta):
+        page = "registry:regulator-detail"
+
+
+class LicenseTypeSerializer(Ref):
+    slug = Text()
+    name = Text()
+
+
+class ActivitySerializer(Ref):
+    slug = Text()
+    name = Text()
+    code = Text(allow_blank=True, help_text="The regime's own code, e.g. MiCA service (a); may be empty.")
+
+
+class StandardSerializer(Ref):
+    slug = Text()
+    name = Text()
+    issuer = Text(allow_blank=True)
+
+
+class SourceRefSerializer(Ref):
+    title_field = "title"
+    file = "sources.csv"
+
+    slug = Text()
+    title = Text()
+    publisher = Text(allow_blank=True)
+    url = PublicURLField(help_text="Our page for the source, with its archived text.")
+    address = Text(source="url", allow_blank=True, help_text="Where it was published, if online; may be empty.")
+
+    class Meta(Ref.Meta):
+        page = SOURCE_PAGE
+
+
+class AuditRefSerializer(Ref):
+    title_field = "url"
+
+    slug = Text()
+    issued = PartialDateField()
+    url = PublicURLField()
+
+    class Meta(Ref.Meta):
+        page = "registry:audit-detail"
+
+
+class SupersededBySerializer(AuditRefSerializer):
+    """The later report that superseded an audit (``link_supersession``); in a table, its page."""
+
+    def get_attribute(self, instance):
+        return getattr(instance, "superseded_by_audit", None)
+
+    def table_columns(self, prefix):
+        slug = join(prefix, "superseded_by_slug")  # annotated by AuditQuerySet.with_status, or set by the linking
+        page = self.Meta.page
+        return [
+            Column(
+                self.field_name,
+                self.column_help.get("url", ""),
+                self.example,
+                paths=(slug,),
+                read=lambda record, link: link(page, record[slug]) if record[slug] else "",
+            )
+        ]

@@ -1,0 +1,129 @@
+"""The one paging scheme of the JSON API and the JSON exports (docs/api.md, "Paging").
+
+``page`` (from 1) and ``page_size`` (each surface's default; more than its maximum gives the maximum);
+the body is ``{"count", "next", "previous", "results"}``. A bad value is a 400 naming it; a page past
+the end is a 404 saying how many pages there are.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Page, Paginator
+from django.utils.translation import ngettext
+from rest_framework import exceptions, pagination
+
+
+class InvalidParameters(exceptions.APIException):
+    """A 400 naming each bad query parameter and why: ``{"error": "invalid parameter", "parameters": {...}}``."""
+
+    status_code = 400
+    default_code = "invalid"
+
+    def __init__(self, parameters):
+        self.parameters = {name: [str(message) for message in messages] for name, messages in parameters.items()}
+        super().__init__("invalid parameter")
+
+
+def query_parameter(name, schema, description):
+    return {"name": name, "required": False, "in": "query", "description": description or "", "schema": schema}
+
+
+class Pagination(pagination.PageNumberPagination):
+    """The API's paging: 50 records a page by default, at most 100."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    # Parameters of an earlier scheme, refused with what replaced them rather than silently ignored.
+    replaced: dict[str, str] = {}
+
+    @classmethod
+    def errors(cls, params) -> dict[str, list[str]]:
+        """What is wrong with the paging parameters of ``params`` (a QueryDict), by parameter."""
+        errors = {name: [message] for name, message in cls.replaced.items() if name in params}
+        for name in (cls.page_query_param, cls.page_size_query_param):
+            if name in params and cls._whole_number(params[name]) is None:
+                errors[name] = ["Enter a whole number, 1 or more."]
+        return errors
+
+    @staticmethod
+    def _whole_number(raw):
+        try:
+            value = int(raw)
+        except ValueError:
+            return None
+        return value if value >= 1 else None
+
+    @staticmethod
+    def _params(request):
+        return getattr(request, "query_params", None) or request.GET
+
+    def get_page_size(self, request):
+        raw = self._params(request).get(self.page_size_query_param)
+        size = self.page_size if raw is None else self._whole_number(raw)
+        return min(size, self.max_page_size)
+
+    def select(self, queryset, request):
+        """The page ``request`` asks for, its records not read yet (a QuerySet's slice stays lazy)."""
+        number, size = self._asked(request)
+        paginator = Paginator(queryset, size)
+        self.page = self._page(number, paginator, lambda: paginator.page(number))
+        return self.page
+
+    def select_read(self, read, request):
+        """The page ``request`` asks for of records a service reads: ``read(offset, limit)`` gives
+        ``(records, total)`` in one call (history: records as they stood, the change feed)."""
+        number, size = self._asked(request)
+        records, total = read((number - 1) * size, size)
+        paginator = Paginator((), size)
+        paginator.count = total  # a cached_property: the service counted already
+        self.page = self._page(number, paginator, lambda: Page(records, number, paginator))
+        return self.page
+
+    def _asked(self, request):
+        """``(page number, page size)`` of ``request``; a bad value is a 400 naming it."""
+        errors = self.errors(self._params(request))
+        if errors:
+            raise InvalidParameters(errors)
+        self.request = request
+        return int(self._params(request).get(self.page_query_param, 1)), self.get_page_size(request)
+
+    @staticmethod
+    def _page(number, paginator, make):
+        """``make()``, the page ``number`` of ``paginator``; a page past the end is a 404 saying how many there are."""
+        if number > paginator.num_pages:
+            pages = ngettext("there is %(count)d page", "there are %(count)d pages", paginator.num_pages)
+            raise exceptions.NotFound(f"Page {number} does not exist: {pages % {'count': paginator.num_pages}}.")
+        return make()
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return list(self.select(queryset, request))
+
+    def body(self, results) -> dict:
+        return {
+            "count": self.page.paginator.count,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": results,
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            query_parameter(self.page_query_param, {"type": "integer", "minimum": 1}, "Page number, from 1."),
+            query_parameter(
+                self.page_size_query_param,
+                {"type": "integer", "minimum": 1},
+                f"Results per page (default {self.page_size}; more than {self.max_page_size} gives "
+                f"{self.max_page_size}).",
+            ),
+        ]
+
+
+class ExportPagination(Pagination):
+    """The JSON exports' paging: the API's, with larger pages of their flat rows."""
+
+    page_size = 100
+    max_page_size = 1000
+    replaced = {
+        "_size": "Replaced by page_size (docs/api.md, Paging).",
+        "_next": "Replaced by page: follow the next link (docs/api.md, Paging).",
+    }

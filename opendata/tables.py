@@ -1,0 +1,401 @@
+"""Records as flat rows: the columns of the CSV and JSON exports and of the dataset releases.
+
+A :class:`Table` is compiled from a record type's one serializer (``opendata.serializers``): each field says
+which columns it becomes (``table_columns``), so the API, the exports, the releases and the data dictionary
+share one field list. A column reads its record by ``values()`` path (``holder__slug``), so one definition
+reads either
+
+* a whole batch of a QuerySet through ``values()`` (:meth:`Table.read`, :meth:`Table.page`): one query for
+  the records and one per list column, however many records, and no model instances; or
+* a model instance (or any object, such as a change of the feed), through :class:`Record`, which follows the
+  same paths as attributes (:meth:`Table.rows`, :meth:`Table.batches`): the records as they stood on a past
+  day (``history.as_of``) and the change feed (``history.feed``) give objects.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from itertools import islice
+
+from django.db.models import QuerySet
+from django.urls.converters import SlugConverter
+
+from registry.dates import PartialDate
+from registry.links import detail_path
+from registry.models import Publication
+
+# ISO 8601 with reduced precision (2025, 2025-03, 2025-03-14); Table Schema anchors patterns itself.
+PARTIAL_DATE_PATTERN = r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?"
+
+
+# ---------------------------------------------------------------------------
+# Columns
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table (and key of its JSON rows), as the Table Schema and the data dictionary show it.
+
+    ``read(record, link)`` gives the value from a record read by path; ``paths`` are the ``values()`` paths
+    it reads. A list column has a ``loader`` instead, which reads a batch's lists in one query (or an
+    instance's from its prefetch) into ``record[name]``. ``json`` turns a value into JSON where the JSON and
+    CSV forms differ (a change's fields); ``instance_only`` marks a value only an object can give.
+    """
+
+    name: str
+    description: str
+    example: str = ""
+    type: str = "string"
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    pattern: str = ""
+    list: bool = False  # joined with "; " in CSV, an array in JSON
+    read: Callable = field(default=None, compare=False, repr=False)
+    paths: tuple[str, ...] = ()
+    loader: object = field(default=None, compare=False, repr=False)
+    json: Callable | None = field(default=None, compare=False, repr=False)
+    instance_only: bool = False
+
+    def table_schema(self) -> dict:
+        description = self.description
+        if self.list:
+            description += ' In CSV, values are joined with "; "; in the JSON dump, an array.'
+        schema = {"name": self.name, "type": self.type, "description": description}
+        constraints = {}
+        if self.required:
+            constraints["required"] = True
+        if self.enum:
+            constraints["enum"] = list(self.enum)
+        if self.pattern:
+            constraints["pattern"] = self.pattern
+        if constraints:
+            schema["constraints"] = constraints
+        return schema
+
+    @property
+    def constraint_notes(self) -> list[str]:
+        """The constraints in words, for the dictionary page."""
+        notes = []
+        if self.required:
+            notes.append("always present")
+        if self.enum:
+            notes.append("one of " + ", ".join(self.enum))
+        if self.pattern == PARTIAL_DATE_PATTERN:
+            notes.append("YYYY, YYYY-MM or YYYY-MM-DD")
+        elif self.pattern:
+            notes.append(f"matches {self.pattern}")
+        if self.list:
+            notes.append('a list ("; " in CSV)')
+        return notes
+
+
+def join(*parts: str) -> str:
+    """A ``values()`` path from its parts, the empty ones left out: ``join("holder", "slug")``."""
+    return "__".join(part for part in parts if part)
+
+
+def blank(value):
+    """A text column's value, or "" (the column of a relation the record does not have)."""
+    return "" if value is None else value
+
+
+@lru_cache(maxsize=4096)
+def partial_columns(day, precision) -> tuple[str, str]:
+    """A partial date's two columns, ``("2025-03", "March 2025")``; blanks for no date.
+
+    Cached: a register holds few distinct dates, and building and naming one is most of a row's cost.
+    """
+    value = PartialDate.from_columns(day, precision)
+    if value is None:
+        return "", ""
+    return value.isoformat(), str(value)
+
+
+# What Django's <slug:> converter matches, and so puts in a path unquoted.
+_PLAIN_SLUG = re.compile(SlugConverter.regex).fullmatch
+_MARK = "__slug__"
+
+
+class Links:
+    """Absolute URLs of detail pages for one request (or a release's :class:`~opendata.datasets.Site`).
+
+    Takes the origin once, and each detail page's path around the slug once from
+    :func:`registry.links.detail_path`: a row's links are then joined strings, no resolver or
+    thread-local lookups, and the URLs are ``get_absolute_url()``'s (any other slug goes through
+    ``detail_path`` itself).
+    """
+
+    def __init__(self, request):
+        self.origin = request.build_absolute_uri("/")[:-1]
+        self.around = {}
+
+    def __call__(self, url_name, slug):
+        around = self.around.get(url_name)
+        if around is None:
+            before, after = detail_path(url_name, _MARK).split(_MARK)
+            around = self.around[url_name] = (self.origin + before, after)
+        if _PLAIN_SLUG(slug):
+            return around[0] + slug + around[1]
+        return self.origin + detail_path(url_name, slug)
+
+    def absolute(self, path):
+        return self.origin + path if path else ""
+
+
+# ---------------------------------------------------------------------------
+# List columns: an instance's list from its prefetch, a batch's in one query
+# ---------------------------------------------------------------------------
+
+
+def _grouped(pairs):
+    grouped = defaultdict(list)
+    for owner, value in pairs:
+        grouped[owner].append(value)
+    return grouped
+
+
+@dataclass(frozen=True)
+class Related:
+    """``value`` of each record the many-to-many ``relation`` of ``model`` links to.
+
+    An instance's list comes from its prefetch, in the related model's order; :meth:`load` reads a
+    batch's lists in one query, in that same order. ``only`` narrows the related records (a regulator's
+    published regimes) as the prefetch does.
+    """
+
+    model: type
+    relation: str
+    value: str
+    only: Callable[[], QuerySet] | None = None
+
+    def of(self, obj):
+        return [getattr(item, self.value) for item in getattr(obj, self.relation).all()]
+
+    def load(self, ids):
+        field_ = self.model._meta.get_field(self.relation)
+        owner, target = field_.m2m_field_name(), field_.m2m_reverse_field_name()
+        links = field_.remote_field.through.objects.filter(**{f"{owner}__in": ids})
+        if self.only is not None:
+            links = links.filter(**{f"{target}__in": self.only()})
+        # Ordering by the relation itself sorts by the related model's Meta.ordering, as its prefetch does.
+        return _grouped(links.order_by(target).values_list(owner, f"{target}__{self.value}"))
+
+
+@dataclass(frozen=True)
+class Children:
+    """``value`` of the ``model`` records whose foreign key ``field`` names the record."""
+
+    model: type
+    field: str
+    relation: str
+    value: str
+
+    def of(self, obj):
+        return [getattr(item, self.value) for item in getattr(obj, self.relation).all()]
+
+    def load(self, ids):
+        # The model's own ordering, which its prefetch through ``relation`` has too.
+        return _grouped(self.model.objects.filter(**{f"{self.field}__in": ids}).values_list(self.field, self.value))
+
+
+def sources_of(obj):
+    """Published sources cited by ``obj``, each once; ``citations`` is prefetched with published sources only."""
+    seen, result = set(), []
+    for citation in obj.citations.all():
+        if citation.source_id not in seen:
+            seen.add(citation.source_id)
+            result.append(citation.source)
+    return result
+
+
+@dataclass(frozen=True)
+class CitedSources:
+    """Slugs of the published sources a record cites, each once, in citation order."""
+
+    citation_model: type
+
+    def of(self, obj):
+        return [source.slug for source in sources_of(obj)]
+
+    def load(self, ids):
+        target = self.citation_model.TARGET_FIELD
+        # Within one record, the citations' own ordering (what follows the record in Meta.ordering),
+        # which is the order the prefetch hands to ``sources_of``.
+        within = [name for name in self.citation_model._meta.ordering if name != target]
+        citations = (
+            self.citation_model.objects.filter(**{f"{target}__in": ids})
+            .order_by(*within)
+            .values_list(target, "source_id", "source__slug", "source__publication_status")
+        )
+        sources = defaultdict(dict)
+        for owner, source_id, slug, status in citations:
+            # ``CitationQuerySet.published()``, applied here rather than in SQL: given that condition, SQLite
+            # (without statistics) reads every published source and probes each against each record of the
+            # batch, about 13 times slower than reading the batch's citations by their index.
+            if status == Publication.PUBLISHED:
+                sources[owner].setdefault(source_id, slug)
+        return {owner: list(slugs.values()) for owner, slugs in sources.items()}
+
+
+# ---------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------
+
+
+class Record:
+    """An object read like a row of ``values()``: ``record["holder__name"]`` is ``obj.holder.name``.
+
+    A path through an empty relation reads None, as the LEFT JOIN of ``values()`` does; a method at
+    the end of a path is called (``natural_key``), as DRF's fields do; list columns come in ``lists``.
+    """
+
+    __slots__ = ("lists", "obj")
+
+    def __init__(self, obj, lists):
+        self.obj = obj
+        self.lists = lists
+
+    def __getitem__(self, path):
+        if path in self.lists:
+            return self.lists[path]
+        value = self.obj
+        for name in path.split("__"):
+            value = getattr(value, name)
+            if value is None:
+                return None
+        return value() if callable(value) else value
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a table reads a batch: the ``values()`` fields and annotations, the list loaders, each column's reader."""
+
+    fields: tuple[str, ...]
+    expressions: dict
+    lists: dict
+    readers: tuple
+    converters: tuple
+
+
+class Table:
+    """The rows of one record type, as its serializer's fields define them (see the module's docstring)."""
+
+    def __init__(self, serializer_class):
+        self.serializer_class = serializer_class
+
+    @cached_property
+    def columns(self) -> tuple[Column, ...]:
+        serializer = self.serializer_class()
+        columns = []
+        for field_ in serializer.fields.values():
+            if getattr(field_, "in_table", False):
+                columns.extend(field_.table_columns(""))
+        return tuple(columns)
+
+    @property
+    def names(self) -> list[str]:
+        """The CSV header."""
+        return [column.name for column in self.columns]
+
+    @cached_property
+    def _plan(self) -> _Plan:
+        expressions = getattr(self.serializer_class.Meta, "expressions", {})
+        paths = dict.fromkeys(path for column in self.columns for path in column.paths if path not in expressions)
+        return _Plan(
+            fields=("pk", *paths),
+            expressions=expressions,
+            lists={column.name: column.loader for column in self.columns if column.loader is not None},
+            readers=tuple((column.name, column.read) for column in self.columns),
+            converters=tuple((column.name, column.json) for column in self.columns if column.json is not None),
+        )
+
+    @cached_property
+    def by_instances(self) -> bool:
+        """Whether rows need objects: a column reads what only an instance can give (a natural key)."""
+        return any(column.instance_only for column in self.columns)
+
+    def _build(self, link, record):
+        return {name: read(record, link) for name, read in self._plan.readers}
+
+    def as_json(self, row):
+        """The row as its JSON form, where a column's JSON and CSV forms differ."""
+        converters = self._plan.converters
+        if not converters:
+            return row
+        return {**row, **{name: convert(row[name]) for name, convert in converters}}
+
+    def rows(self, request, objects):
+        """The rows of ``objects`` (instances prefetched as the serializer's ``optimise`` does, or snapshots)."""
+        objects = self.serializer_class.prepare_instances(list(objects))
+        link, lists = Links(request), self._plan.lists
+        return [
+            self._build(link, Record(obj, {name: loader.of(obj) for name, loader in lists.items()})) for obj in objects
+        ]
+
+    def row(self, request, obj):
+        return self.rows(request, [obj])[0]
+
+    def _by_keys(self, link, queryset, keys):
+        """The rows of the records ``keys`` names, in that order: one query, and one per list column.
+
+        The records are read through ``queryset`` (its filters, not its order), so a record unpublished
+        since its key was read is left out, never leaked.
+        """
+        plan = self._plan
+        queryset = self.serializer_class.prepare_values(queryset.order_by()).filter(pk__in=keys)
+        found = {record["pk"]: record for record in queryset.values(*plan.fields, **plan.expressions)}
+        records = [found[pk] for pk in keys if pk in found]
+        if not records:
+            return []
+        loaded = {name: loader.load(list(found)) for name, loader in plan.lists.items()}
+        rows = []
+        for record in records:
+            for name, values in loaded.items():
+                record[name] = values.get(record["pk"], [])
+            rows.append(self._build(link, record))
+        return rows
+
+    def page(self, request, queryset, offset, size):
+        """Rows ``offset`` to ``offset + size`` of ``queryset``, in its order.
+
+        The page's keys first, then its records by key: the database sorts the narrow rows of keys
+        rather than every column of every matching record.
+        """
+        if not self.reads_values(queryset):
+            return self.rows(request, queryset[offset : offset + size])
+        queryset = queryset.prefetch_related(None)
+        keys = list(queryset.values_list("pk", flat=True)[offset : offset + size])
+        return self._by_keys(Links(request), queryset, keys) if keys else []
+
+    def read(self, request, queryset, batch_size):
+        """Every row of ``queryset``, in its order, as lists of at most ``batch_size`` rows.
+
+        For a QuerySet, one query reads the primary keys in its order (8 bytes a record are held); each
+        batch is then read by key. So the rows are sorted once, no cursor stays open while the client
+        downloads, and memory holds one batch whatever the number of rows. A table whose columns need
+        instances reads them a chunk at a time.
+        """
+        if not self.reads_values(queryset):
+            yield from self.batches(request, queryset.iterator(chunk_size=batch_size), batch_size)
+            return
+        queryset = queryset.prefetch_related(None)
+        keys = array("q", queryset.values_list("pk", flat=True).iterator(chunk_size=batch_size))
+        link = Links(request)
+        for start in range(0, len(keys), batch_size):
+            rows = self._by_keys(link, queryset, keys[start : start + batch_size].tolist())
+            if rows:
+                yield rows
+
+    def batches(self, request, objects, batch_size):
+        """The rows of the objects ``objects`` yields, as lists of at most ``batch_size`` rows."""
+        while chunk := list(islice(objects, batch_size)):
+            yield self.rows(request, chunk)
+
+    def reads_values(self, source) -> bool:
+        return isinstance(source, QuerySet) and not self.by_instances
