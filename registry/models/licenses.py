@@ -61,9 +61,11 @@ class LicenseQuerySet(VerifiableQuerySet):
     def usable_in(self, code):
         """Licences usable in the jurisdiction ``code``: "Usable in" on every page, export, the API and the feeds.
 
-        Its home jurisdiction, its regime's jurisdiction or one of its passports is ``code``, an area containing
-        it (MT: the EU, the EEA), its country, or one of its subdivisions (AE: Dubai); see
-        :meth:`JurisdictionQuerySet.covering`.
+        Its home jurisdiction (:meth:`granted_in`: the one its source states, else its regime's) or one of its
+        passports is ``code``, an area containing it (MT: the EU, the EEA), its country, or one of its
+        subdivisions (AE: Dubai); see :meth:`JurisdictionQuerySet.covering`. A MiCA licence granted in Austria
+        is not usable in Malta unless ESMA lists Malta among its host member states: the regime being the EU's
+        does not make every licence under it usable everywhere in the EU.
 
         Also answers for the change history's licence rows (history/as_of.py calls it on them, as
         ``LicenseQuerySet.usable_in(rows, code)``): then the passports are those the row recorded.
@@ -75,7 +77,11 @@ class LicenseQuerySet(VerifiableQuerySet):
         regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
         passports, owner = _passport_rows(self.model)
         passported = passports.objects.filter(jurisdiction__in=places).values(owner)
-        return self.filter(Q(jurisdiction__in=places) | Q(license_type__in=regime_types) | Q(pk__in=passported))
+        return self.filter(
+            Q(jurisdiction__in=places)
+            | Q(jurisdiction__isnull=True, license_type__in=regime_types)
+            | Q(pk__in=passported)
+        )
 
     def granted_in(self, code):
         """Licences whose home jurisdiction (:attr:`License.granted_in`) is ``code`` or one of its subdivisions.

@@ -301,3 +301,17 @@ def test_a_lower_case_code_is_read_as_the_iso_code_as_the_public_filters_read_it
     licence = factories.LicenseFactory(jurisdiction=malta)
     rule = getattr(License.objects, method)
     assert list(rule("mt")) == list(rule("MT")) == [licence]
+
+
+def test_a_mica_licence_is_usable_only_at_home_and_where_it_is_passported(register):
+    """ESMA's ac_serviceCode_cou lists the host member states a CASP's authorisation is passported to: an
+    Austrian CASP passported to Germany may not be offered as usable in Malta because MiCA is the EU's regime."""
+    austria = Jurisdiction.objects.get_or_create(code="AT", defaults={"name": "Austria"})[0]
+    casp = LicenseType.objects.get(regime__slug="mica", slug="casp-authorisation")
+    factories.LicenseFactory(slug="at-mica-casp", license_type=casp, jurisdiction=austria).passported_to.set(
+        [register["DE"]]
+    )
+    assert "at-mica-casp" in rule("AT")
+    assert "at-mica-casp" in rule("DE")
+    assert "at-mica-casp" not in rule("MT")
+    assert "at-mica-casp" not in rule("CY")
