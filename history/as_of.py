@@ -287,10 +287,18 @@ SHAPES = {
 def rows(model, day: datetime.date) -> models.QuerySet:
     """The history rows of ``model``'s records as they stood at the end of ``day``, public then (the rule:
     :func:`public_then`), in the list's order: what an as-of list filters, counts and pages."""
-    cutoff = end_of_day(day)
     shape = SHAPES[model]
-    public = _rows_at(model, cutoff).filter(public_then(model, cutoff))
-    return public.select_related(*shape.joined).order_by(*shape.order)
+    return standing(model, day).select_related(*shape.joined).order_by(*shape.order)
+
+
+def standing(model, day: datetime.date) -> models.QuerySet:
+    """Each record of ``model`` as it stood at the end of ``day``: its latest history row by then, if the record
+    existed then and, for a curated model, was public then (:func:`public_then`). Unordered, for callers that
+    need no list's shape (verification/register.py: entities, aliases and warning notices as they stood)."""
+    cutoff = end_of_day(day)
+    if any(field.name == "publication_status" for field in model._meta.fields):
+        return _rows_at(model, cutoff).filter(public_then(model, cutoff))
+    return _rows_at(model, cutoff).exclude(history_type="-")
 
 
 def records(model, day: datetime.date, history_rows) -> list:

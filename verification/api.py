@@ -1,0 +1,299 @@
+"""``POST /api/verify/``: verify up to 1,000 counterparties in one call (docs/api.md, "Verify counterparties").
+
+Read-only, no account needed; rate limited (verification/throttling.py), more with an API key. The body is a
+JSON array; an item that cannot be checked (a bad LEI, an unknown jurisdiction) gets ``errors`` and no verdict,
+while the others are answered: only a body that is not such an array (or holds more than 1,000 items) is a 400.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from history import as_of
+from opendata.api import (
+    InvalidParameters,
+    JurisdictionRefSerializer,
+    LicenseSerializer,
+    PartialDateField,
+    PublicURLField,
+    RegulatorRefSerializer,
+    SourceRefSerializer,
+)
+from verification.matching import MAX_CANDIDATES
+from verification.service import MAX_ITEMS, MAX_LENGTHS, Report, verify
+from verification.throttling import APIKeyAuthentication, VerifyThrottle
+from verification.verdicts import Verdict
+
+REASON_KINDS = {
+    "lei": "the LEI is the entity's",
+    "domain": "the domain is the entity's website's, or one its warning notices name",
+    "name": "the name, less its legal form, is the entity's legal name",
+    "alias": "… is a trading or other name of the entity",
+    "former_name": "… is a former name of the entity",
+    "similar_name": "… is at least 90% alike one of the entity's names (never enough for a verdict alone)",
+    "lei_differs": "the entity has another LEI than the one asked: its score is capped at 50",
+}
+
+
+# ---------------------------------------------------------------------------
+# What is asked
+# ---------------------------------------------------------------------------
+
+
+def _text(name, help_text):
+    return serializers.CharField(required=False, allow_blank=True, max_length=MAX_LENGTHS[name], help_text=help_text)
+
+
+class CounterpartySerializer(serializers.Serializer):
+    """One counterparty (the schema of an item; verification/service.py ``check`` reads it)."""
+
+    lei = _text("lei", "ISO 17442 Legal Entity Identifier; its check digits are verified.")
+    name = _text("name", "Legal or trading name; legal forms (Ltd, Limited, GmbH, S.A.) and case are ignored.")
+    domain = _text("domain", "Website, domain or e-mail address; compared by registrable domain (okx.com).")
+    jurisdiction = _text(
+        "jurisdiction", "Where the service is wanted: ISO 3166 code (FR, AE-DU) or EU, EEA. Empty: anywhere."
+    )
+    service = _text(
+        "service", "The service wanted: a MiCA service code (a to j) or an activity's slug or name. Empty: any."
+    )
+    reference = _text("reference", "Your own reference for the item, returned as given.")
+
+
+# ---------------------------------------------------------------------------
+# The answer (documentation of the dicts :func:`report_body` builds)
+# ---------------------------------------------------------------------------
+
+
+class ReasonSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=list(REASON_KINDS), help_text="; ".join(f"{k}: {v}" for k, v in REASON_KINDS.items())
+    )
+    matched = serializers.CharField(help_text="The value recorded in the register that matched.")
+    detail = serializers.CharField()
+
+
+class MatchedEntitySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    lei = serializers.CharField()
+    website = serializers.CharField()
+    jurisdiction = JurisdictionRefSerializer(allow_null=True)
+    url = serializers.URLField(help_text="The entity's page on the site.")
+
+
+class EvidenceLicenseSerializer(serializers.Serializer):
+    usable = serializers.BooleanField(
+        help_text="Usable in the jurisdiction asked (LicenseQuerySet.usable_in) and permitting the service asked."
+    )
+    license = LicenseSerializer(help_text="The licence, in force on the day asked, as /api/licenses/ gives it.")
+
+
+class WarningNoticeSerializer(serializers.Serializer):
+    """A published warning notice: an authority named the entity on a warning list."""
+
+    slug = serializers.CharField()
+    url = PublicURLField(help_text="The entity's page, where the notice is shown.")
+    regulator = RegulatorRefSerializer(allow_null=True)
+    jurisdiction = JurisdictionRefSerializer(help_text="The authority's member state.")
+    decided = PartialDateField()
+    reason = serializers.CharField(help_text="The authority's reason, verbatim; may be empty.")
+    websites = serializers.SerializerMethodField()
+    esma_article_17_case = serializers.CharField(
+        help_text="ESMA's ae_infrigment column, as published: about the national authority, not the firm."
+    )
+    source = SourceRefSerializer()
+    locator = serializers.CharField()
+
+    def get_websites(self, obj) -> list[str]:
+        return [line for line in obj.websites.splitlines() if line]
+
+
+class MatchSerializer(serializers.Serializer):
+    entity = MatchedEntitySerializer()
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    reasons = ReasonSerializer(many=True)
+    licenses = EvidenceLicenseSerializer(many=True, help_text="Its licences in force on the day asked.")
+    warnings = WarningNoticeSerializer(many=True, help_text="Published warning notices naming it.")
+
+
+class ResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in the request, from 0.")
+    reference = serializers.CharField()
+    input = serializers.DictField(child=serializers.CharField(), help_text="The item's fields as read.")
+    verdict = serializers.ChoiceField(choices=Verdict.choices, allow_null=True, help_text="null when errors.")
+    verdict_display = serializers.CharField()
+    explanation = serializers.CharField()
+    matches = MatchSerializer(
+        many=True, help_text=f"Candidates, best first (at most {MAX_CANDIDATES}); the first carries the verdict."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Why the item could not be checked, by field (non_field_errors: the item as a whole).",
+    )
+
+
+class AsOfSerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="The day the register is read on: today, or the as_of day asked.")
+    historical = serializers.BooleanField(help_text="True when as_of was asked: the register as it stood then.")
+    data_version = serializers.IntegerField(help_text="The register's data version when answering.")
+    data_changed_at = serializers.DateTimeField(help_text="When the register last changed.")
+
+
+class VerifyResponseSerializer(serializers.Serializer):
+    as_of = AsOfSerializer()
+    count = serializers.IntegerField()
+    verdicts = serializers.DictField(child=serializers.IntegerField(), help_text="How many items got each verdict.")
+    results = ResultSerializer(many=True)
+
+
+InvalidBodyError = inline_serializer(
+    "InvalidBodyError",
+    {"error": serializers.CharField(help_text='"invalid body", "parse error"…'), "detail": serializers.CharField()},
+)
+
+
+def report_body(report: Report, request) -> dict:
+    """The JSON answer: each licence, warning and entity serialized once, however many items share it."""
+    context = {"request": request}
+    licences, notices, entities = {}, {}, {}
+
+    def licence(record, usable):
+        if record.pk not in licences:
+            licences[record.pk] = LicenseSerializer(record, context=context).data
+        return {"usable": usable, "license": licences[record.pk]}
+
+    def notice(record):
+        if record.pk not in notices:
+            notices[record.pk] = WarningNoticeSerializer(record, context=context).data
+        return notices[record.pk]
+
+    def entity(info):
+        if info.pk not in entities:
+            code_name = info.jurisdiction
+            entities[info.pk] = {
+                "slug": info.slug,
+                "name": info.name,
+                "kind": info.kind,
+                "lei": info.lei,
+                "website": info.website,
+                "jurisdiction": {"code": code_name[0], "name": code_name[1]} if code_name else None,
+                "url": request.build_absolute_uri(info.get_absolute_url()),
+            }
+        return entities[info.pk]
+
+    results, counts = [], {verdict.value: 0 for verdict in Verdict}
+    for result in report.results:
+        decision = result.decision
+        if decision is not None:
+            counts[decision.verdict] += 1
+        results.append(
+            {
+                "index": result.index,
+                "reference": result.reference,
+                "input": result.given,
+                "verdict": decision.verdict.value if decision else None,
+                "verdict_display": decision.verdict.label if decision else "Not checked",
+                "explanation": decision.explanation if decision else "The item has errors.",
+                "matches": [
+                    {
+                        "entity": entity(match.candidate.entity),
+                        "score": match.candidate.score,
+                        "reasons": [
+                            {"kind": r.kind, "matched": r.matched, "detail": r.detail} for r in match.candidate.reasons
+                        ],
+                        "licenses": [licence(record, usable) for record, usable in match.licences],
+                        "warnings": [notice(record) for record in match.warnings],
+                    }
+                    for match in result.matches
+                ],
+                "errors": result.errors,
+            }
+        )
+    register = report.register
+    return {
+        "as_of": {
+            "day": register.day.isoformat(),
+            "historical": register.as_of is not None,
+            "data_version": register.version,
+            "data_changed_at": register.changed_at.isoformat(),
+        },
+        "count": len(results),
+        "verdicts": counts,
+        "results": results,
+    }
+
+
+def read_as_of(query_params):
+    """The ``as_of`` day asked, None for today; a 400 naming ``as_of`` when it is not a day."""
+    raw = query_params.get("as_of", "")
+    day = as_of.parse_as_of(query_params)
+    if raw and day is None:
+        raise InvalidParameters({"as_of": ["Enter a valid date, as YYYY-MM-DD."]})
+    return day
+
+
+EXAMPLE_REQUEST = [
+    {"name": "OKX Europe Ltd", "jurisdiction": "FR", "service": "a", "reference": "crm-1042"},
+    {"lei": "5299005V5GBSN2A4C303"},
+    {"domain": "https://www.okx.com/"},
+    {"name": "Unknown Trading Ltd", "domain": "unknown-trading.example"},
+]
+
+
+@extend_schema(
+    summary="Verify counterparties: authorised, where, for what, on a warning list?",
+    description=(
+        f"Up to {MAX_ITEMS} counterparties per call, each with any of an LEI, a name and a website domain, and "
+        "optionally the jurisdiction and the service wanted. Each gets a verdict (authorised, "
+        "authorised_elsewhere, warning_listed, not_listed, ambiguous), the entities it matched with reasons "
+        "and a score, and the licences in force and warning notices behind the verdict, each with its URL and "
+        "sources. An item that cannot be checked (an LEI whose check digits fail, an unknown jurisdiction or "
+        "service, no LEI, name or domain) gets `errors` and a null verdict, in a 200 answer; a 400 means the "
+        "body itself is not a JSON array of 1 to 1,000 items, or `as_of` is not a date. Rate limited per "
+        "address (429 with Retry-After); an API key (`Authorization: Bearer <key>`, issued by the register's "
+        "staff) raises the limit. See the [API guide](/about/api/)."
+    ),
+    parameters=[
+        OpenApiParameter(
+            "as_of",
+            OpenApiTypes.DATE,
+            description="Answer from the register as it stood at the end of this day (YYYY-MM-DD).",
+        )
+    ],
+    request=CounterpartySerializer(many=True),
+    responses={
+        200: VerifyResponseSerializer,
+        400: OpenApiResponse(
+            InvalidBodyError,
+            description="The body is not a JSON array of 1 to 1,000 objects (items' own errors are in the 200 answer).",
+        ),
+        401: OpenApiResponse(InvalidBodyError, description="An unknown or revoked API key."),
+        429: OpenApiResponse(InvalidBodyError, description="Too many requests: wait Retry-After seconds."),
+    },
+    examples=[OpenApiExample("Four counterparties", value=EXAMPLE_REQUEST, request_only=True)],
+    tags=["verify"],
+)
+class VerifyView(APIView):
+    parser_classes = [JSONParser]
+    authentication_classes = [APIKeyAuthentication]
+    throttle_classes = [VerifyThrottle]
+
+    def post(self, request):
+        day = read_as_of(request.query_params)
+        items = request.data
+        if not isinstance(items, list) or not items:
+            raise InvalidBody('The body is a JSON array of counterparties: [{"name": …, "lei": …}, …].')
+        if len(items) > MAX_ITEMS:
+            raise InvalidBody(f"At most {MAX_ITEMS} counterparties per request; this one has {len(items)}.")
+        return Response(report_body(verify(items, day), request))
+
+
+class InvalidBody(exceptions.APIException):
+    status_code = 400
+    default_code = "invalid_body"
