@@ -48,6 +48,7 @@ _LONGEST_FORM = max(len(form) for form in LEGAL_FORMS)
 # Dots, commas, hyphens and apostrophes join (S.A. is "sa", as cleanco writes its forms); other marks separate.
 _JOINING = str.maketrans("", "", ".,-'’")
 _WORD = re.compile(r"[\w/]+")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 
 # The Public Suffix List as the installed tldextract release ships it: never fetched, never cached to disk.
 _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
@@ -79,12 +80,20 @@ def name_key(name: str) -> str:
 
 def registrable_domain(value: str) -> str:
     """The registrable domain of a web address, host name or e-mail address, lower case, IDNA-encoded;
-    empty when it has none (``localhost``, an IP address, ``not a domain``)."""
+    empty when it has none (``localhost``, an IP address, ``not a domain``).
+
+    A top-level domain newer than the bundled suffix list is read as a one-label suffix (``shop.newtld``).
+    """
     text = value.strip().rsplit("@", 1)[-1] if "://" not in value else value.strip()
     parts = _extract(text)
-    if not parts.suffix or not parts.domain or " " in parts.domain:
-        return ""
-    domain = f"{parts.domain}.{parts.suffix}".lower()
+    if parts.suffix and parts.domain:
+        domain = f"{parts.domain}.{parts.suffix}".lower()
+    else:
+        labels = parts.fqdn.split(".") if parts.fqdn else [*parts.subdomain.split("."), parts.domain]
+        labels = [label for label in labels if label]
+        if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+            return ""
+        domain = ".".join(labels[-2:]).lower()
     try:
         return domain.encode("idna").decode("ascii")
     except UnicodeError:

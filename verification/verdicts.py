@@ -3,8 +3,9 @@
 The rules, in order (docs/api.md, "Verify counterparties"):
 
 1. No candidate: ``not_listed``.
-2. No candidate scores :data:`CONFIDENT` (only similar names, or a contradicted LEI), or two score within
-   :data:`MARGIN` of each other without an LEI to decide: ``ambiguous``; every candidate is returned.
+2. No candidate scores :data:`CONFIDENT` (only similar names, or a contradicted LEI), or another scores within
+   :data:`MARGIN` of the best on as many kinds of identifier (LEI, domain, name), without an LEI to decide:
+   ``ambiguous``; every candidate is returned.
 3. The one entity matched has a published warning notice: ``warning_listed`` (its licences are returned too).
 4. It holds a licence in force (``LicenseQuerySet.in_force``) usable in the jurisdiction asked
    (``LicenseQuerySet.usable_in``) and permitting the service asked: ``authorised``.
@@ -52,8 +53,10 @@ def decide(candidates: list[Candidate], evidence, asked: str) -> Decision:
             Verdict.AMBIGUOUS,
             "No entity matches by LEI, domain or exact name; similar names are listed: check each.",
         )
-    rivals = [c for c in candidates[1:] if best.score - c.score < MARGIN]
-    if rivals and not any(reason.kind == "lei" for reason in best.reasons):
+    # A close candidate is a rival unless the best matches on more kinds of identifier (a name and a domain
+    # against a domain alone) or by LEI.
+    rivals = [c for c in candidates[1:] if best.score - c.score < MARGIN and len(signals(c)) >= len(signals(best))]
+    if rivals and "lei" not in signals(best):
         return Decision(
             Verdict.AMBIGUOUS, f"{len(rivals) + 1} entities match about as well; each is listed with its licences."
         )
@@ -74,6 +77,12 @@ def decide(candidates: list[Candidate], evidence, asked: str) -> Decision:
             best,
         )
     return Decision(Verdict.NOT_LISTED, f"{name} is in the register but holds no licence in force.", best)
+
+
+def signals(candidate: Candidate) -> set[str]:
+    """The kinds of identifier a candidate matched on: ``lei``, ``domain``, ``name`` (any of its names)."""
+    kinds = {"lei": "lei", "domain": "domain", "name": "name", "alias": "name", "former_name": "name"}
+    return {kinds[reason.kind] for reason in candidate.reasons if reason.kind in kinds}
 
 
 def _licences(count: int) -> str:
