@@ -7,7 +7,6 @@ while the others are answered: only a body that is not such an array (or holds m
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
@@ -24,8 +23,9 @@ from opendata.api import (
     RegulatorRefSerializer,
     SourceRefSerializer,
 )
+from opendata.api import exception_handler as api_exception_handler
 from verification.matching import MAX_CANDIDATES
-from verification.service import MAX_ITEMS, MAX_LENGTHS, Report, verify
+from verification.service import MAX_ITEMS, MAX_LENGTHS, Report, malformed, verify
 from verification.throttling import APIKeyAuthentication, VerifyThrottle
 from verification.verdicts import Verdict
 
@@ -46,7 +46,9 @@ REASON_KINDS = {
 
 
 def _text(name, help_text):
-    return serializers.CharField(required=False, allow_blank=True, max_length=MAX_LENGTHS[name], help_text=help_text)
+    return serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=MAX_LENGTHS[name], help_text=help_text
+    )
 
 
 class CounterpartySerializer(serializers.Serializer):
@@ -152,9 +154,24 @@ class VerifyResponseSerializer(serializers.Serializer):
     results = ResultSerializer(many=True)
 
 
-InvalidBodyError = inline_serializer(
-    "InvalidBodyError",
-    {"error": serializers.CharField(help_text='"invalid body", "parse error"…'), "detail": serializers.CharField()},
+VerifyError = inline_serializer(
+    "VerifyError",
+    {
+        "error": serializers.CharField(
+            help_text='"invalid body", "parse error", "invalid parameter" (as_of), "not authenticated", "throttled"'
+        ),
+        "detail": serializers.CharField(required=False, help_text="What was wrong (all but invalid parameter)."),
+        "parameters": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text="Invalid parameter: each bad query parameter with the reasons it was refused.",
+        ),
+        "items": serializers.DictField(
+            child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+            required=False,
+            help_text="Invalid body: the items that do not match the schema, by position, with each bad field.",
+        ),
+    },
 )
 
 
@@ -262,25 +279,30 @@ EXAMPLE_REQUEST = [
     parameters=[
         OpenApiParameter(
             "as_of",
-            OpenApiTypes.DATE,
-            description="Answer from the register as it stood at the end of this day (YYYY-MM-DD).",
+            # Empty means today, as an empty filter means none on the other endpoints.
+            {"type": "string", "pattern": r"^(\d{4}-\d{1,2}-\d{1,2})?$"},
+            description="Answer from the register as it stood at the end of this day (YYYY-MM-DD); empty: today.",
         )
     ],
     request=CounterpartySerializer(many=True),
     responses={
         200: VerifyResponseSerializer,
         400: OpenApiResponse(
-            InvalidBodyError,
+            VerifyError,
             description="The body is not a JSON array of 1 to 1,000 objects (items' own errors are in the 200 answer).",
         ),
-        401: OpenApiResponse(InvalidBodyError, description="An unknown or revoked API key."),
-        429: OpenApiResponse(InvalidBodyError, description="Too many requests: wait Retry-After seconds."),
+        401: OpenApiResponse(VerifyError, description="An unknown or revoked API key."),
+        429: OpenApiResponse(VerifyError, description="Too many requests: wait Retry-After seconds."),
     },
     examples=[OpenApiExample("Four counterparties", value=EXAMPLE_REQUEST, request_only=True)],
     tags=["verify"],
 )
 class VerifyView(APIView):
     parser_classes = [JSONParser]
+
+    def get_exception_handler(self):
+        return exception_handler
+
     authentication_classes = [APIKeyAuthentication]
     throttle_classes = [VerifyThrottle]
 
@@ -291,9 +313,29 @@ class VerifyView(APIView):
             raise InvalidBody('The body is a JSON array of counterparties: [{"name": …, "lei": …}, …].')
         if len(items) > MAX_ITEMS:
             raise InvalidBody(f"At most {MAX_ITEMS} counterparties per request; this one has {len(items)}.")
+        broken = {n: errors for n, item in enumerate(items) if (errors := malformed(item))}
+        if broken:
+            first, errors = next(iter(broken.items()))
+            name, messages = next(iter(errors.items()))
+            detail = f"{len(broken)} item(s) do not match the schema; item {first}, {name}: {messages[0]}"
+            raise InvalidBody(detail, items=broken)
         return Response(report_body(verify(items, day), request))
 
 
 class InvalidBody(exceptions.APIException):
+    """A 400 for the body as a whole; ``items`` names the items that break the schema, by position."""
+
     status_code = 400
     default_code = "invalid_body"
+
+    def __init__(self, detail, items=None):
+        super().__init__(detail)
+        self.items = items
+
+
+def exception_handler(exc, context):
+    """The API's handler (``{"error", "detail"}``), with the broken items of an invalid body."""
+    response = api_exception_handler(exc, context)
+    if isinstance(exc, InvalidBody) and exc.items and response is not None:
+        response.data["items"] = {str(n): errors for n, errors in exc.items.items()}
+    return response

@@ -100,21 +100,29 @@ def _asked_in_words(asked: Asked, register) -> str:
     return " ".join(words)
 
 
+def malformed(item) -> dict[str, list[str]]:
+    """How ``item`` breaks the shape every item has (the API's schema): not an object, a value that is not text,
+    text too long. The API refuses a body with such an item (400); the page reports it on its row."""
+    if not isinstance(item, dict):
+        return {"non_field_errors": ["Each item is an object with any of: lei, name, domain."]}
+    errors = {}
+    for name, value in item.items():
+        if name in MAX_LENGTHS and value is not None and not isinstance(value, str):
+            errors[name] = ["Give text."]
+        elif name in MAX_LENGTHS and len((value or "").strip()) > MAX_LENGTHS[name]:
+            errors[name] = [f"At most {MAX_LENGTHS[name]} characters."]
+    return errors
+
+
 def check(item, register) -> tuple[Asked | None, dict[str, list[str]]]:
     """``(asked, errors)`` for one item: errors by field name, ``non_field_errors`` for the item as a whole."""
+    errors = malformed(item)
     if not isinstance(item, dict):
-        return None, {"non_field_errors": ["Each item is an object with any of: lei, name, domain."]}
-    errors: dict[str, list[str]] = {}
-    values = {}
-    for name, value in item.items():
+        return None, errors
+    values = {name: (value or "").strip() for name, value in item.items() if name in FIELDS and name not in errors}
+    for name in item:
         if name not in FIELDS:
             errors.setdefault(name, []).append(f"Unknown field; the fields are {', '.join(FIELDS)}.")
-        elif value is not None and not isinstance(value, str):
-            errors.setdefault(name, []).append("Give text.")
-        elif len(value := (value or "").strip()) > MAX_LENGTHS[name]:
-            errors.setdefault(name, []).append(f"At most {MAX_LENGTHS[name]} characters.")
-        else:
-            values[name] = value
     given = {name: values[name] for name in FIELDS[:-1] if values.get(name)}
     lei = values.get("lei", "").replace(" ", "").upper()
     if lei:

@@ -183,7 +183,10 @@ def test_a_bad_lei_is_an_error_for_that_item_only(client, seed_data):
         ('{"name": "OKX"}', 400),
         ("[]", 400),
         ("not json", 400),
-        ('[{"name": "OKX"}]', 200),
+        ('[{"name": "OKX"}, "OKX"]', 400),
+        ('[{"name": "OKX"}, {"name": 5}]', 400),
+        ('[{"name": "OKX", "reference": "%s"}]' % ("x" * 101), 400),
+        ('[{"name": "OKX"}, {"name": null, "lei": "5299005V5GBSN2A4C304"}]', 200),
     ],
 )
 def test_only_a_malformed_body_is_a_400(client, seed_data, body, status):
@@ -191,6 +194,15 @@ def test_only_a_malformed_body_is_a_400(client, seed_data, body, status):
     assert response.status_code == status
     if status == 400:
         assert response.json()["error"] in {"invalid body", "parse error"}
+
+
+def test_a_400_names_the_items_that_break_the_schema(client, seed_data):
+    response = post(client, [{"name": "OKX"}, ["OKX"], {"name": "OKX", "lei": 42}])
+    assert response.status_code == 400
+    assert response.json()["items"] == {
+        "1": {"non_field_errors": ["Each item is an object with any of: lei, name, domain."]},
+        "2": {"lei": ["Give text."]},
+    }
 
 
 def test_a_thousand_items_are_answered_and_more_are_refused(client, seed_data):
