@@ -312,7 +312,7 @@ def records(model, day: datetime.date, history_rows) -> list:
     history_model = model.history.model
     snapshots = [Prefetch(*_m2m_prefetch(history_model, name)) for name in shape.m2m]
     prefetch_related_objects(history_rows, *snapshots)
-    citations = _citations_of(shape.citation_model, day, [row.id for row in history_rows])
+    citations = citations_of(shape.citation_model, day, [row.id for row in history_rows])
     instances = zip(history_rows, _instances(model, history_rows), strict=True)
     found = [_record(model, shape, day, row, obj, citations[row.id]) for row, obj in instances]
     if shape.finish is not None:
@@ -360,8 +360,9 @@ def _m2m_prefetch(history_model, field_name):
     return accessor, through.objects.select_related(target)
 
 
-def _citations_of(citation_model, day, ids):
-    """The citations, as they stood at the end of ``day``, of the records ``ids``, by record id."""
+def citations_of(citation_model, day, ids):
+    """The citations, as they stood at the end of ``day``, of the records ``ids``, by record id (each with its
+    source: today's record, published then and today)."""
     target_field = citation_model.TARGET_FIELD
     found = defaultdict(list)
     citations = (

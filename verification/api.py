@@ -7,6 +7,7 @@ while the others are answered: only a body that is not such an array (or holds m
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
@@ -15,15 +16,18 @@ from rest_framework.views import APIView
 
 from history import as_of
 from opendata.api import (
+    ActivitySerializer,
     InvalidParameters,
     JurisdictionRefSerializer,
-    LicenseSerializer,
+    LicenseTypeSerializer,
     PartialDateField,
     PublicURLField,
+    RegimeRefSerializer,
     RegulatorRefSerializer,
     SourceRefSerializer,
 )
 from opendata.api import exception_handler as api_exception_handler
+from registry.links import detail_path
 from verification.matching import MAX_CANDIDATES
 from verification.service import MAX_ITEMS, MAX_LENGTHS, Report, malformed, verify
 from verification.throttling import APIKeyAuthentication, VerifyThrottle
@@ -89,11 +93,35 @@ class MatchedEntitySerializer(serializers.Serializer):
     url = serializers.URLField(help_text="The entity's page on the site.")
 
 
+class EvidenceSourceSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    publisher = serializers.CharField()
+    url = serializers.URLField(help_text="Our page for the source, with its archived text.")
+    address = serializers.CharField(help_text="Where it was published, if online; may be empty.")
+
+
 class EvidenceLicenseSerializer(serializers.Serializer):
+    """A licence in force behind a verdict: the facts a verdict rests on, its page, its record in the API, and the
+    sources cited for it (the whole record, citations and quotes included, is at ``api_url``)."""
+
+    slug = serializers.CharField()
+    url = serializers.URLField(help_text="The licence's page.")
+    api_url = serializers.URLField(help_text="The licence in full, as /api/licenses/<slug>/ gives it.")
     usable = serializers.BooleanField(
         help_text="Usable in the jurisdiction asked (LicenseQuerySet.usable_in) and permitting the service asked."
     )
-    license = LicenseSerializer(help_text="The licence, in force on the day asked, as /api/licenses/ gives it.")
+    regime = RegimeRefSerializer()
+    license_type = LicenseTypeSerializer()
+    regulator = RegulatorRefSerializer(allow_null=True)
+    granted_in = JurisdictionRefSerializer(help_text="Its home jurisdiction, as on /api/licenses/.")
+    passported_to = serializers.ListField(child=serializers.CharField(), help_text="Jurisdiction codes.")
+    status = serializers.CharField()
+    granted = PartialDateField()
+    ended = PartialDateField()
+    reference_number = serializers.CharField()
+    activities = ActivitySerializer(many=True)
+    sources = EvidenceSourceSerializer(many=True)
 
 
 class WarningNoticeSerializer(serializers.Serializer):
@@ -176,19 +204,25 @@ VerifyError = inline_serializer(
 
 
 def report_body(report: Report, request) -> dict:
-    """The JSON answer: each licence, warning and entity serialized once, however many items share it."""
+    """The JSON answer: each licence, warning and entity built once, however many items share it."""
     context = {"request": request}
-    licences, notices, entities = {}, {}, {}
+    notices = {record.pk: record for result in report.results for match in result.matches for record in match.warnings}
+    serialized = WarningNoticeSerializer(list(notices.values()), many=True, context=context).data
+    data = dict(zip(notices, serialized, strict=True))
+    licences, entities = {}, {}
+    # Every address is on this site: its origin once, not build_absolute_uri() thousands of times.
+    origin = request.build_absolute_uri("/").removesuffix("/")
+
+    def url(path):
+        return origin + path
 
     def licence(record, usable):
-        if record.pk not in licences:
-            licences[record.pk] = LicenseSerializer(record, context=context).data
-        return {"usable": usable, "license": licences[record.pk]}
+        if record.slug not in licences:
+            licences[record.slug] = licence_body(record, url)
+        return {**licences[record.slug], "usable": usable}
 
     def notice(record):
-        if record.pk not in notices:
-            notices[record.pk] = WarningNoticeSerializer(record, context=context).data
-        return notices[record.pk]
+        return data[record.pk]
 
     def entity(info):
         if info.pk not in entities:
@@ -200,7 +234,7 @@ def report_body(report: Report, request) -> dict:
                 "lei": info.lei,
                 "website": info.website,
                 "jurisdiction": {"code": code_name[0], "name": code_name[1]} if code_name else None,
-                "url": request.build_absolute_uri(info.get_absolute_url()),
+                "url": url(info.get_absolute_url()),
             }
         return entities[info.pk]
 
@@ -244,6 +278,52 @@ def report_body(report: Report, request) -> dict:
         "verdicts": counts,
         "results": results,
     }
+
+
+def licence_body(record, url) -> dict:
+    """A licence behind a verdict (:class:`EvidenceLicenseSerializer`), built from its values for speed:
+    serializing a thousand licence records took longer than the whole rest of a call."""
+    regulator = record.regulator
+    return {
+        "slug": record.slug,
+        "url": url(record.get_absolute_url()),
+        "api_url": url(reverse("registry:api-license-detail", kwargs={"slug": record.slug})),
+        "regime": {
+            "slug": record.regime[0],
+            "short_name": record.regime[1],
+            "url": url(detail_path("registry:regime-detail", record.regime[0])),
+        },
+        "license_type": {"slug": record.license_type[0], "name": record.license_type[1]},
+        "regulator": {
+            "slug": regulator[0],
+            "name": regulator[1],
+            "abbreviation": regulator[2],
+            "url": url(detail_path("registry:regulator-detail", regulator[0])),
+        }
+        if regulator
+        else None,
+        "granted_in": {"code": record.granted_in[0], "name": record.granted_in[1]},
+        "passported_to": record.passported_to,
+        "status": record.status,
+        "granted": _partial(record.granted),
+        "ended": _partial(record.ended),
+        "reference_number": record.reference_number,
+        "activities": [{"slug": slug, "name": name, "code": code} for _, slug, name, code in record.activities],
+        "sources": [
+            {
+                "slug": slug,
+                "title": title,
+                "publisher": publisher,
+                "url": url(detail_path("registry:source-detail", slug)),
+                "address": address,
+            }
+            for slug, (title, publisher, address) in record.sources.items()
+        ],
+    }
+
+
+def _partial(value):
+    return None if value is None else {"value": value.isoformat(), "precision": value.precision, "display": str(value)}
 
 
 def read_as_of(query_params):

@@ -82,18 +82,19 @@ def registrable_domain(value: str) -> str:
     """The registrable domain of a web address, host name or e-mail address, lower case, IDNA-encoded;
     empty when it has none (``localhost``, an IP address, ``not a domain``).
 
-    A top-level domain newer than the bundled suffix list is read as a one-label suffix (``shop.newtld``).
+    Under a top-level domain newer than the bundled suffix list, the host name less ``www.`` (``shop.newtld``).
     """
     text = value.strip().rsplit("@", 1)[-1] if "://" not in value else value.strip()
     parts = _extract(text)
     if parts.suffix and parts.domain:
         domain = f"{parts.domain}.{parts.suffix}".lower()
     else:
-        labels = parts.fqdn.split(".") if parts.fqdn else [*parts.subdomain.split("."), parts.domain]
-        labels = [label for label in labels if label]
+        labels = [label for label in (*parts.subdomain.split("."), parts.domain) if label]
         if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
             return ""
-        domain = ".".join(labels[-2:]).lower()
+        # Where the registrable part is unknown, the whole host name (less www.) stands for it: two sites
+        # are never taken for one.
+        domain = ".".join(labels[1:] if labels[0] == "www" and len(labels) > 2 else labels).lower()
     try:
         return domain.encode("idna").decode("ascii")
     except UnicodeError:
@@ -204,16 +205,17 @@ def candidates(index: Index, query: Query) -> list[Candidate]:
 
     if query.lei and (pk := index.by_lei.get(query.lei)) is not None:
         add(pk, Reason("lei", query.lei, f"LEI {query.lei}", SCORES["lei"]))
+    # A domain or name shared by more entities than are listed (a hosting platform) yields the first few.
     if query.domain:
-        for pk, where in index.by_domain.get(query.domain, ()):
+        for pk, where in index.by_domain.get(query.domain, ())[:MAX_CANDIDATES]:
             add(pk, Reason("domain", query.domain, f"{query.domain}: {where}", SCORES["domain"]))
     if query.name and (key := name_key(query.name)):
-        exact = index.by_key.get(key, ())
+        exact = index.by_key.get(key, ())[:MAX_CANDIDATES]
         for pk, kind, name in exact:
             add(pk, Reason(kind, name, NAME_REASONS[kind].format(name), SCORES[kind]))
         if not exact:
             for other, similarity in index.similar_keys(key):
-                for pk, kind, name in index.by_key[other]:
+                for pk, kind, name in index.by_key[other][:MAX_CANDIDATES]:
                     detail = f"{NAME_REASONS[kind].format(name)}, {similarity:.0f}% alike"
                     add(pk, Reason("similar_name", name, detail, round(SIMILAR_WEIGHT * similarity, 1)))
     for candidate in found.values():

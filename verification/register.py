@@ -14,14 +14,16 @@ from __future__ import annotations
 import datetime
 import threading
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import router
-from django.db.models import Exists, F, OuterRef, Prefetch
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from history import as_of
+from registry.dates import PartialDate
 from registry.derived.version import data_version, version_key
+from registry.links import detail_path
 from registry.models import (
     Activity,
     Entity,
@@ -31,6 +33,7 @@ from registry.models import (
     LicenseCitation,
     LicenseQuerySet,
     WarningNotice,
+    granted_in_field,
 )
 from verification.matching import EntityInfo, Index
 
@@ -134,38 +137,125 @@ def _index(day: datetime.date | None) -> Index:
     return Index.build(infos, names, websites)
 
 
-def licences(register: Register, holders, codes) -> dict[int, list[tuple[License, frozenset[str]]]]:
-    """The licences in force on the register's day of each entity of ``holders``, with the jurisdictions of
-    ``codes`` each is usable in: one query (and its prefetches) for all of them."""
+@dataclass
+class Licence:
+    """What a verdict shows of a licence in force: enough to read it and follow it to its page and sources."""
+
+    slug: str
+    holder_id: int
+    status: str
+    granted: PartialDate | None
+    ended: PartialDate | None
+    reference_number: str
+    license_type: tuple[str, str]  # (slug, name)
+    regime: tuple[str, str]  # (slug, short name)
+    regulator: tuple[str, str, str] | None  # (slug, name, abbreviation)
+    granted_in: tuple[str, str]  # (code, name)
+    usable_in: frozenset[str]  # of the jurisdictions asked, those it is usable in
+    passported_to: list[str] = field(default_factory=list)
+    activities: list[tuple[int, str, str, str]] = field(default_factory=list)  # (id, slug, name, code)
+    sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # slug: (title, publisher, address)
+
+    def get_absolute_url(self):
+        return detail_path("registry:license-detail", self.slug)
+
+
+COLUMNS = {
+    "type_slug": F("license_type__slug"),
+    "type_name": F("license_type__name"),
+    "regime_slug": F("license_type__regime__slug"),
+    "regime_short_name": F("license_type__regime__short_name"),
+    "regulator_slug": F("regulator__slug"),
+    "regulator_name": F("regulator__name"),
+    "regulator_abbreviation": F("regulator__abbreviation"),
+    "granted_in_code": granted_in_field("code"),
+    "granted_in_name": granted_in_field("name"),
+}
+FIELDS = ("slug", "holder_id", "status", "granted_on", "granted_on_precision", "ended_on", "ended_on_precision")
+
+
+def licences(register: Register, holders, codes) -> dict[int, list[Licence]]:
+    """The licences in force on the register's day of each entity of ``holders``, each with the jurisdictions
+    of ``codes`` it is usable in. Read as values, not records: one query for the licences, one each for their
+    passports, activities and sources, whatever the number of entities."""
     if not holders:
         return {}
     codes = sorted(codes)
     if register.as_of is None:
+        key, rows = "pk", License.objects.published().in_force(register.day).filter(holder_id__in=holders)
         usable = {
             f"usable_{n}": Exists(License.objects.usable_in(code).filter(pk=OuterRef("pk")))
             for n, code in enumerate(codes)
         }
-        rows = list(
-            License.objects.published()
-            .in_force(register.day)
-            .filter(holder_id__in=holders)
-            .annotate(**usable)
-            .select_related("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
-            .prefetch_related("passported_to", "activities", _published_citations())
-        )
-        records = rows
+        paths = {"passports": "passported_to", "activities": "activities"}
     else:
         history = License.history.model
+        key = "history_id"
+        rows = LicenseQuerySet.in_force(
+            as_of.rows(License, register.as_of).filter(holder_id__in=holders), at=register.as_of
+        )
         same_row = history.objects.filter(history_id=OuterRef("history_id"))
         usable = {f"usable_{n}": Exists(LicenseQuerySet.usable_in(same_row, code)) for n, code in enumerate(codes)}
-        then = as_of.rows(License, register.as_of).filter(holder_id__in=holders)
-        rows = list(LicenseQuerySet.in_force(then, at=register.as_of).annotate(**usable))
-        records = as_of.records(License, register.as_of, rows)
-    found = defaultdict(list)
-    for row, record in zip(rows, records, strict=True):
-        where = frozenset(code for n, code in enumerate(codes) if getattr(row, f"usable_{n}"))
-        found[record.holder_id].append((record, where))
-    return found
+        paths = {}
+        for name, field_name in (("passports", "passported_to"), ("activities", "activities")):
+            _, query_name, target = as_of.m2m_snapshot(history, field_name)
+            paths[name] = f"{query_name}__{target}"
+    found = {}
+    for row in (
+        rows.order_by().annotate(**usable, **COLUMNS).values(key, "reference_number", *FIELDS, *COLUMNS, *usable)
+    ):
+        found[row[key]] = Licence(
+            slug=row["slug"],
+            holder_id=row["holder_id"],
+            status=row["status"],
+            granted=PartialDate.from_columns(row["granted_on"], row["granted_on_precision"]),
+            ended=PartialDate.from_columns(row["ended_on"], row["ended_on_precision"]),
+            reference_number=row["reference_number"],
+            license_type=(row["type_slug"], row["type_name"]),
+            regime=(row["regime_slug"], row["regime_short_name"]),
+            regulator=(row["regulator_slug"], row["regulator_name"], row["regulator_abbreviation"])
+            if row["regulator_slug"]
+            else None,
+            granted_in=(row["granted_in_code"], row["granted_in_name"]),
+            usable_in=frozenset(code for n, code in enumerate(codes) if row[f"usable_{n}"]),
+        )
+    _complete(register, rows.model, key, found, paths)
+    held = defaultdict(list)
+    for licence in sorted(found.values(), key=lambda licence: (licence.regime[1], licence.slug)):
+        held[licence.holder_id].append(licence)
+    return held
+
+
+def _complete(register, model, key, found, paths):
+    """Each licence's passports, activities and sources (citations of published sources, as they stood)."""
+    ids = list(found)
+    passports = f"{paths['passports']}__code"
+    for pk, code in (
+        model.objects.filter(**{f"{key}__in": ids}, **{f"{passports}__isnull": False})
+        .values_list(key, passports)
+        .order_by(passports)
+    ):
+        found[pk].passported_to.append(code)
+    activity = paths["activities"]
+    columns = (f"{activity}__pk", f"{activity}__slug", f"{activity}__name", f"{activity}__code")
+    activities = model.objects.filter(**{f"{key}__in": ids}, **{f"{activity}__isnull": False}).values_list(
+        key, *columns
+    )
+    for pk, *values in activities.order_by(columns[2]):
+        found[pk].activities.append(tuple(values))
+    if register.as_of is None:
+        citations = LicenseCitation.objects.published().filter(license_id__in=ids)
+        cited = citations.values_list("license_id", "source__slug", "source__title", "source__publisher", "source__url")
+        for pk, slug, *source in cited.order_by("source__title"):
+            found[pk].sources[slug] = tuple(source)
+    else:
+        # ``found`` is by history row; citations as they stood are by licence.
+        licence_ids = dict(model.objects.filter(history_id__in=ids).values_list("history_id", "id"))
+        cited = as_of.citations_of(LicenseCitation, register.as_of, list(licence_ids.values()))
+        for history_id, licence_id in licence_ids.items():
+            for citation in cited.get(licence_id, ()):
+                source = citation.source
+                found[history_id].sources[source.slug] = (source.title, source.publisher, source.url)
 
 
 def warnings(register: Register, entities) -> dict[int, list[WarningNotice]]:
@@ -188,10 +278,3 @@ def warnings(register: Register, entities) -> dict[int, list[WarningNotice]]:
     for notice in notices:
         found[notice.entity_id].append(notice)
     return found
-
-
-def _published_citations():
-    return Prefetch(
-        "citations",
-        queryset=LicenseCitation.objects.published().select_related("source").defer("source__archived_text"),
-    )

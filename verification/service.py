@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from registry.models import License, WarningNotice, validate_lei
+from registry.models import WarningNotice, validate_lei
 from verification import register as registers
 from verification.matching import Candidate, Query, candidates, registrable_domain
 from verification.verdicts import Decision, decide
@@ -37,7 +37,7 @@ class Asked:
 @dataclass
 class Match:
     candidate: Candidate
-    licences: list[tuple[License, bool]]  # in force, usable as asked or not
+    licences: list[tuple[registers.Licence, bool]]  # in force, usable as asked or not
     warnings: list[WarningNotice]
 
 
@@ -76,7 +76,7 @@ def verify(items: list, day: datetime.date | None = None) -> Report:
 
         def evidence(candidate, asked=asked):
             pk = candidate.entity.pk
-            licences = [(licence, _usable(asked, licence, where)) for licence, where in held.get(pk, ())]
+            licences = [(licence, _usable(asked, licence)) for licence in held.get(pk, ())]
             return licences, named.get(pk, [])
 
         matches = [Match(candidate, *evidence(candidate)) for candidate in found[n]]
@@ -85,10 +85,10 @@ def verify(items: list, day: datetime.date | None = None) -> Report:
     return Report(register, results)
 
 
-def _usable(asked: Asked, licence: License, where: frozenset[str]) -> bool:
-    if asked.jurisdiction and asked.jurisdiction not in where:
+def _usable(asked: Asked, licence: registers.Licence) -> bool:
+    if asked.jurisdiction and asked.jurisdiction not in licence.usable_in:
         return False
-    return asked.activities is None or any(activity.pk in asked.activities for activity in licence.activities.all())
+    return asked.activities is None or any(activity[0] in asked.activities for activity in licence.activities)
 
 
 def _asked_in_words(asked: Asked, register) -> str:

@@ -53,7 +53,7 @@ def test_each_verdict_on_the_seed_and_esma_registers(client, esma_register):
     assert [licence["usable"] for licence in bybit["licenses"]] == [True]
     dadat = results[5]["matches"][0]
     assert [licence["usable"] for licence in dadat["licenses"]] == [False]
-    assert dadat["licenses"][0]["license"]["passported_to"] == []
+    assert dadat["licenses"][0]["passported_to"] == []
     assert {match["entity"]["slug"] for match in results[11]["matches"]} == {"okx", "okx-europe-limited"}
     assert {match["entity"]["slug"] for match in results[12]["matches"]} == {"okx", "okx-europe-limited"}
     counts = response.json()["verdicts"]
@@ -63,9 +63,19 @@ def test_each_verdict_on_the_seed_and_esma_registers(client, esma_register):
 def test_evidence_cites_licences_and_warnings_with_urls_and_sources(client, esma_register):
     response = post(client, [{"name": "OKX", "jurisdiction": "MT"}, {"name": "Dobibo"}])
     okx, dobibo = (result["matches"][0] for result in response.json()["results"])
-    licence = next(item["license"] for item in okx["licenses"] if item["license"]["slug"] == "okx-mica-casp")
+    licence = next(item for item in okx["licenses"] if item["slug"] == "okx-mica-casp")
     assert licence["url"] == "http://testserver/licenses/okx-mica-casp/"
-    assert licence["citations"] and all(citation["source"]["url"] for citation in licence["citations"])
+    assert licence["api_url"] == "http://testserver/api/licenses/okx-mica-casp/"
+    assert licence["granted_in"] == {"code": "MT", "name": "Malta"}
+    assert licence["sources"] and all(
+        source["url"].startswith("http://testserver/sources/") for source in licence["sources"]
+    )
+    # The evidence says what the licence's own record in the API says.
+    full = client.get(licence["api_url"]).json()
+    assert {source["slug"] for source in licence["sources"]} == {c["source"]["slug"] for c in full["citations"]}
+    assert licence["passported_to"] == [place["code"] for place in full["passported_to"]]
+    for name in ("status", "granted", "ended", "regime", "license_type", "regulator", "granted_in", "reference_number"):
+        assert licence[name] == full[name], name
     assert okx["entity"]["url"] == "http://testserver/entities/okx/"
     notice = dobibo["warnings"][0]
     assert notice["url"] == f"http://testserver/entities/{dobibo['entity']['slug']}/"
@@ -115,13 +125,13 @@ def test_a_draft_entity_is_never_matched(client):
 
 
 def test_two_entities_matching_alike_are_ambiguous_and_both_returned(client):
-    group = factories.GroupFactory(slug="acme", name="Acme", website="https://acme.example")
+    group = factories.GroupFactory(slug="acme", name="Acme", website="https://acme-exchange.com")
     affiliate = factories.AffiliateFactory(
-        slug="acme-eu", parent=group, name="Acme EU", website="https://eu.acme.example"
+        slug="acme-eu", parent=group, name="Acme EU", website="https://eu.acme-exchange.com"
     )
     factories.LicenseFactory(holder=affiliate)
     [by_domain, by_lei] = post(
-        client, [{"domain": "acme.example"}, {"domain": "acme.example", "lei": "5493001KJTIIGC8Y1R12"}]
+        client, [{"domain": "acme-exchange.com"}, {"domain": "acme-exchange.com", "lei": "5493001KJTIIGC8Y1R12"}]
     ).json()["results"]
     assert by_domain["verdict"] == "ambiguous"
     assert {match["entity"]["slug"] for match in by_domain["matches"]} == {"acme", "acme-eu"}
