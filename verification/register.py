@@ -120,9 +120,10 @@ def _index(day: datetime.date | None) -> Index:
         aliases = as_of.standing(EntityAlias, day)
         warnings = as_of.standing(WarningNotice, day)
         earlier = Entity.history.filter(history_date__lte=as_of.end_of_day(day))
+    # "id", not "pk": a history row's pk is its own, not the entity's.
     infos = [
         EntityInfo(pk, slug, name, kind, lei, website, (code, place) if code else None)
-        for pk, slug, name, kind, lei, website, code, place in entities.values_list("pk", *ENTITY_COLUMNS)
+        for pk, slug, name, kind, lei, website, code, place in entities.values_list("id", *ENTITY_COLUMNS)
     ]
     current = {info.pk: info.name for info in infos}
     names = [(pk, ALIAS_REASONS[kind], name) for pk, kind, name in aliases.values_list("entity_id", "kind", "name")]
