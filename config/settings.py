@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "opendata",
     "history",
     "operations",
+    "verification",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +240,13 @@ REST_FRAMEWORK = {
 if os.environ.get("DJANGO_API_THROTTLE"):
     REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["rest_framework.throttling.AnonRateThrottle"]
     REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": os.environ["DJANGO_API_THROTTLE"]}
+# POST /api/verify/ and the /verify/ page (verification/throttling.py): requests per address without an API key,
+# and per key with one (a key may carry its own rate). "off" lifts a limit.
+VERIFY_THROTTLE = os.environ.get("DJANGO_VERIFY_THROTTLE", "30/minute").strip()
+VERIFY_KEY_THROTTLE = os.environ.get("DJANGO_VERIFY_KEY_THROTTLE", "600/minute").strip()
+VERIFY_THROTTLE, VERIFY_KEY_THROTTLE = (
+    None if rate.lower() in {"", "off", "0"} else rate for rate in (VERIFY_THROTTLE, VERIFY_KEY_THROTTLE)
+)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Compliance Registry API",
     # Markdown: Swagger UI renders the link. The guide is docs/api.md, published at /about/api/.

@@ -19,5 +19,7 @@ urlpatterns = [
     path("robots.txt", ops.robots_txt, name="robots-txt"),
     path("favicon.ico", ops.favicon_ico, name="favicon"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    # Before public.urls, whose catch-all answers 404 for any other path under /api/.
+    path("", include("verification.urls")),
     path("", include("public.urls")),
 ]

@@ -287,10 +287,18 @@ SHAPES = {
 def rows(model, day: datetime.date) -> models.QuerySet:
     """The history rows of ``model``'s records as they stood at the end of ``day``, public then (the rule:
     :func:`public_then`), in the list's order: what an as-of list filters, counts and pages."""
-    cutoff = end_of_day(day)
     shape = SHAPES[model]
-    public = _rows_at(model, cutoff).filter(public_then(model, cutoff))
-    return public.select_related(*shape.joined).order_by(*shape.order)
+    return standing(model, day).select_related(*shape.joined).order_by(*shape.order)
+
+
+def standing(model, day: datetime.date) -> models.QuerySet:
+    """Each record of ``model`` as it stood at the end of ``day``: its latest history row by then, if the record
+    existed then and, for a curated model, was public then (:func:`public_then`). Unordered, for callers that
+    need no list's shape (verification/register.py: entities, aliases and warning notices as they stood)."""
+    cutoff = end_of_day(day)
+    if any(field.name == "publication_status" for field in model._meta.fields):
+        return _rows_at(model, cutoff).filter(public_then(model, cutoff))
+    return _rows_at(model, cutoff).exclude(history_type="-")
 
 
 def records(model, day: datetime.date, history_rows) -> list:
@@ -304,7 +312,7 @@ def records(model, day: datetime.date, history_rows) -> list:
     history_model = model.history.model
     snapshots = [Prefetch(*_m2m_prefetch(history_model, name)) for name in shape.m2m]
     prefetch_related_objects(history_rows, *snapshots)
-    citations = _citations_of(shape.citation_model, day, [row.id for row in history_rows])
+    citations = citations_of(shape.citation_model, day, [row.id for row in history_rows])
     instances = zip(history_rows, _instances(model, history_rows), strict=True)
     found = [_record(model, shape, day, row, obj, citations[row.id]) for row, obj in instances]
     if shape.finish is not None:
@@ -352,8 +360,9 @@ def _m2m_prefetch(history_model, field_name):
     return accessor, through.objects.select_related(target)
 
 
-def _citations_of(citation_model, day, ids):
-    """The citations, as they stood at the end of ``day``, of the records ``ids``, by record id."""
+def citations_of(citation_model, day, ids):
+    """The citations, as they stood at the end of ``day``, of the records ``ids``, by record id (each with its
+    source: today's record, published then and today)."""
     target_field = citation_model.TARGET_FIELD
     found = defaultdict(list)
     citations = (

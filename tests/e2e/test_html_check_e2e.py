@@ -58,6 +58,7 @@ PAGES = {
     "regulator": None,
     "regime": "/regimes/mica/",
     "source": None,
+    "verify": "/verify/?rows=OKX%0AOKX+Europe+Ltd%2C%2C%2CFR%0ADobibo%0A%2C5299005V5GBSN2A4C304",
 }
 
 

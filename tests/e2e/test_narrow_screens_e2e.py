@@ -71,6 +71,7 @@ def test_no_page_is_wider_than_a_phone(page, live_server, register):
         "data": "/data/",
         "data dictionary": "/data/dictionary/",
         "API guide": "/about/api/",
+        "verify": "/verify/?rows=OKX%0AOKX+Europe+Ltd%2C%2C%2CFR%0ADobibo%0A%2C5299005V5GBSN2A4C304",
         **detail_pages(),
     }
     page.set_viewport_size(PHONE)

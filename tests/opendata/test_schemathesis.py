@@ -44,8 +44,10 @@ def wsgi_in_test_transaction():
 
 
 @pytest.fixture
-def api_data(db, wsgi_in_test_transaction):
+def api_data(db, wsgi_in_test_transaction, settings):
     """A little of everything, drafts included, so responses have content to check against the schema."""
+    # Many calls to POST /api/verify/ in a row: its rate limit has tests of its own (tests/verification/).
+    settings.VERIFY_THROTTLE = None
     area = factories.AreaFactory(code="EEA")
     malta = factories.JurisdictionFactory(code="MT", name="Malta")
     area.members.add(malta)
