@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from history import as_of
-from opendata.api import (
+from opendata.api import exception_handler as api_exception_handler
+from opendata.fields import (
     ActivitySerializer,
-    InvalidParameters,
     JurisdictionRefSerializer,
     LicenseTypeSerializer,
     PartialDateField,
@@ -26,7 +26,7 @@ from opendata.api import (
     RegulatorRefSerializer,
     SourceRefSerializer,
 )
-from opendata.api import exception_handler as api_exception_handler
+from opendata.paging import InvalidParameters
 from registry.links import detail_path
 from verification.matching import MAX_CANDIDATES
 from verification.service import MAX_ITEMS, MAX_LENGTHS, Report, malformed, verify

@@ -35,6 +35,9 @@ VERDICTS = [
     ({"name": "OKX"}, "ambiguous", "okx"),
     ({"domain": "okx.com"}, "ambiguous", None),
     ({"name": "OKX S G"}, "ambiguous", "okx-sg"),
+    # ESMA lists no Malta passport for Bybit EU and none at all for DADAT: MiCA being the EU's is not enough.
+    ({"lei": BYBIT_LEI, "jurisdiction": "MT"}, "authorised_elsewhere", "bybit-eu-gmbh"),
+    ({"lei": DADAT_LEI, "jurisdiction": "DE"}, "authorised_elsewhere", None),
 ]
 
 
