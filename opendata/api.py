@@ -325,6 +325,7 @@ class APIRootView(viewsets.ViewSet):
             prefix: request.build_absolute_uri(reverse(f"registry:{basename}-list"))
             for prefix, _, basename in Router.viewsets
         }
+        body["verify"] = request.build_absolute_uri(reverse("verification:api-verify"))
         body["schema"] = request.build_absolute_uri(reverse("registry:api-schema"))
         body["docs"] = request.build_absolute_uri(reverse("registry:api-docs"))
         return Response(body)

@@ -127,6 +127,7 @@ class TestRecords:
         body = get(client, "/api/")
         assert body["licenses"] == "http://testserver/api/licenses/"
         assert body["schema"] == "http://testserver/api/schema/"
+        assert body["verify"] == "http://testserver/api/verify/"
 
 
 class TestFiltersAndErrors:
