@@ -330,6 +330,30 @@ def publish_as_operator(records, *, reason: str, user, at=None, save=None):
     return records
 
 
+def mark_edited(obj, *, user, at, is_new: bool = False) -> list[str]:
+    """Mark ``obj`` (not saved) as ``user``'s edit made at ``at``, for a writer that saves in bulk without
+    ``save()`` (the ESMA importer): a new record is a draft, as :func:`save_edit` makes it; an existing one's
+    version is raised, as a save raises it. Returns the names of the fields set."""
+    obj.last_edited_by = user
+    obj.updated_at = at
+    if is_new:
+        obj.created_at = at
+        obj.publication_status = Publication.DRAFT
+        return ["last_edited_by", "updated_at", "created_at", "publication_status"]
+    obj.version = (obj.version or 0) + 1
+    return ["version", "updated_at", "last_edited_by"]
+
+
+def mark_decided(obj, *, author, reviewer, at=None):
+    """Mark ``obj`` (not saved) as changed by ``reviewer``'s decision on what ``author`` proposed (accepting a
+    proposed match), as :func:`approve` marks a revision it applies: ``author`` is the editor and, when ``obj``
+    is published, ``reviewer`` puts this version live at ``at`` (default now). A draft stays a draft."""
+    obj.last_edited_by = author
+    if obj.is_published:
+        obj.published_by, obj.published_at = reviewer, at or timezone.now()
+    return obj
+
+
 def unpublish(obj, *, reviewer, reason: str):
     """Take a record off the public site (it stays, as a draft, with its history).
 
