@@ -3,7 +3,8 @@
 A licence is recognised by ``official_register_key`` (``esma-casp:<LEI>``, or
 the home state and name when the LEI is unusable; a firm listed twice gets the
 authorisation date appended). Licences of earlier snapshots missing from a
-later one are marked "no longer listed as of" its date, never deleted.
+later one are marked "no longer listed as of" its date, never deleted; those it
+lists again are verified on its date (``last_verified_on``).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class CaspImporter(BaseImporter):
         held = held_facts(list(existing.values()), SourceKind.OFFICIAL_REGISTER.authority, esma_casp_citations())
         taken = set(License.objects.values_list("slug", flat=True))
         new, m2m_new, outcome = [], {}, {}
-        changes, m2m_direct, m2m_proposed = Changes(self.writer, License), {}, {}
+        changes, m2m_direct, m2m_proposed, confirmed = Changes(self.writer, License), {}, {}, []
         started = time.monotonic()
         for done, p in enumerate(parsed, start=1):
             values, sets = self._licence_values(p, entities[p["entity"]["key"]], regulators)
@@ -134,6 +135,8 @@ class CaspImporter(BaseImporter):
                     m2m_direct[license.pk] = m2m_changes
                 elif route == "propose":
                     m2m_proposed[license.pk] = m2m_changes
+                elif self._verification(license):
+                    confirmed.append(license)
                 outcome[p["key"]] = "updated" if route else "unchanged"
             p["license"] = license
             self.progress(done, len(parsed), started)
@@ -141,6 +144,7 @@ class CaspImporter(BaseImporter):
         for name in LICENCE_SETS:
             set_m2m(License, name, {pk: changed[name] for pk, changed in m2m_direct.items() if name in changed})
         self.writer.write_changes(changes, m2m_fields=LICENCE_SETS)
+        self.writer.confirm_verified(License, confirmed, self.snapshot.date)
         return outcome, changes.proposed, m2m_proposed
 
     def _licence_values(self, p, entity, regulators) -> tuple[dict, dict]:
@@ -165,12 +169,14 @@ class CaspImporter(BaseImporter):
         return values, sets
 
     def _new_licence(self, slug, key, values) -> License:
+        """A new licence, listed (so verified) on the snapshot's date."""
         return self.writer.prepare_new(
             License(
                 slug=slug,
                 license_type=self.license_type,
                 status=LicenseStatus.ACTIVE,
                 official_register_key=key,
+                last_verified_on=self.snapshot.date,
                 **values,
             )
         )
@@ -188,8 +194,15 @@ class CaspImporter(BaseImporter):
         fields = {k: v for k, v in values.items() if getattr(license, k) != v}
         current = {name: sorted(obj.pk for obj in getattr(license, name).all()) for name in LICENCE_SETS}
         m2m_changes = {name: ids for name, ids in sets.items() if name not in guarded and current[name] != ids}
-        route = changes.add(license, fields, also=bool(m2m_changes))
+        route = changes.add(license, fields, also=bool(m2m_changes), along=self._verification(license))
         return route, m2m_changes
+
+    def _verification(self, license) -> dict:
+        """The snapshot lists ``license``: verified on its date, unless a later verification is recorded."""
+        day = self.snapshot.date
+        if license.last_verified_on is not None and license.last_verified_on >= day:
+            return {}
+        return {"last_verified_on": day}
 
     # -- citations --------------------------------------------------------------
 

@@ -361,6 +361,11 @@ class Writer:
             model.history.bulk_history_create(changed, update=True, **self.history)
         return inline
 
+    def confirm_verified(self, model, objs, on):
+        """Records an official register lists again on ``on``, whose facts did not change: verified then."""
+        if objs:
+            review.confirm_verified(model, [obj.pk for obj in objs], on, user=self.user, reason=self.reason)
+
 
 class Changes:
     """Changes to existing records of one model, routed as the writer routes them: written directly (drafts,
@@ -370,13 +375,15 @@ class Changes:
         self.writer, self.model = writer, model
         self.direct, self.names, self.proposed = [], set(), []
 
-    def add(self, obj, changes: dict, *, also: bool = False) -> str | None:
+    def add(self, obj, changes: dict, *, also: bool = False, along: dict | None = None) -> str | None:
         """Route ``obj``'s ``changes``: "direct", "propose", or None when there is nothing to write.
 
-        ``also``: the caller writes other changes of it itself (its many-to-many sets).
+        ``also``: the caller writes other changes of it itself (its many-to-many sets); ``along``: values
+        written with a change but none on their own (a licence's last verification date).
         """
         if not (changes or also or (self.writer.publish and not obj.is_published)):
             return None
+        changes = {**changes, **(along or {})}
         route = self.writer.route(obj)
         if route == "direct":
             self.names.update(self.writer.apply_direct(obj, changes))
