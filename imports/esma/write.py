@@ -23,7 +23,6 @@ from registry.models import (
     Entity,
     License,
     LicenseType,
-    Publication,
     Regime,
     Regulator,
     Revision,
@@ -233,7 +232,7 @@ class Writer:
 
     def route(self, obj) -> str:
         """How a change to an existing record is written: "direct" or "propose" (four-eyes)."""
-        if self.publish or obj.publication_status != Publication.PUBLISHED:
+        if self.publish or not obj.is_published:
             return "direct"
         return "propose"
 
