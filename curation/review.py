@@ -19,7 +19,9 @@ No single account can put a fact live alone:
   (:func:`restore`), to be published again;
 * an operator's command (the ESMA importer's ``--publish``) puts records live
   through :func:`publish_as_operator`, under the same visibility rules, with
-  its reason in the history and no account named as publisher.
+  its reason in the history and no account named as publisher;
+* an official register listing a record again verifies it
+  (:func:`confirm_verified`): not an edit, so no review.
 
 Each refusal is one check here: :func:`publish_refusal`,
 :func:`unpublish_refusal` and :func:`decision_refusal` say it to the admin
@@ -328,6 +330,49 @@ def publish_as_operator(records, *, reason: str, user, at=None, save=None):
             save(records)
         _record_visibility_changes(hidden, public=True, user=user)
     return records
+
+
+def mark_edited(obj, *, user, at, is_new: bool = False) -> list[str]:
+    """Mark ``obj`` (not saved) as ``user``'s edit made at ``at``, for a writer that saves in bulk without
+    ``save()`` (the ESMA importer): a new record is a draft, as :func:`save_edit` makes it; an existing one's
+    version is raised, as a save raises it. Returns the names of the fields set."""
+    obj.last_edited_by = user
+    obj.updated_at = at
+    if is_new:
+        obj.created_at = at
+        obj.publication_status = Publication.DRAFT
+        return ["last_edited_by", "updated_at", "created_at", "publication_status"]
+    obj.version = (obj.version or 0) + 1
+    return ["version", "updated_at", "last_edited_by"]
+
+
+def mark_decided(obj, *, author, reviewer, at=None):
+    """Mark ``obj`` (not saved) as changed by ``reviewer``'s decision on what ``author`` proposed (accepting a
+    proposed match), as :func:`approve` marks a revision it applies: ``author`` is the editor and, when ``obj``
+    is published, ``reviewer`` puts this version live at ``at`` (default now). A draft stays a draft."""
+    obj.last_edited_by = author
+    if obj.is_published:
+        obj.published_by, obj.published_at = reviewer, at or timezone.now()
+    return obj
+
+
+def confirm_verified(model, pks, on: datetime.date, *, user, reason: str) -> list:
+    """Record that a source lists the ``model`` records ``pks`` again on ``on`` (an official register's
+    snapshot): their ``last_verified_on`` moves to ``on`` where it is earlier or unset, never back.
+
+    Not an edit, so no four-eyes: no fact changes, the version stays (an editor's open copy and a pending
+    revision stay valid) and a published record stays live. Each record moved gets a history row
+    (:func:`add_history`), so the as-of view and the change feed see the date move. Returns their keys.
+    """
+    moved = []
+    for chunk in _chunks(list(pks)):
+        rows = model._base_manager.filter(models.Q(last_verified_on__isnull=True) | models.Q(last_verified_on__lt=on))
+        ids = list(rows.filter(pk__in=chunk).values_list("pk", flat=True))
+        if ids:
+            model._base_manager.filter(pk__in=ids).update(last_verified_on=on)
+            add_history(model, dict.fromkeys(ids, reason), user=user)
+        moved += ids
+    return moved
 
 
 def unpublish(obj, *, reviewer, reason: str):

@@ -38,6 +38,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import ngettext
 from import_export import widgets
 from import_export.admin import ImportMixin
 from import_export.fields import Field
@@ -72,6 +73,19 @@ from registry.models.base import WORKFLOW_FIELDS
 logger = logging.getLogger(__name__)
 
 LIST_SEPARATOR = ";"
+# The columns of each kind of file, in the order of its header (and of the template offered for download).
+COLUMNS = {
+    "entity": "slug,name,kind,parent,jurisdiction,lei,website,description,aliases".split(","),
+    "license": (
+        "slug,holder,regime,license_type,regulator,jurisdiction,status,granted,ended,activities,passported_to,"
+        "serves_retail,serves_professional,serves_institutional,reference_number,conditions,source,quote,"
+        "last_verified_on"
+    ).split(","),
+    "audit": (
+        "slug,subject,kind,standard,auditor,scope,issued,period_start,period_end,valid_until,ongoing,reference,"
+        "source,quote,last_verified_on"
+    ).split(","),
+}
 # Reasons are shown in one line of the history list: shorten very long file names.
 HISTORY_REASON_MAX_LENGTH = 100
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
@@ -245,7 +259,8 @@ class KeyListWidget(widgets.ManyToManyWidget):
         missing = [key for key in keys if key not in known]
         if missing:
             quoted = ", ".join(f"'{key}'" for key in missing)
-            raise ValueError(f"{quoted} {'does' if len(missing) == 1 else 'do'} not exist")
+            text = ngettext("%(keys)s does not exist", "%(keys)s do not exist", len(missing))
+            raise ValueError(text % {"keys": quoted})
         return found
 
     def render(self, value, obj=None, **kwargs):
@@ -355,8 +370,11 @@ def _row_key(instance, column) -> str:
     return _text((instance.__dict__.get("_import_row") or {}).get(column))
 
 
-def _citation_display(citation_model, what):
+def _citation_display(what):
+    """The preview's ``source`` (the slugs cited) or ``quote`` column of a record that cites sources."""
+
     def display(instance):
+        citation_model = type(instance)._meta.get_field("citations").related_model
         cited = {}
         if instance.pk is not None:
             rows = citation_model._base_manager.filter(**{citation_model.TARGET_FIELD: instance.pk})
@@ -394,7 +412,97 @@ def _regime_display(instance):
 # ---------------------------------------------------------------------------
 
 
-class ReviewedResource(ModelResource):
+def normalise_headers(dataset, columns: list[str], plural) -> None:
+    """Lower-case, trimmed headers (a UTF-8 BOM dropped) and no trailing empty rows; a file with unknown or
+    repeated ``columns`` (those of the model named ``plural``), or without a slug column, is rejected."""
+    headers = [_text(header).lstrip("\ufeff").strip().lower() for header in dataset.headers or []]
+    if not any(headers):
+        raise ImportRejected("The file has no header row.")
+    dataset.headers = headers
+    # Spreadsheets often end in formatted but empty rows.
+    while len(dataset) and all(_text(value) == "" for value in dataset[-1]):
+        del dataset[-1]
+    unknown = [header for header in headers if header and header not in columns]
+    repeated = sorted({header for header in headers if header and headers.count(header) > 1})
+    if unknown:
+        text = ngettext(
+            "Unknown column: %(unknown)s. The columns for %(plural)s are: %(columns)s.",
+            "Unknown columns: %(unknown)s. The columns for %(plural)s are: %(columns)s.",
+            len(unknown),
+        )
+        raise ImportRejected(text % {"unknown": ", ".join(unknown), "plural": plural, "columns": ", ".join(columns)})
+    if repeated:
+        text = ngettext(
+            "Column given more than once: %(columns)s.", "Columns given more than once: %(columns)s.", len(repeated)
+        )
+        raise ImportRejected(text % {"columns": ", ".join(repeated)})
+    if "slug" not in headers:
+        raise ImportRejected("The file has no slug column: every row is matched on its slug.")
+
+
+class RowChanges:
+    """What a row changes in its stored record, in :func:`curation.review.propose`'s terms, for
+    :class:`ReviewedResource`: a row that changes nothing, or whose change already waits for review, is skipped.
+    """
+
+    #: The citation model the ``source`` and ``quote`` columns fill; None when the model takes no citation.
+    citation_model = None
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        """Skip a row that changes nothing, or whose change already waits for review in an identical revision."""
+        if import_validation_errors or instance.pk is None:
+            return False
+        changes = self.changes_for(instance)
+        if not any(changes.values()):
+            return True
+        if instance.publication_status != Publication.PUBLISHED:
+            return False
+        wanted = _as_json(changes)
+        pending = Revision.objects.pending().for_object(instance)
+        return any(revision.changes == wanted for revision in pending)
+
+    def changes_for(self, instance) -> dict:
+        """What the row changes in the stored record, in :func:`curation.review.propose`'s terms.
+
+        ``fields``: attname → JSON value; ``m2m``: name → primary keys;
+        ``inlines``: citation or alias rows to create, update or delete.
+        """
+        model = type(instance)
+        stored = model._base_manager.get(pk=instance.pk)
+        fields = {}
+        for field in model._meta.concrete_fields:
+            if field.primary_key or field.name in WORKFLOW_FIELDS:
+                continue
+            value = getattr(instance, field.attname)
+            if value != getattr(stored, field.attname):
+                fields[field.attname] = review.to_json(value)
+        values = instance.__dict__.get("_import_values") or {}
+        m2m = {}
+        for field in self.get_import_fields():
+            if isinstance(field.widget, widgets.ManyToManyWidget) and field.column_name in values:
+                wanted = sorted(item.pk for item in values[field.column_name])
+                current = sorted(getattr(stored, field.attribute).values_list("pk", flat=True))
+                if wanted != current:
+                    m2m[field.attribute] = wanted
+        return {"fields": fields, "m2m": m2m, "inlines": self.inline_changes(stored, values)}
+
+    def inline_changes(self, stored, values) -> dict:
+        """The row's citation: created when its source is not cited yet, its quote updated when it differs."""
+        source = values.get("source")
+        if self.citation_model is None or source is None:
+            return {}
+        model = self.citation_model
+        quote = values.get("quote") or ""
+        existing = list(model._base_manager.filter(**{model.TARGET_FIELD: stored, "source": source}))
+        if not existing:
+            return {model._meta.label: {"create": [{"source_id": source.pk, "quote": quote}]}}
+        general = next((citation for citation in existing if citation.supports == ""), None)
+        if general is not None and quote and general.quote != quote:
+            return {model._meta.label: {"update": {str(general.pk): {"quote": quote}}}}
+        return {}
+
+
+class ReviewedResource(RowChanges, ModelResource):
     """A resource whose rows are saved through :mod:`curation.review` (see the module's docstring).
 
     ``import_data`` needs ``user`` (the importing account) and takes
@@ -403,8 +511,6 @@ class ReviewedResource(ModelResource):
 
     #: How a row's record is named in messages ("every licence cites a source").
     noun = "record"
-    #: The citation model the ``source`` and ``quote`` columns fill; None when the model takes no citation.
-    citation_model = None
 
     class Meta:
         import_id_fields = ["slug"]
@@ -475,33 +581,12 @@ class ReviewedResource(ModelResource):
                 raise ImportRejected(f"{user.get_username()} may not add or change {opts.verbose_name_plural}.")
             self._user = user
             self._reason = import_reason(kwargs.get("file_name"), user)
-            self._normalise(dataset)
+            columns = [field.column_name for field in self.get_import_fields()]
+            normalise_headers(dataset, columns, self._meta.model._meta.verbose_name_plural)
         except Exception:
             # import-export goes on to the rows after a failed before_import; give it none.
             del dataset[0 : len(dataset)]
             raise
-
-    def _normalise(self, dataset):
-        """Lower-case, trimmed headers (a UTF-8 BOM dropped); unknown or repeated columns reject the file."""
-        headers = [_text(header).lstrip("\ufeff").strip().lower() for header in dataset.headers or []]
-        if not any(headers):
-            raise ImportRejected("The file has no header row.")
-        dataset.headers = headers
-        # Spreadsheets often end in formatted but empty rows.
-        while len(dataset) and all(_text(value) == "" for value in dataset[-1]):
-            del dataset[-1]
-        known = [field.column_name for field in self.get_import_fields()]
-        unknown = [header for header in headers if header and header not in known]
-        repeated = sorted({header for header in headers if header and headers.count(header) > 1})
-        if unknown:
-            plural = self._meta.model._meta.verbose_name_plural
-            raise ImportRejected(
-                f"Unknown column(s): {', '.join(unknown)}. The columns for {plural} are: {', '.join(known)}."
-            )
-        if repeated:
-            raise ImportRejected(f"Column(s) given more than once: {', '.join(repeated)}.")
-        if "slug" not in headers:
-            raise ImportRejected("The file has no slug column: every row is matched on its slug.")
 
     def after_import(self, dataset, result, **kwargs):
         super().after_import(dataset, result, **kwargs)
@@ -592,59 +677,6 @@ class ReviewedResource(ModelResource):
         if errors:
             raise ValidationError(errors)
 
-    def skip_row(self, instance, original, row, import_validation_errors=None):
-        """Skip a row that changes nothing, or whose change already waits for review in an identical revision."""
-        if import_validation_errors or instance.pk is None:
-            return False
-        changes = self.changes_for(instance)
-        if not any(changes.values()):
-            return True
-        if instance.publication_status != Publication.PUBLISHED:
-            return False
-        wanted = _as_json(changes)
-        pending = Revision.objects.pending().for_object(instance)
-        return any(revision.changes == wanted for revision in pending)
-
-    def changes_for(self, instance) -> dict:
-        """What the row changes in the stored record, in :func:`curation.review.propose`'s terms.
-
-        ``fields``: attname → JSON value; ``m2m``: name → primary keys;
-        ``inlines``: citation or alias rows to create, update or delete.
-        """
-        model = type(instance)
-        stored = model._base_manager.get(pk=instance.pk)
-        fields = {}
-        for field in model._meta.concrete_fields:
-            if field.primary_key or field.name in WORKFLOW_FIELDS:
-                continue
-            value = getattr(instance, field.attname)
-            if value != getattr(stored, field.attname):
-                fields[field.attname] = review.to_json(value)
-        values = instance.__dict__.get("_import_values") or {}
-        m2m = {}
-        for field in self.get_import_fields():
-            if isinstance(field.widget, widgets.ManyToManyWidget) and field.column_name in values:
-                wanted = sorted(item.pk for item in values[field.column_name])
-                current = sorted(getattr(stored, field.attribute).values_list("pk", flat=True))
-                if wanted != current:
-                    m2m[field.attribute] = wanted
-        return {"fields": fields, "m2m": m2m, "inlines": self.inline_changes(stored, values)}
-
-    def inline_changes(self, stored, values) -> dict:
-        """The row's citation: created when its source is not cited yet, its quote updated when it differs."""
-        source = values.get("source")
-        if self.citation_model is None or source is None:
-            return {}
-        model = self.citation_model
-        quote = values.get("quote") or ""
-        existing = list(model._base_manager.filter(**{model.TARGET_FIELD: stored, "source": source}))
-        if not existing:
-            return {model._meta.label: {"create": [{"source_id": source.pk, "quote": quote}]}}
-        general = next((citation for citation in existing if citation.supports == ""), None)
-        if general is not None and quote and general.quote != quote:
-            return {model._meta.label: {"update": {str(general.pk): {"quote": quote}}}}
-        return {}
-
     def save_instance(self, instance, is_create, row, **kwargs):
         """Save through the review workflow: a draft as the user's edit, a published record's change as a revision."""
         self.before_save_instance(instance, row, **kwargs)
@@ -713,10 +745,8 @@ class EntityResource(ReviewedResource):
     aliases = ColumnField("aliases", NameListWidget(), display=_alias_display)
 
     class Meta(ReviewedResource.Meta):
-        model = Entity
-        name = "Entities (CSV or XLSX)"
-        fields = ["slug", "name", "kind", "parent", "jurisdiction", "lei", "website", "description", "aliases"]
-        import_order = fields
+        model, name = Entity, "Entities (CSV or XLSX)"
+        fields = import_order = COLUMNS["entity"]
 
     def inline_changes(self, stored, values):
         """The aliases column lists every trading name: missing ones are added, unlisted ones removed."""
@@ -731,7 +761,16 @@ class EntityResource(ReviewedResource):
         return inlines
 
 
-class LicenseResource(ReviewedResource):
+class CitedResource(ReviewedResource):
+    """A record that cites sources (licences, audits): each row names one by its slug, with the quote (a row of
+    ``citation_model``), and may give the day the record was last verified against its sources."""
+
+    source = ColumnField("source", LookupWidget(Source), display=_citation_display("source"))
+    quote = ColumnField("quote", TextWidget(), display=_citation_display("quote"))
+    last_verified_on = Field(attribute="last_verified_on", column_name="last_verified_on", widget=DayWidget())
+
+
+class LicenseResource(CitedResource):
     """Licences. ``license_type`` is a slug within the ``regime`` column's regime; every row cites a source."""
 
     noun = "licence"
@@ -763,38 +802,13 @@ class LicenseResource(ReviewedResource):
     )
     reference_number = _text_field("reference_number")
     conditions = _text_field("conditions")
-    source = ColumnField("source", LookupWidget(Source), display=_citation_display(LicenseCitation, "source"))
-    quote = ColumnField("quote", TextWidget(), display=_citation_display(LicenseCitation, "quote"))
-    last_verified_on = Field(attribute="last_verified_on", column_name="last_verified_on", widget=DayWidget())
 
-    class Meta(ReviewedResource.Meta):
-        model = License
-        name = "Licences (CSV or XLSX)"
-        fields = [
-            "slug",
-            "holder",
-            "regime",
-            "license_type",
-            "regulator",
-            "jurisdiction",
-            "status",
-            "granted",
-            "ended",
-            "activities",
-            "passported_to",
-            "serves_retail",
-            "serves_professional",
-            "serves_institutional",
-            "reference_number",
-            "conditions",
-            "source",
-            "quote",
-            "last_verified_on",
-        ]
-        import_order = fields
+    class Meta(CitedResource.Meta):
+        model, name = License, "Licences (CSV or XLSX)"
+        fields = import_order = COLUMNS["license"]
 
 
-class AuditResource(ReviewedResource):
+class AuditResource(CitedResource):
     """Audits and certifications; every row cites a source."""
 
     noun = "audit"
@@ -812,31 +826,10 @@ class AuditResource(ReviewedResource):
     valid_until = _partial_date("valid_until_date", "valid_until")
     ongoing = Field(attribute="ongoing", column_name="ongoing", widget=YesNoWidget())
     reference = _text_field("reference")
-    source = ColumnField("source", LookupWidget(Source), display=_citation_display(AuditCitation, "source"))
-    quote = ColumnField("quote", TextWidget(), display=_citation_display(AuditCitation, "quote"))
-    last_verified_on = Field(attribute="last_verified_on", column_name="last_verified_on", widget=DayWidget())
 
-    class Meta(ReviewedResource.Meta):
-        model = Audit
-        name = "Audits (CSV or XLSX)"
-        fields = [
-            "slug",
-            "subject",
-            "kind",
-            "standard",
-            "auditor",
-            "scope",
-            "issued",
-            "period_start",
-            "period_end",
-            "valid_until",
-            "ongoing",
-            "reference",
-            "source",
-            "quote",
-            "last_verified_on",
-        ]
-        import_order = fields
+    class Meta(CitedResource.Meta):
+        model, name = Audit, "Audits (CSV or XLSX)"
+        fields = import_order = COLUMNS["audit"]
 
 
 # ---------------------------------------------------------------------------
@@ -883,14 +876,20 @@ class ReviewedImportMixin(ImportMixin):
     def add_success_message(self, result, request):
         totals = result.totals
         proposed = getattr(result, "proposed", 0)
-        plural = self.opts.verbose_name_plural
-        messages.success(
-            request,
-            f"Import finished: {totals[RowResult.IMPORT_TYPE_NEW]} new draft(s), "
-            f"{totals[RowResult.IMPORT_TYPE_UPDATE] - proposed} draft(s) changed, "
-            f"{proposed} change(s) to published {plural} sent for review, "
-            f"{totals[RowResult.IMPORT_TYPE_SKIP]} unchanged row(s) skipped.",
+        new, skipped = totals[RowResult.IMPORT_TYPE_NEW], totals[RowResult.IMPORT_TYPE_SKIP]
+        changed = totals[RowResult.IMPORT_TYPE_UPDATE] - proposed
+        sent = ngettext(
+            "%(n)d change to published %(plural)s sent for review",
+            "%(n)d changes to published %(plural)s sent for review",
+            proposed,
         )
+        parts = [
+            ngettext("%(n)d new draft", "%(n)d new drafts", new) % {"n": new},
+            ngettext("%(n)d draft changed", "%(n)d drafts changed", changed) % {"n": changed},
+            sent % {"n": proposed, "plural": self.opts.verbose_name_plural},
+            ngettext("%(n)d unchanged row skipped", "%(n)d unchanged rows skipped", skipped) % {"n": skipped},
+        ]
+        messages.success(request, f"Import finished: {', '.join(parts)}.")
 
     def _log_actions(self, result, request):
         # A change sent for review did not change the record: the Revision is its log.

@@ -419,3 +419,38 @@ def test_an_operator_publishes_without_a_reviewer_and_what_goes_public_with_it_i
     assert models.License.objects.published().filter(pk=licence.pk).exists()
     assert licence.history.count() == rows_before + 1
     assert licence.history.latest().history_change_reason == "Public since “Imported Holder” was published"
+
+
+def test_a_register_confirming_a_record_moves_its_verification_date_forward_and_leaves_open_edits_valid():
+    importer = CuratorFactory(username="an-importer")
+    licence = LicenseFactory(last_verified_on=datetime.date(2026, 1, 1))
+    draft = DraftLicenseFactory(last_verified_on=None)
+    revision = review.propose(
+        licence, author=CuratorFactory(), reason="Typo", base_version=licence.version, fields={"conditions": "None."}
+    )
+    rows_before = licence.history.count()
+
+    day = datetime.date(2026, 2, 1)
+    moved = review.confirm_verified(models.License, [licence.pk, draft.pk], day, user=importer, reason="Snapshot")
+    assert sorted(moved) == sorted([licence.pk, draft.pk])
+    licence.refresh_from_db()
+    draft.refresh_from_db()
+    assert (licence.last_verified_on, draft.last_verified_on) == (day, day)
+    assert licence.is_published and not draft.is_published
+    # The as-of view and the change feed read the history: a row dates the new verification.
+    assert licence.history.count() == rows_before + 1
+    assert (licence.history.latest().last_verified_on, licence.history.latest().history_change_reason) == (
+        day,
+        "Snapshot",
+    )
+    # Not an edit: the curator's change, proposed before, still applies.
+    review.approve(revision, reviewer=ReviewerFactory())
+    licence.refresh_from_db()
+    assert licence.conditions == "None." and licence.last_verified_on == day
+    # An earlier listing never moves the date back.
+    assert (
+        review.confirm_verified(models.License, [licence.pk], datetime.date(2026, 1, 15), user=importer, reason="Old")
+        == []
+    )
+    licence.refresh_from_db()
+    assert licence.last_verified_on == day

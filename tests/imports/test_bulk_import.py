@@ -213,7 +213,7 @@ def test_an_unknown_column_rejects_the_file(world, curator):
     before = written_state()
     result = run(LicenseResource, licence_csv(GOOD_1 + ",x", header=LICENCE_HEADER + ",holdr"), curator)
     assert result.has_errors()
-    assert any("Unknown column(s): holdr" in line for line in error_messages(result))
+    assert any("Unknown column: holdr" in line for line in error_messages(result))
     assert written_state() == before
 
 
@@ -497,7 +497,7 @@ def test_admin_upload_shows_a_preview_and_writes_only_on_confirm(world, curator_
     unchanged.refresh_from_db()
     assert unchanged.version == unchanged_version
     messages = [str(m) for m in response.wsgi_request._messages]
-    assert any("1 new draft(s)" in m and "1 change(s) to published licences sent for review" in m for m in messages)
+    assert any("1 new draft," in m and "1 change to published licences sent for review" in m for m in messages)
 
 
 def test_admin_preview_of_a_bad_file_names_the_row_and_offers_no_confirmation(world, curator_client):
@@ -574,3 +574,19 @@ def test_the_change_list_offers_import_to_curators(curator_client):
     response = curator_client.get(reverse("admin:registry_license_import"))
     assert response.status_code == 200
     assert "One bad row rejects the whole file" in page_text(response)
+
+
+def test_messages_say_one_or_many_in_words(world, curator, curator_client):
+    result = run(LicenseResource, licence_csv(GOOD_1 + ",x,y", header=LICENCE_HEADER + ",holdr,regim"), curator)
+    assert any(line.startswith("Unknown columns: holdr, regim. ") for line in error_messages(result))
+    result = run(LicenseResource, licence_csv(GOOD_1 + ",x", header=LICENCE_HEADER + ",quote"), curator)
+    assert "Column given more than once: quote." in error_messages(result)
+    result = run(LicenseResource, licence_csv(GOOD_1.replace("custody; transfer", "nope; nada")), curator)
+    assert "row 1: activities 'nope', 'nada' do not exist" in error_messages(result)
+
+    response = confirm(curator_client, upload(curator_client, "licences.csv", licence_csv(GOOD_1, GOOD_2).encode()))
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert (
+        "Import finished: 2 new drafts, 0 drafts changed, 0 changes to published licences sent for review, "
+        "0 unchanged rows skipped."
+    ) in messages

@@ -595,3 +595,34 @@ def test_publish_goes_through_the_review_service_so_what_it_makes_public_is_date
     assert License.objects.published().filter(pk=licence.pk).exists()
     assert licence.history.count() == rows_before + 1
     assert licence.history.latest().history_change_reason == "Public since “Coinbase Europe Limited” was published"
+
+
+def test_a_snapshot_listing_a_licence_again_moves_its_last_verified_date(countries, client):
+    """The register listing a licence again verifies it: its public "last verified" date moves to the snapshot's
+    date, whether its facts changed or not (a change to a published licence carries it to the reviewer), and
+    never back to an older snapshot's."""
+    casps(DECEMBER, "--publish")
+    okx = License.objects.get(official_register_key="esma-casp:54930069NLWEIGLHXU42")  # listed unchanged in January
+    coinbase = License.objects.get(official_register_key="esma-casp:984500F14CA4571AAC11")  # gains service (f)
+    assert okx.last_verified_on == coinbase.last_verified_on == datetime.date(2025, 12, 15)
+    version = okx.version
+
+    casps(JANUARY)
+    okx.refresh_from_db()
+    assert okx.last_verified_on == datetime.date(2026, 1, 23)
+    assert okx.history.latest().last_verified_on == datetime.date(2026, 1, 23)  # what the as-of view reads
+    review.publish(Source.objects.get(published_on=datetime.date(2026, 1, 23)), reviewer=ReviewerFactory())
+    assert client.get(f"/api/licenses/{okx.slug}/").json()["last_verified_on"] == "2026-01-23"
+    # Not an edit of its facts: still published, same version, nothing waiting for review.
+    assert okx.is_published and okx.version == version
+    assert not Revision.objects.pending().for_object(okx).exists()
+    # A changed licence is verified with its change, once a reviewer approves it.
+    coinbase.refresh_from_db()
+    assert coinbase.last_verified_on == datetime.date(2025, 12, 15)
+    review.approve(Revision.objects.pending().for_object(coinbase).get(), reviewer=ReviewerFactory())
+    coinbase.refresh_from_db()
+    assert coinbase.last_verified_on == datetime.date(2026, 1, 23)
+
+    casps(DECEMBER, "--publish")
+    okx.refresh_from_db()
+    assert okx.last_verified_on == datetime.date(2026, 1, 23)
