@@ -326,8 +326,9 @@ class Writer:
         existing = defaultdict(dict)
         rows = model.objects.filter(
             **{f"{target_field}_id__in": list(wanted)}, source__publisher=PUBLISHER, source__title__startswith=register
-        )
-        for citation in rows:
+        ).select_related("source")
+        # Of several citations of the same fact, this snapshot's own wins (see keep_published below).
+        for citation in sorted(rows, key=lambda row: row.source_id == source.pk):
             existing[getattr(citation, f"{target_field}_id")][citation.supports] = citation
         new, changed, inline = [], [], {}
         label = model._meta.label_lower
@@ -346,7 +347,7 @@ class Writer:
                     else:
                         ops["update"][str(citation.pk)] = {"source_id": source.pk, **values}
                     continue
-                if citation is None:
+                if citation is None or keep_published(citation, source):
                     new.append(model(**{f"{target_field}_id": pk}, source=source, supports=supports, **values))
                 else:
                     citation.source = source
@@ -364,6 +365,14 @@ class Writer:
         """Records an official register lists again on ``on``, whose facts did not change: verified then."""
         if objs:
             review.confirm_verified(model, [obj.pk for obj in objs], on, user=self.user, reason=self.reason)
+
+
+def keep_published(citation, source) -> bool:
+    """Whether a citation of a published snapshot must stay beside a new citation of ``source``, rather than be
+    pointed at it: while ``source`` (an import without ``--publish``) is a draft, the record's published
+    citation is what keeps it public (a licence cites at least one published source), so moving it would take
+    the licence off the site until a reviewer publishes the snapshot."""
+    return citation.source_id != source.pk and citation.source.is_published and not source.is_published
 
 
 class Changes:

@@ -626,3 +626,24 @@ def test_a_snapshot_listing_a_licence_again_moves_its_last_verified_date(countri
     casps(DECEMBER, "--publish")
     okx.refresh_from_db()
     assert okx.last_verified_on == datetime.date(2026, 1, 23)
+
+
+def test_a_snapshot_imported_for_review_leaves_the_licences_it_lists_again_on_the_site(countries, client):
+    """Importing a newer snapshot without --publish makes it a draft source: the licences it lists again keep
+    their published citation (and their public page) until a reviewer publishes the snapshot; then they cite it."""
+    casps(DECEMBER, "--publish")
+    okx = License.objects.get(official_register_key="esma-casp:54930069NLWEIGLHXU42")  # listed unchanged in January
+    assert client.get(okx.get_absolute_url()).status_code == 200
+
+    casps(JANUARY)
+    assert client.get(okx.get_absolute_url()).status_code == 200
+    assert client.get(f"/api/licenses/{okx.slug}/").status_code == 200
+    january = Source.objects.get(published_on=datetime.date(2026, 1, 23))
+    assert not january.is_published
+
+    review.publish(january, reviewer=ReviewerFactory())
+    cited = {citation.source.published_on for citation in okx.citations.all()}
+    assert datetime.date(2026, 1, 23) in cited
+    count = okx.citations.count()
+    casps(JANUARY)  # the same file again: nothing new to cite
+    assert okx.citations.count() == count
