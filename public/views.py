@@ -172,20 +172,6 @@ def timeline_for(licenses, audits, limit=None):
     return charts.timeline(items, timezone.localdate())
 
 
-def group_members(entity):
-    """``entity`` and its affiliates two levels deep, as a subquery of ids.
-
-    Two levels, not the five the entity page once walked: these are the entities filters._with_affiliates
-    matches, behind the licence and audit lists' ``?holder=`` and ``?subject=``, so the totals on an entity's
-    page are those of the lists it links to (the tests hold them equal). Publication is left to the records
-    queried (a published licence's holder is published). Written as ``IN`` over the parent index rather than
-    an OR across joins, which SQLite answers only by reading every licence (about 120 ms a query on 60,000
-    licences, against 1 to 7 ms).
-    """
-    affiliates = Entity.objects.filter(parent=entity).values("pk")
-    return Entity.objects.filter(Q(pk=entity.pk) | Q(parent=entity) | Q(parent__in=affiliates)).values("pk")
-
-
 def most_recent(queryset, start, limit):
     """The ``limit`` rows of ``queryset`` with the latest ``start`` (undated last), in ``queryset``'s own order,
     and how many rows ``queryset`` has in all.
@@ -383,7 +369,8 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     have thousands of them, so each section shows a bounded number of rows,
     states the true total and links to the list page that has them all. The
     number of queries does not depend on the group's size, nor does the work
-    in Python; only the database's counting grows with it.
+    in Python but for reading the members' ids; only the database's counting
+    grows with it.
     """
 
     template_name = "registry/entity_detail.html"
@@ -411,32 +398,62 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         entity = self.object
+        # The published members' ids, read once: every section below is then a query of one table. A draft
+        # member's records are public nowhere, and its published affiliates still count (with_affiliates).
+        members = list(Entity.objects.published().with_affiliates(entity).values_list("pk", flat=True))
+        records = self.records(entity, members)
+        facts, general = facts_by_field(entity.public_citations, EntityFact)
+        context.update(
+            **self.relatives(entity),
+            **records,
+            **self.sources(members, records),
+            other_names=other_names(entity),
+            facts=facts,
+            general_citations=general,
+            timeline=timeline_for(records["licenses"], records["audits"], self.timeline_limit),
+            timeline_total=records["license_total"] + records["audit_total"],
+            changes=feed.changes_for(entity),
+        )
+        return context
+
+    def relatives(self, entity):
+        """Its group, the first of its affiliates and of its group's other members (by name), and their totals."""
         group = entity.parent if entity.parent_id and entity.parent.is_published else None
-        # The members as a subquery, not a walk of the tree in Python: nothing here grows with the group.
-        members = group_members(entity)
         affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
         siblings = (
             Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
         )
+        return {
+            "group": group,
+            "affiliates": list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
+            "affiliate_total": affiliates.count(),
+            # The entity list's ?group= filter accepts groups only.
+            "affiliates_listed": entity.kind == Entity.Kind.GROUP,
+            "siblings": list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
+            "sibling_total": siblings.count(),
+            "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
+        }
+
+    def records(self, entity, members):
+        """The most recent licences and audits of ``members``, the audits ``entity`` performed and the first key
+        people, with their totals. Licences are shown by jurisdiction, audits by subject, as every entity's are."""
         # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
         licenses = (
             License.objects.published()
             .filter(holder__in=members)
             .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
         )
-        audits = public_audits().filter(subject__in=members)
-        audits_performed = public_audits().filter(auditor=entity)
-        key_people = KeyPerson.objects.published().filter(entity__in=members)
-
-        # The most recent, shown as every entity's are: licences by jurisdiction, audits by subject.
         shown_licenses, license_total = most_recent(
             licenses.order_by(granted_in_field("name"), *License._meta.ordering),
             F("granted_on"),
             self.license_limit,
         )
+        audits = public_audits().filter(subject__in=members)
         shown_audits, audit_total = most_recent(audits, audit_timeline_start(), self.audit_limit)
-        shown_performed, performed_total = most_recent(audits_performed, audit_timeline_start(), self.audit_limit)
+        performed = public_audits().filter(auditor=entity)
+        shown_performed, performed_total = most_recent(performed, audit_timeline_start(), self.audit_limit)
         link_supersession(shown_audits + shown_performed)
+        key_people = KeyPerson.objects.published().filter(entity__in=members)
         shown_people = list(
             key_people.select_related("entity")
             .prefetch_related(
@@ -444,49 +461,36 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             )
             .order_by("entity__name", "name", "pk")[: self.key_person_limit]
         )
-        # The sources of the records this page shows (of all of them, when nothing is cut): those of every licence
-        # of the largest group are 12,000 citations, too many to gather for one page.
-        audit_ids = [audit.pk for audit in shown_audits + shown_performed]
+        return {
+            "licenses": shown_licenses,
+            "license_total": license_total,
+            "licenses_by_jurisdiction": licenses_by_jurisdiction(shown_licenses),
+            "audits": shown_audits,
+            "audit_total": audit_total,
+            "audits_performed": shown_performed,
+            "audits_performed_total": performed_total,
+            "key_people": shown_people,
+            "key_person_total": key_people.count(),
+        }
+
+    def sources(self, members, records):
+        """The first sources of the records this page shows (of all of them, when nothing is cut), and their total.
+
+        Not those of every licence of the group: the largest group's are 12,000 citations, too many for one page.
+        """
+        licenses = [licence.pk for licence in records["licenses"]]
+        audits = [audit.pk for audit in records["audits"] + records["audits_performed"]]
         cited = (
-            Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in shown_licenses]).values("source"))
-            | Q(pk__in=AuditCitation.objects.filter(audit__in=audit_ids).values("source"))
-            | Q(
-                pk__in=EntityCitation.objects.filter(
-                    entity__in=Entity.objects.published().filter(pk__in=members)
-                ).values("source")
-            )
-            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in shown_people]).values("source"))
+            Q(pk__in=LicenseCitation.objects.filter(license__in=licenses).values("source"))
+            | Q(pk__in=AuditCitation.objects.filter(audit__in=audits).values("source"))
+            | Q(pk__in=EntityCitation.objects.filter(entity__in=members).values("source"))
+            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=records["key_people"]).values("source"))
         )
         sources = Source.objects.published().filter(cited).defer("archived_text")
-        facts, general = facts_by_field(entity.public_citations, EntityFact)
-        context.update(
-            other_names=other_names(entity),
-            group=group,
-            affiliates=list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
-            affiliate_total=affiliates.count(),
-            # The entity list's ?group= filter accepts groups only.
-            affiliates_listed=entity.kind == Entity.Kind.GROUP,
-            siblings=list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
-            sibling_total=siblings.count(),
-            siblings_listed=group is not None and group.kind == Entity.Kind.GROUP,
-            licenses=shown_licenses,
-            license_total=license_total,
-            licenses_by_jurisdiction=licenses_by_jurisdiction(shown_licenses),
-            audits=shown_audits,
-            audit_total=audit_total,
-            audits_performed=shown_performed,
-            audits_performed_total=performed_total,
-            key_people=shown_people,
-            key_person_total=key_people.count(),
-            sources=list(sources.order_by("title", "pk")[: self.source_limit]),
-            source_total=sources.count(),
-            facts=facts,
-            general_citations=general,
-            timeline=timeline_for(shown_licenses, shown_audits, self.timeline_limit),
-            timeline_total=license_total + audit_total,
-        )
-        context["changes"] = feed.changes_for(self.object)
-        return context
+        return {
+            "sources": list(sources.order_by("title", "pk")[: self.source_limit]),
+            "source_total": sources.count(),
+        }
 
 
 class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
