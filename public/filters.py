@@ -577,15 +577,6 @@ class RegistryFilterSet(django_filters.FilterSet):
         return queryset
 
 
-def _with_affiliates(path, entity):
-    """``path`` is the entity, or a member of its group (two levels deep covers groups of groups).
-
-    A subquery of the members' ids: an OR across the joined parents read every licence (about 120 ms).
-    """
-    members = Entity.objects.filter(Q(pk=entity.pk) | Q(parent=entity) | Q(parent__parent=entity)).values("pk")
-    return Q(**{f"{path}__in": members})
-
-
 CLIENT_SCOPES = [("retail", "Retail"), ("professional", "Professional"), ("institutional", "Institutional")]
 
 
@@ -678,7 +669,7 @@ class LicenseFilterSet(RegistryFilterSet):
         return queryset.filter(**{f"serves_{value}": True})
 
     def filter_holder(self, queryset, name, value):
-        return queryset.filter(_with_affiliates("holder", value))
+        return queryset.filter(holder__in=Entity.objects.with_affiliates(value))
 
     def filter_in_force_on(self, queryset, name, value):
         return queryset.in_force(at=value)
@@ -727,7 +718,7 @@ class AuditFilterSet(RegistryFilterSet):
         fields = []
 
     def filter_subject(self, queryset, name, value):
-        return queryset.filter(_with_affiliates("subject", value))
+        return queryset.filter(subject__in=Entity.objects.with_affiliates(value))
 
     def filter_valid_on(self, queryset, name, value):
         return queryset.valid(at=value)

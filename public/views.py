@@ -181,20 +181,6 @@ def timeline_for(licenses, audits, limit=None):
     return charts.timeline(items, timezone.localdate())
 
 
-def group_members(entity):
-    """``entity`` and its affiliates two levels deep, as a subquery of ids.
-
-    Two levels, not the five the entity page once walked: these are the entities filters._with_affiliates
-    matches, behind the licence and audit lists' ``?holder=`` and ``?subject=``, so the totals on an entity's
-    page are those of the lists it links to (the tests hold them equal). Publication is left to the records
-    queried (a published licence's holder is published). Written as ``IN`` over the parent index rather than
-    an OR across joins, which SQLite answers only by reading every licence (about 120 ms a query on 60,000
-    licences, against 1 to 7 ms).
-    """
-    affiliates = Entity.objects.filter(parent=entity).values("pk")
-    return Entity.objects.filter(Q(pk=entity.pk) | Q(parent=entity) | Q(parent__in=affiliates)).values("pk")
-
-
 def most_recent(queryset, start, limit):
     """The ``limit`` rows of ``queryset`` with the latest ``start`` (undated last), in ``queryset``'s own order,
     and how many rows ``queryset`` has in all.
@@ -385,20 +371,6 @@ def other_names(entity):
     return [(label, by_kind[kind]) for kind, label in OTHER_NAME_LABELS.items() if by_kind[kind]]
 
 
-def sources_cited(members, licenses, audits, people):
-    """The published sources cited by the records an entity page shows: the group ``members`` and the
-    ``licenses``, ``audits`` and key ``people`` shown (all of them, when nothing is cut). Not of every
-    licence of the group: those of the largest are 12,000 citations, too many to gather for one page."""
-    published_members = Entity.objects.published().filter(pk__in=members)
-    cited = (
-        Q(pk__in=LicenseCitation.objects.filter(license__in=[lic.pk for lic in licenses]).values("source"))
-        | Q(pk__in=AuditCitation.objects.filter(audit__in=[audit.pk for audit in audits]).values("source"))
-        | Q(pk__in=EntityCitation.objects.filter(entity__in=published_members).values("source"))
-        | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=[p.pk for p in people]).values("source"))
-    )
-    return Source.objects.published().filter(cited).defer("archived_text")
-
-
 class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     """An entity with its group, affiliates, licences, audits, key people and sources.
 
@@ -406,7 +378,8 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     have thousands of them, so each section shows a bounded number of rows,
     states the true total and links to the list page that has them all. The
     number of queries does not depend on the group's size, nor does the work
-    in Python; only the database's counting grows with it.
+    in Python but for reading the members' ids; only the database's counting
+    grows with it.
     """
 
     template_name = "registry/entity_detail.html"
@@ -434,60 +407,26 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         entity = self.object
-        # The members as a subquery, not a walk of the tree in Python: nothing here grows with the group.
-        members = group_members(entity)
-        # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
-        licenses = (
-            License.objects.published()
-            .filter(holder__in=members)
-            .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
-        )
-        audits = public_audits().filter(subject__in=members)
-        audits_performed = public_audits().filter(auditor=entity)
-        key_people = KeyPerson.objects.published().filter(entity__in=members)
-
-        # The most recent, shown as every entity's are: licences by jurisdiction, audits by subject.
-        shown_licenses, license_total = most_recent(
-            licenses.order_by(granted_in_field("name"), *License._meta.ordering),
-            F("granted_on"),
-            self.license_limit,
-        )
-        shown_audits, audit_total = most_recent(audits, audit_timeline_start(), self.audit_limit)
-        shown_performed, performed_total = most_recent(audits_performed, audit_timeline_start(), self.audit_limit)
-        link_supersession(shown_audits + shown_performed)
-        shown_people = list(
-            key_people.select_related("entity")
-            .prefetch_related(
-                Prefetch("citations", queryset=public_citations(KeyPersonCitation), to_attr="public_citations")
-            )
-            .order_by("entity__name", "name", "pk")[: self.key_person_limit]
-        )
-        sources = sources_cited(members, shown_licenses, shown_audits + shown_performed, shown_people)
+        # The published members' ids, read once: every section below is then a query of one table. A draft
+        # member's records are public nowhere, and its published affiliates still count (with_affiliates).
+        members = list(Entity.objects.published().with_affiliates(entity).values_list("pk", flat=True))
+        records = self.records(entity, members)
         facts, general = facts_by_field(entity.public_citations, EntityFact)
         context.update(
+            **self.relatives(entity),
+            **records,
+            **self.sources(members, records),
             other_names=other_names(entity),
-            **self.family(entity),
-            licenses=shown_licenses,
-            license_total=license_total,
-            licenses_by_jurisdiction=licenses_by_jurisdiction(shown_licenses),
-            audits=shown_audits,
-            audit_total=audit_total,
-            audits_performed=shown_performed,
-            audits_performed_total=performed_total,
-            key_people=shown_people,
-            key_person_total=key_people.count(),
-            sources=list(sources.order_by("title", "pk")[: self.source_limit]),
-            source_total=sources.count(),
             facts=facts,
             general_citations=general,
-            timeline=timeline_for(shown_licenses, shown_audits, self.timeline_limit),
-            timeline_total=license_total + audit_total,
+            timeline=timeline_for(records["licenses"], records["audits"], self.timeline_limit),
+            timeline_total=records["license_total"] + records["audit_total"],
+            changes=feed.changes_for(entity),
         )
-        context["changes"] = feed.changes_for(self.object)
         return context
 
-    def family(self, entity):
-        """The page's group (when published), affiliates and siblings: the first of each, and how many."""
+    def relatives(self, entity):
+        """Its group, the first of its affiliates and of its group's other members (by name), and their totals."""
         group = entity.parent if entity.parent_id and entity.parent.is_published else None
         affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
         siblings = (
@@ -502,6 +441,64 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             "siblings": list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
             "sibling_total": siblings.count(),
             "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
+        }
+
+    def records(self, entity, members):
+        """The most recent licences and audits of ``members``, the audits ``entity`` performed and the first key
+        people, with their totals. Licences are shown by jurisdiction, audits by subject, as every entity's are."""
+        # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
+        licenses = (
+            License.objects.published()
+            .filter(holder__in=members)
+            .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
+        )
+        shown_licenses, license_total = most_recent(
+            licenses.order_by(granted_in_field("name"), *License._meta.ordering),
+            F("granted_on"),
+            self.license_limit,
+        )
+        audits = public_audits().filter(subject__in=members)
+        shown_audits, audit_total = most_recent(audits, audit_timeline_start(), self.audit_limit)
+        performed = public_audits().filter(auditor=entity)
+        shown_performed, performed_total = most_recent(performed, audit_timeline_start(), self.audit_limit)
+        link_supersession(shown_audits + shown_performed)
+        key_people = KeyPerson.objects.published().filter(entity__in=members)
+        shown_people = list(
+            key_people.select_related("entity")
+            .prefetch_related(
+                Prefetch("citations", queryset=public_citations(KeyPersonCitation), to_attr="public_citations")
+            )
+            .order_by("entity__name", "name", "pk")[: self.key_person_limit]
+        )
+        return {
+            "licenses": shown_licenses,
+            "license_total": license_total,
+            "licenses_by_jurisdiction": licenses_by_jurisdiction(shown_licenses),
+            "audits": shown_audits,
+            "audit_total": audit_total,
+            "audits_performed": shown_performed,
+            "audits_performed_total": performed_total,
+            "key_people": shown_people,
+            "key_person_total": key_people.count(),
+        }
+
+    def sources(self, members, records):
+        """The first sources of the records this page shows (of all of them, when nothing is cut), and their total.
+
+        Not those of every licence of the group: the largest group's are 12,000 citations, too many for one page.
+        """
+        licenses = [licence.pk for licence in records["licenses"]]
+        audits = [audit.pk for audit in records["audits"] + records["audits_performed"]]
+        cited = (
+            Q(pk__in=LicenseCitation.objects.filter(license__in=licenses).values("source"))
+            | Q(pk__in=AuditCitation.objects.filter(audit__in=audits).values("source"))
+            | Q(pk__in=EntityCitation.objects.filter(entity__in=members).values("source"))
+            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=records["key_people"]).values("source"))
+        )
+        sources = Source.objects.published().filter(cited).defer("archived_text")
+        return {
+            "sources": list(sources.order_by("title", "pk")[: self.source_limit]),
+            "source_total": sources.count(),
         }
 
 

@@ -23,7 +23,20 @@ from registry.models.places import Jurisdiction
 
 
 class EntityQuerySet(PublishableQuerySet):
-    pass
+    def with_affiliates(self, entity):
+        """``entity`` and the members of its group two levels down (its affiliates and theirs), among these.
+
+        The one rule for "X and its affiliates": the licences, audits, key people and sources of an entity's
+        page, and the lists' ``?holder=`` and ``?subject=`` (so a page's totals are those of the lists it links
+        to). Two levels cover a group of groups; an entity deeper down does not count. Publication is the
+        caller's (``published().with_affiliates(x)``) or that of the records queried: an affiliate of a draft
+        affiliate still counts, though the draft itself is never shown.
+
+        The second level is ``IN`` over the parent index rather than an OR across a join to the parent, which
+        SQLite answers only by reading every licence (about 120 ms a query on 60,000 licences, against 1 to 7).
+        """
+        children = self.model._base_manager.using(self._db).filter(parent=entity.pk).values("pk")
+        return self.filter(Q(pk=entity.pk) | Q(parent=entity.pk) | Q(parent__in=children))
 
 
 class EntityAliasQuerySet(models.QuerySet):

@@ -877,3 +877,53 @@ def test_the_api_guide_is_a_page_of_the_site_with_the_guide_from_the_docs(client
     assert "<h2>JSON API (<code>/api/</code>)</h2>" in html
     assert '<div class="table-wrap" role="region"' in html  # the endpoint table scrolls on a phone
     assert f'href="{reverse("registry:api-docs")}"' in html
+
+
+# ---------------------------------------------------------------------------
+# A group and its affiliates: one rule on the entity page and the lists it links to
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_level_group():
+    """A group; a published and a draft affiliate; an affiliate of each; and one too deep to count. Each member
+    holds a licence and an audit, and has a key person."""
+    group = factories.GroupFactory(slug="two-level", name="Two Level Group")
+    published = factories.AffiliateFactory(slug="published-member", parent=group)
+    draft = factories.DraftEntityFactory(slug="draft-member", kind="affiliate", parent=group)
+    under_published = factories.AffiliateFactory(slug="under-published", parent=published)
+    under_draft = factories.AffiliateFactory(slug="under-draft", parent=draft)
+    too_deep = factories.AffiliateFactory(slug="too-deep", parent=under_published)
+    for member in (group, published, draft, under_published, under_draft, too_deep):
+        factories.LicenseFactory(slug=f"{member.slug}-licence", holder=member)
+        factories.AuditFactory(slug=f"{member.slug}-audit", subject=member)
+        factories.KeyPersonFactory(entity=member, name=f"Officer of {member.slug}")
+    return group
+
+
+def slugs_listed(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    return {row.slug for row in response.context["object_list"]}
+
+
+def slugs_in_api(client, url):
+    body = client.get(url).json()
+    assert body["next"] is None
+    return {row["slug"] for row in body["results"]}
+
+
+def test_a_group_page_and_its_lists_hold_the_same_affiliates_records(client, two_level_group):
+    context = client.get("/entities/two-level/").context
+    # The draft affiliate's records are public nowhere; its own affiliate's are, as its group's records.
+    members = {"two-level", "published-member", "under-published", "under-draft"}
+    licences = {f"{slug}-licence" for slug in members}
+    audits = {f"{slug}-audit" for slug in members}
+    assert {licence.slug for licence in context["licenses"]} == licences
+    assert slugs_listed(client, "/licenses/?holder=two-level") == licences
+    assert slugs_in_api(client, "/api/licenses/?holder=two-level") == licences
+    assert {audit.slug for audit in context["audits"]} == audits
+    assert slugs_listed(client, "/audits/?subject=two-level") == audits
+    assert slugs_in_api(client, "/api/audits/?subject=two-level") == audits
+    assert {person.name for person in context["key_people"]} == {f"Officer of {slug}" for slug in members}
+    assert (context["license_total"], context["audit_total"], context["key_person_total"]) == (4, 4, 4)

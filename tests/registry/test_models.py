@@ -1453,3 +1453,20 @@ def test_a_record_is_verified_when_checked_or_else_when_created(factory):
     # A year on, what was created today is due as well.
     assert created_today in set(model.objects.stale(at=today + datetime.timedelta(days=366)))
     assert model.objects.get(pk=created_today.pk).needs_verification(at=today + datetime.timedelta(days=366))
+
+
+@pytest.mark.django_db
+def test_with_affiliates_is_the_entity_and_two_levels_of_its_group():
+    group = GroupFactory()
+    affiliate = AffiliateFactory(parent=group)
+    draft = DraftEntityFactory(kind="affiliate", parent=group)
+    under_affiliate = AffiliateFactory(parent=affiliate)
+    under_draft = AffiliateFactory(parent=draft)
+    too_deep = AffiliateFactory(parent=under_affiliate)
+    GroupFactory()  # another group
+    assert set(models.Entity.objects.with_affiliates(group)) == {group, affiliate, draft, under_affiliate, under_draft}
+    # An affiliate of a draft affiliate still counts among the published members.
+    published = models.Entity.objects.published().with_affiliates(group)
+    assert set(published) == {group, affiliate, under_affiliate, under_draft}
+    assert set(models.Entity.objects.with_affiliates(affiliate)) == {affiliate, under_affiliate, too_deep}
+    assert set(models.Entity.objects.with_affiliates(too_deep)) == {too_deep}
