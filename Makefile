@@ -86,6 +86,7 @@ check-html: $(STAMP) chromium vnu
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) tools/sizes.py
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --select I --fix .

@@ -8,7 +8,7 @@ import ast
 import sys
 from pathlib import Path
 
-APPS = ("config", "registry", "curation", "imports", "public", "opendata", "history", "operations")
+APPS = ("config", "registry", "curation", "imports", "public", "opendata", "history", "operations", "verification")
 LIMITS = {ast.FunctionDef: 60, ast.AsyncFunctionDef: 60, ast.ClassDef: 250}
 
 
