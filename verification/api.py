@@ -205,67 +205,12 @@ VerifyError = inline_serializer(
 
 def report_body(report: Report, request) -> dict:
     """The JSON answer: each licence, warning and entity built once, however many items share it."""
-    context = {"request": request}
-    notices = {record.pk: record for result in report.results for match in result.matches for record in match.warnings}
-    serialized = WarningNoticeSerializer(list(notices.values()), many=True, context=context).data
-    data = dict(zip(notices, serialized, strict=True))
-    licences, entities = {}, {}
-    # Every address is on this site: its origin once, not build_absolute_uri() thousands of times.
-    origin = request.build_absolute_uri("/").removesuffix("/")
-
-    def url(path):
-        return origin + path
-
-    def licence(record, usable):
-        if record.slug not in licences:
-            licences[record.slug] = licence_body(record, url)
-        return {**licences[record.slug], "usable": usable}
-
-    def notice(record):
-        return data[record.pk]
-
-    def entity(info):
-        if info.pk not in entities:
-            code_name = info.jurisdiction
-            entities[info.pk] = {
-                "slug": info.slug,
-                "name": info.name,
-                "kind": info.kind,
-                "lei": info.lei,
-                "website": info.website,
-                "jurisdiction": {"code": code_name[0], "name": code_name[1]} if code_name else None,
-                "url": url(info.get_absolute_url()),
-            }
-        return entities[info.pk]
-
-    results, counts = [], {verdict.value: 0 for verdict in Verdict}
+    body = ReportBody(report, request)
+    results = [body.result(result) for result in report.results]
+    counts = {verdict.value: 0 for verdict in Verdict}
     for result in report.results:
-        decision = result.decision
-        if decision is not None:
-            counts[decision.verdict] += 1
-        results.append(
-            {
-                "index": result.index,
-                "reference": result.reference,
-                "input": result.given,
-                "verdict": decision.verdict.value if decision else None,
-                "verdict_display": decision.verdict.label if decision else "Not checked",
-                "explanation": decision.explanation if decision else "The item has errors.",
-                "matches": [
-                    {
-                        "entity": entity(match.candidate.entity),
-                        "score": match.candidate.score,
-                        "reasons": [
-                            {"kind": r.kind, "matched": r.matched, "detail": r.detail} for r in match.candidate.reasons
-                        ],
-                        "licenses": [licence(record, usable) for record, usable in match.licences],
-                        "warnings": [notice(record) for record in match.warnings],
-                    }
-                    for match in result.matches
-                ],
-                "errors": result.errors,
-            }
-        )
+        if result.decision is not None:
+            counts[result.decision.verdict] += 1
     register = report.register
     return {
         "as_of": {
@@ -278,6 +223,65 @@ def report_body(report: Report, request) -> dict:
         "verdicts": counts,
         "results": results,
     }
+
+
+class ReportBody:
+    """Builds the answer's items, keeping each licence, warning and entity it has built for the next item."""
+
+    def __init__(self, report: Report, request):
+        notices = {
+            record.pk: record for result in report.results for match in result.matches for record in match.warnings
+        }
+        serialized = WarningNoticeSerializer(list(notices.values()), many=True, context={"request": request}).data
+        self.notices = dict(zip(notices, serialized, strict=True))
+        self.licences, self.entities = {}, {}
+        # Every address is on this site: its origin once, not build_absolute_uri() thousands of times.
+        self.origin = request.build_absolute_uri("/").removesuffix("/")
+
+    def url(self, path):
+        return self.origin + path
+
+    def licence(self, record, usable):
+        if record.slug not in self.licences:
+            self.licences[record.slug] = licence_body(record, self.url)
+        return {**self.licences[record.slug], "usable": usable}
+
+    def entity(self, info):
+        if info.pk not in self.entities:
+            code_name = info.jurisdiction
+            self.entities[info.pk] = {
+                "slug": info.slug,
+                "name": info.name,
+                "kind": info.kind,
+                "lei": info.lei,
+                "website": info.website,
+                "jurisdiction": {"code": code_name[0], "name": code_name[1]} if code_name else None,
+                "url": self.url(info.get_absolute_url()),
+            }
+        return self.entities[info.pk]
+
+    def match(self, match):
+        candidate = match.candidate
+        return {
+            "entity": self.entity(candidate.entity),
+            "score": candidate.score,
+            "reasons": [{"kind": r.kind, "matched": r.matched, "detail": r.detail} for r in candidate.reasons],
+            "licenses": [self.licence(record, usable) for record, usable in match.licences],
+            "warnings": [self.notices[record.pk] for record in match.warnings],
+        }
+
+    def result(self, result):
+        decision = result.decision
+        return {
+            "index": result.index,
+            "reference": result.reference,
+            "input": result.given,
+            "verdict": decision.verdict.value if decision else None,
+            "verdict_display": decision.verdict.label if decision else "Not checked",
+            "explanation": decision.explanation if decision else "The item has errors.",
+            "matches": [self.match(match) for match in result.matches],
+            "errors": result.errors,
+        }
 
 
 def licence_body(record, url) -> dict:
