@@ -344,7 +344,7 @@ def pages(params):
         ),
         (
             "JSON: filtered licences (100 rows)",
-            f"/licenses.json?status=active&regime={regime}&_size=100",
+            f"/licenses.json?status=active&regime={regime}&page_size=100",
             f"{ds}.json?{filtered}&_size=100&_labels=on",
         ),
     ]

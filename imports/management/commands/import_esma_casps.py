@@ -4,9 +4,24 @@ import sys
 import time
 from pathlib import Path
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from imports.esma import CaspImporter, NotAnEsmaFile
+
+
+def analyze_registry_tables():
+    """Refresh PostgreSQL's statistics of the register's tables after a bulk load, as its documentation advises.
+
+    Without it, tables analysed while they held few (or only rolled-back) rows keep estimates of one row, and
+    the planner picks nested loops that re-read an inner table per row: an entity page's sources took 25 s
+    after an import instead of milliseconds. SQLite plans without such statistics (its ANALYZE is optional)."""
+    if connection.vendor != "postgresql":
+        return
+    tables = [model._meta.db_table for model in apps.get_app_config("registry").get_models()]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(table) for table in tables))
 
 
 class EsmaImportCommand(BaseCommand):
@@ -44,6 +59,8 @@ class EsmaImportCommand(BaseCommand):
         except NotAnEsmaFile as error:
             raise CommandError(str(error)) from error
         counts = importer.run()
+        if not options["dry_run"]:
+            analyze_registry_tables()
         if interactive:
             self.stdout.write("\r\033[K", ending="")
         prefix = "Dry run (nothing written): " if options["dry_run"] else ""
