@@ -260,6 +260,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's deep links put a link inside each operation's toggle button (a control nested in a control,
     # which keyboard and screen-reader users cannot tell apart), and its syntax colours fail WCAG's contrast.
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": False},
+    "ENUM_NAME_OVERRIDES": {
+        "MatchReasonKindEnum": "verification.api.REASON_KIND_CHOICES",
+        "SourceKindEnum": "registry.models.SourceKind.choices",
+    },
 }
 
 if not DEBUG:

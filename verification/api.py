@@ -42,6 +42,8 @@ REASON_KINDS = {
     "similar_name": "… is at least 90% alike one of the entity's names (never enough for a verdict alone)",
     "lei_differs": "the entity has another LEI than the one asked: its score is capped at 50",
 }
+# Named in settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: several serializers have a "kind".
+REASON_KIND_CHOICES = list(REASON_KINDS)
 
 
 # ---------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class CounterpartySerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
-        choices=list(REASON_KINDS), help_text="; ".join(f"{k}: {v}" for k, v in REASON_KINDS.items())
+        choices=REASON_KIND_CHOICES, help_text="; ".join(f"{k}: {v}" for k, v in REASON_KINDS.items())
     )
     matched = serializers.CharField(help_text="The value recorded in the register that matched.")
     detail = serializers.CharField()
@@ -382,6 +384,8 @@ EXAMPLE_REQUEST = [
     tags=["verify"],
 )
 class VerifyView(APIView):
+    # Takes a question by POST and writes nothing (operations/security.answers_post_read_only).
+    read_only_post = True
     parser_classes = [JSONParser]
 
     def get_exception_handler(self):

@@ -6,3 +6,7 @@ class VerificationConfig(AppConfig):
 
     name = "verification"
     verbose_name = "Verification API"
+
+    def ready(self):
+        # Registers the API key's description in the OpenAPI schema (drf-spectacular extensions register on import).
+        from verification import schema  # noqa: F401

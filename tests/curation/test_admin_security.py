@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
-from django.urls import URLPattern, URLResolver, clear_url_caches, get_resolver, reverse, set_urlconf
+from django.urls import URLPattern, URLResolver, clear_url_caches, get_resolver, resolve, reverse, set_urlconf
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -223,6 +223,11 @@ def fill(route):
     return route.replace("^", "").replace("$", "").replace("\\.", ".").replace("/?", "/")
 
 
+def asks_by_post(path):
+    view = getattr(resolve(path).func, "view_class", None)
+    return getattr(view, "read_only_post", False) is True
+
+
 def test_every_public_url_refuses_writes(client):
     factories.EntityFactory(slug="sample")
     paths = sorted(set(sample_paths(get_resolver().url_patterns)))
@@ -234,7 +239,11 @@ def test_every_public_url_refuses_writes(client):
         for method in ("post", "put", "patch", "delete"):
             with CaptureQueriesContext(connection) as queries:
                 response = getattr(client, method)(path, data={"name": "defaced"}, content_type="application/json")
-            assert response.status_code in (403, 405), f"{method.upper()} {path} answered {response.status_code}"
+            if method == "post" and asks_by_post(path):
+                # A question too long for an address (POST /api/verify/): answered or refused, never a write.
+                assert response.status_code < 500, f"POST {path} answered {response.status_code}"
+            else:
+                assert response.status_code in (403, 405), f"{method.upper()} {path} answered {response.status_code}"
             writes = [q["sql"] for q in queries if re.match(r"\s*(INSERT|UPDATE|DELETE)", q["sql"], re.I)]
             assert writes == [], f"{method.upper()} {path} wrote: {writes}"
 
