@@ -16,6 +16,7 @@ from curation.forms import PartialDateField, PartialDateModelForm, PartialDateWi
 from registry import models
 from registry.dates import DatePrecision, PartialDate
 from tests import factories
+from tests.forms import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -616,24 +617,6 @@ def test_date_drill_down_stops_at_months(admin_client):
 # ---------------------------------------------------------------------------
 
 
-def post_data(form, data=None):
-    """What a browser would send back for ``form`` untouched: each field's current value."""
-    data = {} if data is None else data
-    for bound in form:
-        value, widget, key = bound.value(), bound.field.widget, bound.html_name
-        if isinstance(widget, forms.MultiWidget):
-            parts = value if isinstance(value, list) else widget.decompress(value)
-            data |= {f"{key}_{index}": "" if part is None else str(part) for index, part in enumerate(parts)}
-        elif isinstance(widget, forms.CheckboxInput):
-            if value:
-                data[key] = "on"
-        elif isinstance(value, list | tuple):
-            data[key] = [str(item) for item in value]
-        else:
-            data[key] = "" if value is None else str(value)
-    return data
-
-
 @pytest.fixture
 def seed():
     call_command("load_fixtures", "jurisdictions", "seed", verbosity=0)
@@ -652,14 +635,14 @@ def test_every_seeded_record_saves_back_unchanged(admin_client, seed):
             url = reverse(f"admin:registry_{model._meta.model_name}_change", args=[obj.pk])
             page = admin_client.get(url)
             assert page.status_code == 200
-            data = post_data(page.context["adminform"].form)
+            data = form_data(page.context["adminform"].form)
             data["change_reason"] = "Checked against the seed article"
             for inline in page.context["inline_admin_formsets"]:
                 formset = inline.formset
                 management = formset.management_form
                 data |= {bound.html_name: str(bound.value()) for bound in management}
                 for form in formset.forms:
-                    post_data(form, data)
+                    form_data(form, data)
             before = {
                 name: (getattr(obj, name), getattr(obj, f"{name}_precision")) for name in dated if hasattr(obj, name)
             }

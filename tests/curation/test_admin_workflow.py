@@ -7,7 +7,6 @@ curator or reviewer a real person would be.
 import datetime
 
 import pytest
-from django import forms
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.utils import timezone
 from curation import review
 from registry import models
 from tests import factories
+from tests.forms import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -27,24 +27,6 @@ pytestmark = pytest.mark.django_db
 def as_user(client, user):
     client.force_login(user)
     return client
-
-
-def form_data(form, data=None):
-    """What a browser sends back for ``form`` untouched."""
-    data = {} if data is None else data
-    for bound in form:
-        value, widget, key = bound.value(), bound.field.widget, bound.html_name
-        if isinstance(widget, forms.MultiWidget):
-            parts = value if isinstance(value, list) else widget.decompress(value)
-            data |= {f"{key}_{index}": "" if part is None else str(part) for index, part in enumerate(parts)}
-        elif isinstance(widget, forms.CheckboxInput):
-            if value:
-                data[key] = "on"
-        elif isinstance(value, list | tuple):
-            data[key] = [str(item) for item in value]
-        else:
-            data[key] = "" if value is None else str(value)
-    return data
 
 
 def change_page_data(client, obj):
