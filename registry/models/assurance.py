@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, FloatField, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Abs, Cast, Coalesce
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
@@ -214,11 +214,16 @@ class AccreditationQuerySet(SourcedRowQuerySet):
     def get_by_natural_key(self, holder_slug, body_slug, reference):
         return self.get(holder__slug=holder_slug, body__slug=body_slug, reference=reference)
 
-    def for_audit(self, audit):
-        """The auditor's accreditations that bear on ``audit``: for its standard, or tied to none."""
-        if not audit.auditor_id:
-            return self.none()
-        return self.filter(Q(standard__isnull=True) | Q(standard_id=audit.standard_id), holder_id=audit.auditor_id)
+    def bearing_on(self, audit=None):
+        """The accreditations that vouch for ``audit``'s auditor: for the audit's standard, or tied to none.
+
+        With no ``audit``, those of the outer query's audit (a subquery: the audit list's filter).
+        """
+        if audit is None:
+            auditor, standard = OuterRef("auditor_id"), OuterRef("standard_id")
+        else:
+            auditor, standard = audit.auditor_id, audit.standard_id
+        return self.filter(Q(standard__isnull=True) | Q(standard_id=standard), holder_id=auditor)
 
 
 class Accreditation(SourcedRow):
@@ -282,6 +287,18 @@ class Accreditation(SourcedRow):
         return (*self.holder.natural_key(), *self.body.natural_key(), self.reference)
 
     natural_key.dependencies = ["registry.entity", "registry.accreditationbody", "registry.source"]
+
+    def bears_on(self, audit) -> bool:
+        """Whether it vouches for ``audit``'s auditor: :meth:`AccreditationQuerySet.bearing_on` for loaded rows."""
+        return (
+            bool(audit.auditor_id)
+            and self.holder_id == audit.auditor_id
+            and self.standard_id
+            in (
+                None,
+                audit.standard_id,
+            )
+        )
 
     def clean(self):
         super().clean()
@@ -432,6 +449,11 @@ class ReserveSnapshotQuerySet(SourcedRowQuerySet):
     def totals(self):
         """The rows of a report's totals across assets (in US dollars), not those of one asset."""
         return self.filter(asset="")
+
+    def latest_totals(self):
+        """Each audit's most recent totals row, of these rows."""
+        newest = self.totals().filter(audit_id=OuterRef("audit_id")).order_by("-as_of").values("as_of")[:1]
+        return self.totals().filter(as_of=Subquery(newest))
 
 
 class ReserveSnapshot(SourcedRow):

@@ -209,15 +209,16 @@ def _record_of(row):
 ENGAGEMENT_KINDS = ("security_audit", "proof_of_reserves")
 
 
-def period_text(start, end, ongoing, kind="") -> str:
+def period_text(start, end, ongoing, kind="", date=str) -> str:
     """A report's period covered, or an engagement's span, as the pages and exports write it.
 
     A SOC 2 Type II report covers a period that ends before its report date: "covers 1 October 2023 –
     31 March 2024"; a security audit or proof-of-reserves engagement runs from a start to an end, or is
     ongoing: "engagement since 2023, ongoing". Each date as precise as its source, and a date no source
-    gives is said to be missing, never guessed.
+    gives is said to be missing, never guessed. ``date`` writes a date (the pages put it in a ``<time>``).
     """
     what = "engagement" if kind in ENGAGEMENT_KINDS or ongoing else "covers"
+    start, end = (date(day) if day else None for day in (start, end))
     if ongoing:
         return f"{what} since {start}, ongoing" if start else f"{what} ongoing; start not stated by the source"
     if start and end:

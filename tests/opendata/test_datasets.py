@@ -93,6 +93,7 @@ def test_release_descriptor_carries_licence_version_and_every_file(seed_release)
         "regimes.csv",
         "licenses.csv",
         "audits.csv",
+        "reserve_figures.csv",
         "sources.csv",
         "citations.csv",
         "key_people.csv",
