@@ -60,6 +60,7 @@ from registry.dates import DatePrecision, PartialDate
 from registry.models import (
     Audit,
     AuditCitation,
+    AuditStatusChange,
     Entity,
     EntityAlias,
     EntityCitation,
@@ -318,6 +319,16 @@ TRACKS = (
         parent_field="audit",
         parent_model=Audit,
         child_name="Citation",
+    ),
+    # A certificate suspended, withdrawn or restored: a dated, cited change of its status (issue 17).
+    Track(
+        "audit-status-change",
+        AuditStatusChange,
+        "audit",
+        related=("source", "audit__subject", "audit__standard"),
+        parent_field="audit",
+        parent_model=Audit,
+        child_name="Status change",
     ),
     Track(
         "entity",
