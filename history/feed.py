@@ -847,6 +847,9 @@ def _own_change(track, row, previous, current):
 def _child_description(track, row):
     if track.model is EntityAlias:
         return f"{row.name} ({row.get_kind_display().lower()})"
+    if track.model is AuditStatusChange:
+        when = PartialDate.from_columns(row.effective_on, row.effective_on_precision)
+        return f"{row.get_status_display().lower()} from {when}, per {row.source.title}"
     if row.supports:
         return f"{row.source.title}, for the {row.get_supports_display().lower()}"
     return row.source.title

@@ -440,7 +440,10 @@ class ReserveSnapshotQuerySet(SourcedRowQuerySet):
             ),
             output_field=FloatField(),
         )
-        under = Q(reserve_ratio__lt=100) | Q(reserve_ratio__isnull=True, assets__lt=F("liabilities"))
+        # Each branch tests for NULL first, so the flag is true or false, never unknown.
+        under = Q(reserve_ratio__isnull=False, reserve_ratio__lt=100) | Q(
+            reserve_ratio__isnull=True, assets__isnull=False, liabilities__isnull=False, assets__lt=F("liabilities")
+        )
         return self.annotate(
             ratio=Coalesce(Cast("reserve_ratio", FloatField()), computed, output_field=FloatField()),
             under_reserved=ExpressionWrapper(under, output_field=BooleanField()),

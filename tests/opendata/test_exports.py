@@ -22,6 +22,7 @@ from registry.models import (
     Regulator,
 )
 from tests import factories
+from tests.opendata.test_api import make_assured_audits
 from tests.public.test_filters import okx, world  # noqa: F401 - shared fixtures
 from tests.public.test_views_lists import make_records
 
@@ -432,3 +433,22 @@ def test_the_former_json_paging_parameters_are_refused_naming_their_replacement(
     assert f"Replaced by {replacement}" in body["parameters"][parameter][0]
     # The CSV holds every row whatever the paging: it ignores them.
     assert client.get(export_url("license-export", "csv"), {parameter: "100"}).status_code == 200
+
+
+def test_status_changes_vouchers_findings_and_reserve_figures_export_as_the_api_gives_them(client):
+    """Issue 17: one serializer, so the CSV and JSON exports say what the API says, for today and as of today."""
+    make_assured_audits(2)
+    for query in ({}, {"as_of": datetime.datetime.now(datetime.UTC).date().isoformat()}):
+        listed = client.get("/api/audits/", {**query, "page_size": 100}).json()["results"]
+        exported = get_json(client, "audit-export", {**query, "page_size": 100})["results"]
+        assert_rows_flatten_records(exported, listed)
+        rows = {row["slug"]: row for row in read_csv(client.get(export_url("audit-export", "csv"), query))}
+        certificate, reserves = rows["certificate-0"], rows["reserves-0"]
+        assert (certificate["status"], certificate["status_changes"]) == ("suspended", "suspended 2025-06-01")
+        assert (certificate["vouched_by"], certificate["findings"]) == ("UKAS (ISO/IEC 27001)", "high: 3 (2 fixed)")
+        assert certificate["scope_items"] == "wallet modules" and certificate["reserve_ratio"] == ""
+        assert (reserves["reserves_as_of"], reserves["reserve_ratio"], reserves["reserve_ratio_under_100"]) == (
+            "2025-02-01",
+            "98.0",
+            "true",
+        )

@@ -1583,3 +1583,129 @@ def test_a_record_is_verified_when_checked_or_else_when_created(factory):
     # A year on, what was created today is due as well.
     assert created_today in set(model.objects.stale(at=today + datetime.timedelta(days=366)))
     assert model.objects.get(pk=created_today.pk).needs_verification(at=today + datetime.timedelta(days=366))
+
+
+# ---------------------------------------------------------------------------
+# Certificate status as IAF CertSearch has it (issue 17): dates, and cited decisions
+# ---------------------------------------------------------------------------
+
+SUSPENDED, WITHDRAWN, RESTORED = (
+    models.StatusChange.SUSPENDED,
+    models.StatusChange.WITHDRAWN,
+    models.StatusChange.RESTORED,
+)
+
+
+def _status(audit, day):
+    """The audit's status on ``day`` by each form of the one rule: they must agree."""
+    annotated = models.Audit.objects.with_status(day).get(pk=audit.pk).status
+    assert audit.status_on(day) == annotated
+    assert models.Audit.objects.valid(day).filter(pk=audit.pk).exists() == (annotated == "current")
+    return annotated
+
+
+def _certificate_suspended_then_restored():
+    """Issued May 2025, valid until May 2028; suspended from 1 August 2025, restored on 1 October 2025."""
+    audit = AuditFactory(valid_until=D(2028, 5, 1), valid_until_precision=MONTH)
+    AuditStatusChangeFactory(audit=audit, status=SUSPENDED, effective_on=D(2025, 8, 1))
+    AuditStatusChangeFactory(audit=audit, status=RESTORED, effective_on=D(2025, 10, 1))
+    return audit
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [
+        (D(2025, 4, 30), "not_yet_issued"),
+        (D(2025, 5, 1), "current"),
+        (D(2025, 7, 31), "current"),
+        (D(2025, 8, 1), "suspended"),
+        (D(2025, 9, 30), "suspended"),
+        (D(2025, 10, 1), "current"),
+        (D(2028, 5, 31), "current"),
+        (D(2028, 6, 1), "expired"),
+    ],
+)
+def test_a_certificate_is_suspended_while_its_cited_suspension_is_in_force(day, status):
+    assert _status(_certificate_suspended_then_restored(), day) == status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [
+        (D(2026, 2, 28), "current"),
+        (D(2026, 3, 1), "withdrawn"),
+        (D(2028, 6, 1), "withdrawn"),
+        (D(2030, 1, 1), "withdrawn"),
+    ],
+)
+def test_a_withdrawal_outranks_the_dates_that_follow_it(day, status):
+    audit = AuditFactory(valid_until=D(2028, 5, 1), valid_until_precision=MONTH)
+    AuditStatusChangeFactory(audit=audit, status=WITHDRAWN, effective_on=D(2026, 3, 1))
+    # A later report of the same standard does not make a withdrawn certificate "superseded".
+    AuditFactory(subject=audit.subject, standard=audit.standard, issued_on=D(2027, 1, 1), issued_on_precision=MONTH)
+    assert _status(audit, day) == status
+
+
+@pytest.mark.django_db
+def test_a_later_report_supersedes_a_suspended_one():
+    audit = AuditFactory()
+    AuditStatusChangeFactory(audit=audit, status=SUSPENDED, effective_on=D(2025, 8, 1))
+    AuditFactory(subject=audit.subject, standard=audit.standard, issued_on=D(2025, 9, 1), issued_on_precision=MONTH)
+    assert _status(audit, D(2025, 8, 31)) == "suspended"
+    assert _status(audit, D(2025, 9, 1)) == "superseded"
+
+
+@pytest.mark.django_db
+def test_a_status_change_known_to_the_month_takes_effect_on_its_first_day():
+    audit = AuditFactory()
+    AuditStatusChangeFactory(audit=audit, status=SUSPENDED, effective_on=D(2025, 8, 1), effective_on_precision=MONTH)
+    assert _status(audit, D(2025, 7, 31)) == "current"
+    assert _status(audit, D(2025, 8, 1)) == "suspended"
+
+
+@pytest.mark.django_db
+def test_a_status_change_citing_an_unpublished_source_changes_nothing():
+    audit = AuditFactory()
+    change = AuditStatusChangeFactory(audit=audit, status=WITHDRAWN, source=DraftSourceFactory())
+    assert _status(audit, D(2025, 12, 1)) == "current"
+    change.source.publication_status = PUBLISHED
+    change.source.save()
+    assert _status(audit, D(2025, 12, 1)) == "withdrawn"
+
+
+@pytest.mark.django_db
+def test_the_seeds_later_soc_2_report_supersedes_the_earlier_from_july_2024(seed_data):
+    def statuses(day):
+        reports = models.Audit.objects.published().filter(standard__slug="soc-2-type-ii")
+        return dict(reports.with_status(day).values_list("slug", "status"))
+
+    assert statuses(D(2024, 6, 30)) == {
+        "okx-soc-2-type-ii-2023-09": "current",
+        "okx-soc-2-type-ii-2024-07": "not_yet_issued",
+    }
+    superseded = {"okx-soc-2-type-ii-2023-09": "superseded", "okx-soc-2-type-ii-2024-07": "current"}
+    assert statuses(D(2024, 7, 1)) == superseded
+    assert statuses(None) == superseded
+    earlier, later = models.link_supersession(models.Audit.objects.filter(slug__in=superseded).order_by("issued_on"))
+    assert earlier.superseded_by_audit == later and later.supersedes_audits == [earlier]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "end", "ongoing", "kind", "text"),
+    [
+        ("2023-10-01", "2024-03-31", False, "attestation", "covers 1 October 2023 – 31 March 2024"),
+        ("2023-10", None, False, "attestation", "covers from October 2023; end not stated by the source"),
+        (None, "2024-03-31", False, "attestation", "covers until 31 March 2024; start not stated by the source"),
+        (None, None, False, "attestation", "period not stated by the source"),
+        ("2023", None, True, "security_audit", "engagement since 2023, ongoing"),
+        ("2024-01", "2024-06", False, "security_audit", "engagement January 2024 – June 2024"),
+        (None, None, True, "proof_of_reserves", "engagement ongoing; start not stated by the source"),
+    ],
+)
+def test_the_period_a_report_covers_is_said_as_precisely_as_known(start, end, ongoing, kind, text):
+    audit = models.Audit(kind=kind, ongoing=ongoing)
+    audit.period_started, audit.period_ended = start or "", end or ""
+    assert audit.period_covered == text
