@@ -422,6 +422,11 @@ def ratio_consistent(assets, liabilities, ratio) -> bool:
     return abs(assets * 100 - ratio * liabilities) <= liabilities * Decimal(str(RATIO_TOLERANCE))
 
 
+def _amount(help_text):
+    """An amount as a report gives it: up to 22 digits before the point and 8 after (a satoshi), or empty."""
+    return models.DecimalField(max_digits=30, decimal_places=8, null=True, blank=True, help_text=help_text)
+
+
 class ReserveSnapshotQuerySet(SourcedRowQuerySet):
     def get_by_natural_key(self, audit_slug, as_of, asset):
         return self.get(audit__slug=audit_slug, as_of=as_of, asset=asset)
@@ -479,20 +484,8 @@ class ReserveSnapshot(SourcedRow):
         blank=True,
         help_text="The asset's ticker (BTC, USDT); empty for the report's totals across assets, in US dollars.",
     )
-    assets = models.DecimalField(
-        max_digits=30,
-        decimal_places=8,
-        null=True,
-        blank=True,
-        help_text="Reserves held: in units of the asset, or in US dollars for the totals. Empty when not given.",
-    )
-    liabilities = models.DecimalField(
-        max_digits=30,
-        decimal_places=8,
-        null=True,
-        blank=True,
-        help_text="What customers are owed, in the same unit. Empty when not given.",
-    )
+    assets = _amount("Reserves held: in units of the asset, or in US dollars for the totals. Empty when not given.")
+    liabilities = _amount("What customers are owed, in the same unit. Empty when not given.")
     reserve_ratio = models.DecimalField(
         max_digits=9,
         decimal_places=2,
