@@ -782,3 +782,22 @@ class LatestReserveValue(Tabular, serializers.Field):
             return self.value(row if row != [] else None)
 
         return [self.column(name, (), read, loader=self.loader)]
+
+
+# The schema's type of each part (drf-spectacular reads it from the field's class).
+@extend_schema_field(serializers.DateField(allow_null=True))
+class LatestReserveDay(LatestReserveValue):
+    def __init__(self, **kwargs):
+        super().__init__(part="as_of", column_type="date", **kwargs)
+
+
+@extend_schema_field(serializers.FloatField(allow_null=True))
+class LatestReserveRatio(LatestReserveValue):
+    def __init__(self, **kwargs):
+        super().__init__(part="ratio", column_type="number", **kwargs)
+
+
+@extend_schema_field(serializers.BooleanField(allow_null=True))
+class LatestReserveFlag(LatestReserveValue):
+    def __init__(self, **kwargs):
+        super().__init__(part="under_reserved", column_type="boolean", **kwargs)

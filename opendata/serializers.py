@@ -25,7 +25,9 @@ from opendata.fields import (
     Flag,
     JurisdictionRefSerializer,
     LatestReserve,
-    LatestReserveValue,
+    LatestReserveDay,
+    LatestReserveFlag,
+    LatestReserveRatio,
     LicenseTypeSerializer,
     NaturalKeyField,
     Number,
@@ -576,24 +578,18 @@ class AuditSerializer(TableSerializer):
         table=False,
         help_text="A proof-of-reserves verification's figures, per report day and asset (reserve_figures.csv).",
     )
-    reserves_as_of = LatestReserveValue(
+    reserves_as_of = LatestReserveDay(
         loader=LATEST_RESERVE,
-        part="as_of",
-        column_type="date",
         help_text="The day of the latest proof-of-reserves report giving totals; null when there is none.",
         example="2025-03-01",
     )
-    reserve_ratio = LatestReserveValue(
+    reserve_ratio = LatestReserveRatio(
         loader=LATEST_RESERVE,
-        part="ratio",
-        column_type="number",
         help_text="That report's reserve ratio in percent: the stated one, else assets ÷ liabilities × 100.",
         example="105.0",
     )
-    reserve_ratio_under_100 = LatestReserveValue(
+    reserve_ratio_under_100 = LatestReserveFlag(
         loader=LATEST_RESERVE,
-        part="under_reserved",
-        column_type="boolean",
         help_text="True when that ratio is under 100 %; null when there is no report.",
         example="false",
     )
