@@ -41,7 +41,7 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from curation import review
-from curation.forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm
+from curation.forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm, PartialDateModelForm
 from imports.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
 from imports.esma import (
     NotAnEsmaFile,
@@ -54,9 +54,14 @@ from imports.esma import (
 from registry.dates import PartialDate
 from registry.models import (
     TEXT_PREDATES_OFFICIAL_SOURCE,
+    Accreditation,
+    AccreditationBody,
     Activity,
     Audit,
     AuditCitation,
+    AuditFinding,
+    AuditScopeItem,
+    AuditStatusChange,
     Entity,
     EntityAlias,
     EntityCitation,
@@ -72,6 +77,7 @@ from registry.models import (
     Publication,
     Regime,
     Regulator,
+    ReserveSnapshot,
     Revision,
     Source,
     Standard,
@@ -142,15 +148,20 @@ def row_edits(formset) -> review.RowEdits:
     def deleting(form):
         return formset.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME)
 
+    def names(form, fields):
+        # A partial date is one form field and two columns (a status change's date and its precision).
+        partial = getattr(form, "_partial_dates", [])
+        return [column for name in fields for column in ([name, f"{name}_precision"] if name in partial else [name])]
+
     kept = [form for form in formset.initial_forms if not deleting(form)]
     return review.RowEdits(
         formset.model,
         created=tuple(
-            (form.instance, list(form.fields))
+            (form.instance, names(form, form.fields))
             for form in formset.extra_forms
             if form.has_changed() and not deleting(form)
         ),
-        changed=tuple((form.instance, form.changed_data) for form in kept if form.has_changed()),
+        changed=tuple((form.instance, names(form, form.changed_data)) for form in kept if form.has_changed()),
         deleted=tuple(form.instance.pk for form in formset.initial_forms if deleting(form)),
     )
 
@@ -874,6 +885,60 @@ class AuditCitationInline(RequiredCitationInline):
     model = AuditCitation
 
 
+class SourcedRowInline(RecordPartInline):
+    """Rows of a record that cite their own source (status changes, findings, reserve figures, accreditations):
+    edited with the record, so a published record's change waits for review like its citations'."""
+
+    form = PartialDateModelForm
+    autocomplete_fields = ["source"]
+    extra = 0
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
+
+
+class AuditStatusChangeInline(SourcedRowInline):
+    model = AuditStatusChange
+    fields = ["status", "effective_on", "reason", "source", "quote", "locator"]
+
+
+class AuditScopeItemInline(RecordPartInline):
+    model = AuditScopeItem
+    fields = ["name", "position"]
+    extra = 0
+
+
+class AuditFindingInline(SourcedRowInline):
+    model = AuditFinding
+    fields = ["severity", "count", "resolved", "source", "quote", "locator"]
+
+
+class ReserveSnapshotInline(SourcedRowInline):
+    """A proof-of-reserves report's figures: a row per asset, and one with no asset for its totals."""
+
+    model = ReserveSnapshot
+    template = "admin/edit_inline/stacked.html"
+    fields = [
+        ("as_of", "asset"),
+        ("assets", "liabilities", "reserve_ratio"),
+        ("liabilities_merkle_tree", "wallets_attested"),
+        ("report_url", "tool_url"),
+        ("source", "locator"),
+        "quote",
+    ]
+
+
+class AccreditationInline(SourcedRowInline):
+    """Who vouches for a certification body or audit firm: shown on the audit pages it performed."""
+
+    model = Accreditation
+    fk_name = "holder"
+    template = "admin/edit_inline/stacked.html"
+    fields = [("body", "standard", "reference"), "scope", ("granted_on", "valid_until"), ("source", "locator"), "quote"]
+    autocomplete_fields = ["body", "standard", "source"]
+
+
 class EntityCitationInline(CitationInline):
     model = EntityCitation
     extra = 0
@@ -919,6 +984,17 @@ class StandardAdmin(RegistryAdmin):
     list_filter = ["issuer"]
     search_fields = ["name", "issuer", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(AccreditationBody)
+class AccreditationBodyAdmin(RegistryAdmin):
+    """Reference data, as standards are; whether it signed the IAF MLA is said only with the source saying so."""
+
+    list_display = ["name", "abbreviation", "kind", "jurisdiction", "iaf_mla_signatory"]
+    list_filter = ["kind", "iaf_mla_signatory"]
+    search_fields = ["name", "abbreviation", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["jurisdiction", "iaf_mla_source"]
 
 
 class LicenseTypeInline(admin.TabularInline):
@@ -1082,6 +1158,8 @@ class EntityAdmin(ReviewedImportMixin, CuratedAdmin):
         inlines = [EntityAliasInline]
         if obj is not None and (obj.kind == EntityKind.GROUP or obj.affiliates.exists()):
             inlines.append(AffiliateInline)
+        if obj is not None and (obj.kind == EntityKind.AUDITOR or obj.accreditations.exists()):
+            inlines.append(AccreditationInline)
         return [*inlines, EntityCitationInline]
 
 
@@ -1264,7 +1342,13 @@ class AuditAdmin(ReviewedImportMixin, CitedAdmin, VerifiedAdmin):
         ("Publication", {"fields": ["slug", "publication_status"]}),
         RECORD_FIELDSET,
     ]
-    inlines = [AuditCitationInline]
+    inlines = [
+        AuditCitationInline,
+        AuditStatusChangeInline,
+        AuditScopeItemInline,
+        AuditFindingInline,
+        ReserveSnapshotInline,
+    ]
 
     issued_display = partial_date_display("issued_on", "issued", "issued")
     period_start_display = partial_date_display("period_start", "period from", "period_started")

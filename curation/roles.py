@@ -24,6 +24,13 @@ CURATED_MODELS = [
     "entitycitation",
     "keypersoncitation",
     "warningnotice",
+    # Issue 17: edited with their audit (or, accreditations, their entity); accreditation bodies as standards are.
+    "auditstatuschange",
+    "auditscopeitem",
+    "auditfinding",
+    "reservesnapshot",
+    "accreditation",
+    "accreditationbody",
 ]
 
 CURATOR_CODENAMES = [

@@ -64,6 +64,7 @@ from registry.models import (
     Audit,
     AuditCitation,
     AuditQuerySet,
+    AuditStatusChange,
     License,
     LicenseCitation,
     LicenseQuerySet,
@@ -279,7 +280,7 @@ SHAPES = {
         citation_model=AuditCitation,
         order=tuple(Audit._meta.ordering),
         # Each report's status that day, superseded by (or superseding) reports of the same snapshot.
-        finish=lambda records, day: link_supersession(records, at=day, candidates=rows(Audit, day)),
+        finish=lambda records, day: link_supersession(records, at=day, **audit_snapshot(day)),
     ),
 }
 
@@ -299,6 +300,16 @@ def standing(model, day: datetime.date) -> models.QuerySet:
     if any(field.name == "publication_status" for field in model._meta.fields):
         return _rows_at(model, cutoff).filter(public_then(model, cutoff))
     return _rows_at(model, cutoff).exclude(history_type="-")
+
+
+def audit_snapshot(day: datetime.date) -> dict:
+    """What an audit's status on ``day`` is read against, as the register stood at its end: the audits that
+    may supersede it (``candidates``) and the status changes then recorded, citing a source published then
+    and today (``changes``); the keyword arguments of :meth:`registry.models.AuditQuerySet.with_status`."""
+    return {
+        "candidates": rows(Audit, day),
+        "changes": _citations_at(AuditStatusChange, end_of_day(day)),
+    }
 
 
 def records(model, day: datetime.date, history_rows) -> list:
@@ -489,7 +500,11 @@ class AuditAsOfFilterSet(AsOfMixin, filters.AuditFilterSet):
 
     def filter_valid_on(self, queryset, name, value):
         # The rule lives on AuditQuerySet; a report is superseded by later ones of the same snapshot.
-        return AuditQuerySet.valid(queryset, at=value, candidates=rows(Audit, self.as_of_day))
+        return AuditQuerySet.valid(queryset, at=value, **audit_snapshot(self.as_of_day))
+
+    def with_status(self, queryset):
+        # Each report's status at the end of the as-of day, against the snapshot of that day.
+        return AuditQuerySet.with_status(queryset, at=self.as_of_day, **audit_snapshot(self.as_of_day))
 
 
 AS_OF_VARIANTS = {

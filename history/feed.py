@@ -60,6 +60,7 @@ from registry.dates import DatePrecision, PartialDate
 from registry.models import (
     Audit,
     AuditCitation,
+    AuditStatusChange,
     Entity,
     EntityAlias,
     EntityCitation,
@@ -318,6 +319,16 @@ TRACKS = (
         parent_field="audit",
         parent_model=Audit,
         child_name="Citation",
+    ),
+    # A certificate suspended, withdrawn or restored: a dated, cited change of its status (issue 17).
+    Track(
+        "audit-status-change",
+        AuditStatusChange,
+        "audit",
+        related=("source", "audit__subject", "audit__standard"),
+        parent_field="audit",
+        parent_model=Audit,
+        child_name="Status change",
     ),
     Track(
         "entity",
@@ -836,6 +847,9 @@ def _own_change(track, row, previous, current):
 def _child_description(track, row):
     if track.model is EntityAlias:
         return f"{row.name} ({row.get_kind_display().lower()})"
+    if track.model is AuditStatusChange:
+        when = PartialDate.from_columns(row.effective_on, row.effective_on_precision)
+        return f"{row.get_status_display().lower()} from {when}, per {row.source.title}"
     if row.supports:
         return f"{row.source.title}, for the {row.get_supports_display().lower()}"
     return row.source.title

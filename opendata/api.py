@@ -240,9 +240,13 @@ class AuditViewSet(RegistryViewSet):
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        # An as-of page's records come linked within their own snapshot (history.as_of).
-        if page is not None and not getattr(self, "as_of", None):
-            link_supersession(page)
+        if page is None:
+            return page
+        # An as-of page's records come linked within their own snapshot (history.as_of), without the
+        # prefetches of the live queryset.
+        if getattr(self, "as_of", None):
+            return AuditSerializer.prepare_instances(page)
+        link_supersession(page)
         return page
 
 

@@ -41,6 +41,7 @@ from opendata.serializers import (
     LicenseSerializer,
     RegimeSerializer,
     RegulatorSerializer,
+    ReserveFigureSerializer,
     SourceSerializer,
 )
 from opendata.tables import Column, Table
@@ -55,6 +56,7 @@ from registry.models import (
     LicenseCitation,
     Regime,
     Regulator,
+    ReserveSnapshot,
     Source,
 )
 
@@ -181,6 +183,10 @@ def citation_querysets():
     return querysets
 
 
+def reserve_figures():
+    return [ReserveSnapshot.objects.published().order_by("audit__slug", "as_of", "asset")]
+
+
 def key_people():
     return [KeyPerson.objects.published().select_related("entity").order_by("entity__slug", "name", "role")]
 
@@ -232,6 +238,16 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         records=_published(Audit, "slug"),
         primary_key=("slug",),
         foreign_keys=(("subject_slug", "entities", "slug"), ("auditor_slug", "entities", "slug")),
+    ),
+    RecordType(
+        name="reserve_figures",
+        title="Proof-of-reserves figures",
+        description="Each proof-of-reserves report's figures: per asset when given, and its totals in US dollars.",
+        serializer=ReserveFigureSerializer,
+        records=reserve_figures,
+        primary_key=("audit_slug", "as_of", "asset"),
+        foreign_keys=(("audit_slug", "audits", "slug"), ("source_slug", "sources", "slug")),
+        notes=("Only figures of published audits that cite a published source are included.",),
     ),
     RecordType(
         name="sources",

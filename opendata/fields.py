@@ -10,16 +10,19 @@ the API) becomes the columns ``holder``, ``holder_slug``, ``holder_url``; a part
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from types import SimpleNamespace
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from opendata.tables import PARTIAL_DATE_PATTERN, Children, Column, Related, blank, join, partial_columns
 from registry.dates import DatePrecision
-from registry.models import Publication
+from registry.models import AccreditationBodyKind, Publication, Severity, StatusChange
 
 SOURCE_PAGE = "registry:source-detail"
 
@@ -516,3 +519,285 @@ class SupersededBySerializer(AuditRefSerializer):
                 read=lambda record, link: link(page, record[slug]) if record[slug] else "",
             )
         ]
+
+
+# ---------------------------------------------------------------------------
+# Rows that cite their own source (issue 17): status changes, findings, accreditations, reserve figures
+# ---------------------------------------------------------------------------
+
+
+def plain_number(value) -> str:
+    """A stored decimal as written, without the trailing zeros of its places: ``10500``, ``105.2``."""
+    if value is None:
+        return ""
+    text = f"{Decimal(value):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class Number(Tabular, serializers.DecimalField):
+    """A decimal (an amount, a ratio): a string in the API (exact, as DRF writes decimals), plain in a table."""
+
+    column_type = "number"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 30)
+        kwargs.setdefault("decimal_places", 8)
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return plain_number(value) if value is not None else None
+
+    def reader(self, path):
+        return lambda record, link: plain_number(record[path])
+
+
+class Ratio(Tabular, serializers.FloatField):
+    """A ratio in percent computed by the database (a float), to two decimals."""
+
+    column_type = "number"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return None if value is None else round(float(value), 2)
+
+    def reader(self, path):
+        return lambda record, link: self.to_representation(record[path])
+
+
+class CitedRowSerializer(serializers.Serializer):
+    """A row that cites its own source: the row in words, the source (its page on the site) and the quote."""
+
+    summary = serializers.CharField(help_text="The row in words, as the table's column lists it.")
+    source = SourceRefSerializer(help_text="The source that states it.")
+    quote = serializers.CharField(help_text="The sentence in the source that states it, verbatim.")
+
+
+class StatusChangeSerializer(CitedRowSerializer):
+    status = serializers.ChoiceField(choices=StatusChange.choices, help_text="What was decided.")
+    status_display = Display(of="status", choices=StatusChange.choices)
+    effective = PartialDateField(help_text="When it took effect")
+    reason = serializers.CharField(help_text="The reason the source gives; empty when it gives none.")
+
+
+class FindingSerializer(CitedRowSerializer):
+    severity = serializers.ChoiceField(choices=Severity.choices, help_text="As the report grades them.")
+    severity_display = Display(of="severity", choices=Severity.choices)
+    count = serializers.IntegerField(help_text="How many findings of this severity the report gives.")
+    resolved = serializers.IntegerField(allow_null=True, help_text="How many were fixed; null when not stated.")
+
+
+class AccreditationBodySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    abbreviation = serializers.CharField()
+    kind = serializers.ChoiceField(choices=AccreditationBodyKind.choices)
+    iaf_mla_signatory = serializers.BooleanField(
+        allow_null=True, help_text="Whether it signed the IAF MLA; null when no source says."
+    )
+
+
+class VouchingSerializer(CitedRowSerializer):
+    body = AccreditationBodySerializer(help_text="The accreditation body, or the board licensing CPA firms.")
+    standard = serializers.CharField(
+        source="standard.slug", allow_null=True, default=None, help_text="The standard accredited for, if named."
+    )
+    scope = serializers.CharField(help_text="As the source states it.")
+    reference = serializers.CharField(help_text="The accreditation or licence number, if given.")
+
+
+class ReserveRowSerializer(CitedRowSerializer):
+    as_of = serializers.DateField(help_text="The day the figures stand for.")
+    asset = serializers.CharField(help_text="The asset's ticker; empty for the totals across assets, in US dollars.")
+    assets = Number(help_text="Reserves held (units of the asset, or US dollars for the totals).")
+    liabilities = Number(help_text="What customers are owed, in the same unit.")
+    reserve_ratio = Number(help_text="The ratio the report states, in percent; null when it states none.")
+    ratio = serializers.FloatField(
+        allow_null=True, help_text="The reserve ratio in percent: the stated one, else assets ÷ liabilities × 100."
+    )
+    under_reserved = serializers.BooleanField(help_text="True when the reserve ratio is under 100 %.")
+    liabilities_merkle_tree = serializers.BooleanField(help_text="Liabilities published as a Merkle tree.")
+    wallets_attested = serializers.BooleanField(help_text="The reserves' wallets attested.")
+    report_url = serializers.CharField(help_text="The published report; may be empty.")
+    tool_url = serializers.CharField(help_text="Where customers check their own balance; may be empty.")
+
+
+@dataclass(frozen=True)
+class RowSummaries:
+    """``summary(row)`` of each row of ``rows()`` (a QuerySet of the rows the public may see) by its record:
+    an instance's from its prefetch through ``relation``, a batch's in one query."""
+
+    rows: Callable
+    field: str
+    relation: str
+    summary: Callable
+
+    def of(self, obj):
+        return [self.summary(row) for row in getattr(obj, self.relation).all()]
+
+    def load(self, ids):
+        grouped = {}
+        for row in self.rows().filter(**{f"{self.field}__in": ids}):
+            grouped.setdefault(getattr(row, f"{self.field}_id"), []).append(self.summary(row))
+        return grouped
+
+
+class RowList(Tabular, serializers.ListField):
+    """A record's rows that cite their own source: objects in the API (``child``); in a table, one list column
+    of each row in words (``summary``). ``rows`` gives the rows the public may see, as the prefetch reads them."""
+
+    def __init__(self, *, child, rows, summary, **kwargs):
+        self.rows, self.summary = rows, summary
+        kwargs["read_only"] = True
+        super().__init__(child=child, **kwargs)
+
+    def to_representation(self, data):
+        return self.represent(data.all())
+
+    def represent(self, rows):
+        represented = []
+        for row in rows:
+            row.summary = self.summary(row)
+            represented.append(self.child.to_representation(row))
+        return represented
+
+    def prefetch(self):
+        return Prefetch(self.source, queryset=self.rows())
+
+    def table_columns(self, prefix):
+        model = self.parent.Meta.model
+        link = model._meta.get_field(self.source).field.name
+        loader = RowSummaries(self.rows, link, self.source, self.summary)
+        name = self.field_name
+        return [self.column(name, (), lambda r, link: r[name], loader=loader, list=True, required=False)]
+
+
+@dataclass(frozen=True)
+class Vouchers:
+    """The accreditations that vouch for each audit's auditor (``Accreditation.bears_on``), in words."""
+
+    rows: Callable
+    summary: Callable
+
+    def of(self, audit):
+        if audit.auditor is None:
+            return []
+        return [self.summary(row) for row in audit.auditor.accreditations.all() if row.bears_on(audit)]
+
+    def load(self, ids):
+        # Each accreditation once per audit of the batch its holder performed, with that audit's standard.
+        rows = (
+            self.rows()
+            .filter(holder__audits_performed__in=ids)
+            .annotate(audit_id=F("holder__audits_performed"), audit_standard_id=F("holder__audits_performed__standard"))
+        )
+        grouped = {}
+        for row in rows:
+            audit = SimpleNamespace(auditor_id=row.holder_id, standard_id=row.audit_standard_id)
+            if row.bears_on(audit):
+                grouped.setdefault(row.audit_id, []).append(self.summary(row))
+        return grouped
+
+
+class VouchedBy(RowList):
+    """The accreditations (and CPA licences) of an audit's auditor that bear on the audit: its standard's, or
+    tied to none. Read through the auditor, so prefetched as ``auditor__accreditations``."""
+
+    # TableSerializer.optimise prefetches it although its source is the audit itself.
+    always_prefetch = True
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "*")
+        super().__init__(**kwargs)
+
+    def to_representation(self, audit):
+        if audit.auditor is None:
+            return []
+        return self.represent(row for row in audit.auditor.accreditations.all() if row.bears_on(audit))
+
+    def prefetch(self):
+        return Prefetch("auditor__accreditations", queryset=self.rows())
+
+    def table_columns(self, prefix):
+        loader = Vouchers(self.rows, self.summary)
+        name = self.field_name
+        return [self.column(name, (), lambda r, link: r[name], loader=loader, list=True, required=False)]
+
+
+@dataclass(frozen=True, eq=False)
+class LatestReserve:
+    """Each audit's latest totals row (``ReserveSnapshotQuerySet.latest_totals``, annotated ``with_ratio``).
+
+    One loader for the three columns of :class:`LatestReserveValue`: a table loads it once per batch.
+    """
+
+    rows: Callable
+
+    def of(self, audit):
+        return latest_totals_of(audit.reserve_snapshots.all())
+
+    def load(self, ids):
+        return {row.audit_id: row for row in self.rows().latest_totals().filter(audit_id__in=ids)}
+
+
+def latest_totals_of(rows):
+    """Of an audit's reserve rows (prefetched), the latest totals row, as ``latest_totals()`` picks it; or None."""
+    totals = [row for row in rows if not row.asset]
+    return max(totals, key=lambda row: row.as_of) if totals else None
+
+
+class LatestReserveValue(Tabular, serializers.Field):
+    """One value of an audit's latest proof-of-reserves totals (``part`` of the row: its day, its ratio, whether
+    it is under 100 %), read from the audit's reserve figures as ``reserve_snapshots`` prefetches them; null
+    when there is none. ``loader`` is shared by the fields of one audit, so a table reads the rows once."""
+
+    def __init__(self, *, loader, part, column_type="string", **kwargs):
+        self.loader, self.part, self.column_type = loader, part, column_type
+        kwargs["read_only"] = True
+        kwargs["source"] = "reserve_snapshots"
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def value(self, row):
+        if row is None:
+            return None
+        value = getattr(row, self.part)
+        if self.part == "ratio":
+            return None if value is None else round(value, 2)
+        return bool(value) if self.part == "under_reserved" else value
+
+    def to_representation(self, manager):
+        return self.value(latest_totals_of(manager.all()))
+
+    def table_columns(self, prefix):
+        name = self.field_name
+
+        def read(record, link):
+            row = record[name]
+            return self.value(row if row != [] else None)
+
+        return [self.column(name, (), read, loader=self.loader)]
+
+
+# The schema's type of each part (drf-spectacular reads it from the field's class).
+@extend_schema_field(serializers.DateField(allow_null=True))
+class LatestReserveDay(LatestReserveValue):
+    def __init__(self, **kwargs):
+        super().__init__(part="as_of", column_type="date", **kwargs)
+
+
+@extend_schema_field(serializers.FloatField(allow_null=True))
+class LatestReserveRatio(LatestReserveValue):
+    def __init__(self, **kwargs):
+        super().__init__(part="ratio", column_type="number", **kwargs)
+
+
+@extend_schema_field(serializers.BooleanField(allow_null=True))
+class LatestReserveFlag(LatestReserveValue):
+    def __init__(self, **kwargs):
+        super().__init__(part="under_reserved", column_type="boolean", **kwargs)

@@ -9,7 +9,7 @@ same serializer as a table (``opendata.tables``): each field says which columns 
 from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from rest_framework import serializers
 
 from opendata.fields import (
@@ -21,29 +21,44 @@ from opendata.fields import (
     Day,
     Display,
     EntityRefSerializer,
+    FindingSerializer,
     Flag,
     JurisdictionRefSerializer,
+    LatestReserve,
+    LatestReserveDay,
+    LatestReserveFlag,
+    LatestReserveRatio,
     LicenseTypeSerializer,
     NaturalKeyField,
+    Number,
     PartialDateField,
     PublicURLField,
+    Ratio,
     RegimeRefSerializer,
     RegulatorRefSerializer,
     RelatedValues,
+    ReserveRowSerializer,
+    RowList,
     SourceRefSerializer,
     StandardSerializer,
+    StatusChangeSerializer,
     SupersededBySerializer,
     Tabular,
     TabularList,
     Text,
     Texts,
+    VouchedBy,
+    VouchingSerializer,
 )
 from opendata.tables import CitedSources, Column, Table, join
 from registry.models import (
+    Accreditation,
     Audit,
     AuditFact,
+    AuditFinding,
     AuditKind,
     AuditStatus,
+    AuditStatusChange,
     Entity,
     EntityFact,
     EntityKind,
@@ -54,6 +69,7 @@ from registry.models import (
     LicenseStatus,
     Regime,
     Regulator,
+    ReserveSnapshot,
     Source,
     SourceKind,
     granted_in_field,
@@ -82,12 +98,18 @@ class TableSerializer(serializers.Serializer):
     @classmethod
     def optimise(cls, queryset):
         """``queryset`` joining and prefetching what the fields show: a fixed number of queries per page."""
+        return queryset.select_related(*getattr(cls.Meta, "select_related", ())).prefetch_related(*cls.prefetches())
+
+    @classmethod
+    def prefetches(cls) -> list:
+        """What the fields read through relations, as ``prefetch_related`` takes it."""
         model = cls.Meta.model
-        prefetches = []
-        for field in cls().fields.values():
-            if hasattr(field, "prefetch") and _is_relation(model, field.source):
-                prefetches.append(field.prefetch())
-        return queryset.select_related(*getattr(cls.Meta, "select_related", ())).prefetch_related(*prefetches)
+        return [
+            field.prefetch()
+            for field in cls().fields.values()
+            if hasattr(field, "prefetch")
+            and (getattr(field, "always_prefetch", False) or _is_relation(model, field.source))
+        ]
 
     @classmethod
     def prepare_values(cls, queryset):
@@ -419,10 +441,47 @@ class LicenseSerializer(TableSerializer):
         expressions = {"granted_in__code": granted_in_field("code"), "granted_in__name": granted_in_field("name")}
 
 
+def _cited(model, *related):
+    """The rows of ``model`` citing a published source, with the source (not its text) joined."""
+    return model.objects.cited().select_related("source", *related).defer("source__archived_text", "source__notes")
+
+
+def _status_changes():
+    return _cited(AuditStatusChange).order_by("effective_on", "id")
+
+
+def _accreditations():
+    return _cited(Accreditation, "body", "standard").order_by("body__name", "reference")
+
+
+def _findings():
+    return _cited(AuditFinding)
+
+
+def _reserve_rows():
+    return _cited(ReserveSnapshot).with_ratio()
+
+
+def _vouching_summary(row):
+    body = row.body.abbreviation or row.body.name
+    if row.body.is_cpa_board:
+        return f"{body} (CPA licence)"
+    return f"{body} ({row.standard.name})" if row.standard_id else body
+
+
+def _finding_summary(row):
+    fixed = f" ({row.resolved} fixed)" if row.resolved is not None else ""
+    return f"{row.severity}: {row.count}{fixed}"
+
+
+# The three latest-reserve fields read one loader: a table reads the latest rows once per batch.
+LATEST_RESERVE = LatestReserve(_reserve_rows)
+
 AUDIT_STATUS_HELP = (
-    "On the day asked (today, the as_of day, or the day a release was written): current; superseded (a later "
+    "On the day asked (today, the as_of day, or the day a release was written), as IAF CertSearch has them: "
+    "current (IAF's valid); suspended or withdrawn (the latest cited status change in effect); superseded (a later "
     "report of the same standard for the same subject had been issued); expired (past valid_until); or "
-    "not_yet_issued."
+    "not_yet_issued. A withdrawal outranks the dates; a suspension applies to a report otherwise current."
 )
 
 
@@ -478,6 +537,62 @@ class AuditSerializer(TableSerializer):
     supersedes = AuditRefSerializer(
         many=True, source="supersedes_audits", table=False, help_text="The earlier reports this one superseded."
     )
+    period_covered = Text(
+        computed=("period_start", "period_start_precision", "period_end", "period_end_precision", "ongoing", "kind"),
+        help_text="The period covered (a SOC 2 Type II report's), or an engagement's span, in words; \"period not "
+        'stated by the source" when no source gives it.',
+        example="covers 1 October 2023 – 31 March 2024",
+    )
+    status_changes = RowList(
+        child=StatusChangeSerializer(),
+        rows=_status_changes,
+        summary=lambda row: f"{row.status} {row.effective.isoformat()}",
+        help_text="Suspensions, withdrawals and restorations decided by the certification body, each dated and "
+        "cited. In a table: each as its status and date.",
+        example="suspended 2025-06-01; restored 2025-09",
+    )
+    vouched_by = VouchedBy(
+        child=VouchingSerializer(),
+        rows=_accreditations,
+        summary=_vouching_summary,
+        help_text="Who vouches for the auditor, as cited sources say: accreditation bodies (for the audit's "
+        "standard, or any) and boards licensing it as a CPA firm. Empty when no source names one.",
+        example="UKAS (ISO/IEC 27001)",
+    )
+    scope_items = RelatedValues(
+        value="name",
+        help_text="The areas the audit covered, in its source's words.",
+        example="private key security; wallet modules; AA smart contract accounts",
+    )
+    findings = RowList(
+        child=FindingSerializer(),
+        rows=_findings,
+        summary=_finding_summary,
+        help_text="Findings by severity, when the published report gives them. In a table: severity: count.",
+        example="high: 3 (2 fixed); low: 5",
+    )
+    reserve_snapshots = RowList(
+        child=ReserveRowSerializer(),
+        rows=_reserve_rows,
+        summary=lambda row: f"{row.asset or 'totals'} as of {row.as_of.isoformat()}",
+        table=False,
+        help_text="A proof-of-reserves verification's figures, per report day and asset (reserve_figures.csv).",
+    )
+    reserves_as_of = LatestReserveDay(
+        loader=LATEST_RESERVE,
+        help_text="The day of the latest proof-of-reserves report giving totals; null when there is none.",
+        example="2025-03-01",
+    )
+    reserve_ratio = LatestReserveRatio(
+        loader=LATEST_RESERVE,
+        help_text="That report's reserve ratio in percent: the stated one, else assets ÷ liabilities × 100.",
+        example="105.0",
+    )
+    reserve_ratio_under_100 = LatestReserveFlag(
+        loader=LATEST_RESERVE,
+        help_text="True when that ratio is under 100 %; null when there is no report.",
+        example="false",
+    )
     last_verified_on = Day(
         allow_null=True, table=False, help_text="When a curator last checked it against its sources."
     )
@@ -504,7 +619,70 @@ class AuditSerializer(TableSerializer):
         unlinked = [audit for audit in objects if not hasattr(audit, "status_day")]
         if unlinked:
             link_supersession(unlinked)
+        # Records as they stood on a past day come without the rows a queryset's optimise() prefetches.
+        prefetch_related_objects(objects, *cls.prefetches())
         return objects
+
+
+class ReserveFigureSerializer(TableSerializer):
+    """One row of a proof-of-reserves report (a release's reserve_figures.csv): one asset, or the totals."""
+
+    audit = AuditRefSerializer(
+        columns={"url": "/audits/okx-hacken-proof-of-reserves/", "slug": "okx-hacken-proof-of-reserves"},
+        help_text="The proof-of-reserves verification (audits.csv).",
+    )
+    subject = EntityRefSerializer(
+        source="audit.subject", columns={"name": "OKX", "slug": "okx"}, help_text="The entity whose reserves they are."
+    )
+    verifier = EntityRefSerializer(
+        source="audit.auditor",
+        allow_null=True,
+        columns={"name": "Hacken", "slug": "hacken"},
+        help_text="The verifier (the audit's auditor); none when no source names it.",
+    )
+    as_of = Day(help_text="The day the figures stand for (YYYY-MM-DD).", example="2025-03-01")
+    asset = Text(
+        allow_blank=True,
+        help_text="The asset's ticker; empty for the totals across assets, in US dollars.",
+        example="BTC",
+    )
+    assets = Number(help_text="Reserves held, in units of the asset (US dollars for the totals).", example="10500")
+    liabilities = Number(help_text="What customers are owed, in the same unit.", example="10000")
+    reserve_ratio = Number(help_text="The reserve ratio the report states, in percent; empty when none.", example="105")
+    ratio = Ratio(
+        help_text="The reserve ratio in percent: the stated one, else assets ÷ liabilities × 100.", example="105.0"
+    )
+    under_reserved = Flag(help_text="True when the reserve ratio is under 100 %.", example="false")
+    liabilities_merkle_tree = Flag(
+        help_text="Liabilities published as a Merkle tree customers can check.", example="true"
+    )
+    wallets_attested = Flag(help_text="The exchange proved it controls the reserves' wallets.", example="true")
+    report_url = Text(
+        allow_blank=True, help_text="The published report; may be empty.", example="https://por.example/2025-03.pdf"
+    )
+    tool_url = Text(
+        allow_blank=True,
+        help_text="Where a customer checks their own balance; may be empty.",
+        example="https://por.example/verify",
+    )
+    source = SourceRefSerializer(
+        columns={"slug": "okx-compliance-overview-article", "url": "/sources/okx-compliance-overview-article/"},
+        help_text="The source that states the figures.",
+    )
+    quote = Text(
+        allow_blank=True,
+        help_text="The sentence in the source that states them, verbatim.",
+        example="Reserves of 105 % as of 1 March 2025.",
+    )
+
+    class Meta:
+        model = ReserveSnapshot
+        select_related = ("audit__subject", "audit__auditor", "source")
+
+    @classmethod
+    def prepare_values(cls, queryset):
+        # The reserve-ratio rule: ReserveSnapshotQuerySet.with_ratio.
+        return queryset.with_ratio()
 
 
 class SourceSerializer(TableSerializer):

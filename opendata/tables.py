@@ -353,7 +353,13 @@ class Table:
         records = [found[pk] for pk in keys if pk in found]
         if not records:
             return []
-        loaded = {name: loader.load(list(found)) for name, loader in plan.lists.items()}
+        # A loader several columns share (an audit's latest reserve figures) is read once.
+        by_loader = {}
+        loaded = {}
+        for name, loader in plan.lists.items():
+            if id(loader) not in by_loader:
+                by_loader[id(loader)] = loader.load(list(found))
+            loaded[name] = by_loader[id(loader)]
         rows = []
         for record in records:
             for name, values in loaded.items():

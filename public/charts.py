@@ -7,7 +7,9 @@ user units (its ``viewBox``); the browser scales the drawing to the page width.
 
 from __future__ import annotations
 
+import calendar
 import datetime
+import math
 from dataclasses import dataclass, field
 
 from registry.dates import PartialDate
@@ -272,13 +274,138 @@ def _audit_status(audit) -> str:
     return "Current" if audit.is_valid() else "Not current"
 
 
+# ---------------------------------------------------------------------------
+# Line chart (figures over time: proof-of-reserves ratios and totals)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinePoint:
+    x: float
+    y: float
+    day: datetime.date
+    label: str  # the value as the table writes it: "105.2 %"
+    flagged: bool  # drawn apart (a ratio under 100 %), as a square
+
+    @property
+    def corner_x(self) -> float:
+        """The left of a flagged point's square (12 units wide, centred on the point)."""
+        return round(self.x - 6, 2)
+
+    @property
+    def corner_y(self) -> float:
+        return round(self.y - 6, 2)
+
+
+@dataclass(frozen=True)
+class AxisTick:
+    position: float  # x for a date tick, y for a value tick
+    label: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    points: list[LinePoint]
+    line: str  # the polyline's points, "x,y x,y"
+    x_ticks: list[AxisTick]
+    y_ticks: list[AxisTick]
+    reference_y: float | None  # a horizontal line (100 %), when asked for and in range
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    axis_y: int
+
+    @property
+    def flagged(self) -> list[LinePoint]:
+        return [point for point in self.points if point.flagged]
+
+
+def _nice_step(raw: float) -> float:
+    """The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least ``raw``."""
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def _value_axis(values, reference, floor, ticks=4):
+    low, high = min(values), max(values)
+    if reference is not None:
+        low, high = min(low, reference), max(high, reference)
+    if floor is not None:
+        low = min(low, floor)
+    if high == low:
+        high, low = high + max(abs(high) * 0.05, 1), low - max(abs(low) * 0.05, 1)
+    step = _nice_step((high - low) / ticks)
+    low, high = math.floor(low / step) * step, math.ceil(high / step) * step
+    return low, high, [low + step * i for i in range(round((high - low) / step) + 1)]
+
+
+def _month(day: datetime.date) -> str:
+    return f"{calendar.month_abbr[day.month]} {day.year}"
+
+
+def line_chart(
+    series,
+    *,
+    value_label,
+    reference=None,
+    floor=None,
+    width: int = 640,
+    height: int = 220,
+    left: int = 80,
+    right_pad: int = 24,
+    top: int = 12,
+    bottom_pad: int = 36,
+) -> LineChart | None:
+    """Lay out ``series`` (``(day, value, flagged)``, any order) as a line over time; None when it is empty.
+
+    Days run left to right in proportion to the time between them (one day alone sits in the middle);
+    values bottom to top over rounded ticks that include ``reference`` (100 for a ratio, drawn as a line)
+    and ``floor`` (0 for a total). ``value_label`` writes a value as its tick and its point do.
+    """
+    series = sorted((day, float(value), flagged) for day, value, flagged in series if value is not None)
+    if not series:
+        return None
+    right, axis_y = width - right_pad, height - bottom_pad
+    low, high, y_values = _value_axis([value for _, value, _ in series], reference, floor)
+    first, last = series[0][0], series[-1][0]
+    span = (last - first).days
+
+    def x_of(day):
+        return round(left + (right - left) * ((day - first).days / span if span else 0.5), 2)
+
+    def y_of(value):
+        return round(axis_y - (axis_y - top) * (value - low) / (high - low), 2)
+
+    points = [LinePoint(x_of(day), y_of(value), day, value_label(value), flagged) for day, value, flagged in series]
+    # At most six dates labelled, spread over the series, the first and the last among them.
+    chosen = sorted({round(i * (len(series) - 1) / 5) for i in range(6)}) if len(series) > 6 else range(len(series))
+    x_ticks = [AxisTick(points[i].x, _month(points[i].day)) for i in chosen]
+    return LineChart(
+        points=points,
+        line=" ".join(f"{point.x},{point.y}" for point in points),
+        x_ticks=x_ticks,
+        y_ticks=[AxisTick(y_of(value), value_label(value)) for value in y_values],
+        reference_y=y_of(reference) if reference is not None else None,
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        axis_y=axis_y,
+    )
+
+
 __all__ = [
     "Bar",
     "BarChart",
     "Timeline",
     "TimelineItem",
+    "LineChart",
     "audit_timeline_item",
     "bar_chart",
+    "line_chart",
     "license_timeline_item",
     "timeline",
 ]

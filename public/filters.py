@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
@@ -28,9 +28,13 @@ from django.forms.models import ModelChoiceIterator
 from registry import search as search_index
 from registry.dates import PartialDate
 from registry.models import (
+    Accreditation,
     Activity,
     Audit,
+    AuditFinding,
     AuditKind,
+    AuditScopeItem,
+    AuditStatus,
     Entity,
     EntityKind,
     Jurisdiction,
@@ -41,6 +45,8 @@ from registry.models import (
     Publication,
     Regime,
     Regulator,
+    ReserveSnapshot,
+    Severity,
     Standard,
     WarningNotice,
     granted_in_field,
@@ -678,8 +684,21 @@ class LicenseFilterSet(RegistryFilterSet):
         return queryset  # applied before filtering: see as_of_filter()
 
 
+RESERVE_CHOICES = [
+    ("published", "Figures published"),
+    ("under_100", "Latest ratio under 100 %"),
+    ("none", "No figures in the cited sources"),
+]
+
+
 class AuditFilterSet(RegistryFilterSet):
     kind = django_filters.ChoiceFilter(choices=AuditKind.choices, empty_label="Any kind")
+    status = django_filters.ChoiceFilter(
+        choices=AuditStatus.choices,
+        method="filter_status",
+        empty_label="Any status",
+        help_text="On the day shown (today, or the as_of day): current, suspended, withdrawn, superseded, expired.",
+    )
     standard = django_filters.ModelChoiceFilter(
         to_field_name="slug", queryset=Standard.objects.all(), empty_label="Any standard"
     )
@@ -695,9 +714,35 @@ class AuditFilterSet(RegistryFilterSet):
         widget=forms.Select(choices=[("", "Either"), ("true", "Ongoing only"), ("false", "Not ongoing")]),
         label="Ongoing engagement",
     )
+    accredited = StrictBooleanFilter(
+        method="filter_accredited",
+        widget=forms.Select(choices=[("", "Either"), ("true", "Vouched for"), ("false", "Not vouched for")]),
+        label="Auditor vouched for",
+        help_text="Whether a cited source names an accreditation (or a CPA licence) of the auditor for its standard.",
+    )
+    scope_item = django_filters.CharFilter(
+        method="filter_scope_item",
+        label="Scope covers",
+        max_length=Q_MAX_LENGTH,
+        help_text="Words of an area the audit covered, such as wallet.",
+    )
+    findings = django_filters.ChoiceFilter(
+        choices=Severity.choices,
+        method="filter_findings",
+        label="Findings of severity",
+        empty_label="Any or none",
+        help_text="Audits whose published report gives findings of this severity.",
+    )
+    reserves = django_filters.ChoiceFilter(
+        choices=RESERVE_CHOICES,
+        method="filter_reserves",
+        label="Proof-of-reserves figures",
+        empty_label="Any",
+    )
     as_of = as_of_filter()
 
     facets = (
+        Facet("status", "Status", "status", choices=dict(AuditStatus.choices)),
         Facet("kind", "Kind", "kind", choices=dict(AuditKind.choices)),
         Facet("standard", "Standard", "standard__slug", "standard__name", keys=("standard",)),
         Facet("auditor", "Auditor", "auditor__slug", "auditor__name", keys=("auditor",)),
@@ -722,6 +767,40 @@ class AuditFilterSet(RegistryFilterSet):
 
     def filter_valid_on(self, queryset, name, value):
         return queryset.valid(at=value)
+
+    def with_status(self, queryset):
+        """``queryset`` annotated with each audit's status today (the as-of variant: on its day)."""
+        return queryset.with_status()
+
+    def filtered_without(self, param):
+        queryset = super().filtered_without(param)
+        # The status facet counts the status annotation, which only its own filter adds.
+        return self.with_status(queryset) if param == "status" else queryset
+
+    # The methods below are called unbound on the as-of list too, whose rows are history rows: they name
+    # audits by ``id``, a column both have.
+    def filter_status(self, queryset, name, value):
+        return self.with_status(queryset).filter(status=value)
+
+    def filter_accredited(self, queryset, name, value):
+        vouched = Exists(Accreditation.objects.cited().bearing_on())
+        return queryset.filter(vouched if value else ~Q(vouched))
+
+    def filter_scope_item(self, queryset, name, value):
+        return queryset.filter(id__in=AuditScopeItem.objects.filter(name__icontains=value).values("audit_id"))
+
+    def filter_findings(self, queryset, name, value):
+        found = AuditFinding.objects.cited().filter(severity=value, count__gt=0)
+        return queryset.filter(id__in=found.values("audit_id"))
+
+    def filter_reserves(self, queryset, name, value):
+        snapshots = ReserveSnapshot.objects.cited()
+        if value == "under_100":
+            under = snapshots.latest_totals().with_ratio().filter(under_reserved=True)
+            return queryset.filter(id__in=under.values("audit_id"))
+        if value == "published":
+            return queryset.filter(id__in=snapshots.values("audit_id"))
+        return queryset.filter(kind=AuditKind.PROOF_OF_RESERVES).exclude(id__in=snapshots.values("audit_id"))
 
     def filter_as_of(self, queryset, name, value):
         return queryset  # applied before filtering: see as_of_filter()

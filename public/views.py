@@ -30,7 +30,7 @@ from opendata.serializers import (
     LicenseSerializer,
     RegulatorSerializer,
 )
-from public import charts, filters, guides, redirects
+from public import assurance, charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
 from registry import search as search_index
 from registry.dates import PartialDate
@@ -422,6 +422,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             timeline=timeline_for(records["licenses"], records["audits"], self.timeline_limit),
             timeline_total=records["license_total"] + records["audit_total"],
             changes=feed.changes_for(entity),
+            reserves=assurance.entity_reserves(members),
         )
         return context
 
@@ -557,11 +558,13 @@ class AuditDetailView(FormerSlugRedirectMixin, DetailView):
         link_supersession([audit])
         facts, general = facts_by_field(audit.public_citations, AuditFact)
         subject = audit.subject
+        parts = assurance.audit_assurance(audit, facts, general)
         context.update(
+            **parts,
             facts=facts,
             general_citations=general,
             group=subject.parent if subject.parent_id and subject.parent.is_published else None,
-            sources=_distinct_sources(audit.public_citations),
+            sources=_distinct_sources([*audit.public_citations, *parts["row_citations"]]),
         )
         context["changes"] = feed.changes_for(self.object)
         return context
@@ -658,6 +661,7 @@ class SourceDetailView(FormerSlugRedirectMixin, DetailView):
             *[(c, c.audit, "Audit") for c in audit_citations],
             *[(c, c.entity, "Entity") for c in entity_citations],
             *[(c, c.key_person.entity, f"Key person: {c.key_person.name}") for c in person_citations],
+            *assurance.sourced_rows_citing(source),
         ]
         quotes = [c.quote for c, _, _ in citing if c.quote.strip()]
         highlighted, missing = highlight_quotes(source.archived_text, quotes)

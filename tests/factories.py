@@ -282,3 +282,93 @@ class KeyPersonFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Person {n}")
     role = "Chief Executive Officer"
     publication_status = models.Publication.PUBLISHED
+
+
+# ---------------------------------------------------------------------------
+# Status changes, accreditation, security-audit details, proof of reserves (issue 17)
+# ---------------------------------------------------------------------------
+
+
+class AuditStatusChangeFactory(DjangoModelFactory):
+    """A certificate suspended from 1 June 2025, citing a published source."""
+
+    class Meta:
+        model = models.AuditStatusChange
+
+    audit = factory.SubFactory(AuditFactory)
+    status = models.StatusChange.SUSPENDED
+    effective_on = datetime.date(2025, 6, 1)
+    effective_on_precision = DatePrecision.DAY
+    source = factory.SubFactory(SourceFactory)
+    quote = "The certificate was suspended."
+
+
+class AccreditationBodyFactory(DjangoModelFactory):
+    class Meta:
+        model = models.AccreditationBody
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"accreditation-body-{n}")
+    name = factory.Sequence(lambda n: f"Accreditation Service {n}")
+    abbreviation = factory.Sequence(lambda n: f"AS{n}")
+    kind = models.AccreditationBodyKind.ACCREDITATION
+
+
+class AccreditationFactory(DjangoModelFactory):
+    """A certification body accredited to certify against a standard, citing a published source."""
+
+    class Meta:
+        model = models.Accreditation
+
+    holder = factory.SubFactory(AuditorFactory)
+    body = factory.SubFactory(AccreditationBodyFactory)
+    standard = factory.SubFactory(StandardFactory)
+    reference = factory.Sequence(lambda n: f"ACC-{n}")
+    source = factory.SubFactory(SourceFactory)
+    quote = "Accredited to certify information security management systems."
+
+
+class AuditScopeItemFactory(DjangoModelFactory):
+    class Meta:
+        model = models.AuditScopeItem
+
+    audit = factory.SubFactory(OngoingAuditFactory)
+    name = factory.Sequence(lambda n: f"Area {n}")
+
+
+class AuditFindingFactory(DjangoModelFactory):
+    class Meta:
+        model = models.AuditFinding
+
+    audit = factory.SubFactory(OngoingAuditFactory)
+    severity = models.Severity.HIGH
+    count = 3
+    resolved = 2
+    source = factory.SubFactory(SourceFactory)
+    quote = "Three high-severity findings, two of them fixed."
+
+
+class ProofOfReservesAuditFactory(OngoingAuditFactory):
+    """An open-ended proof-of-reserves engagement since January 2025 (Hacken, in the seed)."""
+
+    kind = models.AuditKind.PROOF_OF_RESERVES
+    period_start = datetime.date(2025, 1, 1)
+    period_start_precision = DatePrecision.MONTH
+
+
+class ReserveSnapshotFactory(DjangoModelFactory):
+    """A report's totals in US dollars as of 1 March 2025: 105 % reserves."""
+
+    class Meta:
+        model = models.ReserveSnapshot
+
+    audit = factory.SubFactory(ProofOfReservesAuditFactory)
+    as_of = datetime.date(2025, 3, 1)
+    asset = ""
+    assets = 10_500
+    liabilities = 10_000
+    reserve_ratio = 105
+    liabilities_merkle_tree = True
+    wallets_attested = True
+    source = factory.SubFactory(SourceFactory)
+    quote = "Reserves of 105 % as of 1 March 2025."

@@ -3,8 +3,9 @@
 One register, built once for the module: licences granted in Dubai (a subdivision of AE) and in the UAE, in
 Malta with passports to other EEA states, an EU-wide MiFID II licence with no stated home jurisdiction, two
 whose holder is a draft (public nowhere), a withdrawn and an expired licence; two SOC 2 reports of one
-subject where the later supersedes the earlier, and an expired certificate. For each case (a jurisdiction,
-where granted, a holder, the whole register with its draft holder, licences in force, current audits) each
+subject where the later supersedes the earlier, an expired certificate, a suspended and a withdrawn one. For
+each case (a jurisdiction, where granted, a holder, the whole register with its draft holder, licences in force,
+current audits, audits of a status) each
 surface is read to the end (every page, every ``next``) and its set of records compared with the QuerySet
 rule the case names: the HTML list, the API, the CSV and JSON exports, the same four as of today, the Atom
 feed, the change history (HTML and JSON), the entity page and the sitemap, where the case has them.
@@ -112,6 +113,12 @@ def build_register():
         valid_until_precision=DatePrecision.MONTH,
     )
     factories.OngoingAuditFactory(slug="okx-security", subject=okx)
+    # Issue 17: a certificate suspended and one withdrawn, each by a dated, cited decision.
+    pci = factories.StandardFactory(slug="pci-dss", name="PCI DSS")
+    suspended = audit(slug="okx-pci-suspended", subject=okx, standard=pci, **issued(2024, 3))
+    factories.AuditStatusChangeFactory(audit=suspended, status="suspended", effective_on=datetime.date(2025, 6, 1))
+    withdrawn = audit(slug="okx-csa-withdrawn", subject=okx, standard=factories.StandardFactory(), **issued(2024, 3))
+    factories.AuditStatusChangeFactory(audit=withdrawn, status="withdrawn", effective_on=datetime.date(2025, 6, 1))
     audit(slug="hidden-soc2", subject=hidden, standard=soc2, **issued(2025, 7))
     factories.DraftAuditFactory(slug="draft-iso", subject=okx, standard=iso, **issued(2025, 2))
     assert not License.objects.filter(publication_status=Publication.DRAFT).exclude(slug="draft-mt").exists()
@@ -188,7 +195,14 @@ ALL_LICENCES = {
     "eu-mifid",
     "de-kwg",
 }
-ALL_AUDITS = {"okx-soc2-2024", "okx-soc2-2025", "okx-iso-expired", "okx-security"}
+ALL_AUDITS = {
+    "okx-soc2-2024",
+    "okx-soc2-2025",
+    "okx-iso-expired",
+    "okx-security",
+    "okx-pci-suspended",
+    "okx-csa-withdrawn",
+}
 
 CASES = {
     # Dubai's licences (granted in a subdivision of AE) and the federal one; not the draft holder's.
@@ -241,6 +255,19 @@ CASES = {
         {"valid_on": "{today}"},
         lambda: Audit.objects.published().valid(at=today()),
         {"okx-soc2-2025", "okx-security"},
+    ),
+    # The status IAF CertSearch would show (issue 17): suspended by a cited decision, on every surface alike.
+    "suspended-audit": Case(
+        "audits",
+        {"status": "suspended"},
+        lambda: Audit.objects.published().with_status(at=today()).filter(status="suspended"),
+        {"okx-pci-suspended"},
+    ),
+    "superseded-status": Case(
+        "audits",
+        {"status": "superseded"},
+        lambda: Audit.objects.published().with_status(at=today()).filter(status="superseded"),
+        {"okx-soc2-2024"},
     ),
     # One subject's audits, and the Atom feed of that subject.
     "subject": Case(
@@ -521,6 +548,8 @@ def test_every_surface_gives_each_audit_the_same_status(client, register, day):
         "okx-soc2-2025": "current",
         "okx-iso-expired": "expired",
         "okx-security": "current",
+        "okx-pci-suspended": "suspended",
+        "okx-csa-withdrawn": "withdrawn",
     }
     params = {"as_of": day.format(today=today().isoformat())} if day else {}
     listed = client.get("/api/audits/", {**params, "page_size": 100}).json()["results"]

@@ -12,6 +12,9 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
+from public import assurance
+from registry.models import period_text
+
 register = template.Library()
 
 
@@ -130,3 +133,27 @@ def highlight_quotes(text: str, quotes) -> tuple[str, list[str]]:
         position = end
     out.append(conditional_escape(text[position:]))
     return mark_safe("".join(str(part) for part in out)), missing  # noqa: S308
+
+
+@register.filter
+def period_covered(audit):
+    """``Audit.period_covered`` in words, capitalised, each date in a ``<time>`` element (``partial_date``)."""
+    text = period_text(audit.period_started, audit.period_ended, audit.ongoing, audit.kind, date=partial_date)
+    # The words are the function's own; each date was escaped by partial_date.
+    return mark_safe(text[:1].upper() + text[1:])  # noqa: S308
+
+
+# Proof-of-reserves figures, written as public.assurance writes them.
+@register.filter
+def percent(value):
+    return "" if value is None else assurance.percent(value)
+
+
+@register.filter
+def usd(value):
+    return "" if value is None else assurance.usd(value)
+
+
+@register.filter
+def reserve_amount(value):
+    return "" if value is None else assurance.amount(value)

@@ -11,7 +11,29 @@ One module per concern; everything is importable from ``registry.models``.
 from registry.dates import DatePrecision, PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 
-from .audits import Audit, AuditKind, AuditQuerySet, AuditStatus, Standard, link_supersession
+from .assurance import (
+    Accreditation,
+    AccreditationBody,
+    AccreditationBodyKind,
+    AuditFinding,
+    AuditScopeItem,
+    AuditStatusChange,
+    ReserveSnapshot,
+    ReserveSnapshotQuerySet,
+    Severity,
+    SourcedRow,
+    SourcedRowQuerySet,
+)
+from .audits import (
+    Audit,
+    AuditKind,
+    AuditQuerySet,
+    AuditStatus,
+    Standard,
+    StatusChange,
+    link_supersession,
+    period_text,
+)
 from .base import (
     FOUR_EYES,
     LEI_REGEX,
@@ -75,14 +97,20 @@ from .sources import SOURCE_AUTHORITY, Citation, CitationQuerySet, Source, Sourc
 
 # Every name, for ``from registry.models import …`` across the project.
 __all__ = [
+    "Accreditation",
+    "AccreditationBody",
+    "AccreditationBodyKind",
     "Activity",
     "AliasKind",
     "Audit",
     "AuditCitation",
     "AuditFact",
+    "AuditFinding",
     "AuditKind",
     "AuditQuerySet",
+    "AuditScopeItem",
     "AuditStatus",
+    "AuditStatusChange",
     "Citation",
     "CitationQuerySet",
     "Curated",
@@ -120,15 +148,21 @@ __all__ = [
     "PublishableQuerySet",
     "Regime",
     "Regulator",
+    "ReserveSnapshot",
+    "ReserveSnapshotQuerySet",
     "Revision",
     "RevisionQuerySet",
     "RevisionStatus",
     "SLUG_HELP",
     "SOURCE_AUTHORITY",
+    "Severity",
     "SlugQuerySet",
     "Source",
     "SourceKind",
+    "SourcedRow",
+    "SourcedRowQuerySet",
     "Standard",
+    "StatusChange",
     "TEXT_PREDATES_OFFICIAL_SOURCE",
     "VERIFICATION_INTERVAL",
     "VISIBILITY_RULES",
@@ -144,6 +178,7 @@ __all__ = [
     "partial_date_constraints",
     "partial_date_fields",
     "path_model",
+    "period_text",
     "today",
     "validate_lei",
     "visibility_rule",

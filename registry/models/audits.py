@@ -5,10 +5,16 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, DateField, Exists, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import TruncMonth, TruncYear
+from django.db.models.functions import Coalesce, TruncMonth, TruncYear
 from django.db.models.lookups import Exact, GreaterThan
 
-from registry.dates import DatePrecision, PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.dates import (
+    DatePrecision,
+    PartialDate,
+    PartialDateDescriptor,
+    partial_date_constraints,
+    partial_date_fields,
+)
 from registry.links import detail_path
 from registry.models.base import (
     FOUR_EYES,
@@ -44,22 +50,23 @@ class AuditQuerySet(VerifiableQuerySet):
             subject__publication_status=Publication.PUBLISHED,
         ).filter(Q(auditor__isnull=True) | Q(auditor__publication_status=Publication.PUBLISHED))
 
-    def valid(self, at=None, candidates=None):
+    def valid(self, at=None, candidates=None, changes=None):
         """Audits current on ``at`` (default today): :meth:`with_status` would say ``current``.
 
-        ``candidates`` are the audits that may supersede one (default: the published ones); the as-of
-        view passes the register's snapshot of that day.
+        ``candidates`` are the audits that may supersede one (default: the published ones) and ``changes``
+        the status changes in the record (default: those citing a published source); the as-of view passes
+        the register's snapshot of that day for both.
         """
-        return self.filter(_status_conditions(today(at), candidates)[AuditStatus.CURRENT])
+        return self.filter(_status_conditions(today(at), candidates, changes)[AuditStatus.CURRENT])
 
-    def with_status(self, at=None, candidates=None):
+    def with_status(self, at=None, candidates=None, changes=None):
         """Annotated with ``status`` on ``at`` (an :class:`AuditStatus`) and ``superseded_by_slug``.
 
-        The one rule for whether a report or certificate is current (see :func:`_status_conditions`);
-        :meth:`valid` keeps the rows whose status is ``current``.
+        The one rule for a report's or certificate's status (see :func:`_status_conditions`); :meth:`valid`
+        keeps the rows whose status is ``current``. ``candidates`` and ``changes`` as for :meth:`valid`.
         """
         day = today(at)
-        conditions = _status_conditions(day, candidates)
+        conditions = _status_conditions(day, candidates, changes)
         later = _superseding(day, candidates).order_by("issued_on", "slug").values("slug")[:1]
         return self.annotate(
             status=Case(
@@ -98,15 +105,31 @@ def _superseding(day, candidates=None):
     )
 
 
-def _status_conditions(day, candidates=None) -> dict:
+def _latest_decision(day, changes=None):
+    """The status (suspended, withdrawn, restored) the latest of ``changes`` in effect on ``day`` gave the
+    outer query's audit; ``changes`` default to the status changes citing a published source."""
+    if changes is None:
+        changes = Audit._meta.get_field("status_changes").related_model.objects.cited()
+    latest = changes.filter(audit_id=OuterRef("id"), effective_on__lte=day).order_by("-effective_on", "-id")
+    return Coalesce(Subquery(latest.values("status")[:1]), Value(""), output_field=models.CharField())
+
+
+def _status_conditions(day, candidates=None, changes=None) -> dict:
     """Each :class:`AuditStatus` as a condition on an audit (mutually exclusive, together covering every audit).
 
     * not yet issued: an ongoing engagement that has not started, or a report issued after ``day``;
+    * withdrawn: the latest status change in effect on ``day`` withdrew it. A withdrawal ends a certificate
+      for good, so it outranks what its dates would say later (superseded, expired);
     * superseded: see :func:`_superseding`;
     * expired: past its valid-until date, compared at the precision stored ("valid until March 2027"
       holds to the end of March); an ongoing engagement does not expire;
-    * current: everything else. A report with no valid-until date counts as current until superseded:
-      the source gave no expiry.
+    * suspended: the latest status change in effect on ``day`` suspended it (a restoration ends a
+      suspension), and it is neither superseded nor expired: a suspension pauses a certificate that would
+      otherwise be current;
+    * current (IAF CertSearch's "valid"): everything else. A report with no valid-until date counts as
+      current until superseded: the source gave no expiry.
+
+    A status change dated to a month or a year takes effect on the first day of it, as an issue date does.
     """
     started = (Q(ongoing=True) & (Q(period_start__isnull=True) | Q(period_start__lte=day))) | (
         Q(ongoing=False) & (Q(issued_on__isnull=True) | Q(issued_on__lte=day))
@@ -118,22 +141,28 @@ def _status_conditions(day, candidates=None) -> dict:
         | Q(valid_until_precision=DatePrecision.YEAR, valid_until__gte=day.replace(month=1, day=1))
     )
     expired = Q(ongoing=False) & ~not_expired
-    superseded = Exists(_superseding(day, candidates))
+    superseded = Q(Exists(_superseding(day, candidates)))
+    decision = _latest_decision(day, changes)
+    withdrawn = Q(Exact(decision, StatusChange.WITHDRAWN))
+    suspended = Q(Exact(decision, StatusChange.SUSPENDED))
+    live = started & ~withdrawn
     return {
-        AuditStatus.CURRENT: started & ~Q(superseded) & ~expired,
-        AuditStatus.SUPERSEDED: started & Q(superseded),
-        AuditStatus.EXPIRED: started & ~Q(superseded) & expired,
+        AuditStatus.CURRENT: live & ~superseded & ~expired & ~suspended,
+        AuditStatus.SUSPENDED: live & ~superseded & ~expired & suspended,
+        AuditStatus.WITHDRAWN: started & withdrawn,
+        AuditStatus.SUPERSEDED: live & superseded,
+        AuditStatus.EXPIRED: live & ~superseded & expired,
         AuditStatus.NOT_YET_ISSUED: ~started,
     }
 
 
-def link_supersession(audits, at=None, candidates=None):
+def link_supersession(audits, at=None, candidates=None, changes=None):
     """Give each of ``audits`` its status on ``at`` and its links both ways, in one query.
 
     Sets ``status`` and ``superseded_by_slug`` (as :meth:`AuditQuerySet.with_status` annotates them),
     ``superseded_by_audit`` (the later report, or None) and ``supersedes_audits`` (the reports it
-    superseded). ``candidates`` as for :meth:`AuditQuerySet.valid`: the as-of view passes history rows.
-    Returns ``audits`` as a list.
+    superseded). ``candidates`` and ``changes`` as for :meth:`AuditQuerySet.valid`: the as-of view passes
+    history rows. Returns ``audits`` as a list.
     """
     audits = list(audits)
     if not audits:
@@ -145,7 +174,8 @@ def link_supersession(audits, at=None, candidates=None):
     for audit in audits:
         if audit.standard_id and not audit.ongoing:
             related |= Q(subject_id=audit.subject_id, standard_id=audit.standard_id)
-    rows = {row.id: row for row in AuditQuerySet.with_status(candidates.filter(related), day, candidates).order_by()}
+    annotated = AuditQuerySet.with_status(candidates.filter(related), day, candidates, changes)
+    rows = {row.id: row for row in annotated.order_by()}
     # History rows (the as-of view's candidates) become the records they stood for.
     records = {pk: _record_of(row) for pk, row in rows.items()}
     by_slug = {row.slug: records[pk] for pk, row in rows.items()}
@@ -174,6 +204,30 @@ def _record_of(row):
         if hasattr(row, field.attname)
     }
     return model(**kept)
+
+
+ENGAGEMENT_KINDS = ("security_audit", "proof_of_reserves")
+
+
+def period_text(start, end, ongoing, kind="", date=str) -> str:
+    """A report's period covered, or an engagement's span, as the pages and exports write it.
+
+    A SOC 2 Type II report covers a period that ends before its report date: "covers 1 October 2023 –
+    31 March 2024"; a security audit or proof-of-reserves engagement runs from a start to an end, or is
+    ongoing: "engagement since 2023, ongoing". Each date as precise as its source, and a date no source
+    gives is said to be missing, never guessed. ``date`` writes a date (the pages put it in a ``<time>``).
+    """
+    what = "engagement" if kind in ENGAGEMENT_KINDS or ongoing else "covers"
+    start, end = (date(day) if day else None for day in (start, end))
+    if ongoing:
+        return f"{what} since {start}, ongoing" if start else f"{what} ongoing; start not stated by the source"
+    if start and end:
+        return f"{what} {start} – {end}"
+    if start:
+        return f"{what} from {start}; end not stated by the source"
+    if end:
+        return f"{what} until {end}; start not stated by the source"
+    return "period not stated by the source"
 
 
 class Standard(models.Model):
@@ -205,12 +259,27 @@ class AuditKind(models.TextChoices):
 
 
 class AuditStatus(models.TextChoices):
-    """Whether a report or certificate is current on a given day (:meth:`AuditQuerySet.with_status`)."""
+    """A report's or certificate's status on a given day (:meth:`AuditQuerySet.with_status`).
+
+    IAF CertSearch's statuses (valid, suspended, withdrawn, expired) and a later report's superseding; its
+    "valid" is ``current`` here, a word that fits an attestation report too. ``not_yet_issued`` answers for
+    a day before the report existed (the as-of view).
+    """
 
     CURRENT = "current", "Current"
+    SUSPENDED = "suspended", "Suspended"
+    WITHDRAWN = "withdrawn", "Withdrawn"
     SUPERSEDED = "superseded", "Superseded"
     EXPIRED = "expired", "Expired"
     NOT_YET_ISSUED = "not_yet_issued", "Not yet issued"
+
+
+class StatusChange(models.TextChoices):
+    """What a certification body may decide about a certificate, as IAF CertSearch records it."""
+
+    SUSPENDED = "suspended", "Suspended"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    RESTORED = "restored", "Restored after a suspension"
 
 
 class Audit(Curated):
@@ -367,6 +436,19 @@ class Audit(Curated):
     def is_valid(self, at=None) -> bool:
         """Whether the audit is current on ``at``: :meth:`AuditQuerySet.valid` would list it."""
         return self.status_on(at) == AuditStatus.CURRENT
+
+    @property
+    def period_covered(self) -> str:
+        """The period a report covers, or an engagement's span, in words (:func:`period_text`).
+
+        Read from the columns themselves, so an export computes it from a row of ``values()`` too.
+        """
+        return period_text(
+            PartialDate.from_columns(self.period_start, self.period_start_precision),
+            PartialDate.from_columns(self.period_end, self.period_end_precision),
+            self.ongoing,
+            self.kind,
+        )
 
     @property
     def status_label(self) -> str:

@@ -322,6 +322,23 @@ def test_key_person_constraint_shows_its_message(admin_client):
     assert not models.KeyPerson.objects.exists()
 
 
+def no_rows(*prefixes):
+    """The management forms of inlines posted without rows."""
+    data = {}
+    for prefix in prefixes:
+        data |= {
+            f"{prefix}-TOTAL_FORMS": "0",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    return data
+
+
+# An audit's inlines besides its citations (issue 17).
+AUDIT_PARTS = ("status_changes", "scope_items", "findings", "reserve_snapshots")
+
+
 def test_audit_expiring_before_issue_shows_an_error(admin_client):
     subject = factories.EntityFactory(slug="okx")
     data = {
@@ -346,6 +363,7 @@ def test_audit_expiring_before_issue_shows_an_error(admin_client):
         "slug": "",
         "publication_status": models.Publication.DRAFT,
         "change_reason": "From the ISO certificate",
+        **no_rows(*AUDIT_PARTS),
         "citations-TOTAL_FORMS": "1",
         "citations-INITIAL_FORMS": "0",
         "citations-MIN_NUM_FORMS": "1",

@@ -714,3 +714,44 @@ def test_action_messages_count_records_in_words(client, reviewer):
     assert "Returned 2 records to draft." in messages_of(response)
     response = client.post(url, {**data, "_selected_action": [ready.pk]}, follow=True)
     assert "Returned 1 record to draft." in messages_of(response)
+
+
+def test_a_curators_suspension_of_a_published_certificate_waits_for_a_second_reviewer(client, curator, reviewer):
+    """Issue 17: a status change entered in the audit's inline is a revision; the public status moves on approval."""
+    audit = factories.AuditFactory()
+    notice = factories.SourceFactory(title="Certification body notice")
+    url, data = change_page_data(as_user(client, curator), audit)
+    data |= {
+        "status_changes-TOTAL_FORMS": "1",
+        "status_changes-0-status": models.StatusChange.SUSPENDED,
+        "status_changes-0-effective_on_0": "2025",
+        "status_changes-0-effective_on_1": "8",
+        "status_changes-0-effective_on_2": "",
+        "status_changes-0-reason": "Surveillance audit missed",
+        "status_changes-0-source": notice.pk,
+        "status_changes-0-quote": "The certificate was suspended in August 2025.",
+        "status_changes-0-locator": "",
+        "change_reason": "The certification body's notice",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, errors_of(response)
+    assert not audit.status_changes.exists()
+    assert audit.status_on(datetime.date(2025, 9, 1)) == "current"
+
+    revision = models.Revision.objects.get()
+    as_user(client, reviewer).post(
+        reverse("admin:registry_revision_change", args=[revision.pk]), {"decision": "approve"}
+    )
+    change = audit.status_changes.get()
+    assert (str(change.effective), change.source, change.reason) == ("August 2025", notice, "Surveillance audit missed")
+    assert audit.status_on(datetime.date(2025, 9, 1)) == "suspended"
+
+
+def test_an_auditors_page_in_the_admin_edits_its_accreditations(client, reviewer):
+    auditor = factories.AuditorFactory()
+    page = as_user(client, reviewer).get(change_url(auditor))
+    prefixes = [inline.formset.prefix for inline in page.context["inline_admin_formsets"]]
+    assert "accreditations" in prefixes
+    company = factories.EntityFactory()
+    page = client.get(change_url(company))
+    assert "accreditations" not in [inline.formset.prefix for inline in page.context["inline_admin_formsets"]]

@@ -26,6 +26,7 @@ from django.test.utils import override_settings
 from pytest_django.live_server_helper import LiveServer
 
 from registry import models
+from tests import factories
 from tests.conftest import load_seed_and_esma
 
 # The marker makes pytest-django create the test database; each test runs in a transaction of the test thread's,
@@ -59,12 +60,33 @@ PAGES = {
     "regime": "/regimes/mica/",
     "source": None,
     "verify": "/verify/?rows=OKX%0AOKX+Europe+Ltd%2C%2C%2CFR%0ADobibo%0A%2C5299005V5GBSN2A4C304",
+    # Issue 17: an audit's chain of who vouches for it, and an entity's reserves over time (not in the seed).
+    "audit-chain": "/audits/example-iso/",
+    "entity-reserves": "/entities/example-exchange/",
 }
 
 
 def build_register(countries_fixture, esma_dir, releases: Path):
     load_seed_and_esma(countries_fixture, esma_dir)
+    add_assurance_examples()
     call_command("export_dataset", str(releases), stdout=io.StringIO())
+
+
+def add_assurance_examples():
+    """A certificate whose certification body is accredited, suspended once; proof-of-reserves figures, one under
+    100 %: the page parts the seed has no data for."""
+    subject = factories.EntityFactory(slug="example-exchange", name="Example Exchange")
+    body = factories.AuditorFactory(slug="example-cert-body", name="Example Cert Body")
+    ukas = factories.AccreditationBodyFactory(name="United Kingdom Accreditation Service", abbreviation="UKAS")
+    iso = models.Standard.objects.get(slug="iso-iec-27001")
+    factories.AccreditationFactory(holder=body, body=ukas, standard=iso, reference="1234")
+    audit = factories.AuditFactory(slug="example-iso", subject=subject, standard=iso, auditor=body)
+    factories.AuditStatusChangeFactory(audit=audit, reason="Surveillance audit missed")
+    verification = factories.ProofOfReservesAuditFactory(subject=subject)
+    for month, assets in [(1, 10_300), (2, 9_800), (3, 10_500)]:
+        factories.ReserveSnapshotFactory(
+            audit=verification, as_of=f"2025-0{month}-01", assets=assets, liabilities=10_000, reserve_ratio=None
+        )
 
 
 def esma_paths() -> dict[str, str]:

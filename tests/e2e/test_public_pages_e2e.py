@@ -12,6 +12,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from registry import models
+from tests import factories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -157,3 +158,49 @@ def test_every_seed_fact_is_reachable_from_home_by_following_links(page, seed):
     for model in (models.LicenseCitation, models.AuditCitation, models.EntityCitation, models.KeyPersonCitation):
         for citation in model.objects.published():
             assert " ".join(citation.quote.split()) in " ".join(all_text.split()), citation
+
+
+def test_an_audit_page_shows_who_vouches_and_the_entity_charts_its_reserves(page, seed):
+    """Issue 17: standard → certification body → accreditation body, each cited; the subject's reserve ratio over
+    time drawn without script, a ratio under 100 % flagged in words and in the table."""
+    subject = factories.EntityFactory(slug="example-exchange", name="Example Exchange")
+    body = factories.AuditorFactory(slug="cert-body", name="Cert Body Ltd")
+    iso = models.Standard.objects.get(slug="iso-iec-27001")
+    ukas = factories.AccreditationBodyFactory(name="United Kingdom Accreditation Service", abbreviation="UKAS")
+    factories.AccreditationFactory(holder=body, body=ukas, standard=iso, reference="1234")
+    audit = factories.AuditFactory(slug="example-iso", subject=subject, standard=iso, auditor=body)
+    verification = factories.ProofOfReservesAuditFactory(subject=subject, auditor__name="Verifier Ltd")
+    for month, assets in [(1, 10_300), (2, 9_800), (3, 10_500)]:
+        factories.ReserveSnapshotFactory(
+            audit=verification, as_of=f"2025-0{month}-01", assets=assets, liabilities=10_000, reserve_ratio=None
+        )
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(seed.url + audit.get_absolute_url())
+    steps = page.locator(".chain > li")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(0)).to_contain_text("ISO/IEC 27001")
+    expect(steps.nth(1)).to_contain_text("Cert Body Ltd")
+    expect(steps.nth(2)).to_contain_text("United Kingdom Accreditation Service (UKAS)")
+    for index in range(3):
+        expect(steps.nth(index).locator(".cite-source a").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+    steps.nth(1).get_by_role("link", name="Cert Body Ltd").click()
+    expect(page.locator("h1")).to_have_text("Cert Body Ltd")
+    page.goto(seed.url + subject.get_absolute_url())
+    reserves = page.locator("section", has=page.locator("#entity-reserves-heading"))
+    expect(reserves.locator("svg.line-chart")).to_have_count(2)
+    expect(reserves.locator("svg.line-chart").first).to_be_visible()
+    expect(reserves.locator(".point-flagged")).to_have_count(1)
+    expect(reserves).to_contain_text("Reserve ratio under 100 % in 1 of 3 reports: 1 February 2025 (98.0 %).")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    reserves.locator("summary").click()
+    flagged_row = reserves.locator("#reserves-table tbody tr", has_text="1 February 2025")
+    expect(flagged_row).to_contain_text("under 100 %")
+    expect(flagged_row).to_contain_text("Verifier Ltd")
+    # The seed's verification published no figures, and OKX's page says so.
+    page.goto(seed.url + "/entities/okx/")
+    expect(page.locator("section", has=page.locator("#entity-reserves-heading"))).to_contain_text(
+        "no figures published in the cited source"
+    )

@@ -220,3 +220,22 @@ def test_query_count_does_not_grow_with_the_snapshot(client, django_assert_max_n
     grow_the_register(20)
     with django_assert_max_num_queries(len(few)):
         assert listed(client.get(path, params)) == 22
+
+
+def test_a_past_day_shows_a_certificates_status_as_the_register_recorded_it_then(client):
+    """Issue 17: a suspension recorded on 20 February (effective 1 February) is unknown to the register as of 10
+    February, and known as of 20 February; the status filter and every surface read the same snapshot."""
+    with on(JAN_10):
+        audit = factories.AuditFactory(slug="cert", issued_on=datetime.date(2025, 1, 1), issued_on_precision="month")
+    with on(FEB_20):
+        factories.AuditStatusChangeFactory(audit=audit, effective_on=FEB_01)
+    for day, status in ((datetime.date(2025, 2, 10), "current"), (FEB_20, "suspended")):
+        as_of = day.isoformat()
+        assert api_rows(client, "/api/audits/", as_of=as_of)["cert"]["status"] == status
+        assert set(api_rows(client, "/api/audits/", as_of=as_of, status=status)) == {"cert"}
+        response = client.get("/audits/", {"as_of": as_of, "status": status})
+        assert [row.status for row in response.context["object_list"]] == [status]
+        facet = next(facet for facet in response.context["facets"] if facet["param"] == "status")
+        assert [(value["value"], value["count"]) for value in facet["values"]] == [(status, 1)]
+    # Today the register knows it, as of the day it took effect.
+    assert api_rows(client, "/api/audits/")["cert"]["status"] == "suspended"

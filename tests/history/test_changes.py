@@ -16,6 +16,7 @@ from registry import models
 from tests.factories import (
     ActivityFactory,
     AuditFactory,
+    AuditStatusChangeFactory,
     CuratorFactory,
     DraftEntityFactory,
     DraftLicenseFactory,
@@ -699,3 +700,16 @@ def test_an_edit_of_a_sources_text_lists_the_text_and_no_workflow_field_or_diges
     assert (changed.action, published.action) == ("changed", "published")
     # Long text is named, not quoted; its digest (recomputed on save) is no change of its own.
     assert [str(change) for change in changed.changes] == ["Archived text changed"]
+
+
+def test_a_certificates_status_change_is_a_dated_cited_change_of_the_audit():
+    """Issue 17: a suspension shows in the change history as a change of its audit, naming its date and source."""
+    audit = AuditFactory()
+    change = AuditStatusChangeFactory(
+        audit=audit, source=SourceFactory(title="Certification body notice"), effective_on=datetime.date(2025, 6, 1)
+    )
+    AuditStatusChangeFactory(audit=audit, source=DraftSourceFactory(title="Draft memo"), status="withdrawn")
+    shown = [(change.url, str(c)) for change in feed(types=["audit"]) for c in change.changes]
+    added = f"Status change added: suspended from {change.effective}, per Certification body notice"
+    assert (audit.get_absolute_url(), added) in shown
+    assert not any("Draft memo" in text for _, text in shown)

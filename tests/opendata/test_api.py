@@ -298,3 +298,85 @@ def test_the_schema_describes_a_field_as_the_data_dictionary_does(client, compon
             described += 1
     # url, slug and the record's own text fields at least.
     assert described >= 3
+
+
+# ---------------------------------------------------------------------------
+# Certifications and proof of reserves (issue 17)
+# ---------------------------------------------------------------------------
+
+
+def make_assured_audits(n=1):
+    """``n`` certificates, each suspended, vouched for by UKAS, with a scope and findings; and ``n`` proof-of-
+    reserves verifications, each with a report at 105 % and a later one at 98 %. Returns the first of each."""
+    iso = factories.StandardFactory(slug="iso-27001", name="ISO/IEC 27001")
+    ukas = factories.AccreditationBodyFactory(
+        slug="ukas", name="United Kingdom Accreditation Service", abbreviation="UKAS"
+    )
+    first = None
+    for index in range(n):
+        body = factories.AuditorFactory()
+        factories.AccreditationFactory(holder=body, body=ukas, standard=iso)
+        audit = factories.AuditFactory(slug=f"certificate-{index}", standard=iso, auditor=body)
+        factories.AuditStatusChangeFactory(audit=audit)
+        factories.AuditScopeItemFactory(audit=audit, name="wallet modules")
+        factories.AuditFindingFactory(audit=audit)
+        por = factories.ProofOfReservesAuditFactory(slug=f"reserves-{index}")
+        factories.ReserveSnapshotFactory(audit=por, as_of=datetime.date(2025, 1, 1))
+        factories.ReserveSnapshotFactory(
+            audit=por, as_of=datetime.date(2025, 2, 1), assets=9_800, liabilities=10_000, reserve_ratio=None
+        )
+        first = first or (audit, por)
+    return first
+
+
+def test_an_audit_gives_its_status_changes_vouchers_scope_findings_each_with_its_source(client):
+    audit, _ = make_assured_audits()
+    record = get(client, f"/api/audits/{audit.slug}/")
+    assert (record["status"], record["status_display"]) == ("suspended", "Suspended")
+    (change,) = record["status_changes"]
+    assert change["summary"] == "suspended 2025-06-01"
+    assert change["effective"] == {"value": "2025-06-01", "precision": "day", "display": "1 June 2025"}
+    assert change["source"]["url"].startswith("http://testserver/sources/") and change["quote"]
+    (voucher,) = record["vouched_by"]
+    assert (voucher["summary"], voucher["body"]["abbreviation"], voucher["standard"]) == (
+        "UKAS (ISO/IEC 27001)",
+        "UKAS",
+        "iso-27001",
+    )
+    assert voucher["body"]["iaf_mla_signatory"] is None  # no source says
+    assert record["scope_items"] == ["wallet modules"]
+    assert [(f["summary"], f["count"], f["resolved"]) for f in record["findings"]] == [("high: 3 (2 fixed)", 3, 2)]
+    assert (record["reserves_as_of"], record["reserve_ratio"], record["reserve_snapshots"]) == (None, None, [])
+
+
+def test_a_proof_of_reserves_verification_gives_its_figures_and_flags_its_latest_ratio_under_100(client):
+    _, por = make_assured_audits()
+    record = get(client, f"/api/audits/{por.slug}/")
+    assert (record["reserves_as_of"], record["reserve_ratio"], record["reserve_ratio_under_100"]) == (
+        "2025-02-01",
+        98.0,
+        True,
+    )
+    rows = sorted(record["reserve_snapshots"], key=lambda row: row["as_of"])
+    assert [(row["as_of"], row["ratio"], row["under_reserved"]) for row in rows] == [
+        ("2025-01-01", 105.0, False),
+        ("2025-02-01", 98.0, True),
+    ]
+    assert (rows[0]["assets"], rows[0]["reserve_ratio"], rows[1]["reserve_ratio"]) == ("10500", "105", None)
+    listed = get(client, "/api/audits/", {"reserves": "under_100"})["results"]
+    assert [row["slug"] for row in listed] == [por.slug]
+
+
+def test_the_audit_list_query_count_does_not_grow_with_status_changes_vouchers_and_figures(client):
+    make_assured_audits(2)
+    with CaptureQueriesContext(connection) as few:
+        small = get(client, "/api/audits/", {"page_size": 100})
+    for index in range(2, 12):
+        audit = factories.AuditFactory(slug=f"more-{index}", auditor=factories.AuditorFactory())
+        factories.AccreditationFactory(holder=audit.auditor, standard=audit.standard)
+        factories.AuditStatusChangeFactory(audit=audit)
+        factories.ReserveSnapshotFactory()
+    with CaptureQueriesContext(connection) as many:
+        large = get(client, "/api/audits/", {"page_size": 100})
+    assert large["count"] > small["count"]
+    assert len(many) == len(few)

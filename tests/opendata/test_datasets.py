@@ -93,6 +93,7 @@ def test_release_descriptor_carries_licence_version_and_every_file(seed_release)
         "regimes.csv",
         "licenses.csv",
         "audits.csv",
+        "reserve_figures.csv",
         "sources.csv",
         "citations.csv",
         "key_people.csv",
@@ -493,3 +494,28 @@ def test_a_release_holds_the_api_records_flattened(client, seed_data, releases, 
     records = sorted(client.get(api, {"page_size": 100}).json()["results"], key=lambda record: record["slug"])
     assert records
     assert_rows_flatten_records(dump["records"][name], records)
+
+
+def test_a_release_holds_each_proof_of_reserves_figure_with_its_ratio_flag_and_source(db, releases):
+    """Issue 17: reserve_figures.csv, one row per report day and asset, only of public audits and published sources."""
+    audit = factories.ProofOfReservesAuditFactory(slug="okx-por", auditor__slug="hacken")
+    factories.ReserveSnapshotFactory(audit=audit, as_of=datetime.date(2025, 1, 1))
+    factories.ReserveSnapshotFactory(
+        audit=audit, as_of=datetime.date(2025, 2, 1), assets=9_800, liabilities=10_000, reserve_ratio=None
+    )
+    factories.ReserveSnapshotFactory(
+        audit=audit, as_of=datetime.date(2025, 2, 1), asset="BTC", assets="1.5", liabilities="1.4", reserve_ratio=None
+    )
+    factories.ReserveSnapshotFactory(
+        audit=audit, as_of=datetime.date(2025, 3, 1), source=factories.DraftSourceFactory()
+    )
+    export(releases)
+    rows = read_csv(only_release(releases) / "reserve_figures.csv")
+    assert [(row["as_of"], row["asset"], row["ratio"], row["under_reserved"]) for row in rows] == [
+        ("2025-01-01", "", "105.0", "false"),
+        ("2025-02-01", "", "98.0", "true"),
+        ("2025-02-01", "BTC", "107.14", "false"),
+    ]
+    assert {(row["audit_slug"], row["verifier_slug"]) for row in rows} == {("okx-por", "hacken")}
+    assert rows[2]["assets"] == "1.5" and rows[1]["reserve_ratio"] == ""
+    assert all(row["source_url"].startswith("/sources/") for row in rows)

@@ -22,6 +22,7 @@ from registry.models import (
     Regulator,
 )
 from tests import factories
+from tests.opendata.test_api import make_assured_audits
 from tests.public.test_filters import okx, world  # noqa: F401 - shared fixtures
 from tests.public.test_views_lists import make_records
 
@@ -213,8 +214,8 @@ def test_empty_csv_header_matches_the_row_keys(okx):  # noqa: F811
     [
         ("license-export", "csv", 6),
         ("license-export", "json", 7),
-        ("audit-export", "csv", 4),
-        ("audit-export", "json", 5),
+        ("audit-export", "csv", 9),
+        ("audit-export", "json", 10),
         ("entity-export", "csv", 5),
         ("entity-export", "json", 6),
         ("regulator-export", "csv", 4),
@@ -232,9 +233,9 @@ def test_export_query_count_does_not_grow_with_rows(client, django_assert_max_nu
     assert body.count(b"/") > count
 
 
-# Queries per CSV batch: its records, then one per list column (passports, activities, sources; sources; aliases,
-# sources; regimes).
-PER_BATCH = {"license-export": 4, "audit-export": 2, "entity-export": 3, "regulator-export": 2}
+# Queries per CSV batch: its records, then one per list column (passports, activities, sources; status changes,
+# accreditations, scope items, findings, the latest reserve figures, sources; aliases, sources; regimes).
+PER_BATCH = {"license-export": 4, "audit-export": 7, "entity-export": 3, "regulator-export": 2}
 PUBLISHED = {
     "license-export": License.objects.published,
     "audit-export": Audit.objects.published,
@@ -356,12 +357,12 @@ def test_rows_read_in_batches_equal_rows_built_from_instances(okx, world):  # no
 def title(related):
     """The field of a related record that the export's column named after it holds.
 
-    A jurisdiction ``{code, name}`` is its code; a regime its short name; another record its name; a report
-    (which has none) its page.
+    A jurisdiction ``{code, name}`` is its code; a regime its short name; another record its name; a row that
+    cites its own source (an audit's status change, finding, accreditation) its summary; a report its page.
     """
     if set(related) == {"code", "name"}:
         return "code"
-    return next(name for name in ("short_name", "name", "url") if name in related)
+    return next(name for name in ("short_name", "name", "summary", "url") if name in related)
 
 
 def flatten(record):
@@ -432,3 +433,22 @@ def test_the_former_json_paging_parameters_are_refused_naming_their_replacement(
     assert f"Replaced by {replacement}" in body["parameters"][parameter][0]
     # The CSV holds every row whatever the paging: it ignores them.
     assert client.get(export_url("license-export", "csv"), {parameter: "100"}).status_code == 200
+
+
+def test_status_changes_vouchers_findings_and_reserve_figures_export_as_the_api_gives_them(client):
+    """Issue 17: one serializer, so the CSV and JSON exports say what the API says, for today and as of today."""
+    make_assured_audits(2)
+    for query in ({}, {"as_of": datetime.datetime.now(datetime.UTC).date().isoformat()}):
+        listed = client.get("/api/audits/", {**query, "page_size": 100}).json()["results"]
+        exported = get_json(client, "audit-export", {**query, "page_size": 100})["results"]
+        assert_rows_flatten_records(exported, listed)
+        rows = {row["slug"]: row for row in read_csv(client.get(export_url("audit-export", "csv"), query))}
+        certificate, reserves = rows["certificate-0"], rows["reserves-0"]
+        assert (certificate["status"], certificate["status_changes"]) == ("suspended", "suspended 2025-06-01")
+        assert (certificate["vouched_by"], certificate["findings"]) == ("UKAS (ISO/IEC 27001)", "high: 3 (2 fixed)")
+        assert certificate["scope_items"] == "wallet modules" and certificate["reserve_ratio"] == ""
+        assert (reserves["reserves_as_of"], reserves["reserve_ratio"], reserves["reserve_ratio_under_100"]) == (
+            "2025-02-01",
+            "98.0",
+            "true",
+        )

@@ -154,3 +154,45 @@ def test_home_shows_each_chart_once_with_every_count_in_a_folded_table(client):
     # The largest count is drawn first; the smallest only in the table.
     assert re.search(r'<span class="bar-value">20<', drawn)
     assert not re.search(r'<span class="bar-value">1<', drawn)
+
+
+# ---------------------------------------------------------------------------
+# Line chart (proof-of-reserves figures over time)
+# ---------------------------------------------------------------------------
+
+
+def test_a_line_chart_places_days_in_proportion_and_marks_the_reference():
+    chart = charts.line_chart(
+        [
+            (datetime.date(2025, 3, 1), 96, True),
+            (datetime.date(2025, 1, 1), 104, False),
+            (datetime.date(2025, 2, 1), 101, False),
+        ],
+        value_label=lambda value: f"{value:.0f} %",
+        reference=100,
+    )
+    xs = [point.x for point in chart.points]
+    assert [point.day.month for point in chart.points] == [1, 2, 3]  # oldest first, whatever the order given
+    assert xs[0] == chart.left and xs[-1] == chart.right
+    assert xs[1] - xs[0] == pytest.approx((xs[2] - xs[0]) * 31 / 59, abs=0.01)  # 31 of the 59 days
+    ys = [point.y for point in chart.points]
+    assert chart.top <= min(ys) and max(ys) <= chart.axis_y
+    assert chart.points[0].y < chart.reference_y < chart.points[2].y
+    assert [point.label for point in chart.flagged] == ["96 %"]
+    assert chart.line.split() == [f"{point.x},{point.y}" for point in chart.points]
+    assert [tick.label for tick in chart.x_ticks] == ["Jan 2025", "Feb 2025", "Mar 2025"]
+
+
+def test_a_line_chart_of_one_day_draws_it_in_the_middle_and_keeps_the_floor():
+    chart = charts.line_chart([(datetime.date(2025, 1, 1), 500, False)], value_label=str, floor=0)
+    (point,) = chart.points
+    assert point.x == (chart.left + chart.right) / 2
+    assert chart.y_ticks[0].label == "0"  # the axis starts at the floor
+    assert charts.line_chart([(datetime.date(2025, 1, 1), None, False)], value_label=str) is None
+
+
+def test_a_line_chart_labels_at_most_six_days():
+    days = [(datetime.date(2020, 1, 1) + datetime.timedelta(days=30 * n), 100 + n, False) for n in range(40)]
+    chart = charts.line_chart(days, value_label=str)
+    assert 2 <= len(chart.x_ticks) <= 6
+    assert chart.x_ticks[0].position == chart.left and chart.x_ticks[-1].position == chart.right

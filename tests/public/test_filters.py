@@ -376,3 +376,78 @@ def test_a_select_marks_the_selected_option_once_and_escapes_labels(awkward_name
     assert html.count(" selected>") == 1
     label = "MiCA &quot;Title V&quot; &lt;CASP&gt; &amp; co"
     assert f'<option value="{awkward_names.slug}" selected>{label}</option>' in html
+
+
+# ---------------------------------------------------------------------------
+# Certifications and proof of reserves (issue 17)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def assurance_register():
+    """A current, a suspended, a withdrawn and a superseded certificate; a security audit with findings and a
+    scope; proof-of-reserves verifications with a ratio under 100 %, at 100 % or more, and with no figures."""
+    iso = factories.StandardFactory(slug="iso-27001")
+    okx = factories.EntityFactory(slug="okx")
+    body = factories.AuditorFactory(slug="cert-body")
+    factories.AccreditationFactory(holder=body, standard=iso)
+    factories.AuditFactory(slug="current", subject=okx, standard=iso, auditor=body)
+    suspended = factories.AuditFactory(slug="suspended", standard=iso)
+    factories.AuditStatusChangeFactory(audit=suspended)
+    withdrawn = factories.AuditFactory(slug="withdrawn", standard=iso)
+    factories.AuditStatusChangeFactory(audit=withdrawn, status="withdrawn")
+    old = factories.AuditFactory(slug="superseded", standard=iso, issued_on=datetime.date(2024, 5, 1))
+    factories.AuditFactory(slug="newer", subject=old.subject, standard=iso, auditor=factories.AuditorFactory())
+    security = factories.OngoingAuditFactory(slug="security")
+    factories.AuditScopeItemFactory(audit=security, name="wallet modules")
+    factories.AuditFindingFactory(audit=security, severity="critical", count=1, resolved=1)
+    under = factories.ProofOfReservesAuditFactory(slug="por-under")
+    factories.ReserveSnapshotFactory(audit=under, as_of=datetime.date(2025, 1, 1))
+    factories.ReserveSnapshotFactory(audit=under, as_of=datetime.date(2025, 2, 1), assets=9_000, reserve_ratio=90)
+    recovered = factories.ProofOfReservesAuditFactory(slug="por-recovered")
+    factories.ReserveSnapshotFactory(audit=recovered, as_of=datetime.date(2025, 1, 1), assets=9_000, reserve_ratio=90)
+    factories.ReserveSnapshotFactory(audit=recovered, as_of=datetime.date(2025, 2, 1))
+    factories.ProofOfReservesAuditFactory(slug="por-empty")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=current", {"current", "newer", "security", "por-under", "por-recovered", "por-empty"}),
+        ("status=suspended", {"suspended"}),
+        ("status=withdrawn", {"withdrawn"}),
+        ("status=superseded", {"superseded"}),
+        ("accredited=true", {"current"}),
+        ("scope_item=WALLET", {"security"}),
+        ("findings=critical", {"security"}),
+        ("findings=high", set()),
+        ("reserves=under_100", {"por-under"}),
+        ("reserves=published", {"por-under", "por-recovered"}),
+        ("reserves=none", {"por-empty"}),
+    ],
+)
+def test_the_audit_lists_assurance_filters(assurance_register, query, expected):
+    assert audits(query) == expected
+
+
+def test_the_status_filter_and_facet_follow_the_one_status_rule(assurance_register):
+    rule = dict(Audit.objects.published().with_status().values_list("slug", "status"))
+    for status in {*rule.values()}:
+        assert audits(f"status={status}") == {slug for slug, value in rule.items() if value == status}
+    filterset = filters.AuditFilterSet(QueryDict("kind=certification"), queryset=Audit.objects.published())
+    (facet,) = [facet for facet in filterset.facets if facet.param == "status"]
+    counted = {value: count for value, _, count in facet.rows(filterset.filtered_without("status"), keyed=False)}
+    certificates = [status for slug, status in rule.items() if not slug.startswith(("security", "por-"))]
+    assert counted == {status: certificates.count(status) for status in set(certificates)}
+
+
+def test_an_unknown_status_is_a_message_not_an_error(assurance_register):
+    filterset = filters.AuditFilterSet(QueryDict("status=valid"), queryset=Audit.objects.published())
+    assert not filterset.is_valid()
+    assert "status" in filterset.errors
+
+
+def test_currently_certified_to_uses_the_one_status_rule(assurance_register):
+    """Not the subjects of a suspended, withdrawn or superseded certificate: those of a current one."""
+    subjects = Audit.objects.filter(slug__in=["current", "newer"]).values_list("subject__slug", flat=True)
+    assert entities("standard=iso-27001") == set(subjects)

@@ -165,7 +165,7 @@ def test_group_page_shows_affiliates_licences_by_jurisdiction_audits_people_alia
     assert "okx-draft" not in html and "okx-uncited" not in html
     assert 'href="/audits/okx-iso/"' in html and 'href="/audits/okx-slowmist/"' in html
     assert "Gracie Lin" in html and "Draft Person" not in html
-    assert 'Ongoing since <time datetime="2023">2023</time>' in html
+    assert 'Engagement since <time datetime="2023">2023</time>, ongoing' in html
 
 
 def test_affiliate_page_shows_its_group(client, group):
@@ -537,14 +537,14 @@ def test_audit_page_shows_dates_as_precise_as_known(client):
     assert audit.get_absolute_url() == "/audits/soc2/"
     assert "<h1>OKX: SOC 2 Type II</h1>" in html
     assert '<time datetime="2025-05">May 2025</time>' in html
-    assert '<time datetime="2024">2024</time> to <time datetime="2024-06-30">30 June 2024</time>' in html
+    assert 'Covers <time datetime="2024">2024</time> – <time datetime="2024-06-30">30 June 2024</time>' in html
 
 
 def test_ongoing_audit_page(client):
     audit = factories.OngoingAuditFactory(auditor__name="SlowMist")
     html = page(client, audit.get_absolute_url())
     assert "Current: ongoing engagement" in html
-    assert 'Since <time datetime="2023">2023</time>, ongoing' in html
+    assert 'Engagement since <time datetime="2023">2023</time>, ongoing' in html
     assert "SlowMist" in html
 
 
@@ -581,7 +581,8 @@ def test_licence_page_query_count_is_flat(client, django_assert_max_num_queries,
 @pytest.mark.parametrize("n", [3, 30])
 def test_audit_page_query_count_is_flat(client, django_assert_max_num_queries, n):
     audit = factories.AuditFactory(citations=factories.SourceFactory.create_batch(n))
-    with django_assert_max_num_queries(8):
+    # Eight, and its status changes, findings and scope items (public.assurance).
+    with django_assert_max_num_queries(11):
         assert client.get(audit.get_absolute_url()).status_code == 200
 
 
@@ -714,7 +715,8 @@ def test_source_regime_and_regulator_pages_query_counts_are_flat(client, django_
         audit = factories.AuditFactory(citations=False)
         models.AuditCitation.objects.create(audit=audit, source=source, quote="Quoted sentence.")
     for url, limit in [
-        (source.get_absolute_url(), 10),
+        # Ten, and the status changes, findings, reserve figures and accreditations that cite it.
+        (source.get_absolute_url(), 13),
         (regime.get_absolute_url(), 10),
         (regulator.get_absolute_url(), 10),
     ]:
@@ -927,3 +929,109 @@ def test_a_group_page_and_its_lists_hold_the_same_affiliates_records(client, two
     assert slugs_in_api(client, "/api/audits/?subject=two-level") == audits
     assert {person.name for person in context["key_people"]} == {f"Officer of {slug}" for slug in members}
     assert (context["license_total"], context["audit_total"], context["key_person_total"]) == (4, 4, 4)
+
+
+# Certifications and proof of reserves (issue 17)
+# ---------------------------------------------------------------------------
+
+
+def section(html, heading_id):
+    """The HTML of the section headed by ``heading_id``, up to the next section."""
+    start = html.index(f'id="{heading_id}"')
+    end = html.find("<section", start)
+    return html[start : end if end != -1 else len(html)]
+
+
+def test_an_audit_page_shows_the_chain_standard_certification_body_accreditation_each_cited(client):
+    iso = factories.StandardFactory(name="ISO/IEC 27001")
+    body = factories.AuditorFactory(slug="cert-body", name="Cert Body Ltd")
+    audit = factories.AuditFactory(standard=iso, auditor=body)
+    ukas = factories.AccreditationBodyFactory(name="United Kingdom Accreditation Service", abbreviation="UKAS")
+    accreditation_source = factories.SourceFactory(title="UKAS directory entry")
+    factories.AccreditationFactory(holder=body, body=ukas, standard=iso, source=accreditation_source)
+    chain = section(page(client, audit.get_absolute_url()), "chain-heading")
+    assert chain.index("ISO/IEC 27001") < chain.index('href="/entities/cert-body/"') < chain.index("(UKAS)")
+    assert 'href="/sources/source-' in chain and "UKAS directory entry" in chain
+    assert chain.count('class="citation"') >= 3  # the standard's, the certification body's, the accreditation's
+
+
+def test_the_seed_pages_say_what_no_source_names_instead_of_guessing(client, seed_data):
+    iso = page(client, "/audits/okx-iso-iec-27001-2025-05/")
+    chain = section(iso, "chain-heading")
+    assert "Not named by the sources." in chain
+    assert "Not known: no cited source names the certification body" in chain
+    soc2 = page(client, "/audits/okx-soc-2-type-ii-2023-09/")
+    assert "Period not stated by the source" in soc2
+    history = section(soc2, "status-history-heading")
+    assert 'href="/audits/okx-soc-2-type-ii-2024-07/"' in history and "Superseded by a later report" in history
+    assert 'href="/audits/okx-soc-2-type-ii-2023-09/"' in page(client, "/audits/okx-soc-2-type-ii-2024-07/")
+    slowmist = page(client, "/audits/okx-slowmist-security-audits/")
+    assert "<li>wallet modules</li>" in slowmist and "<li>AA smart contract accounts</li>" in slowmist
+    assert "No findings published in the cited sources." in slowmist
+    assert "No figures published in the cited source." in page(client, "/audits/okx-hacken-proof-of-reserves/")
+    reserves = section(page(client, "/entities/okx/"), "entity-reserves-heading")
+    assert "no figures published in the cited source" in reserves and "<svg" not in reserves
+
+
+def test_a_soc_2_report_page_gives_the_period_covered_apart_from_the_report_date(client):
+    audit = factories.AuditFactory(
+        kind=models.AuditKind.ATTESTATION,
+        issued_on=datetime.date(2024, 7, 1),
+        period_start=datetime.date(2023, 10, 1),
+        period_start_precision="day",
+        period_end=datetime.date(2024, 3, 31),
+        period_end_precision="day",
+    )
+    html = page(client, audit.get_absolute_url())
+    covered = (
+        'Covers <time datetime="2023-10-01">1 October 2023</time> – <time datetime="2024-03-31">31 March 2024</time>'
+    )
+    assert covered in html
+    assert '<dt>Issued</dt><dd><time datetime="2024-07">July 2024</time>' in html
+
+
+def test_a_suspended_certificate_says_so_with_its_dated_cited_decision(client):
+    audit = factories.AuditFactory()
+    factories.AuditStatusChangeFactory(audit=audit, effective_on=datetime.date(2025, 6, 1), reason="Missed audit")
+    html = page(client, audit.get_absolute_url())
+    assert "<dt>Status</dt><dd>Suspended</dd>" in html
+    history = section(html, "status-history-heading")
+    assert '<time datetime="2025-06-01">1 June 2025</time></strong>: Suspended. Reason given: Missed audit' in history
+    assert "The certificate was suspended." in history
+
+
+def test_an_entity_page_charts_its_reserve_ratio_over_time_and_flags_a_ratio_under_100(client):
+    audit = factories.ProofOfReservesAuditFactory(auditor__name="Hacken")
+    for month, assets in [(1, 10_300), (2, 9_800)]:
+        factories.ReserveSnapshotFactory(
+            audit=audit, as_of=datetime.date(2025, month, 1), assets=assets, liabilities=10_000, reserve_ratio=None
+        )
+    reserves = section(page(client, audit.subject.get_absolute_url()), "entity-reserves-heading")
+    assert reserves.count('<svg class="line-chart"') == 2
+    assert "<script" not in reserves
+    assert '<rect class="point point-flagged"' in reserves and "98.0 %, under 100 %" in reserves
+    assert '<line class="reference"' in reserves
+    assert "Reserve ratio under 100 % in 1 of 2 reports: 1 February 2025 (98.0 %)." in reserves
+    table = reserves[reserves.index('id="reserves-table"') :]
+    assert '98.0 % <span class="flag flag-under">under 100 %</span>' in table and "103.0 %" in table
+    assert "US$9,800" in table and "Hacken" in table
+
+
+def test_a_proof_of_reserves_page_lists_each_reports_figures_per_asset(client):
+    audit = factories.ProofOfReservesAuditFactory()
+    factories.ReserveSnapshotFactory(audit=audit, report_url="https://por.example/march.pdf")
+    factories.ReserveSnapshotFactory(
+        audit=audit, asset="BTC", assets="21000.5", liabilities="20000", reserve_ratio="105.00", wallets_attested=True
+    )
+    reserves = section(page(client, audit.get_absolute_url()), "reserves-heading")
+    assert "As of 1 March 2025" in reserves
+    assert "Merkle tree of liabilities; Attested wallets" in reserves
+    assert 'href="https://por.example/march.pdf"' in reserves
+    assert '<th scope="row">BTC</th>' in reserves and "21,000.5" in reserves and "All assets (US$)" in reserves
+
+
+def test_a_source_page_lists_the_status_changes_that_cite_it(client):
+    change = factories.AuditStatusChangeFactory(quote="Example Exchange obtained its licence")
+    html = page(client, change.source.get_absolute_url())
+    cites = section(html, "cites-heading")
+    assert "Status change" in cites and change.audit.get_absolute_url() in cites

@@ -221,3 +221,28 @@ def test_loaddata_is_djangos_own_and_load_fixtures_is_the_registers():
     commands = get_commands()
     assert commands["loaddata"] == "django.core"
     assert commands["load_fixtures"] == "registry"
+
+
+def test_the_seeds_security_audit_lists_the_areas_its_scope_citation_states(seed_data):
+    """SlowMist's areas, in the article's words, each supported by the audit's citation of its scope."""
+    audit = models.Audit.objects.get(slug="okx-slowmist-security-audits")
+    items = list(audit.scope_items.values_list("name", flat=True))
+    assert items == ["private key security", "wallet modules", "AA smart contract accounts"]
+    (scope,) = audit.citations.filter(supports=models.AuditFact.SCOPE)
+    assert scope.quote in models.Source.objects.get().archived_text
+    assert all(item in scope.states and item in scope.quote for item in items)
+
+
+def test_the_seed_invents_no_status_change_accreditation_finding_or_reserve_figure(seed_data):
+    """The article names no accreditation body, no finding and no figure: the seed holds none."""
+    for model in (
+        models.AuditStatusChange,
+        models.AccreditationBody,
+        models.Accreditation,
+        models.AuditFinding,
+        models.ReserveSnapshot,
+    ):
+        assert not model.objects.exists(), model
+    statuses = dict(models.Audit.objects.with_status().values_list("slug", "status"))
+    assert statuses["okx-soc-2-type-ii-2023-09"] == "superseded"
+    assert set(statuses.values()) == {"current", "superseded"}

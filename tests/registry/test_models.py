@@ -17,11 +17,16 @@ from django.utils import timezone
 from registry import models
 from registry.dates import DatePrecision, PartialDate
 from tests.factories import (
+    AccreditationBodyFactory,
+    AccreditationFactory,
     ActivityFactory,
     AffiliateFactory,
     AreaFactory,
     AuditFactory,
+    AuditFindingFactory,
     AuditorFactory,
+    AuditScopeItemFactory,
+    AuditStatusChangeFactory,
     DraftAuditFactory,
     DraftEntityFactory,
     DraftLicenseFactory,
@@ -36,8 +41,10 @@ from tests.factories import (
     LicenseFactory,
     LicenseTypeFactory,
     OngoingAuditFactory,
+    ProofOfReservesAuditFactory,
     RegimeFactory,
     RegulatorFactory,
+    ReserveSnapshotFactory,
     SourceFactory,
     StandardFactory,
     SubdivisionFactory,
@@ -438,6 +445,103 @@ UNIQUE_CASES = [
     _p("key_person_citation_unique", _duplicate_key_person_citation),
 ]
 
+# Issue 17: status changes, accreditation, security-audit details, proof of reserves.
+CHECK_CASES += [
+    _p("audit_status_change_status_valid", lambda: update(AuditStatusChangeFactory(), status="frozen")),
+    _p(
+        "audit_status_change_dated",
+        lambda: update(AuditStatusChangeFactory(), effective_on=None, effective_on_precision=""),
+    ),
+    # Its date is required: a precision without a date breaks that rule too, so that case is left out.
+    *_partial_date_cases("audit_status_change", "effective_on", AuditStatusChangeFactory)[:2],
+    *_partial_date_cases("audit_status_change", "effective_on", AuditStatusChangeFactory)[3:],
+    _p("accreditation_body_kind_valid", lambda: update(AccreditationBodyFactory(), kind="club")),
+    _p(
+        "accreditation_body_iaf_mla_cited",
+        lambda: update(AccreditationBodyFactory(), iaf_mla_signatory=True),
+        "signatory_without_source",
+    ),
+    _p(
+        "accreditation_body_iaf_mla_cited",
+        lambda: update(AccreditationBodyFactory(), iaf_mla_source=SourceFactory()),
+        "source_without_answer",
+    ),
+    _p(
+        "accreditation_body_iaf_mla_for_accreditation",
+        lambda: update(
+            AccreditationBodyFactory(kind=models.AccreditationBodyKind.CPA_LICENSING),
+            iaf_mla_signatory=True,
+            iaf_mla_source=SourceFactory(),
+        ),
+    ),
+    *_partial_date_cases("accreditation", "granted_on", AccreditationFactory),
+    *_partial_date_cases("accreditation", "valid_until", AccreditationFactory),
+    _p(
+        "accreditation_valid_until_not_before_granted",
+        lambda: update(
+            AccreditationFactory(granted_on=D(2024, 6, 1), granted_on_precision=DAY),
+            valid_until=D(2024, 5, 31),
+            valid_until_precision=DAY,
+        ),
+    ),
+    _p("audit_scope_item_named", lambda: update(AuditScopeItemFactory(), name="")),
+    _p("audit_finding_severity_valid", lambda: update(AuditFindingFactory(), severity="dire")),
+    _p("audit_finding_resolved_within_count", lambda: update(AuditFindingFactory(), resolved=4)),
+    _p("reserve_snapshot_assets_not_negative", lambda: update(ReserveSnapshotFactory(reserve_ratio=None), assets=-1)),
+    _p(
+        "reserve_snapshot_liabilities_not_negative",
+        lambda: update(ReserveSnapshotFactory(reserve_ratio=None), liabilities=-1),
+    ),
+    _p(
+        "reserve_snapshot_reserve_ratio_not_negative",
+        lambda: update(ReserveSnapshotFactory(assets=None), reserve_ratio=-5),
+    ),
+    _p("reserve_snapshot_asset_ticker", lambda: update(ReserveSnapshotFactory(), asset="btc"), "lower_case"),
+    _p("reserve_snapshot_asset_ticker", lambda: update(ReserveSnapshotFactory(), asset="BTC USD"), "space"),
+    _p("reserve_snapshot_ratio_consistent", lambda: update(ReserveSnapshotFactory(), reserve_ratio=110), "too_high"),
+    _p("reserve_snapshot_ratio_consistent", lambda: update(ReserveSnapshotFactory(), reserve_ratio=99), "too_low"),
+]
+
+UNIQUE_CASES += [
+    _p(
+        "audit_status_change_unique",
+        lambda: (lambda c: create(models.AuditStatusChange, **_same_change(c)))(AuditStatusChangeFactory()),
+    ),
+    _p(
+        "accreditation_unique_reference",
+        lambda: (lambda a: update(AccreditationFactory(holder=a.holder, body=a.body), reference=a.reference))(
+            AccreditationFactory()
+        ),
+    ),
+    _p(
+        "audit_scope_item_unique",
+        lambda: (lambda i: update(AuditScopeItemFactory(audit=i.audit), name=i.name))(AuditScopeItemFactory()),
+    ),
+    _p(
+        "audit_finding_unique_severity",
+        lambda: (lambda f: update(AuditFindingFactory(audit=f.audit, severity="low"), severity=f.severity))(
+            AuditFindingFactory()
+        ),
+    ),
+    _p(
+        "reserve_snapshot_unique",
+        lambda: (lambda r: update(ReserveSnapshotFactory(audit=r.audit, asset="BTC"), asset=""))(
+            ReserveSnapshotFactory()
+        ),
+    ),
+]
+
+
+def _same_change(change):
+    return {
+        "audit": change.audit,
+        "status": change.status,
+        "effective_on": change.effective_on,
+        "effective_on_precision": change.effective_on_precision,
+        "source": change.source,
+    }
+
+
 CONSTRAINT_CASES = CHECK_CASES + UNIQUE_CASES
 
 
@@ -497,6 +601,8 @@ UNIQUE_FIELD_CASES = [
     pytest.param(models.License, "slug", LicenseFactory, id="license.slug"),
     pytest.param(models.Audit, "slug", AuditFactory, id="audit.slug"),
     pytest.param(models.WarningNotice, "slug", make_warning, id="warningnotice.slug"),
+    pytest.param(models.AccreditationBody, "slug", AccreditationBodyFactory, id="accreditationbody.slug"),
+    pytest.param(models.AccreditationBody, "name", AccreditationBodyFactory, id="accreditationbody.name"),
 ]
 
 
@@ -607,6 +713,13 @@ def test_a_licence_may_end_on_the_day_it_was_granted():
         AuditFactory,
         OngoingAuditFactory,
         KeyPersonFactory,
+        AuditStatusChangeFactory,
+        AccreditationBodyFactory,
+        AccreditationFactory,
+        AuditScopeItemFactory,
+        AuditFindingFactory,
+        ProofOfReservesAuditFactory,
+        ReserveSnapshotFactory,
     ],
 )
 def test_factories_build_valid_records(factory):
@@ -863,6 +976,12 @@ NATURAL_KEY_BUILDERS = [
     pytest.param(models.EntityCitation, lambda: entity_citation(supports="lei"), id="EntityCitation"),
     pytest.param(models.KeyPersonCitation, lambda: key_person_citation(), id="KeyPersonCitation"),
     pytest.param(models.WarningNotice, make_warning, id="WarningNotice"),
+    pytest.param(models.AuditStatusChange, AuditStatusChangeFactory, id="AuditStatusChange"),
+    pytest.param(models.AccreditationBody, AccreditationBodyFactory, id="AccreditationBody"),
+    pytest.param(models.Accreditation, AccreditationFactory, id="Accreditation"),
+    pytest.param(models.AuditScopeItem, AuditScopeItemFactory, id="AuditScopeItem"),
+    pytest.param(models.AuditFinding, AuditFindingFactory, id="AuditFinding"),
+    pytest.param(models.ReserveSnapshot, ReserveSnapshotFactory, id="ReserveSnapshot"),
 ]
 
 
@@ -945,6 +1064,17 @@ def _build_graph():
     entity_citation(entity=okx_mt, source=article, supports="lei")
     key_person_citation(key_person=person, source=article, supports="role")
     make_warning(slug="okx-mt-warning", entity=okx_mt, regulator=mfsa, jurisdiction=malta, source=article)
+    iso = models.Audit.objects.get(slug="okx-iso")
+    iso.auditor = AuditorFactory(slug="cert-body", name="Cert Body Ltd")
+    iso.save()
+    AuditStatusChangeFactory(audit=iso, source=article, effective_on=D(2025, 6, 1))
+    ukas = AccreditationBodyFactory(
+        slug="ukas", name="United Kingdom Accreditation Service", iaf_mla_signatory=True, iaf_mla_source=article
+    )
+    AccreditationFactory(holder=iso.auditor, body=ukas, standard=iso.standard, reference="1234", source=article)
+    AuditScopeItemFactory(audit=audit, name="Wallet modules")
+    AuditFindingFactory(audit=audit, source=article)
+    ReserveSnapshotFactory(audit=ProofOfReservesAuditFactory(slug="okx-por", subject=group), source=article)
     return licence, audit
 
 
@@ -1470,3 +1600,129 @@ def test_with_affiliates_is_the_entity_and_two_levels_of_its_group():
     assert set(published) == {group, affiliate, under_affiliate, under_draft}
     assert set(models.Entity.objects.with_affiliates(affiliate)) == {affiliate, under_affiliate, too_deep}
     assert set(models.Entity.objects.with_affiliates(too_deep)) == {too_deep}
+
+
+# ---------------------------------------------------------------------------
+# Certificate status as IAF CertSearch has it (issue 17): dates, and cited decisions
+# ---------------------------------------------------------------------------
+
+SUSPENDED, WITHDRAWN, RESTORED = (
+    models.StatusChange.SUSPENDED,
+    models.StatusChange.WITHDRAWN,
+    models.StatusChange.RESTORED,
+)
+
+
+def _status(audit, day):
+    """The audit's status on ``day`` by each form of the one rule: they must agree."""
+    annotated = models.Audit.objects.with_status(day).get(pk=audit.pk).status
+    assert audit.status_on(day) == annotated
+    assert models.Audit.objects.valid(day).filter(pk=audit.pk).exists() == (annotated == "current")
+    return annotated
+
+
+def _certificate_suspended_then_restored():
+    """Issued May 2025, valid until May 2028; suspended from 1 August 2025, restored on 1 October 2025."""
+    audit = AuditFactory(valid_until=D(2028, 5, 1), valid_until_precision=MONTH)
+    AuditStatusChangeFactory(audit=audit, status=SUSPENDED, effective_on=D(2025, 8, 1))
+    AuditStatusChangeFactory(audit=audit, status=RESTORED, effective_on=D(2025, 10, 1))
+    return audit
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [
+        (D(2025, 4, 30), "not_yet_issued"),
+        (D(2025, 5, 1), "current"),
+        (D(2025, 7, 31), "current"),
+        (D(2025, 8, 1), "suspended"),
+        (D(2025, 9, 30), "suspended"),
+        (D(2025, 10, 1), "current"),
+        (D(2028, 5, 31), "current"),
+        (D(2028, 6, 1), "expired"),
+    ],
+)
+def test_a_certificate_is_suspended_while_its_cited_suspension_is_in_force(day, status):
+    assert _status(_certificate_suspended_then_restored(), day) == status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [
+        (D(2026, 2, 28), "current"),
+        (D(2026, 3, 1), "withdrawn"),
+        (D(2028, 6, 1), "withdrawn"),
+        (D(2030, 1, 1), "withdrawn"),
+    ],
+)
+def test_a_withdrawal_outranks_the_dates_that_follow_it(day, status):
+    audit = AuditFactory(valid_until=D(2028, 5, 1), valid_until_precision=MONTH)
+    AuditStatusChangeFactory(audit=audit, status=WITHDRAWN, effective_on=D(2026, 3, 1))
+    # A later report of the same standard does not make a withdrawn certificate "superseded".
+    AuditFactory(subject=audit.subject, standard=audit.standard, issued_on=D(2027, 1, 1), issued_on_precision=MONTH)
+    assert _status(audit, day) == status
+
+
+@pytest.mark.django_db
+def test_a_later_report_supersedes_a_suspended_one():
+    audit = AuditFactory()
+    AuditStatusChangeFactory(audit=audit, status=SUSPENDED, effective_on=D(2025, 8, 1))
+    AuditFactory(subject=audit.subject, standard=audit.standard, issued_on=D(2025, 9, 1), issued_on_precision=MONTH)
+    assert _status(audit, D(2025, 8, 31)) == "suspended"
+    assert _status(audit, D(2025, 9, 1)) == "superseded"
+
+
+@pytest.mark.django_db
+def test_a_status_change_known_to_the_month_takes_effect_on_its_first_day():
+    audit = AuditFactory()
+    AuditStatusChangeFactory(audit=audit, status=SUSPENDED, effective_on=D(2025, 8, 1), effective_on_precision=MONTH)
+    assert _status(audit, D(2025, 7, 31)) == "current"
+    assert _status(audit, D(2025, 8, 1)) == "suspended"
+
+
+@pytest.mark.django_db
+def test_a_status_change_citing_an_unpublished_source_changes_nothing():
+    audit = AuditFactory()
+    change = AuditStatusChangeFactory(audit=audit, status=WITHDRAWN, source=DraftSourceFactory())
+    assert _status(audit, D(2025, 12, 1)) == "current"
+    change.source.publication_status = PUBLISHED
+    change.source.save()
+    assert _status(audit, D(2025, 12, 1)) == "withdrawn"
+
+
+@pytest.mark.django_db
+def test_the_seeds_later_soc_2_report_supersedes_the_earlier_from_july_2024(seed_data):
+    def statuses(day):
+        reports = models.Audit.objects.published().filter(standard__slug="soc-2-type-ii")
+        return dict(reports.with_status(day).values_list("slug", "status"))
+
+    assert statuses(D(2024, 6, 30)) == {
+        "okx-soc-2-type-ii-2023-09": "current",
+        "okx-soc-2-type-ii-2024-07": "not_yet_issued",
+    }
+    superseded = {"okx-soc-2-type-ii-2023-09": "superseded", "okx-soc-2-type-ii-2024-07": "current"}
+    assert statuses(D(2024, 7, 1)) == superseded
+    assert statuses(None) == superseded
+    earlier, later = models.link_supersession(models.Audit.objects.filter(slug__in=superseded).order_by("issued_on"))
+    assert earlier.superseded_by_audit == later and later.supersedes_audits == [earlier]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "end", "ongoing", "kind", "text"),
+    [
+        ("2023-10-01", "2024-03-31", False, "attestation", "covers 1 October 2023 – 31 March 2024"),
+        ("2023-10", None, False, "attestation", "covers from October 2023; end not stated by the source"),
+        (None, "2024-03-31", False, "attestation", "covers until 31 March 2024; start not stated by the source"),
+        (None, None, False, "attestation", "period not stated by the source"),
+        ("2023", None, True, "security_audit", "engagement since 2023, ongoing"),
+        ("2024-01", "2024-06", False, "security_audit", "engagement January 2024 – June 2024"),
+        (None, None, True, "proof_of_reserves", "engagement ongoing; start not stated by the source"),
+    ],
+)
+def test_the_period_a_report_covers_is_said_as_precisely_as_known(start, end, ongoing, kind, text):
+    audit = models.Audit(kind=kind, ongoing=ongoing)
+    audit.period_started, audit.period_ended = start or "", end or ""
+    assert audit.period_covered == text
