@@ -99,9 +99,10 @@ before every URL has been asked once.
 - *Cold*: the first pass over the list, each URL once, right after a write (any write makes every cached count,
   facet, page of ids and filter choice unreachable: docs/scaling.md); the home page, a single URL, is asked 20
   times, each after a write.
-- *Warm*: after a few more passes (unmeasured), a timed run cycling through the list. Each gunicorn worker keeps
-  its own cache, so a URL is warm only in the workers that have served it: this is the steady state of a list this
-  long, not one URL's cache hit (that is the last table).
+- *Warm*: after more passes at 8 clients (unmeasured; one per gunicorn worker, fewer if that would take over a
+  minute: the last section says how many), a timed run cycling through the list. Each worker keeps its own cache,
+  so a URL is warm only in the workers that have served it: this is the steady state of a list this long, not one
+  URL's cache hit (that is the table "Cache hit").
 - Latencies (ms) are per request, timed by the client, without wrk's coordinated-omission correction; req/s over
   the run. Ratio = our req/s ÷ Datasette's on the equivalent URL list (> 1: we serve more).
 """.strip()
@@ -255,7 +256,9 @@ def _lists(raw):
     for page in raw["pages"]:
         ds = f"; Datasette `{page['datasette_example']}`" if page.get("datasette_example") else ""
         urls = f"{page['urls']} URL{'s' * (page['urls'] > 1)}"
-        lines.append(f"- {NAMES[page['key']]}: {urls}, e.g. `{page['example']}`{ds}")
+        passes = page.get("warm_up_passes", {}).get("ours")
+        warmed = f" (warmed by {passes} pass{'es' * (passes > 1)} at 8 clients)" if passes else ""
+        lines.append(f"- {NAMES[page['key']]}: {urls}{warmed}, e.g. `{page['example']}`{ds}")
     return lines
 
 

@@ -130,6 +130,7 @@ class Bench:
         passes = 1 if side == "datasette" else min(self.workers, max(1, int(WARM_UP_LIMIT_S / max(cold_seconds, 0.1))))
         drive.wrk(self._port(side), paths, 8, passes=passes, label=f"{side} warming up ({passes} passes)")
         self._idle()
+        return passes
 
     def timed(self, side, paths, clients, cold_p50_ms):
         """A timed run over ``paths``; long enough (up to 30 s) for a few requests per client on a slow page."""
@@ -148,8 +149,9 @@ class Bench:
         for clients in (1, 8):
             for side, side_paths in sides:
                 result[side][f"cold-{clients}"] = self.cold(side, side_paths, clients)
-        for side, side_paths in sides:
-            self.warm_up(side, side_paths, result[side]["cold-8"]["seconds"])
+        result["warm_up_passes"] = {
+            side: self.warm_up(side, side_paths, result[side]["cold-8"]["seconds"]) for side, side_paths in sides
+        }
         for clients in (1, 8):
             for side, side_paths in sides:
                 cold_p50 = result[side]["cold-1"]["p50_ms"]
