@@ -216,6 +216,14 @@ def _datasette(raw):
         "detail (the nearest it has). Datasette has no equivalent of the home page, the entity and audit lists or an",
         "entity's page, joined across tables.",
     ]
+    check = raw.get("equivalence")
+    if check:
+        lines += [
+            "",
+            f"Checked at the start of the run on the first {check['urls']} URLs of the JSON list: the totals agree on "
+            f"{check['equal_totals']} of {check['urls']}, and {check['shared_rows']} of {check['rows']} rows are in "
+            "both answers (a row may differ where holders' names tie at the end of a page).",
+        ]
     for note in raw.get("notes", []):
         lines += ["", f"Note: {note}"]
     return lines

@@ -241,6 +241,8 @@ def measure(options, env, lists, raw):
             raw["datasette"]["command"] = "datasette serve -i datasette.sqlite3 " + " ".join(
                 f"--setting {k} {v}" for k, v in servers.DATASETTE_SETTINGS.items()
             )
+        if datasette:
+            raw["equivalence"] = check_equivalence(lists["pages"]["json"]["paths"], ds_paths["json"])
         bench = Bench(options, env["DATABASE_URL"], ours, datasette)
         raw["workers"] = bench.workers
         measure_csv(ours, datasette, raw)
@@ -265,6 +267,21 @@ def measure(options, env, lists, raw):
     finally:
         servers.stop(ours)
         servers.stop(datasette)
+
+
+def check_equivalence(paths, ds_paths, count=5):
+    """Do the two JSON lists return the same rows? The first ``count`` URLs: totals equal, and slugs in common."""
+    checked = equal_totals = shared = rows = 0
+    for ours_path, ds_path in list(zip(paths, ds_paths, strict=True))[:count]:
+        ours = json.loads(servers.fetch_body(OURS_PORT, ours_path))
+        ds = json.loads(servers.fetch_body(DATASETTE_PORT, ds_path))
+        ours_slugs = {row["slug"] for row in ours["results"]}
+        ds_slugs = {row["slug"] if isinstance(row, dict) else row[ds["columns"].index("slug")] for row in ds["rows"]}
+        checked += 1
+        equal_totals += ours["count"] == ds["filtered_table_rows_count"]
+        shared += len(ours_slugs & ds_slugs)
+        rows += max(len(ours_slugs), len(ds_slugs))
+    return {"urls": checked, "equal_totals": equal_totals, "shared_rows": shared, "rows": rows}
 
 
 def measure_csv(ours, datasette, raw):
