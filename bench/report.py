@@ -286,13 +286,11 @@ def render(raw, options):
 
 
 def summary_line(raw, output):
-    """The one line a run prints at the end: where the results are, targets met, the pages furthest from the floor."""
+    """The one line a run prints at the end: where the results are, the targets met, the furthest missed."""
     rows = verdicts(raw)
     met = sum(1 for row in rows if row[4])
-    worst = sorted((r for r in floor_rows(raw) if r["warm"]["ratio"]), key=lambda r: r["warm"]["ratio"], reverse=True)[
-        :3
-    ]
-    furthest = ", ".join(f"{SHORT[r['key']]} {r['warm']['ratio']:.1f}×" for r in worst)
+    missed = sorted((r for r in rows if not r[4] and r[3] is not None), key=lambda r: r[3] / r[2], reverse=True)
+    furthest = ", ".join(f"{SHORT[key]} {phase} {ms(p95)} ms (≤ {limit:g})" for key, phase, limit, p95, _ in missed[:3])
     return f"bench: wrote {output} (N = {raw['entities']:,}, {raw['backend']}): targets met {met}/{len(rows)}" + (
-        f"; warm served ÷ SQL floor highest: {furthest}" if furthest else ""
+        f"; furthest missed, p95 at 1 client: {furthest}" if furthest else ""
     )
