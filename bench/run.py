@@ -117,6 +117,8 @@ class Bench:
                 f" ({repeat + 1}/{repeats})" * (repeats > 1)
             )
             summary, run = drive.wrk(self._port(side), paths, clients, passes=1, label=label)
+            if not run:
+                raise SystemExit(f"{side}: no answer in a cold pass over {paths[0]} and the rest ({summary})")
             samples += run
             span_us += max(s.start_us + s.latency_us for s in run) - min(s.start_us for s in run)
             summaries.append(summary)
