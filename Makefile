@@ -124,32 +124,37 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
-# --- Benchmark (bench/README.md): synthetic register, gunicorn beside Datasette, wrk on loopback ---
-BENCH_STAMP := $(VENV)/.bench-requirements-installed
+# --- Benchmark (bench/README.md): synthetic register, gunicorn beside Datasette, wrk on loopback over distinct URLs ---
+# Datasette gets a virtualenv of its own (bench/.venv-datasette): its dependencies never meet the project's pins.
+DATASETTE_VENV := bench/.venv-datasette
+BENCH_STAMP := $(DATASETTE_VENV)/.requirements-installed
 BENCH_ENTITIES ?= 20000
 BENCH_SEED ?= 1
 BENCH_DURATION ?= 8
+BENCH_URLS ?= 200
+BENCH_DEEP ?= 600
 BENCH_ARGS ?=
+BENCH_OPTIONS = --entities $(BENCH_ENTITIES) --seed $(BENCH_SEED) --duration $(BENCH_DURATION) \
+  --urls $(BENCH_URLS) --deep $(BENCH_DEEP) $(BENCH_ARGS)
 
 .PHONY: bench bench-postgres wrk
 
-$(BENCH_STAMP): requirements-bench.txt $(STAMP)
-	$(PY) -m pip install -r requirements-bench.txt
+$(BENCH_STAMP): requirements-bench.txt | $(PY)
+	$(PY) -m venv $(DATASETTE_VENV)
+	$(DATASETTE_VENV)/bin/python -m pip install -r requirements-bench.txt
 	touch $@
 
 wrk:
 	@command -v wrk >/dev/null || bash .ci/apt-install.sh wrk
 
 # The bench database is its own file; db.sqlite3 is never touched.
-bench: $(BENCH_STAMP) wrk
-	DATABASE_URL="sqlite:///$(CURDIR)/bench/bench.sqlite3" $(PY) bench/run.py --backend sqlite \
-	  --entities $(BENCH_ENTITIES) --seed $(BENCH_SEED) --duration $(BENCH_DURATION) $(BENCH_ARGS)
+bench: $(STAMP) $(BENCH_STAMP) wrk
+	DATABASE_URL="sqlite:///$(CURDIR)/bench/bench.sqlite3" $(PY) bench/run.py --backend sqlite $(BENCH_OPTIONS)
 
 # A database of its own (registry_bench), never the test database.
-bench-postgres: $(BENCH_STAMP) wrk
+bench-postgres: $(STAMP) $(BENCH_STAMP) wrk
 	url="$$(REGISTRY_PG_DB=registry_bench bash .ci/postgres.sh)"; \
-	DATABASE_URL="$$url" $(PY) bench/run.py --backend postgres \
-	  --entities $(BENCH_ENTITIES) --seed $(BENCH_SEED) --duration $(BENCH_DURATION) $(BENCH_ARGS)
+	DATABASE_URL="$$url" $(PY) bench/run.py --backend postgres $(BENCH_OPTIONS)
 
 # --- Operations (docs/operations.md): gunicorn, backups ---
 .PHONY: serve backup restore

@@ -1,73 +1,66 @@
-"""Benchmark the register beside Datasette, on loopback, bounded in time (see bench/README.md).
+"""Benchmark the register on many distinct URLs beside Datasette, on loopback, bounded in time (bench/README.md).
 
 Run through `make bench` (SQLite) or `make bench-postgres`; by hand:
 
     DATABASE_URL=sqlite:////abs/path/bench/bench.sqlite3 .venv/bin/python bench/run.py --backend sqlite
 
-Builds the synthetic register if the database lacks it, serves it with gunicorn as in production
-(DEBUG off, WhiteNoise, config/gunicorn.conf.py), serves a copy of the SQLite file with Datasette,
-drives both with wrk at 1 and 8 connections, and writes bench/RESULTS.md (or RESULTS-postgres.md).
+Builds the synthetic register if the database lacks it, serves it with gunicorn as in production (DEBUG off,
+WhiteNoise, config/gunicorn.conf.py), serves a copy of the SQLite file with Datasette (facet suggestions off),
+drives both with wrk over lists of distinct URLs, cold (the first pass after a write) and warm, at 1 and 8 clients,
+times the same SQL alone (the floor), and writes bench/RESULTS.md (or RESULTS-postgres.md) and its JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import json
+import math
 import os
 import platform
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+import drive
+import equivalents
+import report
+import servers
+from drive import BENCH, PROGRESS, summarize, wait_idle, warn, worker_pids
+
+ROOT = BENCH.parent
 VENV_BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 OURS_PORT = 8801
 DATASETTE_PORT = 8802
 SMALL_PORT = 8803
-SEARCH = "aurora"  # a word in about 1 in 60 synthetic names (operations.demo.NAME_FIRST)
+# A list shorter than this (the home page) is passed over again, after a write each time, for this many cold requests.
+COLD_SAMPLES = 20
+# The unmeasured passes that warm the workers' caches stop after this long.
+WARM_UP_LIMIT_S = 60
 
 
-def log(message):
-    print(f"bench: {message}", file=sys.stderr, flush=True)
+def manage(env, *args):
+    subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
 
-def server_env(database_url):
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz",  # noqa: S106
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_LOG_LEVEL="WARNING",
-    )
-    return env
+def django_json(env, *args, progress=None):
+    """Run a Django-side script of bench/ under ``env``; returns its last stdout line parsed as JSON.
 
-
-def manage(env, *args, check=True):
-    return subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=check)  # noqa: S603
-
-
-def django_query(env, code):
-    """Run ``code`` in a Django shell against ``env``'s database; returns its last stdout line parsed as JSON."""
-    out = subprocess.run(  # noqa: S603
-        [str(VENV_BIN / "python"), "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    Its stderr lines go to ``progress`` (a function returning True for the lines it took) when given; the others
+    are kept for the error message. Its stdout goes to a file, which no pipe buffer can block.
+    """
+    drive.WORK.mkdir(exist_ok=True)
+    out = drive.WORK / "django-stdout.txt"
+    with out.open("w") as stdout:
+        process = subprocess.Popen(  # noqa: S603
+            [str(VENV_BIN / "python"), *args], cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True
+        )
+        kept = [line for line in process.stderr if not (progress and progress(line))]
+    if process.wait() != 0:
+        raise SystemExit(f"{' '.join(map(str, args))} failed:\n{''.join(kept)[-3000:]}")
+    return json.loads(out.read_text().strip().splitlines()[-1])
 
 
 STATE = """
@@ -77,398 +70,107 @@ from registry.models import Entity, Source
 print(json.dumps({"demo": Source.objects.filter(slug=DEMO_SOURCE_SLUG).exists(), "entities": Entity.objects.count()}))
 """
 
-PARAMS = """
-import json
-from django.db.models import Count
-from registry.models import Entity, License, LicenseType, Regime, Entity as E
-regime = Regime.objects.published().annotate(n=Count("license_types__licenses")).order_by("-n").first()
-types = list(LicenseType.objects.filter(regime=regime).values_list("id", flat=True))
-group = E.objects.published().filter(kind="group").annotate(n=Count("affiliates")).order_by("-n").first()
-auditor = E.objects.published().filter(kind="auditor").annotate(n=Count("audits_performed")).order_by("-n").first()
-print(json.dumps({"regime": regime.slug, "type_ids": types, "group": group.slug, "group_affiliates": group.n,
-                  "auditor": auditor.slug, "auditor_id": auditor.pk, "licences": License.objects.count(),
-                  "mt_id": __import__("registry.models").models.Jurisdiction.objects.get(code="MT").pk}))
-"""
-
 
 def build(env, entities, seed, sqlite_path=None):
     """Make sure the database holds the synthetic register of ``entities`` entities (built at most once)."""
+    PROGRESS.show("migrating the bench database", force=True)
     manage(env, "migrate", "--noinput", "-v0")
-    state = django_query(env, STATE)
+    state = django_json(env, "manage.py", "shell", "-c", STATE)
     if state["demo"] and state["entities"] == entities:
-        log(f"reusing the existing data set ({entities:,} entities)")
         return
     if state["entities"]:
-        log("the database holds other data: flushing it (bench databases only)")
+        warn("the bench database holds other data: flushing it (bench databases only)")
         manage(env, "flush", "--noinput", "-v0")
+    PROGRESS.show("loading jurisdictions", force=True)
     manage(env, "loaddata", "jurisdictions", "-v0")
     if sqlite_path is not None:
-        # An empty, migrated copy with jurisdictions: the N = 2,000 data set for the CSV memory check starts here.
-        backup(sqlite_path, BENCH / "empty.sqlite3")
-    started = time.monotonic()
+        # An empty, migrated copy with jurisdictions: the small data set for the CSV memory check starts here.
+        servers.backup(sqlite_path, BENCH / "empty.sqlite3")
+    PROGRESS.clear()
     manage(env, "generate_demo_data", "--entities", str(entities), "--seed", str(seed))
-    log(f"built N = {entities:,} in {time.monotonic() - started:.0f} s")
 
 
-def backup(source, target):
-    """A consistent copy of a (WAL) SQLite database."""
-    target = Path(target)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    with dst:
-        src.backup(dst)
-    dst.execute("PRAGMA journal_mode=DELETE")
-    src.close()
-    dst.close()
+class Bench:
+    """The servers under test and how each run is made on them."""
 
+    def __init__(self, options, database_url, ours, datasette):
+        self.options = options
+        self.database_url = database_url
+        self.ours = ours
+        self.datasette = datasette
+        self.workers = len(worker_pids(ours)) or 1
 
-def wait_for(port, path="/", timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=30)
-            conn.request("GET", path)
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"nothing answered on {HOST}:{port} within {timeout} s")
+    def _port(self, side):
+        return OURS_PORT if side == "ours" else DATASETTE_PORT
 
+    def _idle(self):
+        wait_idle([self.ours, self.datasette])
 
-def start_gunicorn(env, port, workers):
-    env = dict(env, DJANGO_BIND=f"{HOST}:{port}", GUNICORN_MAX_REQUESTS="0", GUNICORN_TIMEOUT="120")
-    if workers:
-        env["GUNICORN_WORKERS"] = str(workers)
-    conf = ROOT / "config" / "gunicorn.conf.py"
-    if conf.exists():
-        args = ["-c", str(conf), "config.wsgi"]
-    else:
-        args = ["config.wsgi", "--bind", f"{HOST}:{port}", "--workers", str(workers or 1), "--timeout", "120"]
-    logfile = open(BENCH / f"gunicorn-{port}.log", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(  # noqa: S603
-        [str(VENV_BIN / "gunicorn"), *args], cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT
-    )
-    wait_for(port, "/static/registry/site.css")
-    return process
-
-
-def start_datasette(path, port):
-    args = [
-        str(VENV_BIN / "datasette"),
-        "serve",
-        "-i",
-        str(path),
-        "-h",
-        HOST,
-        "-p",
-        str(port),
-        # Its defaults give up on a query after 1 s and on a facet after 200 ms; here both must finish.
-        "--setting",
-        "sql_time_limit_ms",
-        "60000",
-        "--setting",
-        "facet_time_limit_ms",
-        "60000",
-        "--setting",
-        "max_csv_mb",
-        "0",
-        "--setting",
-        "default_page_size",
-        "50",
-    ]
-    logfile = open(BENCH / "datasette.log", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(args, cwd=ROOT, stdout=logfile, stderr=subprocess.STDOUT)  # noqa: S603
-    wait_for(port, "/-/versions.json")
-    return process
-
-
-def stop(process):
-    if process and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def wrk(port, path, connections, duration):
-    threads = min(connections, 2)
-    out = subprocess.run(  # noqa: S603
-        [
-            shutil.which("wrk") or "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--timeout",
-            "60s",
-            "-s",
-            str(BENCH / "report.lua"),
-            f"http://{HOST}:{port}{path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    result["errors"] = sum(result[k] for k in ("connect_errors", "read_errors", "status_errors", "timeouts"))
-    return result
-
-
-def fetch(port, path):
-    """Status, time to first body byte, total time and size of one GET."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=600)
-    started = time.monotonic()
-    conn.request("GET", path)
-    response = conn.getresponse()
-    first = response.read(1)
-    ttfb = time.monotonic() - started
-    size = len(first)
-    try:
-        while chunk := response.read(65536):
-            size += len(chunk)
-    except (http.client.IncompleteRead, OSError) as error:
-        # A worker killed mid-stream (gunicorn's timeout): report how far it got.
-        size += len(getattr(error, "partial", b""))
-        return f"cut off after {size / 1e6:.2f} MB", ttfb, time.monotonic() - started, size
-    return response.status, ttfb, time.monotonic() - started, size
-
-
-def cpu_ticks(pids):
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total
-
-
-def wait_idle(processes, limit=180):
-    """Wait until the servers stop using CPU: wrk leaves queued requests behind that would slow the next run."""
-    pids = []
-    for process in processes:
-        if process:
-            pids += [process.pid, *worker_pids(process)]
-    deadline = time.monotonic() + limit
-    last = cpu_ticks(pids)
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        now = cpu_ticks(pids)
-        if now - last <= 2:
-            return
-        last = now
-    log(f"servers still busy after {limit} s")
-
-
-def duration_for(port, path, connections, minimum, workers):
-    """Long enough for a few requests to complete even on a slow page (bounded to 30 s)."""
-    _, _, single, _ = fetch(port, path)
-    parallel = max(1, min(connections, workers, os.cpu_count() or 1))
-    needed = 3 * single * connections / parallel
-    return int(min(30, max(minimum, needed + 1)))
-
-
-def worker_pids(master):
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
-
-
-def memory_kb(pid, key):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def measure_csv(master, port, path):
-    """Time an export and the growth of the worker that served it (peak RSS after minus RSS before)."""
-    before = {pid: (memory_kb(pid, "VmRSS"), memory_kb(pid, "VmHWM")) for pid in worker_pids(master)}
-    status, ttfb, total, size = fetch(port, path)
-    grown = {pid: memory_kb(pid, "VmHWM") - rss for pid, (rss, _) in before.items()}
-    pid = max(grown, key=grown.get) if grown else None
-    return {
-        "status": status,
-        "ttfb_ms": ttfb * 1000,
-        "total_s": total,
-        "mb": size / 1e6,
-        "rss_before_mb": before[pid][0] / 1024 if pid else 0,
-        "peak_mb": memory_kb(pid, "VmHWM") / 1024 if pid else 0,
-        "growth_mb": grown[pid] / 1024 if pid else 0,
-    }
-
-
-def datasette_version():
-    out = subprocess.run([str(VENV_BIN / "datasette"), "--version"], capture_output=True, text=True)  # noqa: S603
-    return out.stdout.strip()
-
-
-def pages(params):
-    """(name, our path, Datasette path or None). Our list pages always show their facets."""
-    regime, types = params["regime"], ",".join(map(str, params["type_ids"]))
-    # A URL parameter for Datasette's _where (our search covers holder names the same way); not run here.
-    holder_search = quote(f"holder_id in (select id from registry_entity where name like '%{SEARCH}%')")  # noqa: S608
-    facets = "_facet=status&_facet=license_type_id&_facet=jurisdiction_id"
-    ds = "/datasette/registry_license"
-    filtered = f"status=active&license_type_id__in={types}"
-    return [
-        ("Licences: unfiltered, with facets", "/licenses/", f"{ds}?{facets}"),
-        (
-            "Licences: 2 filters + search, with facets",
-            f"/licenses/?status=active&regime={regime}&q={SEARCH}",
-            f"{ds}?{filtered}&_where={holder_search}&{facets}",
-        ),
-        (
-            "Licences: one facet value selected",
-            "/licenses/?granted_in=MT",
-            f"{ds}?jurisdiction_id={params['mt_id']}&{facets}",
-        ),
-        ("Entities: unfiltered, with facets", "/entities/", None),
-        ("Entities: 2 filters + search", f"/entities/?kind=affiliate&jurisdiction=MT&q={SEARCH}", None),
-        ("Entities: one facet value selected", "/entities/?kind=group", None),
-        ("Audits: unfiltered, with facets", "/audits/", None),
-        (
-            "Audits: 2 filters + search",
-            f"/audits/?kind=certification&standard=demo-iso-iec-27001&q={SEARCH}",
-            None,
-        ),
-        ("Audits: one facet value selected", f"/audits/?auditor={params['auditor']}", None),
-        ("Regulators: unfiltered, with facets", "/regulators/", None),
-        ("Regulators: 2 filters + search", f"/regulators/?jurisdiction=DE&regime={regime}&q=demo", None),
-        (
-            f"Entity detail: largest group ({params['group_affiliates']} affiliates)",
-            f"/entities/{params['group']}/",
-            None,
-        ),
-        (
-            "JSON: filtered licences (100 rows)",
-            f"/licenses.json?status=active&regime={regime}&page_size=100",
-            f"{ds}.json?{filtered}&_size=100&_labels=on",
-        ),
-    ]
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--entities", type=int, default=20000)
-    parser.add_argument("--small-entities", type=int, default=2000, help="Second data set for the CSV memory check.")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--duration", type=int, default=8, help="Seconds per endpoint per concurrency.")
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.conf.py).")
-    parser.add_argument("--output", default="")
-    parser.add_argument("--render-only", action="store_true", help="Rewrite the Markdown from the last run's JSON.")
-    options = parser.parse_args()
-    output = Path(options.output or BENCH / ("RESULTS.md" if options.backend == "sqlite" else "RESULTS-postgres.md"))
-    if options.render_only:
-        raw = json.loads(output.with_suffix(".json").read_text(encoding="utf-8"))
-        started_at = datetime.datetime.fromisoformat(raw["started_at"])
-        output.write_text(render(options, raw["params"], raw["pages"], raw["csv"], started_at), encoding="utf-8")
-        return
-
-    database_url = os.environ["DATABASE_URL"]
-    env = server_env(database_url)
-    sqlite_path = BENCH / "bench.sqlite3"
-    started_at = datetime.datetime.now(datetime.UTC)
-    build(env, options.entities, options.seed, sqlite_path if options.backend == "sqlite" else None)
-    params = django_query(env, PARAMS)
-    manage(env, "collectstatic", "--noinput", "-v0")
-
-    # Datasette names the database after the file: /datasette/registry_license.
-    datasette_db = BENCH / "datasette.sqlite3"
-    have_datasette = sqlite_path.exists()
-    if have_datasette:
-        backup(sqlite_path, datasette_db)
-
-    ours = datasette = small = None
-    results, csv_results = [], {}
-    try:
-        ours = start_gunicorn(env, OURS_PORT, options.workers)
-        if have_datasette:
-            datasette = start_datasette(datasette_db, DATASETTE_PORT)
-        # The export first, while the workers are fresh, so their peak RSS is the export's.
-        csv_results["ours"] = measure_csv(ours, OURS_PORT, "/licenses.csv")
-        log(f"CSV ours: {csv_results['ours']}")
-        if datasette:
-            status, ttfb, total, size = fetch(
-                DATASETTE_PORT, "/datasette/registry_license.csv?_stream=on&_size=max&_labels=on"
+    def cold(self, side, paths, clients):
+        """The first pass over ``paths`` after a write; repeated (a write before each) while short of COLD_SAMPLES."""
+        repeats = math.ceil(COLD_SAMPLES / max(len(paths), clients))
+        samples, span_us, summaries = [], 0, []
+        for repeat in range(repeats):
+            if side == "ours":
+                drive.bump(self.database_url)
+            label = f"{side} cold, {clients} client{'s' * (clients > 1)}" + (
+                f" ({repeat + 1}/{repeats})" * (repeats > 1)
             )
-            csv_results["datasette"] = {"status": status, "ttfb_ms": ttfb * 1000, "total_s": total, "mb": size / 1e6}
-            log(f"CSV Datasette: {csv_results['datasette']}")
-        for name, path, ds_path in pages(params):
-            for connections in (1, 8):
-                workers = len(worker_pids(ours)) or 1
-                seconds = duration_for(OURS_PORT, path, connections, options.duration, workers)
-                ours_result = wrk(OURS_PORT, path, connections, seconds)
-                ours_result["seconds"] = seconds
-                wait_idle([ours])
-                row = {"name": name, "path": path, "c": connections, "ours": ours_result}
-                if ds_path and datasette:
-                    row["datasette_path"] = ds_path
-                    seconds = duration_for(DATASETTE_PORT, ds_path, connections, options.duration, 1)
-                    row["datasette"] = wrk(DATASETTE_PORT, ds_path, connections, seconds)
-                    row["datasette"]["seconds"] = seconds
-                    wait_idle([datasette])
-                log(
-                    f"{name} c={connections}: ours {row['ours']['rps']:.1f} req/s p95 {row['ours']['p95_ms']:.0f} ms"
-                    + (f"; Datasette {row['datasette']['rps']:.1f} req/s" if "datasette" in row else "")
-                )
-                results.append(row)
-    finally:
-        stop(ours)
-        stop(datasette)
+            summary, run = drive.wrk(self._port(side), paths, clients, passes=1, label=label)
+            if not run:
+                raise SystemExit(f"{side}: no answer in a cold pass over {paths[0]} and the rest ({summary})")
+            samples += run
+            span_us += max(s.start_us + s.latency_us for s in run) - min(s.start_us for s in run)
+            summaries.append(summary)
+            self._idle()
+        total = {key: sum(s[key] for s in summaries) for key in summaries[0]}
+        total["duration_us"] = span_us
+        return summarize(samples, total, passes=False)
 
-    # The same pages rendered cold (caches emptied before each render), in-process: the first request after a write.
-    cold = subprocess.run(  # noqa: S603
-        [str(VENV_BIN / "python"), "bench/cold.py", *dict.fromkeys(row["path"] for row in results)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if cold.returncode == 0:
-        cold = json.loads(cold.stdout.strip().splitlines()[-1])
-        for row in results:
-            row["cold"] = cold.get(row["path"])
-    else:  # the served figures are still worth writing
-        log(f"cold renders failed:\n{cold.stderr[-2000:]}")
+    def warm_up(self, side, paths, cold_seconds):
+        """Unmeasured passes at 8 clients, one per worker (bounded in time), so the workers' caches fill."""
+        passes = 1 if side == "datasette" else min(self.workers, max(1, int(WARM_UP_LIMIT_S / max(cold_seconds, 0.1))))
+        drive.wrk(self._port(side), paths, 8, passes=passes, label=f"{side} warming up ({passes} passes)")
+        self._idle()
+        return passes
 
-    # The same export from the small data set: how the worker's memory grows with the register.
-    if options.backend == "sqlite" and options.small_entities and (BENCH / "empty.sqlite3").exists():
-        small_path = BENCH / f"bench-{options.small_entities}.sqlite3"
-        small_env = server_env(f"sqlite:///{small_path}")
-        if not small_path.exists():
-            backup(BENCH / "empty.sqlite3", small_path)
-            manage(small_env, "migrate", "--noinput", "-v0")  # the empty copy may predate a migration
-            manage(
-                small_env, "generate_demo_data", "--entities", str(options.small_entities), "--seed", str(options.seed)
-            )
-        manage(small_env, "migrate", "--noinput", "-v0")  # it may predate a migration added since
-        try:
-            small = start_gunicorn(small_env, SMALL_PORT, options.workers)
-            csv_results["ours_small"] = measure_csv(small, SMALL_PORT, "/licenses.csv")
-            log(f"CSV ours at N = {options.small_entities:,}: {csv_results['ours_small']}")
-        finally:
-            stop(small)
+    def timed(self, side, paths, clients, cold_p50_ms):
+        """A timed run over ``paths``; long enough (up to 30 s) for a few requests per client on a slow page."""
+        parallel = max(1, min(clients, self.workers if side == "ours" else 1, os.cpu_count() or 1))
+        needed = 3 * (cold_p50_ms or 0) / 1000 * clients / parallel
+        seconds = int(min(30, max(self.options.duration, needed + 1)))
+        label = f"{side} warm, {clients} client{'s' * (clients > 1)}"
+        summary, samples = drive.wrk(self._port(side), paths, clients, duration=seconds, label=label)
+        self._idle()
+        return summarize(samples, summary, passes=False)
 
-    output.write_text(render(options, params, results, csv_results, started_at), encoding="utf-8")
-    raw = output.with_suffix(".json")
-    raw.write_text(
-        json.dumps(
-            {"started_at": started_at.isoformat(), "params": params, "pages": results, "csv": csv_results}, indent=1
-        ),
-        encoding="utf-8",
-    )
-    log(f"wrote {output.relative_to(ROOT)} and {raw.relative_to(ROOT)}")
+    def page(self, paths, ds_paths):
+        """Cold and warm at 1 and 8 clients, ours and (when it has an equivalent) Datasette's, alternating."""
+        sides = [("ours", paths)] + ([("datasette", ds_paths)] if ds_paths and self.datasette else [])
+        result = {side: {} for side, _ in sides}
+        for clients in (1, 8):
+            for side, side_paths in sides:
+                result[side][f"cold-{clients}"] = self.cold(side, side_paths, clients)
+        result["warm_up_passes"] = {
+            side: self.warm_up(side, side_paths, result[side]["cold-8"]["seconds"]) for side, side_paths in sides
+        }
+        for clients in (1, 8):
+            for side, side_paths in sides:
+                cold_p50 = result[side]["cold-1"]["p50_ms"]
+                result[side][f"warm-{clients}"] = self.timed(side, side_paths, clients, cold_p50)
+        return result
+
+    def cache_hit(self, path, ds_path):
+        """One URL repeated: the cached path, labelled as such."""
+        result = {"path": path, "datasette_path": ds_path, "ours": {}, "datasette": {} if ds_path else None}
+        for clients in (1, 8):
+            result["ours"][str(clients)] = self.timed("ours", [path], clients, None)
+            if ds_path and self.datasette:
+                result["datasette"][str(clients)] = self.timed("datasette", [ds_path], clients, None)
+        return result
 
 
-def latency(result, key):
-    return f"{result[key]:.0f}" if result["requests"] else "none"
-
-
-def render(options, params, results, csv_results, started_at):
+def machine(database_url):
     import django
     import gunicorn
 
@@ -480,83 +182,197 @@ def render(options, params, results, csv_results, started_at):
         ),
         platform.processor(),
     )
-    mem_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    sqlite_version = sqlite3.sqlite_version
+    if database_url.startswith("sqlite:"):
+        database = f"SQLite {sqlite3.sqlite_version}"
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as connection:
+            database = f"PostgreSQL {connection.execute('SHOW server_version').fetchone()[0]}"
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]  # noqa: S607
-    workers = options.workers or f"config/gunicorn.conf.py default ({os.cpu_count() * 2 + 1})"
-    lines = [
-        f"# Benchmark: {options.backend}, N = {options.entities:,} entities ({params['licences']:,} licences)",
-        "",
-        f"Run {started_at:%Y-%m-%d %H:%M} UTC by `make bench{'-postgres' if options.backend == 'postgres' else ''}`"
-        f" (bench/run.py), {options.duration} s per endpoint per concurrency, wrk on loopback.",
-        "",
-        f"- Machine: {cpu}, {os.cpu_count()} CPUs, {mem_gb:.0f} GB RAM, {platform.platform()}",
-        f"- Python {platform.python_version()}, Django {django.get_version()}, gunicorn {gunicorn.__version__} "
-        f"(sync workers: {workers}), SQLite {sqlite_version}, {datasette_version()} (one process, immutable `-i`), "
-        f"{wrk_version}",
-        f"- Data: `generate_demo_data --entities {options.entities} --seed {options.seed}`; search word `{SEARCH}`, "
-        f"regime `{params['regime']}`.",
-        "",
-        "Latencies in ms. Ratio = our req/s ÷ Datasette's on the equivalent page (≥ 1.0 means we are faster).",
-        "wrk repeats one URL, so past each worker's first request our figures are of the cached path (counts,",
-        "facets, page ids and filter options are cached per data version, docs/scaling.md). *Cold* is the other",
-        "path, the first request after any write: the median (and worst) of 5 in-process renders of the page,",
-        "each after emptying those caches (bench/cold.py), without HTTP.",
-        "",
-        "| Page | Clients | req/s | p50 | p95 | p99 | errors | Cold median (worst) | Datasette req/s | Datasette p95 "
-        "| Ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in results:
-        ours = row["ours"]
-        ds = row.get("datasette")
-        if ds and ds["requests"] and ours["requests"]:
-            ds_cells = f"{ds['rps']:.2f} | {ds['p95_ms']:.0f} | {ours['rps'] / ds['rps']:.2f}"
-        elif ds:
-            ds_cells = f"{ds['rps']:.2f} | {latency(ds, 'p95_ms')} | –"
-        else:
-            ds_cells = "– | – | –"
-        cold = row.get("cold")
-        cold_cell = f"{cold['median_ms']:.0f} ({cold['max_ms']:.0f})" if cold and row["c"] == 1 else ""
-        lines.append(
-            f"| {row['name']} | {row['c']} | {ours['rps']:.2f} | {latency(ours, 'p50_ms')} | "
-            f"{latency(ours, 'p95_ms')} | {latency(ours, 'p99_ms')} | {ours['errors']} | {cold_cell} | {ds_cells} |"
-        )
-    lines += [
-        "",
-        f"Each run lasts {options.duration} s, or longer (up to 30 s) for a page so slow that fewer than three "
-        "requests per connection would complete; the servers are left to go idle between runs (wrk abandons queued "
-        'requests that would otherwise slow the next run). "none": no request completed in the window.',
-    ]
-    lines += ["", "## CSV export of all licences", ""]
-    lines += [
-        "| Server | Status | First byte (ms) | Total (s) | Size (MB) | Worker RSS before (MB) | Worker peak (MB) |"
-    ]
-    lines += ["| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for key, label in (
-        ("ours", f"Ours, N = {options.entities:,}"),
-        ("ours_small", f"Ours, N = {options.small_entities:,}"),
-        ("datasette", "Datasette (`_stream=on&_labels=on`)"),
-    ):
-        if key in csv_results:
-            r = csv_results[key]
-            lines.append(
-                f"| {label} | {r['status']} | {r['ttfb_ms']:.0f} | {r['total_s']:.1f} | {r['mb']:.1f} | "
-                f"{r.get('rss_before_mb', 0):.0f} | {r.get('peak_mb', 0):.0f} |"
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "mem_gb": int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn.__version__,
+        "database": database,
+        "wrk": wrk_version,
+        "load_before": os.getloadavg()[0],
+    }
+
+
+def datasette_copy(options, lists):
+    """The SQLite file Datasette serves (a copy of ours), or None when there is none of the same data set."""
+    source = BENCH / "bench.sqlite3"
+    if not source.exists():
+        return None
+    if options.backend == "postgres":
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as db:
+            entities = db.execute("SELECT COUNT(*) FROM registry_entity").fetchone()[0]
+        if entities != lists["entities"]:
+            warn(f"bench/bench.sqlite3 holds {entities:,} entities, not {lists['entities']:,}: Datasette not run")
+            return None
+    target = BENCH / "datasette.sqlite3"
+    servers.backup(source, target)
+    return target
+
+
+def floor_progress(line):
+    parts = line.split()
+    if len(parts) == 5 and parts[0] == "floor":
+        PROGRESS.show(f"SQL floor: {parts[1]} {parts[2]} {parts[3]}/{parts[4]}")
+        return True
+    return False
+
+
+def measure(options, env, lists, raw):
+    """Serve, drive every page type and the CSV export, and fill ``raw``; the servers are stopped on the way out."""
+    ds_db = datasette_copy(options, lists)
+    ds_paths, notes = equivalents.datasette_paths(ds_db, lists["pages"]) if ds_db else ({}, [])
+    raw["notes"] += notes
+    ours = datasette = None
+    try:
+        PROGRESS.show("starting gunicorn and Datasette", force=True)
+        ours = servers.start_gunicorn(env, OURS_PORT, options.workers)
+        if ds_db:
+            datasette = servers.start_datasette(ds_db, DATASETTE_PORT)
+            raw["datasette"] = servers.datasette_facts(DATASETTE_PORT)
+            raw["datasette"]["command"] = "datasette serve -i datasette.sqlite3 " + " ".join(
+                f"--setting {k} {v}" for k, v in servers.DATASETTE_SETTINGS.items()
             )
-    if "ours" in csv_results and "ours_small" in csv_results:
-        growth = csv_results["ours"]["peak_mb"] - csv_results["ours_small"]["peak_mb"]
-        lines += [
-            "",
-            f"Worker peak RSS grows {growth:.1f} MB from N = {options.small_entities:,} to N = {options.entities:,}.",
-        ]
-    lines += ["", "## Pages measured", ""]
-    for row in results[::2]:
-        lines.append(
-            f"- {row['name']}: `{row['path']}`"
-            + (f" / Datasette `{row['datasette_path']}`" if "datasette_path" in row else "")
-        )
-    return "\n".join(lines) + "\n"
+        if datasette:
+            raw["equivalence"] = check_equivalence(lists["pages"]["json"]["paths"], ds_paths["json"])
+        bench = Bench(options, env["DATABASE_URL"], ours, datasette)
+        raw["workers"] = bench.workers
+        measure_csv(ours, datasette, raw)
+        for number, (key, *_rest) in enumerate(report.PAGE_TYPES, 1):
+            paths = lists["pages"][key]["paths"]
+            PROGRESS.prefix = f"bench [{number}/{len(report.PAGE_TYPES)}] {report.NAMES[key]} ({len(paths)} URLs): "
+            result = bench.page(paths, ds_paths.get(key))
+            result.update(key=key, urls=len(paths), example=paths[0])
+            if ds_paths.get(key):
+                result["datasette_example"] = ds_paths[key][0]
+            raw["pages"].append(result)
+            PROGRESS.prefix = ""
+            warm = result["ours"]["warm-1"]
+            PROGRESS.note(
+                f"bench: {report.NAMES[key]}: p95 cold {report.ms(result['ours']['cold-1']['p95_ms'])} ms, "
+                f"warm {report.ms(warm['p95_ms'])} ms at 1 client"
+            )
+        PROGRESS.prefix = "bench: cache hit: "
+        licences = lists["pages"]["licences"]["paths"][0]
+        raw["cache_hit"] = bench.cache_hit(licences, ds_paths["licences"][0] if ds_paths else None)
+        PROGRESS.prefix = ""
+    finally:
+        servers.stop(ours)
+        servers.stop(datasette)
+
+
+def check_equivalence(paths, ds_paths, count=5):
+    """Do the two JSON lists return the same rows? The first ``count`` URLs: totals equal, and slugs in common."""
+    checked = equal_totals = shared = rows = 0
+    for ours_path, ds_path in list(zip(paths, ds_paths, strict=True))[:count]:
+        ours = json.loads(servers.fetch_body(OURS_PORT, ours_path))
+        ds = json.loads(servers.fetch_body(DATASETTE_PORT, ds_path))
+        ours_slugs = {row["slug"] for row in ours["results"]}
+        ds_slugs = {row["slug"] if isinstance(row, dict) else row[ds["columns"].index("slug")] for row in ds["rows"]}
+        checked += 1
+        equal_totals += ours["count"] == ds["filtered_table_rows_count"]
+        shared += len(ours_slugs & ds_slugs)
+        rows += max(len(ours_slugs), len(ds_slugs))
+    return {"urls": checked, "equal_totals": equal_totals, "shared_rows": shared, "rows": rows}
+
+
+def measure_csv(ours, datasette, raw):
+    """The export of every licence, first, while the workers are fresh, so their peak RSS is the export's."""
+    PROGRESS.show("CSV export of all licences", force=True)
+    raw["csv"]["ours"] = servers.measure_csv(ours, OURS_PORT, "/licenses.csv")
+    if datasette:
+        path = "/datasette/registry_license.csv?_stream=on&_size=max&_labels=on"
+        status, ttfb, total, size = servers.fetch(DATASETTE_PORT, path)
+        raw["csv"]["datasette"] = {"status": status, "ttfb_ms": ttfb * 1000, "total_s": total, "mb": size / 1e6}
+
+
+def measure_small_csv(options, raw):
+    """The same export from a smaller data set: how a worker's memory grows with the register."""
+    if options.small_entities >= options.entities or not (BENCH / "empty.sqlite3").exists():
+        return
+    small_path = BENCH / f"bench-{options.small_entities}.sqlite3"
+    small_env = servers.server_env(f"sqlite:///{small_path}")
+    if not small_path.exists():
+        servers.backup(BENCH / "empty.sqlite3", small_path)
+        manage(small_env, "migrate", "--noinput", "-v0")  # the empty copy may predate a migration
+        manage(small_env, "generate_demo_data", "--entities", str(options.small_entities), "--seed", str(options.seed))
+    manage(small_env, "migrate", "--noinput", "-v0")  # it may predate a migration added since
+    small = None
+    try:
+        PROGRESS.show(f"CSV export at N = {options.small_entities:,}", force=True)
+        small = servers.start_gunicorn(small_env, SMALL_PORT, options.workers)
+        raw["csv"]["ours_small"] = servers.measure_csv(small, SMALL_PORT, "/licenses.csv")
+    finally:
+        servers.stop(small)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--entities", type=int, default=20000)
+    parser.add_argument("--small-entities", type=int, default=2000, help="Second data set for the CSV memory check.")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--duration", type=int, default=8, help="Seconds per timed (warm) run.")
+    parser.add_argument("--urls", type=int, default=200, help="Distinct URLs per page type.")
+    parser.add_argument("--deep", type=int, default=600, help="Distinct deep pages of the licence list.")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.conf.py).")
+    parser.add_argument("--output", default="")
+    parser.add_argument("--render-only", action="store_true", help="Rewrite the Markdown from the last run's JSON.")
+    return parser.parse_args()
+
+
+def main():
+    options = parse_args()
+    output = Path(
+        options.output or BENCH / ("RESULTS.md" if options.backend == "sqlite" else "RESULTS-postgres.md")
+    ).resolve()
+    if options.render_only:
+        raw = json.loads(output.with_suffix(".json").read_text(encoding="utf-8"))
+        output.write_text(report.render(raw, options), encoding="utf-8")
+        return
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: `make wrk` (Debian's package)")
+    if not servers.DATASETTE.exists():
+        raise SystemExit(f"Datasette is not installed at {servers.DATASETTE}: `make bench` installs it")
+    database_url = os.environ["DATABASE_URL"]
+    env = servers.server_env(database_url)
+    raw = {
+        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "backend": options.backend,
+        "entities": options.entities,
+        "seed": options.seed,
+        "duration": options.duration,
+        "machine": machine(database_url),
+        "notes": [],
+        "pages": [],
+        "csv": {},
+    }
+    build(env, options.entities, options.seed, BENCH / "bench.sqlite3" if options.backend == "sqlite" else None)
+    PROGRESS.show("choosing the URL lists", force=True)
+    lists = django_json(env, "bench/urllists.py", "--limit", str(options.urls), "--deep", str(options.deep))
+    raw["data"] = {k: v for k, v in lists.items() if k != "pages"}
+    manage(env, "collectstatic", "--noinput", "-v0")
+    measure(options, env, lists, raw)
+    floor_lists = drive.WORK / "floor-lists.json"
+    floor_lists.write_text(json.dumps({page["key"]: lists["pages"][page["key"]]["paths"] for page in raw["pages"]}))
+    raw["floor"] = django_json(env, "bench/floor.py", str(floor_lists), progress=floor_progress)
+    if options.backend == "sqlite":
+        measure_small_csv(options, raw)
+    raw["machine"]["load_after"] = os.getloadavg()[0]
+    output.write_text(report.render(raw, options), encoding="utf-8")
+    output.with_suffix(".json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    PROGRESS.clear()
+    print(report.summary_line(raw, output.relative_to(ROOT)), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
--- wrk script for bench/load/run.py: each request takes a random path from the file named by
--- the PATHS environment variable (one path a line; repeats weight the mix), and done() prints one JSON line
--- with throughput, latency percentiles (ms), errors and the count of answers by status class.
+-- wrk script for bench/load/run.py: the requests walk the list of distinct paths in the file named by the PATHS
+-- environment variable (one path a line), so no path is asked twice before every path has been asked once: thread
+-- i of n takes lines i, i + n, i + 2n, ..., starting OFFSET lines in (the warm-up starts elsewhere than the run).
+-- done() prints one JSON line with throughput, latency percentiles (ms), errors and the count of answers by
+-- status class.
 local paths = {}
+local position = 1
 local threads = {}
 -- Global, not local: done() reads each thread's counts with thread:get().
 counts = {}
 
 local function load_paths()
-  local name = os.getenv("PATHS")
-  for line in io.lines(name) do
+  local all = {}
+  for line in io.lines(os.getenv("PATHS")) do
     if #line > 0 then
-      paths[#paths + 1] = line
+      all[#all + 1] = line
     end
+  end
+  local count, offset = tonumber(os.getenv("THREADS") or "1"), tonumber(os.getenv("OFFSET") or "0")
+  for index = id, #all, count do
+    paths[#paths + 1] = all[(index - 1 + offset) % #all + 1]
   end
 end
 
@@ -22,12 +29,13 @@ end
 
 function init(args)
   load_paths()
-  math.randomseed(tonumber(os.getenv("SEED") or "1") * 1000 + id)
   counts = {["2xx"] = 0, ["3xx"] = 0, ["4xx"] = 0, ["5xx"] = 0}
 end
 
 function request()
-  return wrk.format("GET", paths[math.random(#paths)])
+  local path = paths[position]
+  position = position % #paths + 1
+  return wrk.format("GET", path)
 end
 
 function response(status, headers, body)

@@ -10,9 +10,11 @@ What it does (bench/load/README.md):
    PostgreSQL database ``registry_load`` (made by ``.ci/postgres.sh``); ``migrate`` brings either up to date.
 2. Serves it as in production: ``collectstatic``, gunicorn with ``config/gunicorn.conf.py`` on 127.0.0.1 only,
    ``DJANGO_DEBUG=0``, a random 50-character secret key, ``DJANGO_ALLOWED_HOSTS=127.0.0.1``.
-3. Builds a realistic mix of URLs from the data (detail pages, filtered lists, exports, the API, home,
-   search, changes) and drives it with ``wrk`` (Debian's package): ``--connections`` clients for
-   ``--duration`` seconds, after a short warm-up.
+3. Builds a list of distinct URLs from the data: the benchmark's lists (bench/urllists.py: home, filtered and
+   deep lists, exports, the API, the largest groups, licence details) and a realistic mix beside them (detail
+   pages, filtered lists, exports, the API, search, changes), each URL once, shuffled; ``wrk`` (Debian's package)
+   walks it so no URL is asked twice before every URL has been asked once: ``--connections`` clients for
+   ``--duration`` seconds, after a short warm-up that starts elsewhere in the list.
 4. Meanwhile ``bench/load/writer.py`` saves a record through the ORM every 100 ms, as a curator would.
 5. Writes ``bench/load/results-<backend>.json`` and rebuilds ``bench/load/RESULTS.md``; exits 1 when any request
    failed (a socket error, a timeout, or any answer other than 2xx) or any write failed.
@@ -243,6 +245,22 @@ def url_mix(data, count, seed):
     return [rng.choices(makers, weights)[0]() for _ in range(count)]
 
 
+def bench_paths(env):
+    """Every URL of the benchmark's lists (bench/urllists.py) for the database ``env`` names."""
+    result = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "urllists.py")], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    pages = json.loads(result.stdout.strip().splitlines()[-1])["pages"]
+    return [path for page in pages.values() for path in page["paths"]]
+
+
+def distinct_paths(env, data, seed):
+    """The benchmark's URLs and the weighted mix, each once, shuffled (seeded) so the kinds interleave."""
+    paths = list(dict.fromkeys(bench_paths(env) + url_mix(data, 2000, seed)))
+    random.Random(seed).shuffle(paths)
+    return paths
+
+
 def wait_healthy(port, timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -256,10 +274,11 @@ def wait_healthy(port, timeout=90):
     raise SystemExit(f"gunicorn on port {port} did not become healthy")
 
 
-def wrk(port, paths_file, connections, duration, seed, threads=4):
+def wrk(port, paths_file, connections, duration, offset=0, threads=4):
+    threads = min(threads, connections)
     args = [
         "wrk",
-        f"-t{min(threads, connections)}",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{duration}s",
         "--timeout",
@@ -268,7 +287,7 @@ def wrk(port, paths_file, connections, duration, seed, threads=4):
         str(LOAD / "mix.lua"),
         f"http://127.0.0.1:{port}",
     ]
-    env = {**os.environ, "PATHS": str(paths_file), "SEED": str(seed)}
+    env = {**os.environ, "PATHS": str(paths_file), "THREADS": str(threads), "OFFSET": str(offset)}
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
@@ -373,7 +392,7 @@ def run(options):
     env = server_env(url)
     manage(env, "collectstatic", "--noinput", "-v0")
     data = json.loads(sample_query(env, "mix"))
-    paths = url_mix(data, 2000, options.seed)
+    paths = distinct_paths(env, data, options.seed)
     paths_file = LOAD / f"paths-{options.backend}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
 
@@ -400,7 +419,7 @@ def run(options):
             wait_healthy(port)
             # The workers warm up on the origin itself: through the CDN this would also fill its cache.
             log(f"warming up for {options.warmup} s")
-            wrk(port, paths_file, min(10, options.connections), options.warmup, options.seed + 1)
+            wrk(port, paths_file, min(10, options.connections), options.warmup, offset=len(paths) // 2)
             if options.cdn:
                 cdn, target = start_cdn(port)
                 log(f"through nginx on port {target}, its cache empty")
@@ -422,7 +441,7 @@ def run(options):
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            result = wrk(target, paths_file, options.connections, options.duration, options.seed)
+            result = wrk(target, paths_file, options.connections, options.duration)
             origin = origin_requests(gunicorn_log) - origin_before
             ticks_after = {name: cluster_cpu_ticks(path) for name, path in clusters.items()}
             writes = json.loads(writer.communicate(timeout=options.duration + 120)[0].strip().splitlines()[-1])
