@@ -70,10 +70,10 @@ class ChangesFeed(Feed):
         return "New and changed published records of the register, newest first."
 
     def link(self, obj):
-        return reverse("registry:change-list")
+        return reverse("public:change-list")
 
     def feed_url(self, obj):
-        return reverse("registry:feed-changes")
+        return reverse("public:feed-changes")
 
     def items(self, obj):
         return feed.select(self.filters(obj), 0, FEED_LENGTH)
@@ -89,7 +89,7 @@ class ChangesFeed(Feed):
 
     def item_link(self, change):
         # A deleted or unpublished record has no page: point at the change history instead.
-        return change.url or reverse("registry:change-list")
+        return change.url or reverse("public:change-list")
 
     def item_guid(self, change):
         digest = hashlib.sha256(
@@ -128,7 +128,7 @@ class EntityChangesFeed(ChangesFeed):
         return entity.get_absolute_url()
 
     def feed_url(self, entity):
-        return reverse("registry:feed-entity", kwargs={"slug": entity.slug})
+        return reverse("public:feed-entity", kwargs={"slug": entity.slug})
 
 
 class JurisdictionChangesFeed(ChangesFeed):
@@ -153,7 +153,7 @@ class JurisdictionChangesFeed(ChangesFeed):
         )
 
     def link(self, jurisdiction):
-        return f"{reverse('registry:license-list')}?{urlencode({'usable_in': jurisdiction.code})}"
+        return f"{reverse('public:license-list')}?{urlencode({'usable_in': jurisdiction.code})}"
 
     def feed_url(self, jurisdiction):
-        return reverse("registry:feed-jurisdiction", kwargs={"code": jurisdiction.code})
+        return reverse("public:feed-jurisdiction", kwargs={"code": jurisdiction.code})

@@ -182,7 +182,7 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
             found = redirects.successor(self.get_queryset(), kwargs[self.lookup_field])
             if found is None:
                 raise
-            url = reverse(f"registry:{self.basename}-detail", kwargs={self.lookup_field: found.slug})
+            url = reverse(f"public:{self.basename}-detail", kwargs={self.lookup_field: found.slug})
             return HttpResponsePermanentRedirect(redirects.with_query(url, request))
 
     def filter_queryset(self, queryset):
@@ -326,10 +326,10 @@ class APIRootView(viewsets.ViewSet):
         from django.urls import reverse
 
         body = {
-            prefix: request.build_absolute_uri(reverse(f"registry:{basename}-list"))
+            prefix: request.build_absolute_uri(reverse(f"public:{basename}-list"))
             for prefix, _, basename in Router.viewsets
         }
         body["verify"] = request.build_absolute_uri(reverse("verification:api-verify"))
-        body["schema"] = request.build_absolute_uri(reverse("registry:api-schema"))
-        body["docs"] = request.build_absolute_uri(reverse("registry:api-docs"))
+        body["schema"] = request.build_absolute_uri(reverse("public:api-schema"))
+        body["docs"] = request.build_absolute_uri(reverse("public:api-docs"))
         return Response(body)

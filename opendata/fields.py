@@ -24,7 +24,7 @@ from opendata.tables import PARTIAL_DATE_PATTERN, Children, Column, Related, bla
 from registry.dates import DatePrecision
 from registry.models import AccreditationBodyKind, Publication, Severity, StatusChange
 
-SOURCE_PAGE = "registry:source-detail"
+SOURCE_PAGE = "public:source-detail"
 
 
 def _lower_first(text: str) -> str:
@@ -430,7 +430,7 @@ class EntityRefSerializer(Ref):
     url = PublicURLField()
 
     class Meta(Ref.Meta):
-        page = "registry:entity-detail"
+        page = "public:entity-detail"
 
 
 class RegimeRefSerializer(Ref):
@@ -444,7 +444,7 @@ class RegimeRefSerializer(Ref):
     url = PublicURLField()
 
     class Meta(Ref.Meta):
-        page = "registry:regime-detail"
+        page = "public:regime-detail"
 
 
 class RegulatorRefSerializer(Ref):
@@ -456,7 +456,7 @@ class RegulatorRefSerializer(Ref):
     url = PublicURLField()
 
     class Meta(Ref.Meta):
-        page = "registry:regulator-detail"
+        page = "public:regulator-detail"
 
 
 class LicenseTypeSerializer(Ref):
@@ -498,7 +498,7 @@ class AuditRefSerializer(Ref):
     url = PublicURLField()
 
     class Meta(Ref.Meta):
-        page = "registry:audit-detail"
+        page = "public:audit-detail"
 
 
 class SupersededBySerializer(AuditRefSerializer):

@@ -315,7 +315,7 @@ class EntitySerializer(TableSerializer):
 
     class Meta:
         model = Entity
-        page = "registry:entity-detail"
+        page = "public:entity-detail"
         select_related = ("parent", "jurisdiction")
 
 
@@ -338,7 +338,7 @@ class RegulatorSerializer(TableSerializer):
 
     class Meta:
         model = Regulator
-        page = "registry:regulator-detail"
+        page = "public:regulator-detail"
         select_related = ("jurisdiction",)
 
 
@@ -370,7 +370,7 @@ class RegimeSerializer(TableSerializer):
 
     class Meta:
         model = Regime
-        page = "registry:regime-detail"
+        page = "public:regime-detail"
         select_related = ("jurisdiction",)
 
 
@@ -435,7 +435,7 @@ class LicenseSerializer(TableSerializer):
 
     class Meta:
         model = License
-        page = "registry:license-detail"
+        page = "public:license-detail"
         select_related = ("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
         # Where it was granted: License.granted_in, the same rule in SQL.
         expressions = {"granted_in__code": granted_in_field("code"), "granted_in__name": granted_in_field("name")}
@@ -600,7 +600,7 @@ class AuditSerializer(TableSerializer):
 
     class Meta:
         model = Audit
-        page = "registry:audit-detail"
+        page = "public:audit-detail"
         select_related = ("subject", "standard", "auditor")
 
     def to_representation(self, instance):
@@ -716,7 +716,7 @@ class SourceSerializer(TableSerializer):
 
     class Meta:
         model = Source
-        page = "registry:source-detail"
+        page = "public:source-detail"
 
 
 class SourceDetailSerializer(SourceSerializer):

@@ -47,7 +47,7 @@ MAX_AGE = 60
 STALE_WHILE_REVALIDATE = 300
 # Public views whose content comes from files rather than the database, or which must never be cached.
 UNCACHED_URL_NAMES = {"data-releases", "data-dictionary", "data-release-file", "healthz"}
-# Data-derived views outside the ``registry`` namespace.
+# Data-derived views outside the ``public`` namespace.
 CACHED_URL_NAMES = {"sitemap"}
 # Views that depend on the code alone (the API's schema and its docs): validated without reading the database.
 CODE_ONLY_URL_NAMES = {"api-schema", "api-docs", "api-guide"}
@@ -118,7 +118,7 @@ def public_view_kind(request) -> str | None:
         return None
     if match.url_name in CODE_ONLY_URL_NAMES:
         return "code"
-    if match.namespace == "registry" or match.url_name in CACHED_URL_NAMES:
+    if match.namespace == "public" or match.url_name in CACHED_URL_NAMES:
         return "data"
     return None
 

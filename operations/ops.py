@@ -107,11 +107,11 @@ def warm_up() -> None:
 
 # The pages most visitors open first, and the ones whose first render costs most.
 FIRST_PAGES = (
-    "registry:home",
-    "registry:license-list",
-    "registry:entity-list",
-    "registry:audit-list",
-    "registry:regulator-list",
+    "public:home",
+    "public:license-list",
+    "public:entity-list",
+    "public:audit-list",
+    "public:regulator-list",
 )
 
 

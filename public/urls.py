@@ -5,7 +5,7 @@ from history import feeds
 from opendata import api
 from public import views
 
-app_name = "registry"
+app_name = "public"
 
 # List pages and their exports: owned by the list/filter/export work.
 list_patterns = [
@@ -48,7 +48,7 @@ data_patterns = [
 api_patterns = [
     path("api/", api.APIRootView.as_view({"get": "list"}), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="registry:api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="public:api-schema"), name="api-docs"),
     path("about/api/", views.ApiGuideView.as_view(), name="api-guide"),
     path("api/", include(api.Router.urls())),
     re_path(r"^api/", api.not_found),

@@ -64,7 +64,7 @@ from registry.models import (
 
 def list_url(name: str, fallback: str, **params) -> str:
     """A list page's URL with filters, e.g. ``/licenses/?granted_in=MT``."""
-    url = url_or(f"registry:{name}", fallback)
+    url = url_or(f"public:{name}", fallback)
     return f"{url}?{urlencode(params)}" if params else url
 
 
@@ -212,7 +212,7 @@ def audit_timeline_start():
 
 
 class HomeView(TemplateView):
-    template_name = "registry/home.html"
+    template_name = "public/home.html"
     recent_count = 10
 
     def get_context_data(self, **kwargs):
@@ -279,7 +279,7 @@ class SearchView(TemplateView):
     current name of a firm it finds by another name (OKEx for OKX).
     """
 
-    template_name = "registry/search.html"
+    template_name = "public/search.html"
     max_length = 200
     max_words = 10
     max_results = 50
@@ -382,7 +382,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     grows with it.
     """
 
-    template_name = "registry/entity_detail.html"
+    template_name = "public/entity_detail.html"
     context_object_name = "entity"
     # 50, as on a list page's first page, which the links lead to.
     affiliate_limit = 50
@@ -506,7 +506,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
 class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
     """A licence, each fact beside the citations that support it."""
 
-    template_name = "registry/license_detail.html"
+    template_name = "public/license_detail.html"
     context_object_name = "license"
 
     def get_queryset(self):
@@ -539,7 +539,7 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
 class AuditDetailView(FormerSlugRedirectMixin, DetailView):
     """An audit or certification, each fact beside the citations that support it."""
 
-    template_name = "registry/audit_detail.html"
+    template_name = "public/audit_detail.html"
     context_object_name = "audit"
 
     def get_queryset(self):
@@ -589,7 +589,7 @@ def first_licenses(licenses):
 
 
 class RegulatorDetailView(FormerSlugRedirectMixin, DetailView):
-    template_name = "registry/regulator_detail.html"
+    template_name = "public/regulator_detail.html"
     context_object_name = "regulator"
 
     def get_queryset(self):
@@ -607,7 +607,7 @@ class RegulatorDetailView(FormerSlugRedirectMixin, DetailView):
 
 
 class RegimeDetailView(FormerSlugRedirectMixin, DetailView):
-    template_name = "registry/regime_detail.html"
+    template_name = "public/regime_detail.html"
     context_object_name = "regime"
 
     def get_queryset(self):
@@ -628,7 +628,7 @@ class RegimeDetailView(FormerSlugRedirectMixin, DetailView):
 class SourceDetailView(FormerSlugRedirectMixin, DetailView):
     """A source's metadata and archived text, with every quote cited from it highlighted."""
 
-    template_name = "registry/source_detail.html"
+    template_name = "public/source_detail.html"
     context_object_name = "source"
 
     def get_queryset(self):
@@ -740,7 +740,7 @@ class RegistryListView(FilterView):
         params = self.request.GET
         items = sorted((key, value) for key in params if key not in without for value in params.getlist(key))
         digest = hashlib.sha256(repr((self.request.path, items)).encode()).hexdigest()[:32]
-        return f"registry:list:{part}:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
+        return f"public:list:{part}:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
 
     def paginate_queryset(self, queryset, page_size):
         """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404.
@@ -858,7 +858,7 @@ class RegistryListView(FilterView):
         query = self.request.GET.copy()
         query.pop("page", None)
         suffix = f"?{query.urlencode()}" if query else ""
-        export = f"registry:{self.export_name}-export"
+        export = f"public:{self.export_name}-export"
         context.update(
             heading=self.heading,
             facets=self.get_facets(),
@@ -962,9 +962,9 @@ class LicenseRow:
     def _from_values(cls, r, passports):
         return cls(
             slug=r["slug"],
-            url=detail_path("registry:license-detail", r["slug"]),
+            url=detail_path("public:license-detail", r["slug"]),
             type_name=r["license_type__name"],
-            holder_url=detail_path("registry:entity-detail", r["holder__slug"]),
+            holder_url=detail_path("public:entity-detail", r["holder__slug"]),
             holder_name=r["holder__name"],
             regime=r["license_type__regime__short_name"],
             granted_in=(r["granted_in_code"], r["granted_in_name"]),
@@ -999,7 +999,7 @@ class LicenseRow:
 
 class LicenseListView(RegistryListView):
     filterset_class = filters.LicenseFilterSet
-    template_name = "registry/license_list.html"
+    template_name = "public/license_list.html"
     export_name = "license"
     heading = "Licences"
 
@@ -1015,7 +1015,7 @@ class LicenseListView(RegistryListView):
 
 class AuditListView(RegistryListView):
     filterset_class = filters.AuditFilterSet
-    template_name = "registry/audit_list.html"
+    template_name = "public/audit_list.html"
     export_name = "audit"
     heading = "Audits and certifications"
 
@@ -1028,7 +1028,7 @@ class AuditListView(RegistryListView):
 
 class EntityListView(RegistryListView):
     filterset_class = filters.EntityFilterSet
-    template_name = "registry/entity_list.html"
+    template_name = "public/entity_list.html"
     export_name = "entity"
     heading = "Entities"
 
@@ -1038,7 +1038,7 @@ class EntityListView(RegistryListView):
 
 class RegulatorListView(RegistryListView):
     filterset_class = filters.RegulatorFilterSet
-    template_name = "registry/regulator_list.html"
+    template_name = "public/regulator_list.html"
     export_name = "regulator"
     heading = "Regulators"
 
@@ -1134,7 +1134,7 @@ class ChangeListView(RegistryListView):
     """``/changes/``: the latest public changes across the register, newest first (see history.feed)."""
 
     filterset_class = filters.ChangeFilterSet
-    template_name = "registry/change_list.html"
+    template_name = "public/change_list.html"
     context_object_name = "change_feed"  # a feed has no single model to name it after
     export_name = "change"
     heading = "Changes"
@@ -1200,8 +1200,8 @@ def _live_exports():
     return [
         (
             title,
-            reverse(f"registry:{name}", kwargs={"format": "csv"}),
-            reverse(f"registry:{name}", kwargs={"format": "json"}),
+            reverse(f"public:{name}", kwargs={"format": "csv"}),
+            reverse(f"public:{name}", kwargs={"format": "json"}),
         )
         for title, name in names
     ]
@@ -1210,7 +1210,7 @@ def _live_exports():
 class DataReleaseListView(TemplateView):
     """``/data/``: the dataset releases written by ``export_dataset``, newest first, and the live exports."""
 
-    template_name = "registry/data_releases.html"
+    template_name = "public/data_releases.html"
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -1225,7 +1225,7 @@ class DataReleaseListView(TemplateView):
 class DataDictionaryView(TemplateView):
     """``/data/dictionary/``: every field of every file, from the definitions the package schema is built from."""
 
-    template_name = "registry/data_dictionary.html"
+    template_name = "public/data_dictionary.html"
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -1260,7 +1260,7 @@ class DataReleaseFileView(View):
 class ApiGuideView(TemplateView):
     """``/about/api/``: the API guide (docs/api.md) as a page, linked from the API's schema and its docs."""
 
-    template_name = "registry/api_guide.html"
+    template_name = "public/api_guide.html"
 
     def get_context_data(self, **kwargs):
         title, body = guides.api_guide()

@@ -293,18 +293,18 @@ def licence_body(record, url) -> dict:
     return {
         "slug": record.slug,
         "url": url(record.get_absolute_url()),
-        "api_url": url(reverse("registry:api-license-detail", kwargs={"slug": record.slug})),
+        "api_url": url(reverse("public:api-license-detail", kwargs={"slug": record.slug})),
         "regime": {
             "slug": record.regime[0],
             "short_name": record.regime[1],
-            "url": url(detail_path("registry:regime-detail", record.regime[0])),
+            "url": url(detail_path("public:regime-detail", record.regime[0])),
         },
         "license_type": {"slug": record.license_type[0], "name": record.license_type[1]},
         "regulator": {
             "slug": regulator[0],
             "name": regulator[1],
             "abbreviation": regulator[2],
-            "url": url(detail_path("registry:regulator-detail", regulator[0])),
+            "url": url(detail_path("public:regulator-detail", regulator[0])),
         }
         if regulator
         else None,
@@ -320,7 +320,7 @@ def licence_body(record, url) -> dict:
                 "slug": slug,
                 "title": title,
                 "publisher": publisher,
-                "url": url(detail_path("registry:source-detail", slug)),
+                "url": url(detail_path("public:source-detail", slug)),
                 "address": address,
             }
             for slug, (title, publisher, address) in record.sources.items()

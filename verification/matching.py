@@ -114,7 +114,7 @@ class EntityInfo:
     jurisdiction: tuple[str, str] | None  # (code, name)
 
     def get_absolute_url(self):
-        return detail_path("registry:entity-detail", self.slug)
+        return detail_path("public:entity-detail", self.slug)
 
 
 @dataclass(frozen=True)

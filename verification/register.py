@@ -158,7 +158,7 @@ class Licence:
     sources: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # slug: (title, publisher, address)
 
     def get_absolute_url(self):
-        return detail_path("registry:license-detail", self.slug)
+        return detail_path("public:license-detail", self.slug)
 
 
 COLUMNS = {

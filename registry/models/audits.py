@@ -404,7 +404,7 @@ class Audit(Curated):
         return f"{self.subject}: {what}{when}"
 
     def get_absolute_url(self):
-        return detail_path("registry:audit-detail", self.slug)
+        return detail_path("public:audit-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)

@@ -148,7 +148,7 @@ class Entity(Curated):
         return self.name
 
     def get_absolute_url(self):
-        return detail_path("registry:entity-detail", self.slug)
+        return detail_path("public:entity-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)

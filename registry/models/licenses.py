@@ -333,7 +333,7 @@ class License(Curated):
         self._loaded_text = {name: getattr(self, name) for name in self.CURATED_TEXT_FIELDS}
 
     def get_absolute_url(self):
-        return detail_path("registry:license-detail", self.slug)
+        return detail_path("public:license-detail", self.slug)
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -56,7 +56,7 @@ class Regulator(Curated):
         return f"{self.name} ({self.abbreviation})" if self.abbreviation else self.name
 
     def get_absolute_url(self):
-        return detail_path("registry:regulator-detail", self.slug)
+        return detail_path("public:regulator-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)
@@ -95,7 +95,7 @@ class Regime(Curated):
         return self.short_name
 
     def get_absolute_url(self):
-        return detail_path("registry:regime-detail", self.slug)
+        return detail_path("public:regime-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)

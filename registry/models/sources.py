@@ -102,7 +102,7 @@ class Source(Curated):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return detail_path("registry:source-detail", self.slug)
+        return detail_path("public:source-detail", self.slug)
 
     def natural_key(self):
         return (self.slug,)

@@ -32,7 +32,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-CHANGES_URL = reverse("registry:change-list")
+CHANGES_URL = reverse("public:change-list")
 CURATED_HISTORY = [
     models.License,
     models.LicenseCitation,
@@ -50,7 +50,7 @@ CURATED_HISTORY = [
 
 
 def export_url(fmt):
-    return reverse("registry:change-export", kwargs={"format": fmt})
+    return reverse("public:change-export", kwargs={"format": fmt})
 
 
 def feed(**filters):
@@ -589,7 +589,7 @@ class TestListedFromTheMomentItIsPublic:
     @staticmethod
     def public_everywhere(client, licence):
         """Whether each public surface shows the licence; they must all agree."""
-        listing = client.get(reverse("registry:license-list")).content.decode()
+        listing = client.get(reverse("public:license-list")).content.decode()
         shown = {
             "published()": models.License.objects.published().filter(pk=licence.pk).exists(),
             "list": licence.get_absolute_url() in listing,
@@ -629,12 +629,11 @@ class TestListedFromTheMomentItIsPublic:
         assert "Published" in html and licence.get_absolute_url() in html
         # The as-of view agrees: not public the day before, public today.
         yesterday = (timezone.now() - datetime.timedelta(days=1)).date().isoformat()
-        as_of = client.get(reverse("registry:license-list"), {"as_of": yesterday}).content.decode()
+        as_of = client.get(reverse("public:license-list"), {"as_of": yesterday}).content.decode()
         assert licence.get_absolute_url() not in as_of
         today = timezone.now().date().isoformat()
         assert (
-            licence.get_absolute_url()
-            in client.get(reverse("registry:license-list"), {"as_of": today}).content.decode()
+            licence.get_absolute_url() in client.get(reverse("public:license-list"), {"as_of": today}).content.decode()
         )
 
     def test_returning_the_holder_to_draft_takes_the_licence_off_and_republishing_lists_it_again(self, staff):

@@ -270,13 +270,13 @@ def test_a_page_past_the_end_says_how_many_pages_there_are(client, pages, says):
 
 
 def test_the_schema_links_to_the_api_guide_and_the_docs_lead_back_to_the_site(client):
-    guide = reverse("registry:api-guide")
+    guide = reverse("public:api-guide")
     description = client.get("/api/schema/", {"format": "json"}).json()["info"]["description"]
     assert f"]({guide})" in description  # a Markdown link, which Swagger UI renders
     assert "docs/api.md" not in description
     assert client.get(guide).status_code == 200
     html = client.get("/api/docs/").content.decode()
-    assert f'href="{reverse("registry:home")}"' in html
+    assert f'href="{reverse("public:home")}"' in html
     assert f'href="{guide}"' in html
     assert '<link rel="icon" href="/favicon.ico"' in html
 

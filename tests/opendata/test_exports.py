@@ -32,7 +32,7 @@ EXPORTS = ["license-export", "audit-export", "entity-export", "regulator-export"
 
 
 def export_url(name, fmt):
-    return reverse(f"registry:{name}", kwargs={"format": fmt})
+    return reverse(f"public:{name}", kwargs={"format": fmt})
 
 
 def read_csv(response):
@@ -81,7 +81,7 @@ class TestCsv:
         assert row["granted"] == "2025-02"
         assert row["granted_display"] == "February 2025"
         assert row["passported_to"] == "EEA"
-        assert row["url"] == "http://testserver" + reverse("registry:license-detail", kwargs={"slug": "okx-mica-casp"})
+        assert row["url"] == "http://testserver" + reverse("public:license-detail", kwargs={"slug": "okx-mica-casp"})
 
     def test_all_rows_not_just_one_page(self, client):
         make_records(60)
@@ -126,7 +126,7 @@ class TestJson:
         assert body["count"] == 1
         assert body["next"] is None
         record = body["results"][0]
-        assert record["url"] == "http://testserver" + reverse("registry:license-detail", kwargs={"slug": "okx-sg-mpi"})
+        assert record["url"] == "http://testserver" + reverse("public:license-detail", kwargs={"slug": "okx-sg-mpi"})
         assert record["slug"] == "okx-sg-mpi"
         granted_in = (record["granted_in"], record["granted_in_name"], record["granted_in_stated"])
         assert granted_in == ("SG", "Singapore", True)

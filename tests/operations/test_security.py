@@ -43,7 +43,7 @@ def test_headers_on_a_public_html_page(client):
 
 def test_headers_on_a_json_export(client):
     factories.EntityFactory()
-    response = client.get(reverse("registry:entity-export", kwargs={"format": "json"}))
+    response = client.get(reverse("public:entity-export", kwargs={"format": "json"}))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
     assert_security_headers(response)
@@ -88,7 +88,7 @@ def test_admin_and_api_docs_run_under_the_policy_without_violations(page, live_s
     page.goto(f"{live_server.url}{reverse('admin:registry_entity_changelist')}")
     page.wait_for_selector("#changelist")
 
-    page.goto(f"{live_server.url}{reverse('registry:api-docs')}")
+    page.goto(f"{live_server.url}{reverse('public:api-docs')}")
     # Swagger UI builds the operation list from the schema with its (external) scripts.
     page.wait_for_selector(".opblock", timeout=20000)
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")

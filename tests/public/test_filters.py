@@ -339,7 +339,7 @@ def rendered_filters(filterset_class, query):
     request = RequestFactory().get("/list/", QueryDict(query))
     filterset = filterset_class(request.GET, queryset=filterset_class._meta.model.objects.all())
     context = {"filter": filterset, "heading": "Records"}
-    return parse_html(render_to_string("registry/includes/list_filters.html", context, request=request))
+    return parse_html(render_to_string("public/includes/list_filters.html", context, request=request))
 
 
 @pytest.mark.parametrize(

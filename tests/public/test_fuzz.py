@@ -63,20 +63,20 @@ def params_of(filterset_class):
 
 
 LISTS = [
-    ("registry:entity-list", filters.EntityFilterSet),
-    ("registry:regulator-list", filters.RegulatorFilterSet),
-    ("registry:license-list", filters.LicenseFilterSet),
-    ("registry:audit-list", filters.AuditFilterSet),
-    ("registry:change-list", filters.ChangeFilterSet),
+    ("public:entity-list", filters.EntityFilterSet),
+    ("public:regulator-list", filters.RegulatorFilterSet),
+    ("public:license-list", filters.LicenseFilterSet),
+    ("public:audit-list", filters.AuditFilterSet),
+    ("public:change-list", filters.ChangeFilterSet),
 ]
 EXPORTS = [
-    ("registry:entity-export", filters.EntityFilterSet),
-    ("registry:regulator-export", filters.RegulatorFilterSet),
-    ("registry:license-export", filters.LicenseFilterSet),
-    ("registry:audit-export", filters.AuditFilterSet),
-    ("registry:change-export", filters.ChangeFilterSet),
+    ("public:entity-export", filters.EntityFilterSet),
+    ("public:regulator-export", filters.RegulatorFilterSet),
+    ("public:license-export", filters.LicenseFilterSet),
+    ("public:audit-export", filters.AuditFilterSet),
+    ("public:change-export", filters.ChangeFilterSet),
 ]
-API_LISTS = [(f"registry:{basename}-list", viewset.filterset_class) for _, viewset, basename in api.Router.viewsets]
+API_LISTS = [(f"public:{basename}-list", viewset.filterset_class) for _, viewset, basename in api.Router.viewsets]
 
 # Real values, so fuzzed parameters also meet valid ones (a valid filter beside a broken one).
 VALID_VALUES = [
@@ -232,7 +232,7 @@ def test_list_pages_survive_any_query_string(client, register, name, filterset_c
 @FUZZ
 @given(query=query_strings(["q", "page", "sort"]))
 def test_search_page_survives_any_query_string(client, register, query):
-    response = client.get(reverse("registry:search"), QUERY_STRING=query)
+    response = client.get(reverse("public:search"), QUERY_STRING=query)
     body = body_of(response)
     assert_no_crash(response, body)
     assert response.status_code in (200, 400)
@@ -385,9 +385,9 @@ def test_known_nasty_values_on_exports(client, register, query):
             assert response.status_code == 200, (name, response.status_code)
 
 
-@pytest.mark.parametrize("name", ["registry:entity-list", "registry:license-list", "registry:audit-list"])
+@pytest.mark.parametrize("name", ["public:entity-list", "public:license-list", "public:audit-list"])
 def test_html_list_reports_an_impossible_date_or_unknown_code(client, register, name):
-    field = {"registry:entity-list": "jurisdiction", "registry:license-list": "granted_after"}.get(name, "issued_after")
+    field = {"public:entity-list": "jurisdiction", "public:license-list": "granted_after"}.get(name, "issued_after")
     value = "ZZ-NOPE" if field == "jurisdiction" else "2025-13-45"
     response = client.get(reverse(name), {field: value})
     assert response.status_code == 200
@@ -423,7 +423,7 @@ class TestLongQuery:
         assert list(response.json()["parameters"]) == ["q"]
 
     def test_exactly_200_characters_is_accepted(self, client, register):
-        response = client.get(reverse("registry:license-export", kwargs={"format": "json"}), {"q": "o" * 200})
+        response = client.get(reverse("public:license-export", kwargs={"format": "json"}), {"q": "o" * 200})
         assert response.status_code == 200
 
 
@@ -431,7 +431,7 @@ class TestPageSizeCaps:
     def test_json_export_size_is_capped(self, client, register, monkeypatch):
         # A cap of 2 over 3 licences shows the cap applies without building a thousand records.
         monkeypatch.setattr(ExportPagination, "max_page_size", 2)
-        response = client.get(reverse("registry:license-export", kwargs={"format": "json"}), {"page_size": "1000000"})
+        response = client.get(reverse("public:license-export", kwargs={"format": "json"}), {"page_size": "1000000"})
         assert response.status_code == 200
         body = response.json()
         assert body["count"] == 3
@@ -440,13 +440,13 @@ class TestPageSizeCaps:
 
     def test_api_page_size_is_capped(self, client, register):
         factories.EntityFactory.create_batch(api.MAX_PAGE_SIZE + 5)
-        response = client.get(reverse("registry:api-entity-list"), {"page_size": "100000"})
+        response = client.get(reverse("public:api-entity-list"), {"page_size": "100000"})
         assert response.status_code == 200
         assert len(response.json()["results"]) == api.MAX_PAGE_SIZE
 
     def test_html_list_page_size_is_fixed(self, client, register):
         factories.EntityFactory.create_batch(60)
-        response = client.get(reverse("registry:entity-list"), {"page_size": "100000", "_size": "100000"})
+        response = client.get(reverse("public:entity-list"), {"page_size": "100000", "_size": "100000"})
         assert response.status_code == 200
         assert len(response.context["object_list"]) == 50
 
@@ -505,10 +505,10 @@ def test_no_csv_export_cell_starts_like_a_formula(client, formula_register, name
 @pytest.mark.parametrize(
     ("name", "column"),
     [
-        ("registry:entity-export", "name"),
-        ("registry:regulator-export", "name"),
-        ("registry:license-export", "reference_number"),
-        ("registry:audit-export", "scope"),
+        ("public:entity-export", "name"),
+        ("public:regulator-export", "name"),
+        ("public:license-export", "reference_number"),
+        ("public:audit-export", "scope"),
     ],
 )
 def test_csv_formula_is_kept_as_text(client, formula_register, name, column):
@@ -519,7 +519,7 @@ def test_csv_formula_is_kept_as_text(client, formula_register, name, column):
 
 
 def test_change_csv_neutralises_formulas(client, formula_register):
-    rows = csv_rows(client.get(reverse("registry:change-export", kwargs={"format": "csv"})))
+    rows = csv_rows(client.get(reverse("public:change-export", kwargs={"format": "csv"})))
     records = [row["record"] for row in rows]
     assert any(record.startswith("'") for record in records), records[:10]
     assert not any(_is_dangerous(row[column]) for row in rows for column in row if row[column])

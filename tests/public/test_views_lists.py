@@ -24,7 +24,7 @@ LISTS = ["license-list", "audit-list", "entity-list", "regulator-list"]
 
 
 def get(client, name, query=""):
-    url = reverse(f"registry:{name}") + (f"?{query}" if query else "")
+    url = reverse(f"public:{name}") + (f"?{query}" if query else "")
     response = client.get(url)
     assert response.status_code == 200
     return response
@@ -50,8 +50,8 @@ def test_every_list_page_has_a_title_one_h1_and_export_links(client, okx, name):
     assert "<title>" in html
     assert "<main" in html
     export = name.replace("-list", "-export")
-    assert reverse(f"registry:{export}", kwargs={"format": "csv"}) in html
-    assert reverse(f"registry:{export}", kwargs={"format": "json"}) in html
+    assert reverse(f"public:{export}", kwargs={"format": "csv"}) in html
+    assert reverse(f"public:{export}", kwargs={"format": "json"}) in html
 
 
 def test_licence_list_shows_published_licences_with_partial_dates(client, okx):  # noqa: F811
@@ -60,7 +60,7 @@ def test_licence_list_shows_published_licences_with_partial_dates(client, okx): 
     html = response.content.decode()
     assert "February 2025" in html
     assert "1 February 2025" not in html
-    assert reverse("registry:license-detail", kwargs={"slug": "okx-mica-casp"}) in html
+    assert reverse("public:license-detail", kwargs={"slug": "okx-mica-casp"}) in html
 
 
 def test_drafts_never_appear_in_lists_or_facets(client, okx):  # noqa: F811
@@ -189,7 +189,7 @@ class TestSortAndPagination:
     def test_export_links_carry_the_filters_but_not_the_page(self, client, many):
         response = get(client, "license-list", "q=holder&page=2")
         assert query_of(response.context["csv_url"]) == {"q": ["holder"]}
-        assert response.context["json_url"].startswith(reverse("registry:license-export", kwargs={"format": "json"}))
+        assert response.context["json_url"].startswith(reverse("public:license-export", kwargs={"format": "json"}))
 
 
 class TestFacetsOverHttp:
@@ -262,13 +262,13 @@ SEARCH_WORD = {"license-list": "example", "audit-list": "example", "entity-list"
 def test_list_query_count_does_not_grow_with_rows(client, django_assert_max_num_queries, name, count):
     make_records(count)
     with django_assert_max_num_queries(MAX_QUERIES[name]):
-        response = client.get(reverse(f"registry:{name}"), {"q": SEARCH_WORD[name], "sort": "-jurisdiction"})
+        response = client.get(reverse(f"public:{name}"), {"q": SEARCH_WORD[name], "sort": "-jurisdiction"})
     assert response.status_code == 200
     # Every list holds at least ``count`` matching rows (entities add the group and the auditor).
     assert response.context["paginator"].count >= count
     assert len(response.context["object_list"]) == min(response.context["paginator"].count, 50)
     with django_assert_max_num_queries(MAX_WARM_QUERIES[name]):
-        again = client.get(reverse(f"registry:{name}"), {"q": SEARCH_WORD[name], "sort": "-jurisdiction"})
+        again = client.get(reverse(f"public:{name}"), {"q": SEARCH_WORD[name], "sort": "-jurisdiction"})
     assert again.content == response.content
 
 
@@ -278,7 +278,7 @@ def test_list_query_count_does_not_grow_with_rows(client, django_assert_max_num_
 def test_a_write_shows_at_once_although_counts_facets_and_pages_are_cached(client, name):
     """The list caches are keyed by the data version: the next request after any write recomputes them."""
     make_records(3)
-    url = reverse(f"registry:{name}")
+    url = reverse(f"public:{name}")
     before = client.get(url)
     assert client.get(url).context["paginator"].count == before.context["paginator"].count
     if name == "license-list":
@@ -303,13 +303,13 @@ def test_a_facet_shows_its_30_most_frequent_values_and_the_selected_one(client):
     def facet(response):
         return next(f for f in response.context["facets"] if f["param"] == "jurisdiction")
 
-    shown = facet(client.get(reverse("registry:entity-list")))
+    shown = facet(client.get(reverse("public:entity-list")))
     assert len(shown["values"]) == 30
     assert shown["more"] == 2
     assert {v["value"] for v in shown["values"]} == {j.code for j in jurisdictions[:30]}
-    assert "And 2 less frequent values" in client.get(reverse("registry:entity-list")).content.decode()
+    assert "And 2 less frequent values" in client.get(reverse("public:entity-list")).content.decode()
     rare = jurisdictions[-1].code
-    selected = facet(client.get(reverse("registry:entity-list"), {"jurisdiction": rare}))
+    selected = facet(client.get(reverse("public:entity-list"), {"jurisdiction": rare}))
     assert [v["value"] for v in selected["values"] if v["selected"]] == [rare]
 
 

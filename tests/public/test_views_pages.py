@@ -31,7 +31,7 @@ def test_home_counts_only_published_records(client):
     factories.LicenseFactory.create_batch(2)
     factories.DraftLicenseFactory()
     factories.LicenseFactory(citations=False)
-    response = client.get(reverse("registry:home"))
+    response = client.get(reverse("public:home"))
     counts = {label: count for label, count, _ in response.context["counts"]}
     assert counts["Licences"] == 2
     # Each published licence brings a published holder; the draft and uncited ones bring theirs too.
@@ -772,8 +772,8 @@ def test_every_page_has_title_one_h1_main_and_nav(client, group):
 
 
 def test_navigation_falls_back_to_plain_paths_for_undefined_url_names():
-    assert url_or("registry:home", "/fallback/") == "/"
-    assert url_or("registry:no-such-page", "/entities/") == "/entities/"
+    assert url_or("public:home", "/fallback/") == "/"
+    assert url_or("public:no-such-page", "/entities/") == "/entities/"
 
 
 # ---------------------------------------------------------------------------
@@ -856,7 +856,7 @@ def test_every_time_element_has_a_valid_html_datetime(client):
     licence = factories.LicenseFactory()
     licence.reference_number = "REF-2"
     licence.save()
-    pages = ["/", reverse("registry:change-list"), licence.get_absolute_url(), licence.holder.get_absolute_url()]
+    pages = ["/", reverse("public:change-list"), licence.get_absolute_url(), licence.holder.get_absolute_url()]
     for url in pages:
         values = re.findall(r'datetime="([^"]*)"', page(client, url))
         assert any("T" in value for value in values), url  # a moment is shown on each
@@ -867,18 +867,18 @@ def test_every_time_element_has_a_valid_html_datetime(client):
 def test_every_page_links_to_changes_open_data_and_the_api(client):
     html = page(client, "/")
     for name in ("change-list", "data-releases", "api-docs", "api-guide", "feed-changes"):
-        assert f'href="{reverse(f"registry:{name}")}"' in html, name
+        assert f'href="{reverse(f"public:{name}")}"' in html, name
     assert f'href="{reverse("sitemap")}"' in html
     assert '<link rel="icon" href="/favicon.ico"' in html
 
 
 def test_the_api_guide_is_a_page_of_the_site_with_the_guide_from_the_docs(client):
-    html = page(client, reverse("registry:api-guide"))
+    html = page(client, reverse("public:api-guide"))
     assert html.count("<h1>") == 1
     assert "<h1>Public API, feeds and &quot;as it stood on&quot;</h1>" in html
     assert "<h2>JSON API (<code>/api/</code>)</h2>" in html
     assert '<div class="table-wrap" role="region"' in html  # the endpoint table scrolls on a phone
-    assert f'href="{reverse("registry:api-docs")}"' in html
+    assert f'href="{reverse("public:api-docs")}"' in html
 
 
 # ---------------------------------------------------------------------------

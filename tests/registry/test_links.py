@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 from registry.links import detail_path
 
 DETAIL_PAGES = [
-    "registry:license-detail",
-    "registry:audit-detail",
-    "registry:entity-detail",
-    "registry:regulator-detail",
-    "registry:regime-detail",
-    "registry:source-detail",
+    "public:license-detail",
+    "public:audit-detail",
+    "public:entity-detail",
+    "public:regulator-detail",
+    "public:regime-detail",
+    "public:source-detail",
 ]
 
 
@@ -27,20 +27,20 @@ def test_detail_path_is_reverses_path(url_name, slug):
 def test_any_slug_gives_reverses_path_or_its_error(slug):
     """A slug the URL pattern refuses (loaded without validation, say) fails as ``reverse()`` fails."""
     try:
-        expected = reverse("registry:license-detail", kwargs={"slug": slug})
+        expected = reverse("public:license-detail", kwargs={"slug": slug})
     except NoReverseMatch:
         with pytest.raises(NoReverseMatch):
-            detail_path("registry:license-detail", slug)
+            detail_path("public:license-detail", slug)
     else:
-        assert detail_path("registry:license-detail", slug) == expected
+        assert detail_path("public:license-detail", slug) == expected
 
 
 def test_detail_path_follows_the_script_prefix():
     """Served under a path prefix (SCRIPT_NAME), links keep the prefix, as ``reverse()``'s do."""
-    assert detail_path("registry:entity-detail", "okx") == "/entities/okx/"
+    assert detail_path("public:entity-detail", "okx") == "/entities/okx/"
     set_script_prefix("/register/")
     try:
-        assert detail_path("registry:entity-detail", "okx") == "/register/entities/okx/"
+        assert detail_path("public:entity-detail", "okx") == "/register/entities/okx/"
     finally:
         set_script_prefix("/")
-    assert detail_path("registry:entity-detail", "okx") == "/entities/okx/"
+    assert detail_path("public:entity-detail", "okx") == "/entities/okx/"
