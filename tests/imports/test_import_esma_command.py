@@ -150,4 +150,3 @@ def test_a_dry_run_writes_nothing(countries):
     out = run(JANUARY, NCASP, "--dry-run")
     assert database_rows() == before
     assert [line.split(": ")[0] for line in out.splitlines()] == ["Dry run (nothing written)"] * 2
-
