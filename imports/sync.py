@@ -169,8 +169,9 @@ def sync_register(register: Register, *, url: str, publish: bool = False, progre
         return _refuse(state, register, fetched.body, reason, now)
     try:
         with transaction.atomic():
-            counts = prepared.run()
-            state.sha256, state.row_count, state.last_import = sha256, prepared.rows, now
+            counts = prepared.run()  # records the file's digest and row count
+            state.refresh_from_db()
+            state.last_import = now
             _succeeded(state, now, fetched)
     except Exception as error:  # the import's transaction is rolled back: record why, go on with the next file
         logger.exception("Import of %s from %s failed", name, url)

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from imports.models import RegisterFetch
 
 from . import IMPORTERS
 from .base import BaseImporter
@@ -191,12 +195,25 @@ class Prepared:
     importer: BaseImporter | None
 
     def run(self) -> Counts:
+        """Import the file; unless a dry run, it becomes its register's last good file for ``sync_esma``."""
         if self.importer is None:
             raise NoImporter(
                 f"{self.name}: the register of {self.register.title} ({self.register.code}) has no importer yet; "
                 "nothing was imported."
             )
-        return self.importer.run()
+        with transaction.atomic():
+            counts = self.importer.run()
+            if not self.importer.dry_run:
+                self._record()
+        return counts
+
+    def _record(self):
+        """Its digest and row count are what the next fetched file is compared with. The validators of the file
+        the sync last fetched no longer describe what was imported last: dropped, so the next run fetches again."""
+        state, _ = RegisterFetch.objects.get_or_create(register=self.register.code)
+        state.sha256, state.row_count, state.last_import = self.sha256, self.rows, timezone.now()
+        state.etag = state.last_modified = ""
+        state.save()
 
 
 def prepare(data: bytes, name: str, *, expected: Register | None = None, **options) -> Prepared:

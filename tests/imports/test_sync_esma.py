@@ -274,3 +274,20 @@ def test_the_admin_shows_quarantined_files_read_only_with_their_bytes(countries,
     assert client.get(reverse("admin:imports_quarantinedfile_add")).status_code == 403
     listing = client.get(reverse("admin:imports_registerfetch_changelist")).content.decode()
     assert "never" in listing and "is ESMA&#x27;s file of non-compliant entities" in listing
+
+
+def test_a_refused_file_an_operator_imports_by_hand_becomes_the_last_good_file(countries, esma_server, tmp_path):
+    esma_server.routes["/CASPS.csv"] = Route(JANUARY, etag='"v1"')
+    sync(esma_server, "CASP")
+    # ESMA really did drop half its rows: refused, until an operator who checked it imports it by hand.
+    esma_server.routes["/CASPS.csv"] = route = half_the_rows(JANUARY)
+    route.etag = '"v2"'
+    assert sync(esma_server, "CASP")[0] == 1
+    checked = tmp_path / "CASP20260130.csv"
+    checked.write_bytes(bytes(QuarantinedFile.objects.get().content))
+    call_command("import_esma", str(checked), "--publish", stdout=io.StringIO())
+    before = database_rows()
+    status, out = sync(esma_server, "CASP")
+    assert (status, database_rows()) == (0, before)
+    assert "unchanged: the same bytes (SHA-256) as the last file imported" in out
+    assert state().etag == '"v2"' and state().row_count == 73
