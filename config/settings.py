@@ -226,6 +226,15 @@ REGISTRY_RELEASE = os.environ.get("REGISTRY_RELEASE", "").strip()
 # warm_up). Off (DJANGO_WARM_UP=0) a process starts faster and each worker pays for its own first pages.
 WARM_UP = os.environ.get("DJANGO_WARM_UP", "1") != "0"
 
+# `manage.py sync_esma` (imports/sync.py, docs/operations.md). Where each of ESMA's register files is fetched from:
+# DJANGO_ESMA_REGISTER_URLS=CASP=https://mirror/CASPS.csv,NCASP=… overrides some; the others keep ESMA's published
+# addresses (imports/esma/registers.py).
+ESMA_REGISTER_URLS = dict(item.split("=", 1) for item in env_list("DJANGO_ESMA_REGISTER_URLS") if "=" in item)
+# Seconds to wait for ESMA's server (to connect, and between bytes) before the attempt counts as failed.
+ESMA_FETCH_TIMEOUT = float(os.environ.get("DJANGO_ESMA_FETCH_TIMEOUT", "60"))
+# A file with fewer rows than this fraction of the last one imported is refused (a truncated download).
+ESMA_MIN_ROW_FRACTION = float(os.environ.get("DJANGO_ESMA_MIN_ROW_FRACTION", "0.8"))
+
 # The public read-only API (opendata/api.py, docs/api.md): anonymous, JSON only, no sessions or CSRF.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -4,12 +4,13 @@ import logging
 from functools import lru_cache
 
 from django.contrib.staticfiles import finders
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connections
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
 
+from imports.sync import freshness
 from operations.security import admin_prefix
 
 logger = logging.getLogger(__name__)
@@ -18,19 +19,19 @@ logger = logging.getLogger(__name__)
 @never_cache
 @require_safe
 def healthz(request):
-    """200 when this process can run a query on the database, 503 otherwise.
+    """200 when this process can run a query on the database, 503 otherwise; with the age of each ESMA file's sync.
 
     The round-trip is what a load balancer needs to know: a worker that renders pages but cannot
-    reach the database answers every page with an error, so it must leave the pool.
+    reach the database answers every page with an error, so it must leave the pool. The round trip reads
+    when ``sync_esma`` last found each of ESMA's files current (``esma_sync``), for monitoring: an old sync
+    is an operator's alert, not a reason to take the worker out of the pool, so it never changes the status.
     """
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        esma_sync = freshness()
     except DatabaseError:
         logger.exception("Health check failed: the database did not answer")
         return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "esma_sync": esma_sync})
 
 
 @cache_control(max_age=86400, public=True)

@@ -56,6 +56,7 @@ from .write import Counts, importer_user
 __all__ = [
     "BaseImporter",
     "CaspImporter",
+    "IMPORTERS",
     "Counts",
     "MatchPlan",
     "NcaspImporter",
@@ -83,12 +84,15 @@ __all__ = [
 ]
 
 
+# The importer of each kind of file; imports/esma/registers.py names the kind of each of ESMA's registers.
+IMPORTERS: dict[str, type[BaseImporter]] = {"casps": CaspImporter, "ncasps": NcaspImporter}
+
+
 def import_file(kind: str, path_or_bytes, name: str | None = None, **options) -> Counts:
-    """Import a CASP (``kind="casps"``) or non-compliant-entities (``"ncasps"``) file."""
+    """Import a file of the kind named in :data:`IMPORTERS` (``"casps"``, ``"ncasps"``…)."""
     if isinstance(path_or_bytes, bytes | bytearray):
         data = bytes(path_or_bytes)
     else:
         data = Path(path_or_bytes).read_bytes()
         name = name or Path(path_or_bytes).name
-    importer = {"casps": CaspImporter, "ncasps": NcaspImporter}[kind]
-    return importer(data, name or "upload.csv", **options).run()
+    return IMPORTERS[kind](data, name or "upload.csv", **options).run()

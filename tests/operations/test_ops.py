@@ -23,6 +23,7 @@ from config.logging import GunicornJsonLogger, JsonFormatter
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
+ESMA_REGISTERS = ["CASP", "NCASP", "OTHER", "EMT", "ART"]
 
 
 @pytest.mark.django_db
@@ -30,7 +31,8 @@ def test_healthz_answers_ok_after_a_database_round_trip(client, django_assert_nu
     with django_assert_num_queries(1):
         response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    never = {"last_success": None, "age_seconds": None}
+    assert response.json() == {"status": "ok", "esma_sync": {code: never for code in ESMA_REGISTERS}}
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -317,3 +319,21 @@ def test_favicon_ico_answers_with_the_sites_icon(client):
         sizes.add(entry[0])
     assert {16, 32} <= sizes
     assert client.post("/favicon.ico").status_code in (403, 405)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_age_of_each_esma_files_last_successful_sync(client, django_assert_num_queries):
+    from django.utils import timezone
+
+    from imports.models import RegisterFetch
+
+    synced = timezone.now() - datetime.timedelta(hours=2)
+    RegisterFetch.objects.create(register="CASP", last_success=synced, last_error="")
+    RegisterFetch.objects.create(register="NCASP", last_attempt=synced, last_error="HTTP 500")
+    with django_assert_num_queries(1):
+        health = client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert health["esma_sync"]["CASP"]["last_success"] == synced.isoformat()
+    assert 7200 <= health["esma_sync"]["CASP"]["age_seconds"] < 7260
+    # Tried but never succeeded: no age, and still a healthy worker (an old sync is an alert, not an outage).
+    assert health["esma_sync"]["NCASP"] == {"last_success": None, "age_seconds": None}
