@@ -219,11 +219,14 @@ class RegisterChange(models.Model):
 
     @property
     def fields(self) -> list[FieldChange]:
-        """The columns this change touched (for a changed record), in the file's order."""
-        if self.kind != ChangeKind.CHANGED:
-            return []
-        columns = list(dict.fromkeys([*self.after, *self.before]))
-        return [FieldChange(c, self.before.get(c, ""), self.after.get(c, "")) for c in columns]
+        """What the change shows, column by column in the file's order: for a changed record, the cells that
+        changed; for one newly listed, each cell it was listed with; for one no longer listed, its last cells."""
+        if self.kind == ChangeKind.CHANGED:
+            columns = list(dict.fromkeys([*self.after, *self.before]))
+            return [FieldChange(c, self.before.get(c, ""), self.after.get(c, "")) for c in columns]
+        if self.kind == ChangeKind.LISTED:
+            return [FieldChange(c, "", value) for c, value in self.after.items() if value]
+        return [FieldChange(c, value, "") for c, value in self.before.items() if value]
 
     @property
     def end_date(self) -> str:

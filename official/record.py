@@ -175,6 +175,15 @@ def differences(old: dict, new: dict) -> list[RegisterChange]:
     return changes
 
 
+def _entity_country(register, values) -> str:
+    """The country the importer files an entity under: the LEI's country; for a CASP-like row, else the home state
+    (the non-compliant-entities importer leaves it blank: ESMA's member state there is the warning's)."""
+    country = normalise_country(values.get("ae_lei_cou_code"))
+    if country or register == Register.NCASP:
+        return country
+    return normalise_country(values.get("ae_homeMemberState"))
+
+
 def link_records(register, changes) -> list[RegisterChange]:
     """Point each change at our record: a CASP row's licence (by its key), another row's entity (LEI, name)."""
     if register == Register.CASP:
@@ -194,7 +203,7 @@ def link_records(register, changes) -> list[RegisterChange]:
                 "key": change.key,
                 "lei": normalise_lei(values.get("ae_lei"))[0],
                 "name": values.get("ae_lei_name") or values.get("ae_commercial_name", ""),
-                "jurisdiction": normalise_country(values.get("ae_lei_cou_code") or values.get("ae_homeMemberState")),
+                "jurisdiction": _entity_country(register, values),
             }
         )
     matches = match_entities(wanted) if wanted else {}
