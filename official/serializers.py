@@ -3,9 +3,9 @@ the CSV and JSON exports' table (``opendata.tables``) like every record type's."
 
 from __future__ import annotations
 
+from official.models import ChangeKind, RegisterChange
 from opendata.fields import AbsoluteURLField, Day, Display, Flag, Text
 from opendata.serializers import ChangesField, TableSerializer
-from official.models import ChangeKind, RegisterChange
 
 
 class RegisterChangeSerializer(TableSerializer):
@@ -25,7 +25,7 @@ class RegisterChangeSerializer(TableSerializer):
     end_date = Text(allow_blank=True, help_text="That end date, as ESMA wrote it (day/month/year).")
     changes = ChangesField(
         source="fields",
-        help_text="ESMA's cells, by column: the changed ones (old and new); all of a record listed or no longer listed.",
+        help_text="ESMA's cells by column: the changed ones (old, new); all of a record listed or no longer listed.",
     )
 
     class Meta:

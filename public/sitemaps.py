@@ -1,7 +1,6 @@
 """sitemap.xml: the published detail pages, each model's ``published()`` records only."""
 
 from django.contrib.sitemaps import Sitemap
-
 from django.urls import reverse
 
 from official.models import RegisterSnapshot
