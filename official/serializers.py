@@ -19,7 +19,7 @@ class RegisterChangeSerializer(TableSerializer):
         source="record_url", allow_blank=True, help_text="Our page for the record; empty when we hold none public."
     )
     row = Text(
-        source="row", allow_blank=True, help_text="The record's row in the snapshot's file (1 = first data row)."
+        allow_blank=True, allow_null=True, help_text="The record's row in the snapshot's file (1 = first data row)."
     )
     sets_end_date = Flag(help_text="ESMA published an authorisation end date for it in this snapshot.")
     end_date = Text(allow_blank=True, help_text="That end date, as ESMA wrote it (day/month/year).")

@@ -100,7 +100,6 @@ class ChangesPage(View):
         query = request.GET.copy()
         query.pop("page", None)
         suffix = f"?{query.urlencode()}" if query else ""
-        export = self.export_url(**kwargs)
         context = {
             "selection": selection,
             "form": selection.form,
@@ -108,13 +107,14 @@ class ChangesPage(View):
             "paginator": paginator,
             "object_list": paginator.page(number).object_list,
             "page_error": page_error,
-            "csv_url": export.replace(".FORMAT", ".csv") + suffix,
-            "json_url": export.replace(".FORMAT", ".json") + suffix,
+            "csv_url": self.export_url(format="csv", **kwargs) + suffix,
+            "json_url": self.export_url(format="json", **kwargs) + suffix,
             **selection.context,
         }
         return render(request, self.template_name, context)
 
-    def export_url(self, **kwargs) -> str:
+    def export_url(self, format, **kwargs) -> str:
+        """The address of this page's export as ``format`` (csv, json)."""
         raise NotImplementedError
 
     @staticmethod
@@ -175,8 +175,8 @@ class SnapshotView(ChangesPage):
             context={"snapshot": snapshot, "previous": previous, "register": snapshot.register},
         )
 
-    def export_url(self, register, date):
-        return reverse("official:snapshot-export", kwargs={"register": register, "date": date, "format": "FORMAT"})
+    def export_url(self, format, register, date):
+        return reverse("official:snapshot-export", kwargs={"register": register, "date": date, "format": format})
 
 
 class DiffView(ChangesPage):
@@ -208,8 +208,8 @@ class DiffView(ChangesPage):
             context={"register": register, "snapshots": snapshots, "older": older, "newer": newer},
         )
 
-    def export_url(self, register):
-        return reverse("official:diff-export", kwargs={"register": register, "format": "FORMAT"})
+    def export_url(self, format, register):
+        return reverse("official:diff-export", kwargs={"register": register, "format": format})
 
 
 class NewsView(ChangesPage):
@@ -229,8 +229,8 @@ class NewsView(ChangesPage):
             filename="esma-casp-authorisations" + (f"-{_kind(form)}" if _kind(form) else ""),
         )
 
-    def export_url(self):
-        return reverse("official:news-export", kwargs={"format": "FORMAT"})
+    def export_url(self, format):
+        return reverse("official:news-export", kwargs={"format": format})
 
 
 class IndexView(TemplateView):
