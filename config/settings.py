@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "history",
     "operations",
     "verification",
+    "official",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,9 @@
 """sitemap.xml: the published detail pages, each model's ``published()`` records only."""
 
 from django.contrib.sitemaps import Sitemap
+from django.urls import reverse
 
+from official.models import RegisterSnapshot
 from registry.models import Audit, Entity, License, Regime, Regulator, Source
 
 
@@ -45,6 +47,22 @@ class SourceSitemap(PublishedSitemap):
     priority = 0.3
 
 
+class OfficialSnapshotSitemap(Sitemap):
+    """ESMA's register history: its index, and each published snapshot's page of changes."""
+
+    changefreq = "weekly"
+    priority = 0.4
+
+    def items(self):
+        return ["index", *RegisterSnapshot.objects.published().order_by("register", "date")]
+
+    def location(self, item):
+        return reverse("official:index") if item == "index" else item.get_absolute_url()
+
+    def lastmod(self, item):
+        return None if item == "index" else item.imported_at
+
+
 SITEMAPS = {
     "entities": EntitySitemap,
     "regulators": RegulatorSitemap,
@@ -52,4 +70,5 @@ SITEMAPS = {
     "licences": LicenseSitemap,
     "audits": AuditSitemap,
     "sources": SourceSitemap,
+    "official": OfficialSnapshotSitemap,
 }

@@ -21,6 +21,7 @@ from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
 
 from history import as_of, feed
+from official import history as official_history
 from opendata import datasets, exports
 from opendata.paging import ExportPagination
 from opendata.serializers import (
@@ -533,6 +534,7 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
             sources=_distinct_sources(license.public_citations),
         )
         context["changes"] = feed.changes_for(self.object)
+        context["esma_history"] = official_history.for_license(license)
         return context
 
 

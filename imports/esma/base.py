@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from official import record as official_record
 from registry.dates import DatePrecision, PartialDate
 from registry.models import Entity, EntityAlias, EntityKind, Jurisdiction, Regulator, Source, SourceKind
 
@@ -40,6 +41,8 @@ class BaseImporter:
         try:
             with transaction.atomic():
                 self._run()
+                # The register's own history (official/): what this file changed since the previous one.
+                official_record.record_file(self.snapshot, self.source)
                 if self.dry_run:
                     raise DryRunRollback
         except DryRunRollback:

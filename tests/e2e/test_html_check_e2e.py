@@ -63,12 +63,18 @@ PAGES = {
     # Issue 17: an audit's chain of who vouches for it, and an entity's reserves over time (not in the seed).
     "audit-chain": "/audits/example-iso/",
     "entity-reserves": "/entities/example-exchange/",
+    # Issue 15: the official register's history (an earlier CASP snapshot is recorded beside the imported one).
+    "official-index": "/official/esma/",
+    "official-snapshot": "/official/esma/casp/2026-01-23/",
+    "official-diff": "/official/esma/casp/?from=2026-01-15&to=2026-01-23",
+    "official-news": "/official/esma/authorisations/",
 }
 
 
 def build_register(countries_fixture, esma_dir, releases: Path):
     load_seed_and_esma(countries_fixture, esma_dir)
     add_assurance_examples()
+    add_earlier_esma_snapshot(esma_dir)
     call_command("export_dataset", str(releases), stdout=io.StringIO())
 
 
@@ -87,6 +93,16 @@ def add_assurance_examples():
         factories.ReserveSnapshotFactory(
             audit=verification, as_of=f"2025-0{month}-01", assets=assets, liabilities=10_000, reserve_ratio=None
         )
+
+
+def add_earlier_esma_snapshot(esma_dir):
+    """ESMA's CASP file of 15 January in the register's history, so the diff and the news have changes to show."""
+    from imports.esma import read_snapshot
+    from official.record import record_file
+
+    data = (esma_dir / "CASP20260115.csv").read_bytes()
+    snapshot = read_snapshot(data, "CASP20260115.csv", "ac_lastupdate")
+    record_file(snapshot, factories.SourceFactory(title="ESMA interim MiCA register: CASPs (snapshot 15 January 2026)"))
 
 
 def esma_paths() -> dict[str, str]:
