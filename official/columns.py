@@ -15,15 +15,6 @@ class Register(models.TextChoices):
     ART = "art", "Asset-referenced token issuers"
 
 
-# A column these name makes a file that register's; checked in this order (an ART file has every EMT column).
-REGISTER_MARKERS = (
-    (Register.ART, "ae_credit_institution"),
-    (Register.EMT, "ae_exemption48_4"),
-    (Register.OTHER, "ae_offerCode_cou"),
-    (Register.NCASP, "ae_decision_date"),
-    (Register.CASP, "ac_serviceCode"),
-)
-
 # Columns whose cell is a ``|`` list: the same items in another order or spacing are not a change.
 LIST_COLUMNS = frozenset({"ac_serviceCode", "ac_serviceCode_cou", "ae_website", "ae_offerCode_cou", "wp_url_cou"})
 

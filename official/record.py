@@ -28,7 +28,7 @@ from imports.esma.parse import (
     parse_casp_rows,
     parse_ncasp_rows,
 )
-from official.columns import END_DATE_COLUMN, REGISTER_MARKERS, Register, same_value
+from official.columns import END_DATE_COLUMN, Register, same_value
 from official.models import ChangeKind, RegisterChange, RegisterSnapshot
 from registry.models import License
 
@@ -36,10 +36,15 @@ KEY_LENGTH = 200
 
 
 def register_of(snapshot) -> str | None:
-    """The register a parsed file (:class:`imports.esma.parse.Snapshot`) belongs to, from its header's columns."""
+    """The register a parsed file (:class:`imports.esma.parse.Snapshot`) belongs to, from its header's columns:
+    the importer's own rule (:func:`imports.esma.registers.recognise`); None for a file of no register."""
+    from imports.esma.registers import BadFile, recognise  # imports.esma.base imports this module
+
     header_line = next(csv.reader(io.StringIO(snapshot.text.lstrip("\ufeff"), newline="")), [])
-    header = {clean_text(cell) for cell in header_line}
-    return next((register for register, column in REGISTER_MARKERS if column in header), None)
+    try:
+        return Register(recognise([clean_text(cell) for cell in header_line], snapshot.name).code.lower())
+    except BadFile:
+        return None
 
 
 def record_file(snapshot, source) -> RegisterSnapshot | None:
