@@ -21,5 +21,6 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     # Before public.urls, whose catch-all answers 404 for any other path under /api/.
     path("", include("verification.urls")),
+    path("", include("watch.urls")),
     path("", include("public.urls")),
 ]
