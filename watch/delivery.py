@@ -70,6 +70,7 @@ class Summary:
     failed: int = 0
     given_up: int = 0
     paused: list[str] = field(default_factory=list)
+    paused_ids: set[int] = field(default_factory=set)
 
     def __str__(self):
         return (
@@ -101,6 +102,10 @@ def run(progress: Callable[[Delivery, Outcome], None] | None = None, limit: int 
         if not claimed:
             break
         for delivery in claimed:
+            if delivery.subscription_id in summary.paused_ids:
+                # Paused earlier in this run: its deliveries wait, unleased, for staff to resume it.
+                Delivery.objects.filter(pk=delivery.pk, claim=token).update(claim=None, claimed_until=None)
+                continue
             outcome = attempt(delivery, token, summary)
             done += 1
             if progress:
@@ -197,6 +202,7 @@ def _count(subscription, outcome, at, summary):
     ).update(status=SubscriptionStatus.PAUSED, paused_at=at)
     if paused:
         summary.paused.append(str(subscription))
+        summary.paused_ids.add(subscription.pk)
 
 
 def send(delivery: Delivery) -> Outcome:
