@@ -79,7 +79,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
         resumed = queryset.filter(status=SubscriptionStatus.PAUSED).update(
             status=SubscriptionStatus.ACTIVE, consecutive_failures=0, paused_at=None
         )
-        self.message_user(request, f"{resumed} subscription(s) resumed: their waiting deliveries go out on the next run.")
+        self.message_user(
+            request, f"{resumed} subscription(s) resumed: their waiting deliveries go out on the next run."
+        )
 
     @admin.action(description="Give the selected webhook a new signing secret")
     def rotate_secret(self, request, queryset):

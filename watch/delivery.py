@@ -242,7 +242,9 @@ def send_webhook(delivery: Delivery) -> Outcome:
     subscription = delivery.subscription
     body = json.dumps(body_of(delivery.event), sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(
+    if not subscription.url.lower().startswith(("https://", "http://")):
+        return Outcome(False, None, "The webhook URL must start with https:// or http://.")
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
         subscription.url,
         data=body,
         method="POST",

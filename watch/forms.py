@@ -7,7 +7,11 @@ from django import forms
 from registry.models import Entity, Jurisdiction
 from watch.events import RECORD_TYPES
 
-WHAT_CHOICES = (("entity", "An entity and its affiliates"), ("jurisdiction", "A jurisdiction"), ("record_type", "A whole record type"))
+WHAT_CHOICES = (
+    ("entity", "An entity and its affiliates"),
+    ("jurisdiction", "A jurisdiction"),
+    ("record_type", "A whole record type"),
+)
 
 
 class SubscribeForm(forms.Form):
@@ -57,8 +61,9 @@ class SubscribeForm(forms.Form):
             if len(found) != 1:
                 self.add_error(
                     "entity",
-                    "No published entity has this name." if not found else "Several entities have this name: "
-                    "use “Watch this” on the page of the one you mean.",
+                    "No published entity has this name."
+                    if not found
+                    else "Several entities have this name: use “Watch this” on the page of the one you mean.",
                 )
                 return None
             found = found[0]

@@ -66,7 +66,9 @@ def _entity_matches(events, by_entity):
         Entity._base_manager.filter(pk__in={p for p in parents.values() if p}).values_list("pk", "parent_id")
     )
     for watched in {e for e in entities | set(parents.values()) | set(grandparents.values()) if e in by_entity}:
-        reached = set(Entity.objects.with_affiliates(Entity(pk=watched)).filter(pk__in=entities).values_list("pk", flat=True))
+        reached = set(
+            Entity.objects.with_affiliates(Entity(pk=watched)).filter(pk__in=entities).values_list("pk", flat=True)
+        )
         for event in events:
             if event.entity_id in reached:
                 yield event, watched

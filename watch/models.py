@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from watch.events import EVENT_KINDS, RECORD_TYPES
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that makes a leaked secret recognisable, not a secret
 
 
 class Channel(models.TextChoices):
@@ -59,7 +59,10 @@ class Subscription(models.Model):
     channel = models.CharField(max_length=7, choices=Channel.choices, help_text="Webhook or email.")
     name = models.CharField(max_length=200, blank=True, help_text="Whom it is for (webhooks); shown to staff only.")
     url = models.URLField(
-        "webhook URL", max_length=500, blank=True, help_text="Where events are POSTed (webhooks only); https in production."
+        "webhook URL",
+        max_length=500,
+        blank=True,
+        help_text="Where events are POSTed (webhooks only).",
     )
     email = models.EmailField(blank=True, help_text="Where events are emailed (email subscriptions only).")
     secret = models.CharField(
@@ -102,9 +105,7 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["-created_at", "pk"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(channel__in=Channel.values), name="watch_subscription_channel_valid"
-            ),
+            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="watch_subscription_channel_valid"),
             models.CheckConstraint(
                 condition=Q(status__in=SubscriptionStatus.values), name="watch_subscription_status_valid"
             ),
@@ -292,7 +293,9 @@ class DeliveryQuerySet(models.QuerySet):
         Conditions on the row's own columns only, so an UPDATE filtered by them is re-checked on the row it
         locks (watch/delivery.py ``claim``).
         """
-        return self.filter(status=DeliveryStatus.PENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        return self.filter(status=DeliveryStatus.PENDING).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        )
 
 
 class Delivery(models.Model):

@@ -46,8 +46,7 @@ def _history(key):
 def mark() -> dict:
     """The newest history row of each watched table, now: what :func:`emit` reads after."""
     return {
-        key: _history(key).objects.aggregate(newest=Max("history_id"))["newest"] or 0
-        for key in (*TRACK_KEYS, WARNINGS)
+        key: _history(key).objects.aggregate(newest=Max("history_id"))["newest"] or 0 for key in (*TRACK_KEYS, WARNINGS)
     }
 
 
@@ -66,7 +65,9 @@ def emit(since: dict) -> list[Event]:
         track = feed.TRACKS_BY_KEY[key]
         rows = feed.visible_rows(track).filter(history_id__gt=since.get(key, 0))
         record = track.parent_field and f"{track.parent_field}_id" or "id"
-        found = list(rows.order_by("history_date", "history_id").values("history_id", "history_date", "history_type", record))
+        found = list(
+            rows.order_by("history_date", "history_id").values("history_id", "history_date", "history_type", record)
+        )
         for start in range(0, len(found), BATCH_SIZE):
             events += _events_of(track, found[start : start + BATCH_SIZE], record)
     events += _new_warnings(since.get(WARNINGS, 0))

@@ -86,7 +86,7 @@ def test_the_webhook_is_signed_with_the_secret_shown_once(receiver):
     licence = publish_licence()
     summary = delivery.run()
     assert summary.delivered == 1
-    (headers, body), = receiver.requests
+    ((headers, body),) = receiver.requests
     signed = headers["X-Registry-Timestamp"].encode() + b"." + body
     expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Registry-Signature"], expected)
@@ -102,7 +102,7 @@ def test_a_tampered_body_does_not_verify(receiver):
     subscription = webhook(receiver.url)
     publish_licence()
     delivery.run()
-    (headers, body), = receiver.requests
+    ((headers, body),) = receiver.requests
     forged = headers["X-Registry-Timestamp"].encode() + b"." + body.replace(b"license.new", b"license.old")
     assert headers["X-Registry-Signature"] != (
         "sha256=" + hmac.new(subscription.secret.encode(), forged, hashlib.sha256).hexdigest()
@@ -165,9 +165,9 @@ def test_a_late_answer_from_a_worker_whose_lease_was_taken_over_changes_nothing(
     webhook(receiver.url)
     publish_licence()
     delivery.dispatch()
-    (stale, ), stale_token = delivery.claim(10)
+    (stale,), stale_token = delivery.claim(10)
     Delivery.objects.update(claimed_until=timezone.now() - datetime.timedelta(seconds=1))
-    (fresh, ), fresh_token = delivery.claim(10)
+    (fresh,), fresh_token = delivery.claim(10)
     delivery.attempt(fresh, fresh_token)
     delivery.attempt(stale, stale_token)  # the first worker wakes up and sends too
     item = Delivery.objects.get()

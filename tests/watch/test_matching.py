@@ -45,7 +45,11 @@ def test_an_entity_watch_covers_the_entity_and_its_affiliates_two_levels_down():
     # Watching an affiliate does not reach up to its group.
     assert sorted(reached(watching_affiliate)) == sorted([("license.new", child.pk), ("license.new", deep.pk)])
     # The page's rule and the watch's agree.
-    page = set(models.License.objects.filter(holder__in=models.Entity.objects.with_affiliates(group)).values_list("pk", flat=True))
+    page = set(
+        models.License.objects.filter(holder__in=models.Entity.objects.with_affiliates(group)).values_list(
+            "pk", flat=True
+        )
+    )
     assert {pk for _, pk in reached(watching_group)} == page
 
 

@@ -126,21 +126,19 @@ def test_a_warning_published_again_is_not_new(reviewer):
     assert kinds() == []
 
 
+def report_after(earlier, issued_on):
+    return factories.DraftAuditFactory(subject=earlier.subject, standard=earlier.standard, issued_on=issued_on)
+
+
 def test_publishing_a_later_certificate_supersedes_the_earlier_one(curator, reviewer):
     earlier = factories.AuditFactory(issued_on=datetime.date(2024, 5, 1))
-    later = drafted(
-        factories.DraftAuditFactory(subject=earlier.subject, standard=earlier.standard, issued_on=datetime.date(2025, 6, 1)),
-        curator,
-    )
+    later = drafted(report_after(earlier, datetime.date(2025, 6, 1)), curator)
     review.publish(later, reviewer=reviewer)
     event = Event.objects.get(kind="certificate.superseded")
     assert (event.record_id, event.entity) == (earlier.pk, earlier.subject)
     assert event.payload["changes"][0]["field"] == "Superseded by"
     # Publishing yet another report later does not announce the first one twice.
-    third = drafted(
-        factories.DraftAuditFactory(subject=earlier.subject, standard=earlier.standard, issued_on=datetime.date(2026, 1, 1)),
-        curator,
-    )
+    third = drafted(report_after(earlier, datetime.date(2026, 1, 1)), curator)
     review.publish(third, reviewer=reviewer)
     superseded = Event.objects.filter(kind="certificate.superseded")
     assert sorted(superseded.values_list("record_id", flat=True)) == [earlier.pk, later.pk]

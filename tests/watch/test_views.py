@@ -26,8 +26,11 @@ def subscribe(client, **data):
 
 
 def link_in(message):
-    return re.search(r"https?://\S+", message.body).group(0).split("testserver", 1)[-1].replace(
-        "http://localhost:8000", ""
+    return (
+        re.search(r"https?://\S+", message.body)
+        .group(0)
+        .split("testserver", 1)[-1]
+        .replace("http://localhost:8000", "")
     )
 
 
@@ -147,6 +150,8 @@ def test_bad_input_is_a_clear_message_never_a_500(client, entity, data, field_er
     assert mail.outbox == []
 
 
-@pytest.mark.parametrize("query", ["?entity=does-not-exist", "?jurisdiction=%00%ff", "?record_type=<script>", "?entity="])
+@pytest.mark.parametrize(
+    "query", ["?entity=does-not-exist", "?jurisdiction=%00%ff", "?record_type=<script>", "?entity="]
+)
 def test_bad_preselections_show_the_form(client, query):
     assert client.get(reverse("watch:subscribe") + query).status_code == 200
