@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
 from registry.models import Entity, Jurisdiction
@@ -14,6 +16,19 @@ WHAT_CHOICES = (
 )
 
 
+class CodeChoiceField(forms.ModelChoiceField):
+    """A jurisdiction by its code; a value no code can be (PostgreSQL refuses NUL bytes) is simply not a choice."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not CODE.fullmatch(value):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+CODE = re.compile(r"[A-Za-z0-9-]{0,10}")
+SLUG = re.compile(r"[-a-z0-9_]{1,120}")
+
+
 class SubscribeForm(forms.Form):
     email = forms.EmailField(label="Your email address", max_length=254)
     what = forms.ChoiceField(label="What to watch", choices=WHAT_CHOICES, widget=forms.RadioSelect, initial="entity")
@@ -23,7 +38,7 @@ class SubscribeForm(forms.Form):
         max_length=300,
         help_text="Its name, or the last part of its address on this site (use “Watch this” on its page).",
     )
-    jurisdiction = forms.ModelChoiceField(
+    jurisdiction = CodeChoiceField(
         label="Jurisdiction",
         required=False,
         queryset=Jurisdiction.objects.exclude(kind="subdivision").order_by("name"),
@@ -56,7 +71,8 @@ class SubscribeForm(forms.Form):
             self.add_error("entity", "Name the entity to watch.")
             return None
         published = Entity.objects.published()
-        found = published.filter(slug=text.lower()).first() or list(published.filter(name__iexact=text)[:2])
+        by_slug = published.filter(slug=text.lower()).first() if SLUG.fullmatch(text.lower()) else None
+        found = by_slug or list(published.filter(name__iexact=text)[:2])
         if isinstance(found, list):
             if len(found) != 1:
                 self.add_error(

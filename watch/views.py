@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from registry.models import Entity, Jurisdiction
 from watch import signing as watch_signing
 from watch.delivery import absolute
-from watch.forms import SubscribeForm, describe
+from watch.forms import CODE, SLUG, SubscribeForm, describe
 from watch.models import Channel, Subscription, SubscriptionStatus, Watch
 
 BAD_LINK = (
@@ -47,14 +47,15 @@ class SubscribeView(View):
     def get(self, request):
         initial, note = {}, ""
         if request.GET.get("entity"):
-            entity = Entity.objects.published().filter(slug=request.GET["entity"].lower()[:120]).first()
+            slug = request.GET["entity"].lower()
+            entity = Entity.objects.published().filter(slug=slug).first() if SLUG.fullmatch(slug) else None
             if entity:
                 initial = {"what": "entity", "entity": entity.name}
             else:
                 note = "No published entity has that address: name the entity below."
         elif request.GET.get("jurisdiction"):
-            code = request.GET["jurisdiction"].upper()[:10]
-            if Jurisdiction.objects.filter(code=code).exclude(kind="subdivision").exists():
+            code = request.GET["jurisdiction"].upper()
+            if CODE.fullmatch(code) and Jurisdiction.objects.filter(code=code).exclude(kind="subdivision").exists():
                 initial = {"what": "jurisdiction", "jurisdiction": code}
             else:
                 note = "No jurisdiction has that code: choose one below."

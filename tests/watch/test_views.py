@@ -141,6 +141,8 @@ def test_an_expired_confirmation_link_says_so(client, entity, settings):
         ({"what": "record_type", "record_type": "rumours"}, "Select a valid choice"),
         ({"what": "everything"}, "Select a valid choice"),
         ({"what": "entity", "entity": "x" * 5000}, "Ensure this value has at most 300 characters"),
+        ({"what": "entity", "entity": "okx\x00"}, "Null characters are not allowed"),
+        ({"what": "jurisdiction", "jurisdiction": "M\x00"}, "Select a valid choice"),
     ],
 )
 def test_bad_input_is_a_clear_message_never_a_500(client, entity, data, field_error):
@@ -151,7 +153,7 @@ def test_bad_input_is_a_clear_message_never_a_500(client, entity, data, field_er
 
 
 @pytest.mark.parametrize(
-    "query", ["?entity=does-not-exist", "?jurisdiction=%00%ff", "?record_type=<script>", "?entity="]
+    "query", ["?entity=does-not-exist", "?entity=okx%00", "?jurisdiction=%00%ff", "?record_type=<script>", "?entity="]
 )
 def test_bad_preselections_show_the_form(client, query):
     assert client.get(reverse("watch:subscribe") + query).status_code == 200
