@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "operations",
     "verification",
     "official",
+    "watch",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,36 @@ VERIFY_KEY_THROTTLE = os.environ.get("DJANGO_VERIFY_KEY_THROTTLE", "600/minute")
 VERIFY_THROTTLE, VERIFY_KEY_THROTTLE = (
     None if rate.lower() in {"", "off", "0"} else rate for rate in (VERIFY_THROTTLE, VERIFY_KEY_THROTTLE)
 )
+# Watchlists (watch/, docs/operations.md "Notifications"): webhooks and emails when a watched record changes.
+# The site's address as subscribers reach it: links in emails and webhook bodies are absolute.
+SITE_URL = os.environ.get("DJANGO_SITE_URL", "http://localhost:8000").strip().rstrip("/")
+# `manage.py deliver_notifications`: a subscription is paused after this many failed attempts in a row; a delivery
+# is given up after WATCH_MAX_ATTEMPTS; retries wait WATCH_RETRY_BASE_SECONDS, doubling each time up to the cap.
+WATCH_PAUSE_AFTER_FAILURES = int(os.environ.get("DJANGO_WATCH_PAUSE_AFTER", "10"))
+WATCH_MAX_ATTEMPTS = int(os.environ.get("DJANGO_WATCH_MAX_ATTEMPTS", "12"))
+WATCH_RETRY_BASE_SECONDS = int(os.environ.get("DJANGO_WATCH_RETRY_BASE_SECONDS", "60"))
+WATCH_RETRY_MAX_SECONDS = 6 * 60 * 60
+WATCH_WEBHOOK_TIMEOUT = int(os.environ.get("DJANGO_WATCH_WEBHOOK_TIMEOUT", "10"))
+# A worker's lease on a delivery it is attempting: longer than any attempt (the timeout), so only a dead worker's
+# lease runs out, and the next run takes the delivery again.
+WATCH_LEASE_SECONDS = max(5 * WATCH_WEBHOOK_TIMEOUT, 60)
+# A certificate that expired is announced when it was current this many days before (a stopped timer catches up).
+WATCH_EXPIRY_LOOKBACK_DAYS = int(os.environ.get("DJANGO_WATCH_EXPIRY_LOOKBACK_DAYS", "7"))
+# How long an emailed confirmation link stays valid.
+WATCH_CONFIRM_MAX_AGE = datetime.timedelta(days=7)
+
+# Email: printed to the console unless an SMTP server is configured (DJANGO_EMAIL_HOST).
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "Compliance Registry <registry@localhost>")
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 20
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Compliance Registry API",
     # Markdown: Swagger UI renders the link. The guide is docs/api.md, published at /about/api/.

@@ -22,5 +22,6 @@ urlpatterns = [
     # Before public.urls, whose catch-all answers 404 for any other path under /api/.
     path("", include("verification.urls")),
     path("", include("official.urls")),
+    path("", include("watch.urls")),
     path("", include("public.urls")),
 ]

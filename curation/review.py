@@ -46,6 +46,7 @@ from django.utils import timezone
 from simple_history.utils import get_m2m_reverse_field_name
 
 from registry.models import VISIBILITY_RULES, Publication, Revision, RevisionStatus, Source, path_model, visibility_rule
+from watch import outbox
 
 
 class ConflictError(ValidationError):
@@ -275,7 +276,8 @@ def publish(obj, *, reviewer, reason: str = "Published after review", together=(
             raise PermissionDenied(
                 f"You made the last edit to “{record}”: another reviewer must publish it. Nothing was published."
             )
-    with transaction.atomic():
+    # Watchers are told of what went public, in this transaction (watch/outbox.py).
+    with transaction.atomic(), outbox.recording():
         hidden = _dependants([*drafts, obj], public=False)
         for record in drafts:
             _put_live(record, reviewer, f"Published with “{obj}”: {reason}")
@@ -315,7 +317,7 @@ def publish_as_operator(records, *, reason: str, user, at=None, save=None):
         raise ValidationError("Say why the records are published: the history keeps the reason.")
     records = list(records)
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), outbox.recording():
         hidden = _dependants([r for r in records if r.pk is not None and not r.is_published], public=False)
         for record in records:
             record.publication_status = Publication.PUBLISHED
@@ -384,7 +386,7 @@ def unpublish(obj, *, reviewer, reason: str):
     _refuse(_unpublish_check, obj, reviewer)
     if not reason:
         raise ValidationError("Say why the record is taken off the public site.")
-    with transaction.atomic():
+    with transaction.atomic(), outbox.recording():
         public = _dependants([obj], public=True)
         obj.publication_status = Publication.DRAFT
         obj.last_edited_by = reviewer
@@ -687,7 +689,7 @@ def approve(revision, *, reviewer, note: str = ""):
     Raises ObjectDoesNotExist when the record was deleted since.
     """
     _refuse(_decision_check, revision, reviewer)
-    with transaction.atomic():
+    with transaction.atomic(), outbox.recording():
         model = revision.content_type.model_class()
         obj = model._base_manager.select_for_update().get(pk=revision.object_id)
         if obj.version != revision.base_version:

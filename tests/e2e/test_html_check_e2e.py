@@ -68,6 +68,10 @@ PAGES = {
     "official-snapshot": "/official/esma/casp/2026-01-23/",
     "official-diff": "/official/esma/casp/?from=2026-01-15&to=2026-01-23",
     "official-news": "/official/esma/authorisations/",
+    # Issue 16 (watch): the subscribe form with an entity chosen, a confirmation link's page, an unsubscription.
+    "watch-subscribe": "/watch/?entity=okx",
+    "watch-confirm": None,
+    "watch-unsubscribed": None,
 }
 
 
@@ -117,6 +121,22 @@ def esma_paths() -> dict[str, str]:
     }
 
 
+def watch_paths() -> dict[str, str]:
+    """The pages a signed link opens: confirming a subscription to OKX, and unsubscribing one."""
+    from django.urls import reverse
+
+    from watch.models import Subscription
+    from watch.signing import confirm_token, unsubscribe_token
+
+    subscription = Subscription.objects.create(channel="email", email="analyst@bank.example")
+    return {
+        "watch-confirm": reverse(
+            "watch:confirm", kwargs={"token": confirm_token("analyst@bank.example", ("entity", "okx"))}
+        ),
+        "watch-unsubscribed": reverse("watch:unsubscribe", kwargs={"token": unsubscribe_token(subscription)}),
+    }
+
+
 def fetch(url: str) -> str:
     # Loopback only: no proxy from the environment.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -137,7 +157,7 @@ def site(django_db_setup, django_db_blocker, countries_fixture, esma_dir, tmp_pa
         server = None
         try:
             build_register(countries_fixture, esma_dir, releases)
-            paths = {**PAGES, **esma_paths()}
+            paths = {**PAGES, **esma_paths(), **watch_paths()}
             server = LiveServer("localhost")
             yield server.url, paths
         finally:

@@ -1,0 +1,197 @@
+"""Events written by curation.review, in the transaction of the change (watch/outbox.py)."""
+
+import datetime
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from curation import review
+from registry import models
+from registry.dates import DatePrecision
+from tests import factories
+from watch import outbox
+from watch.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def drafted(record, user):
+    return review.save_edit(record, user=user, reason="From the source", base_version=record.version)
+
+
+def kinds(**filters):
+    return sorted(Event.objects.filter(**filters).values_list("kind", flat=True))
+
+
+@pytest.fixture
+def curator():
+    return factories.CuratorFactory()
+
+
+@pytest.fixture
+def reviewer():
+    return factories.ReviewerFactory()
+
+
+def test_publishing_a_licence_writes_a_new_licence_event_about_its_holder(curator, reviewer):
+    licence = drafted(factories.DraftLicenseFactory(), curator)
+    assert kinds() == []
+    review.publish(licence, reviewer=reviewer)
+    event = Event.objects.get()
+    assert (event.kind, event.record_type, event.record_id, event.entity) == (
+        "license.new",
+        "license",
+        licence.pk,
+        licence.holder,
+    )
+    assert event.payload["url"] == licence.get_absolute_url()
+    assert event.payload["label"].startswith(licence.holder.name)
+
+
+def test_a_publish_rolled_back_leaves_no_event(curator, reviewer):
+    licence = drafted(factories.DraftLicenseFactory(), curator)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        review.publish(licence, reviewer=reviewer)
+        assert kinds() == ["license.new"]  # written inside the transaction…
+        raise RuntimeError("the request failed after publishing")
+    assert kinds() == []  # …and gone with it
+    assert not models.License.objects.published().filter(pk=licence.pk).exists()
+
+
+def test_a_licence_that_waits_for_its_holder_is_new_when_the_holder_is_published(curator, reviewer):
+    holder = drafted(factories.DraftEntityFactory(), curator)
+    licence = factories.LicenseFactory(holder=holder)  # published, but hidden while its holder is a draft
+    assert kinds() == []
+    review.publish(holder, reviewer=reviewer)
+    assert list(Event.objects.values_list("kind", "record_id")) == [("license.new", licence.pk)]
+
+
+def test_unpublishing_a_licence_writes_a_withdrawn_event(reviewer):
+    licence = factories.LicenseFactory()
+    review.unpublish(licence, reviewer=reviewer, reason="The regulator revoked it")
+    event = Event.objects.get()
+    assert (event.kind, event.record_id, event.payload["url"]) == ("license.withdrawn", licence.pk, "")
+
+
+def test_an_approved_status_change_writes_a_status_event_with_old_and_new(curator, reviewer):
+    licence = factories.LicenseFactory()
+    revision = review.propose(
+        licence,
+        author=curator,
+        reason="The regulator revoked it",
+        base_version=licence.version,
+        fields={"status": models.LicenseStatus.REVOKED},
+    )
+    review.approve(revision, reviewer=reviewer)
+    event = Event.objects.get()
+    assert event.kind == "license.status_changed"
+    assert {"field": "Status", "old": "Active", "new": "Revoked"} in event.payload["changes"]
+    assert event.payload["reason"] == "The regulator revoked it"
+
+
+def test_an_approved_edit_of_another_field_writes_no_event(curator, reviewer):
+    licence = factories.LicenseFactory()
+    revision = review.propose(
+        licence, author=curator, reason="Typo", base_version=licence.version, fields={"reference_number": "X-1"}
+    )
+    review.approve(revision, reviewer=reviewer)
+    assert kinds() == []
+
+
+def warning_about(entity, source):
+    return models.WarningNotice.objects.create(
+        slug=f"warning-{entity.slug}",
+        entity=entity,
+        jurisdiction=factories.JurisdictionFactory(code="MT", name="Malta"),
+        source=source,
+    )
+
+
+def test_publishing_a_warning_notice_writes_a_new_warning_event(curator, reviewer):
+    notice = drafted(warning_about(factories.EntityFactory(), factories.SourceFactory()), curator)
+    review.publish(notice, reviewer=reviewer)
+    event = Event.objects.get()
+    assert (event.kind, event.record_id, event.entity) == ("warning.new", notice.pk, notice.entity)
+
+
+def test_a_warning_published_again_is_not_new(reviewer):
+    notice = warning_about(factories.EntityFactory(), factories.SourceFactory())
+    models.WarningNotice.objects.filter(pk=notice.pk).update(publication_status=models.Publication.PUBLISHED)
+    notice.refresh_from_db()
+    notice.save()  # a history row while public: it was public before any event could be written
+    review.unpublish(notice, reviewer=reviewer, reason="Checked the wrong list")
+    notice.refresh_from_db()
+    review.publish(notice, reviewer=factories.ReviewerFactory())
+    assert kinds() == []
+
+
+def report_after(earlier, issued_on):
+    return factories.DraftAuditFactory(subject=earlier.subject, standard=earlier.standard, issued_on=issued_on)
+
+
+def test_publishing_a_later_certificate_supersedes_the_earlier_one(curator, reviewer):
+    earlier = factories.AuditFactory(issued_on=datetime.date(2024, 5, 1))
+    later = drafted(report_after(earlier, datetime.date(2025, 6, 1)), curator)
+    review.publish(later, reviewer=reviewer)
+    event = Event.objects.get(kind="certificate.superseded")
+    assert (event.record_id, event.entity) == (earlier.pk, earlier.subject)
+    assert event.payload["changes"][0]["field"] == "Superseded by"
+    # Publishing yet another report later does not announce the first one twice.
+    third = drafted(report_after(earlier, datetime.date(2026, 1, 1)), curator)
+    review.publish(third, reviewer=reviewer)
+    superseded = Event.objects.filter(kind="certificate.superseded")
+    assert sorted(superseded.values_list("record_id", flat=True)) == [earlier.pk, later.pk]
+
+
+def test_an_approved_suspension_writes_a_certificate_status_event(curator, reviewer):
+    audit = factories.AuditFactory()
+    source = factories.SourceFactory()
+    revision = review.propose(
+        audit,
+        author=curator,
+        reason="The certification body suspended it",
+        base_version=audit.version,
+        inlines={
+            "registry.AuditStatusChange": {
+                "create": [
+                    {
+                        "status": "suspended",
+                        "effective_on": "2025-06-01",
+                        "effective_on_precision": DatePrecision.DAY,
+                        "source_id": source.pk,
+                        "quote": "suspended",
+                    }
+                ]
+            }
+        },
+    )
+    review.approve(revision, reviewer=reviewer)
+    assert kinds() == ["certificate.status_changed"]
+    assert Event.objects.get().record_id == audit.pk
+
+
+def test_the_operators_publish_writes_events(curator):
+    licence = drafted(factories.DraftLicenseFactory(), curator)
+    review.publish_as_operator([licence], reason="ESMA register import, published by the operator", user=curator)
+    assert kinds() == ["license.new"]
+
+
+def test_an_expired_certificate_is_announced_once():
+    today = timezone.localdate()
+    audit = factories.AuditFactory(
+        issued_on=today - datetime.timedelta(days=400),
+        issued_on_precision=DatePrecision.DAY,
+        valid_until=today - datetime.timedelta(days=1),
+        valid_until_precision=DatePrecision.DAY,
+    )
+    long_gone = factories.AuditFactory(  # expired long before: the register never saw it go
+        issued_on=datetime.date(2019, 1, 1),
+        issued_on_precision=DatePrecision.DAY,
+        valid_until=datetime.date(2020, 1, 1),
+        valid_until_precision=DatePrecision.DAY,
+    )
+    outbox.emit_expired()
+    outbox.emit_expired()
+    assert list(Event.objects.values_list("kind", "record_id")) == [("certificate.expired", audit.pk)]
+    assert long_gone.pk not in Event.objects.values_list("record_id", flat=True)

@@ -1,0 +1,133 @@
+"""Staff manage webhook subscriptions here (a webhook may belong to an API-key holder) and read the delivery log.
+
+A webhook's signing secret is shown once, on the page that answers its creation or its rotation. Email
+subscriptions are created only by their owners' confirmation (double opt-in), never here.
+"""
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from watch.events import EVENT_KINDS
+from watch.models import Channel, Delivery, DeliveryAttempt, Event, Subscription, SubscriptionStatus, Watch
+
+
+class WatchInline(admin.TabularInline):
+    model = Watch
+    extra = 1
+    autocomplete_fields = ("entity",)
+    fields = ("entity", "jurisdiction", "record_type")
+
+
+class AttemptInline(admin.TabularInline):
+    """The subscription's delivery log, newest first."""
+
+    model = DeliveryAttempt
+    fk_name = "subscription"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("at", "delivery", "number", "succeeded", "status_code", "error")
+    readonly_fields = fields
+    ordering = ("-at", "-pk")
+    verbose_name_plural = "delivery log"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("delivery__event")
+
+
+def show_secret(model_admin, request, subscription, secret, title):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "record": subscription,
+        "secret": secret,
+    }
+    response = TemplateResponse(request, "admin/watch/subscription/secret.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "channel", "status", "consecutive_failures", "api_key", "created_at")
+    list_filter = ("channel", "status")
+    search_fields = ("name", "url", "email")
+    readonly_fields = ("channel", "email", "consecutive_failures", "created_at", "paused_at", "unsubscribed_at")
+    inlines = (WatchInline, AttemptInline)
+    actions = ("resume", "rotate_secret")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "url", "api_key")
+        if obj.channel == Channel.EMAIL:
+            return ("channel", "email", "status", "consecutive_failures", "created_at", "paused_at", "unsubscribed_at")
+        return ("channel", "name", "url", "api_key", "status", "consecutive_failures", "created_at", "paused_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.channel = Channel.WEBHOOK
+            # Kept on the request only, for response_add: shown once, never logged.
+            request._new_secret = obj.new_secret()
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return show_secret(self, request, obj, request._new_secret, "Webhook subscription created")
+
+    @admin.action(description="Resume the selected subscriptions (after fixing the receiver)")
+    def resume(self, request, queryset):
+        resumed = queryset.filter(status=SubscriptionStatus.PAUSED).update(
+            status=SubscriptionStatus.ACTIVE, consecutive_failures=0, paused_at=None
+        )
+        self.message_user(
+            request, f"{resumed} subscription(s) resumed: their waiting deliveries go out on the next run."
+        )
+
+    @admin.action(description="Give the selected webhook a new signing secret")
+    def rotate_secret(self, request, queryset):
+        if queryset.count() != 1 or queryset.get().channel != Channel.WEBHOOK:
+            self.message_user(request, "Choose one webhook subscription to give a new secret.", messages.ERROR)
+            return None
+        subscription = queryset.get()
+        secret = subscription.new_secret()
+        subscription.save(update_fields=["secret"])
+        return show_secret(self, request, subscription, secret, "New signing secret")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "kind_label", "entity", "dispatched_at")
+    list_filter = ("kind", "record_type")
+    search_fields = ("key", "entity__name")
+    list_select_related = ("entity",)
+
+    @admin.display(description="kind")
+    def kind_label(self, event):
+        return EVENT_KINDS[event.kind].label if event.kind in EVENT_KINDS else event.kind
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fk_name = "delivery"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("number", "at", "succeeded", "status_code", "error")
+    readonly_fields = fields
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("event", "subscription", "status", "attempts", "next_attempt_at", "delivered_at")
+    list_filter = ("status", "subscription__channel")
+    search_fields = ("idempotency_key", "subscription__name", "subscription__url", "subscription__email")
+    list_select_related = ("event__entity", "subscription")
+    inlines = (DeliveryAttemptInline,)
