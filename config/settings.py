@@ -275,6 +275,11 @@ WATCH_LEASE_SECONDS = max(5 * WATCH_WEBHOOK_TIMEOUT, 60)
 WATCH_EXPIRY_LOOKBACK_DAYS = int(os.environ.get("DJANGO_WATCH_EXPIRY_LOOKBACK_DAYS", "7"))
 # How long an emailed confirmation link stays valid.
 WATCH_CONFIRM_MAX_AGE = datetime.timedelta(days=7)
+# Confirmation emails the public subscribe form sends per client address (it would otherwise mail any address
+# on anyone's behalf); "off" lifts it.
+WATCH_SUBSCRIBE_THROTTLE = os.environ.get("DJANGO_WATCH_SUBSCRIBE_THROTTLE", "5/hour").strip()
+if WATCH_SUBSCRIBE_THROTTLE.lower() in {"", "off", "0"}:
+    WATCH_SUBSCRIBE_THROTTLE = None
 
 # Email: printed to the console unless an SMTP server is configured (DJANGO_EMAIL_HOST).
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "Compliance Registry <registry@localhost>")

@@ -68,19 +68,20 @@ class ReadOnlyPublicSiteMiddleware:
         if request.method not in SAFE_METHODS:
             prefix = admin_prefix()
             if not (prefix and request.path.startswith(prefix)) and not request.path.startswith("/api/"):
-                if not (request.method == "POST" and answers_post_read_only(request)):
+                if not (request.method == "POST" and accepts_public_post_at(request)):
                     return HttpResponseNotAllowed(SAFE_METHODS)
         return self.get_response(request)
 
 
-def answers_post_read_only(request) -> bool:
-    """Whether the view at this address declares ``read_only_post``: it takes a question by POST (an upload,
-    a list too long for an address) and writes nothing (verification/views.py)."""
+def accepts_public_post_at(request) -> bool:
+    """Whether the view at this address declares ``accepts_public_post``: it takes a public POST on purpose, under
+    CSRF protection: a question too long for an address that writes nothing (verification/views.py), or a
+    subscriber's own consent, confirming or withdrawing an email subscription by its signed link (watch/views.py)."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return False
-    return getattr(getattr(match.func, "view_class", None), "read_only_post", False) is True
+    return getattr(getattr(match.func, "view_class", None), "accepts_public_post", False) is True
 
 
 def client_ip(request):

@@ -384,8 +384,8 @@ EXAMPLE_REQUEST = [
     tags=["verify"],
 )
 class VerifyView(APIView):
-    # Takes a question by POST and writes nothing (operations/security.answers_post_read_only).
-    read_only_post = True
+    # Takes a question by POST and writes nothing (operations/security.accepts_public_post_at).
+    accepts_public_post = True
     parser_classes = [JSONParser]
 
     def get_exception_handler(self):

@@ -59,7 +59,7 @@ class Line:
 
 class VerifyPageView(View):
     # A POST here asks a question and changes nothing (operations/security.py lets it through).
-    read_only_post = True
+    accepts_public_post = True
 
     def get(self, request):
         if "rows" in request.GET:

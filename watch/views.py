@@ -11,6 +11,8 @@ a confirmed subscription or an unsubscription, each authorised by a signed link.
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
@@ -20,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -28,6 +31,7 @@ from watch import signing as watch_signing
 from watch.delivery import absolute
 from watch.forms import CODE, SLUG, SubscribeForm, describe
 from watch.models import Channel, Subscription, SubscriptionStatus, Watch
+from watch.throttling import SubscribeThrottle
 
 BAD_LINK = (
     "This link is not valid: it may have been cut short or changed on the way. Copy the whole link from the email, "
@@ -42,7 +46,7 @@ def message(request, title, text, status=200):
 
 class SubscribeView(View):
     # A POST here sends a confirmation email and stores nothing (see the module docstring).
-    read_only_post = True
+    accepts_public_post = True
 
     def get(self, request):
         initial, note = {}, ""
@@ -67,6 +71,19 @@ class SubscribeView(View):
         form = SubscribeForm(request.POST)
         if not form.is_valid():
             return render(request, "watch/subscribe.html", {"form": form}, status=400)
+        throttle = SubscribeThrottle()
+        if not throttle.allow_request(request, self):
+            wait = math.ceil(throttle.wait() or 1)
+            minutes = math.ceil(wait / 60)
+            later = ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+            response = message(
+                request,
+                "Too many requests",
+                f"This address has asked for too many confirmation emails. Try again in {later}.",
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
         email, target = form.cleaned_data["email"], form.cleaned_data["target"]
         token = watch_signing.confirm_token(email, target)
         link = absolute(reverse("watch:confirm", kwargs={"token": token}))
@@ -95,7 +112,7 @@ def _confirmation(token):
 
 class ConfirmView(View):
     # Writes only the subscription the signed link asks for, once.
-    read_only_post = True
+    accepts_public_post = True
 
     def get(self, request, token):
         data, error = _confirmation(token)
@@ -150,7 +167,7 @@ class UnsubscribeView(View):
     No CSRF token: the signed link is the authority, and a mail client's POST cannot carry one.
     """
 
-    read_only_post = True
+    accepts_public_post = True
 
     def get(self, request, token):
         return self.unsubscribe(request, token)

@@ -225,7 +225,7 @@ def fill(route):
 
 def asks_by_post(path):
     view = getattr(resolve(path).func, "view_class", None)
-    return getattr(view, "read_only_post", False) is True
+    return getattr(view, "accepts_public_post", False) is True
 
 
 def test_every_public_url_refuses_writes(client):

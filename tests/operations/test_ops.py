@@ -156,7 +156,7 @@ def get(url):
 
 
 def test_make_serve_runs_gunicorn_with_hashed_far_future_static_files_and_json_logs(tmp_path):
-    """What `make serve` runs, under production settings: migrate, collectstatic, then gunicorn with config/gunicorn.conf.py."""
+    """What `make serve` runs under production settings: migrate, collectstatic, gunicorn (config/gunicorn.conf.py)."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},

@@ -157,3 +157,14 @@ def test_bad_input_is_a_clear_message_never_a_500(client, entity, data, field_er
 )
 def test_bad_preselections_show_the_form(client, query):
     assert client.get(reverse("watch:subscribe") + query).status_code == 200
+
+
+def test_one_address_asking_for_too_many_confirmation_emails_gets_429_with_retry_after(client, entity, settings):
+    settings.WATCH_SUBSCRIBE_THROTTLE = "2/hour"
+    for _ in range(2):
+        assert subscribe(client, what="entity", entity=entity.name).status_code == 200
+    refused = subscribe(client, what="entity", entity=entity.name)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert "too many confirmation emails" in refused.content.decode()
+    assert len(mail.outbox) == 2  # the refused request sent nothing
