@@ -109,8 +109,15 @@ def partial_date_display(attname, description, descriptor=None):
 
 
 def page_context(model_admin, request, title, **context) -> dict:
-    """The context of a page of the admin's own (not a change form): the site's, the model's options and a title."""
-    return {**model_admin.admin_site.each_context(request), "title": title, "opts": model_admin.opts, **context}
+    """The context of a page of the admin's own (not a change form): the site's, the model's options and media
+    (as Django's admin views give them), and a title."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.opts,
+        "media": model_admin.media,
+        **context,
+    }
 
 
 class RegistryAdmin(admin.ModelAdmin):
@@ -631,7 +638,6 @@ class PublicationActionsMixin:
             title,
             queryset=queryset,
             action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
-            media=self.media,
             **context,
         )
         return TemplateResponse(request, f"admin/registry/curated/{action}_confirmation.html", context)
@@ -740,7 +746,6 @@ class PublicationPagesMixin:
             form=form,
             refusal=refusal(obj, request.user),
             change_url=curated_url(self.opts, "change", obj.pk),
-            media=self.media,
         )
 
     def view_on_site(self, obj):
@@ -1496,7 +1501,6 @@ class RevisionAdmin(DecisionAdmin):
             outdated=target is not None and target.version != revision.base_version,
             refusal=refusal,
             form=form,
-            media=self.media,
         )
         return TemplateResponse(request, "admin/registry/revision/detail.html", context)
 
@@ -1541,7 +1545,6 @@ class RevisionAdmin(DecisionAdmin):
             revision_rows=revision_rows,
             draft_sections=sorted(draft_sections, key=lambda section: str(section["opts"].verbose_name_plural)),
             can_review=review.can_review(request.user),
-            media=self.media,
         )
         return TemplateResponse(request, "admin/registry/revision/queue.html", context)
 
@@ -1711,7 +1714,6 @@ class MatchProposalAdmin(DecisionAdmin):
             plan=plan,
             form=form,
             refusal=decision_refusal(proposal, request.user),
-            media=self.media,
         )
         return TemplateResponse(request, "admin/registry/matchproposal/detail.html", context)
 
