@@ -108,6 +108,18 @@ def partial_date_display(attname, description, descriptor=None):
 # ---------------------------------------------------------------------------
 
 
+def page_context(model_admin, request, title, **context) -> dict:
+    """The context of a page of the admin's own (not a change form): the site's, the model's options and media
+    (as Django's admin views give them), and a title."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.opts,
+        "media": model_admin.media,
+        **context,
+    }
+
+
 class RegistryAdmin(admin.ModelAdmin):
     # Curators paste addresses without a scheme ("okx.com"): assume https, as Django 6 will.
     formfield_overrides = {models.URLField: {"widget": admin_widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
@@ -507,14 +519,14 @@ class HistoryMixin:
             }
             for row in review.deleted_records(self.model)
         ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Deleted {self.opts.verbose_name_plural}",
-            "opts": self.opts,
-            "entries": entries,
-            "can_restore": review.can_review(request.user) and self.has_add_permission(request),
-            "form": ReasonForm(),
-        }
+        context = page_context(
+            self,
+            request,
+            f"Deleted {self.opts.verbose_name_plural}",
+            entries=entries,
+            can_restore=review.can_review(request.user) and self.has_add_permission(request),
+            form=ReasonForm(),
+        )
         return TemplateResponse(request, "admin/registry/curated/deleted.html", context)
 
     def restore_view(self, request, history_id):
@@ -620,15 +632,14 @@ class PublicationActionsMixin:
 
     def action_page(self, request, queryset, title, action, **context):
         """The page an action asks on before it acts: ``admin/registry/curated/<action>_confirmation.html``."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "queryset": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
+        context = page_context(
+            self,
+            request,
+            title,
+            queryset=queryset,
+            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
             **context,
-        }
+        )
         return TemplateResponse(request, f"admin/registry/curated/{action}_confirmation.html", context)
 
 
@@ -726,17 +737,16 @@ class PublicationPagesMixin:
 
     def publication_context(self, request, obj, action, form):
         refusal = review.publish_refusal if action == "publish" else review.unpublish_refusal
-        return {
-            **self.admin_site.each_context(request),
-            "title": f"{'Publish' if action == 'publish' else 'Return to draft'}: {obj}",
-            "opts": self.opts,
-            "object": obj,
-            "action": action,
-            "form": form,
-            "refusal": refusal(obj, request.user),
-            "change_url": curated_url(self.opts, "change", obj.pk),
-            "media": self.media,
-        }
+        return page_context(
+            self,
+            request,
+            f"{'Publish' if action == 'publish' else 'Return to draft'}: {obj}",
+            object=obj,
+            action=action,
+            form=form,
+            refusal=refusal(obj, request.user),
+            change_url=curated_url(self.opts, "change", obj.pk),
+        )
 
     def view_on_site(self, obj):
         """The public page, offered only when the public can open it (published is not enough)."""
@@ -854,14 +864,19 @@ class RecordPartInline(admin.TabularInline):
         return self.has_change_permission(request, obj)
 
 
-class CitationInline(RecordPartInline):
-    fields = ["source", "supports", "quote", "locator", "states"]
+class SourceCitingInline(RecordPartInline):
+    """Rows that name the source they come from (citations, and the rows that carry their own citation)."""
+
     autocomplete_fields = ["source"]
-    extra = 1
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 50})}}
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("source")
+
+
+class CitationInline(SourceCitingInline):
+    fields = ["source", "supports", "quote", "locator", "states"]
+    extra = 1
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 50})}}
 
 
 class RequiredCitationInline(CitationInline):
@@ -885,17 +900,13 @@ class AuditCitationInline(RequiredCitationInline):
     model = AuditCitation
 
 
-class SourcedRowInline(RecordPartInline):
+class SourcedRowInline(SourceCitingInline):
     """Rows of a record that cite their own source (status changes, findings, reserve figures, accreditations):
     edited with the record, so a published record's change waits for review like its citations'."""
 
     form = PartialDateModelForm
-    autocomplete_fields = ["source"]
     extra = 0
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("source")
 
 
 class AuditStatusChangeInline(SourcedRowInline):
@@ -1396,8 +1407,34 @@ class DecisionForm(forms.Form):
     )
 
 
+class DecisionAdmin(admin.ModelAdmin):
+    """Workflow records a reviewer decides on (revisions, match proposals): their page, which stands in for the
+    change form, shows the record and the decision form (:meth:`decision_view`); none is added or deleted by hand.
+    """
+
+    class Media:
+        css = {"all": ["registry/admin/review.css"]}
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return self.decision_view(request, obj)
+
+    def decision_view(self, request, obj):
+        raise NotImplementedError
+
+
 @admin.register(Revision)
-class RevisionAdmin(admin.ModelAdmin):
+class RevisionAdmin(DecisionAdmin):
     """Edits to published records waiting for a second pair of eyes.
 
     Revisions are never edited by hand: the detail page shows the differences
@@ -1414,16 +1451,7 @@ class RevisionAdmin(admin.ModelAdmin):
     search_fields = ["reason", "summary", "author__username"]
     date_hierarchy = "created_at"
 
-    class Media:
-        css = {"all": ["registry/admin/review.css"]}
-
-    def has_add_permission(self, request):
-        return False
-
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="record")
@@ -1440,12 +1468,7 @@ class RevisionAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [path("queue/", view(self.queue_view), name="registry_revision_queue"), *super().get_urls()]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        revision = self.get_object(request, unquote(object_id))
-        if revision is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_permission(request, revision):
-            raise PermissionDenied
+    def decision_view(self, request, revision):
         url = reverse("admin:registry_revision_change", args=[revision.pk])
         form = DecisionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -1466,20 +1489,19 @@ class RevisionAdmin(admin.ModelAdmin):
         target = review.target_of(revision)
         refusal = review.decision_refusal(revision, request.user, target)
         ct = revision.content_type
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Review: {revision}",
-            "opts": self.opts,
-            "revision": revision,
-            "target": target,
-            "target_url": reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[target.pk]) if target else "",
-            "history_url": reverse(f"admin:{ct.app_label}_{ct.model}_history", args=[target.pk]) if target else "",
-            "differences": review.describe(target, revision.changes) if target is not None else [],
-            "outdated": target is not None and target.version != revision.base_version,
-            "refusal": refusal,
-            "form": form,
-            "media": self.media,
-        }
+        context = page_context(
+            self,
+            request,
+            f"Review: {revision}",
+            revision=revision,
+            target=target,
+            target_url=reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[target.pk]) if target else "",
+            history_url=reverse(f"admin:{ct.app_label}_{ct.model}_history", args=[target.pk]) if target else "",
+            differences=review.describe(target, revision.changes) if target is not None else [],
+            outdated=target is not None and target.version != revision.base_version,
+            refusal=refusal,
+            form=form,
+        )
         return TemplateResponse(request, "admin/registry/revision/detail.html", context)
 
     def queue_view(self, request):
@@ -1516,15 +1538,14 @@ class RevisionAdmin(admin.ModelAdmin):
                     ],
                 }
             )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Review queue",
-            "opts": self.opts,
-            "revision_rows": revision_rows,
-            "draft_sections": sorted(draft_sections, key=lambda section: str(section["opts"].verbose_name_plural)),
-            "can_review": review.can_review(request.user),
-            "media": self.media,
-        }
+        context = page_context(
+            self,
+            request,
+            "Review queue",
+            revision_rows=revision_rows,
+            draft_sections=sorted(draft_sections, key=lambda section: str(section["opts"].verbose_name_plural)),
+            can_review=review.can_review(request.user),
+        )
         return TemplateResponse(request, "admin/registry/revision/queue.html", context)
 
 
@@ -1638,7 +1659,7 @@ class MatchDecisionForm(forms.Form):
 
 
 @admin.register(MatchProposal)
-class MatchProposalAdmin(admin.ModelAdmin):
+class MatchProposalAdmin(DecisionAdmin):
     """Imported firms that may be records curators already have: a reviewer accepts or rejects each.
 
     Also home of the ESMA file upload (upload, preview the dry-run counts, confirm).
@@ -1666,19 +1687,8 @@ class MatchProposalAdmin(admin.ModelAdmin):
     actions = ["accept_selected", "reject_selected"]
     change_list_template = "admin/registry/matchproposal/change_list.html"
 
-    class Media:
-        css = {"all": ["registry/admin/review.css"]}
-
-    def has_add_permission(self, request):
-        return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def decision_view(self, request, proposal):
         """The proposal, what accepting it would change field by field, and Accept / Reject (four-eyes)."""
-        proposal = self.get_object(request, unquote(object_id))
-        if proposal is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_permission(request, proposal):
-            raise PermissionDenied
         url = reverse("admin:registry_matchproposal_change", args=[proposal.pk])
         plan = preview_match(proposal) if proposal.status == MatchStatus.PENDING else None
         form = MatchDecisionForm(request.POST or None, texts=plan.texts if plan else ())
@@ -1696,20 +1706,16 @@ class MatchProposalAdmin(admin.ModelAdmin):
             except (PermissionDenied, ValidationError) as exc:
                 self.message_user(request, f"Nothing was changed: {review.message_of(exc)}", messages.ERROR)
             return HttpResponseRedirect(url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Match proposal: {proposal}",
-            "opts": self.opts,
-            "proposal": proposal,
-            "plan": plan,
-            "form": form,
-            "refusal": decision_refusal(proposal, request.user),
-            "media": self.media,
-        }
+        context = page_context(
+            self,
+            request,
+            f"Match proposal: {proposal}",
+            proposal=proposal,
+            plan=plan,
+            form=form,
+            refusal=decision_refusal(proposal, request.user),
+        )
         return TemplateResponse(request, "admin/registry/matchproposal/detail.html", context)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _decide(self, request, queryset, decide, done):
         count = 0
@@ -1743,7 +1749,7 @@ class MatchProposalAdmin(admin.ModelAdmin):
         """Upload an ESMA file, see what a dry run would do, then confirm to import it."""
         if not request.user.has_perm("registry.add_license"):
             raise PermissionDenied
-        context = {**self.admin_site.each_context(request), "title": "Import an ESMA register file", "opts": self.opts}
+        context = page_context(self, request, "Import an ESMA register file")
         pending = request.session.get("esma_upload")
         if request.method == "POST" and request.POST.get("confirm") and pending:
             if request.POST.get("sha256") != pending["sha256"]:

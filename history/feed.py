@@ -287,6 +287,22 @@ class Track:
         return lookups
 
 
+def _part_track(key, model, parent_field, child_name, related, target_lookups=()):
+    """The track of a record's parts (citations, aliases, status changes): each change of one shows as a change
+    of the record its foreign key ``parent_field`` names, under that record's type."""
+    parent_model = model._meta.get_field(parent_field).related_model
+    return Track(
+        key,
+        model,
+        parent_model._meta.model_name,
+        related=related,
+        parent_field=parent_field,
+        parent_model=parent_model,
+        child_name=child_name,
+        target_lookups=target_lookups,
+    )
+
+
 TRACKS = (
     Track(
         "license",
@@ -295,66 +311,26 @@ TRACKS = (
         label=_label_license,
         related=("holder", "license_type__regime", "regulator", "jurisdiction"),
     ),
-    Track(
+    _part_track(
         "license-citation",
         LicenseCitation,
         "license",
-        related=("source", "license__holder", "license__license_type__regime"),
-        parent_field="license",
-        parent_model=License,
-        child_name="Citation",
+        "Citation",
+        ("source", "license__holder", "license__license_type__regime"),
     ),
-    Track(
-        "audit",
-        Audit,
-        "audit",
-        label=_label_audit,
-        related=("subject", "standard", "auditor"),
-    ),
-    Track(
-        "audit-citation",
-        AuditCitation,
-        "audit",
-        related=("source", "audit__subject", "audit__standard"),
-        parent_field="audit",
-        parent_model=Audit,
-        child_name="Citation",
-    ),
+    Track("audit", Audit, "audit", label=_label_audit, related=("subject", "standard", "auditor")),
+    _part_track("audit-citation", AuditCitation, "audit", "Citation", ("source", "audit__subject", "audit__standard")),
     # A certificate suspended, withdrawn or restored: a dated, cited change of its status (issue 17).
-    Track(
+    _part_track(
         "audit-status-change",
         AuditStatusChange,
         "audit",
-        related=("source", "audit__subject", "audit__standard"),
-        parent_field="audit",
-        parent_model=Audit,
-        child_name="Status change",
+        "Status change",
+        ("source", "audit__subject", "audit__standard"),
     ),
-    Track(
-        "entity",
-        Entity,
-        "entity",
-        label=lambda obj: obj.name,
-        related=("parent", "jurisdiction"),
-    ),
-    Track(
-        "entity-alias",
-        EntityAlias,
-        "entity",
-        related=("entity",),
-        parent_field="entity",
-        parent_model=Entity,
-        child_name="Alias",
-    ),
-    Track(
-        "entity-citation",
-        EntityCitation,
-        "entity",
-        related=("source", "entity"),
-        parent_field="entity",
-        parent_model=Entity,
-        child_name="Citation",
-    ),
+    Track("entity", Entity, "entity", label=lambda obj: obj.name, related=("parent", "jurisdiction")),
+    _part_track("entity-alias", EntityAlias, "entity", "Alias", ("entity",)),
+    _part_track("entity-citation", EntityCitation, "entity", "Citation", ("source", "entity")),
     Track("regulator", Regulator, "regulator", label=_label_regulator, related=("jurisdiction",)),
     Track("regime", Regime, "regime", label=lambda obj: obj.short_name, related=("jurisdiction",)),
     Track("source", Source, "source", label=lambda obj: obj.title),
@@ -366,14 +342,12 @@ TRACKS = (
         related=("entity",),
         target_lookups=((Entity, "entity"),),
     ),
-    Track(
+    _part_track(
         "keyperson-citation",
         KeyPersonCitation,
-        "keyperson",
-        related=("source", "key_person__entity"),
-        parent_field="key_person",
-        parent_model=KeyPerson,
-        child_name="Citation",
+        "key_person",
+        "Citation",
+        ("source", "key_person__entity"),
         target_lookups=((Entity, "key_person__entity"),),
     ),
 )

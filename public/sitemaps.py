@@ -20,31 +20,9 @@ class PublishedSitemap(Sitemap):
         return obj.updated_at
 
 
-class EntitySitemap(PublishedSitemap):
-    model = Entity
-    priority = 0.8
-
-
-class RegulatorSitemap(PublishedSitemap):
-    model = Regulator
-
-
-class RegimeSitemap(PublishedSitemap):
-    model = Regime
-
-
-class LicenseSitemap(PublishedSitemap):
-    model = License
-    priority = 0.7
-
-
-class AuditSitemap(PublishedSitemap):
-    model = Audit
-
-
-class SourceSitemap(PublishedSitemap):
-    model = Source
-    priority = 0.3
+def published_sitemap(model, priority=None) -> type[PublishedSitemap]:
+    """The section of ``model``'s detail pages: a class, which the sitemap view makes an instance of per request."""
+    return type(f"{model.__name__}Sitemap", (PublishedSitemap,), {"model": model, "priority": priority})
 
 
 class OfficialSnapshotSitemap(Sitemap):
@@ -64,11 +42,11 @@ class OfficialSnapshotSitemap(Sitemap):
 
 
 SITEMAPS = {
-    "entities": EntitySitemap,
-    "regulators": RegulatorSitemap,
-    "regimes": RegimeSitemap,
-    "licences": LicenseSitemap,
-    "audits": AuditSitemap,
-    "sources": SourceSitemap,
+    "entities": published_sitemap(Entity, priority=0.8),
+    "regulators": published_sitemap(Regulator),
+    "regimes": published_sitemap(Regime),
+    "licences": published_sitemap(License, priority=0.7),
+    "audits": published_sitemap(Audit),
+    "sources": published_sitemap(Source, priority=0.3),
     "official": OfficialSnapshotSitemap,
 }

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
+
+from registry.models.base import recorded_account
 
 KEY_PREFIX = "crk_"
 
@@ -63,15 +64,7 @@ class APIKey(models.Model):
         help_text="Its own limit, e.g. 1200/minute; empty: the default for keys (DJANGO_VERIFY_KEY_THROTTLE).",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The staff member who issued it.",
-    )
+    created_by = recorded_account("The staff member who issued it.")
     revoked_at = models.DateTimeField(null=True, blank=True, help_text="Set to revoke the key: it stops working.")
 
     objects = APIKeyQuerySet.as_manager()

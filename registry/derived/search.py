@@ -373,7 +373,3 @@ class SearchIndex(Derived):
 
 
 SEARCH_INDEX = SearchIndex()
-install = SEARCH_INDEX.install
-uninstall = SEARCH_INDEX.uninstall
-rebuild = SEARCH_INDEX.rebuild
-differences = SEARCH_INDEX.differences

@@ -246,7 +246,3 @@ class Visibility(Derived):
 
 
 VISIBILITY = Visibility()
-install = VISIBILITY.install
-uninstall = VISIBILITY.uninstall
-rebuild = VISIBILITY.rebuild
-differences = VISIBILITY.differences

@@ -25,7 +25,14 @@ from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.models.audits import Audit, Standard, StatusChange
-from registry.models.base import SLUG_HELP, HistoricalRecords, Publication, SlugQuerySet, choice_constraint
+from registry.models.base import (
+    SLUG_HELP,
+    HistoricalRecords,
+    Publication,
+    SlugKeyed,
+    SlugQuerySet,
+    choice_constraint,
+)
 from registry.models.entities import Entity
 from registry.models.places import Jurisdiction
 from registry.models.sources import Source
@@ -136,7 +143,7 @@ class AccreditationBodyKind(models.TextChoices):
     CPA_LICENSING = "cpa_licensing", "Board that licenses CPA firms"
 
 
-class AccreditationBody(models.Model):
+class AccreditationBody(SlugKeyed, models.Model):
     """A body that vouches for auditors: it accredits certification bodies, or licenses CPA firms."""
 
     Kind = AccreditationBodyKind
@@ -192,9 +199,6 @@ class AccreditationBody(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.abbreviation})" if self.abbreviation else self.name
-
-    def natural_key(self):
-        return (self.slug,)
 
     def clean(self):
         super().clean()

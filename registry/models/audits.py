@@ -17,16 +17,19 @@ from registry.dates import (
 )
 from registry.links import detail_path
 from registry.models.base import (
-    FOUR_EYES,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
     Publication,
+    SlugKeyed,
     SlugQuerySet,
     VerifiableQuerySet,
     _cited_by_published_source,
     choice_constraint,
+    curated_constraints,
+    last_verified_field,
     needs_verification,
+    public_flag_field,
     today,
 )
 from registry.models.entities import Entity
@@ -230,7 +233,7 @@ def period_text(start, end, ongoing, kind="", date=str) -> str:
     return "period not stated by the source"
 
 
-class Standard(models.Model):
+class Standard(SlugKeyed, models.Model):
     """A standard an audit or certification is made against (SOC 2 Type II, ISO/IEC 27001)."""
 
     slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
@@ -246,9 +249,6 @@ class Standard(models.Model):
 
     def __str__(self):
         return self.name
-
-    def natural_key(self):
-        return (self.slug,)
 
 
 class AuditKind(models.TextChoices):
@@ -282,7 +282,7 @@ class StatusChange(models.TextChoices):
     RESTORED = "restored", "Restored after a suspension"
 
 
-class Audit(Curated):
+class Audit(SlugKeyed, Curated):
     """A certification, attestation report, security audit or proof-of-reserves verification."""
 
     Kind = AuditKind
@@ -319,19 +319,8 @@ class Audit(Curated):
         default=False, help_text="An open-ended engagement (SlowMist since 2023): it has a start and no end."
     )
     reference = models.CharField(max_length=200, blank=True, help_text="Certificate or report number, if known.")
-    last_verified_on = models.DateField(
-        "last verified on",
-        null=True,
-        blank=True,
-        db_index=True,
-        help_text="When a curator last checked this against its sources.",
-    )
-    public = models.BooleanField(
-        default=False,
-        editable=False,
-        help_text="Kept by the database on every write (registry/derived/visibility.py): "
-        "whether the public sees this record.",
-    )
+    last_verified_on = last_verified_field()
+    public = public_flag_field()
 
     issued = PartialDateDescriptor("issued_on")
     period_started = PartialDateDescriptor("period_start")
@@ -345,9 +334,8 @@ class Audit(Curated):
     class Meta:
         ordering = ["subject__name", "-issued_on", "slug"]
         constraints = [
-            FOUR_EYES,
+            *curated_constraints("audit"),
             choice_constraint("audit_kind_valid", "kind", AuditKind),
-            choice_constraint("audit_publication_valid", "publication_status", Publication),
             *partial_date_constraints("audit", "issued_on"),
             *partial_date_constraints("audit", "period_start"),
             *partial_date_constraints("audit", "period_end"),
@@ -405,9 +393,6 @@ class Audit(Curated):
 
     def get_absolute_url(self):
         return detail_path("public:audit-detail", self.slug)
-
-    def natural_key(self):
-        return (self.slug,)
 
     def clean(self):
         super().clean()

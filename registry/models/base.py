@@ -70,6 +70,36 @@ def today(at: datetime.date | None = None) -> datetime.date:
     return at or timezone.localdate()
 
 
+def last_verified_field() -> models.DateField:
+    """``last_verified_on``: the day a curator last checked the record against its sources, which the
+    verification rule (:meth:`VerifiableQuerySet.stale`) reads."""
+    return models.DateField(
+        "last verified on",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When a curator last checked this against its sources.",
+    )
+
+
+def public_flag_field() -> models.BooleanField:
+    """``public``: whether the public sees the record, by the rule of its QuerySet's ``by_rule()``, stored by
+    the database's triggers (registry/derived/visibility.py) so that ``published()`` is one indexed lookup."""
+    return models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the database on every write (registry/derived/visibility.py): "
+        "whether the public sees this record.",
+    )
+
+
+def quality_flags_field(
+    help_text: str = 'Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
+) -> models.JSONField:
+    """``quality_flags``: problems an importer found in the source data, as ``[{"code", "message"}]``."""
+    return models.JSONField("data-quality flags", default=list, blank=True, help_text=help_text)
+
+
 class Publication(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
@@ -180,7 +210,7 @@ def path_model(model, path: str):
     return model
 
 
-# Every Curated model lists this in its constraints (a child's Meta replaces its parent's list).
+# Every Curated model lists this in its constraints, through curated_constraints().
 FOUR_EYES = models.CheckConstraint(
     condition=Q(publication_status=Publication.DRAFT)
     | Q(published_by__isnull=True)
@@ -189,6 +219,33 @@ FOUR_EYES = models.CheckConstraint(
     name="%(class)s_four_eyes",
     violation_error_message="A record cannot be published by the account that last edited it.",
 )
+
+
+def curated_constraints(prefix: str) -> list[models.BaseConstraint]:
+    """The constraints every :class:`Curated` model lists first (a child's Meta replaces its parent's list):
+    four-eyes publishing, and a known publication status (``<prefix>_publication_valid``)."""
+    return [FOUR_EYES, choice_constraint(f"{prefix}_publication_valid", "publication_status", Publication)]
+
+
+def recorded_account(help_text: str) -> models.ForeignKey:
+    """The account that took a step of a workflow (edited, published, issued a key): set by the code, never in a
+    form, and emptied rather than the record deleted when the account goes."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=help_text,
+    )
+
+
+class SlugKeyed:
+    """A record known by its slug: its natural key, which :class:`SlugQuerySet` reads back."""
+
+    def natural_key(self):
+        return (self.slug,)
 
 
 # The fields of a Curated record that only the review workflow (curation.review) sets: no curator edits them
@@ -223,24 +280,8 @@ class Curated(models.Model):
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Raised on every save; an edit made from an older version is refused."
     )
-    last_edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The account whose edit this version is.",
-    )
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The reviewer who put this version live.",
-    )
+    last_edited_by = recorded_account("The account whose edit this version is.")
+    published_by = recorded_account("The reviewer who put this version live.")
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Defaults rather than auto_now: fixtures may carry their own timestamps, so
     # loading the same fixture twice leaves the database unchanged.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import models
 
 from registry.models.audits import Audit
-from registry.models.base import HistoricalRecords
+from registry.models.base import HistoricalRecords, choice_constraint
 from registry.models.entities import Entity, KeyPerson
 from registry.models.licenses import License
-from registry.models.sources import Citation, _citation_constraints
+from registry.models.sources import Citation
 
 
 def supports_field(fact, whole: str):
@@ -20,6 +20,35 @@ def supports_field(fact, whole: str):
         choices=fact.choices,
         help_text=f"The fact this citation supports; empty for {whole} as a whole.",
     )
+
+
+def citation_model(name: str, target, field: str, fact, whole: str, target_options=None, **meta):
+    """The model of the citations of ``target`` records (see :class:`Citation`): its foreign key ``field`` names
+    the cited record, and ``supports`` one of its facts (``fact`` choices), or none for ``whole``.
+
+    Every citation model has the same columns, history, order and constraints (``<field>_citation_*``) but for
+    the record it cites; ``target_options`` and ``meta`` add options of its foreign key and of its Meta.
+    """
+    prefix = f"{field}_citation"
+    options = {
+        "ordering": [field, "supports", "source"],
+        "constraints": [
+            choice_constraint(f"{prefix}_supports_valid", "supports", fact, allow_blank=True),
+            models.UniqueConstraint(fields=[field, "source", "supports"], name=f"{prefix}_unique"),
+        ],
+        **meta,
+    }
+    attributes = {
+        "__module__": __name__,
+        "__qualname__": name,
+        "Fact": fact,
+        "TARGET_FIELD": field,
+        field: models.ForeignKey(target, on_delete=models.CASCADE, related_name="citations", **(target_options or {})),
+        "supports": supports_field(fact, whole),
+        "history": HistoricalRecords(),
+        "Meta": type("Meta", (), options),
+    }
+    return type(name, (Citation,), attributes)
 
 
 class LicenseFact(models.TextChoices):
@@ -34,21 +63,6 @@ class LicenseFact(models.TextChoices):
     REFERENCE = "reference_number", "Reference number"
 
 
-class LicenseCitation(Citation):
-    Fact = LicenseFact
-
-    TARGET_FIELD = "license"
-    license = models.ForeignKey(License, on_delete=models.CASCADE, related_name="citations", verbose_name="licence")
-    supports = supports_field(Fact, "the licence")
-
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["license", "supports", "source"]
-        verbose_name = "licence citation"
-        constraints = _citation_constraints("license_citation", "license", LicenseFact)
-
-
 class AuditFact(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
     STANDARD = "standard", "Standard"
@@ -56,20 +70,6 @@ class AuditFact(models.TextChoices):
     ISSUED = "issued_on", "Date issued"
     PERIOD = "period", "Period covered"
     VALID_UNTIL = "valid_until", "Valid until"
-
-
-class AuditCitation(Citation):
-    Fact = AuditFact
-
-    TARGET_FIELD = "audit"
-    audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="citations")
-    supports = supports_field(Fact, "the audit")
-
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["audit", "supports", "source"]
-        constraints = _citation_constraints("audit_citation", "audit", AuditFact)
 
 
 class EntityFact(models.TextChoices):
@@ -80,36 +80,23 @@ class EntityFact(models.TextChoices):
     WEBSITE = "website", "Website"
 
 
-class EntityCitation(Citation):
-    Fact = EntityFact
-
-    TARGET_FIELD = "entity"
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="citations")
-    supports = supports_field(Fact, "the entity")
-
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["entity", "supports", "source"]
-        constraints = _citation_constraints("entity_citation", "entity", EntityFact)
-
-
 class KeyPersonFact(models.TextChoices):
     ROLE = "role", "Role"
     STARTED = "started_on", "Date started"
     ENDED = "ended_on", "Date ended"
 
 
-class KeyPersonCitation(Citation):
-    Fact = KeyPersonFact
-
-    TARGET_FIELD = "key_person"
-    key_person = models.ForeignKey(KeyPerson, on_delete=models.CASCADE, related_name="citations")
-    supports = supports_field(Fact, "the person's role")
-
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["key_person", "supports", "source"]
-        verbose_name = "key person citation"
-        constraints = _citation_constraints("key_person_citation", "key_person", KeyPersonFact)
+LicenseCitation = citation_model(
+    "LicenseCitation",
+    License,
+    "license",
+    LicenseFact,
+    "the licence",
+    target_options={"verbose_name": "licence"},
+    verbose_name="licence citation",
+)
+AuditCitation = citation_model("AuditCitation", Audit, "audit", AuditFact, "the audit")
+EntityCitation = citation_model("EntityCitation", Entity, "entity", EntityFact, "the entity")
+KeyPersonCitation = citation_model(
+    "KeyPersonCitation", KeyPerson, "key_person", KeyPersonFact, "the person's role", verbose_name="key person citation"
+)

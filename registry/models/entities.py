@@ -9,14 +9,16 @@ from django.db.models import F, Q
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 from registry.models.base import (
-    FOUR_EYES,
     LEI_REGEX,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
     Publication,
     PublishableQuerySet,
+    SlugKeyed,
     choice_constraint,
+    curated_constraints,
+    quality_flags_field,
     validate_lei,
 )
 from registry.models.places import Jurisdiction
@@ -63,7 +65,7 @@ class EntityKind(models.TextChoices):
     AUDITOR = "auditor", "Audit firm or certification body"
 
 
-class Entity(Curated):
+class Entity(SlugKeyed, Curated):
     """Any organisation the register speaks of: a group, an affiliate, an audit firm."""
 
     Kind = EntityKind
@@ -103,12 +105,7 @@ class Entity(Curated):
         blank=True,
         help_text="The LEI text exactly as a source gave it, kept when it is not a valid LEI (9.60E+19).",
     )
-    quality_flags = models.JSONField(
-        "data-quality flags",
-        default=list,
-        blank=True,
-        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
-    )
+    quality_flags = quality_flags_field()
 
     history = HistoricalRecords()
 
@@ -118,9 +115,8 @@ class Entity(Curated):
         ordering = ["name"]
         verbose_name_plural = "entities"
         constraints = [
-            FOUR_EYES,
+            *curated_constraints("entity"),
             choice_constraint("entity_kind_valid", "kind", EntityKind),
-            choice_constraint("entity_publication_valid", "publication_status", Publication),
             models.CheckConstraint(
                 condition=~Q(parent=F("pk")),
                 name="entity_not_own_parent",
@@ -149,9 +145,6 @@ class Entity(Curated):
 
     def get_absolute_url(self):
         return detail_path("public:entity-detail", self.slug)
-
-    def natural_key(self):
-        return (self.slug,)
 
     def clean(self):
         super().clean()
@@ -232,8 +225,7 @@ class KeyPerson(Curated):
         ordering = ["entity__name", "name"]
         verbose_name_plural = "key people"
         constraints = [
-            FOUR_EYES,
-            choice_constraint("key_person_publication_valid", "publication_status", Publication),
+            *curated_constraints("key_person"),
             *partial_date_constraints("key_person", "started_on"),
             *partial_date_constraints("key_person", "ended_on"),
             models.CheckConstraint(

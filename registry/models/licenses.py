@@ -10,15 +10,19 @@ from django.db.models.functions import Coalesce
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 from registry.models.base import (
-    FOUR_EYES,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
     Publication,
+    SlugKeyed,
     VerifiableQuerySet,
     _cited_by_published_source,
     choice_constraint,
+    curated_constraints,
+    last_verified_field,
     needs_verification,
+    public_flag_field,
+    quality_flags_field,
     today,
 )
 from registry.models.entities import Entity
@@ -146,7 +150,7 @@ def predates_official_source(flag, fields=None) -> bool:
     )
 
 
-class License(Curated):
+class License(SlugKeyed, Curated):
     """A licence, authorisation or registration held by an entity under a regime."""
 
     Status = LicenseStatus
@@ -205,13 +209,7 @@ class License(Curated):
         max_length=100, blank=True, db_index=True, help_text="The regulator's reference, when known."
     )
     conditions = models.TextField(blank=True, help_text="Restrictions or conditions, as the source states them.")
-    last_verified_on = models.DateField(
-        "last verified on",
-        null=True,
-        blank=True,
-        db_index=True,
-        help_text="When a curator last checked this against its sources.",
-    )
+    last_verified_on = last_verified_field()
     not_listed_since = models.DateField(
         "no longer listed since",
         null=True,
@@ -232,19 +230,9 @@ class License(Curated):
         related_name="superseded",
         help_text="The licence this duplicate was folded into after a curator matched them.",
     )
-    quality_flags = models.JSONField(
-        "data-quality flags",
-        default=list,
-        blank=True,
-        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
-    )
+    quality_flags = quality_flags_field()
 
-    public = models.BooleanField(
-        default=False,
-        editable=False,
-        help_text="Kept by the database on every write (registry/derived/visibility.py): "
-        "whether the public sees this record.",
-    )
+    public = public_flag_field()
     holder_name = models.CharField(
         max_length=300,
         default="",
@@ -274,9 +262,8 @@ class License(Curated):
         ordering = ["holder_name", "regime_name", "slug"]
         verbose_name = "licence"
         constraints = [
-            FOUR_EYES,
+            *curated_constraints("license"),
             choice_constraint("license_status_valid", "status", LicenseStatus),
-            choice_constraint("license_publication_valid", "publication_status", Publication),
             *partial_date_constraints("license", "granted_on"),
             *partial_date_constraints("license", "ended_on"),
             models.CheckConstraint(
@@ -343,9 +330,6 @@ class License(Curated):
             name: instance.__dict__[name] for name in cls.CURATED_TEXT_FIELDS if name in instance.__dict__
         }
         return instance
-
-    def natural_key(self):
-        return (self.slug,)
 
     def clean(self):
         super().clean()

@@ -7,13 +7,14 @@ from django.db.models import Q
 
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.models.base import (
-    FOUR_EYES,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
     Publication,
+    SlugKeyed,
     SlugQuerySet,
-    choice_constraint,
+    curated_constraints,
+    quality_flags_field,
 )
 from registry.models.entities import Entity
 from registry.models.places import Jurisdiction
@@ -31,7 +32,7 @@ class WarningNoticeQuerySet(SlugQuerySet):
         ).filter(Q(regulator__isnull=True) | Q(regulator__publication_status=Publication.PUBLISHED))
 
 
-class WarningNotice(Curated):
+class WarningNotice(SlugKeyed, Curated):
     """An authority naming an entity on a warning list (ESMA's list of non-compliant entities)."""
 
     slug = models.SlugField(max_length=150, unique=True, help_text=SLUG_HELP)
@@ -68,12 +69,7 @@ class WarningNotice(Curated):
     notes = models.TextField(blank=True, help_text="The source's comments, verbatim.")
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="warnings")
     locator = models.CharField(max_length=200, blank=True, help_text="Where in the source: row 12.")
-    quality_flags = models.JSONField(
-        "data-quality flags",
-        default=list,
-        blank=True,
-        help_text='Problems found in the source data: [{"code", "message"}].',
-    )
+    quality_flags = quality_flags_field('Problems found in the source data: [{"code", "message"}].')
 
     decided = PartialDateDescriptor("decided_on")
 
@@ -85,8 +81,7 @@ class WarningNotice(Curated):
         ordering = ["entity__name", "-decided_on"]
         verbose_name = "warning notice"
         constraints = [
-            FOUR_EYES,
-            choice_constraint("warning_notice_publication_valid", "publication_status", Publication),
+            *curated_constraints("warning_notice"),
             *partial_date_constraints("warning_notice", "decided_on"),
             models.UniqueConstraint(
                 fields=["entity", "jurisdiction", "decided_on"],
@@ -101,6 +96,3 @@ class WarningNotice(Curated):
 
     def get_absolute_url(self):
         return self.entity.get_absolute_url()
-
-    def natural_key(self):
-        return (self.slug,)

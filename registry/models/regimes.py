@@ -6,14 +6,13 @@ from django.db import models
 
 from registry.links import detail_path
 from registry.models.base import (
-    FOUR_EYES,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
-    Publication,
     PublishableQuerySet,
+    SlugKeyed,
     SlugQuerySet,
-    choice_constraint,
+    curated_constraints,
 )
 from registry.models.places import Jurisdiction
 
@@ -23,7 +22,7 @@ class LicenseTypeQuerySet(models.QuerySet):
         return self.get(regime__slug=regime_slug, slug=slug)
 
 
-class Regulator(Curated):
+class Regulator(SlugKeyed, Curated):
     """An authority that grants licences (VARA, MAS, MFSA)."""
 
     slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
@@ -47,8 +46,7 @@ class Regulator(Curated):
     class Meta:
         ordering = ["name"]
         constraints = [
-            FOUR_EYES,
-            choice_constraint("regulator_publication_valid", "publication_status", Publication),
+            *curated_constraints("regulator"),
             models.UniqueConstraint(fields=["jurisdiction", "name"], name="regulator_unique_name_per_jurisdiction"),
         ]
 
@@ -58,11 +56,8 @@ class Regulator(Curated):
     def get_absolute_url(self):
         return detail_path("public:regulator-detail", self.slug)
 
-    def natural_key(self):
-        return (self.slug,)
 
-
-class Regime(Curated):
+class Regime(SlugKeyed, Curated):
     """A legal framework licences are granted under (MiCA, MiFID II, Payment Services Act 2019)."""
 
     slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
@@ -86,19 +81,13 @@ class Regime(Curated):
 
     class Meta:
         ordering = ["short_name"]
-        constraints = [
-            FOUR_EYES,
-            choice_constraint("regime_publication_valid", "publication_status", Publication),
-        ]
+        constraints = curated_constraints("regime")
 
     def __str__(self):
         return self.short_name
 
     def get_absolute_url(self):
         return detail_path("public:regime-detail", self.slug)
-
-    def natural_key(self):
-        return (self.slug,)
 
 
 class LicenseType(models.Model):
@@ -127,7 +116,7 @@ class LicenseType(models.Model):
     natural_key.dependencies = ["registry.regime"]
 
 
-class Activity(models.Model):
+class Activity(SlugKeyed, models.Model):
     """A service a licence permits (custody, spot trading, transfer services)."""
 
     slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
@@ -151,6 +140,3 @@ class Activity(models.Model):
 
     def __str__(self):
         return self.name
-
-    def natural_key(self):
-        return (self.slug,)

@@ -10,13 +10,14 @@ from django.db.models import Q
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 from registry.models.base import (
-    FOUR_EYES,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
     Publication,
     PublishableQuerySet,
+    SlugKeyed,
     choice_constraint,
+    curated_constraints,
 )
 
 
@@ -52,7 +53,7 @@ class SourceKind(models.TextChoices):
         return SOURCE_AUTHORITY.index(self.value)
 
 
-class Source(Curated):
+class Source(SlugKeyed, Curated):
     """A document facts are taken from, with an archived copy of its text."""
 
     Kind = SourceKind
@@ -83,9 +84,8 @@ class Source(Curated):
     class Meta:
         ordering = ["title"]
         constraints = [
-            FOUR_EYES,
+            *curated_constraints("source"),
             choice_constraint("source_kind_valid", "kind", SourceKind),
-            choice_constraint("source_publication_valid", "publication_status", Publication),
             *partial_date_constraints("source", "published_on"),
             models.CheckConstraint(
                 condition=Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$"),
@@ -103,9 +103,6 @@ class Source(Curated):
 
     def get_absolute_url(self):
         return detail_path("public:source-detail", self.slug)
-
-    def natural_key(self):
-        return (self.slug,)
 
     @property
     def authority(self) -> int:
@@ -136,10 +133,3 @@ class Citation(models.Model):
     def natural_key(self):
         target = getattr(self, self.TARGET_FIELD)
         return (*target.natural_key(), self.source.slug, self.supports)
-
-
-def _citation_constraints(prefix, target, supports_choices):
-    return [
-        choice_constraint(f"{prefix}_supports_valid", "supports", supports_choices, allow_blank=True),
-        models.UniqueConstraint(fields=[target, "source", "supports"], name=f"{prefix}_unique"),
-    ]

@@ -30,7 +30,7 @@ def test_rebuild_repairs_values_written_behind_the_triggers_back(seed_data):
     public = published_licences()
     assert public
     # As a restore of the tables without their derived data would leave them.
-    visibility.uninstall(connection)
+    visibility.VISIBILITY.uninstall(connection)
     with connection.cursor() as cursor:
         cursor.execute("UPDATE registry_license SET public = %s, holder_name = %s", [False, "Stale"])
         cursor.execute("DELETE FROM registry_search WHERE kind = 'entity'")
@@ -52,14 +52,14 @@ def test_rebuild_raises_the_data_version(seed_data):
 
 
 def test_install_puts_back_a_derived_value_whose_triggers_were_dropped(seed_data):
-    visibility.uninstall(connection)
+    visibility.VISIBILITY.uninstall(connection)
     assert set(derived.outdated(connection)) == {"public"}
     licence = License.objects.published().first()
     licence.holder.publication_status = "draft"
     licence.holder.save()
     assert License.objects.published().filter(pk=licence.pk).exists()  # nothing kept it
 
-    visibility.install(connection)
+    visibility.VISIBILITY.install(connection)
 
     assert derived.outdated(connection) == {}
     assert not License.objects.published().filter(pk=licence.pk).exists()
@@ -70,7 +70,7 @@ def test_install_puts_back_a_derived_value_whose_triggers_were_dropped(seed_data
 
 class TestCheckCommand:
     def test_reports_stale_rows_and_missing_triggers_until_repaired(self, seed_data):
-        visibility.uninstall(connection)
+        visibility.VISIBILITY.uninstall(connection)
         with connection.cursor() as cursor:
             cursor.execute("UPDATE registry_license SET public = %s", [False])
         out = io.StringIO()
@@ -85,7 +85,7 @@ class TestCheckCommand:
             call_command("rebuild_derived_data", "--check", stdout=out)
         assert "public row" not in out.getvalue()  # the rows are right again; the triggers need a migration
 
-        visibility.install(connection)
+        visibility.VISIBILITY.install(connection)
         out = io.StringIO()
         call_command("rebuild_derived_data", "--check", stdout=out)
         assert "in step" in out.getvalue()

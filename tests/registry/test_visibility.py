@@ -26,7 +26,7 @@ def is_public(record):
     model = type(record)
     stored = model.objects.published().filter(pk=record.pk).exists()
     assert stored == model.objects.by_rule().filter(pk=record.pk).exists()
-    assert visibility.differences() == []
+    assert visibility.VISIBILITY.differences() == []
     return stored
 
 
@@ -173,11 +173,11 @@ class TestAudit:
 def test_rebuild_repairs_a_column_written_behind_the_triggers_back():
     licence = factories.LicenseFactory()
     # Written while the triggers were away: as a restore from an old dump might leave it.
-    visibility.uninstall(connection)
+    visibility.VISIBILITY.uninstall(connection)
     with connection.cursor() as cursor:
         cursor.execute("UPDATE registry_license SET public = %s WHERE id = %s", [False, licence.pk])
-    assert visibility.differences() == [("license", licence.pk, False)]
-    visibility.install(connection)
+    assert visibility.VISIBILITY.differences() == [("license", licence.pk, False)]
+    visibility.VISIBILITY.install(connection)
     assert is_public(licence)
 
 
@@ -207,7 +207,7 @@ class TestSortKeys:
         assert self.keys(licence) == ("Another Holder", "Moved")
         License.objects.filter(pk=licence.pk).update(holder_name="Forged")
         assert self.keys(licence) == ("Another Holder", "Moved")
-        assert visibility.differences() == []
+        assert visibility.VISIBILITY.differences() == []
 
     def test_the_default_order_is_by_holder_then_regime(self):
         zeta = factories.LicenseFactory(holder=factories.EntityFactory(name="Zeta"))

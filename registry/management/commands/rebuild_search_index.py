@@ -26,7 +26,7 @@ class Command(BaseCommand):
         alias = database or router.db_for_write(Entity)
         connection = connections[alias]
         if check:
-            problems = search.differences(connection)
+            problems = search.SEARCH_INDEX.differences(connection)
             for kind, object_id, problem in problems[:20]:
                 self.stdout.write(f"{kind} {object_id}: {problem}")
             if problems:
@@ -40,5 +40,5 @@ class Command(BaseCommand):
 
         # One transaction: searches keep using the old index until the new one is complete.
         with transaction.atomic(using=alias):
-            written = search.rebuild(connection, batch_size=batch_size, progress=progress)
+            written = search.SEARCH_INDEX.rebuild(connection, batch_size=batch_size, progress=progress)
         self.stdout.write(self.style.SUCCESS(f"Indexed {written:,} records."))
