@@ -197,44 +197,42 @@ class RegistryFilterForm(forms.Form):
                 self.add_error(name, NUL_MESSAGE)
 
 
-class CodeChoiceField(forms.ModelChoiceField):
-    """A jurisdiction typed as its code (``mt`` or ``AE-DU``): thousands of codes make a poor <select>."""
+class KeyChoiceField(forms.ModelChoiceField):
+    """A record typed as its key (its ``to_field_name``) in a text box, not picked from a <select>: thousands of
+    jurisdictions or firms make a poor one (an entity select cost seconds a page). ``normalise`` is how the key is
+    written (codes upper case, slugs lower case)."""
 
     widget = forms.TextInput
+    normalise = staticmethod(str.strip)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = self.normalise(value.strip())
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, self.queryset.model):
+            return getattr(value, self.to_field_name)
+        return value
+
+
+class CodeChoiceField(KeyChoiceField):
+    """A jurisdiction typed as its code (``mt`` or ``AE-DU``)."""
+
+    normalise = staticmethod(str.upper)
     default_error_messages = {
         "invalid_choice": "Unknown jurisdiction code: use an ISO 3166 code such as MT, AE-DU, or EU.",
     }
 
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.strip().upper()
-        return super().to_python(value)
 
-    def prepare_value(self, value):
-        if isinstance(value, Jurisdiction):
-            return value.code
-        return value
+class SlugChoiceField(KeyChoiceField):
+    """An entity typed as its slug (``okx``)."""
 
-
-class SlugChoiceField(forms.ModelChoiceField):
-    """An entity typed as its slug (``okx``): a register of thousands of firms makes a poor <select>,
-    and rendering one costs seconds per page."""
-
-    widget = forms.TextInput
+    normalise = staticmethod(str.lower)
     default_error_messages = {
         "invalid_choice": "No published entity has this identifier: use the last part of its page address, "
         "such as okx for /entities/okx/.",
     }
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.strip().lower()
-        return super().to_python(value)
-
-    def prepare_value(self, value):
-        if isinstance(value, Entity):
-            return value.slug
-        return value
 
 
 class EntityChoiceFilter(django_filters.ModelChoiceFilter):
@@ -977,6 +975,12 @@ def _record_type_choices():
     return list(RECORD_TYPES.items())
 
 
+def _change_day(label, side, **kwargs):
+    return PartialDateFilter(
+        label=label, help_text=f"Changes on or {side} this date: YYYY, YYYY-MM or YYYY-MM-DD.", **kwargs
+    )
+
+
 class ChangeFilterSet(django_filters.FilterSet):
     """Filters of ``/changes/``. The change feed is a service, not a QuerySet (history.feed): this set filters
     no rows, and its ``qs`` is the :class:`history.feed.Filters` its valid fields select, for the feed to read.
@@ -985,12 +989,8 @@ class ChangeFilterSet(django_filters.FilterSet):
     """
 
     type = django_filters.ChoiceFilter(choices=_record_type_choices, label="Record type", empty_label="Any type")
-    since = PartialDateFilter(label="Since", help_text="Changes on or after this date: YYYY, YYYY-MM or YYYY-MM-DD.")
-    until = PartialDateFilter(
-        label="Until",
-        bound="end",
-        help_text="Changes on or before this date: YYYY, YYYY-MM or YYYY-MM-DD.",
-    )
+    since = _change_day("Since", "after")
+    until = _change_day("Until", "before", bound="end")
     usable_in = JurisdictionFilter(
         label="Licences usable in",
         help_text="A jurisdiction code (MT): changes to the licences /licenses/?usable_in= lists, as its Atom feed.",

@@ -930,7 +930,12 @@ def audit_list_queryset():
 
 
 def entity_list_queryset():
-    return Entity.objects.published().select_related("parent", "jurisdiction").prefetch_related("aliases")
+    return (
+        Entity.objects.published()
+        .select_related("parent", "jurisdiction")
+        .prefetch_related("aliases")
+        .order_by("name", "slug")
+    )
 
 
 def regulator_list_queryset():
@@ -1076,7 +1081,7 @@ class EntityListView(RegistryListView):
     heading = "Entities"
 
     def get_queryset(self):
-        return entity_list_queryset().order_by("name", "slug")
+        return entity_list_queryset()
 
 
 class RegulatorListView(RegistryListView):
@@ -1134,40 +1139,27 @@ class ExportView(View):
         )
 
 
-class LicenseExportView(ExportView):
-    filterset_class = filters.LicenseFilterSet
-    serializer_class = LicenseSerializer
-    filename = "licenses"
-
-    def get_queryset(self):
-        return license_list_queryset()
-
-
-class AuditExportView(ExportView):
-    filterset_class = filters.AuditFilterSet
-    serializer_class = AuditSerializer
-    filename = "audits"
-
-    def get_queryset(self):
-        return audit_list_queryset()
+def export_view(filterset_class, serializer_class, filename, records):
+    """The export of one list: its FilterSet, its serializer's table, its file name and its ``records()``."""
+    return type(
+        f"{serializer_class.Meta.model.__name__}ExportView",
+        (ExportView,),
+        {
+            "__module__": __name__,
+            "filterset_class": filterset_class,
+            "serializer_class": serializer_class,
+            "filename": filename,
+            "get_queryset": lambda self: records(),
+        },
+    )
 
 
-class EntityExportView(ExportView):
-    filterset_class = filters.EntityFilterSet
-    serializer_class = EntitySerializer
-    filename = "entities"
-
-    def get_queryset(self):
-        return entity_list_queryset().order_by("name", "slug")
-
-
-class RegulatorExportView(ExportView):
-    filterset_class = filters.RegulatorFilterSet
-    serializer_class = RegulatorSerializer
-    filename = "regulators"
-
-    def get_queryset(self):
-        return regulator_list_queryset()
+LicenseExportView = export_view(filters.LicenseFilterSet, LicenseSerializer, "licenses", license_list_queryset)
+AuditExportView = export_view(filters.AuditFilterSet, AuditSerializer, "audits", audit_list_queryset)
+EntityExportView = export_view(filters.EntityFilterSet, EntitySerializer, "entities", entity_list_queryset)
+RegulatorExportView = export_view(
+    filters.RegulatorFilterSet, RegulatorSerializer, "regulators", regulator_list_queryset
+)
 
 
 # --- Changes ---
