@@ -199,37 +199,28 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
         return page
 
 
-@documented("entity", "entities", EntitySerializer)
-class EntityViewSet(RegistryViewSet):
-    serializer_class = EntitySerializer
-    filterset_class = filters.EntityFilterSet
-    record_name = "entity"
-
-    ordering = ("name", "slug")
-
-
-@documented("regulator", "regulators", RegulatorSerializer)
-class RegulatorViewSet(RegistryViewSet):
-    serializer_class = RegulatorSerializer
-    filterset_class = filters.RegulatorFilterSet
-    record_name = "regulator"
-
-    ordering = ("name", "slug")
+def viewset(serializer_class, name, plural, filterset_class=None, ordering=()):
+    """The documented viewset of one record type's published records: its serializer, FilterSet and order."""
+    attrs = {
+        "__module__": __name__,
+        "serializer_class": serializer_class,
+        "filterset_class": filterset_class,
+        "record_name": name,
+        "ordering": ordering,
+    }
+    cls = type(f"{serializer_class.Meta.model.__name__}ViewSet", (RegistryViewSet,), attrs)
+    return documented(name, plural, serializer_class)(cls)
 
 
-@documented("regime", "regimes", RegimeSerializer)
-class RegimeViewSet(RegistryViewSet):
-    serializer_class = RegimeSerializer
-    record_name = "regime"
-
-    ordering = ("short_name", "slug")
-
-
-@documented("licence", "licences (add as_of=YYYY-MM-DD for the register as it stood then)", LicenseSerializer)
-class LicenseViewSet(RegistryViewSet):
-    serializer_class = LicenseSerializer
-    filterset_class = filters.LicenseFilterSet
-    record_name = "licence"
+EntityViewSet = viewset(EntitySerializer, "entity", "entities", filters.EntityFilterSet, ("name", "slug"))
+RegulatorViewSet = viewset(RegulatorSerializer, "regulator", "regulators", filters.RegulatorFilterSet, ("name", "slug"))
+RegimeViewSet = viewset(RegimeSerializer, "regime", "regimes", ordering=("short_name", "slug"))
+LicenseViewSet = viewset(
+    LicenseSerializer,
+    "licence",
+    "licences (add as_of=YYYY-MM-DD for the register as it stood then)",
+    filters.LicenseFilterSet,
+)
 
 
 @documented("audit", "audits and certifications (add as_of=YYYY-MM-DD for a past day)", AuditSerializer)

@@ -6,16 +6,17 @@ import datetime
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.core.paginator import Page
 from django.db.models import Case, Count, F, Prefetch, Q, When, Window
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpResponsePermanentRedirect
+from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import ngettext
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
@@ -213,11 +214,29 @@ def audit_timeline_start():
 
 
 class HomeView(TemplateView):
+    """The most visited page: its parts are read lazily (:class:`HomeSections`) and home.html keeps their markup,
+    the counts and recent records under the data version, the charts under a digest of their rows."""
+
     template_name = "public/home.html"
-    recent_count = 10
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
+        home = HomeSections()
+        lazy = {name: SimpleLazyObject(partial(getattr, home, name)) for name in HomeSections.parts}
+        return super().get_context_data(**kwargs, home=home, **lazy)
+
+
+class HomeSections:
+    """The home page's counts, charts and recent records, each computed when the template first asks for it:
+    a part whose cached markup is current is never computed."""
+
+    recent_count = 10
+    parts = ("counts", "recent", "by_jurisdiction", "by_regime")
+
+    def __init__(self):
+        self.version = current_version()
+
+    @cached_property
+    def counts(self):
         counts = [
             ("Entity", "Entities", Entity.objects.published().count(), list_url("entity-list", "/entities/")),
             (
@@ -235,12 +254,9 @@ class HomeView(TemplateView):
             ),
         ]
         # "1 Regulator", "2 Regulators": each label agrees with its count.
-        context["counts"] = [(ngettext(one, many, count), count, url) for one, many, count, url in counts]
-        context["recent"] = self.recent()
-        context["by_jurisdiction"] = self.chart_by_jurisdiction()
-        context["by_regime"] = self.chart_by_regime()
-        return context
+        return [(ngettext(one, many, count), count, url) for one, many, count, url in counts]
 
+    @cached_property
     def recent(self):
         """The most recently added or changed records of every type, newest first."""
         latest = self.recent_count
@@ -256,19 +272,34 @@ class HomeView(TemplateView):
         records.sort(key=lambda record: record[0], reverse=True)
         return [{"kind": kind, "object": obj, "updated_at": when} for when, kind, obj in records[:latest]]
 
-    # Each chart is a facet of the licence list, unfiltered: a bar counts the rows its link lists.
-    @staticmethod
-    def license_facet_chart(param, label):
-        facet = next(facet for facet in filters.LicenseFilterSet.facets if facet.param == param)
+    # Each chart is a facet of the licence list, unfiltered: a bar counts the rows its link lists. The rows are
+    # that list's own (one cache entry per data version); the markup depends on them alone.
+    @cached_property
+    def facets(self):
+        filterset = filters.LicenseFilterSet(None, queryset=License.objects.published())
+        path = list_url("license-list", "/licenses/")
+        return {
+            facet.param: facet_rows(filterset, facet, list_cache_key(path, QueryDict(), f"facet:{facet.param}"))
+            for facet in filterset.facets
+            if facet.param in ("granted_in", "regime")
+        }
+
+    @cached_property
+    def charts_digest(self):
+        return hashlib.sha256(repr(sorted(self.facets.items())).encode()).hexdigest()[:32]
+
+    def license_facet_chart(self, param, label):
         return charts.bar_chart(
             (label(value, name), count, list_url("license-list", "/licenses/", **{param: value}))
-            for value, name, count in facet.rows(License.objects.published())
+            for value, name, count in self.facets[param]
         )
 
-    def chart_by_jurisdiction(self):
+    @cached_property
+    def by_jurisdiction(self):
         return self.license_facet_chart("granted_in", lambda code, name: f"{name} ({code})")
 
-    def chart_by_regime(self):
+    @cached_property
+    def by_regime(self):
         return self.license_facet_chart("regime", lambda slug, name: name)
 
 
@@ -707,6 +738,29 @@ def _query_url(params, **changes):
     return f"?{params.urlencode()}" if params else "?"
 
 
+def list_cache_key(path, params, part, *, without=()):
+    """A key for data derived from a list's query string ``params`` (a QueryDict), at the current data version and
+    date, leaving out the parameters ``without`` names (what the data does not depend on).
+
+    Exact rather than timed: any write raises the data version (registry/derived/version.py), after which no
+    request asks for the old keys again; they age out of the cache.
+    """
+    items = sorted((key, value) for key in params if key not in without for value in params.getlist(key))
+    digest = hashlib.sha256(repr((path, items)).encode()).hexdigest()[:32]
+    return f"public:list:{part}:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
+
+
+def facet_rows(filterset, facet, key):
+    """``facet.rows()`` of ``filterset``'s rows but for the facet's own filter, cached under ``key``."""
+    rows = cache.get(key)
+    if rows is None:
+        base = filterset.filtered_without(facet.param)
+        # As-of pages count history snapshots, whose model the key mappings do not cover.
+        rows = facet.rows(base, keyed=base.model is filterset._meta.model)
+        cache.set(key, rows)
+    return rows
+
+
 class RegistryListView(FilterView):
     """A public list: FilterSet-filtered, sortable, faceted and paginated, with its state in the URL.
 
@@ -734,15 +788,8 @@ class RegistryListView(FilterView):
         return as_of.filterset_for(filterset_class, **self.get_filterset_kwargs(filterset_class))
 
     def cache_key(self, part, *, without=()):
-        """A key for data derived from this list's query string, at the current data version and date.
-
-        Exact rather than timed: any write raises the data version (registry/derived/version.py), after which no
-        request asks for the old keys again; they age out of the cache.
-        """
-        params = self.request.GET
-        items = sorted((key, value) for key in params if key not in without for value in params.getlist(key))
-        digest = hashlib.sha256(repr((self.request.path, items)).encode()).hexdigest()[:32]
-        return f"public:list:{part}:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
+        """A key for data derived from this list's query string: :func:`list_cache_key`."""
+        return list_cache_key(self.request.path, self.request.GET, part, without=without)
 
     def paginate_queryset(self, queryset, page_size):
         """Like Django's, but a bad or out-of-range ``page`` shows page 1 with a message, never a 404.
@@ -810,13 +857,9 @@ class RegistryListView(FilterView):
         for facet in self.filterset.facets:
             selected = _facet_key(cleaned.get(facet.param))
             values = []
-            key = self.cache_key(f"facet:{facet.param}", without=("page", "sort"))
-            rows = cache.get(key)
-            if rows is None:
-                base = self.filterset.filtered_without(facet.param)
-                # As-of pages count history snapshots, whose model the key mappings do not cover.
-                rows = facet.rows(base, keyed=base.model is self.filterset._meta.model)
-                cache.set(key, rows)
+            # Counted without the facet's own filter: every ?granted_in= of a list shares its "Granted in" counts.
+            key = self.cache_key(f"facet:{facet.param}", without=("page", "sort", facet.param))
+            rows = facet_rows(self.filterset, facet, key)
             # The most frequent values, as Datasette shows them, and the selected one wherever it ranks: a
             # jurisdiction facet has two hundred values, and a link each cost more than the rest of the page.
             shown = [row for i, row in enumerate(rows) if i < self.facet_size or row[0] == selected]
@@ -889,7 +932,12 @@ def audit_list_queryset():
 
 
 def entity_list_queryset():
-    return Entity.objects.published().select_related("parent", "jurisdiction").prefetch_related("aliases")
+    return (
+        Entity.objects.published()
+        .select_related("parent", "jurisdiction")
+        .prefetch_related("aliases")
+        .order_by("name", "slug")
+    )
 
 
 def regulator_list_queryset():
@@ -1035,7 +1083,7 @@ class EntityListView(RegistryListView):
     heading = "Entities"
 
     def get_queryset(self):
-        return entity_list_queryset().order_by("name", "slug")
+        return entity_list_queryset()
 
 
 class RegulatorListView(RegistryListView):
@@ -1093,40 +1141,27 @@ class ExportView(View):
         )
 
 
-class LicenseExportView(ExportView):
-    filterset_class = filters.LicenseFilterSet
-    serializer_class = LicenseSerializer
-    filename = "licenses"
-
-    def get_queryset(self):
-        return license_list_queryset()
-
-
-class AuditExportView(ExportView):
-    filterset_class = filters.AuditFilterSet
-    serializer_class = AuditSerializer
-    filename = "audits"
-
-    def get_queryset(self):
-        return audit_list_queryset()
+def export_view(filterset_class, serializer_class, filename, records):
+    """The export of one list: its FilterSet, its serializer's table, its file name and its ``records()``."""
+    return type(
+        f"{serializer_class.Meta.model.__name__}ExportView",
+        (ExportView,),
+        {
+            "__module__": __name__,
+            "filterset_class": filterset_class,
+            "serializer_class": serializer_class,
+            "filename": filename,
+            "get_queryset": lambda self: records(),
+        },
+    )
 
 
-class EntityExportView(ExportView):
-    filterset_class = filters.EntityFilterSet
-    serializer_class = EntitySerializer
-    filename = "entities"
-
-    def get_queryset(self):
-        return entity_list_queryset().order_by("name", "slug")
-
-
-class RegulatorExportView(ExportView):
-    filterset_class = filters.RegulatorFilterSet
-    serializer_class = RegulatorSerializer
-    filename = "regulators"
-
-    def get_queryset(self):
-        return regulator_list_queryset()
+LicenseExportView = export_view(filters.LicenseFilterSet, LicenseSerializer, "licenses", license_list_queryset)
+AuditExportView = export_view(filters.AuditFilterSet, AuditSerializer, "audits", audit_list_queryset)
+EntityExportView = export_view(filters.EntityFilterSet, EntitySerializer, "entities", entity_list_queryset)
+RegulatorExportView = export_view(
+    filters.RegulatorFilterSet, RegulatorSerializer, "regulators", regulator_list_queryset
+)
 
 
 # --- Changes ---

@@ -453,3 +453,60 @@ def test_a_long_passport_list_is_folded_behind_its_count(client):
     assert '<details class="passport"><summary>passported to 29 countries</summary>' in html
     assert html.count("<abbr title=") >= 29 + 1
     assert '<span class="passport">passported to <abbr title="Germany">DE</abbr></span>' in html
+
+
+def test_the_filter_forms_selects_are_djangos_markup(okx):  # noqa: F811
+    """The filter forms render their selects through one template (public/filters.py, FilterFormRenderer), whose
+    markup must stay Django's own: every option, the selected one marked."""
+    from django import forms
+    from django.http import QueryDict
+
+    from public import filters
+    from registry.models import License
+
+    data = QueryDict("regime=mica&status=active&sort=-holder")
+    ours = filters.LicenseFilterSet(data, queryset=License.objects.published()).form
+    django = filters.LicenseFilterSet(data, queryset=License.objects.published()).form
+    django.renderer = forms.renderers.DjangoTemplates()
+    for field in django.fields.values():
+        if isinstance(field.widget, forms.Select):
+            field.widget.template_name = forms.Select.template_name
+    selects = [name for name, field in ours.fields.items() if isinstance(field.widget, forms.Select)]
+    assert {"regime", "license_type", "regulator", "status", "sort"} <= set(selects)
+    for name in selects:
+        assert str(ours[name]) == str(django[name])
+    assert '<option value="mica" selected>' in str(ours["regime"])
+
+
+# Committed writes, as in production: PostgreSQL raises the data version once per transaction.
+@pytest.mark.django_db(transaction=True)
+def test_a_cached_filter_field_follows_its_value_and_its_choices(client):
+    """Each filter field's markup is cached (list_filters.html): choosing a value, or publishing a new choice,
+    shows at once."""
+    first = factories.RegimeFactory(slug="first-regime", short_name="First")
+    factories.LicenseFactory(license_type__regime=first)
+    url = reverse("public:license-list")
+    assert '<option value="first-regime" selected>' not in client.get(url).content.decode()
+    assert '<option value="first-regime" selected>' in client.get(url, {"regime": "first-regime"}).content.decode()
+    factories.RegimeFactory(slug="second-regime", short_name="Second")
+    for query in ({}, {"regime": "first-regime"}):
+        html = client.get(url, query).content.decode()
+        assert '<option value="second-regime">' in html
+
+
+def test_every_value_of_a_facets_own_filter_shows_the_same_counts_each_equal_to_its_list(client):
+    """A facet's counts do not depend on its own filter's value (they are kept once for all of them), and each
+    count equals the rows of the list its link opens."""
+    for code, name, count in (("MT", "Malta", 2), ("SG", "Singapore", 1)):
+        factories.LicenseFactory.create_batch(count, jurisdiction=factories.JurisdictionFactory(code=code, name=name))
+    url = reverse("public:license-list")
+
+    def granted_in_facet(query):
+        response = client.get(url, query)
+        (facet,) = [facet for facet in response.context["facets"] if facet["param"] == "granted_in"]
+        return {value["value"]: value["count"] for value in facet["values"]}
+
+    shown = granted_in_facet({"granted_in": "MT"})
+    assert shown == granted_in_facet({"granted_in": "SG"}) == granted_in_facet({}) == {"MT": 2, "SG": 1}
+    for code, count in shown.items():
+        assert client.get(url, {"granted_in": code}).context["paginator"].count == count

@@ -1035,3 +1035,37 @@ def test_a_source_page_lists_the_status_changes_that_cite_it(client):
     html = page(client, change.source.get_absolute_url())
     cites = section(html, "cites-heading")
     assert "Status change" in cites and change.audit.get_absolute_url() in cites
+
+
+# Committed writes, as in production: PostgreSQL raises the data version once per transaction.
+@pytest.mark.django_db(transaction=True)
+def test_the_home_page_shows_a_publish_at_once_although_its_parts_are_kept(client):
+    """The counts, charts and recent records are kept per data version (the charts' markup per their rows): the
+    next request after a publish shows the new licence in every part, and the count equals the list it links to."""
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    factories.LicenseFactory(jurisdiction=malta)
+    before = client.get("/")
+    assert client.get("/").content == before.content
+    added = factories.LicenseFactory(jurisdiction=factories.JurisdictionFactory(code="SG", name="Singapore"))
+    after = client.get("/")
+    html = after.content.decode()
+    counts = {label: count for label, count, _ in after.context["counts"]}
+    assert counts["Licences"] == 2 == client.get(reverse("public:license-list")).context["paginator"].count
+    assert '<span class="bar-label">Singapore (SG)</span>' in html
+    assert added.get_absolute_url() in html  # recently added
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_home_charts_follow_their_rows_not_the_write_that_preceded_them(client):
+    """A write that leaves the charts' rows as they were leaves their markup as it was; one that moves a count
+    redraws them."""
+    regime = factories.RegimeFactory(slug="mica", short_name="MiCA")
+    factories.LicenseFactory(license_type__regime=regime)
+    before = page(client, "/")
+    factories.EntityFactory(name="Unlicensed Exchange")
+    unchanged = page(client, "/")
+    chart = re.compile(r'<section aria-labelledby="charts-heading">.*?</section>', re.S)
+    assert chart.search(unchanged).group() == chart.search(before).group()
+    factories.LicenseFactory(license_type__regime=regime)
+    moved = chart.search(page(client, "/")).group()
+    assert '2<span class="visually-hidden"> licences</span>' in moved
