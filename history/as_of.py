@@ -17,7 +17,10 @@ written as data); the change feed asks it of each history row at the row's
 own instant, so a record enters the feed when it became public.
 
 Filters, facets and sorting then apply to the snapshot's own values (its
-status, dates, passports and activities as they were). Names of related
+status, dates, passports and activities as they were); the facts recorded
+about an audit (status changes, its auditor's accreditations, scope items,
+findings, reserve figures) are read as they stood too (:func:`facts_then`),
+by the same rules as today's. Names of related
 records (holder, regulator…) are today's, and a row links to the record's
 current page, which may have gone since (best effort: history keeps values,
 not whole related records).
