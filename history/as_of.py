@@ -17,7 +17,10 @@ written as data); the change feed asks it of each history row at the row's
 own instant, so a record enters the feed when it became public.
 
 Filters, facets and sorting then apply to the snapshot's own values (its
-status, dates, passports and activities as they were). Names of related
+status, dates, passports and activities as they were); the facts recorded
+about an audit (status changes, its auditor's accreditations, scope items,
+findings, reserve figures) are read as they stood too (:func:`facts_then`),
+by the same rules as today's. Names of related
 records (holder, regulator…) are today's, and a row links to the record's
 current page, which may have gone since (best effort: history keeps values,
 not whole related records).
@@ -61,15 +64,20 @@ from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 from public import filters
 from registry.dates import PartialDate
 from registry.models import (
+    Accreditation,
     Audit,
     AuditCitation,
+    AuditFinding,
     AuditQuerySet,
+    AuditScopeItem,
     AuditStatusChange,
     License,
     LicenseCitation,
     LicenseQuerySet,
     Publication,
+    ReserveSnapshot,
     Source,
+    SourcedRow,
     link_supersession,
     path_model,
     visibility_rule,
@@ -279,8 +287,9 @@ SHAPES = {
         m2m=(),
         citation_model=AuditCitation,
         order=tuple(Audit._meta.ordering),
-        # Each report's status that day, superseded by (or superseding) reports of the same snapshot.
-        finish=lambda records, day: link_supersession(records, at=day, **audit_snapshot(day)),
+        # Each report's status that day, superseded by (or superseding) reports of the same snapshot, and the
+        # facts about it (status changes, scope, findings, reserve figures, accreditations) as they stood.
+        finish=lambda records, day: _audit_facts(link_supersession(records, at=day, **audit_snapshot(day)), day),
     ),
 }
 
@@ -302,14 +311,90 @@ def standing(model, day: datetime.date) -> models.QuerySet:
     return _rows_at(model, cutoff).exclude(history_type="-")
 
 
+def facts_then(model, day: datetime.date) -> models.QuerySet:
+    """The rows of ``model``, a fact recorded about an audit or its auditor (status changes, accreditations,
+    scope items, findings, reserve figures), as they stood at the end of ``day``: each row's latest history row
+    by then, not a deletion, and, for a row that cites its own source (:class:`~registry.models.SourcedRow`),
+    citing a source published then and today, as today's rows must cite a published one (``cited()``).
+
+    Returned as ``model``'s own QuerySet class over those history rows, so the fact's one rule reads them as it
+    reads today's (``bearing_on()``, ``latest_totals()``, ``with_ratio()``, the audit status rule).
+    """
+    if issubclass(model, SourcedRow):
+        found = _citations_at(model, end_of_day(day))
+    else:
+        found = standing(model, day)
+    queryset_class = type(model._default_manager.all())
+    return queryset_class(model=found.model, query=found.query, using=found.db)
+
+
 def audit_snapshot(day: datetime.date) -> dict:
     """What an audit's status on ``day`` is read against, as the register stood at its end: the audits that
-    may supersede it (``candidates``) and the status changes then recorded, citing a source published then
-    and today (``changes``); the keyword arguments of :meth:`registry.models.AuditQuerySet.with_status`."""
+    may supersede it (``candidates``) and the status changes then recorded (``changes``, :func:`facts_then`);
+    the keyword arguments of :meth:`registry.models.AuditQuerySet.with_status`."""
     return {
         "candidates": rows(Audit, day),
-        "changes": _citations_at(AuditStatusChange, end_of_day(day)),
+        "changes": facts_then(AuditStatusChange, day),
     }
+
+
+# The facts an audit's record carries, read as they stood (:func:`_audit_facts`), by relation; listed in their
+# model's order within one audit, as today's are.
+AUDIT_FACTS = {
+    "status_changes": AuditStatusChange,
+    "scope_items": AuditScopeItem,
+    "findings": AuditFinding,
+    "reserve_snapshots": ReserveSnapshot,
+}
+
+
+def _facts(model, day, order, **lookups) -> list:
+    """The facts of ``model`` as they stood (:func:`facts_then`) that ``lookups`` select, in ``order``: instances
+    of ``model`` with their source (an accreditation: its body and standard too; today's records) and, for
+    reserve figures, the reserve-ratio rule's annotations, as today's rows are read (opendata/serializers.py)."""
+    found = facts_then(model, day).filter(**lookups).order_by(*order)
+    joined = ()
+    if issubclass(model, SourcedRow):
+        joined = ("source", "body", "standard") if model is Accreditation else ("source",)
+        found = found.select_related(*joined).defer("source__archived_text", "source__notes")
+    if model is ReserveSnapshot:
+        found = found.with_ratio()
+    annotations = tuple(found.query.annotations)
+    found = list(found)
+    instances = _instances(model, found)
+    for row, obj in zip(found, instances, strict=True):
+        for name in (*joined, *annotations):
+            setattr(obj, name, getattr(row, name))
+    return instances
+
+
+def _grouped(instances, key) -> defaultdict:
+    grouped = defaultdict(list)
+    for obj in instances:
+        grouped[getattr(obj, key)].append(obj)
+    return grouped
+
+
+def _audit_facts(audits: list, day: datetime.date) -> list:
+    """Give each of ``audits`` (records as they stood at the end of ``day``) the facts about it as they stood
+    then, where today's record has today's: its status changes, scope items, findings and reserve figures, and
+    its auditor's accreditations, as those relations' prefetched rows (:func:`_answer_from`), so serializers
+    and tables read them as they read today's, and never today's rows. A fixed number of queries."""
+    if not audits:
+        return audits
+    ids = [audit.pk for audit in audits]
+    for relation, model in AUDIT_FACTS.items():
+        order = [name for name in model._meta.ordering if name != "audit"]
+        by_audit = _grouped(_facts(model, day, order, audit_id__in=ids), "audit_id")
+        for audit in audits:
+            _answer_from(audit, {relation: (model, by_audit[audit.pk])})
+    auditors = {audit.auditor_id for audit in audits if audit.auditor_id}
+    order = ("body__name", "reference", "id")  # as the audit's serializer lists them (``vouched_by``)
+    by_holder = _grouped(_facts(Accreditation, day, order, holder_id__in=auditors), "holder_id")
+    for audit in audits:
+        if audit.auditor_id:
+            _answer_from(audit.auditor, {"accreditations": (Accreditation, by_holder[audit.auditor_id])})
+    return audits
 
 
 def records(model, day: datetime.date, history_rows) -> list:
@@ -434,7 +519,7 @@ def _answer_from(obj, sets):
     into a live model's related manager, so they are stored the way ``prefetch_related_objects`` stores what
     it reads: in the instance's prefetch cache, each as an evaluated queryset of its model.
     """
-    cache = {}
+    cache = getattr(obj, "_prefetched_objects_cache", {})
     for name, (related_model, items) in sets.items():
         queryset = related_model._default_manager.none()
         queryset._result_cache = list(items)
@@ -505,6 +590,10 @@ class AuditAsOfFilterSet(AsOfMixin, filters.AuditFilterSet):
     def with_status(self, queryset):
         # Each report's status at the end of the as-of day, against the snapshot of that day.
         return AuditQuerySet.with_status(queryset, at=self.as_of_day, **audit_snapshot(self.as_of_day))
+
+    def facts(self, model):
+        # The filters' facts (accredited, scope_item, findings, reserves) as they stood at the end of the day.
+        return facts_then(model, self.as_of_day)
 
 
 AS_OF_VARIANTS = {

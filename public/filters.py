@@ -51,6 +51,7 @@ from registry.models import (
     Regulator,
     ReserveSnapshot,
     Severity,
+    SourcedRow,
     Standard,
     WarningNotice,
     granted_in_field,
@@ -813,19 +814,24 @@ class AuditFilterSet(RegistryFilterSet):
     def filter_status(self, queryset, name, value):
         return self.with_status(queryset).filter(status=value)
 
+    def facts(self, model):
+        """The rows of ``model`` (accreditations, scope items, findings, reserve figures) the filters below read:
+        today's, citing a published source where they cite one; the as-of variant's, as they stood on its day."""
+        return model.objects.cited() if issubclass(model, SourcedRow) else model.objects.all()
+
     def filter_accredited(self, queryset, name, value):
-        vouched = Exists(Accreditation.objects.cited().bearing_on())
+        vouched = Exists(self.facts(Accreditation).bearing_on())
         return queryset.filter(vouched if value else ~Q(vouched))
 
     def filter_scope_item(self, queryset, name, value):
-        return queryset.filter(id__in=AuditScopeItem.objects.filter(name__icontains=value).values("audit_id"))
+        return queryset.filter(id__in=self.facts(AuditScopeItem).filter(name__icontains=value).values("audit_id"))
 
     def filter_findings(self, queryset, name, value):
-        found = AuditFinding.objects.cited().filter(severity=value, count__gt=0)
+        found = self.facts(AuditFinding).filter(severity=value, count__gt=0)
         return queryset.filter(id__in=found.values("audit_id"))
 
     def filter_reserves(self, queryset, name, value):
-        snapshots = ReserveSnapshot.objects.cited()
+        snapshots = self.facts(ReserveSnapshot)
         if value == "under_100":
             under = snapshots.latest_totals().with_ratio().filter(under_reserved=True)
             return queryset.filter(id__in=under.values("audit_id"))
