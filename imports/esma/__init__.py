@@ -51,9 +51,13 @@ from .parse import (
     split_list,
 )
 from .reconcile import MatchPlan, accept_match, decision_refusal, preview_match, reject_match
+from .tokens import ArtImporter, EmtImporter, OtherImporter
 from .write import Counts, importer_user
 
 __all__ = [
+    "ArtImporter",
+    "EmtImporter",
+    "OtherImporter",
     "BaseImporter",
     "CaspImporter",
     "Counts",
@@ -84,11 +88,18 @@ __all__ = [
 
 
 def import_file(kind: str, path_or_bytes, name: str | None = None, **options) -> Counts:
-    """Import a CASP (``kind="casps"``) or non-compliant-entities (``"ncasps"``) file."""
+    """Import a CASP (``kind="casps"``), non-compliant-entities (``"ncasps"``) or white-paper (``"other"``,
+    ``"emt"``, ``"art"``) file."""
     if isinstance(path_or_bytes, bytes | bytearray):
         data = bytes(path_or_bytes)
     else:
         data = Path(path_or_bytes).read_bytes()
         name = name or Path(path_or_bytes).name
-    importer = {"casps": CaspImporter, "ncasps": NcaspImporter}[kind]
+    importer = {
+        "casps": CaspImporter,
+        "ncasps": NcaspImporter,
+        "other": OtherImporter,
+        "emt": EmtImporter,
+        "art": ArtImporter,
+    }[kind]
     return importer(data, name or "upload.csv", **options).run()
