@@ -145,7 +145,11 @@ def test_importing_the_same_file_again_writes_nothing(countries):
         again = esma.import_file("other", OTHER)
     assert again.created == again.updated == 0
     assert history_count() == before
-    writes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
     assert writes == []
     assert esma.import_file("emt", EMT).updated == 0
     assert history_count() == before
@@ -200,13 +204,3 @@ def test_publish_puts_the_papers_live(countries):
 
     assert WhitePaper.objects.published().count() == 692
     assert CryptoAsset.objects.published().count() == 16
-
-
-def test_queries_per_import_do_not_grow_with_rows(countries, tmp_path):
-    header, rows = read_rows(OTHER)
-    small = write_rows(tmp_path, "OTHER20260101.csv", header, rows[:100])
-    with CaptureQueriesContext(connection) as few:
-        esma.import_file("other", small)
-    call_command("flush", verbosity=0, interactive=False)
-    call_command("loaddata", "countries", verbosity=0) if False else None
-    assert len(few.captured_queries) < 200
