@@ -141,7 +141,89 @@ def _party(name: str, lei_cell: str | None, country: str, known, role: str) -> t
     }, flags
 
 
-class TokenImporter(BaseImporter):
+class _TokensAndCitations:
+    """What a white-paper import writes besides the papers: the crypto-assets, and the citations of the row."""
+
+    # -- crypto-assets --------------------------------------------------------------
+
+    def _write_tokens(self, parsed) -> dict[str, CryptoAsset]:
+        """The crypto-assets the rows identify (by FFG, else by their DTIs), created or given new DTIs."""
+        wanted = {}
+        for p in parsed:
+            if not (p["ffg"] or p["dtis"]):
+                continue
+            key = f"esma-token:ffg:{p['ffg']}" if p["ffg"] else f"esma-token:dti:{'|'.join(sorted(p['dtis']))}"
+            p["token_key"] = key[:200]
+            entry = wanted.setdefault(p["token_key"], {"ffg": p["ffg"], "dtis": []})
+            entry["dtis"] += [d for d in p["dtis"] if d not in entry["dtis"]]
+        existing = {t.official_register_key: t for t in CryptoAsset.objects.filter(official_register_key__in=wanted)}
+        taken = set(CryptoAsset.objects.filter(slug__startswith="token-").values_list("slug", flat=True))
+        new, changes = [], Changes(self.writer, CryptoAsset)
+        for key, w in wanted.items():
+            token = existing.get(key)
+            if token is None:
+                code = w["ffg"] or w["dtis"][0]
+                token = self.writer.prepare_new(
+                    CryptoAsset(
+                        slug=unique_slug(f"token-{code}", taken, 150),
+                        kind=self.kind,
+                        ffg=w["ffg"],
+                        dtis="\n".join(w["dtis"]),
+                        official_register_key=key,
+                    )
+                )
+                new.append(token)
+            else:
+                # DTIs are added, never removed: a form of the token an earlier snapshot listed stays true.
+                dtis = "\n".join([*token.dti_list, *(d for d in w["dtis"] if d not in token.dti_list)])
+                changes.add(token, {"dtis": dtis} if dtis != token.dtis else {})
+            existing[key] = token
+        self.writer.create(CryptoAsset, new)
+        self.writer.write_changes(changes)
+        self._propose(CryptoAsset, changes.proposed)
+        return existing
+
+    # -- citations ------------------------------------------------------------------
+
+    def _write_citations(self, parsed, deferred):
+        """Each paper's facts cite this snapshot's row; papers in ``deferred`` through their revision."""
+        wanted = {}
+        for p in parsed:
+            row = p["row"]
+            facts = {"": cite(row, "wp_url", states=""), "url": cite(row, "wp_url")}
+            facts[""]["quote"] = f"Listed in {self.snapshot.name}, row {row['_row']}."
+            optional = {
+                "offeror": "ae_lei_name",
+                "filed_by": "ae_lei_name_casp",
+                "regulator": "ae_competentAuthority",
+                "host_states": self.host_column,
+                "crypto_asset": "ae_DTI_FFG" if clean_text(row.get("ae_DTI_FFG")) else "ae_DTI",
+                "listed_on": "wp_lastupdate",
+                "notified_on": "wp_authorisationNotificationDate",
+            }
+            for supports, column in optional.items():
+                if column and clean_text(row.get(column)):
+                    facts[supports] = cite(row, column)
+            wanted[p["paper"].pk] = facts
+        return self._cite(WhitePaperCitation, "white_paper", wanted, deferred)
+
+    def _write_entity_citations(self, parsed, entities):
+        wanted = {}
+        for p in parsed:
+            for party, name_column, lei_column in (
+                (p["offeror"], "ae_lei_name", "ae_lei"),
+                (p["casp"], "ae_lei_name_casp", "ae_lei_casp"),
+            ):
+                if party is None or entities[party["key"]].pk in wanted:
+                    continue
+                facts = {"name": cite(p["row"], name_column)}
+                if clean_text(p["row"].get(lei_column)):
+                    facts["lei"] = cite(p["row"], lei_column)
+                wanted[entities[party["key"]].pk] = facts
+        self._cite(EntityCitation, "entity", wanted)
+
+
+class TokenImporter(_TokensAndCitations, BaseImporter):
     """One ESMA white-paper file (:attr:`kind`): its white papers, their crypto-assets, offerors and CASPs."""
 
     kind = ""
@@ -276,45 +358,6 @@ class TokenImporter(BaseImporter):
                 del changes["quality_flags"]
         return changes
 
-    # -- crypto-assets --------------------------------------------------------------
-
-    def _write_tokens(self, parsed) -> dict[str, CryptoAsset]:
-        """The crypto-assets the rows identify (by FFG, else by their DTIs), created or given new DTIs."""
-        wanted = {}
-        for p in parsed:
-            if not (p["ffg"] or p["dtis"]):
-                continue
-            key = f"esma-token:ffg:{p['ffg']}" if p["ffg"] else f"esma-token:dti:{'|'.join(sorted(p['dtis']))}"
-            p["token_key"] = key[:200]
-            entry = wanted.setdefault(p["token_key"], {"ffg": p["ffg"], "dtis": []})
-            entry["dtis"] += [d for d in p["dtis"] if d not in entry["dtis"]]
-        existing = {t.official_register_key: t for t in CryptoAsset.objects.filter(official_register_key__in=wanted)}
-        taken = set(CryptoAsset.objects.filter(slug__startswith="token-").values_list("slug", flat=True))
-        new, changes = [], Changes(self.writer, CryptoAsset)
-        for key, w in wanted.items():
-            token = existing.get(key)
-            if token is None:
-                code = w["ffg"] or w["dtis"][0]
-                token = self.writer.prepare_new(
-                    CryptoAsset(
-                        slug=unique_slug(f"token-{code}", taken, 150),
-                        kind=self.kind,
-                        ffg=w["ffg"],
-                        dtis="\n".join(w["dtis"]),
-                        official_register_key=key,
-                    )
-                )
-                new.append(token)
-            else:
-                # DTIs are added, never removed: a form of the token an earlier snapshot listed stays true.
-                dtis = "\n".join([*token.dti_list, *(d for d in w["dtis"] if d not in token.dti_list)])
-                changes.add(token, {"dtis": dtis} if dtis != token.dtis else {})
-            existing[key] = token
-        self.writer.create(CryptoAsset, new)
-        self.writer.write_changes(changes)
-        self._propose(CryptoAsset, changes.proposed)
-        return existing
-
     # -- white papers ---------------------------------------------------------------
 
     def _existing_papers(self, keys) -> dict[str, WhitePaper]:
@@ -406,45 +449,6 @@ class TokenImporter(BaseImporter):
             "not_listed_since": None,
             **p["extra"],
         }
-
-    # -- citations ------------------------------------------------------------------
-
-    def _write_citations(self, parsed, deferred):
-        """Each paper's facts cite this snapshot's row; papers in ``deferred`` through their revision."""
-        wanted = {}
-        for p in parsed:
-            row = p["row"]
-            facts = {"": cite(row, "wp_url", states=""), "url": cite(row, "wp_url")}
-            facts[""]["quote"] = f"Listed in {self.snapshot.name}, row {row['_row']}."
-            optional = {
-                "offeror": "ae_lei_name",
-                "filed_by": "ae_lei_name_casp",
-                "regulator": "ae_competentAuthority",
-                "host_states": self.host_column,
-                "crypto_asset": "ae_DTI_FFG" if clean_text(row.get("ae_DTI_FFG")) else "ae_DTI",
-                "listed_on": "wp_lastupdate",
-                "notified_on": "wp_authorisationNotificationDate",
-            }
-            for supports, column in optional.items():
-                if column and clean_text(row.get(column)):
-                    facts[supports] = cite(row, column)
-            wanted[p["paper"].pk] = facts
-        return self._cite(WhitePaperCitation, "white_paper", wanted, deferred)
-
-    def _write_entity_citations(self, parsed, entities):
-        wanted = {}
-        for p in parsed:
-            for party, name_column, lei_column in (
-                (p["offeror"], "ae_lei_name", "ae_lei"),
-                (p["casp"], "ae_lei_name_casp", "ae_lei_casp"),
-            ):
-                if party is None or entities[party["key"]].pk in wanted:
-                    continue
-                facts = {"name": cite(p["row"], name_column)}
-                if clean_text(p["row"].get(lei_column)):
-                    facts["lei"] = cite(p["row"], lei_column)
-                wanted[entities[party["key"]].pk] = facts
-        self._cite(EntityCitation, "entity", wanted)
 
     # -- papers no longer listed ----------------------------------------------------
 
