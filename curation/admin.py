@@ -62,6 +62,7 @@ from registry.models import (
     AuditFinding,
     AuditScopeItem,
     AuditStatusChange,
+    CryptoAsset,
     Entity,
     EntityAlias,
     EntityCitation,
@@ -82,6 +83,8 @@ from registry.models import (
     Source,
     Standard,
     WarningNotice,
+    WhitePaper,
+    WhitePaperCitation,
 )
 from registry.models.base import WORKFLOW_FIELDS
 
@@ -1786,3 +1789,58 @@ class MatchProposalAdmin(DecisionAdmin):
                     context.update(counts=counts, preview_rows=shown, name=name, sha256=sha256, publish=publish)
         context["form"] = form
         return TemplateResponse(request, "admin/registry/matchproposal/esma_import.html", context)
+
+
+# ---------------------------------------------------------------------------
+# Crypto-assets and their white papers (ESMA's MiCA register, Titles II to IV)
+# ---------------------------------------------------------------------------
+
+
+class WhitePaperCitationInline(RequiredCitationInline):
+    model = WhitePaperCitation
+
+
+@admin.register(WhitePaper)
+class WhitePaperAdmin(CitedAdmin):
+    inlines = [WhitePaperCitationInline]
+    list_display = ["__str__", "kind", "regulator", "jurisdiction", "listed_display", "publication_status"]
+    list_filter = ["kind", "publication_status", ("jurisdiction", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["offeror__name", "filed_by__name", "url", "url_as_published", "crypto_asset__ffg"]
+    list_select_related = ["offeror", "filed_by", "crypto_asset", "regulator", "jurisdiction"]
+    autocomplete_fields = ["crypto_asset", "offeror", "filed_by", "regulator", "jurisdiction"]
+    filter_horizontal = ["host_states"]
+    fieldsets = [
+        (None, {"fields": ["kind", "crypto_asset", "offeror", "filed_by", "regulator", "jurisdiction", "host_states"]}),
+        ("White paper", {"fields": ["url", "url_as_published", "notified_on", "listed_on", "comments"]}),
+        (
+            "Issuer (EMTs and ARTs)",
+            {
+                "fields": [
+                    "issuer_authorisation",
+                    "issuer_authorised_on",
+                    "issuer_authorisation_ended_on",
+                    "exemption_48_4",
+                    "exemption_48_5",
+                    "credit_institution",
+                ]
+            },
+        ),
+        ("Register", {"fields": ["official_register_key", "last_verified_on", "not_listed_since", "quality_flags"]}),
+        ("Publication", {"fields": ["slug", "publication_status"]}),
+        RECORD_FIELDSET,
+    ]
+
+    listed_display = partial_date_display("listed_on", "entry updated", "listed")
+
+
+@admin.register(CryptoAsset)
+class CryptoAssetAdmin(CuratedAdmin):
+    list_display = ["__str__", "kind", "ffg", "publication_status"]
+    list_filter = ["kind", "publication_status"]
+    search_fields = ["name", "ffg", "dtis", "slug"]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "ffg", "dtis"]}),
+        ("Register", {"fields": ["official_register_key", "quality_flags"]}),
+        ("Publication", {"fields": ["slug", "publication_status"]}),
+        RECORD_FIELDSET,
+    ]

@@ -73,6 +73,8 @@ from registry.models import (
     Regime,
     Regulator,
     Source,
+    WhitePaper,
+    WhitePaperCitation,
     visibility_rule,
 )
 from registry.models.base import WORKFLOW_FIELDS
@@ -85,6 +87,7 @@ RECORD_TYPES = {
     "regime": "Regime",
     "source": "Source",
     "keyperson": "Key person",
+    "whitepaper": "White paper",
 }
 
 ACTIONS = {
@@ -349,6 +352,27 @@ TRACKS = (
         "Citation",
         ("source", "key_person__entity"),
         target_lookups=((Entity, "key_person__entity"),),
+    ),
+)
+TRACKS = (
+    *TRACKS,
+    Track(
+        "whitepaper",
+        WhitePaper,
+        "whitepaper",
+        label=str,
+        related=("offeror", "filed_by", "crypto_asset", "regulator", "jurisdiction"),
+        target_lookups=((Entity, "offeror"),),
+    ),
+    Track(
+        "whitepaper-citation",
+        WhitePaperCitation,
+        "whitepaper",
+        related=("source", "white_paper"),
+        parent_field="white_paper",
+        parent_model=WhitePaper,
+        child_name="Citation",
+        target_lookups=((Entity, "white_paper__offeror"),),
     ),
 )
 TRACKS_BY_KEY = {track.key: track for track in TRACKS}

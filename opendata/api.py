@@ -29,6 +29,7 @@ from opendata.serializers import (
     RegulatorSerializer,
     SourceDetailSerializer,
     SourceSerializer,
+    WhitePaperSerializer,
 )
 from public import filters, redirects
 from registry.models import Jurisdiction, Source, link_supersession
@@ -241,6 +242,14 @@ class AuditViewSet(RegistryViewSet):
         return page
 
 
+@documented("white paper", "crypto-asset white papers (ESMA's MiCA register)", WhitePaperSerializer)
+class WhitePaperViewSet(RegistryViewSet):
+    serializer_class = WhitePaperSerializer
+    filterset_class = filters.WhitePaperFilterSet
+    record_name = "white paper"
+    ordering = ("-listed_on", "slug")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List published sources (without their text)",
@@ -295,6 +304,7 @@ class Router:
         ("regimes", RegimeViewSet, "api-regime"),
         ("licenses", LicenseViewSet, "api-license"),
         ("audits", AuditViewSet, "api-audit"),
+        ("white-papers", WhitePaperViewSet, "api-white-paper"),
         ("sources", SourceViewSet, "api-source"),
         ("jurisdictions", JurisdictionViewSet, "api-jurisdiction"),
     ]

@@ -459,6 +459,18 @@ class RegulatorRefSerializer(Ref):
         page = "public:regulator-detail"
 
 
+class CryptoAssetRefSerializer(Ref):
+    title_field = "slug"
+    title_text = "Slug of {what} (crypto-assets: its page is /crypto-assets/<slug>/)"
+
+    slug = Text()
+    ffg = Text(allow_blank=True, help_text="Its ISO 24165 FFG code, when known.")
+    url = PublicURLField()
+
+    class Meta(Ref.Meta):
+        page = "public:crypto-asset-detail"
+
+
 class LicenseTypeSerializer(Ref):
     slug = Text()
     name = Text()

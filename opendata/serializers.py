@@ -18,6 +18,7 @@ from opendata.fields import (
     ActivitySerializer,
     AuditRefSerializer,
     Choice,
+    CryptoAssetRefSerializer,
     Day,
     Display,
     EntityRefSerializer,
@@ -59,6 +60,7 @@ from registry.models import (
     AuditKind,
     AuditStatus,
     AuditStatusChange,
+    CryptoAsset,
     Entity,
     EntityFact,
     EntityKind,
@@ -72,6 +74,9 @@ from registry.models import (
     ReserveSnapshot,
     Source,
     SourceKind,
+    TokenKind,
+    WhitePaper,
+    WhitePaperFact,
     granted_in_field,
     link_supersession,
 )
@@ -151,7 +156,13 @@ SOURCES_HELP = (
 SUPPORTS = tuple(
     {
         value: label
-        for value, label in [*LicenseFact.choices, *AuditFact.choices, *EntityFact.choices, *KeyPersonFact.choices]
+        for value, label in [
+            *LicenseFact.choices,
+            *AuditFact.choices,
+            *EntityFact.choices,
+            *KeyPersonFact.choices,
+            *WhitePaperFact.choices,
+        ]
     }.items()
 )
 
@@ -439,6 +450,89 @@ class LicenseSerializer(TableSerializer):
         select_related = ("holder", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
         # Where it was granted: License.granted_in, the same rule in SQL.
         expressions = {"granted_in__code": granted_in_field("code"), "granted_in__name": granted_in_field("name")}
+
+
+WHITE_PAPER_EXAMPLE = "/white-papers/skygate-network-gmbh-white-paper/"
+
+
+class WhitePaperSerializer(TableSerializer):
+    url = PublicURLField(example=WHITE_PAPER_EXAMPLE)
+    natural_key = NaturalKeyField(table=False)
+    slug = Text(help_text=SLUG_HELP, example="skygate-network-gmbh-white-paper")
+    kind = Choice(choices=TokenKind.choices, help_text="The MiCA register that lists it.", example="other")
+    kind_display = Display(of="kind", choices=TokenKind.choices, example="Other crypto-asset")
+    crypto_asset = CryptoAssetRefSerializer(
+        allow_null=True,
+        published_only=True,
+        columns={"slug": "token-5rjt6339x", "ffg": "5RJT6339X"},
+        help_text="The crypto-asset it describes, when the source identifies it by DTI or FFG code.",
+    )
+    offeror = EntityRefSerializer(
+        allow_null=True,
+        columns={"name": "Skygate Network GmbH", "slug": "skygate-network-gmbh"},
+        help_text="The offeror, person seeking admission to trading, or issuer; none when the source names none.",
+    )
+    filed_by = EntityRefSerializer(
+        allow_null=True,
+        columns={"name": "Tangany GmbH", "slug": "tangany-gmbh"},
+        help_text="The crypto-asset service provider that notified it for the offeror, when one did.",
+    )
+    authority = RegulatorRefSerializer(
+        source="regulator",
+        allow_null=True,
+        columns={"name": "Central Bank of Ireland", "slug": "cbi-ie"},
+        help_text="The competent authority it was notified to.",
+    )
+    home_state = JurisdictionRefSerializer(
+        source="jurisdiction",
+        allow_null=True,
+        columns={"code": "IE", "name": "Ireland"},
+        help_text="The notifying authority's member state.",
+    )
+    host_states = JurisdictionRefSerializer(
+        many=True, columns={"code": "FR"}, help_text="Member states the offer covers, as ESMA lists them."
+    )
+    address = Text(
+        source="url", allow_blank=True, help_text="Where the white paper is published.", example="https://…/wp.pdf"
+    )
+    address_as_published = Text(
+        source="url_as_published",
+        allow_blank=True,
+        help_text="What ESMA published instead of an address (EMT_NO_WP, a file name); empty otherwise.",
+        example="EMT_NO_WP",
+    )
+    notified = PartialDateField(help_text="When it was notified (EMTs and ARTs)", example=("2024-07-01", "1 July 2024"))
+    listed = PartialDateField(help_text="When ESMA last updated its entry", example=("2025-11-04", "4 November 2025"))
+    comments = Text(allow_blank=True, help_text="ESMA's comments, verbatim.", example="wp update")
+    issuer_authorisation = Text(
+        allow_blank=True,
+        help_text="The issuer's authorisation as ESMA states it (EMTs and ARTs).",
+        example="Electronic money institution",
+    )
+    not_listed_since = Day(
+        allow_null=True, help_text="The first ESMA snapshot that no longer lists it; empty while it is listed."
+    )
+    citations = CitationSerializer(many=True, help_text=CITATIONS_HELP)
+
+    class Meta:
+        model = WhitePaper
+        page = "public:white-paper-detail"
+        select_related = ("crypto_asset", "offeror", "filed_by", "regulator", "jurisdiction")
+
+
+class CryptoAssetSerializer(TableSerializer):
+    url = PublicURLField(example="/crypto-assets/token-5rjt6339x/")
+    natural_key = NaturalKeyField(table=False)
+    slug = Text(help_text=SLUG_HELP, example="token-5rjt6339x")
+    kind = Choice(choices=TokenKind.choices, help_text="What MiCA calls it.", example="other")
+    kind_display = Display(of="kind", choices=TokenKind.choices, example="Other crypto-asset")
+    name = Text(allow_blank=True, help_text="Its name, when a source gives it.", example="")
+    ffg = Text(allow_blank=True, help_text="ISO 24165 code of its functionally fungible group.", example="5RJT6339X")
+    dtis = Text(allow_blank=True, help_text="ISO 24165 Digital Token Identifiers, one a line.", example="46P3KPLQX")
+
+    class Meta:
+        model = CryptoAsset
+        page = "public:crypto-asset-detail"
 
 
 def _cited(model, *related):

@@ -39,6 +39,7 @@ from registry.models import (
     AuditKind,
     AuditScopeItem,
     AuditStatus,
+    CryptoAsset,
     Entity,
     EntityKind,
     Jurisdiction,
@@ -53,7 +54,9 @@ from registry.models import (
     Severity,
     SourcedRow,
     Standard,
+    TokenKind,
     WarningNotice,
+    WhitePaper,
     granted_in_field,
 )
 
@@ -959,6 +962,86 @@ class RegulatorFilterSet(RegistryFilterSet):
 
     def filter_jurisdiction(self, queryset, name, value):
         return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+
+
+class WhitePaperFilterSet(RegistryFilterSet):
+    """The white papers of ESMA's register (MiCA Titles II to IV): one list for the three kinds."""
+
+    kind = django_filters.ChoiceFilter(choices=TokenKind.choices, label="Kind", empty_label="Any kind")
+    home_state = JurisdictionFilter(
+        field_name="jurisdiction",
+        label="Home member state",
+        help_text="The notifying authority's member state, a code such as IE.",
+    )
+    authority = django_filters.ModelChoiceFilter(
+        field_name="regulator",
+        to_field_name="slug",
+        queryset=Regulator.objects.published(),
+        label="Notifying authority",
+        empty_label="Any authority",
+    )
+    host_state = JurisdictionFilter(
+        field_name="host_states",
+        label="Offered in",
+        help_text="A host member state the offer covers, a code such as FR (as ESMA lists them; often none).",
+    )
+    offeror = EntityChoiceFilter(
+        label="Offeror or issuer", help_text="An entity's identifier: the papers it offers or issues."
+    )
+    filed_by = EntityChoiceFilter(label="Filed by (CASP)", help_text="An entity's identifier: the papers it filed.")
+    crypto_asset = django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=CryptoAsset.objects.published(),
+        label="Crypto-asset",
+        empty_label="Any crypto-asset",
+    )
+    notified_after = PartialDateFilter(field_name="notified_on", lookup_expr="gte", label="Notified from")
+    notified_before = PartialDateFilter(
+        field_name="notified_on", lookup_expr="lte", label="Notified until", bound="end"
+    )
+    listed_after = PartialDateFilter(field_name="listed_on", lookup_expr="gte", label="Entry updated from")
+    listed_before = PartialDateFilter(
+        field_name="listed_on", lookup_expr="lte", label="Entry updated until", bound="end"
+    )
+
+    facets = (
+        Facet("kind", "Kind", "kind", choices=dict(TokenKind.choices)),
+        Facet("home_state", "Home member state", "jurisdiction__code", "jurisdiction__name"),
+        Facet("authority", "Notifying authority", "regulator__slug", "regulator__name"),
+        Facet("host_state", "Offered in", "code", "name", through="host_states"),
+        Facet("filed_by", "Filed by (CASP)", "filed_by__slug", "filed_by__name"),
+        Facet("offeror", "Offeror or issuer", "offeror__slug", "offeror__name"),
+    )
+    sorts = (
+        Sort("offeror", "Offeror or issuer", ("offeror__name",), nullable=("offeror__name",)),
+        Sort("home_state", "Home member state", ("jurisdiction__code",), nullable=("jurisdiction__code",)),
+        Sort("notified_on", "Notified", ("notified_on",), nullable=("notified_on",)),
+        Sort("listed_on", "Entry updated", ("listed_on",), nullable=("listed_on",)),
+    )
+    sort = SortFilter(sorts=sorts)
+    named_by_value = "kind"
+
+    class Meta(RegistryFilterSet.Meta):
+        model = WhitePaper
+        fields = []
+
+    def search(self, queryset, name, value):
+        """Papers whose offeror, CASP, crypto-asset (name, FFG, DTIs) or address contains every word of ``value``.
+
+        White papers have no full-text documents (registry/derived/search.py): a few thousand rows, read
+        with ``icontains``.
+        """
+        for word in value.split():
+            queryset = queryset.filter(
+                Q(offeror__name__icontains=word)
+                | Q(filed_by__name__icontains=word)
+                | Q(crypto_asset__name__icontains=word)
+                | Q(crypto_asset__ffg__icontains=word)
+                | Q(crypto_asset__dtis__icontains=word)
+                | Q(url__icontains=word)
+                | Q(url_as_published__icontains=word)
+            )
+        return queryset
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ list_patterns = [
     re_path(r"^regulators\.(?P<format>csv|json)$", views.RegulatorExportView.as_view(), name="regulator-export"),
     re_path(r"^licenses\.(?P<format>csv|json)$", views.LicenseExportView.as_view(), name="license-export"),
     re_path(r"^audits\.(?P<format>csv|json)$", views.AuditExportView.as_view(), name="audit-export"),
+    path("white-papers/", views.WhitePaperListView.as_view(), name="white-paper-list"),
+    re_path(r"^white-papers\.(?P<format>csv|json)$", views.WhitePaperExportView.as_view(), name="white-paper-export"),
 ]
 
 # Home, detail pages and source pages: owned by the pages work.
@@ -29,6 +31,8 @@ page_patterns = [
     path("licenses/<slug:slug>/", views.LicenseDetailView.as_view(), name="license-detail"),
     path("audits/<slug:slug>/", views.AuditDetailView.as_view(), name="audit-detail"),
     path("sources/<slug:slug>/", views.SourceDetailView.as_view(), name="source-detail"),
+    path("white-papers/<slug:slug>/", views.WhitePaperDetailView.as_view(), name="white-paper-detail"),
+    path("crypto-assets/<slug:slug>/", views.CryptoAssetDetailView.as_view(), name="crypto-asset-detail"),
 ]
 
 # The public change history: owned by the change-history work.

@@ -31,6 +31,7 @@ from opendata.serializers import (
     EntitySerializer,
     LicenseSerializer,
     RegulatorSerializer,
+    WhitePaperSerializer,
 )
 from public import assurance, charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
@@ -42,6 +43,7 @@ from registry.models import (
     Audit,
     AuditCitation,
     AuditFact,
+    CryptoAsset,
     Entity,
     EntityAlias,
     EntityCitation,
@@ -55,6 +57,9 @@ from registry.models import (
     Regime,
     Regulator,
     Source,
+    WhitePaper,
+    WhitePaperCitation,
+    WhitePaperFact,
     granted_in_field,
     link_supersession,
 )
@@ -421,6 +426,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     license_limit = 50
     audit_limit = 50
     key_person_limit = 50
+    white_paper_limit = 50
     source_limit = 50
     # The timeline draws the most recent of the licences and audits shown, so it must not exceed their limits;
     # more than 30 bars are hard to follow anyway.
@@ -495,6 +501,8 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         performed = public_audits().filter(auditor=entity)
         shown_performed, performed_total = most_recent(performed, audit_timeline_start(), self.audit_limit)
         link_supersession(shown_audits + shown_performed)
+        papers = white_paper_list_queryset().filter(offeror__in=members)
+        filed = white_paper_list_queryset().filter(filed_by__in=members)
         key_people = KeyPerson.objects.published().filter(entity__in=members)
         shown_people = list(
             key_people.select_related("entity")
@@ -513,6 +521,10 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             "audits_performed_total": performed_total,
             "key_people": shown_people,
             "key_person_total": key_people.count(),
+            "white_papers": list(papers[: self.white_paper_limit]),
+            "white_paper_total": papers.count(),
+            "white_papers_filed": list(filed[: self.white_paper_limit]),
+            "white_papers_filed_total": filed.count(),
         }
 
     def sources(self, members, records):
@@ -1162,6 +1174,79 @@ EntityExportView = export_view(filters.EntityFilterSet, EntitySerializer, "entit
 RegulatorExportView = export_view(
     filters.RegulatorFilterSet, RegulatorSerializer, "regulators", regulator_list_queryset
 )
+
+
+# --- White papers and crypto-assets (ESMA's MiCA register, Titles II to IV) ---
+
+
+def white_paper_list_queryset():
+    return (
+        WhitePaper.objects.published()
+        .select_related("offeror", "filed_by", "regulator", "jurisdiction", "crypto_asset")
+        .prefetch_related("host_states")
+        .order_by("-listed_on", "slug")
+    )
+
+
+class WhitePaperListView(RegistryListView):
+    filterset_class = filters.WhitePaperFilterSet
+    template_name = "public/white_paper_list.html"
+    export_name = "white-paper"
+    heading = "White papers"
+
+    def get_queryset(self):
+        return white_paper_list_queryset()
+
+    def page_rows(self, queryset, ids):
+        return super().page_rows(white_paper_list_queryset(), ids)
+
+
+class WhitePaperExportView(ExportView):
+    filterset_class = filters.WhitePaperFilterSet
+    serializer_class = WhitePaperSerializer
+    filename = "white-papers"
+
+    def get_queryset(self):
+        return white_paper_list_queryset()
+
+
+class WhitePaperDetailView(DetailView):
+    """A white paper: its crypto-asset, offeror or issuer, filing CASP and authority, each fact beside its sources."""
+
+    template_name = "public/white_paper_detail.html"
+    context_object_name = "paper"
+
+    def get_queryset(self):
+        return white_paper_list_queryset().prefetch_related(
+            Prefetch("citations", queryset=public_citations(WhitePaperCitation), to_attr="public_citations")
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        paper = self.object
+        facts, general = facts_by_field(paper.public_citations, WhitePaperFact)
+        token = paper.crypto_asset if paper.crypto_asset_id and paper.crypto_asset.is_published else None
+        context.update(facts=facts, general_citations=general, token=token, changes=feed.changes_for(paper))
+        return context
+
+
+class CryptoAssetDetailView(DetailView):
+    """A crypto-asset: its identifiers, and the white papers that describe it with their offerors or issuers."""
+
+    template_name = "public/crypto_asset_detail.html"
+    context_object_name = "token"
+    paper_limit = 50
+
+    def get_queryset(self):
+        return CryptoAsset.objects.published()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        papers = white_paper_list_queryset().filter(crypto_asset=self.object)
+        shown = list(papers[: self.paper_limit])
+        offerors = {paper.offeror.pk: paper.offeror for paper in shown if paper.offeror_id}
+        context.update(papers=shown, paper_total=papers.count(), offerors=list(offerors.values()))
+        return context
 
 
 # --- Changes ---

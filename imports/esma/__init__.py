@@ -51,9 +51,13 @@ from .parse import (
     split_list,
 )
 from .reconcile import MatchPlan, accept_match, decision_refusal, preview_match, reject_match
+from .tokens import ArtImporter, EmtImporter, OtherImporter
 from .write import Counts, importer_user
 
 __all__ = [
+    "ArtImporter",
+    "EmtImporter",
+    "OtherImporter",
     "BaseImporter",
     "CaspImporter",
     "IMPORTERS",
@@ -85,11 +89,17 @@ __all__ = [
 
 
 # The importer of each kind of file; imports/esma/registers.py names the kind of each of ESMA's registers.
-IMPORTERS: dict[str, type[BaseImporter]] = {"casps": CaspImporter, "ncasps": NcaspImporter}
+IMPORTERS: dict[str, type[BaseImporter]] = {
+    "casps": CaspImporter,
+    "ncasps": NcaspImporter,
+    "other": OtherImporter,
+    "emt": EmtImporter,
+    "art": ArtImporter,
+}
 
 
 def import_file(kind: str, path_or_bytes, name: str | None = None, **options) -> Counts:
-    """Import a file of the kind named in :data:`IMPORTERS` (``"casps"``, ``"ncasps"``…)."""
+    """Import a file of the kind named in :data:`IMPORTERS` (casps, ncasps, other, emt, art)."""
     if isinstance(path_or_bytes, bytes | bytearray):
         data = bytes(path_or_bytes)
     else:

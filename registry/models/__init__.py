@@ -94,9 +94,25 @@ from .notices import WarningNotice, WarningNoticeQuerySet
 from .places import Jurisdiction, JurisdictionKind, JurisdictionQuerySet
 from .regimes import Activity, LicenseType, LicenseTypeQuerySet, Regime, Regulator
 from .sources import SOURCE_AUTHORITY, Citation, CitationQuerySet, Source, SourceKind
+from .tokens import (
+    CryptoAsset,
+    CryptoAssetQuerySet,
+    TokenKind,
+    WhitePaper,
+    WhitePaperCitation,
+    WhitePaperFact,
+    WhitePaperQuerySet,
+)
 
 # Every name, for ``from registry.models import …`` across the project.
 __all__ = [
+    "WhitePaperQuerySet",
+    "WhitePaperFact",
+    "WhitePaperCitation",
+    "WhitePaper",
+    "TokenKind",
+    "CryptoAssetQuerySet",
+    "CryptoAsset",
     "Accreditation",
     "AccreditationBody",
     "AccreditationBodyKind",

@@ -194,6 +194,7 @@ VISIBILITY_RULES = {
     "audit": VisibilityRule(requires=("subject",), optional=("auditor",), cited_by="citations"),
     "keyperson": VisibilityRule(requires=("entity",)),
     "warningnotice": VisibilityRule(requires=("entity", "source"), optional=("regulator",)),
+    "whitepaper": VisibilityRule(optional=("offeror", "filed_by", "regulator"), cited_by="citations"),
 }
 
 

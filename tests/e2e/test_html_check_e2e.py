@@ -25,6 +25,7 @@ from django.db.models import Count
 from django.test.utils import override_settings
 from pytest_django.live_server_helper import LiveServer
 
+from imports import esma
 from registry import models
 from tests import factories
 from tests.conftest import load_seed_and_esma
@@ -72,11 +73,18 @@ PAGES = {
     "watch-subscribe": "/watch/?entity=okx",
     "watch-confirm": None,
     "watch-unsubscribed": None,
+    # Issue 15: ESMA's white papers and crypto-assets, and an entity that offers and files them.
+    "white-paper-list": "/white-papers/?kind=other&home_state=IE",
+    "white-paper": None,
+    "crypto-asset": None,
+    "entity-white-papers": None,
 }
 
 
 def build_register(countries_fixture, esma_dir, releases: Path):
     load_seed_and_esma(countries_fixture, esma_dir)
+    esma.import_file("other", esma_dir / "OTHER20260129.csv", publish=True)
+    esma.import_file("emt", esma_dir / "EMT20260129.csv", publish=True)
     add_assurance_examples()
     add_earlier_esma_snapshot(esma_dir)
     call_command("export_dataset", str(releases), stdout=io.StringIO())
@@ -114,7 +122,12 @@ def esma_paths() -> dict[str, str]:
     licence = models.License.objects.published().annotate(n=Count("passported_to")).order_by("-n", "slug").first()
     regulator = models.Regulator.objects.published().annotate(n=Count("licenses")).order_by("-n", "slug").first()
     source = models.Source.objects.published().annotate(n=Count("licensecitations")).order_by("-n", "slug").first()
+    paper = models.WhitePaper.objects.published().get(url__startswith="https://www.biogena.com/biox")
+    token = models.WhitePaper.objects.get(url="https://www.circle.com/fr/legal/mica-usdc-whitepaper").crypto_asset
     return {
+        "white-paper": paper.get_absolute_url(),
+        "crypto-asset": token.get_absolute_url(),
+        "entity-white-papers": models.Entity.objects.get(lei="549300XIBGTJ0PLIEO72").get_absolute_url(),
         "license": licence.get_absolute_url(),
         "regulator": regulator.get_absolute_url(),
         "source": source.get_absolute_url(),

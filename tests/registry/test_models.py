@@ -542,6 +542,51 @@ def _same_change(change):
     }
 
 
+def make_white_paper(**kwargs):
+    """A white paper (ESMA's MiCA register) with its one required relation-free fields."""
+    number = next(_warning_numbers)
+    return models.WhitePaper.objects.create(**{"slug": f"white-paper-{number}", "kind": "other", **kwargs})
+
+
+def make_crypto_asset(**kwargs):
+    number = next(_warning_numbers)
+    return models.CryptoAsset.objects.create(
+        **{"slug": f"token-{number}", "kind": "other", "ffg": "5RJT6339X", **kwargs}
+    )
+
+
+def _white_paper_citation():
+    return models.WhitePaperCitation.objects.create(white_paper=make_white_paper(), source=SourceFactory())
+
+
+CHECK_CASES += [
+    _p("whitepaper_four_eyes", _published_by_its_last_editor(make_white_paper)),
+    _p("cryptoasset_four_eyes", _published_by_its_last_editor(make_crypto_asset)),
+    _p("white_paper_publication_valid", lambda: update(make_white_paper(), publication_status="live")),
+    _p("white_paper_kind_valid", lambda: update(make_white_paper(), kind="nft")),
+    _p("crypto_asset_publication_valid", lambda: update(make_crypto_asset(), publication_status="live")),
+    _p("crypto_asset_kind_valid", lambda: update(make_crypto_asset(), kind="nft")),
+    _p("crypto_asset_identified", lambda: update(make_crypto_asset(), ffg="", dtis="", name="")),
+    _p("white_paper_one_address", lambda: update(make_white_paper(url="https://a.eu/wp.pdf"), url_as_published="x")),
+    _p("white_paper_citation_supports_valid", lambda: update(_white_paper_citation(), supports="colour")),
+    *_partial_date_cases("white_paper", "notified_on", make_white_paper),
+    *_partial_date_cases("white_paper", "listed_on", make_white_paper),
+    *_partial_date_cases("white_paper", "issuer_authorised_on", make_white_paper),
+    *_partial_date_cases("white_paper", "issuer_authorisation_ended_on", make_white_paper),
+]
+UNIQUE_CASES += [
+    _p(
+        "white_paper_citation_unique",
+        lambda: (
+            lambda c: (
+                lambda: models.WhitePaperCitation.objects.create(
+                    white_paper=c.white_paper, source=c.source, supports=c.supports
+                )
+            )
+        )(_white_paper_citation()),
+    ),
+]
+
 CONSTRAINT_CASES = CHECK_CASES + UNIQUE_CASES
 
 

@@ -1,0 +1,206 @@
+"""ESMA's white-paper files (other crypto-assets, EMTs, ARTs), imported from the real files."""
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from imports import esma
+from registry.models import (
+    CryptoAsset,
+    Entity,
+    EntityCitation,
+    MatchProposal,
+    Publication,
+    Regulator,
+    Source,
+    WhitePaper,
+    WhitePaperCitation,
+)
+from tests.conftest import ESMA_DATA
+from tests.factories import EntityFactory
+
+OTHER = ESMA_DATA / "OTHER20260129.csv"
+EMT = ESMA_DATA / "EMT20260129.csv"
+ART = ESMA_DATA / "ART20260129.csv"
+
+
+@pytest.fixture
+def countries(db, countries_fixture):
+    call_command("loaddata", str(countries_fixture), verbosity=0)
+
+
+def history_count():
+    models = [Entity, EntityCitation, Regulator, Source, WhitePaper, WhitePaperCitation, CryptoAsset]
+    host_states = apps.get_model("registry", "HistoricalWhitePaper_host_states")
+    return sum(model.history.count() for model in models) + host_states.objects.count()
+
+
+def read_rows(path):
+    text = path.read_bytes().decode("utf-8").lstrip("\ufeff")  # line ends inside cells kept as published
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    return rows[0], rows[1:]
+
+
+def write_rows(tmp_path, name, header, rows):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
+    path = tmp_path / name
+    path.write_bytes(out.getvalue().encode("utf-8"))
+    return path
+
+
+def test_the_white_papers_file_imports_one_paper_per_row(countries):
+    counts = esma.import_file("other", OTHER)
+
+    header, rows = read_rows(OTHER)
+    # 694 rows; two repeat another row cell for cell (VeChain, Ape Foundation): the same paper, flagged.
+    assert len(rows) == counts.created + counts.unchanged == 694
+    assert counts.created == WhitePaper.objects.count() == 692
+    assert WhitePaper.objects.filter(kind="other", publication_status=Publication.DRAFT).count() == 692
+    assert WhitePaper.objects.filter(quality_flags__icontains="listed_twice").count() == 2
+    named = {row[3].strip() for row in rows if row[3].strip()}
+    with_lei = WhitePaper.objects.exclude(offeror__lei="").exclude(offeror=None)
+    # 73 names appear with an LEI; ESMA gives 70 distinct LEI cells, 67 of them valid ISO 17442 LEIs.
+    assert len({row[2].strip() for row in rows if row[3].strip()}) == 73
+    assert with_lei.values("offeror").distinct().count() == 67
+    assert len(named) == 70
+    assert WhitePaper.objects.filter(offeror=None).count() == sum(
+        1 for row in rows if row[2].strip().casefold() in ("", "not available")
+    )  # no unnamed row is repeated
+    # Filed by a CASP for the offeror: the CASP's LEI or name.
+    assert WhitePaper.objects.exclude(filed_by=None).count() == sum(1 for row in rows if row[5].strip())
+    # Every paper cites the file's one source.
+    source = Source.objects.get(title__startswith="ESMA interim MiCA register: white papers")
+    assert WhitePaperCitation.objects.filter(source=source, supports="").count() == 692
+
+
+def test_a_white_paper_reads_the_columns_as_esma_defines_them(countries):
+    esma.import_file("other", OTHER)
+
+    paper = WhitePaper.objects.get(url__startswith="https://www.biogena.com/biox")
+    assert paper.offeror.lei == "52990050KC7YUM8VD941"
+    assert paper.filed_by.name == "Tangany GmbH" and paper.filed_by.lei == "529900WKXS5ZPJY9W498"
+    assert paper.regulator.name == "Austrian Financial Market Authority"
+    assert paper.jurisdiction.code == "AT"
+    assert str(paper.listed) == "4 November 2025"
+    assert paper.notified_on is None  # the Title II file gives no notification date
+    hosted = WhitePaper.objects.get(url="https://timberchain.io/TIMBER2026_Whitepaper.pdf")
+    assert sorted(hosted.host_states.values_list("code", flat=True)) == ["CZ", "DE", "FR", "SK"]
+    assert hosted.comments == "WP link pending"
+    bare = WhitePaper.objects.get(url="https://www.desertgreener.io")
+    assert [f["code"] for f in bare.quality_flags] == ["url_scheme_assumed"]
+    file_name = WhitePaper.objects.get(url_as_published="xl1-mica-white-paper.pdf")
+    assert file_name.url == "" and "url_invalid" in [f["code"] for f in file_name.quality_flags]
+
+
+def test_tokens_are_identified_by_their_ffg_and_dtis(countries):
+    esma.import_file("other", OTHER)
+
+    token = CryptoAsset.objects.get(ffg="5RJT6339X")
+    # Listed twice, once with "I" between the DTIs: one token, its three DTIs.
+    assert sorted(token.dti_list) == ["46P3KPLQX", "6SSGLNPPP", "JKMF5L4KM"]
+    assert token.white_papers.count() == 2
+    flagged = token.white_papers.filter(quality_flags__icontains="dti_separator")
+    assert flagged.count() == 1
+    truncated = CryptoAsset.objects.get(ffg="6C7F2WVZH")
+    assert "JVMWS68W1" in truncated.dti_list and "JVMWS68W" not in truncated.dti_list
+    assert CryptoAsset.objects.count() == 16
+
+
+def test_the_emt_file_imports_its_issuers_and_dates(countries):
+    counts = esma.import_file("emt", EMT)
+
+    # 31 rows, one of them repeating another cell for cell (StablR).
+    assert counts.created == WhitePaper.objects.filter(kind="emt").count() == 30
+    paper = WhitePaper.objects.get(url="https://www.circle.com/fr/legal/mica-eurc-whitepaper")
+    assert paper.offeror.name == "Circle Internet Financial Europe SAS"
+    assert str(paper.notified) == "1 July 2024"
+    assert paper.issuer_authorisation == "Electronic money institution"
+    assert paper.exemption_48_4 is False
+    assert paper.crypto_asset.ffg == "13XTMPZT3" and paper.crypto_asset.kind == "emt"
+    no_paper = WhitePaper.objects.filter(url_as_published="EMT_NO_WP")
+    assert no_paper.count() == 2
+    assert all("no_white_paper" in [f["code"] for f in p.quality_flags] for p in no_paper)
+
+
+def test_the_empty_art_file_imports_nothing_but_its_source(countries):
+    counts = esma.import_file("art", ART)
+
+    assert counts.created == 0 and WhitePaper.objects.count() == 0
+    assert Source.objects.filter(title__startswith="ESMA interim MiCA register: asset-referenced").count() == 1
+
+
+def test_importing_the_same_file_again_writes_nothing(countries):
+    esma.import_file("other", OTHER)
+    esma.import_file("emt", EMT)
+    before = history_count()
+
+    with CaptureQueriesContext(connection) as queries:
+        again = esma.import_file("other", OTHER)
+    assert again.created == again.updated == 0
+    assert history_count() == before
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []
+    assert esma.import_file("emt", EMT).updated == 0
+    assert history_count() == before
+
+
+def test_a_later_snapshot_changes_removes_and_adds_papers(countries, tmp_path):
+    esma.import_file("other", OTHER)
+    header, rows = read_rows(OTHER)
+    moved = rows[0][10]
+    removed = rows[1][10].strip()
+    later = [list(row) for row in rows]
+    later[0][10] = "https://www.skygatetoken.at/white-paper-v2.pdf"
+    del later[1]
+    later.append([*rows[2][:10], "https://example.eu/new-token-white-paper.pdf", "", "28/01/2026", "", "", "", ""])
+    path = write_rows(tmp_path, "OTHER20260205.csv", header, later)
+
+    counts = esma.import_file("other", path)
+
+    assert (counts.created, counts.updated, counts.not_listed) == (1, 1, 1)
+    assert WhitePaper.objects.count() == 693
+    changed = WhitePaper.objects.get(url="https://www.skygatetoken.at/white-paper-v2.pdf")
+    assert changed.history.filter(url=moved).exists()
+    assert WhitePaper.objects.get(url=f"https://{removed}").not_listed_since == datetime.date(2026, 2, 5)
+    before = history_count()
+    again = esma.import_file("other", path)
+    assert (again.created, again.updated) == (0, 0)
+    assert history_count() == before
+
+
+def test_offerors_match_existing_entities_by_lei(countries):
+    existing = EntityFactory(name="Bitstamp Europe", lei="549300XIBGTJ0PLIEO72")
+
+    esma.import_file("other", OTHER)
+
+    assert WhitePaper.objects.filter(offeror=existing).count() == 20
+    assert WhitePaper.objects.filter(filed_by=existing).count() == 20
+    assert Entity.objects.filter(lei="549300XIBGTJ0PLIEO72").count() == 1
+
+
+def test_an_offeror_named_like_a_curated_entity_is_proposed_not_merged(countries):
+    curated = EntityFactory(name="Skygate Network GmbH", lei="")
+
+    counts = esma.import_file("other", OTHER)
+
+    proposal = MatchProposal.objects.get(existing_entity=curated)
+    assert proposal.imported_entity.lei == "984500BBFE52FE449926"
+    assert counts.matches >= 1
+
+
+def test_publish_puts_the_papers_live(countries):
+    esma.import_file("other", OTHER, publish=True)
+
+    assert WhitePaper.objects.published().count() == 692
+    assert CryptoAsset.objects.published().count() == 16

@@ -1,0 +1,95 @@
+"""White papers and crypto-assets on the public site: list, filters, detail pages, exports, API, entity page."""
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+
+from imports import esma
+from registry.models import Entity, Publication, WhitePaper
+from tests.conftest import ESMA_DATA
+
+OTHER = ESMA_DATA / "OTHER20260129.csv"
+
+
+def body(response):
+    return b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+@pytest.fixture
+def papers(db, countries_fixture):
+    call_command("loaddata", str(countries_fixture), verbosity=0)
+    esma.import_file("other", OTHER, publish=True)
+    esma.import_file("emt", ESMA_DATA / "EMT20260129.csv", publish=True)
+
+
+def test_surfaces_agree_on_a_filtered_white_paper_list(client, papers):
+    query = "kind=other&home_state=LI"
+    expected = WhitePaper.objects.published().filter(kind="other", jurisdiction__code="LI").count()
+    assert expected == 71
+
+    page = client.get(f"/white-papers/?{query}")
+    api = client.get(f"/api/white-papers/?{query}").json()
+    rows = list(csv.DictReader(io.StringIO(body(client.get(f"/white-papers.csv?{query}")))))
+
+    assert page.status_code == 200
+    assert page.context["paginator"].count == api["count"] == len(rows) == expected
+    kind = next(f for f in page.context["facets"] if f["param"] == "kind")
+    assert [(v["value"], v["count"], v["selected"]) for v in kind["values"]] == [("other", 71, True)]
+
+
+def test_facets_count_each_value_with_a_toggle_url(client, papers):
+    page = client.get("/white-papers/")
+    facets = {f["param"]: f for f in page.context["facets"]}
+    kinds = {v["value"]: v["count"] for v in facets["kind"]["values"]}
+    assert kinds == {"other": 692, "emt": 30}
+    casps = {v["label"]: v for v in facets["filed_by"]["values"]}
+    lcx = casps["LCX AG"]
+    assert lcx["url"] == f"?filed_by={lcx['value']}"
+    assert client.get(f"/white-papers/{lcx['url']}").context["paginator"].count == lcx["count"]
+
+
+def test_bad_parameters_are_a_message_on_the_page_and_a_400_elsewhere(client, papers):
+    assert client.get("/white-papers/?notified_after=soon").status_code == 200
+    assert client.get("/white-papers.csv?notified_after=soon").status_code == 400
+    assert client.get("/api/white-papers/?home_state=XX").status_code == 400
+
+
+def test_a_white_paper_page_shows_its_parties_and_sources(client, papers):
+    paper = WhitePaper.objects.get(url__startswith="https://www.biogena.com/biox")
+    page = client.get(paper.get_absolute_url())
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Tangany GmbH" in html and "Biogena GmbH &amp; Co KG" in html
+    assert "OTHER20260129.csv, row 9" in html or "row 9" in html
+
+
+def test_a_crypto_asset_page_lists_its_white_papers(client, papers):
+    paper = WhitePaper.objects.get(url="https://www.circle.com/fr/legal/mica-eurc-whitepaper")
+    page = client.get(paper.crypto_asset.get_absolute_url())
+    assert page.status_code == 200
+    assert page.context["paper_total"] == 1
+    assert "Circle Internet Financial Europe SAS" in page.content.decode()
+
+
+def test_the_entity_page_shows_papers_offered_and_filed(client, papers, django_assert_max_num_queries):
+    bitstamp = Entity.objects.get(lei="549300XIBGTJ0PLIEO72")
+    page = client.get(bitstamp.get_absolute_url())
+    assert page.context["white_paper_total"] == 20
+    assert page.context["white_papers_filed_total"] == 20
+    payward = Entity.objects.get(lei="9845003D98SCC2851458")
+    # 112 rows give its LEI; 2 more give one of the same names without it (the same firm: one entity).
+    assert client.get(payward.get_absolute_url()).context["white_papers_filed_total"] == 114
+
+
+def test_a_draft_offerors_papers_are_public_nowhere(client, papers):
+    offeror = Entity.objects.get(lei="984500BBFE52FE449926")
+    Entity.objects.filter(pk=offeror.pk).update(publication_status=Publication.DRAFT)
+    paper = WhitePaper.objects.get(offeror=offeror)
+
+    assert client.get(paper.get_absolute_url()).status_code == 404
+    assert client.get(f"/api/white-papers/{paper.slug}/").status_code == 404
+    listed = body(client.get("/white-papers.csv?home_state=AT"))
+    assert paper.slug not in listed
+    assert paper.slug not in str(client.get("/api/white-papers/?home_state=AT").json())
