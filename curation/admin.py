@@ -43,14 +43,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from curation import review
 from curation.forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm, PartialDateModelForm
 from imports.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
-from imports.esma import (
-    NotAnEsmaFile,
-    accept_match,
-    decision_refusal,
-    import_file,
-    preview_match,
-    reject_match,
-)
+from imports.esma import accept_match, decision_refusal, preview_match, reject_match
+from imports.esma.registers import BadFile, NoImporter, prepare
+from imports.management.commands.import_esma import analyze_registry_tables
 from registry.dates import PartialDate
 from registry.models import (
     TEXT_PREDATES_OFFICIAL_SOURCE,
@@ -1585,15 +1580,9 @@ class WarningNoticeAdmin(CuratedAdmin):
 
 
 class EsmaUploadForm(forms.Form):
-    kind = forms.ChoiceField(
-        label="File",
-        choices=[
-            ("casps", "Authorised CASPs (CASPYYYYMMDD.csv)"),
-            ("ncasps", "Non-compliant entities (NCASPYYYYMMDD.csv)"),
-        ],
-    )
     file = forms.FileField(
-        help_text="The CSV file exactly as downloaded from ESMA; its name carries the snapshot date."
+        help_text="The CSV file exactly as downloaded from ESMA (CASP20260123.csv, NCASP20260129.csv): its register "
+        "is recognised from its header, its name carries the snapshot date."
     )
     publish = forms.BooleanField(
         required=False,
@@ -1749,37 +1738,31 @@ class MatchProposalAdmin(DecisionAdmin):
         return [path("import-esma/", view(self.upload_view), name="registry_esma_import"), *super().get_urls()]
 
     def upload_view(self, request):
-        """Upload an ESMA file, see what a dry run would do, then confirm to import it."""
+        """Upload an ESMA file, see what a dry run would do, then confirm to import it.
+
+        The file passes the checks of ``manage.py import_esma`` (``imports.esma.registers.prepare``) and, imported,
+        becomes its register's last good file for ``sync_esma`` (``Prepared.run``), as when the command imports it.
+        """
         if not request.user.has_perm("registry.add_license"):
             raise PermissionDenied
         context = page_context(self, request, "Import an ESMA register file")
         pending = request.session.get("esma_upload")
         if request.method == "POST" and request.POST.get("confirm") and pending:
-            if request.POST.get("sha256") != pending["sha256"]:
-                self.message_user(request, "The file to import changed: upload it again.", messages.ERROR)
-                return HttpResponseRedirect(request.path)
-            del request.session["esma_upload"]
-            counts = import_file(
-                pending["kind"], base64.b64decode(pending["data"]), pending["name"], publish=pending["publish"]
-            )
-            self.message_user(request, f"Imported {pending['name']}: {counts.summary()}.", messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:registry_matchproposal_changelist"))
+            return self._confirm_upload(request, pending)
         form = EsmaUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             publish = form.cleaned_data["publish"]
             if publish and not review.can_review(request.user):
                 form.add_error("publish", "Only a reviewer can publish an import directly.")
             else:
-                data = form.cleaned_data["file"].read()
-                name = form.cleaned_data["file"].name
+                data, name = form.cleaned_data["file"].read(), form.cleaned_data["file"].name
                 try:
-                    counts = import_file(form.cleaned_data["kind"], data, name, publish=publish, dry_run=True)
-                except NotAnEsmaFile as exc:
-                    form.add_error("file", str(exc))
+                    counts = prepare(data, name, publish=publish, dry_run=True).run()
+                except (BadFile, NoImporter) as exc:
+                    self.message_user(request, f"Nothing was imported: {exc}", messages.ERROR)
                 else:
                     sha256 = hashlib.sha256(data).hexdigest()
                     request.session["esma_upload"] = {
-                        "kind": form.cleaned_data["kind"],
                         "name": name,
                         "publish": publish,
                         "sha256": sha256,
@@ -1789,6 +1772,26 @@ class MatchProposalAdmin(DecisionAdmin):
                     context.update(counts=counts, preview_rows=shown, name=name, sha256=sha256, publish=publish)
         context["form"] = form
         return TemplateResponse(request, "admin/registry/matchproposal/esma_import.html", context)
+
+    def _confirm_upload(self, request, pending):
+        if request.POST.get("sha256") != pending["sha256"]:
+            self.message_user(request, "The file to import changed: upload it again.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        del request.session["esma_upload"]
+        name = pending["name"]
+        try:
+            prepared = prepare(base64.b64decode(pending["data"]), name, publish=pending["publish"])
+            counts = prepared.run()
+        except (BadFile, NoImporter) as exc:
+            self.message_user(request, f"Nothing was imported: {exc}", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        analyze_registry_tables()
+        self.message_user(
+            request,
+            f"Imported {name} ({prepared.register.code}, snapshot {prepared.date.isoformat()}): {counts.summary()}.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:registry_matchproposal_changelist"))
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,18 @@ Migrations 0002 and 0003 created them with frozen copies of these lists. After
 every ``migrate`` (and after a test run's flush, which empties auth tables
 without re-running data migrations) :func:`ensure_roles` makes sure both groups
 exist with at least these permissions; it never removes a permission an
-operator granted by hand.
+operator granted by hand. So a permission added here reaches existing groups
+on the next ``migrate``, without a migration of its own.
+
+Besides the register (``registry``), staff see what the apps around it record
+(:data:`OTHER_APPS`): the ESMA sync's fetch states and quarantined files and the
+official register's snapshots and changes are written by the importer only, so
+both roles only view them. Watchlist subscriptions (webhooks, often for an
+API-key holder) are managed by reviewers: a subscription sends the register's
+data to an outside address with a signing secret shown once, the kind of
+trust reviewers already hold; curators view subscriptions, their watches and
+the delivery log, to answer a subscriber's question. Events and deliveries are
+written by the outbox and ``deliver_notifications``: view only for both.
 """
 
 CURATED_MODELS = [
@@ -48,6 +59,23 @@ REVIEWER_CODENAMES = [
     "change_matchproposal",
 ]
 
+
+# Other apps' permissions, as "app_label.codename".
+OTHER_APPS_VIEWED = [
+    "imports.view_registerfetch",
+    "imports.view_quarantinedfile",
+    "official.view_registersnapshot",
+    "official.view_registerchange",
+    *(f"watch.view_{model}" for model in ("subscription", "watch", "event", "delivery", "deliveryattempt")),
+]
+OTHER_APPS = {
+    "curators": OTHER_APPS_VIEWED,
+    "reviewers": [
+        *OTHER_APPS_VIEWED,
+        *(f"watch.{action}_{model}" for model in ("subscription", "watch") for action in ("add", "change", "delete")),
+    ],
+}
+
 ROLES = {"curators": CURATOR_CODENAMES, "reviewers": REVIEWER_CODENAMES}
 
 
@@ -57,5 +85,10 @@ def ensure_roles(sender=None, using="default", **kwargs):
 
     for name, codenames in ROLES.items():
         group, _ = Group.objects.using(using).get_or_create(name=name)
-        permissions = Permission.objects.using(using).filter(content_type__app_label="registry", codename__in=codenames)
-        group.permissions.add(*permissions)
+        by_app = {"registry": list(codenames)}
+        for qualified in OTHER_APPS[name]:
+            app_label, codename = qualified.split(".")
+            by_app.setdefault(app_label, []).append(codename)
+        for app_label, names in by_app.items():
+            permissions = Permission.objects.using(using).filter(content_type__app_label=app_label, codename__in=names)
+            group.permissions.add(*permissions)

@@ -13,7 +13,7 @@ from imports.models import QuarantinedFile, RegisterFetch
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by ``sync_esma`` only: staff look, nobody edits."""
+    """Written by the ESMA import and ``sync_esma`` only: staff look, nobody edits (also official/admin.py)."""
 
     def has_add_permission(self, request):
         return False

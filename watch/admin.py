@@ -74,7 +74,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         return show_secret(self, request, obj, request._new_secret, "Webhook subscription created")
 
-    @admin.action(description="Resume the selected subscriptions (after fixing the receiver)")
+    # Actions change subscriptions: only for who may change them (curators view), not for every viewer.
+    @admin.action(description="Resume the selected subscriptions (after fixing the receiver)", permissions=["change"])
     def resume(self, request, queryset):
         resumed = queryset.filter(status=SubscriptionStatus.PAUSED).update(
             status=SubscriptionStatus.ACTIVE, consecutive_failures=0, paused_at=None
@@ -83,7 +84,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
             request, f"{resumed} subscription(s) resumed: their waiting deliveries go out on the next run."
         )
 
-    @admin.action(description="Give the selected webhook a new signing secret")
+    @admin.action(description="Give the selected webhook a new signing secret", permissions=["change"])
     def rotate_secret(self, request, queryset):
         if queryset.count() != 1 or queryset.get().channel != Channel.WEBHOOK:
             self.message_user(request, "Choose one webhook subscription to give a new secret.", messages.ERROR)

@@ -10,6 +10,10 @@ lose them, whatever happens to the process afterwards.
 Warning notices are not in the change feed: a warning is new when its history row is public at its instant and
 no earlier row of it was, by the as-of rule the feed itself applies (``history.as_of.public_then``).
 
+A bulk load (``manage.py load_fixtures``) announces what it makes public the same way (:func:`recording_load`), with
+one exception: a register that shows nothing anyone watches yet (no published licence, audit or warning notice) is
+being filled for the first time, and its first load is where its history starts, not news.
+
 Each event's ``key`` names the history row (or, for a time-based event, the audit and its expiry) it comes from,
 so writing the same event twice (two transactions that saw the same row) keeps one: :func:`emit` and
 :func:`emit_expired` may run any number of times.
@@ -56,6 +60,21 @@ def recording():
     since = mark()
     yield
     emit(since)
+
+
+def shows_nothing_watched() -> bool:
+    """No licence, audit or warning notice is public: what events are about has never been shown."""
+    return not any(model.objects.published().exists() for model in (License, Audit, WarningNotice))
+
+
+@contextmanager
+def recording_load():
+    """As :func:`recording`, for a bulk load: nothing when the register shows nothing watched yet (a first load)."""
+    if shows_nothing_watched():
+        yield
+        return
+    with recording():
+        yield
 
 
 def emit(since: dict) -> list[Event]:

@@ -544,7 +544,7 @@ def test_admin_upload_of_a_file_that_is_not_esmas_is_refused_politely(countries,
     upload = SimpleUploadedFile("CASP20260101.csv", b"name,website\nAcme,acme.example\n", content_type="text/csv")
     page = client.post(reverse("admin:registry_esma_import"), {"kind": "casps", "file": upload})
     assert page.status_code == 200
-    assert "is not the expected ESMA file" in page.content.decode()
+    assert "CASP20260101.csv is not one of ESMA&#x27;s MiCA register files" in page.content.decode()
     assert Entity.objects.count() == 0
 
 
@@ -647,3 +647,97 @@ def test_a_snapshot_imported_for_review_leaves_the_licences_it_lists_again_on_th
     count = okx.citations.count()
     casps(JANUARY)  # the same file again: nothing new to cite
     assert okx.citations.count() == count
+
+
+# ---------------------------------------------------------------------------
+# Admin upload: the command's checks, and the last good file for sync_esma
+# ---------------------------------------------------------------------------
+
+
+def upload(client, name, data, **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    return client.post(
+        reverse("admin:registry_esma_import"),
+        {"file": SimpleUploadedFile(name, data, content_type="text/csv"), **fields},
+    )
+
+
+def confirm(client, data):
+    from django.urls import reverse
+
+    return client.post(
+        reverse("admin:registry_esma_import"), {"confirm": "1", "sha256": hashlib.sha256(data).hexdigest()}
+    )
+
+
+def everything_written():
+    from django.apps import apps
+
+    from imports.models import RegisterFetch
+
+    counts = {model.__name__: model.objects.count() for model in apps.get_app_config("registry").get_models()}
+    return {**counts, "RegisterFetch": RegisterFetch.objects.count()}
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        # A download cut short: no final line break, then a row missing its last cells.
+        (lambda data: data[:-2], "the file does not end with a line break: it is cut short"),
+        (lambda data: data[: data.rindex(b",", 0, len(data) - 40)] + b"\r\n", "the file is cut short"),
+        # ESMA renamed a column: read as blank, it would erase what it held.
+        (lambda data: data.replace(b"ac_comments", b"ac_remarks", 1), "has no column ac_comments"),
+    ],
+    ids=["no-final-line-break", "short-last-row", "missing-column"],
+)
+def test_admin_upload_refuses_what_the_command_refuses_naming_the_file(countries, client, cut, message):
+    from tests.factories import CuratorFactory
+
+    client.force_login(CuratorFactory())
+    before = everything_written()
+    page = upload(client, JANUARY.name, cut(JANUARY.read_bytes()))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert f"Nothing was imported: {JANUARY.name}" in text and message in text
+    assert 'name="confirm"' not in text  # nothing to confirm
+    assert everything_written() == before
+
+
+def test_admin_upload_recognises_the_register_by_its_header(countries, client):
+    from tests.factories import CuratorFactory
+
+    client.force_login(CuratorFactory())
+    page = upload(client, NCASP.name, NCASP.read_bytes()).content.decode()
+    assert 'name="confirm"' in page
+    assert confirm(client, NCASP.read_bytes()).status_code == 302
+    assert WarningNotice.objects.exists() and not License.objects.exists()
+
+
+def test_admin_upload_of_a_register_without_an_importer_writes_nothing(countries, client, monkeypatch):
+    from tests.factories import CuratorFactory
+
+    monkeypatch.delitem(esma.IMPORTERS, "other", raising=False)
+    client.force_login(CuratorFactory())
+    before = everything_written()
+    other = ESMA / "OTHER20260129.csv"
+    text = upload(client, other.name, other.read_bytes()).content.decode()
+    assert "Nothing was imported: OTHER20260129.csv: the register of white papers" in text
+    assert "has no importer yet" in text
+    assert everything_written() == before
+
+
+def test_a_file_imported_in_the_admin_becomes_the_last_good_file_for_sync_esma(countries, client):
+    from imports.models import RegisterFetch
+    from tests.factories import ReviewerFactory
+
+    client.force_login(ReviewerFactory())
+    data = JANUARY.read_bytes()
+    upload(client, JANUARY.name, data, publish="on")
+    assert not RegisterFetch.objects.exists()  # the preview records nothing
+    assert confirm(client, data).status_code == 302
+    state = RegisterFetch.objects.get(register="CASP")
+    assert (state.sha256, state.row_count) == (hashlib.sha256(data).hexdigest(), 146)
+    assert state.last_import is not None
+    assert License.objects.published().count() == License.objects.count() > 0

@@ -246,3 +246,54 @@ def test_the_seed_invents_no_status_change_accreditation_finding_or_reserve_figu
     statuses = dict(models.Audit.objects.with_status().values_list("slug", "status"))
     assert statuses["okx-soc-2-type-ii-2023-09"] == "superseded"
     assert set(statuses.values()) == {"current", "superseded"}
+
+
+# ---------------------------------------------------------------------------
+# Watchers: a register's first load is silent, a later load announces what it makes public
+# ---------------------------------------------------------------------------
+
+
+def licence_fixture(tmp_path, name, change):
+    """A fixture of the seed's licence ``okx-sg-mpi`` and its citations, the licence passed through ``change``
+    (its fields dict)."""
+    records = seed_records()
+    (licence,) = [r for r in records if r["fields"].get("slug") == "okx-sg-mpi"]
+    change(licence["fields"])
+    citations = [
+        r for r in records if r["model"] == "registry.licensecitation" and r["fields"]["license"] == ["okx-sg-mpi"]
+    ]
+    for citation in citations:
+        citation["fields"]["license"] = [licence["fields"]["slug"]]
+    path = tmp_path / name
+    path.write_text(json.dumps([licence, *citations]), encoding="utf-8")
+    return path
+
+
+def test_the_first_load_of_a_fresh_register_notifies_nobody(countries_fixture):
+    from watch.models import Event
+
+    call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)
+    assert models.License.objects.published().exists()
+    assert not Event.objects.exists()
+
+
+def test_a_later_load_announces_what_it_makes_public_by_the_feeds_rule(seed_data, tmp_path):
+    from watch.models import Event
+
+    suspended = licence_fixture(tmp_path, "suspension.json", lambda fields: fields.update(status="suspended"))
+    call_command("load_fixtures", str(suspended), verbosity=0)
+    okx = models.License.objects.get(slug="okx-sg-mpi")
+    assert list(Event.objects.values_list("kind", "record_id")) == [("license.status_changed", okx.pk)]
+
+    new = licence_fixture(tmp_path, "new.json", lambda fields: fields.update(slug="okx-sg-dpt", reference_number="X1"))
+    call_command("load_fixtures", str(new), verbosity=0)
+    added = models.License.objects.get(slug="okx-sg-dpt")
+    assert Event.objects.filter(kind="license.new", record_id=added.pk).count() == 1
+
+    draft = licence_fixture(
+        tmp_path, "draft.json", lambda fields: fields.update(slug="okx-sg-draft", publication_status="draft")
+    )
+    call_command("load_fixtures", str(draft), str(new), verbosity=0)  # a draft, and a load again: nothing new
+    assert Event.objects.count() == 2
+    call_command("load_fixtures", "seed", verbosity=0)  # the seed's status again: announced as a change
+    assert Event.objects.filter(kind="license.status_changed", record_id=okx.pk).count() == 2

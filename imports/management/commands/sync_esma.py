@@ -1,4 +1,7 @@
-"""``manage.py sync_esma``: fetch ESMA's register files and import those that changed (run it from a timer)."""
+"""``manage.py sync_esma``: fetch ESMA's register files and import those that changed.
+
+Run by the register's one periodic job, right before ``deliver_notifications`` (docs/operations.md, *Periodic jobs*).
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -12,7 +15,8 @@ class Command(ProgressMixin, BaseCommand):
         "Fetch ESMA's interim MiCA register files (conditional requests) and import each that changed, after "
         "checking it parses completely with its columns and is not much shorter than the last one; a refused file "
         "is kept in quarantine (admin: Imports) and the register left as it was. One line per file; exit status 1 "
-        "when any file was refused or failed."
+        "when any file was refused or failed. Scheduled with deliver_notifications, which runs right after it "
+        "(docs/operations.md)."
     )
 
     def add_arguments(self, parser):

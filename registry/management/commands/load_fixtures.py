@@ -13,6 +13,10 @@ Fixtures are saved raw, which django-simple-history ignores; so, in the same
 transaction, each loaded record gets a history entry: "+" when it had none,
 "~" when the fixture changed it. A record loaded unchanged gets nothing, so
 loading the same fixture twice leaves the database as it was.
+
+What a load makes public is announced to watchers (``watch.outbox.recording_load``: the change feed's rule, as
+for a reviewer's publication), in the same transaction, except a register's first load: while nothing
+watched (licence, audit, warning notice) is public yet, a load announces nothing (docs/operations.md).
 """
 
 from collections import defaultdict
@@ -24,6 +28,8 @@ from django.core.serializers.base import DeserializationError
 from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from watch import outbox
 
 
 def describe_violation(model, error_text):
@@ -73,10 +79,12 @@ class Command(LoadDataCommand):
     )
 
     def loaddata(self, fixture_labels):
-        self.loaded_instances = []
-        super().loaddata(fixture_labels)
-        names = ", ".join(Path(label).name for label in fixture_labels)
-        record_history(self.loaded_instances, f"Loaded from fixture {names}")
+        # Inside loaddata's transaction: the events commit or roll back with the records.
+        with outbox.recording_load():
+            self.loaded_instances = []
+            super().loaddata(fixture_labels)
+            names = ", ".join(Path(label).name for label in fixture_labels)
+            record_history(self.loaded_instances, f"Loaded from fixture {names}")
 
     def handle(self, *fixture_labels, **options):
         # An operator needs the reason, not a traceback.

@@ -1,4 +1,7 @@
-"""Deliver watchlist notifications: run by the same timer as the official-register sync (docs/operations.md)."""
+"""Deliver watchlist notifications.
+
+Run by the register's one periodic job, right after ``sync_esma`` (docs/operations.md, *Periodic jobs*).
+"""
 
 from django.core.management.base import BaseCommand
 
@@ -8,7 +11,8 @@ from watch import delivery
 class Command(BaseCommand):
     help = (
         "Announce expired certificates, address new events to the subscriptions watching them, and attempt the "
-        "deliveries that are due (retries back off; a subscription failing too often is paused)."
+        "deliveries that are due (retries back off; a subscription failing too often is paused). Scheduled right "
+        "after sync_esma, in the same periodic job (docs/operations.md)."
     )
 
     def add_arguments(self, parser):
