@@ -193,11 +193,25 @@ class Watch(models.Model):
                 name="watch_watch_one_target",
                 violation_error_message="Watch one thing: an entity, a jurisdiction or a record type.",
             ),
+            # One partial constraint per kind of target, not one with NULLS NOT DISTINCT: SQLite has no such
+            # constraint, and each target's one non-empty column is the whole of what must be unique.
             models.UniqueConstraint(
-                fields=["subscription", "entity", "jurisdiction", "record_type"],
-                name="watch_watch_unique_target",
-                nulls_distinct=False,
-                violation_error_message="The subscription already watches this.",
+                fields=["subscription", "entity"],
+                condition=Q(entity__isnull=False),
+                name="watch_watch_unique_entity",
+                violation_error_message="The subscription already watches this entity.",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "jurisdiction"],
+                condition=Q(jurisdiction__isnull=False),
+                name="watch_watch_unique_jurisdiction",
+                violation_error_message="The subscription already watches this jurisdiction.",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "record_type"],
+                condition=~Q(record_type=""),
+                name="watch_watch_unique_record_type",
+                violation_error_message="The subscription already watches this record type.",
             ),
         ]
 

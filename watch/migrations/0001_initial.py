@@ -151,6 +151,14 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='watch',
-            constraint=models.UniqueConstraint(fields=('subscription', 'entity', 'jurisdiction', 'record_type'), name='watch_watch_unique_target', nulls_distinct=False, violation_error_message='The subscription already watches this.'),
+            constraint=models.UniqueConstraint(condition=models.Q(('entity__isnull', False)), fields=('subscription', 'entity'), name='watch_watch_unique_entity', violation_error_message='The subscription already watches this entity.'),
+        ),
+        migrations.AddConstraint(
+            model_name='watch',
+            constraint=models.UniqueConstraint(condition=models.Q(('jurisdiction__isnull', False)), fields=('subscription', 'jurisdiction'), name='watch_watch_unique_jurisdiction', violation_error_message='The subscription already watches this jurisdiction.'),
+        ),
+        migrations.AddConstraint(
+            model_name='watch',
+            constraint=models.UniqueConstraint(condition=models.Q(('record_type', ''), _negated=True), fields=('subscription', 'record_type'), name='watch_watch_unique_record_type', violation_error_message='The subscription already watches this record type.'),
         ),
     ]
