@@ -10,6 +10,7 @@ for a bad query parameter (the exports' shape), ``404 {"error": "not found",
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
@@ -30,7 +31,9 @@ from opendata.serializers import (
     SourceDetailSerializer,
     SourceSerializer,
 )
+from opendata.tables import api_rows
 from public import filters, redirects
+from public.views import list_cache_key
 from registry.models import Jurisdiction, Source, link_supersession
 
 # The API's page sizes (opendata.paging): what the fuzz tests and the docs quote.
@@ -190,6 +193,30 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action == "retrieve":
             return queryset
         return super().filter_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        """The page's records, read by ``values()`` when every field of the serializer can be (``api_rows``):
+        building a hundred records' instances, their related ones and their prefetches cost most of the time.
+        On a past day (``as_of``), from the records as they stood then."""
+        queryset = self.filter_queryset(self.get_queryset())
+        rows = api_rows(self.get_serializer_class())
+        if rows is None or getattr(self, "as_of", None):
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        keys = queryset.prefetch_related(None).values_list("pk", flat=True)
+        page = self.paginator.select(keys, request, count=lambda: self.cached("count", keys.count, "page_size"))
+        keys = self.cached(f"keys:{page.number}:{page.paginator.per_page}", lambda: list(page), "page_size")
+        return self.get_paginated_response(rows.read(request, queryset, keys))
+
+    def cached(self, part, compute, *without):
+        """``compute()``, cached per data version and query string (but for ``page`` and ``without``), as the HTML
+        lists cache their counts and pages' ids (``public.views.list_cache_key``): never stale after a write."""
+        key = list_cache_key(self.request.path, self.request.query_params, part, without=("page", *without))
+        value = cache.get(key)
+        if value is None:
+            value = compute()
+            cache.set(key, value)
+        return value
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)

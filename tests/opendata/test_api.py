@@ -380,3 +380,30 @@ def test_the_audit_list_query_count_does_not_grow_with_status_changes_vouchers_a
         large = get(client, "/api/audits/", {"page_size": 100})
     assert large["count"] > small["count"]
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize("path", ["/api/licenses/", "/api/regulators/"])
+def test_a_list_shows_each_record_as_its_detail_does(client, world, path):
+    """A list reads its records' columns (opendata.tables.ApiRows), a detail its instance: the same record."""
+    factories.LicenseFactory(
+        slug="no-regulator", regulator=None, ended_on=datetime.date(2026, 1, 1), ended_on_precision=DatePrecision.YEAR
+    )
+    draft_regime = factories.DraftRegimeFactory(slug="draft-regime")
+    regulator = factories.RegulatorFactory(slug="with-regimes")
+    regulator.regimes.add(draft_regime, factories.RegimeFactory(slug="live-regime"))
+    listed = get(client, path, {"page_size": 100})["results"]
+    assert len(listed) >= 2
+    for record in listed:
+        assert record == get(client, f"{path}{record['slug']}/")
+
+
+def test_a_list_is_never_stale_after_a_write(client, world):
+    """The API list's count and page keys are cached per data version: a write shows at once."""
+    assert [row["slug"] for row in get(client, "/api/licenses/")["results"]] == ["okx-mica"]
+    added = factories.LicenseFactory(slug="added", holder=world["holder"])
+    body = get(client, "/api/licenses/")
+    assert (body["count"], sorted(row["slug"] for row in body["results"])) == (2, ["added", "okx-mica"])
+    world["licence"].publication_status = "draft"
+    world["licence"].save()
+    body = get(client, "/api/licenses/")
+    assert (body["count"], [row["slug"] for row in body["results"]]) == (1, [added.slug])
