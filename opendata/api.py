@@ -10,7 +10,6 @@ for a bad query parameter (the exports' shape), ``404 {"error": "not found",
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
@@ -33,7 +32,6 @@ from opendata.serializers import (
 )
 from opendata.tables import api_rows
 from public import filters, redirects
-from public.views import list_cache_key
 from registry.models import Jurisdiction, Source, link_supersession
 
 # The API's page sizes (opendata.paging): what the fuzz tests and the docs quote.
@@ -203,20 +201,8 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
         if rows is None or getattr(self, "as_of", None):
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
-        keys = queryset.prefetch_related(None).values_list("pk", flat=True)
-        page = self.paginator.select(keys, request, count=lambda: self.cached("count", keys.count, "page_size"))
-        keys = self.cached(f"keys:{page.number}:{page.paginator.per_page}", lambda: list(page), "page_size")
+        keys = list(self.paginator.select(queryset.prefetch_related(None).values_list("pk", flat=True), request))
         return self.get_paginated_response(rows.read(request, queryset, keys))
-
-    def cached(self, part, compute, *without):
-        """``compute()``, cached per data version and query string (but for ``page`` and ``without``), as the HTML
-        lists cache their counts and pages' ids (``public.views.list_cache_key``): never stale after a write."""
-        key = list_cache_key(self.request.path, self.request.query_params, part, without=("page", *without))
-        value = cache.get(key)
-        if value is None:
-            value = compute()
-            cache.set(key, value)
-        return value
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)

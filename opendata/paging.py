@@ -62,14 +62,10 @@ class Pagination(pagination.PageNumberPagination):
         size = self.page_size if raw is None else self._whole_number(raw)
         return min(size, self.max_page_size)
 
-    def select(self, queryset, request, count=None):
-        """The page ``request`` asks for, its records not read yet (a QuerySet's slice stays lazy).
-
-        ``count``, when given, gives the number of records (a cached count) instead of ``queryset.count()``."""
+    def select(self, queryset, request):
+        """The page ``request`` asks for, its records not read yet (a QuerySet's slice stays lazy)."""
         number, size = self._asked(request)
         paginator = Paginator(queryset, size)
-        if count is not None:
-            paginator.count = count()  # a cached_property
         self.page = self._page(number, paginator, lambda: paginator.page(number))
         return self.page
 
