@@ -44,7 +44,7 @@ import calendar
 import datetime
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from django.conf import settings
@@ -510,7 +510,7 @@ ALL = Filters()
 def count(filters: Filters = ALL) -> int:
     """How many changes ``filters`` selects: one ``COUNT(*)`` per track, in one query (a UNION of one row each)."""
 
-    def build():
+    def build(filters):
         return _union(
             [
                 rows.order_by().annotate(_one=Value(1)).values("_one").annotate(n=Count("*")).values("n")
@@ -620,7 +620,7 @@ def _select(filters, start, stop, after=None):
     if after is not None:
         query = _select_query(filters, start, stop, after)
         return list(query) if query is not None else []
-    rows = _run(filters, ("select", start, stop), lambda: _select_query(filters, start, stop))
+    rows = _run(filters, ("select", start, stop), lambda filters: _select_query(filters, start, stop))
     zone = connections[router.db_for_read(TRACKS[0].history)].timezone
     return [
         {"history_id": history_id, "history_date": _datetime(date, zone), "track": track}
@@ -646,23 +646,29 @@ def _select_query(filters, start, stop, after=None):
 
 
 def _run(filters, kind, build):
-    """The rows (tuples) of the query ``build()`` returns, its SQL compiled once per filters and database.
+    """The rows (tuples) of the query ``build(filters)`` returns, its SQL compiled once per filters and database.
 
     Building and compiling a query over twelve history tables through the
     ORM takes longer than the database takes to run it for the newest
-    page. The SQL depends on the filters only, never on the data, so it
-    stays right across writes, which are what make a page cold. One record's
-    changes and scoped ones are compiled each time (their SQL names records).
+    page (a detail page's changes: 30 ms against 0.4 ms). The SQL depends on
+    the filters only, never on the data, so it stays right across writes,
+    which are what make a page cold. One record's changes are compiled once
+    per record type, for a stand-in record whose key is then replaced by the
+    record's; scoped ones are compiled each time (their SQL names records).
     """
     using = router.db_for_read(TRACKS[0].history)
     key = None
-    if filters.record is None and filters.scopes is None:
+    record = filters.record
+    if filters.scopes is None:
         # The dates' bounds are read in the current time zone.
         zone = timezone.get_current_timezone_name()
         key = (using, connections[using].vendor, zone, kind, filters.types, filters.since, filters.until)
+        if record is not None:
+            key += (type(record),)
+            filters = replace(filters, record=type(record)(pk=_STAND_IN))
     statement = _STATEMENTS.get(key) if key else None
     if statement is None:
-        query = build()
+        query = build(filters)
         if query is None:
             return []
         try:
@@ -674,6 +680,8 @@ def _run(filters, kind, build):
                 _STATEMENTS.clear()
             _STATEMENTS[key] = statement
     sql, params = statement
+    if record is not None and key:
+        params = tuple(record.pk if param == _STAND_IN else param for param in params)
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -684,6 +692,8 @@ NEWEST_ROWS = 1000
 
 # Compiled SQL of feeds' counts and pages (see _run), by database and filters; emptied when full.
 _STATEMENTS = {}
+# The key of the stand-in record one record's statements are compiled for: no record has it.
+_STAND_IN = -7_261_958_403
 STATEMENT_CACHE_SIZE = 500
 
 

@@ -20,9 +20,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from opendata.tables import PARTIAL_DATE_PATTERN, Children, Column, Related, blank, join, partial_columns
-from registry.dates import DatePrecision
+from opendata.tables import (
+    PARTIAL_DATE_PATTERN,
+    ApiPart,
+    Children,
+    Column,
+    Related,
+    RelatedRecords,
+    blank,
+    combine,
+    join,
+    partial_columns,
+)
+from registry.dates import DatePrecision, PartialDate
 from registry.models import AccreditationBodyKind, Publication, Severity, StatusChange
+from registry.models.base import SlugKeyed
 
 SOURCE_PAGE = "public:source-detail"
 
@@ -84,6 +96,22 @@ class Tabular:
     def reader(self, path):
         return lambda record, link: blank(record[path])
 
+    # A plain value: the API's is to_representation() of the column's, None for none (as DRF's Serializer).
+    api_scalar = False
+
+    def api_part(self, prefix) -> ApiPart | None:
+        """How the API's value is read from a ``values()`` record (``opendata.tables.ApiRows``); None when only
+        an instance gives it."""
+        convert = self.to_representation
+        if self.computed:
+            getter = getattr(self.parent.Meta.model, self.source).fget
+            paths = {name: join(prefix, name) for name in self.computed}
+            return ApiPart(tuple(paths.values()), lambda r, link: _none_or(convert, getter(_Columns(r, paths))))
+        if not self.api_scalar:
+            return None
+        path = self.path(prefix)
+        return ApiPart((path,), lambda r, link: _none_or(convert, r[path]))
+
     def _computed_reader(self, prefix):
         # The model's own property, reading the record's columns: one rule for instances and values() rows.
         getter = getattr(self.parent.Meta.model, self.source).fget
@@ -94,6 +122,10 @@ class Tabular:
             return convert(getter(_Columns(record, paths)))
 
         return read
+
+
+def _none_or(convert, value):
+    return None if value is None else convert(value)
 
 
 class _Columns:
@@ -110,11 +142,12 @@ class _Columns:
 
 
 class Text(Tabular, serializers.CharField):
-    pass
+    api_scalar = True
 
 
 class Flag(Tabular, serializers.BooleanField):
     column_type = "boolean"
+    api_scalar = True
 
     def to_representation(self, value):
         return bool(value)
@@ -127,18 +160,23 @@ class Day(Tabular, serializers.DateField):
     """A plain date (``YYYY-MM-DD``); the table keeps the date, which JSON and CSV write in ISO 8601."""
 
     column_type = "date"
+    api_scalar = True
 
     def reader(self, path):
         return lambda record, link: record[path]
 
 
 class Choice(Tabular, serializers.ChoiceField):
+    api_scalar = True
+
     def enum(self):
         return tuple(str(value) for value in self.choices if value != "")
 
 
 class Display(Tabular, serializers.CharField):
     """A choice in words (``status_display`` beside ``status``), as ``get_<field>_display()`` gives it."""
+
+    api_scalar = True
 
     def __init__(self, of, choices, **kwargs):
         self.labels = {value: str(label) for value, label in choices}
@@ -186,10 +224,23 @@ class PartialDateField(Tabular, serializers.Field):
     def to_representation(self, value):
         return {"value": value.isoformat(), "precision": value.precision, "display": str(value)}
 
-    def table_columns(self, prefix):
+    def _columns(self, prefix):
         # The (date, precision) columns behind the model's PartialDateDescriptor.
         descriptor = getattr(self.parent.Meta.model, self.source)
-        day, precision = join(prefix, descriptor.date_attname), join(prefix, descriptor.precision_attname)
+        return join(prefix, descriptor.date_attname), join(prefix, descriptor.precision_attname)
+
+    def api_part(self, prefix):
+        model = getattr(getattr(self.parent, "Meta", None), "model", None)
+        if model is None:
+            return None
+        day, precision = self._columns(prefix)
+        convert = self.to_representation
+        return ApiPart(
+            (day, precision), lambda r, link: _none_or(convert, PartialDate.from_columns(r[day], r[precision]))
+        )
+
+    def table_columns(self, prefix):
+        day, precision = self._columns(prefix)
         what = self.description.rstrip(".")
         value, display = self.example or ("", "")
         return [
@@ -242,6 +293,13 @@ class PublicURLField(Tabular, serializers.Field):
         slug = join(path, "slug")
         return [self.column(self.field_name, (slug,), lambda r, link: link(page, r[slug]))]
 
+    def api_part(self, prefix):
+        page = getattr(getattr(self.parent, "Meta", None), "page", None)
+        if page is None:
+            return None
+        slug = join(self.path(prefix), "slug")
+        return ApiPart((slug,), lambda r, link: link(page, r[slug]))
+
 
 @extend_schema_field(OpenApiTypes.URI)
 class AbsoluteURLField(Tabular, serializers.CharField):
@@ -270,6 +328,13 @@ class NaturalKeyField(Tabular, serializers.Field):
     def table_columns(self, prefix):
         path = join(self.path(prefix), "natural_key")
         return [self.column(self.field_name, (path,), lambda r, link: list(r[path]), instance_only=True)]
+
+    def api_part(self, prefix):
+        # A record known by its slug (SlugKeyed): its key is the slug; any other needs the instance.
+        if getattr(self.parent.Meta.model, "natural_key", None) is not SlugKeyed.natural_key:
+            return None
+        slug = join(self.path(prefix), "slug")
+        return ApiPart((slug,), lambda r, link: [r[slug]])
 
 
 def loader_for(model, relation, value, only=None):
@@ -315,6 +380,10 @@ class TabularList(serializers.ListSerializer):
 
     def table_columns(self, prefix):
         return self.child.list_columns(self, prefix)
+
+    def api_part(self, prefix):
+        api_list_part = getattr(self.child, "api_list_part", None)
+        return api_list_part(self, prefix) if api_list_part is not None and not prefix else None
 
     def prefetch(self):
         return self.child.prefetch_for(self)
@@ -385,6 +454,43 @@ class Ref(Tabular, serializers.Serializer):
                 )
             )
         return columns
+
+    def api_fields(self, prefix):
+        """Each field's part, read under ``prefix``; None when one needs instances."""
+        parts = {
+            name: (field.api_part(prefix) if hasattr(field, "api_part") else None)
+            for name, field in self.fields.items()
+        }
+        return None if None in parts.values() else parts
+
+    def api_part(self, prefix):
+        path = self.path(prefix)
+        parts = self.api_fields(path)
+        if parts is None or type(self).get_attribute is not Ref.get_attribute:
+            return None
+        # Whether the related record is there (a LEFT JOIN's NULL), and published when that is asked.
+        present = join(path, "pk") if self.allow_null else None
+        status = join(path, "publication_status") if self.published_only else None
+
+        def wrap(record, link, build):
+            if present and record[present] is None:
+                return None
+            if status and record[status] != Publication.PUBLISHED:
+                return None
+            return build(record, link)
+
+        return combine(parts, wrap=wrap, also=[name for name in (present, status) if name])
+
+    def api_list_part(self, field, prefix):
+        model = field.parent.Meta.model
+        relation = model._meta.get_field(field.source)
+        parts = self.api_fields("")
+        if parts is None or not relation.many_to_many:
+            return None
+        part = combine(parts)
+        key = field.field_name
+        loader = RelatedRecords(model, field.source, part.paths, self.queryset)
+        return ApiPart((), lambda r, link: [part.read(row, link) for row in r[key]], {key: loader})
 
     def list_columns(self, field, prefix):
         ((sub, example),) = self.columns.items()

@@ -405,3 +405,120 @@ class Table:
 
     def reads_values(self, source) -> bool:
         return isinstance(source, QuerySet) and not self.by_instances
+
+
+# ---------------------------------------------------------------------------
+# The API's representation, read the way a table is
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiPart:
+    """How one serializer field's API value is read from a ``values()`` record: the ``paths`` it reads, the
+    ``loaders`` of its lists (by the key each writes into the record) and ``read(record, link)``."""
+
+    paths: tuple[str, ...]
+    read: Callable = field(compare=False, repr=False)
+    loaders: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+def combine(parts: dict[str, ApiPart], wrap=None, also=()) -> ApiPart:
+    """One part reading ``{name: value}`` from ``parts``; ``wrap(record, link, build)`` may give something else
+    (None), reading the paths ``also`` too."""
+    readers = tuple((name, part.read) for name, part in parts.items())
+
+    def build(record, link):
+        return {name: read(record, link) for name, read in readers}
+
+    paths = tuple(dict.fromkeys([*(path for part in parts.values() for path in part.paths), *also]))
+    loaders = {key: loader for part in parts.values() for key, loader in part.loaders.items()}
+    if wrap is None:
+        return ApiPart(paths, build, loaders)
+    return ApiPart(paths, lambda record, link: wrap(record, link, build), loaders)
+
+
+@dataclass(frozen=True, eq=False)
+class RelatedRecords:
+    """The ``values()`` records (``paths``, from the related model) of each record's many-to-many ``relation``,
+    in the related model's order, as its prefetch gives them; ``only`` narrows them as the prefetch does."""
+
+    model: type
+    relation: str
+    paths: tuple[str, ...]
+    only: Callable[[], QuerySet] | None = None
+
+    def load(self, ids):
+        field_ = self.model._meta.get_field(self.relation)
+        owner, target = field_.m2m_field_name(), field_.m2m_reverse_field_name()
+        links = field_.remote_field.through.objects.filter(**{f"{owner}__in": ids})
+        if self.only is not None:
+            links = links.filter(**{f"{target}__in": self.only()})
+        fields = [join(target, path) for path in self.paths]
+        grouped = defaultdict(list)
+        for row in links.order_by(target).values_list(owner, *fields):
+            grouped[row[0]].append(dict(zip(self.paths, row[1:], strict=True)))
+        return grouped
+
+
+@dataclass(frozen=True, eq=False)
+class Citations:
+    """The ``values()`` records (``paths``) of each record's citations of published sources, in the order the
+    prefetch gives them (see :class:`CitedSources` for why the condition is applied here)."""
+
+    citation_model: type
+    paths: tuple[str, ...]
+
+    def load(self, ids):
+        target = self.citation_model.TARGET_FIELD
+        within = [name for name in self.citation_model._meta.ordering if name != target]
+        rows = (
+            self.citation_model.objects.filter(**{f"{target}__in": ids})
+            .order_by(*within)
+            .values_list(target, "source__publication_status", *self.paths)
+        )
+        grouped = defaultdict(list)
+        for row in rows:
+            if row[1] == Publication.PUBLISHED:
+                grouped[row[0]].append(dict(zip(self.paths, row[2:], strict=True)))
+        return grouped
+
+
+class ApiRows:
+    """A page of the API's records as its serializer represents them, read by ``values()`` as :class:`Table`
+    reads rows: one query for the records and one per list, no model instances. Each field says how
+    (``api_part``); a serializer with a field that cannot (a value only an instance gives) has no ``ApiRows``
+    (:func:`api_rows` gives None) and is rendered from instances."""
+
+    def __init__(self, serializer_class, part: ApiPart):
+        self.serializer_class = serializer_class
+        self.part = part
+        expressions = getattr(serializer_class.Meta, "expressions", {})
+        self.expressions = {name: value for name, value in expressions.items() if name in part.paths}
+        self.fields = ("pk", *(path for path in part.paths if path not in expressions))
+
+    def read(self, request, queryset, keys):
+        """The records ``keys`` names, in that order, read through ``queryset`` (its filters, not its order)."""
+        queryset = self.serializer_class.prepare_values(queryset.order_by()).prefetch_related(None)
+        found = {row["pk"]: row for row in queryset.filter(pk__in=keys).values(*self.fields, **self.expressions)}
+        records = [found[pk] for pk in keys if pk in found]
+        for name, loader in self.part.loaders.items():
+            loaded = loader.load(list(found)) if records else {}
+            for record in records:
+                record[name] = loaded.get(record["pk"], [])
+        link, read = Links(request), self.part.read
+        return [read(record, link) for record in records]
+
+
+def api_rows(serializer_class) -> ApiRows | None:
+    """The :class:`ApiRows` of ``serializer_class``, or None when a field needs instances."""
+    if "_api_rows" not in serializer_class.__dict__:
+        serializer = serializer_class()
+        parts = {}
+        for name, field_ in serializer.fields.items():
+            part = field_.api_part("") if hasattr(field_, "api_part") else None
+            if part is None:
+                parts = None
+                break
+            parts[name] = part
+        serializer_class._api_rows = None if parts is None else ApiRows(serializer_class, combine(parts))
+    return serializer_class._api_rows

@@ -36,9 +36,14 @@ class EntityQuerySet(PublishableQuerySet):
 
         The second level is ``IN`` over the parent index rather than an OR across a join to the parent, which
         SQLite answers only by reading every licence (about 120 ms a query on 60,000 licences, against 1 to 7).
+        The members are picked in a subquery of their own: beside another condition (``published()``), SQLite
+        reads every row that condition's index gives and tests the OR on each (50 ms on 20,000 entities), where
+        alone it answers each branch by its index (1 ms).
         """
-        children = self.model._base_manager.using(self._db).filter(parent=entity.pk).values("pk")
-        return self.filter(Q(pk=entity.pk) | Q(parent=entity.pk) | Q(parent__in=children))
+        base = self.model._base_manager.using(self._db)
+        children = base.filter(parent=entity.pk).values("pk")
+        members = base.filter(Q(pk=entity.pk) | Q(parent=entity.pk) | Q(parent__in=children)).order_by()
+        return self.filter(pk__in=members.values("pk"))
 
 
 class EntityAliasQuerySet(models.QuerySet):

@@ -712,3 +712,17 @@ def test_a_certificates_status_change_is_a_dated_cited_change_of_the_audit():
     added = f"Status change added: suspended from {change.effective}, per Certification body notice"
     assert (audit.get_absolute_url(), added) in shown
     assert not any("Draft memo" in text for _, text in shown)
+
+
+def test_each_detail_page_lists_its_own_record_changes():
+    """One record's changes are compiled once per record type (history.feed._run): each page still gets its own."""
+    first, second = LicenseFactory(reference_number="FIRST-1"), LicenseFactory(reference_number="SECOND-1")
+    second.reference_number = "SECOND-2"
+    second.save()
+    entity = second.holder
+    for record in (first, second, entity, first):
+        listed = changes.changes_for(record)
+        assert listed["changes"], record
+        assert {change.url for change in listed["changes"]} == {record.get_absolute_url()}
+        assert listed["count"] == len(listed["changes"])
+    assert len(changes.changes_for(second)["changes"]) > len(changes.changes_for(first)["changes"])

@@ -380,3 +380,18 @@ def test_the_audit_list_query_count_does_not_grow_with_status_changes_vouchers_a
         large = get(client, "/api/audits/", {"page_size": 100})
     assert large["count"] > small["count"]
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize("path", ["/api/licenses/", "/api/regulators/"])
+def test_a_list_shows_each_record_as_its_detail_does(client, world, path):
+    """A list reads its records' columns (opendata.tables.ApiRows), a detail its instance: the same record."""
+    factories.LicenseFactory(
+        slug="no-regulator", regulator=None, ended_on=datetime.date(2026, 1, 1), ended_on_precision=DatePrecision.YEAR
+    )
+    draft_regime = factories.DraftRegimeFactory(slug="draft-regime")
+    regulator = factories.RegulatorFactory(slug="with-regimes")
+    regulator.regimes.add(draft_regime, factories.RegimeFactory(slug="live-regime"))
+    listed = get(client, path, {"page_size": 100})["results"]
+    assert len(listed) >= 2
+    for record in listed:
+        assert record == get(client, f"{path}{record['slug']}/")
