@@ -4,7 +4,6 @@ import datetime
 import hashlib
 import io
 import re
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -372,13 +371,11 @@ def test_query_count_does_not_grow_with_rows(countries, tmp_path):
     assert counts[1] - counts[0] <= 12, counts
 
 
-def test_importing_146_rows_takes_under_five_seconds(countries):
-    started = time.monotonic()
+def test_importing_with_publish_puts_every_row_of_the_file_live(countries):
+    # How long it takes is measured in bench/ (never a timed test): here, what it does.
     counts = esma.import_file("casps", JANUARY, publish=True)
-    elapsed = time.monotonic() - started
-    print(f"Imported {JANUARY.name} ({counts.created} rows) in {elapsed:.2f} s")
     assert counts.created == 146
-    assert elapsed < 5
+    assert License.objects.published().count() == 146
 
 
 # ---------------------------------------------------------------------------
