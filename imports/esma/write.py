@@ -250,8 +250,13 @@ class Writer:
             write(objs)
 
     def save(self, obj):
-        """Save one record (the file's source, the regime) with its history row."""
-        obj._change_reason, obj._history_user = self.reason, self.user
+        """Save one record (the file's source, the regime) with its history row.
+
+        Dated ``now``, as the rows written in bulk are: a licence is public at its row's instant only if its
+        source and regime were (history.as_of.public_then), so a row dated at the save, a moment after the
+        import's other rows, would leave every licence of a published import out of the change feed.
+        """
+        obj._change_reason, obj._history_user, obj._history_date = self.reason, self.user, self.now
         self._write([obj], lambda objs: obj.save())
 
     def create(self, model, objs, m2m_of=None):

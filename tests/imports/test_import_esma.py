@@ -738,3 +738,66 @@ def test_a_file_imported_in_the_admin_becomes_the_last_good_file_for_sync_esma(c
     assert (state.sha256, state.row_count) == (hashlib.sha256(data).hexdigest(), 146)
     assert state.last_import is not None
     assert License.objects.published().count() == License.objects.count() > 0
+
+
+# ---------------------------------------------------------------------------
+# The change feed agrees with the lists: an import's licences are dated when they went public
+# ---------------------------------------------------------------------------
+
+
+def licence_entries(record=None):
+    """The change feed's entries of licences' own rows (not their citations'), newest first."""
+    from history import feed
+
+    return [
+        change
+        for change in feed.iterate(feed.Filters(types=("license",), record=record))
+        if not any(item.field.startswith("Citation") for item in change.changes)
+    ]
+
+
+def test_a_published_import_lists_each_public_licence_once_in_the_change_feed(countries, client):
+    esma.import_file("casps", DECEMBER, publish=True)
+    public = sorted(licence.get_absolute_url() for licence in License.objects.published())
+    assert len(public) == 119
+    entries = licence_entries()
+    assert sorted(change.url for change in entries) == public
+    assert {change.action for change in entries} == {"created"}
+    # As many licences in the feed as the public list and the API count.
+    assert len(entries) == client.get("/api/licenses/").json()["count"] == 119
+    assert "119 licences" in client.get("/licenses/").content.decode()
+
+
+def test_a_later_snapshot_changes_a_published_licence_not_publishes_it(countries, tmp_path):
+    esma.import_file("casps", DECEMBER, publish=True)
+    esma.import_file("casps", ESMA / "CASP20251223.csv", publish=True)
+    incrementum = License.objects.get(official_register_key="esma-casp:485100UM87L7ILR4L484")  # gains passports
+    entries = licence_entries(incrementum)
+    assert [change.action for change in entries] == ["changed", "created"]
+    assert "Passported to" in {item.field for item in entries[0].changes}
+
+    # A snapshot without a firm: its licence is marked no longer listed, a change the feed shows.
+    later = derived_file(tmp_path, "CASP20251224.csv", ESMA / "CASP20251223.csv", lambda rows: rows[1:])
+    esma.import_file("casps", later, publish=True)
+    gone = License.objects.get(not_listed_since=datetime.date(2025, 12, 24))
+    assert [change.action for change in licence_entries(gone)][0] == "changed"
+    assert "published" not in [change.action for change in licence_entries(gone)]
+
+
+def test_a_reviewer_publishing_a_draft_snapshot_puts_its_licences_in_the_change_feed_then(countries, tmp_path):
+    from registry.models import Regime
+
+    esma.import_file("casps", derived_file(tmp_path, DECEMBER.name, DECEMBER, lambda rows: rows[:5]))
+    reviewer = ReviewerFactory()
+    # Everything but the snapshot: the licences are published, and wait for their one source.
+    for model in (Regime, Regulator, Entity, License):
+        for record in model.objects.filter(publication_status=Publication.DRAFT):
+            review.publish(record, reviewer=reviewer)
+    assert License.objects.published().count() == 0 and licence_entries() == []
+
+    source = review.publish(Source.objects.get(), reviewer=reviewer)
+    entries = licence_entries()
+    assert sorted(change.url for change in entries) == sorted(lic.get_absolute_url() for lic in License.objects.all())
+    assert {change.action for change in entries} == {"published"}
+    assert {change.reason for change in entries} == {f"Public since “{source}” was published"}
+    assert min(change.date for change in entries) >= source.history.latest().history_date
