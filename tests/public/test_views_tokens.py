@@ -2,12 +2,13 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.core.management import call_command
 
 from imports import esma
-from registry.models import Entity, Publication, WhitePaper
+from registry.models import CryptoAsset, Entity, Publication, WhitePaper
 from tests.conftest import ESMA_DATA
 
 OTHER = ESMA_DATA / "OTHER20260129.csv"
@@ -93,3 +94,27 @@ def test_a_draft_offerors_papers_are_public_nowhere(client, papers):
     listed = body(client.get("/white-papers.csv?home_state=AT"))
     assert paper.slug not in listed
     assert paper.slug not in str(client.get("/api/white-papers/?home_state=AT").json())
+
+
+def sitemap_paths(client):
+    response = client.get("/sitemap.xml")
+    assert response.status_code == 200
+    return {loc.split("testserver", 1)[-1] for loc in re.findall(r"<loc>([^<]+)</loc>", response.content.decode())}
+
+
+def test_the_sitemap_lists_published_white_papers_and_crypto_assets_and_no_draft(client, papers):
+    published, draft = WhitePaper.objects.published().exclude(crypto_asset=None).order_by("pk")[:2]
+    WhitePaper.objects.filter(pk=draft.pk).update(publication_status=Publication.DRAFT)
+    CryptoAsset.objects.filter(white_papers=draft).exclude(white_papers=published).update(
+        publication_status=Publication.DRAFT
+    )
+
+    listed = sitemap_paths(client)
+
+    assert published.get_absolute_url() in listed
+    assert published.crypto_asset.get_absolute_url() in listed
+    assert draft.get_absolute_url() not in listed
+    papers_listed = {path for path in listed if path.startswith("/white-papers/")}
+    assert papers_listed == {paper.get_absolute_url() for paper in WhitePaper.objects.published()}
+    assets_listed = {path for path in listed if path.startswith("/crypto-assets/")}
+    assert assets_listed == {asset.get_absolute_url() for asset in CryptoAsset.objects.published()}
