@@ -118,3 +118,27 @@ def test_the_sitemap_lists_published_white_papers_and_crypto_assets_and_no_draft
     assert papers_listed == {paper.get_absolute_url() for paper in WhitePaper.objects.published()}
     assets_listed = {path for path in listed if path.startswith("/crypto-assets/")}
     assert assets_listed == {asset.get_absolute_url() for asset in CryptoAsset.objects.published()}
+
+
+def test_a_draft_offerors_white_paper_is_in_no_change_history_or_feed(client, db):
+    from tests import factories
+
+    ireland = factories.JurisdictionFactory(code="IE", name="Ireland")
+    public = factories.WhitePaperFactory(slug="public-paper", jurisdiction=ireland)
+    hidden = factories.WhitePaperFactory(
+        slug="paper-of-draft-offeror", offeror=factories.DraftEntityFactory(slug="draft-offeror"), jurisdiction=ireland
+    )
+    surfaces = {
+        "/changes/": client.get("/changes/").content,
+        "/changes.json": client.get("/changes.json", {"page_size": 1000}).content,
+        "/changes.csv": b"".join(client.get("/changes.csv").streaming_content),
+        "/feeds/changes.atom": client.get("/feeds/changes.atom").content,
+        "/jurisdictions/IE/changes.atom": client.get("/jurisdictions/IE/changes.atom").content,
+        "entity feed": client.get(f"/entities/{public.offeror.slug}/changes.atom").content,
+    }
+    for name, content in surfaces.items():
+        assert hidden.get_absolute_url().encode() not in content, name
+        assert b"draft-offeror" not in content, name
+    for name in ("/changes/", "/changes.json", "/feeds/changes.atom"):
+        assert public.get_absolute_url().encode() in surfaces[name], name
+    assert client.get("/entities/draft-offeror/changes.atom").status_code == 404
