@@ -36,6 +36,7 @@ from opendata import exports
 from opendata.serializers import (
     AuditSerializer,
     CitationRowSerializer,
+    CryptoAssetSerializer,
     EntitySerializer,
     KeyPersonSerializer,
     LicenseSerializer,
@@ -43,11 +44,13 @@ from opendata.serializers import (
     RegulatorSerializer,
     ReserveFigureSerializer,
     SourceSerializer,
+    WhitePaperSerializer,
 )
 from opendata.tables import Column, Table
 from registry.models import (
     Audit,
     AuditCitation,
+    CryptoAsset,
     Entity,
     EntityCitation,
     KeyPerson,
@@ -58,6 +61,8 @@ from registry.models import (
     Regulator,
     ReserveSnapshot,
     Source,
+    WhitePaper,
+    WhitePaperCitation,
 )
 
 CHUNK_SIZE = 500
@@ -165,6 +170,7 @@ CITATION_KINDS = (
     (LicenseCitation, License, ("license__slug",)),
     (AuditCitation, Audit, ("audit__slug",)),
     (KeyPersonCitation, KeyPerson, ("key_person__entity__slug", "key_person__name", "key_person__role")),
+    (WhitePaperCitation, WhitePaper, ("white_paper__slug",)),
 )
 
 
@@ -277,6 +283,28 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         records=key_people,
         primary_key=("entity_slug", "name", "role"),
         foreign_keys=(("entity_slug", "entities", "slug"),),
+    ),
+    RecordType(
+        name="crypto_assets",
+        title="Crypto-assets",
+        description="Crypto-assets (tokens) as ISO 24165 identifies them, each described by a published white paper.",
+        serializer=CryptoAssetSerializer,
+        records=_published(CryptoAsset, "slug"),
+        primary_key=("slug",),
+    ),
+    RecordType(
+        name="white_papers",
+        title="Crypto-asset white papers",
+        description="White papers notified under MiCA Titles II, III and IV, as ESMA's interim register lists them.",
+        serializer=WhitePaperSerializer,
+        records=_published(WhitePaper, "slug"),
+        primary_key=("slug",),
+        foreign_keys=(
+            ("crypto_asset", "crypto_assets", "slug"),
+            ("offeror_slug", "entities", "slug"),
+            ("filed_by_slug", "entities", "slug"),
+            ("authority_slug", "regulators", "slug"),
+        ),
     ),
 )
 

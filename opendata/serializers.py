@@ -235,7 +235,13 @@ class CitationSerializer(TableSerializer):
         list_serializer_class = CitationList
 
 
-CITED_RECORD_TYPES = (("entity", "Entity"), ("license", "Licence"), ("audit", "Audit"), ("key_person", "Key person"))
+CITED_RECORD_TYPES = (
+    ("entity", "Entity"),
+    ("license", "Licence"),
+    ("audit", "Audit"),
+    ("key_person", "Key person"),
+    ("white_paper", "White paper"),
+)
 
 
 class CitationRowSerializer(TableSerializer):
@@ -247,7 +253,8 @@ class CitationRowSerializer(TableSerializer):
 
     record_type = Choice(
         choices=CITED_RECORD_TYPES,
-        help_text="The kind of record cited: its row is in entities.csv, licenses.csv, audits.csv or key_people.csv.",
+        help_text="The kind of record cited: its row is in entities.csv, licenses.csv, audits.csv, key_people.csv "
+        "or white_papers.csv.",
         example="license",
     )
     record_key = NaturalKeyField(
@@ -520,7 +527,9 @@ class WhitePaperSerializer(TableSerializer):
         example="Electronic money institution",
     )
     not_listed_since = Day(
-        allow_null=True, help_text="The first ESMA snapshot that no longer lists it; empty while it is listed."
+        allow_null=True,
+        help_text="The first ESMA snapshot that no longer lists it; empty while it is listed.",
+        example="2026-01-29",
     )
     citations = CitationSerializer(many=True, help_text=CITATIONS_HELP)
 
@@ -536,7 +545,7 @@ class CryptoAssetSerializer(TableSerializer):
     slug = Text(help_text=SLUG_HELP, example="token-5rjt6339x")
     kind = Choice(choices=TokenKind.choices, help_text="What MiCA calls it.", example="other")
     kind_display = Display(of="kind", choices=TokenKind.choices, example="Other crypto-asset")
-    name = Text(allow_blank=True, help_text="Its name, when a source gives it.", example="")
+    name = Text(allow_blank=True, help_text="Its name, when a source gives it.", example="EURC")
     ffg = Text(allow_blank=True, help_text="ISO 24165 code of its functionally fungible group.", example="5RJT6339X")
     dtis = Text(allow_blank=True, help_text="ISO 24165 Digital Token Identifiers, one a line.", example="46P3KPLQX")
 

@@ -4,7 +4,7 @@ from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
 from official.models import RegisterSnapshot
-from registry.models import Audit, Entity, License, Regime, Regulator, Source
+from registry.models import Audit, CryptoAsset, Entity, License, Regime, Regulator, Source, WhitePaper
 
 
 class PublishedSitemap(Sitemap):
@@ -48,5 +48,7 @@ SITEMAPS = {
     "licences": published_sitemap(License, priority=0.7),
     "audits": published_sitemap(Audit),
     "sources": published_sitemap(Source, priority=0.3),
+    "white-papers": published_sitemap(WhitePaper, priority=0.5),
+    "crypto-assets": published_sitemap(CryptoAsset, priority=0.4),
     "official": OfficialSnapshotSitemap,
 }

@@ -372,3 +372,44 @@ class ReserveSnapshotFactory(DjangoModelFactory):
     wallets_attested = True
     source = factory.SubFactory(SourceFactory)
     quote = "Reserves of 105 % as of 1 March 2025."
+
+
+class CryptoAssetFactory(DjangoModelFactory):
+    """A published crypto-asset known by its FFG code (public while one of its white papers is)."""
+
+    class Meta:
+        model = models.CryptoAsset
+
+    slug = factory.Sequence(lambda n: f"token-{n}")
+    kind = models.TokenKind.OTHER
+    ffg = factory.Sequence(lambda n: f"FFG{n:06d}")
+    publication_status = models.Publication.PUBLISHED
+
+
+class WhitePaperFactory(DjangoModelFactory):
+    """A published, cited Title II white paper of a published offeror, notified in Ireland."""
+
+    class Meta:
+        model = models.WhitePaper
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"white-paper-{n}")
+    kind = models.TokenKind.OTHER
+    crypto_asset = factory.SubFactory(CryptoAssetFactory)
+    offeror = factory.SubFactory(EntityFactory)
+    jurisdiction = factory.SubFactory(JurisdictionFactory)
+    url = factory.Sequence(lambda n: f"https://example.com/white-paper-{n}.pdf")
+    publication_status = models.Publication.PUBLISHED
+
+    @factory.post_generation
+    def citations(self, create, extracted, **kwargs):
+        """Cite a published source unless ``citations=False`` or a list of sources is given."""
+        if not create or extracted is False:
+            return
+        for source in extracted or [SourceFactory()]:
+            models.WhitePaperCitation.objects.create(white_paper=self, source=source, quote="white paper notified")
+        cited_at_creation(self, models.WhitePaperCitation)
+
+
+class DraftWhitePaperFactory(WhitePaperFactory):
+    publication_status = models.Publication.DRAFT

@@ -22,6 +22,7 @@ RECORD_TYPES = {
     "license": "Licences",
     "audit": "Certificates and audit reports",
     "warning": "Warning notices",
+    "whitepaper": "Crypto-asset white papers",
 }
 
 EVENT_KINDS = {
@@ -41,6 +42,8 @@ EVENT_KINDS = {
         EventKind("certificate.expired", "audit", "Certificate expired"),
         # A certificate was suspended, withdrawn or restored (a status change added to it).
         EventKind("certificate.status_changed", "audit", "Certificate status changed"),
+        # A crypto-asset white paper becomes public (published, or its offeror is), as the change feed lists it.
+        EventKind("white_paper.new", "whitepaper", "New white paper"),
     )
 }
 

@@ -4,7 +4,8 @@
   entity's page, which lists its affiliates' licences and audits too);
 * a jurisdiction: a licence usable there (``LicenseQuerySet.usable_in``, the rule of the jurisdiction's Atom
   feed and of ``/licenses/?usable_in=``), a warning from there (the authority's member state, or a
-  subdivision of it), a certificate of an entity established there (or in a subdivision of it);
+  subdivision of it), a certificate of an entity established there (or in a subdivision of it), a white paper
+  notified there (its home member state) or offered there (a host member state);
 * a record type: every event of that type (watch/events.py names each kind's type).
 
 A subscription is only told of events that happened after it began.
@@ -16,7 +17,7 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from registry.models import Audit, Entity, License, WarningNotice
+from registry.models import Audit, Entity, License, WarningNotice, WhitePaper
 from watch.events import kind
 from watch.models import Subscription, Watch
 
@@ -94,6 +95,13 @@ def _in_jurisdiction(events, code):
             ).values_list("pk", flat=True)
         )
         if ids["audit"]
+        else set(),
+        "whitepaper": set(
+            WhitePaper.objects.filter(
+                Q(jurisdiction__code=code) | Q(host_states__code=code), pk__in=ids["whitepaper"]
+            ).values_list("pk", flat=True)
+        )
+        if ids["whitepaper"]
         else set(),
     }
     return [event for event in events if event.record_id in covered.get(event.record_type, set())]

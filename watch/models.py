@@ -177,9 +177,9 @@ class Watch(models.Model):
         related_name="+",
         help_text="A jurisdiction.",
     )
-    record_type = models.CharField(
-        max_length=20, blank=True, help_text="A whole record type: " + ", ".join(RECORD_TYPES) + "."
-    )
+    # The help text as migrated (0001): a new record type (whitepaper) awaits a help-text-only migration, which the
+    # white-paper watch work was not to add; clean() and the subscribe form read RECORD_TYPES itself.
+    record_type = models.CharField(max_length=20, blank=True, help_text="A whole record type: license, audit, warning.")
 
     objects = WatchQuerySet.as_manager()
 

@@ -30,12 +30,15 @@ from django.utils import timezone
 
 from history import feed
 from history.as_of import public_then
-from registry.models import Audit, AuditStatus, License, WarningNotice, link_supersession
+from registry.models import Audit, AuditStatus, License, WarningNotice, WhitePaper, link_supersession
 from watch.events import kind
 from watch.models import Event
 
-# The change feed's tracks that events come from: a licence's and an audit's own rows, and an audit's status changes.
-TRACK_KEYS = ("license", "audit", "audit-status-change")
+# The change feed's tracks that events come from: a licence's, an audit's and a white paper's own rows, and an
+# audit's status changes.
+TRACK_KEYS = ("license", "audit", "audit-status-change", "whitepaper")
+# Whom each track's record is about (Event.entity): a licence's holder, an audit's subject, a paper's offeror.
+ABOUT = {"license": (License, "holder_id"), "whitepaper": (WhitePaper, "offeror_id")}
 WARNINGS = "warning"
 BATCH_SIZE = 500
 
@@ -114,10 +117,9 @@ def _changes(track, rows):
 def _events_of(track, rows, record):
     changes = _changes(track, rows)
     ids = {row[record] for row in rows}
-    if track.key == "license":
-        entities = dict(License._base_manager.filter(pk__in=ids).values_list("pk", "holder_id"))
-    else:
-        entities = dict(Audit._base_manager.filter(pk__in=ids).values_list("pk", "subject_id"))
+    model, about = ABOUT.get(track.key, (Audit, "subject_id"))
+    # A white paper without an offeror is about no entity, and an event must be: it has none.
+    entities = dict(model._base_manager.filter(pk__in=ids, **{f"{about}__isnull": False}).values_list("pk", about))
     events, published = [], []
     for row in rows:
         change, pk = changes.get(row["history_id"]), row[record]
@@ -141,6 +143,8 @@ def _kinds(track_key, change, row) -> list[str]:
             return ["license.status_changed"]
     if track_key == "audit-status-change" and row["history_type"] == "+":
         return ["certificate.status_changed"]
+    if track_key == "whitepaper" and change.action in ("published", "created"):
+        return ["white_paper.new"]
     return []
 
 

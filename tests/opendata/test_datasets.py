@@ -97,6 +97,8 @@ def test_release_descriptor_carries_licence_version_and_every_file(seed_release)
         "sources.csv",
         "citations.csv",
         "key_people.csv",
+        "crypto_assets.csv",
+        "white_papers.csv",
         "registry.json",
     ]
     assert sorted(path.name for path in seed_release.iterdir()) == sorted([*paths, "datapackage.json"])
@@ -519,3 +521,45 @@ def test_a_release_holds_each_proof_of_reserves_figure_with_its_ratio_flag_and_s
     assert {(row["audit_slug"], row["verifier_slug"]) for row in rows} == {("okx-por", "hacken")}
     assert rows[2]["assets"] == "1.5" and rows[1]["reserve_ratio"] == ""
     assert all(row["source_url"].startswith("/sources/") for row in rows)
+
+
+# ---------------------------------------------------------------------------
+# White papers and crypto-assets
+# ---------------------------------------------------------------------------
+
+
+def test_a_release_holds_public_white_papers_crypto_assets_and_their_citations(client, db, releases):
+    paper = factories.WhitePaperFactory(slug="public-paper", crypto_asset__slug="public-token")
+    factories.DraftWhitePaperFactory(slug="draft-paper", crypto_asset__slug="token-of-draft-paper")
+    factories.WhitePaperFactory(slug="paper-of-draft-offeror", offeror=factories.DraftEntityFactory())
+    factories.WhitePaperFactory(slug="uncited-paper", citations=False)
+
+    export(releases, "--base-url", "http://testserver")
+    release = only_release(releases)
+
+    papers = read_csv(release / "white_papers.csv")
+    assert [row["slug"] for row in papers] == ["public-paper"]
+    assert papers[0]["crypto_asset"] == "public-token"
+    assert papers[0]["offeror_slug"] == paper.offeror.slug
+    assert header(release / "white_papers.csv") == header_of_live_export(client, "/white-papers.csv")
+    assert [row["slug"] for row in read_csv(release / "crypto_assets.csv")] == ["public-token"]
+    cited = [(row["record_type"], row["record_key"]) for row in read_csv(release / "citations.csv")]
+    assert ("white_paper", "public-paper") in cited
+    assert not {key for kind, key in cited if kind == "white_paper"} - {"public-paper"}
+    everything = "".join(path.read_text(encoding="utf-8") for path in release.iterdir())
+    for hidden in ("draft-paper", "token-of-draft-paper", "paper-of-draft-offeror", "uncited-paper"):
+        assert hidden not in everything, hidden
+    report = frictionless.validate(str(release / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def header_of_live_export(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    return next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+
+
+def test_the_dictionary_documents_the_white_paper_and_crypto_asset_files(client, db):
+    html = client.get("/data/dictionary/").content.decode()
+    for name, column in (("white_papers", "offeror_slug"), ("white_papers", "host_states"), ("crypto_assets", "ffg")):
+        assert f'<tr id="{name}-{column}">' in html, (name, column)

@@ -2,12 +2,13 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.core.management import call_command
 
 from imports import esma
-from registry.models import Entity, Publication, WhitePaper
+from registry.models import CryptoAsset, Entity, Publication, WhitePaper
 from tests.conftest import ESMA_DATA
 
 OTHER = ESMA_DATA / "OTHER20260129.csv"
@@ -93,3 +94,51 @@ def test_a_draft_offerors_papers_are_public_nowhere(client, papers):
     listed = body(client.get("/white-papers.csv?home_state=AT"))
     assert paper.slug not in listed
     assert paper.slug not in str(client.get("/api/white-papers/?home_state=AT").json())
+
+
+def sitemap_paths(client):
+    response = client.get("/sitemap.xml")
+    assert response.status_code == 200
+    return {loc.split("testserver", 1)[-1] for loc in re.findall(r"<loc>([^<]+)</loc>", response.content.decode())}
+
+
+def test_the_sitemap_lists_published_white_papers_and_crypto_assets_and_no_draft(client, papers):
+    published, draft = WhitePaper.objects.published().exclude(crypto_asset=None).order_by("pk")[:2]
+    WhitePaper.objects.filter(pk=draft.pk).update(publication_status=Publication.DRAFT)
+    CryptoAsset.objects.filter(white_papers=draft).exclude(white_papers=published).update(
+        publication_status=Publication.DRAFT
+    )
+
+    listed = sitemap_paths(client)
+
+    assert published.get_absolute_url() in listed
+    assert published.crypto_asset.get_absolute_url() in listed
+    assert draft.get_absolute_url() not in listed
+    papers_listed = {path for path in listed if path.startswith("/white-papers/")}
+    assert papers_listed == {paper.get_absolute_url() for paper in WhitePaper.objects.published()}
+    assets_listed = {path for path in listed if path.startswith("/crypto-assets/")}
+    assert assets_listed == {asset.get_absolute_url() for asset in CryptoAsset.objects.published()}
+
+
+def test_a_draft_offerors_white_paper_is_in_no_change_history_or_feed(client, db):
+    from tests import factories
+
+    ireland = factories.JurisdictionFactory(code="IE", name="Ireland")
+    public = factories.WhitePaperFactory(slug="public-paper", jurisdiction=ireland)
+    hidden = factories.WhitePaperFactory(
+        slug="paper-of-draft-offeror", offeror=factories.DraftEntityFactory(slug="draft-offeror"), jurisdiction=ireland
+    )
+    surfaces = {
+        "/changes/": client.get("/changes/").content,
+        "/changes.json": client.get("/changes.json", {"page_size": 1000}).content,
+        "/changes.csv": b"".join(client.get("/changes.csv").streaming_content),
+        "/feeds/changes.atom": client.get("/feeds/changes.atom").content,
+        "/jurisdictions/IE/changes.atom": client.get("/jurisdictions/IE/changes.atom").content,
+        "entity feed": client.get(f"/entities/{public.offeror.slug}/changes.atom").content,
+    }
+    for name, content in surfaces.items():
+        assert hidden.get_absolute_url().encode() not in content, name
+        assert b"draft-offeror" not in content, name
+    for name in ("/changes/", "/changes.json", "/feeds/changes.atom"):
+        assert public.get_absolute_url().encode() in surfaces[name], name
+    assert client.get("/entities/draft-offeror/changes.atom").status_code == 404

@@ -195,3 +195,52 @@ def test_an_expired_certificate_is_announced_once():
     outbox.emit_expired()
     assert list(Event.objects.values_list("kind", "record_id")) == [("certificate.expired", audit.pk)]
     assert long_gone.pk not in Event.objects.values_list("record_id", flat=True)
+
+
+def test_publishing_a_white_paper_writes_a_new_white_paper_event_about_its_offeror(curator, reviewer):
+    paper = drafted(factories.DraftWhitePaperFactory(), curator)
+    assert kinds() == []
+    review.publish(paper, reviewer=reviewer)
+    event = Event.objects.get()
+    assert (event.kind, event.record_type, event.record_id, event.entity) == (
+        "white_paper.new",
+        "whitepaper",
+        paper.pk,
+        paper.offeror,
+    )
+    assert event.payload["url"] == paper.get_absolute_url()
+
+
+def test_a_white_paper_reaches_watches_of_its_offerors_group_its_states_and_its_record_type(curator, reviewer):
+    from watch import delivery
+    from watch.models import Channel, Delivery, Subscription, Watch
+
+    def subscribed(**watch):
+        subscription = Subscription.objects.create(channel=Channel.EMAIL, email="watcher@bank.example")
+        Watch.objects.create(subscription=subscription, **watch)
+        return subscription
+
+    group = factories.GroupFactory()
+    ireland = factories.JurisdictionFactory(code="IE", name="Ireland")
+    france = factories.JurisdictionFactory(code="FR", name="France")
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    watches = {
+        "group": subscribed(entity=group),
+        "home": subscribed(jurisdiction=ireland),
+        "host": subscribed(jurisdiction=france),
+        "type": subscribed(record_type="whitepaper"),
+        "elsewhere": subscribed(jurisdiction=malta),
+        "licences": subscribed(record_type="license"),
+    }
+    paper = factories.DraftWhitePaperFactory(offeror=factories.AffiliateFactory(parent=group), jurisdiction=ireland)
+    paper.host_states.add(france)
+    review.publish(drafted(paper, curator), reviewer=reviewer)
+    delivery.dispatch()
+
+    reached = {
+        name: list(Delivery.objects.filter(subscription=s).values_list("event__kind", "event__record_id"))
+        for name, s in watches.items()
+    }
+    for name in ("group", "home", "host", "type"):
+        assert reached[name] == [("white_paper.new", paper.pk)], name
+    assert reached["elsewhere"] == reached["licences"] == []
