@@ -177,9 +177,10 @@ class Watch(models.Model):
         related_name="+",
         help_text="A jurisdiction.",
     )
-    # The help text as migrated (0001): a new record type (whitepaper) awaits a help-text-only migration, which the
-    # white-paper watch work was not to add; clean() and the subscribe form read RECORD_TYPES itself.
-    record_type = models.CharField(max_length=20, blank=True, help_text="A whole record type: license, audit, warning.")
+    # The help text names where the types are listed rather than listing them: a new type needs no migration.
+    record_type = models.CharField(
+        max_length=20, blank=True, help_text="A whole record type, one of watch.events.RECORD_TYPES (e.g. license)."
+    )
 
     objects = WatchQuerySet.as_manager()
 
@@ -256,7 +257,9 @@ class Event(models.Model):
         help_text="What makes it one event: its kind and the history row (or audit and day) it comes from.",
     )
     kind = models.CharField(max_length=40, db_index=True, help_text="One of watch/events.py's EVENT_KINDS.")
-    record_type = models.CharField(max_length=20, help_text="The record type it is about (license, audit, warning).")
+    record_type = models.CharField(
+        max_length=20, help_text="The record type it is about, one of watch.events.RECORD_TYPES."
+    )
     record_id = models.BigIntegerField(help_text="The record it is about.")
     entity = models.ForeignKey(
         "registry.Entity",

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(help_text='What makes it one event: its kind and the history row (or audit and day) it comes from.', max_length=200, unique=True)),
                 ('kind', models.CharField(db_index=True, help_text="One of watch/events.py's EVENT_KINDS.", max_length=40)),
-                ('record_type', models.CharField(help_text='The record type it is about (license, audit, warning).', max_length=20)),
+                ('record_type', models.CharField(help_text='The record type it is about, one of watch.events.RECORD_TYPES.', max_length=20)),
                 ('record_id', models.BigIntegerField(help_text='The record it is about.')),
                 ('occurred_at', models.DateTimeField(help_text='When the change became public.')),
                 ('payload', models.JSONField(help_text='What subscribers receive: label, link, changes.')),
@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
             name='Watch',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('record_type', models.CharField(blank=True, help_text='A whole record type: license, audit, warning.', max_length=20)),
+                ('record_type', models.CharField(blank=True, help_text='A whole record type, one of watch.events.RECORD_TYPES (e.g. license).', max_length=20)),
                 ('entity', models.ForeignKey(blank=True, help_text='An entity and its affiliates.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.entity')),
                 ('jurisdiction', models.ForeignKey(blank=True, help_text='A jurisdiction.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.jurisdiction')),
                 ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='watches', to='watch.subscription')),
