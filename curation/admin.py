@@ -42,6 +42,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from curation import review
 from curation.forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm, PartialDateModelForm
+from curation.readonly import ReadOnlyMixin
 from imports.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
 from imports.esma import accept_match, decision_refusal, preview_match, reject_match
 from imports.esma.registers import BadFile, NoImporter, prepare
@@ -1173,7 +1174,7 @@ class EntityAdmin(ReviewedImportMixin, CuratedAdmin):
 
 
 @admin.register(EntityAlias)
-class EntityAliasAdmin(SimpleHistoryAdmin, RegistryAdmin):
+class EntityAliasAdmin(ReadOnlyMixin, SimpleHistoryAdmin, RegistryAdmin):
     """Aliases are listed and searched here but edited on their entity's page.
 
     An alias of a published entity is a public fact: changing it here would
@@ -1185,15 +1186,6 @@ class EntityAliasAdmin(SimpleHistoryAdmin, RegistryAdmin):
     search_fields = ["name", "entity__name"]
     list_select_related = ["entity"]
     autocomplete_fields = ["entity"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def revert_disabled(self, request, obj=None):
         return True

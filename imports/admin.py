@@ -9,20 +9,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from curation.readonly import ReadOnlyMixin
 from imports.models import QuarantinedFile, RegisterFetch
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Written by the ESMA import and ``sync_esma`` only: staff look, nobody edits (also official/admin.py)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RegisterFetch)

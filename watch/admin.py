@@ -7,6 +7,7 @@ subscriptions are created only by their owners' confirmation (double opt-in), ne
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from curation.readonly import ReadOnlyMixin
 from watch.events import EVENT_KINDS
 from watch.models import Channel, Delivery, DeliveryAttempt, Event, Subscription, SubscriptionStatus, Watch
 
@@ -95,12 +96,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return show_secret(self, request, subscription, secret, "New signing secret")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The outbox and its delivery log: written by the publish paths and deliver_notifications only."""
 
 
 @admin.register(Event)

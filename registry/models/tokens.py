@@ -16,6 +16,7 @@ from registry.models.base import (
     SlugQuerySet,
     _cited_by_published_source,
     choice_constraint,
+    quality_flags_field,
 )
 from registry.models.citations import citation_model
 from registry.models.entities import Entity
@@ -88,12 +89,7 @@ class CryptoAsset(Curated):
         db_index=True,
         help_text="How an official-register importer recognises it in later snapshots (esma-token:FFG).",
     )
-    quality_flags = models.JSONField(
-        "data-quality flags",
-        default=list,
-        blank=True,
-        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
-    )
+    quality_flags = quality_flags_field()
 
     history = HistoricalRecords()
 
@@ -266,12 +262,7 @@ class WhitePaper(Curated):
         db_index=True,
         help_text="How an official-register importer recognises it in later snapshots (esma-other:…).",
     )
-    quality_flags = models.JSONField(
-        "data-quality flags",
-        default=list,
-        blank=True,
-        help_text='Problems found in the source data, shown to curators and the public: [{"code", "message"}].',
-    )
+    quality_flags = quality_flags_field()
 
     notified = PartialDateDescriptor("notified_on")
     listed = PartialDateDescriptor("listed_on")
