@@ -56,9 +56,11 @@ _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_ps
 
 def name_words(name: str) -> list[str]:
     """The words of ``name``: accents and case folded, punctuation dropped."""
-    text = unicodedata.normalize("NFKD", name.casefold().replace("&", " and "))
-    text = "".join(char for char in text if not unicodedata.combining(char)).translate(_JOINING)
-    return _WORD.findall(text)
+    text = name.casefold().replace("&", " and ")
+    if not text.isascii():  # ASCII has no accent to fold: most names skip the walk over each character
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in text if not unicodedata.combining(char))
+    return _WORD.findall(text.translate(_JOINING))
 
 
 def _drop_form(words: list[str], at_end: bool) -> list[str]:
