@@ -138,10 +138,14 @@ def watch_paths() -> dict[str, str]:
     """The pages a signed link opens: confirming a subscription to OKX, and unsubscribing one."""
     from django.urls import reverse
 
-    from watch.models import Subscription
+    from watch.models import Subscription, SubscriptionStatus
     from watch.signing import confirm_token, unsubscribe_token
 
-    subscription = Subscription.objects.create(channel="email", email="analyst@bank.example")
+    # Already unsubscribed: the page is the same, and the live server's GET then writes nothing. (A write from the
+    # server's thread can meet SQLite's lock while the test process holds the file: tests/watch checks the write.)
+    subscription = Subscription.objects.create(
+        channel="email", email="analyst@bank.example", status=SubscriptionStatus.UNSUBSCRIBED
+    )
     return {
         "watch-confirm": reverse(
             "watch:confirm", kwargs={"token": confirm_token("analyst@bank.example", ("entity", "okx"))}

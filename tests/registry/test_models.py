@@ -27,6 +27,7 @@ from tests.factories import (
     AuditorFactory,
     AuditScopeItemFactory,
     AuditStatusChangeFactory,
+    CryptoAssetFactory,
     DraftAuditFactory,
     DraftEntityFactory,
     DraftLicenseFactory,
@@ -49,6 +50,7 @@ from tests.factories import (
     StandardFactory,
     SubdivisionFactory,
     UserFactory,
+    WhitePaperFactory,
 )
 
 D = datetime.date
@@ -648,6 +650,8 @@ UNIQUE_FIELD_CASES = [
     pytest.param(models.WarningNotice, "slug", make_warning, id="warningnotice.slug"),
     pytest.param(models.AccreditationBody, "slug", AccreditationBodyFactory, id="accreditationbody.slug"),
     pytest.param(models.AccreditationBody, "name", AccreditationBodyFactory, id="accreditationbody.name"),
+    pytest.param(models.CryptoAsset, "slug", CryptoAssetFactory, id="cryptoasset.slug"),
+    pytest.param(models.WhitePaper, "slug", WhitePaperFactory, id="whitepaper.slug"),
 ]
 
 
@@ -1027,6 +1031,9 @@ NATURAL_KEY_BUILDERS = [
     pytest.param(models.AuditScopeItem, AuditScopeItemFactory, id="AuditScopeItem"),
     pytest.param(models.AuditFinding, AuditFindingFactory, id="AuditFinding"),
     pytest.param(models.ReserveSnapshot, ReserveSnapshotFactory, id="ReserveSnapshot"),
+    pytest.param(models.CryptoAsset, CryptoAssetFactory, id="CryptoAsset"),
+    pytest.param(models.WhitePaper, WhitePaperFactory, id="WhitePaper"),
+    pytest.param(models.WhitePaperCitation, lambda: WhitePaperFactory().citations.get(), id="WhitePaperCitation"),
 ]
 
 
@@ -1120,6 +1127,7 @@ def _build_graph():
     AuditScopeItemFactory(audit=audit, name="Wallet modules")
     AuditFindingFactory(audit=audit, source=article)
     ReserveSnapshotFactory(audit=ProofOfReservesAuditFactory(slug="okx-por", subject=group), source=article)
+    WhitePaperFactory(slug="okx-token-paper", offeror=okx_mt, jurisdiction=malta, citations=[article])
     return licence, audit
 
 
