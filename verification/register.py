@@ -32,7 +32,6 @@ from registry.models import (
     License,
     LicenseCitation,
     LicenseQuerySet,
-    Source,
     WarningNotice,
     granted_in_field,
 )
@@ -246,10 +245,7 @@ def _complete(register, model, key, found, paths):
     for pk, *values in activities.order_by(columns[2]):
         found[pk].activities.append(tuple(values))
     if register.as_of is None:
-        # Published sources as a correlated EXISTS, not a join filter: SQLite would otherwise walk every published
-        # source and probe each licence id (seconds for a thousand licences), not the citations of those ids.
-        published = Exists(Source.objects.published().filter(pk=OuterRef("source_id")))
-        citations = LicenseCitation.objects.filter(published, license_id__in=ids)
+        citations = LicenseCitation.objects.published().filter(license_id__in=ids)
         cited = citations.values_list("license_id", "source__slug", "source__title", "source__publisher", "source__url")
         for pk, slug, *source in cited.order_by("source__title"):
             found[pk].sources[slug] = tuple(source)

@@ -82,6 +82,16 @@ def last_verified_field() -> models.DateField:
     )
 
 
+def not_listed_field() -> models.DateField:
+    """``not_listed_since``: the first official-register snapshot that no longer lists an imported record."""
+    return models.DateField(
+        "no longer listed since",
+        null=True,
+        blank=True,
+        help_text="The first official-register snapshot that no longer lists it (it is kept, not deleted).",
+    )
+
+
 def public_flag_field() -> models.BooleanField:
     """``public``: whether the public sees the record, by the rule of its QuerySet's ``by_rule()``, stored by
     the database's triggers (registry/derived/visibility.py) so that ``published()`` is one indexed lookup."""

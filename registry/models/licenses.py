@@ -21,6 +21,7 @@ from registry.models.base import (
     curated_constraints,
     last_verified_field,
     needs_verification,
+    not_listed_field,
     public_flag_field,
     quality_flags_field,
     today,
@@ -210,12 +211,7 @@ class License(SlugKeyed, Curated):
     )
     conditions = models.TextField(blank=True, help_text="Restrictions or conditions, as the source states them.")
     last_verified_on = last_verified_field()
-    not_listed_since = models.DateField(
-        "no longer listed since",
-        null=True,
-        blank=True,
-        help_text="The first official-register snapshot that no longer lists it (it is kept, not deleted).",
-    )
+    not_listed_since = not_listed_field()
     official_register_key = models.CharField(
         max_length=200,
         blank=True,

