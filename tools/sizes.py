@@ -8,7 +8,19 @@ import ast
 import sys
 from pathlib import Path
 
-APPS = ("config", "registry", "curation", "imports", "public", "opendata", "history", "operations", "verification")
+APPS = (
+    "config",
+    "registry",
+    "curation",
+    "imports",
+    "public",
+    "opendata",
+    "history",
+    "operations",
+    "verification",
+    "official",
+    "watch",
+)
 LIMITS = {ast.FunctionDef: 60, ast.AsyncFunctionDef: 60, ast.ClassDef: 250}
 
 
