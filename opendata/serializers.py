@@ -117,6 +117,17 @@ class TableSerializer(serializers.Serializer):
         ]
 
     @classmethod
+    def only(cls, *names):
+        """This serializer with only the fields ``names``, as declared here: what a page showing a few of a
+        record's fields (the HTML licence list) renders, read by ``values()`` as the API's lists are."""
+        unknown = set(names) - set(cls._declared_fields)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        # DRF's metaclass leaves out an inherited field set to None.
+        left_out = {name: None for name in cls._declared_fields if name not in names}
+        return type(f"{cls.__name__}Only", (cls,), {"__module__": cls.__module__, **left_out})
+
+    @classmethod
     def prepare_values(cls, queryset):
         """The QuerySet a table reads a batch's ``values()`` through (an annotation the fields read)."""
         return queryset

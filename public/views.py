@@ -33,12 +33,11 @@ from opendata.serializers import (
     RegulatorSerializer,
     WhitePaperSerializer,
 )
+from opendata.tables import api_rows
 from public import assurance, charts, filters, guides, redirects
 from public.templatetags.registry_tags import highlight_quotes, url_or
 from registry import search as search_index
-from registry.dates import PartialDate
 from registry.derived.version import current_version
-from registry.links import detail_path
 from registry.models import (
     Audit,
     AuditCitation,
@@ -53,7 +52,6 @@ from registry.models import (
     License,
     LicenseCitation,
     LicenseFact,
-    LicenseStatus,
     Regime,
     Regulator,
     Source,
@@ -932,14 +930,6 @@ class RegistryListView(FilterView):
         return context
 
 
-def license_list_queryset():
-    return (
-        License.objects.published()
-        .select_related("holder", "license_type__regime", "regulator", "jurisdiction")
-        .prefetch_related("passported_to")
-    )
-
-
 def audit_list_queryset():
     return Audit.objects.published().select_related("subject", "standard", "auditor")
 
@@ -962,102 +952,37 @@ def regulator_list_queryset():
     )
 
 
-LICENSE_STATUSES = {value: str(label) for value, label in LicenseStatus.choices}
+class ApiRecord(dict):
+    """A record as the API represents it, also read by attribute (``row.slug``), as the lists of model
+    instances are."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
-@dataclass(slots=True)
-class LicenseRow:
-    """One row of the licence list (registry/license_list.html): what the table shows, nothing more.
-
-    Read with ``values()`` (:meth:`page`), or taken from an instance on as-of pages (:meth:`of`). A page of
-    model instances meant 300 of them (each licence and its four related records) and a related manager
-    per passport lookup: half of the page's 17 ms.
-    """
-
-    slug: str
-    url: str
-    type_name: str
-    holder_url: str
-    holder_name: str
-    regime: str
-    granted_in: tuple[str, str]  # (code, name): License.granted_in
-    granted_in_stated: bool  # False: the regime's jurisdiction stands in for the one no source states
-    passports: list[tuple[str, str]]  # (code, name), by name
-    regulator: str | None  # abbreviation, or name
-    status: str
-    status_label: str
-    granted: PartialDate | None
-
-    FIELDS = (
-        "pk",
-        "slug",
-        "license_type__name",
-        "holder__slug",
-        "holder__name",
-        "license_type__regime__short_name",
-        "jurisdiction_id",
-        "regulator__abbreviation",
-        "regulator__name",
-        "status",
-        "granted_on",
-        "granted_on_precision",
-    )
-
-    @classmethod
-    def page(cls, queryset, ids):
-        """The rows of the licences ``ids`` names, in that order, read through ``queryset`` (published())."""
-        records = {
-            record["pk"]: record
-            for record in queryset.order_by()
-            .filter(pk__in=ids)
-            .values(*cls.FIELDS, granted_in_code=granted_in_field("code"), granted_in_name=granted_in_field("name"))
-        }
-        passports = defaultdict(list)
-        for license_id, code, name in (
-            License.passported_to.through.objects.filter(license_id__in=list(records))
-            .order_by("jurisdiction__name", "jurisdiction_id")
-            .values_list("license_id", "jurisdiction__code", "jurisdiction__name")
-        ):
-            passports[license_id].append((code, name))
-        return [cls._from_values(records[pk], passports[pk]) for pk in ids if pk in records]
-
-    @classmethod
-    def _from_values(cls, r, passports):
-        return cls(
-            slug=r["slug"],
-            url=detail_path("public:license-detail", r["slug"]),
-            type_name=r["license_type__name"],
-            holder_url=detail_path("public:entity-detail", r["holder__slug"]),
-            holder_name=r["holder__name"],
-            regime=r["license_type__regime__short_name"],
-            granted_in=(r["granted_in_code"], r["granted_in_name"]),
-            granted_in_stated=r["jurisdiction_id"] is not None,
-            passports=passports,
-            regulator=r["regulator__abbreviation"] or r["regulator__name"],
-            status=r["status"],
-            status_label=LICENSE_STATUSES.get(r["status"], r["status"]),
-            granted=PartialDate.from_columns(r["granted_on"], r["granted_on_precision"]),
-        )
-
-    @classmethod
-    def of(cls, licence):
-        """The row of a licence instance (an as-of snapshot), as :meth:`page` reads it."""
-        granted_in, regulator = licence.granted_in, licence.regulator
-        return cls(
-            slug=licence.slug,
-            url=licence.get_absolute_url(),
-            type_name=licence.license_type.name,
-            holder_url=licence.holder.get_absolute_url(),
-            holder_name=licence.holder.name,
-            regime=licence.license_type.regime.short_name,
-            granted_in=(granted_in.code, granted_in.name),
-            granted_in_stated=licence.granted_in_stated,
-            passports=[(j.code, j.name) for j in licence.passported_to.all()],
-            regulator=None if regulator is None else regulator.abbreviation or regulator.name,
-            status=licence.status,
-            status_label=licence.get_status_display(),
-            granted=licence.granted,
-        )
+# The licence list's row: these of the licence's one serializer's fields, as the API gives them. Read with
+# ``values()`` (opendata.tables.ApiRows), or from instances on as-of pages; a page of model instances meant 300
+# of them (each licence and its four related records) and a related manager per passport lookup: half of the
+# page's 17 ms. Links are site paths (``datasets.Site``), as on every other page.
+LICENSE_ROW = LicenseSerializer.only(
+    "url",
+    "slug",
+    "holder",
+    "regime",
+    "license_type",
+    "regulator",
+    "granted_in",
+    "granted_in_stated",
+    "passported_to",
+    "status",
+    "status_display",
+    "granted",
+)
 
 
 class LicenseListView(RegistryListView):
@@ -1070,10 +995,10 @@ class LicenseListView(RegistryListView):
         return License.objects.published()
 
     def page_rows(self, queryset, ids):
-        return LicenseRow.page(queryset, ids)
+        return [ApiRecord(row) for row in api_rows(LICENSE_ROW).read(datasets.Site(), queryset, ids)]
 
     def snapshot_rows(self, records):
-        return [LicenseRow.of(licence) for licence in records]
+        return [ApiRecord(row) for row in LICENSE_ROW(records, many=True).data]
 
 
 class AuditListView(RegistryListView):
@@ -1169,7 +1094,7 @@ def export_view(filterset_class, serializer_class, filename, records):
     )
 
 
-LicenseExportView = export_view(filters.LicenseFilterSet, LicenseSerializer, "licenses", license_list_queryset)
+LicenseExportView = export_view(filters.LicenseFilterSet, LicenseSerializer, "licenses", public_licenses)
 AuditExportView = export_view(filters.AuditFilterSet, AuditSerializer, "audits", audit_list_queryset)
 EntityExportView = export_view(filters.EntityFilterSet, EntitySerializer, "entities", entity_list_queryset)
 RegulatorExportView = export_view(

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class DatePrecision(models.TextChoices):
@@ -151,6 +151,17 @@ class PartialDateDescriptor:
             value = PartialDate.parse(value) if value else None
         setattr(instance, self.date_attname, value.date if value else None)
         setattr(instance, self.precision_attname, value.precision if value else "")
+
+
+def dates_in_order(name: str, earlier: str, later: str, message: str) -> models.CheckConstraint:
+    """Database rule: the date ``later`` is not before ``earlier`` when both are known (an end and its start)."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{later}__isnull": True})
+        | Q(**{f"{earlier}__isnull": True})
+        | Q(**{f"{later}__gte": F(earlier)}),
+        name=name,
+        violation_error_message=message,
+    )
 
 
 def partial_date_constraints(prefix: str, date_attname: str) -> list[models.CheckConstraint]:

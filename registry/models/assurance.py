@@ -23,7 +23,7 @@ from django.db.models import BooleanField, Case, ExpressionWrapper, F, FloatFiel
 from django.db.models.functions import Abs, Cast, Coalesce
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
-from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.dates import PartialDateDescriptor, dates_in_order, partial_date_constraints, partial_date_fields
 from registry.models.audits import Audit, Standard, StatusChange
 from registry.models.base import (
     SLUG_HELP,
@@ -32,6 +32,7 @@ from registry.models.base import (
     SlugKeyed,
     SlugQuerySet,
     choice_constraint,
+    optional_reference,
 )
 from registry.models.entities import Entity
 from registry.models.places import Jurisdiction
@@ -152,14 +153,7 @@ class AccreditationBody(SlugKeyed, models.Model):
     name = models.CharField(max_length=200, unique=True, help_text="Its name: United Kingdom Accreditation Service.")
     abbreviation = models.CharField(max_length=30, blank=True, help_text="As commonly written: UKAS.")
     kind = models.CharField(max_length=13, choices=AccreditationBodyKind.choices, help_text="What it does.")
-    jurisdiction = models.ForeignKey(
-        Jurisdiction,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="accreditation_bodies",
-        help_text="Where it operates, when known.",
-    )
+    jurisdiction = optional_reference(Jurisdiction, "accreditation_bodies", help_text="Where it operates, when known.")
     website = models.URLField(blank=True, help_text="Its website.")
     iaf_mla_signatory = models.BooleanField(
         "IAF MLA signatory",
@@ -167,13 +161,8 @@ class AccreditationBody(SlugKeyed, models.Model):
         blank=True,
         help_text="Whether it signed the IAF Multilateral Recognition Arrangement; empty when no source says.",
     )
-    iaf_mla_source = models.ForeignKey(
-        Source,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="iaf_mla_statements",
-        help_text="The source that says whether it signed the IAF MLA.",
+    iaf_mla_source = optional_reference(
+        Source, "iaf_mla_statements", help_text="The source that says whether it signed the IAF MLA."
     )
     iaf_mla_quote = models.TextField(blank=True, help_text="The sentence in that source, verbatim.")
 
@@ -247,12 +236,9 @@ class Accreditation(SourcedRow):
         related_name="accreditations",
         help_text="Who vouches for it: the accreditation body, or the board that licenses it.",
     )
-    standard = models.ForeignKey(
+    standard = optional_reference(
         Standard,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="accreditations",
+        "accreditations",
         help_text="The standard it is accredited to certify against (ISO/IEC 27001); empty when none is named.",
     )
     scope = models.TextField(blank=True, help_text="The scope of the accreditation or licence, as the source says.")
@@ -274,12 +260,11 @@ class Accreditation(SourcedRow):
         constraints = [
             *partial_date_constraints("accreditation", "granted_on"),
             *partial_date_constraints("accreditation", "valid_until"),
-            models.CheckConstraint(
-                condition=Q(valid_until__isnull=True)
-                | Q(granted_on__isnull=True)
-                | Q(valid_until__gte=F("granted_on")),
-                name="accreditation_valid_until_not_before_granted",
-                violation_error_message="An accreditation cannot expire before it was granted.",
+            dates_in_order(
+                "accreditation_valid_until_not_before_granted",
+                "granted_on",
+                "valid_until",
+                "An accreditation cannot expire before it was granted.",
             ),
             models.UniqueConstraint(fields=["holder", "body", "reference"], name="accreditation_unique_reference"),
         ]

@@ -12,6 +12,7 @@ from registry.dates import (
     DatePrecision,
     PartialDate,
     PartialDateDescriptor,
+    dates_in_order,
     partial_date_constraints,
     partial_date_fields,
 )
@@ -20,15 +21,15 @@ from registry.models.base import (
     SLUG_HELP,
     Curated,
     HistoricalRecords,
-    Publication,
     SlugKeyed,
     SlugQuerySet,
     VerifiableQuerySet,
-    _cited_by_published_source,
+    by_visibility_rule,
     choice_constraint,
     curated_constraints,
     last_verified_field,
     needs_verification,
+    optional_reference,
     public_flag_field,
     today,
 )
@@ -46,12 +47,9 @@ class AuditQuerySet(VerifiableQuerySet):
         return self.filter(public=True)
 
     def by_rule(self):
-        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``)."""
-        return self.filter(
-            _cited_by_published_source(self.model),
-            publication_status=Publication.PUBLISHED,
-            subject__publication_status=Publication.PUBLISHED,
-        ).filter(Q(auditor__isnull=True) | Q(auditor__publication_status=Publication.PUBLISHED))
+        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``):
+        ``VISIBILITY_RULES["audit"]``."""
+        return by_visibility_rule(self)
 
     def valid(self, at=None, candidates=None, changes=None):
         """Audits current on ``at`` (default today): :meth:`with_status` would say ``current``.
@@ -292,20 +290,10 @@ class Audit(SlugKeyed, Curated):
         Entity, on_delete=models.PROTECT, related_name="audits", help_text="The entity audited or certified."
     )
     kind = models.CharField(max_length=17, choices=Kind.choices, db_index=True)
-    standard = models.ForeignKey(
-        Standard,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="audits",
-        help_text="Leave empty for a bespoke security audit.",
-    )
-    auditor = models.ForeignKey(
+    standard = optional_reference(Standard, "audits", help_text="Leave empty for a bespoke security audit.")
+    auditor = optional_reference(
         Entity,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="audits_performed",
+        "audits_performed",
         help_text="The audit firm or certification body; leave empty when no source names it.",
     )
     scope = models.TextField(blank=True, help_text="What was audited, as the source states it.")
@@ -340,17 +328,17 @@ class Audit(SlugKeyed, Curated):
             *partial_date_constraints("audit", "period_start"),
             *partial_date_constraints("audit", "period_end"),
             *partial_date_constraints("audit", "valid_until"),
-            models.CheckConstraint(
-                condition=Q(period_end__isnull=True)
-                | Q(period_start__isnull=True)
-                | Q(period_end__gte=F("period_start")),
-                name="audit_period_end_not_before_start",
-                violation_error_message="The period covered cannot end before it starts.",
+            dates_in_order(
+                "audit_period_end_not_before_start",
+                "period_start",
+                "period_end",
+                "The period covered cannot end before it starts.",
             ),
-            models.CheckConstraint(
-                condition=Q(valid_until__isnull=True) | Q(issued_on__isnull=True) | Q(valid_until__gte=F("issued_on")),
-                name="audit_valid_until_not_before_issued",
-                violation_error_message="A certificate cannot expire before it was issued.",
+            dates_in_order(
+                "audit_valid_until_not_before_issued",
+                "issued_on",
+                "valid_until",
+                "A certificate cannot expire before it was issued.",
             ),
             models.CheckConstraint(
                 condition=Q(ongoing=False) | Q(period_end__isnull=True),

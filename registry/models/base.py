@@ -82,6 +82,14 @@ def last_verified_field() -> models.DateField:
     )
 
 
+def optional_reference(to, related_name: str, help_text: str, **options) -> models.ForeignKey:
+    """A link to a record that a source may not name (empty then), which protects what it names: nothing a
+    public record refers to is deleted under it."""
+    return models.ForeignKey(
+        to, null=True, blank=True, on_delete=models.PROTECT, related_name=related_name, help_text=help_text, **options
+    )
+
+
 def not_listed_field() -> models.DateField:
     """``not_listed_since``: the first official-register snapshot that no longer lists an imported record."""
     return models.DateField(
@@ -126,9 +134,9 @@ class PublishableQuerySet(SlugQuerySet):
         return self.filter(publication_status=Publication.PUBLISHED)
 
 
-def _cited_by_published_source(model):
-    """Whether a record of ``model`` cites at least one published source (its ``citations`` relation)."""
-    citation_model = model._meta.get_field("citations").related_model
+def _cited_by_published_source(model, relation="citations"):
+    """Whether a record of ``model`` cites at least one published source (its ``relation`` to its citations)."""
+    citation_model = model._meta.get_field(relation).related_model
     return Exists(
         citation_model.objects.filter(
             **{citation_model.TARGET_FIELD: OuterRef("pk")},
@@ -179,8 +187,9 @@ class VerifiableQuerySet(SlugQuerySet):
 
 @dataclass(frozen=True)
 class VisibilityRule:
-    """What a record's public visibility depends on besides its own publication: the rule of ``published()``
-    (``by_rule()`` for licences and audits) above, written as data so that code can follow it.
+    """What a record's public visibility depends on besides its own publication: the rule of ``published()``,
+    written as data so that code can follow it. :func:`by_visibility_rule` evaluates it as a query (the
+    ``published()`` of key people and warnings; ``by_rule()`` of licences and audits, whose answer is stored).
 
     :func:`curation.review.draft_dependencies` reads it to list the drafts a record waits for, and
     :func:`history.as_of.public_then` to decide whether a record was public at a past instant (the as-of
@@ -212,6 +221,26 @@ def visibility_rule(model) -> VisibilityRule:
     """The :class:`VisibilityRule` of ``model`` (a model class or a history model of one)."""
     model = getattr(model, "instance_type", model)
     return VISIBILITY_RULES.get(model._meta.model_name, VisibilityRule())
+
+
+def by_visibility_rule(queryset):
+    """The records of ``queryset`` its model's :class:`VisibilityRule` lets the public see, as a query.
+
+    Published itself, every relation in ``requires`` published, every one in ``optional`` published when it
+    names a record, and citing a published source when the rule says ``cited_by``. Licences and audits store
+    the answer in ``public`` (their ``by_rule()``, registry/derived/visibility.py); the others ask it.
+    """
+    model = queryset.model
+    rule = visibility_rule(model)
+    published = Publication.PUBLISHED
+    conditions = [Q(publication_status=published)]
+    conditions += [Q(**{f"{path}__publication_status": published}) for path in rule.requires]
+    conditions += [
+        Q(**{f"{path}__isnull": True}) | Q(**{f"{path}__publication_status": published}) for path in rule.optional
+    ]
+    if rule.cited_by:
+        conditions.append(_cited_by_published_source(model, rule.cited_by))
+    return queryset.filter(*conditions)
 
 
 def path_model(model, path: str):

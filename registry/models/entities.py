@@ -6,18 +6,19 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.dates import PartialDateDescriptor, dates_in_order, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 from registry.models.base import (
     LEI_REGEX,
     SLUG_HELP,
     Curated,
     HistoricalRecords,
-    Publication,
     PublishableQuerySet,
     SlugKeyed,
+    by_visibility_rule,
     choice_constraint,
     curated_constraints,
+    optional_reference,
     quality_flags_field,
     validate_lei,
 )
@@ -56,11 +57,8 @@ class KeyPersonQuerySet(models.QuerySet):
         return self.get(entity__slug=entity_slug, name=name, role=role)
 
     def published(self):
-        """Key people the public may see: published, at a published entity."""
-        return self.filter(
-            publication_status=Publication.PUBLISHED,
-            entity__publication_status=Publication.PUBLISHED,
-        )
+        """Key people the public may see: published, at a published entity (``VISIBILITY_RULES["keyperson"]``)."""
+        return by_visibility_rule(self)
 
 
 class EntityKind(models.TextChoices):
@@ -78,21 +76,9 @@ class Entity(SlugKeyed, Curated):
     slug = models.SlugField(max_length=120, unique=True, help_text=SLUG_HELP)
     name = models.CharField(max_length=300, db_index=True, help_text="Legal name, or the name sources use.")
     kind = models.CharField(max_length=9, choices=Kind.choices, db_index=True)
-    parent = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="affiliates",
-        help_text="The group it belongs to.",
-    )
-    jurisdiction = models.ForeignKey(
-        Jurisdiction,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="entities",
-        help_text="Where it is established, when a source says so.",
+    parent = optional_reference("self", "affiliates", help_text="The group it belongs to.")
+    jurisdiction = optional_reference(
+        Jurisdiction, "entities", help_text="Where it is established, when a source says so."
     )
     lei = models.CharField(
         "LEI",
@@ -233,10 +219,8 @@ class KeyPerson(Curated):
             *curated_constraints("key_person"),
             *partial_date_constraints("key_person", "started_on"),
             *partial_date_constraints("key_person", "ended_on"),
-            models.CheckConstraint(
-                condition=Q(ended_on__isnull=True) | Q(started_on__isnull=True) | Q(ended_on__gte=F("started_on")),
-                name="key_person_ended_not_before_started",
-                violation_error_message="A role cannot end before it started.",
+            dates_in_order(
+                "key_person_ended_not_before_started", "started_on", "ended_on", "A role cannot end before it started."
             ),
             models.UniqueConstraint(fields=["entity", "name", "role"], name="key_person_unique_role"),
         ]

@@ -7,21 +7,21 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
-from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
+from registry.dates import PartialDateDescriptor, dates_in_order, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 from registry.models.base import (
     SLUG_HELP,
     Curated,
     HistoricalRecords,
-    Publication,
     SlugKeyed,
     VerifiableQuerySet,
-    _cited_by_published_source,
+    by_visibility_rule,
     choice_constraint,
     curated_constraints,
     last_verified_field,
     needs_verification,
     not_listed_field,
+    optional_reference,
     public_flag_field,
     quality_flags_field,
     today,
@@ -47,13 +47,9 @@ class LicenseQuerySet(VerifiableQuerySet):
         return self.filter(public=True)
 
     def by_rule(self):
-        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``)."""
-        return self.filter(
-            _cited_by_published_source(self.model),
-            publication_status=Publication.PUBLISHED,
-            holder__publication_status=Publication.PUBLISHED,
-            license_type__regime__publication_status=Publication.PUBLISHED,
-        ).filter(Q(regulator__isnull=True) | Q(regulator__publication_status=Publication.PUBLISHED))
+        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``):
+        ``VISIBILITY_RULES["license"]``."""
+        return by_visibility_rule(self)
 
     def in_force(self, at=None):
         """Licences active on ``at`` (default today): granted by then and not ended."""
@@ -169,20 +165,12 @@ class License(SlugKeyed, Curated):
         verbose_name="licence type",
         help_text="The regime and the kind of licence it defines.",
     )
-    regulator = models.ForeignKey(
-        Regulator,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="licenses",
-        help_text="The issuing authority; leave empty when no source names it.",
+    regulator = optional_reference(
+        Regulator, "licenses", help_text="The issuing authority; leave empty when no source names it."
     )
-    jurisdiction = models.ForeignKey(
+    jurisdiction = optional_reference(
         Jurisdiction,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="licenses",
+        "licenses",
         help_text="Where it was granted (the home state: MT for a MiCA licence from Malta), when known.",
     )
     status = models.CharField(max_length=11, choices=Status.choices, db_index=True)
@@ -218,13 +206,8 @@ class License(SlugKeyed, Curated):
         db_index=True,
         help_text="How an official-register importer recognises this licence in later snapshots (esma-casp:LEI).",
     )
-    superseded_by = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="superseded",
-        help_text="The licence this duplicate was folded into after a curator matched them.",
+    superseded_by = optional_reference(
+        "self", "superseded", help_text="The licence this duplicate was folded into after a curator matched them."
     )
     quality_flags = quality_flags_field()
 
@@ -262,10 +245,11 @@ class License(SlugKeyed, Curated):
             choice_constraint("license_status_valid", "status", LicenseStatus),
             *partial_date_constraints("license", "granted_on"),
             *partial_date_constraints("license", "ended_on"),
-            models.CheckConstraint(
-                condition=Q(ended_on__isnull=True) | Q(granted_on__isnull=True) | Q(ended_on__gte=F("granted_on")),
-                name="license_ended_not_before_granted",
-                violation_error_message="A licence cannot end before it was granted.",
+            dates_in_order(
+                "license_ended_not_before_granted",
+                "granted_on",
+                "ended_on",
+                "A licence cannot end before it was granted.",
             ),
             models.UniqueConstraint(
                 fields=["regulator", "reference_number"],

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.models.base import (
     SLUG_HELP,
     Curated,
     HistoricalRecords,
-    Publication,
     SlugKeyed,
     SlugQuerySet,
+    by_visibility_rule,
     curated_constraints,
+    optional_reference,
     quality_flags_field,
 )
 from registry.models.entities import Entity
@@ -24,12 +24,9 @@ from registry.models.sources import Source
 
 class WarningNoticeQuerySet(SlugQuerySet):
     def published(self):
-        """Warnings the public may see: published, about a published entity, from a published source."""
-        return self.filter(
-            publication_status=Publication.PUBLISHED,
-            entity__publication_status=Publication.PUBLISHED,
-            source__publication_status=Publication.PUBLISHED,
-        ).filter(Q(regulator__isnull=True) | Q(regulator__publication_status=Publication.PUBLISHED))
+        """Warnings the public may see: published, about a published entity, from a published source, by a
+        published regulator when one is named (``VISIBILITY_RULES["warningnotice"]``)."""
+        return by_visibility_rule(self)
 
 
 class WarningNotice(SlugKeyed, Curated):
@@ -39,13 +36,8 @@ class WarningNotice(SlugKeyed, Curated):
     entity = models.ForeignKey(
         Entity, on_delete=models.PROTECT, related_name="warnings", help_text="The entity named on the list."
     )
-    regulator = models.ForeignKey(
-        Regulator,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="warnings",
-        help_text="The authority that named it, when the source says.",
+    regulator = optional_reference(
+        Regulator, "warnings", help_text="The authority that named it, when the source says."
     )
     jurisdiction = models.ForeignKey(
         Jurisdiction,

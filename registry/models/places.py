@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from registry.models.base import choice_constraint
+from registry.models.base import choice_constraint, optional_reference
 
 
 class JurisdictionQuerySet(models.QuerySet):
@@ -56,14 +56,7 @@ class Jurisdiction(models.Model):
     subdivision_type = models.CharField(
         max_length=100, blank=True, help_text="For a subdivision: Emirate, State, Province…"
     )
-    parent = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="subdivisions",
-        help_text="For a subdivision: its country.",
-    )
+    parent = optional_reference("self", "subdivisions", help_text="For a subdivision: its country.")
     members = models.ManyToManyField(
         "self",
         symmetrical=False,

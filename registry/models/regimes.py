@@ -13,6 +13,7 @@ from registry.models.base import (
     SlugKeyed,
     SlugQuerySet,
     curated_constraints,
+    optional_reference,
 )
 from registry.models.places import Jurisdiction
 
@@ -121,13 +122,8 @@ class Activity(SlugKeyed, models.Model):
 
     slug = models.SlugField(max_length=100, unique=True, help_text=SLUG_HELP)
     name = models.CharField(max_length=300)
-    regime = models.ForeignKey(
-        Regime,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="activities",
-        help_text="The regime that defines it, if any (MiCA Article 3(1)(16)).",
+    regime = optional_reference(
+        Regime, "activities", help_text="The regime that defines it, if any (MiCA Article 3(1)(16))."
     )
     code = models.CharField(max_length=20, blank=True, help_text="The regime's own code: MiCA service (a).")
     description = models.TextField(blank=True)

@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import json
 import re
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -11,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from public.views import LicenseRow
+from public.views import LICENSE_ROW, LicenseListView
 from registry import models
 from registry.dates import DatePrecision
 from registry.models import AuditKind, License, LicenseStatus
@@ -313,9 +314,10 @@ def test_a_facet_shows_its_30_most_frequent_values_and_the_selected_one(client):
     assert [v["value"] for v in selected["values"] if v["selected"]] == [rare]
 
 
-def test_licence_rows_read_by_values_are_the_rows_made_from_instances():
+def test_licence_rows_read_by_values_are_the_rows_made_from_instances(client):
     """Live pages read their licence rows with values(); as-of pages make them from instances. Both must show
-    the same thing, and a licence no longer public is left out even if a cached page still names it."""
+    the same thing, the API's representation of those fields, and a licence no longer public is left out even
+    if a cached page still names it."""
     malta = factories.JurisdictionFactory(code="MT", name="Malta")
     germany = factories.JurisdictionFactory(code="DE", name="Germany")
     passported = factories.LicenseFactory(
@@ -334,21 +336,32 @@ def test_licence_rows_read_by_values_are_the_rows_made_from_instances():
     )
     draft = factories.DraftLicenseFactory()
     ids = [yearly.pk, draft.pk, passported.pk, bare.pk]
+    view = LicenseListView()
 
-    rows = LicenseRow.page(License.objects.published(), ids)
+    rows = view.page_rows(License.objects.published(), ids)
 
     instances = License.objects.in_bulk(ids)
-    assert rows == [LicenseRow.of(instances[pk]) for pk in (yearly.pk, passported.pk, bare.pk)]
-    assert [(row.regulator, str(row.granted), row.status_label) for row in rows] == [
-        ("FSA", "2023", "Suspended"),
-        (passported.regulator.name, "17 May 2024", "Active"),
-        (None, "None", "Applied for"),
+    assert rows == view.snapshot_rows([instances[pk] for pk in (yearly.pk, passported.pk, bare.pk)])
+    assert [(row.regulator and row.regulator["abbreviation"], row.granted, row.status_display) for row in rows] == [
+        ("FSA", {"value": "2023", "precision": "year", "display": "2023"}, "Suspended"),
+        ("", {"value": "2024-05-17", "precision": "day", "display": "17 May 2024"}, "Active"),
+        (None, None, "Applied for"),
     ]
-    assert (rows[1].granted_in, rows[1].granted_in_stated) == (("MT", "Malta"), True)
-    assert rows[1].passports == [("DE", "Germany"), ("MT", "Malta")]
+    assert rows[1].regulator["name"] == passported.regulator.name
+    assert (rows[1].granted_in, rows[1].granted_in_stated) == ({"code": "MT", "name": "Malta"}, True)
+    assert rows[1].passported_to == [{"code": "DE", "name": "Germany"}, {"code": "MT", "name": "Malta"}]
     regime_home = bare.license_type.regime.jurisdiction
-    assert (rows[2].granted_in, rows[2].granted_in_stated) == ((regime_home.code, regime_home.name), False)
-    assert rows[2].passports == []
+    assert (rows[2].granted_in, rows[2].granted_in_stated) == (
+        {"code": regime_home.code, "name": regime_home.name},
+        False,
+    )
+    assert rows[2].passported_to == []
+    # The API's links are absolute, the page's are site paths.
+    records = json.loads(client.get("/api/licenses/").content.decode().replace("http://testserver/", "/"))
+    api = {row["slug"]: row for row in records["results"]}
+    for row in rows:
+        assert row == {name: value for name, value in api[row.slug].items() if name in LICENSE_ROW().fields}
+    assert rows[0].url == f"/licenses/{yearly.slug}/"
 
 
 # ---------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_the_mifid_ii_licence_is_granted_in_the_eu_on_every_surface(client, regi
     assert html == {MIFID}
     response = client.get("/licenses/", {"q": "MiFID"})
     (row,) = [row for row in response.context["object_list"] if row.slug == MIFID]
-    assert row.granted_in == ("EU", "European Union")
+    assert row.granted_in == {"code": "EU", "name": "European Union"}
     (exported,) = [row for row in csv_rows(client, "/licenses.csv") if row["slug"] == MIFID]
     assert (exported["granted_in"], exported["granted_in_name"]) == ("EU", "European Union")
     assert exported["granted_in_stated"] == "false"
@@ -187,7 +187,7 @@ def test_every_licence_is_granted_in_one_place_on_every_surface(client, register
     api = {row["slug"]: row["granted_in"]["code"] for row in client.get("/api/licenses/").json()["results"]}
     exported = {row["slug"]: row["granted_in"] for row in csv_rows(client, "/licenses.csv")}
     response = client.get("/licenses/")
-    shown = {row.slug: row.granted_in[0] for row in response.context["object_list"]}
+    shown = {row.slug: row.granted_in["code"] for row in response.context["object_list"]}
     model = {licence.slug: licence.granted_in.code for licence in License.objects.published()}
     assert api == exported == shown == model
     assert model[MIFID] == "EU" and model["okx-middle-east-vara-vasp"] == "AE-DU"
@@ -201,7 +201,7 @@ def test_every_licence_is_granted_in_one_place_on_every_surface(client, register
 def test_sorting_by_granted_in_puts_the_eu_licence_with_the_eu(client, register):
     response = client.get("/licenses/", {"sort": "granted_in"})
     assert response.context["sort_links"]["granted_in"]["label"] == "Granted in"
-    homes = [row.granted_in[0] for row in response.context["object_list"]]
+    homes = [row.granted_in["code"] for row in response.context["object_list"]]
     assert homes == sorted(homes)
 
 
