@@ -1,7 +1,7 @@
 """In-process timings of the benchmark's page types: a quick check before and after a change to a view.
 
     DATABASE_URL=sqlite:///$PWD/bench/bench.sqlite3 DJANGO_DEBUG=0 DJANGO_SECRET_KEY=x \\
-        DJANGO_ALLOWED_HOSTS=127.0.0.1 .venv/bin/python bench/inprocess.py [--urls 100] [--only home,licences] \\
+        DJANGO_ALLOWED_HOSTS=127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0 .venv/bin/python bench/inprocess.py [--urls 100] [--only home,licences] \\
         [--profile licences]
 
 For each page type of ``bench/urllists.py`` (its first ``--urls`` distinct URLs): one write (bench/drive.py's
@@ -10,6 +10,8 @@ For each page type of ``bench/urllists.py`` (its first ``--urls`` distinct URLs)
 request (the largest). No HTTP and no server: a page's cost in Python and SQL alone, for comparing two versions of
 the code on the same machine state (run them alternately; a shared machine is noisy). ``--profile KEY`` prints
 cProfile's top functions for that page type's warm pass instead (``--cold``: a pass after a write).
+With ``DJANGO_DEBUG=0`` the pages need the collected static files' manifest: run ``manage.py collectstatic`` once
+(or point ``DJANGO_STATIC_ROOT`` at a collected copy). Without ``DJANGO_SECURE_SSL_REDIRECT=0`` every page is a 301.
 """
 
 import argparse
