@@ -14,7 +14,6 @@ reads either
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,10 +22,9 @@ from functools import cached_property, lru_cache
 from itertools import islice
 
 from django.db.models import QuerySet
-from django.urls.converters import SlugConverter
 
 from registry.dates import PartialDate
-from registry.links import detail_path
+from registry.links import Links
 from registry.models import Publication
 
 # ISO 8601 with reduced precision (2025, 2025-03, 2025-03-14); Table Schema anchors patterns itself.
@@ -115,37 +113,6 @@ def partial_columns(day, precision) -> tuple[str, str]:
     if value is None:
         return "", ""
     return value.isoformat(), str(value)
-
-
-# What Django's <slug:> converter matches, and so puts in a path unquoted.
-_PLAIN_SLUG = re.compile(SlugConverter.regex).fullmatch
-_MARK = "__slug__"
-
-
-class Links:
-    """Absolute URLs of detail pages for one request (or a release's :class:`~opendata.datasets.Site`).
-
-    Takes the origin once, and each detail page's path around the slug once from
-    :func:`registry.links.detail_path`: a row's links are then joined strings, no resolver or
-    thread-local lookups, and the URLs are ``get_absolute_url()``'s (any other slug goes through
-    ``detail_path`` itself).
-    """
-
-    def __init__(self, request):
-        self.origin = request.build_absolute_uri("/")[:-1]
-        self.around = {}
-
-    def __call__(self, url_name, slug):
-        around = self.around.get(url_name)
-        if around is None:
-            before, after = detail_path(url_name, _MARK).split(_MARK)
-            around = self.around[url_name] = (self.origin + before, after)
-        if _PLAIN_SLUG(slug):
-            return around[0] + slug + around[1]
-        return self.origin + detail_path(url_name, slug)
-
-    def absolute(self, path):
-        return self.origin + path if path else ""
 
 
 # ---------------------------------------------------------------------------
