@@ -7,7 +7,10 @@ on SQLite with 20,000 entities). The items mix what a compliance team sends: exa
 legal form, LEIs, website domains, near-miss spellings and firms the register does not know, most with a
 jurisdiction and some with a MiCA service. Calls go through Django's test client in-process (no HTTP), with
 the rate limit off. The first call builds the name index (once per data version and worker) and is reported
-apart: ``cold``; the others are ``warm``. Prints one JSON object.
+apart: ``cold``; the others are ``warm``. Prints one JSON object, with the machine's load average (a shared
+machine's figures are comparable only at similar loads: run two versions alternately). ``--answers FILE`` writes
+every call's answer but its ``as_of`` (the data version and day) to FILE, to check that a change leaves the
+answers as they were (``cmp`` two such files).
 """
 
 import argparse
@@ -64,13 +67,16 @@ def items(count: int, rng: random.Random) -> list[dict]:
     return made
 
 
-def call(client, body) -> tuple[float, int, dict]:
+def call(client, body) -> tuple[float, float, int, dict]:
+    """``(seconds, CPU seconds of this thread, queries, answer less as_of)`` of one call."""
     with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         response = client.post("/api/verify/", body, content_type="application/json")
-        elapsed = time.perf_counter() - started
+        cpu, elapsed = time.thread_time() - cpu, time.perf_counter() - started
     assert response.status_code == 200, response.content[:300]
-    return elapsed, len(queries), response.json()["verdicts"]
+    answer = response.json()
+    answer.pop("as_of")
+    return elapsed, cpu, len(queries), answer
 
 
 def main():
@@ -78,18 +84,24 @@ def main():
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--answers", help="Write the answers (less as_of) to this file.")
     options = parser.parse_args()
     rng = random.Random(options.seed)
     client = Client()
     bodies = [json.dumps(items(options.items, rng)) for _ in range(options.repeat)]
     register.forget()
-    cold, cold_queries, _ = call(client, bodies[0])
-    times, queries, verdicts = [], set(), {}
+    cold, _, cold_queries, _ = call(client, bodies[0])
+    times, cpu_times, queries, answers = [], [], set(), []
     for body in bodies:
-        elapsed, count, verdicts = call(client, body)
+        elapsed, cpu, count, answer = call(client, body)
         times.append(elapsed)
+        cpu_times.append(cpu)
         queries.add(count)
+        answers.append(answer)
     times.sort()
+    cpu_times.sort()
+    if options.answers:
+        Path(options.answers).write_text(json.dumps(answers, sort_keys=True, indent=0))
     result = {
         "backend": connection.vendor,
         "entities": Entity.objects.published().count(),
@@ -100,8 +112,12 @@ def main():
         "warm_p50_ms": round(statistics.median(times) * 1000),
         "warm_p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))] * 1000),
         "warm_max_ms": round(times[-1] * 1000),
+        # This thread's CPU time (SQLite's included): what other processes on a shared machine change least.
+        "warm_cpu_p50_ms": round(statistics.median(cpu_times) * 1000),
+        "warm_cpu_p95_ms": round(cpu_times[min(len(cpu_times) - 1, int(0.95 * len(cpu_times)))] * 1000),
         "warm_queries": sorted(queries),
-        "verdicts_of_last_call": verdicts,
+        "verdicts_of_last_call": answers[-1]["verdicts"],
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
     print(json.dumps(result, indent=2))
 

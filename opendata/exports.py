@@ -113,19 +113,17 @@ def json_response(request, source, table, filename):
     filters (:meth:`ExportPagination.errors`); a page past the end is a JSON 404.
     """
     paging = ExportPagination()
+    by_keys = table.reads_values(source)
     try:
         if isinstance(source, Listing):
             page = paging.select_read(source.page, request)
         else:
-            page = paging.select(source, request)
+            # By key, not through the page's slice: the database sorts the narrow rows of keys only.
+            page = paging.select(table.keys(source) if by_keys else source, request)
     except exceptions.NotFound as exc:
         return JsonResponse({"error": "not found", "detail": str(exc.detail)}, status=404)
-    size = page.paginator.per_page
-    if not page.paginator.count:
-        rows = []
-    elif table.reads_values(source):
-        # By key, not through the page's slice: the database sorts the narrow rows of keys only.
-        rows = table.page(request, source, (page.number - 1) * size, size)
+    if by_keys:
+        rows = table.by_keys(request, source, list(page.object_list))
     else:
         rows = table.rows(request, page.object_list)
     body = paging.body([table.as_json(row) for row in rows])

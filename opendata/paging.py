@@ -63,10 +63,21 @@ class Pagination(pagination.PageNumberPagination):
         return min(size, self.max_page_size)
 
     def select(self, queryset, request):
-        """The page ``request`` asks for, its records not read yet (a QuerySet's slice stays lazy)."""
+        """The page ``request`` asks for, its records read.
+
+        The first page is read before anything is counted: when it holds fewer records than a page, they are
+        all there is, and their number is the count (one query fewer for any list that fits in one page).
+        Any other page is counted first, so a page past the end is a 404 without reading anything.
+        """
         number, size = self._asked(request)
         paginator = Paginator(queryset, size)
-        self.page = self._page(number, paginator, lambda: paginator.page(number))
+        if number == 1:
+            records = list(queryset[:size])
+            if len(records) < size:
+                paginator.count = len(records)  # a cached_property: not counted again
+            self.page = Page(records, number, paginator)
+        else:
+            self.page = self._page(number, paginator, lambda: paginator.page(number))
         return self.page
 
     def select_read(self, read, request):

@@ -14,7 +14,6 @@ reads either
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,11 +22,9 @@ from functools import cached_property, lru_cache
 from itertools import islice
 
 from django.db.models import QuerySet
-from django.urls.converters import SlugConverter
 
 from registry.dates import PartialDate
-from registry.links import detail_path
-from registry.models import Publication
+from registry.links import Links
 
 # ISO 8601 with reduced precision (2025, 2025-03, 2025-03-14); Table Schema anchors patterns itself.
 PARTIAL_DATE_PATTERN = r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?"
@@ -117,37 +114,6 @@ def partial_columns(day, precision) -> tuple[str, str]:
     return value.isoformat(), str(value)
 
 
-# What Django's <slug:> converter matches, and so puts in a path unquoted.
-_PLAIN_SLUG = re.compile(SlugConverter.regex).fullmatch
-_MARK = "__slug__"
-
-
-class Links:
-    """Absolute URLs of detail pages for one request (or a release's :class:`~opendata.datasets.Site`).
-
-    Takes the origin once, and each detail page's path around the slug once from
-    :func:`registry.links.detail_path`: a row's links are then joined strings, no resolver or
-    thread-local lookups, and the URLs are ``get_absolute_url()``'s (any other slug goes through
-    ``detail_path`` itself).
-    """
-
-    def __init__(self, request):
-        self.origin = request.build_absolute_uri("/")[:-1]
-        self.around = {}
-
-    def __call__(self, url_name, slug):
-        around = self.around.get(url_name)
-        if around is None:
-            before, after = detail_path(url_name, _MARK).split(_MARK)
-            around = self.around[url_name] = (self.origin + before, after)
-        if _PLAIN_SLUG(slug):
-            return around[0] + slug + around[1]
-        return self.origin + detail_path(url_name, slug)
-
-    def absolute(self, path):
-        return self.origin + path if path else ""
-
-
 # ---------------------------------------------------------------------------
 # List columns: an instance's list from its prefetch, a batch's in one query
 # ---------------------------------------------------------------------------
@@ -224,23 +190,21 @@ class CitedSources:
         return [source.slug for source in sources_of(obj)]
 
     def load(self, ids):
-        target = self.citation_model.TARGET_FIELD
-        # Within one record, the citations' own ordering (what follows the record in Meta.ordering),
-        # which is the order the prefetch hands to ``sources_of``.
-        within = [name for name in self.citation_model._meta.ordering if name != target]
-        citations = (
-            self.citation_model.objects.filter(**{f"{target}__in": ids})
-            .order_by(*within)
-            .values_list(target, "source_id", "source__slug", "source__publication_status")
-        )
+        rows = cited_rows(self.citation_model, ids, ("source_id", "source__slug"))
         sources = defaultdict(dict)
-        for owner, source_id, slug, status in citations:
-            # ``CitationQuerySet.published()``, applied here rather than in SQL: given that condition, SQLite
-            # (without statistics) reads every published source and probes each against each record of the
-            # batch, about 13 times slower than reading the batch's citations by their index.
-            if status == Publication.PUBLISHED:
-                sources[owner].setdefault(source_id, slug)
+        for owner, source_id, slug in rows:
+            sources[owner].setdefault(source_id, slug)
         return {owner: list(slugs.values()) for owner, slugs in sources.items()}
+
+
+def cited_rows(citation_model, ids, paths):
+    """``(record id, *paths)`` of the citations of published sources (``CitationQuerySet.published()``) of the
+    records ``ids``, in the order their prefetch gives them: within one record, the citations' own ordering
+    (what follows the record in ``Meta.ordering``)."""
+    target = citation_model.TARGET_FIELD
+    within = [name for name in citation_model._meta.ordering if name != target]
+    citations = citation_model.objects.published().filter(**{f"{target}__in": ids})
+    return citations.order_by(*within).values_list(target, *paths)
 
 
 # ---------------------------------------------------------------------------
@@ -375,9 +339,17 @@ class Table:
         """
         if not self.reads_values(queryset):
             return self.rows(request, queryset[offset : offset + size])
-        queryset = queryset.prefetch_related(None)
-        keys = list(queryset.values_list("pk", flat=True)[offset : offset + size])
-        return self._by_keys(Links(request), queryset, keys) if keys else []
+        return self.by_keys(request, queryset, list(self.keys(queryset)[offset : offset + size]))
+
+    @staticmethod
+    def keys(queryset):
+        """The primary keys of ``queryset``, in its order, as a QuerySet (what a page is chosen from)."""
+        return queryset.prefetch_related(None).values_list("pk", flat=True)
+
+    def by_keys(self, request, queryset, keys):
+        """The rows of the records ``keys`` names (chosen from :meth:`keys`), in that order, read through
+        ``queryset``."""
+        return self._by_keys(Links(request), queryset.prefetch_related(None), keys) if keys else []
 
     def read(self, request, queryset, batch_size):
         """Every row of ``queryset``, in its order, as lists of at most ``batch_size`` rows.
@@ -463,23 +435,15 @@ class RelatedRecords:
 @dataclass(frozen=True, eq=False)
 class Citations:
     """The ``values()`` records (``paths``) of each record's citations of published sources, in the order the
-    prefetch gives them (see :class:`CitedSources` for why the condition is applied here)."""
+    prefetch gives them (:func:`cited_rows`)."""
 
     citation_model: type
     paths: tuple[str, ...]
 
     def load(self, ids):
-        target = self.citation_model.TARGET_FIELD
-        within = [name for name in self.citation_model._meta.ordering if name != target]
-        rows = (
-            self.citation_model.objects.filter(**{f"{target}__in": ids})
-            .order_by(*within)
-            .values_list(target, "source__publication_status", *self.paths)
-        )
         grouped = defaultdict(list)
-        for row in rows:
-            if row[1] == Publication.PUBLISHED:
-                grouped[row[0]].append(dict(zip(self.paths, row[2:], strict=True)))
+        for row in cited_rows(self.citation_model, ids, self.paths):
+            grouped[row[0]].append(dict(zip(self.paths, row[1:], strict=True)))
         return grouped
 
 

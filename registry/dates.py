@@ -32,6 +32,10 @@ class DatePrecision(models.TextChoices):
 _ISO_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$", re.ASCII)
 
 
+# DatePrecision.values builds a new list on each call; every partial date read is checked against it.
+_PRECISIONS = frozenset(DatePrecision.values)
+
+
 @dataclass(frozen=True, order=True)
 class PartialDate:
     """A date together with how precisely it is known.
@@ -44,7 +48,7 @@ class PartialDate:
     precision: str = DatePrecision.DAY
 
     def __post_init__(self):
-        if self.precision not in DatePrecision.values:
+        if self.precision not in _PRECISIONS:
             raise ValueError(f"Unknown date precision {self.precision!r}.")
         if self.precision == DatePrecision.MONTH and self.date.day != 1:
             raise ValueError("A month-precision date must be stored as the first day of the month.")

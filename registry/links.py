@@ -1,8 +1,9 @@
-"""Detail-page paths without a ``reverse()`` per record.
+"""Detail-page paths and URLs without a ``reverse()`` per record: the one place links to records are built.
 
 Each detail page's pattern is reversed once, with a placeholder slug, and each record's slug is then
 put in its place. A slug the ``<slug:>`` converter would not match goes through ``reverse()`` itself,
 so the result (or the NoReverseMatch) is always ``reverse()``'s (tests/registry/test_links.py).
+:func:`detail_path` gives a path; :class:`Links` the absolute URLs of one request's answer.
 
 Why not plain ``reverse()``: it resolves the pattern on every call, 43 µs against 8 µs here. Measured
 on 2026-12-05 (N = 20,000 demo register, SQLite, DEBUG off, in process, A/B interleaved, CPU time):
@@ -24,16 +25,49 @@ _SLUG = re.compile(r"[-a-zA-Z0-9_]+").fullmatch  # Django's SlugConverter: what 
 _patterns: dict[tuple, tuple[str, str]] = {}
 
 
-def detail_path(url_name: str, slug: str) -> str:
-    """``reverse(url_name, kwargs={"slug": slug})``, from the pattern reversed once per process."""
+def _around(url_name: str) -> tuple[str, str]:
+    """The path of ``url_name``'s page around its slug, reversed once per process (and prefix, and URLconf)."""
     key = (url_name, get_script_prefix(), get_urlconf())
     pattern = _patterns.get(key)
     if pattern is None:
         prefix, suffix = reverse(url_name, kwargs={"slug": _SLUG_MARK}).split(_SLUG_MARK)
         pattern = _patterns[key] = (prefix, suffix)
+    return pattern
+
+
+def detail_path(url_name: str, slug: str) -> str:
+    """``reverse(url_name, kwargs={"slug": slug})``, from the pattern reversed once per process."""
+    before, after = _around(url_name)
     if not _SLUG(slug):
         return reverse(url_name, kwargs={"slug": slug})
-    return pattern[0] + slug + pattern[1]
+    return before + slug + after
+
+
+class Links:
+    """Absolute URLs of detail pages for one request (or anything with ``build_absolute_uri``, such as a
+    release's :class:`~opendata.datasets.Site`): ``link("public:entity-detail", slug)``.
+
+    Takes the origin once, and each page's path around the slug once (:func:`detail_path`'s): a link is then
+    a joined string, without the resolver's or the thread-locals' lookups of a call to :func:`detail_path`
+    (a verification answer of 1,000 items holds some 13,000 links). The URLs are ``get_absolute_url()``'s.
+    """
+
+    def __init__(self, request):
+        self.origin = request.build_absolute_uri("/")[:-1]
+        self.around = {}
+
+    def __call__(self, url_name: str, slug: str) -> str:
+        around = self.around.get(url_name)
+        if around is None:
+            before, after = _around(url_name)
+            around = self.around[url_name] = (self.origin + before, after)
+        if _SLUG(slug):
+            return around[0] + slug + around[1]
+        return self.origin + detail_path(url_name, slug)
+
+    def absolute(self, path: str) -> str:
+        """A site path as an absolute URL; "" for none."""
+        return self.origin + path if path else ""
 
 
 @receiver(setting_changed)

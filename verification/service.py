@@ -8,6 +8,9 @@ answered as usual.
 from __future__ import annotations
 
 import datetime
+import gc
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -83,6 +86,33 @@ def verify(items: list, day: datetime.date | None = None) -> Report:
         decision = decide(found[n], evidence, _asked_in_words(asked, register))
         results.append(Result(n, asked.given, asked.reference, decision=decision, matches=matches))
     return Report(register, results)
+
+
+_collector = {"paused": 0, "was_enabled": True}
+_collector_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector off for the block (reference counting still frees what it drops).
+
+    A call of 1,000 items makes some 500,000 objects (matches, evidence, the answer's dicts); with the collector
+    on, they set off about 170 young collections and a full one per call, and a full one walks every object the
+    worker keeps, its name index's 200,000 included: 130-200 ms of a 750 ms call (N = 20,000, SQLite, measured
+    2026-12-06). Off, what the call keeps is freed with it and none of it reaches the old generation. Blocks
+    in threads nest: the collector is back on when the last ends."""
+    with _collector_lock:
+        if not _collector["paused"]:
+            _collector["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _collector["paused"] += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector["paused"] -= 1
+            if not _collector["paused"] and _collector["was_enabled"]:
+                gc.enable()
 
 
 def _usable(asked: Asked, licence: registers.Licence) -> bool:

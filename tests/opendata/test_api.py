@@ -382,9 +382,12 @@ def test_the_audit_list_query_count_does_not_grow_with_status_changes_vouchers_a
     assert len(many) == len(few)
 
 
-@pytest.mark.parametrize("path", ["/api/licenses/", "/api/regulators/"])
+@pytest.mark.parametrize("path", ["/api/licenses/", "/api/regulators/", "/api/entities/"])
 def test_a_list_shows_each_record_as_its_detail_does(client, world, path):
     """A list reads its records' columns (opendata.tables.ApiRows), a detail its instance: the same record."""
+    factories.EntityAliasFactory(entity=world["holder"], name="Zeta Trading")
+    factories.EntityAliasFactory(entity=world["holder"], name="Alpha Trading")
+    factories.EntityFactory(slug="in-draft-group", parent=factories.DraftEntityFactory(slug="draft-group"))
     factories.LicenseFactory(
         slug="no-regulator", regulator=None, ended_on=datetime.date(2026, 1, 1), ended_on_precision=DatePrecision.YEAR
     )
