@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 
+from django.db.models import Count, Window
+
 from public import charts
 from registry.dates import PartialDate
 from registry.models import (
@@ -39,6 +41,9 @@ AUDITOR_ROLES = {
 }
 # The entity page draws at most this many proof-of-reserves reports (ten years of monthly ones).
 RESERVE_LIMIT = 120
+# And names at most this many verifications without figures: the largest group has hundreds, which the audit
+# list's ?reserves=none lists in full.
+WITHOUT_FIGURES_LIMIT = 10
 
 
 @dataclass
@@ -263,7 +268,8 @@ class EntityReserves:
     total: int  # how many totals rows there are in all (the page draws the latest RESERVE_LIMIT)
     ratio_chart: charts.LineChart | None
     assets_chart: charts.LineChart | None
-    without_figures: list  # proof-of-reserves audits with no figures in their cited sources
+    without_figures: list  # proof-of-reserves audits with no figures in their cited sources, the first ones
+    without_figures_total: int = 0  # how many there are in all
 
     @property
     def under_reserved(self) -> list:
@@ -272,12 +278,20 @@ class EntityReserves:
 
 def entity_reserves(members) -> EntityReserves | None:
     """Proof-of-reserves figures of the audits of ``members`` (a subquery of entity ids); None when they have
-    no proof-of-reserves audit. Three queries, whatever the number of reports."""
+    no proof-of-reserves audit. Three queries at most, whatever the number of reports.
+
+    Of the audits with no figures, the first ``WITHOUT_FIGURES_LIMIT`` (in the audits' order) and their total,
+    counted in the same query (a window aggregate), as ``?reserves=none`` of the audit list would show them.
+    """
     audits = Audit.objects.published().filter(subject__in=members, kind=AuditKind.PROOF_OF_RESERVES)
     snapshots = ReserveSnapshot.objects.cited().filter(audit__in=audits)
     totals = snapshots.totals().with_ratio().select_related("audit__auditor", "audit__subject", "source")
     latest = list(totals.order_by("-as_of", "-id")[:RESERVE_LIMIT])
-    without = list(audits.exclude(id__in=snapshots.values("audit_id")).select_related("auditor", "subject"))
+    without = list(
+        audits.exclude(id__in=snapshots.values("audit_id"))
+        .annotate(in_all=Window(Count("*")))
+        .select_related("auditor", "subject")[:WITHOUT_FIGURES_LIMIT]
+    )
     if not latest and not without:
         return None
     latest.reverse()
@@ -289,6 +303,7 @@ def entity_reserves(members) -> EntityReserves | None:
         ),
         assets_chart=charts.line_chart([(row.as_of, row.assets, False) for row in latest], value_label=usd, floor=0),
         without_figures=without,
+        without_figures_total=without[0].in_all if without else 0,
     )
 
 
