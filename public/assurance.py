@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 
-from django.db.models import Count, Window
-
 from public import charts
 from registry.dates import PartialDate
 from registry.models import (
@@ -280,17 +278,20 @@ def entity_reserves(members) -> EntityReserves | None:
     """Proof-of-reserves figures of the audits of ``members`` (a subquery of entity ids); None when they have
     no proof-of-reserves audit. Three queries at most, whatever the number of reports.
 
-    Of the audits with no figures, the first ``WITHOUT_FIGURES_LIMIT`` (in the audits' order) and their total,
-    counted in the same query (a window aggregate), as ``?reserves=none`` of the audit list would show them.
+    Of the audits with no figures (``?reserves=none`` of the audit list), the ``WITHOUT_FIGURES_LIMIT`` most recent
+    and their total, as the page's other sections pick theirs (``most_recent``).
     """
+    from public.views import audit_timeline_start, most_recent  # the views import this module
+
     audits = Audit.objects.published().filter(subject__in=members, kind=AuditKind.PROOF_OF_RESERVES)
     snapshots = ReserveSnapshot.objects.cited().filter(audit__in=audits)
     totals = snapshots.totals().with_ratio().select_related("audit__auditor", "audit__subject", "source")
     latest = list(totals.order_by("-as_of", "-id")[:RESERVE_LIMIT])
-    without = list(
-        audits.exclude(id__in=snapshots.values("audit_id"))
-        .annotate(in_all=Window(Count("*")))
-        .select_related("auditor", "subject")[:WITHOUT_FIGURES_LIMIT]
+    without, without_total = most_recent(
+        audits.exclude(id__in=ReserveSnapshot.objects.cited().values("audit_id")),
+        audit_timeline_start(),
+        WITHOUT_FIGURES_LIMIT,
+        rows=Audit.objects.select_related("auditor", "subject"),
     )
     if not latest and not without:
         return None
@@ -303,7 +304,7 @@ def entity_reserves(members) -> EntityReserves | None:
         ),
         assets_chart=charts.line_chart([(row.as_of, row.assets, False) for row in latest], value_label=usd, floor=0),
         without_figures=without,
-        without_figures_total=without[0].in_all if without else 0,
+        without_figures_total=without_total,
     )
 
 

@@ -480,16 +480,16 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         siblings = (
             Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
         )
-        shown_affiliates, affiliate_total = first_rows(affiliates.order_by("name", "pk"), self.affiliate_limit)
-        shown_siblings, sibling_total = first_rows(siblings.order_by("name", "pk"), self.affiliate_limit)
+        # A list and a count rather than first_rows(): the count reads the parent index alone, where a window
+        # count would read every affiliate joined to its jurisdiction (13 ms for the largest group, against 7).
         return {
             "group": group,
-            "affiliates": shown_affiliates,
-            "affiliate_total": affiliate_total,
+            "affiliates": list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
+            "affiliate_total": affiliates.count(),
             # The entity list's ?group= filter accepts groups only.
             "affiliates_listed": entity.kind == Entity.Kind.GROUP,
-            "siblings": shown_siblings,
-            "sibling_total": sibling_total,
+            "siblings": list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
+            "sibling_total": siblings.count(),
             "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
         }
 
@@ -1189,7 +1189,15 @@ class AuditListView(RegistryListView):
         return audit_list_queryset()
 
     def page_rows(self, queryset, ids):
-        return link_supersession(super().page_rows(queryset, ids))
+        # Kept per data version and day, as the ids are: each row's status and its links (link_supersession) are
+        # most of a repeat visit's work otherwise.
+        digest = hashlib.sha256(repr(ids).encode()).hexdigest()[:32]
+        key = f"public:list:audit-rows:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
+        rows = cache.get(key)
+        if rows is None:
+            rows = link_supersession(super().page_rows(queryset, ids))
+            cache.set(key, rows)
+        return rows
 
 
 class EntityListView(RegistryListView):

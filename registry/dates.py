@@ -29,6 +29,8 @@ class DatePrecision(models.TextChoices):
     YEAR = "year", "Year"
 
 
+# Read on every date shown: ``DatePrecision.values`` builds a new list at each access.
+_PRECISIONS = frozenset(DatePrecision.values)
 _ISO_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$", re.ASCII)
 
 
@@ -44,7 +46,7 @@ class PartialDate:
     precision: str = DatePrecision.DAY
 
     def __post_init__(self):
-        if self.precision not in DatePrecision.values:
+        if self.precision not in _PRECISIONS:
             raise ValueError(f"Unknown date precision {self.precision!r}.")
         if self.precision == DatePrecision.MONTH and self.date.day != 1:
             raise ValueError("A month-precision date must be stored as the first day of the month.")
