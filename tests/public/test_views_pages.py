@@ -1093,6 +1093,7 @@ def test_a_groups_page_shows_the_most_recent_verifications_without_figures_and_l
     assert client.get(link).context["paginator"].count == response.context["reserves"].without_figures_total == 3
 
 
+@pytest.mark.django_db(transaction=True)  # PostgreSQL raises the version once per transaction
 def test_a_repeat_visit_to_a_groups_page_computes_no_section_and_a_write_shows_at_once(client, large_group):
     with CaptureQueriesContext(connection) as first:
         html = page(client, "/entities/big-group/")
