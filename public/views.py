@@ -48,6 +48,7 @@ from registry.models import (
     EntityAlias,
     EntityCitation,
     EntityFact,
+    EntityKind,
     KeyPerson,
     KeyPersonCitation,
     License,
@@ -574,7 +575,13 @@ class LazyValue(SimpleLazyObject):
 class EntitySections:
     """The entity page's sections below its facts, each computed when the page first reads it: on a page whose
     sections' markup is cached (entity_detail.html keeps it under :attr:`key`, the data version, the day and the
-    entity), none is. The first visit after a write computes them all, in a fixed number of queries."""
+    entity), none is. The first visit after a write computes them all, in a fixed number of queries.
+
+    Only a group's and an audit firm's are kept (their sections count thousands of records; a company's read a
+    few): a worker's cache then holds a few hundred pages of up to 100 KB, not one per entity.
+    """
+
+    cached_kinds = (EntityKind.GROUP, EntityKind.AUDITOR)
 
     parts = {
         "relatives": (
@@ -608,8 +615,10 @@ class EntitySections:
         self.view = view
         self.entity = entity
         self.group = published_group(entity)
-        limits = hashlib.sha256(repr(view.limits()).encode()).hexdigest()[:12]
-        self.key = f"{current_version()}:{timezone.localdate().isoformat()}:{entity.pk}:{limits}"
+        self.key = None
+        if entity.kind in self.cached_kinds:
+            limits = hashlib.sha256(repr(view.limits()).encode()).hexdigest()[:12]
+            self.key = f"{current_version()}:{timezone.localdate().isoformat()}:{entity.pk}:{limits}"
 
     def lazy(self) -> dict:
         """Each section's context variables, as lazy values."""
