@@ -39,6 +39,9 @@ AUDITOR_ROLES = {
 }
 # The entity page draws at most this many proof-of-reserves reports (ten years of monthly ones).
 RESERVE_LIMIT = 120
+# And names at most this many verifications without figures: the largest group has hundreds, which the audit
+# list's ?reserves=none lists in full.
+WITHOUT_FIGURES_LIMIT = 10
 
 
 @dataclass
@@ -263,7 +266,8 @@ class EntityReserves:
     total: int  # how many totals rows there are in all (the page draws the latest RESERVE_LIMIT)
     ratio_chart: charts.LineChart | None
     assets_chart: charts.LineChart | None
-    without_figures: list  # proof-of-reserves audits with no figures in their cited sources
+    without_figures: list  # proof-of-reserves audits with no figures in their cited sources, the first ones
+    without_figures_total: int = 0  # how many there are in all
 
     @property
     def under_reserved(self) -> list:
@@ -272,12 +276,23 @@ class EntityReserves:
 
 def entity_reserves(members) -> EntityReserves | None:
     """Proof-of-reserves figures of the audits of ``members`` (a subquery of entity ids); None when they have
-    no proof-of-reserves audit. Three queries, whatever the number of reports."""
+    no proof-of-reserves audit. Three queries at most, whatever the number of reports.
+
+    Of the audits with no figures (``?reserves=none`` of the audit list), the ``WITHOUT_FIGURES_LIMIT`` most recent
+    and their total, as the page's other sections pick theirs (``most_recent``).
+    """
+    from public.views import audit_timeline_start, most_recent  # the views import this module
+
     audits = Audit.objects.published().filter(subject__in=members, kind=AuditKind.PROOF_OF_RESERVES)
     snapshots = ReserveSnapshot.objects.cited().filter(audit__in=audits)
     totals = snapshots.totals().with_ratio().select_related("audit__auditor", "audit__subject", "source")
     latest = list(totals.order_by("-as_of", "-id")[:RESERVE_LIMIT])
-    without = list(audits.exclude(id__in=snapshots.values("audit_id")).select_related("auditor", "subject"))
+    without, without_total = most_recent(
+        audits.exclude(id__in=ReserveSnapshot.objects.cited().values("audit_id")),
+        audit_timeline_start(),
+        WITHOUT_FIGURES_LIMIT,
+        rows=Audit.objects.select_related("auditor", "subject"),
+    )
     if not latest and not without:
         return None
     latest.reverse()
@@ -289,6 +304,7 @@ def entity_reserves(members) -> EntityReserves | None:
         ),
         assets_chart=charts.line_chart([(row.as_of, row.assets, False) for row in latest], value_label=usd, floor=0),
         without_figures=without,
+        without_figures_total=without_total,
     )
 
 

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, QueryDict
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, new_method_proxy
 from django.utils.translation import ngettext
 from django.views.generic import DetailView, TemplateView, View
 from django_filters.views import FilterView
@@ -47,6 +47,7 @@ from registry.models import (
     EntityAlias,
     EntityCitation,
     EntityFact,
+    EntityKind,
     KeyPerson,
     KeyPersonCitation,
     License,
@@ -186,20 +187,32 @@ def timeline_for(licenses, audits, limit=None):
     return charts.timeline(items, timezone.localdate())
 
 
-def most_recent(queryset, start, limit):
+def most_recent(queryset, start, limit, rows=None):
     """The ``limit`` rows of ``queryset`` with the latest ``start`` (undated last), in ``queryset``'s own order,
     and how many rows ``queryset`` has in all.
 
     The first query reads only the table's own columns: it sorts ids rather than joined rows, and counts every
-    row in the same pass (a window aggregate) instead of a second scan. The second loads the rows chosen.
+    row in the same pass (a window aggregate) instead of a second scan. The second loads the rows chosen, through
+    ``rows`` when given: ``queryset`` without its filters, which the chosen ids already carry (a group's members,
+    as a subquery, need not be read again), and with its order.
     """
     chosen = list(
         queryset.annotate(rows_in_all=Window(Count("*")))
         .order_by(start.desc(nulls_last=True), "-pk")
         .values_list("pk", "rows_in_all")[:limit]
     )
-    rows = list(queryset.filter(pk__in=[pk for pk, _ in chosen]))
+    ids = [pk for pk, _ in chosen]
+    if rows is None:
+        rows = queryset
+    rows = list(rows.filter(pk__in=ids)) if ids else []
     return rows, (chosen[0][1] if chosen else 0)
+
+
+def first_rows(queryset, limit):
+    """The first ``limit`` rows of ``queryset`` and how many it has in all, in one query: the count is a window
+    aggregate over the same rows, so a section of the entity page costs one query rather than two scans."""
+    rows = list(queryset.annotate(rows_in_all=Window(Count("*")))[:limit])
+    return rows, (rows[0].rows_in_all if rows else 0)
 
 
 def audit_timeline_start():
@@ -442,34 +455,32 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         entity = self.object
-        # The published members' ids, as a subquery: every section below is then a query of one table. A draft
-        # member's records are public nowhere, and its published affiliates still count (with_affiliates). Not
-        # read into a list: a group's thousand ids, bound as parameters of each of seven queries, cost more to
-        # build and parse than SQLite's reading the subquery into a temporary index for each.
-        members = Entity.objects.published().with_affiliates(entity).order_by().values("pk")
-        records = self.records(entity, members)
         facts, general = facts_by_field(entity.public_citations, EntityFact)
+        sections = EntitySections(self, entity)
         context.update(
-            **self.relatives(entity),
-            **records,
-            **self.sources(members, records),
+            group=sections.group,
             other_names=other_names(entity),
             facts=facts,
             general_citations=general,
-            timeline=timeline_for(records["licenses"], records["audits"], self.timeline_limit),
-            timeline_total=records["license_total"] + records["audit_total"],
-            changes=feed.changes_for(entity),
-            reserves=assurance.entity_reserves(members),
+            sections_key=sections.key,
+            **sections.lazy(),
         )
         return context
 
+    def limits(self) -> tuple:
+        """The sections' limits: the markup cached for one set of limits is not another's."""
+        names = ("affiliate", "license", "audit", "key_person", "white_paper", "source", "timeline")
+        return tuple(getattr(self, f"{name}_limit") for name in names)
+
     def relatives(self, entity):
         """Its group, the first of its affiliates and of its group's other members (by name), and their totals."""
-        group = entity.parent if entity.parent_id and entity.parent.is_published else None
+        group = published_group(entity)
         affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
         siblings = (
             Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
         )
+        # A list and a count rather than first_rows(): the count reads the parent index alone, where a window
+        # count would read every affiliate joined to its jurisdiction (13 ms for the largest group, against 7).
         return {
             "group": group,
             "affiliates": list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
@@ -487,29 +498,33 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
         licenses = (
             License.objects.published()
-            .filter(holder__in=members)
             .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
+            .order_by(granted_in_field("name"), *License._meta.ordering)
         )
         shown_licenses, license_total = most_recent(
-            licenses.order_by(granted_in_field("name"), *License._meta.ordering),
-            F("granted_on"),
-            self.license_limit,
+            licenses.filter(holder__in=members), F("granted_on"), self.license_limit, rows=licenses
         )
-        audits = public_audits().filter(subject__in=members)
-        shown_audits, audit_total = most_recent(audits, audit_timeline_start(), self.audit_limit)
+        audits = public_audits()
+        shown_audits, audit_total = most_recent(
+            audits.filter(subject__in=members), audit_timeline_start(), self.audit_limit, rows=audits
+        )
         performed = public_audits().filter(auditor=entity)
         shown_performed, performed_total = most_recent(performed, audit_timeline_start(), self.audit_limit)
         link_supersession(shown_audits + shown_performed)
         papers = white_paper_list_queryset().filter(offeror__in=members)
         filed = white_paper_list_queryset().filter(filed_by__in=members)
-        key_people = KeyPerson.objects.published().filter(entity__in=members)
-        shown_people = list(
-            key_people.select_related("entity")
+        key_people = (
+            KeyPerson.objects.published()
+            .filter(entity__in=members)
+            .select_related("entity")
             .prefetch_related(
                 Prefetch("citations", queryset=public_citations(KeyPersonCitation), to_attr="public_citations")
             )
-            .order_by("entity__name", "name", "pk")[: self.key_person_limit]
+            .order_by("entity__name", "name", "pk")
         )
+        shown_people, key_person_total = first_rows(key_people, self.key_person_limit)
+        shown_papers, paper_total = first_rows(papers, self.white_paper_limit)
+        shown_filed, filed_total = first_rows(filed, self.white_paper_limit)
         return {
             "licenses": shown_licenses,
             "license_total": license_total,
@@ -519,11 +534,11 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             "audits_performed": shown_performed,
             "audits_performed_total": performed_total,
             "key_people": shown_people,
-            "key_person_total": key_people.count(),
-            "white_papers": list(papers[: self.white_paper_limit]),
-            "white_paper_total": papers.count(),
-            "white_papers_filed": list(filed[: self.white_paper_limit]),
-            "white_papers_filed_total": filed.count(),
+            "key_person_total": key_person_total,
+            "white_papers": shown_papers,
+            "white_paper_total": paper_total,
+            "white_papers_filed": shown_filed,
+            "white_papers_filed_total": filed_total,
         }
 
     def sources(self, members, records):
@@ -540,9 +555,106 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=records["key_people"]).values("source"))
         )
         sources = Source.objects.published().filter(cited).defer("archived_text")
+        shown, total = first_rows(sources.order_by("title", "pk"), self.source_limit)
+        return {"sources": shown, "source_total": total}
+
+
+def published_group(entity):
+    """The group ``entity`` belongs to, if it is published."""
+    return entity.parent if entity.parent_id and entity.parent.is_published else None
+
+
+class LazyValue(SimpleLazyObject):
+    """A value computed when first used, a number included (``intcomma`` asks for ``int()``)."""
+
+    __int__ = new_method_proxy(int)
+
+
+class EntitySections:
+    """The entity page's sections below its facts, each computed when the page first reads it: on a page whose
+    sections' markup is cached (entity_detail.html keeps it under :attr:`key`, the data version, the day and the
+    entity), none is. The first visit after a write computes them all, in a fixed number of queries.
+
+    Only a group's and an audit firm's are kept (their sections count thousands of records; a company's read a
+    few): a worker's cache then holds a few hundred pages of up to 100 KB, not one per entity.
+    """
+
+    cached_kinds = (EntityKind.GROUP, EntityKind.AUDITOR)
+
+    parts = {
+        "relatives": (
+            "affiliates",
+            "affiliate_total",
+            "affiliates_listed",
+            "siblings",
+            "sibling_total",
+            "siblings_listed",
+        ),
+        "records": (
+            "licenses",
+            "license_total",
+            "licenses_by_jurisdiction",
+            "audits",
+            "audit_total",
+            "audits_performed",
+            "audits_performed_total",
+            "key_people",
+            "key_person_total",
+            "white_papers",
+            "white_paper_total",
+            "white_papers_filed",
+            "white_papers_filed_total",
+        ),
+        "sources": ("sources", "source_total"),
+        "others": ("timeline", "timeline_total", "changes", "reserves"),
+    }
+
+    def __init__(self, view, entity):
+        self.view = view
+        self.entity = entity
+        self.group = published_group(entity)
+        self.key = None
+        if entity.kind in self.cached_kinds:
+            limits = hashlib.sha256(repr(view.limits()).encode()).hexdigest()[:12]
+            self.key = f"{current_version()}:{timezone.localdate().isoformat()}:{entity.pk}:{limits}"
+
+    def lazy(self) -> dict:
+        """Each section's context variables, as lazy values."""
         return {
-            "sources": list(sources.order_by("title", "pk")[: self.source_limit]),
-            "source_total": sources.count(),
+            name: LazyValue(partial(self.value, part, name)) for part, names in self.parts.items() for name in names
+        }
+
+    def value(self, part, name):
+        return getattr(self, part)[name]
+
+    @cached_property
+    def members(self):
+        # The published members' ids, as a subquery: every section is then a query of one table. A draft member's
+        # records are public nowhere, and its published affiliates still count (with_affiliates). Not read into a
+        # list: a group's thousand ids, bound as parameters of each of seven queries, cost more to build and parse
+        # than SQLite's reading the subquery into a temporary index for each.
+        return Entity.objects.published().with_affiliates(self.entity).order_by().values("pk")
+
+    @cached_property
+    def relatives(self):
+        return self.view.relatives(self.entity)
+
+    @cached_property
+    def records(self):
+        return self.view.records(self.entity, self.members)
+
+    @cached_property
+    def sources(self):
+        return self.view.sources(self.members, self.records)
+
+    @cached_property
+    def others(self):
+        records = self.records
+        return {
+            "timeline": timeline_for(records["licenses"], records["audits"], self.view.timeline_limit),
+            "timeline_total": records["license_total"] + records["audit_total"],
+            "changes": feed.changes_for(self.entity),
+            "reserves": assurance.entity_reserves(self.members),
         }
 
 
@@ -1011,7 +1123,15 @@ class AuditListView(RegistryListView):
         return audit_list_queryset()
 
     def page_rows(self, queryset, ids):
-        return link_supersession(super().page_rows(queryset, ids))
+        # Kept per data version and day, as the ids are: each row's status and its links (link_supersession) are
+        # most of a repeat visit's work otherwise.
+        digest = hashlib.sha256(repr(ids).encode()).hexdigest()[:32]
+        key = f"public:list:audit-rows:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
+        rows = cache.get(key)
+        if rows is None:
+            rows = link_supersession(super().page_rows(queryset, ids))
+            cache.set(key, rows)
+        return rows
 
 
 class EntityListView(RegistryListView):

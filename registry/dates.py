@@ -29,6 +29,8 @@ class DatePrecision(models.TextChoices):
     YEAR = "year", "Year"
 
 
+# Read on every date shown: ``DatePrecision.values`` builds a new list at each access.
+_PRECISIONS = frozenset(DatePrecision.values)
 _ISO_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$", re.ASCII)
 
 

@@ -282,6 +282,11 @@ class License(SlugKeyed, Curated):
             models.Index(
                 fields=["holder_name", "regime_name", "slug"], condition=Q(public=True), name="license_public_order_idx"
             ),
+            # A group's page: its members' licences, counted and the most recently granted picked from the index
+            # alone (a quarter of the time of reading 4,000 rows of the largest group).
+            models.Index(
+                fields=["holder", "granted_on", "public"], condition=Q(public=True), name="license_public_holder_idx"
+            ),
         ]
 
     def __str__(self):

@@ -9,6 +9,8 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -523,3 +525,22 @@ def test_every_value_of_a_facets_own_filter_shows_the_same_counts_each_equal_to_
     assert shown == granted_in_facet({"granted_in": "SG"}) == granted_in_facet({}) == {"MT": 2, "SG": 1}
     for code, count in shown.items():
         assert client.get(url, {"granted_in": code}).context["paginator"].count == count
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL raises the version once per transaction
+def test_a_repeat_visit_to_an_audit_list_reads_no_row_and_a_newer_certificate_shows_at_once(client):
+    """The page's rows and their statuses are kept per data version (issue 18): a repeat visit reads none, and a
+    newer report of the same standard supersedes the older one on the next visit."""
+    auditor = factories.AuditorFactory(slug="repeat-auditor")
+    older = factories.AuditFactory(auditor=auditor, issued_on=datetime.date(2024, 5, 1))
+    url = "/audits/?auditor=repeat-auditor"
+    first = client.get(url)
+    assert [audit.status for audit in first.context["object_list"]] == ["current"]
+    with CaptureQueriesContext(connection) as repeat:
+        assert client.get(url).content == first.content
+    assert len(repeat) <= 2  # the data version and the auditor the filter names
+    factories.AuditFactory(
+        subject=older.subject, standard=older.standard, auditor=auditor, issued_on=datetime.date(2025, 5, 1)
+    )
+    statuses = {audit.pk: audit.status for audit in client.get(url).context["object_list"]}
+    assert statuses[older.pk] == "superseded"

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from public import charts, views
+from public import assurance, charts, views
 from public.templatetags.registry_tags import highlight_quotes, quote_anchor, url_or
 from registry import models
 from tests import factories
@@ -1069,3 +1069,36 @@ def test_the_home_charts_follow_their_rows_not_the_write_that_preceded_them(clie
     factories.LicenseFactory(license_type__regime=regime)
     moved = chart.search(page(client, "/")).group()
     assert '2<span class="visually-hidden"> licences</span>' in moved
+
+
+# A group's page is kept per data version (issue 18): a repeat visit computes none of its sections, a write shows
+# at once, and its long proof-of-reserves section is cut with a link to the list of them all.
+
+
+def test_a_groups_page_shows_the_most_recent_verifications_without_figures_and_links_to_all(client, monkeypatch):
+    monkeypatch.setattr(assurance, "WITHOUT_FIGURES_LIMIT", 2)
+    group = factories.GroupFactory(slug="reserve-group")
+    members = [group, *factories.AffiliateFactory.create_batch(2, parent=group)]
+    for year, member in enumerate(members, start=2021):
+        started = datetime.date(year, 1, 1)
+        factories.ProofOfReservesAuditFactory(slug=f"por-{year}", subject=member, period_start=started)
+    response = client.get("/entities/reserve-group/")
+    reserves = section(response.content.decode(), "entity-reserves-heading")
+    assert 'href="/audits/por-2023/"' in reserves and 'href="/audits/por-2022/"' in reserves
+    assert 'href="/audits/por-2021/"' not in reserves
+    assert "Showing the 2 most recent of 3 proof-of-reserves verifications with no figures" in reserves
+    link = "/audits/?subject=reserve-group&reserves=none"
+    assert f'href="{link.replace("&", "&amp;")}"' in reserves
+    assert "All 3 proof-of-reserves verifications without figures" in reserves
+    assert client.get(link).context["paginator"].count == response.context["reserves"].without_figures_total == 3
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL raises the version once per transaction
+def test_a_repeat_visit_to_a_groups_page_computes_no_section_and_a_write_shows_at_once(client, large_group):
+    with CaptureQueriesContext(connection) as first:
+        html = page(client, "/entities/big-group/")
+    with CaptureQueriesContext(connection) as repeat:
+        assert page(client, "/entities/big-group/") == html
+    assert len(repeat) <= 6 < len(first)
+    factories.LicenseFactory(slug="licence-2031", holder=large_group, granted_on=datetime.date(2031, 1, 1))
+    assert 'href="/licenses/licence-2031/"' in page(client, "/entities/big-group/")
