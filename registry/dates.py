@@ -34,10 +34,6 @@ _PRECISIONS = frozenset(DatePrecision.values)
 _ISO_PARTIAL = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?)?$", re.ASCII)
 
 
-# DatePrecision.values builds a new list on each call; every partial date read is checked against it.
-_PRECISIONS = frozenset(DatePrecision.values)
-
-
 @dataclass(frozen=True, order=True)
 class PartialDate:
     """A date together with how precisely it is known.
