@@ -119,6 +119,17 @@ def partial_columns(day, precision) -> tuple[str, str]:
 # ---------------------------------------------------------------------------
 
 
+def _links(related, ids):
+    """(owner column, target column, the link rows of ``ids``) of ``related``'s many-to-many relation, narrowed by
+    its ``only`` and ordered by the target, which sorts by the related model's Meta.ordering as its prefetch does."""
+    field_ = related.model._meta.get_field(related.relation)
+    owner, target = field_.m2m_field_name(), field_.m2m_reverse_field_name()
+    links = field_.remote_field.through.objects.filter(**{f"{owner}__in": ids})
+    if related.only is not None:
+        links = links.filter(**{f"{target}__in": related.only()})
+    return owner, target, links.order_by(target)
+
+
 def _grouped(pairs):
     grouped = defaultdict(list)
     for owner, value in pairs:
@@ -144,13 +155,8 @@ class Related:
         return [getattr(item, self.value) for item in getattr(obj, self.relation).all()]
 
     def load(self, ids):
-        field_ = self.model._meta.get_field(self.relation)
-        owner, target = field_.m2m_field_name(), field_.m2m_reverse_field_name()
-        links = field_.remote_field.through.objects.filter(**{f"{owner}__in": ids})
-        if self.only is not None:
-            links = links.filter(**{f"{target}__in": self.only()})
-        # Ordering by the relation itself sorts by the related model's Meta.ordering, as its prefetch does.
-        return _grouped(links.order_by(target).values_list(owner, f"{target}__{self.value}"))
+        owner, target, links = _links(self, ids)
+        return _grouped(links.values_list(owner, f"{target}__{self.value}"))
 
 
 @dataclass(frozen=True)
@@ -420,14 +426,10 @@ class RelatedRecords:
     only: Callable[[], QuerySet] | None = None
 
     def load(self, ids):
-        field_ = self.model._meta.get_field(self.relation)
-        owner, target = field_.m2m_field_name(), field_.m2m_reverse_field_name()
-        links = field_.remote_field.through.objects.filter(**{f"{owner}__in": ids})
-        if self.only is not None:
-            links = links.filter(**{f"{target}__in": self.only()})
+        owner, target, links = _links(self, ids)
         fields = [join(target, path) for path in self.paths]
         grouped = defaultdict(list)
-        for row in links.order_by(target).values_list(owner, *fields):
+        for row in links.values_list(owner, *fields):
             grouped[row[0]].append(dict(zip(self.paths, row[1:], strict=True)))
         return grouped
 
