@@ -258,6 +258,16 @@ class JurisdictionFilter(django_filters.ModelChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+def established_in(queryset, jurisdiction):
+    """Rows of ``queryset`` whose ``jurisdiction`` is ``jurisdiction`` or one of its subdivisions.
+
+    Asked of the row's own column (``jurisdiction_id IN (…)``), which an index answers: an OR across the join
+    to the jurisdiction made SQLite read every published entity (12 ms a query at N = 20,000, four a page).
+    """
+    places = Jurisdiction.objects.filter(Q(pk=jurisdiction.pk) | Q(parent=jurisdiction)).values("pk")
+    return queryset.filter(jurisdiction__in=places)
+
+
 class PartialDateFilterField(forms.Field):
     """:class:`PartialDateFilter`'s form field: one text box holding ``2025``, ``2025-03`` or ``2025-03-14``.
 
@@ -904,7 +914,7 @@ class EntityFilterSet(RegistryFilterSet):
         fields = []
 
     def filter_jurisdiction(self, queryset, name, value):
-        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+        return established_in(queryset, value)
 
     def filter_regime(self, queryset, name, value):
         # Only published licences count: a draft licence must not be revealed through a filter.
@@ -961,7 +971,7 @@ class RegulatorFilterSet(RegistryFilterSet):
         fields = []
 
     def filter_jurisdiction(self, queryset, name, value):
-        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__parent=value))
+        return established_in(queryset, value)
 
 
 class WhitePaperFilterSet(RegistryFilterSet):
