@@ -3,7 +3,9 @@
 * ``visibility``: licences' and audits' ``public`` column behind ``published()``, and the licences'
   sort keys ``holder_name`` and ``regime_name``;
 * ``search``: the full-text index ``registry_search`` (queried through ``registry/search.py``);
-* ``version``: the data version ``registry_data_version`` behind ETags and the caches of derived data.
+* ``version``: the data version ``registry_data_version`` behind ETags and the caches of derived data;
+* ``tally``: the public licences counted per licence type and jurisdiction, ``registry_license_tally`` (the home
+  page's licence count and charts).
 
 Each is a :class:`registry.derived.triggers.Derived` with one shape: ``install``, ``uninstall``,
 ``rebuild``, ``differences`` and ``outdated``. Triggers keep them because every write must, the ones that
@@ -20,10 +22,13 @@ from __future__ import annotations
 
 import contextlib
 
-from registry.derived import search, version, visibility
+from registry.derived import search, tally, version, visibility
 from registry.derived.triggers import register_tables
 
-ALL = {derived.name: derived for derived in (visibility.VISIBILITY, search.SEARCH_INDEX, version.DATA_VERSION)}
+ALL = {
+    derived.name: derived
+    for derived in (visibility.VISIBILITY, search.SEARCH_INDEX, version.DATA_VERSION, tally.LICENSE_TALLY)
+}
 
 
 def rebuild(connection, names=None) -> dict[str, int]:

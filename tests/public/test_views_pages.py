@@ -1,6 +1,7 @@
 """Home, search and detail pages: what a visitor sees, and what they must never see."""
 
 import datetime
+import io
 import re
 
 import pytest
@@ -1102,3 +1103,50 @@ def test_a_repeat_visit_to_a_groups_page_computes_no_section_and_a_write_shows_a
     assert len(repeat) <= 6 < len(first)
     factories.LicenseFactory(slug="licence-2031", holder=large_group, granted_on=datetime.date(2031, 1, 1))
     assert 'href="/licenses/licence-2031/"' in page(client, "/entities/big-group/")
+
+
+def _home_equals_its_lists(client):
+    """The home page's licence count and each chart bar against the list its link opens; returns the count."""
+    home = client.get("/")
+    (licences,) = [count for _, count, url in home.context["counts"] if url == reverse("public:license-list")]
+    listed = client.get(reverse("public:license-list")).context
+    assert licences == listed["paginator"].count
+    facets = {facet["param"]: {v["value"]: v["count"] for v in facet["values"]} for facet in listed["facets"]}
+    for chart, param in (("by_jurisdiction", "granted_in"), ("by_regime", "regime")):
+        bars = {bar.href.split("=", 1)[1]: bar.count for bar in home.context[chart].bars}
+        assert bars == {value: count for value, count in facets[param].items() if value in bars}
+        for value, count in bars.items():
+            assert client.get(reverse("public:license-list"), {param: value}).context["paginator"].count == count
+    return licences
+
+
+# Committed writes, as in production: the licence tally is kept by triggers, and PostgreSQL empties it with a
+# TRUNCATE between such tests.
+@pytest.mark.django_db(transaction=True)
+def test_the_home_counts_and_charts_kept_by_the_database_equal_the_lists_after_a_publish_and_an_import(
+    client, countries_fixture
+):
+    """Issue 18: the home page reads its licence count and charts from the licence tally the database keeps
+    (registry/derived/tally.py) rather than counting every licence; after a publish through review, a holder
+    withdrawn and an ESMA import, they still equal the lists they link to."""
+    from django.core.management import call_command
+
+    from curation import review
+    from tests.conftest import ESMA_DATA
+
+    malta = factories.JurisdictionFactory(code="MT", name="Malta")
+    holder = factories.DraftEntityFactory()
+    review.save_edit(holder, user=factories.CuratorFactory(), reason="From the source", base_version=holder.version)
+    factories.LicenseFactory.create_batch(2, holder=holder, jurisdiction=malta)  # wait for their holder
+    factories.LicenseFactory(jurisdiction=None)
+    assert _home_equals_its_lists(client) == 1
+
+    review.publish(holder, reviewer=factories.ReviewerFactory())
+    assert _home_equals_its_lists(client) == 3
+
+    models.Entity.objects.filter(pk=holder.pk).update(publication_status="draft")  # behind review's back
+    assert _home_equals_its_lists(client) == 1
+
+    call_command("loaddata", str(countries_fixture), verbosity=0)
+    call_command("import_esma_casps", str(ESMA_DATA / "CASP20260123.csv"), "--publish", stdout=io.StringIO())
+    assert _home_equals_its_lists(client) > 100

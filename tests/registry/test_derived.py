@@ -108,3 +108,36 @@ def test_history_rows_never_change_todays_derived_data(seed_data):
     assert not search.filter_queryset(Entity.objects.all(), "entity", "forgotten former").exists()
     assert not search.filter_queryset(License.objects.all(), "license", "OLD REF").exists()
     assert derived.differences(connection) == {}
+
+
+def test_the_licence_tally_follows_every_kind_of_write_to_a_licence(seed_data):
+    """Issue 18: the public licences counted per licence type and jurisdiction (the home page's count and charts)
+    stay equal to the licences after each write that adds, removes or moves one: its own, its holder's (which
+    flips its ``public`` flag through another trigger), a bulk ``update()``, raw SQL, a delete."""
+    from registry.derived import tally
+    from registry.models import LicenseType
+    from tests import factories
+
+    def check():
+        assert tally.LICENSE_TALLY.differences(connection) == []
+        assert sum(tally.licence_groups().values()) == License.objects.published().count()
+
+    check()
+    licence = License.objects.published().order_by("pk").first()
+    other_type = LicenseType.objects.exclude(pk=licence.license_type_id).first()
+    holder = licence.holder
+    writes = [
+        lambda: factories.LicenseFactory(),
+        lambda: License.objects.filter(pk=licence.pk).update(jurisdiction=None),
+        lambda: License.objects.filter(pk=licence.pk).update(license_type=other_type),
+        lambda: Entity.objects.filter(pk=holder.pk).update(publication_status="draft"),
+        lambda: Entity.objects.filter(pk=holder.pk).update(publication_status="published"),
+        lambda: connection.cursor().execute(
+            "UPDATE registry_license SET publication_status = 'draft' WHERE id = %s", [licence.pk]
+        ),
+        lambda: License.objects.published().order_by("pk").first().delete(),  # the smallest id of its group
+        lambda: License.objects.filter(pk=licence.pk).update(publication_status="published"),
+    ]
+    for write in writes:
+        write()
+        check()
