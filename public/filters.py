@@ -1064,15 +1064,24 @@ class PaperFacet(Facet):
         if self.relation:
             path = self.papers.paper_path(self.relation)
             value, label = f"{path}__{value}", f"{path}__{label}"
-        rows = (
-            papers.filter(crypto_asset_id__in=queryset.values("id"))
-            .order_by()
-            .values(facet_value=F(value), facet_label=F(label))
-            .annotate(facet_count=Count("crypto_asset_id", distinct=True))
-            .filter(facet_value__isnull=False)
-            .order_by("-facet_count", "facet_label")
-        )
-        return [(str(row["facet_value"]), str(row["facet_label"]), row["facet_count"]) for row in rows]
+        # The crypto-assets' ids first, then their papers': as one query, both sides ask whether a paper is public,
+        # and PostgreSQL, misjudging them before an ANALYZE, re-read every public paper per paper (28 s for 700).
+        ids = list(queryset.order_by().values_list("id", flat=True))
+        totals: dict[str, list] = {}
+        for start in range(0, len(ids), LABEL_BATCH_SIZE):
+            # A crypto-asset is in one batch only: the batches' distinct counts add up.
+            for row in (
+                papers.filter(crypto_asset_id__in=ids[start : start + LABEL_BATCH_SIZE])
+                .order_by()
+                .values(facet_value=F(value), facet_label=F(label))
+                .annotate(facet_count=Count("crypto_asset_id", distinct=True))
+                .filter(facet_value__isnull=False)
+            ):
+                entry = totals.setdefault(str(row["facet_value"]), [str(row["facet_label"]), 0])
+                entry[1] += row["facet_count"]
+        result = [(value, label, count) for value, (label, count) in totals.items()]
+        result.sort(key=lambda item: (-item[2], item[1]))
+        return result
 
 
 class CryptoAssetFilterSet(RegistryFilterSet):
