@@ -280,5 +280,6 @@ def test_the_import_runs_the_same_queries_for_a_file_three_times_as_long(countri
     (small_inserts, small_others), small_again = counted["small"]
     (large_inserts, large_others), large_again = counted["large"]
     assert large_others == small_others
-    assert large_inserts > small_inserts
+    # One INSERT per table on PostgreSQL; on SQLite, batches its bound on parameters cuts, so at most 3 times as many.
+    assert small_inserts <= large_inserts <= 3 * small_inserts
     assert large_again == small_again == (0, small_again[1])
