@@ -71,6 +71,7 @@ from registry.models import (
     AuditQuerySet,
     AuditScopeItem,
     AuditStatusChange,
+    CryptoAsset,
     License,
     LicenseCitation,
     LicenseQuerySet,
@@ -78,6 +79,8 @@ from registry.models import (
     ReserveSnapshot,
     Source,
     SourcedRow,
+    WhitePaper,
+    WhitePaperCitation,
     link_supersession,
     path_model,
     visibility_rule,
@@ -246,7 +249,23 @@ def public_then(model, cutoff, today=True, cited=True) -> Q:
     if today:
         condition &= named_public_now(model)
     condition &= _each_named(model, lambda path: _named_public_then(model, path, cutoff))
+    condition &= _shown_then(model, cutoff, today)
     return condition & cited_then(model, cutoff, today) if cited else condition
+
+
+# Records public only while a public record of another type names them, as their ``published()`` says with an
+# EXISTS (a crypto-asset is known from its white papers): {model: (the naming model, its reference column)}.
+SHOWN_BY = {CryptoAsset: (WhitePaper, "crypto_asset_id")}
+
+
+def _shown_then(model, cutoff, today) -> Q | Exists:
+    """For a model of :data:`SHOWN_BY`: a record naming the outer row's was public at ``cutoff`` too."""
+    model = getattr(model, "instance_type", model)
+    if model not in SHOWN_BY:
+        return Q()
+    naming, column = SHOWN_BY[model]
+    inner = _deeper(cutoff)
+    return Exists(_rows_at(naming, inner).filter(public_then(naming, inner, today), **{column: OuterRef("id")}))
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +287,7 @@ class Shape:
     joined: tuple[str, ...]
     related: tuple[str, ...]
     m2m: tuple[str, ...]
-    citation_model: type[models.Model]
+    citation_model: type[models.Model] | None
     order: tuple[str, ...]
     finish: Callable[[list, datetime.date], None] | None = None
 
@@ -291,6 +310,14 @@ SHAPES = {
         # facts about it (status changes, scope, findings, reserve figures, accreditations) as they stood.
         finish=lambda records, day: _audit_facts(link_supersession(records, at=day, **audit_snapshot(day)), day),
     ),
+    WhitePaper: Shape(
+        joined=("offeror", "filed_by", "regulator", "jurisdiction", "crypto_asset"),
+        related=("offeror", "filed_by", "regulator", "jurisdiction", "crypto_asset"),
+        m2m=("host_states",),
+        citation_model=WhitePaperCitation,
+        order=("-listed_on", "slug"),
+    ),
+    CryptoAsset: Shape(joined=(), related=(), m2m=(), citation_model=None, order=tuple(CryptoAsset._meta.ordering)),
 }
 
 
@@ -408,7 +435,9 @@ def records(model, day: datetime.date, history_rows) -> list:
     history_model = model.history.model
     snapshots = [Prefetch(*_m2m_prefetch(history_model, name)) for name in shape.m2m]
     prefetch_related_objects(history_rows, *snapshots)
-    citations = citations_of(shape.citation_model, day, [row.id for row in history_rows])
+    citations = defaultdict(list)
+    if shape.citation_model is not None:
+        citations = citations_of(shape.citation_model, day, [row.id for row in history_rows])
     instances = zip(history_rows, _instances(model, history_rows), strict=True)
     found = [_record(model, shape, day, row, obj, citations[row.id]) for row, obj in instances]
     if shape.finish is not None:
@@ -506,7 +535,8 @@ def _record(model, shape, day, row, obj, citations):
         accessor, _, target = m2m_snapshot(type(row), field_name)
         items = sorted((getattr(item, target) for item in getattr(row, accessor).all()), key=str)
         sets[field_name] = (model._meta.get_field(field_name).related_model, items)
-    sets["citations"] = (shape.citation_model, citations)
+    if shape.citation_model is not None:
+        sets["citations"] = (shape.citation_model, citations)
     _answer_from(obj, sets)
     obj.as_of = day
     return obj
@@ -596,9 +626,46 @@ class AuditAsOfFilterSet(AsOfMixin, filters.AuditFilterSet):
         return facts_then(model, self.as_of_day)
 
 
+class WhitePaperAsOfFilterSet(AsOfMixin, filters.WhitePaperFilterSet):
+    class Meta(filters.WhitePaperFilterSet.Meta):
+        model = WhitePaper.history.model
+
+    def snapshot_fields(self):
+        return {"host_state": snapshot_path(WhitePaper, "host_states")}
+
+    @property
+    def facets(self):
+        # The host states as the snapshot kept them: a join the count reads distinct (no through table).
+        path = snapshot_path(WhitePaper, "host_states")
+        return tuple(
+            filters.Facet(facet.param, facet.label, f"{path}__code", f"{path}__name") if facet.through else facet
+            for facet in filters.WhitePaperFilterSet.facets
+        )
+
+
+class CryptoAssetAsOfFilterSet(AsOfMixin, filters.CryptoAssetFilterSet):
+    class Meta(filters.CryptoAssetFilterSet.Meta):
+        model = CryptoAsset.history.model
+
+    def papers(self):
+        # The white papers public at the end of the day, as they stood: their offeror, authority, states then.
+        return standing(WhitePaper, self.as_of_day)
+
+    def paper_path(self, relation):
+        return snapshot_path(WhitePaper, relation)
+
+
+def snapshot_path(model, field_name) -> str:
+    """The query path from ``model``'s history rows to the records a tracked many-to-many field named then."""
+    _, query_name, target = m2m_snapshot(model.history.model, field_name)
+    return f"{query_name}__{target}"
+
+
 AS_OF_VARIANTS = {
     filters.LicenseFilterSet: LicenseAsOfFilterSet,
     filters.AuditFilterSet: AuditAsOfFilterSet,
+    filters.WhitePaperFilterSet: WhitePaperAsOfFilterSet,
+    filters.CryptoAssetFilterSet: CryptoAssetAsOfFilterSet,
 }
 
 

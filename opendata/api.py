@@ -22,6 +22,7 @@ from history import as_of
 from opendata.paging import InvalidParameters, Pagination, query_parameter
 from opendata.serializers import (
     AuditSerializer,
+    CryptoAssetSerializer,
     EntitySerializer,
     JurisdictionSerializer,
     LicenseSerializer,
@@ -263,6 +264,15 @@ class WhitePaperViewSet(RegistryViewSet):
     ordering = ("-listed_on", "slug")
 
 
+CryptoAssetViewSet = viewset(
+    CryptoAssetSerializer,
+    "crypto-asset",
+    "crypto-assets described by a published white paper (ESMA's MiCA register)",
+    filters.CryptoAssetFilterSet,
+    tuple(CryptoAssetSerializer.Meta.model._meta.ordering),
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List published sources (without their text)",
@@ -318,6 +328,7 @@ class Router:
         ("licenses", LicenseViewSet, "api-license"),
         ("audits", AuditViewSet, "api-audit"),
         ("white-papers", WhitePaperViewSet, "api-white-paper"),
+        ("crypto-assets", CryptoAssetViewSet, "api-crypto-asset"),
         ("sources", SourceViewSet, "api-source"),
         ("jurisdictions", JurisdictionViewSet, "api-jurisdiction"),
     ]

@@ -19,6 +19,10 @@ list_patterns = [
     re_path(r"^audits\.(?P<format>csv|json)$", views.AuditExportView.as_view(), name="audit-export"),
     path("white-papers/", views.WhitePaperListView.as_view(), name="white-paper-list"),
     re_path(r"^white-papers\.(?P<format>csv|json)$", views.WhitePaperExportView.as_view(), name="white-paper-export"),
+    path("crypto-assets/", views.CryptoAssetListView.as_view(), name="crypto-asset-list"),
+    re_path(
+        r"^crypto-assets\.(?P<format>csv|json)$", views.CryptoAssetExportView.as_view(), name="crypto-asset-export"
+    ),
 ]
 
 # Home, detail pages and source pages: owned by the pages work.

@@ -28,6 +28,7 @@ from opendata.paging import ExportPagination
 from opendata.serializers import (
     AuditSerializer,
     ChangeSerializer,
+    CryptoAssetSerializer,
     EntitySerializer,
     LicenseSerializer,
     RegulatorSerializer,
@@ -1268,7 +1269,39 @@ class WhitePaperExportView(ExportView):
         return white_paper_list_queryset()
 
 
-class WhitePaperDetailView(DetailView):
+class AsOfDetailMixin:
+    """A detail page that answers ``?as_of=YYYY-MM-DD`` with the record as it stood at the end of that day, by the
+    lists' rule (history.as_of): 404 when it was not public then. A malformed day is named on the page, which
+    then shows the record as it is today."""
+
+    def as_of_day(self):
+        raw = self.request.GET.get("as_of", "")
+        day = as_of.parse_as_of(self.request.GET)
+        self.as_of_error = ""
+        if day is None and raw.strip():
+            self.as_of_error = "The as-of date must be YYYY-MM-DD: showing it as it is today."
+        return day
+
+    def get_object(self, queryset=None):
+        day = self.day = self.as_of_day()
+        if day is None:
+            return super().get_object(queryset)
+        model = self.get_queryset().model
+        found = as_of.records(model, day, as_of.rows(model, day).filter(slug=self.kwargs["slug"])[:1])
+        if not found:
+            raise Http404(f"No {model._meta.verbose_name} was public under this address on that day.")
+        return found[0]
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            **kwargs,
+            as_of=self.day,
+            as_of_display=as_of.display_day(self.day) if self.day else "",
+            as_of_error=self.as_of_error,
+        )
+
+
+class WhitePaperDetailView(AsOfDetailMixin, DetailView):
     """A white paper: its crypto-asset, offeror or issuer, filing CASP and authority, each fact beside its sources."""
 
     template_name = "public/white_paper_detail.html"
@@ -1282,13 +1315,20 @@ class WhitePaperDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         paper = self.object
-        facts, general = facts_by_field(paper.public_citations, WhitePaperFact)
-        token = paper.crypto_asset if paper.crypto_asset_id and paper.crypto_asset.is_published else None
+        if self.day:
+            # As it stood: its citations then (history.as_of), its crypto-asset if public then too.
+            citations = list(paper.citations.all())
+            shown = as_of.rows(CryptoAsset, self.day).filter(id=paper.crypto_asset_id)
+            token = paper.crypto_asset if paper.crypto_asset_id and shown.exists() else None
+        else:
+            citations = paper.public_citations
+            token = paper.crypto_asset if paper.crypto_asset_id and paper.crypto_asset.is_published else None
+        facts, general = facts_by_field(citations, WhitePaperFact)
         context.update(facts=facts, general_citations=general, token=token, changes=feed.changes_for(paper))
         return context
 
 
-class CryptoAssetDetailView(DetailView):
+class CryptoAssetDetailView(AsOfDetailMixin, DetailView):
     """A crypto-asset: its identifiers, and the white papers that describe it with their offerors or issuers."""
 
     template_name = "public/crypto_asset_detail.html"
@@ -1300,8 +1340,12 @@ class CryptoAssetDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        papers = white_paper_list_queryset().filter(crypto_asset=self.object)
-        shown = list(papers[: self.paper_limit])
+        if self.day:
+            papers = as_of.rows(WhitePaper, self.day).filter(crypto_asset_id=self.object.pk)
+            shown = as_of.records(WhitePaper, self.day, papers[: self.paper_limit])
+        else:
+            papers = white_paper_list_queryset().filter(crypto_asset=self.object)
+            shown = list(papers[: self.paper_limit])
         offerors = {paper.offeror.pk: paper.offeror for paper in shown if paper.offeror_id}
         context.update(papers=shown, paper_total=papers.count(), offerors=list(offerors.values()))
         return context
@@ -1376,6 +1420,8 @@ def _live_exports():
         ("Audits and certifications", "audit-export"),
         ("Entities", "entity-export"),
         ("Regulators", "regulator-export"),
+        ("White papers", "white-paper-export"),
+        ("Crypto-assets", "crypto-asset-export"),
     ]
     return [
         (
@@ -1445,3 +1491,25 @@ class ApiGuideView(TemplateView):
     def get_context_data(self, **kwargs):
         title, body = guides.api_guide()
         return super().get_context_data(**kwargs, title=title, body=body)
+
+
+# --- The crypto-asset list (after the white papers': the same register, read by token) ---
+
+
+def crypto_asset_list_queryset():
+    return CryptoAsset.objects.published().order_by(*CryptoAsset._meta.ordering)
+
+
+class CryptoAssetListView(RegistryListView):
+    filterset_class = filters.CryptoAssetFilterSet
+    template_name = "public/crypto_asset_list.html"
+    export_name = "crypto-asset"
+    heading = "Crypto-assets"
+
+    def get_queryset(self):
+        return crypto_asset_list_queryset()
+
+
+CryptoAssetExportView = export_view(
+    filters.CryptoAssetFilterSet, CryptoAssetSerializer, "crypto-assets", crypto_asset_list_queryset
+)

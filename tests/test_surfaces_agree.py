@@ -26,7 +26,16 @@ from django.db.models import QuerySet
 from history.feeds import FEED_LENGTH
 from public import views
 from registry.dates import DatePrecision
-from registry.models import Audit, AuditKind, Entity, License, LicenseStatus, Publication
+from registry.models import (
+    Audit,
+    AuditKind,
+    CryptoAsset,
+    Entity,
+    License,
+    LicenseStatus,
+    Publication,
+    WhitePaper,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +45,7 @@ SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 # Small pages, so that every surface is read across several of them.
 PAGE = 2
 CHANGES_PAGE = 10
-RECORD_URL = re.compile(r"(?:https?://testserver)?/(licenses|audits|entities)/([-\w]+)/")
+RECORD_URL = re.compile(r"(?:https?://testserver)?/(licenses|audits|entities|white-papers|crypto-assets)/([-\w]+)/")
 
 
 def today():
@@ -122,11 +131,27 @@ def build_register():
     audit(slug="hidden-soc2", subject=hidden, standard=soc2, **issued(2025, 7))
     factories.DraftAuditFactory(slug="draft-iso", subject=okx, standard=iso, **issued(2025, 2))
     assert not License.objects.filter(publication_status=Publication.DRAFT).exclude(slug="draft-mt").exists()
+    build_white_papers(okx, hidden, mt, de, fr)
     return {
         "licenses": {"hidden-mt", "hidden-du", "draft-mt", "uncited-du"},
         "audits": {"hidden-soc2", "draft-iso"},
         "entities": {"hidden-holder"},
+        "white-papers": {"hidden-paper", "draft-paper"},
+        "crypto-assets": {"hidden-token", "draft-paper-token"},
     }
+
+
+def build_white_papers(okx, hidden, mt, de, fr):
+    """Issue 15: white papers and their crypto-assets. A token is public while one of its papers is: the draft
+    holder's paper and a draft paper hide theirs (their only papers); okx's token has two papers."""
+    paper, token = factories.WhitePaperFactory, factories.CryptoAssetFactory
+    shared = token(slug="okx-token")
+    paper(slug="okx-paper-mt", offeror=okx, jurisdiction=mt, crypto_asset=shared).host_states.set([de, fr])
+    paper(slug="okx-paper-de", offeror=okx, jurisdiction=de, crypto_asset=shared)
+    paper(slug="emt-paper", kind="emt", jurisdiction=fr, crypto_asset=token(slug="euro-coin", kind="emt"))
+    paper(slug="unnamed-paper", offeror=None, jurisdiction=mt, crypto_asset=token(slug="unnamed-token"))
+    paper(slug="hidden-paper", offeror=hidden, jurisdiction=mt, crypto_asset=token(slug="hidden-token"))
+    factories.DraftWhitePaperFactory(slug="draft-paper", jurisdiction=mt, crypto_asset=token(slug="draft-paper-token"))
 
 
 def issued(year, number):
@@ -145,7 +170,7 @@ def register(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def small_pages(monkeypatch):
     """Lists of two rows a page: each surface is read across pages, as a register of thousands is."""
-    for view in (views.LicenseListView, views.AuditListView):
+    for view in (views.LicenseListView, views.AuditListView, views.WhitePaperListView, views.CryptoAssetListView):
         monkeypatch.setattr(view, "paginate_by", PAGE)
     # The change history has a few rows per record: bigger pages, still several of them.
     monkeypatch.setattr(views.ChangeListView, "paginate_by", CHANGES_PAGE)
@@ -287,6 +312,51 @@ CASES = {
         changes={"type": "audit"},
     ),
 }
+
+
+def tokens_of_papers(**lookups):
+    """The crypto-assets the rule of their ``published()`` shows, of the public papers ``lookups`` select."""
+    papers = WhitePaper.objects.published().filter(**lookups)
+    return CryptoAsset.objects.published().filter(pk__in=papers.values("crypto_asset"))
+
+
+CASES.update(
+    {
+        # Issue 15: every public white paper, in the change history too; one offered in France (a host state).
+        "white-papers": Case(
+            "white-papers",
+            {},
+            lambda: WhitePaper.objects.published(),
+            {"okx-paper-mt", "okx-paper-de", "emt-paper", "unnamed-paper"},
+            changes={"type": "whitepaper"},
+        ),
+        "white-papers-offered-in-FR": Case(
+            "white-papers",
+            {"host_state": "FR"},
+            lambda: WhitePaper.objects.published().filter(host_states__code="FR"),
+            {"okx-paper-mt"},
+        ),
+        # Crypto-assets, filtered by what their public papers say: never through a hidden paper (MT's hidden-token).
+        "crypto-assets": Case(
+            "crypto-assets", {}, lambda: CryptoAsset.objects.published(), {"okx-token", "euro-coin", "unnamed-token"}
+        ),
+        "crypto-assets-of-okx": Case(
+            "crypto-assets", {"offeror": "okx"}, lambda: tokens_of_papers(offeror__slug="okx"), {"okx-token"}
+        ),
+        "crypto-assets-notified-in-MT": Case(
+            "crypto-assets",
+            {"home_state": "MT"},
+            lambda: tokens_of_papers(jurisdiction__code="MT"),
+            {"okx-token", "unnamed-token"},
+        ),
+        "crypto-assets-offered-in-DE": Case(
+            "crypto-assets", {"host_state": "de"}, lambda: tokens_of_papers(host_states__code="DE"), {"okx-token"}
+        ),
+        "crypto-assets-emt": Case(
+            "crypto-assets", {"kind": "emt"}, lambda: CryptoAsset.objects.published().filter(kind="emt"), {"euro-coin"}
+        ),
+    }
+)
 
 
 def query(case, **more):
@@ -571,3 +641,22 @@ def test_a_licence_page_says_in_force_exactly_when_the_in_force_filter_lists_it(
     in_force = set(License.objects.published().in_force(at=today()).values_list("slug", flat=True))
     for slug in License.objects.published().values_list("slug", flat=True):
         assert client.get(f"/licenses/{slug}/").context["in_force"] == (slug in in_force), slug
+
+
+TOKEN_MODELS = {"white-papers": WhitePaper, "crypto-assets": CryptoAsset}
+
+
+@pytest.mark.parametrize("records", TOKEN_MODELS)
+def test_a_public_white_paper_or_token_has_its_pages_and_a_hidden_one_none(client, register, records):
+    """The sitemap, the HTML page and the API's, today and as of today: the records published() lists, no other."""
+    public = set(TOKEN_MODELS[records].objects.published().values_list("slug", flat=True))
+    assert sitemap_of(client, records) == public
+    as_of_today = {"as_of": today().isoformat()}
+    for slug in public:
+        assert client.get(f"/{records}/{slug}/").status_code == 200, slug
+        assert client.get(f"/{records}/{slug}/", as_of_today).status_code == 200, slug
+        assert client.get(f"/api/{records}/{slug}/").status_code == 200, slug
+    for slug in register[records]:
+        assert client.get(f"/{records}/{slug}/").status_code == 404, slug
+        assert client.get(f"/{records}/{slug}/", as_of_today).status_code == 404, slug
+        assert client.get(f"/api/{records}/{slug}/").status_code == 404, slug

@@ -222,7 +222,10 @@ def body_of(event: Event) -> dict:
         "record_type": event.record_type,
         "label": payload.get("label", ""),
         "url": absolute(payload.get("url", "")) or None,
-        "entity": {"name": event.entity.name, "url": absolute(event.entity.get_absolute_url())},
+        # None for a white paper whose source names no offeror.
+        "entity": {"name": event.entity.name, "url": absolute(event.entity.get_absolute_url())}
+        if event.entity_id
+        else None,
         "changes": payload.get("changes", []),
         "reason": payload.get("reason", ""),
     }

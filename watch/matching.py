@@ -61,7 +61,7 @@ def _entity_matches(events, by_entity):
     The affiliates rule reaches down from a group; an event's entity can only be reached from itself or the
     groups above it, so those are the only watched entities asked about.
     """
-    entities = {event.entity_id for event in events}
+    entities = {event.entity_id for event in events} - {None}
     parents = dict(Entity._base_manager.filter(pk__in=entities).values_list("pk", "parent_id"))
     grandparents = dict(
         Entity._base_manager.filter(pk__in={p for p in parents.values() if p}).values_list("pk", "parent_id")

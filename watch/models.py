@@ -263,9 +263,12 @@ class Event(models.Model):
     record_id = models.BigIntegerField(help_text="The record it is about.")
     entity = models.ForeignKey(
         "registry.Entity",
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="The entity it is about (a licence's holder, a certificate's subject).",
+        help_text="The entity it is about (a licence's holder, a certificate's subject, a white paper's offeror); "
+        "empty only for a white paper whose source names no offeror.",
     )
     occurred_at = models.DateTimeField(help_text="When the change became public.")
     payload = models.JSONField(help_text="What subscribers receive: label, link, changes.")
@@ -280,6 +283,12 @@ class Event(models.Model):
         ordering = ["-occurred_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=~Q(kind=""), name="watch_event_kind_set"),
+            # Licences, audits and warnings are always about an entity; only a white paper may name none.
+            models.CheckConstraint(
+                condition=Q(entity__isnull=False) | Q(record_type="whitepaper"),
+                name="watch_event_entity_unless_white_paper",
+                violation_error_message="Only a white paper's event may be about no entity.",
+            ),
         ]
 
     def __str__(self):

@@ -118,8 +118,9 @@ def _events_of(track, rows, record):
     changes = _changes(track, rows)
     ids = {row[record] for row in rows}
     model, about = ABOUT.get(track.key, (Audit, "subject_id"))
-    # A white paper without an offeror is about no entity, and an event must be: it has none.
-    entities = dict(model._base_manager.filter(pk__in=ids, **{f"{about}__isnull": False}).values_list("pk", about))
+    # A white paper without an offeror is about no entity: its event has none, and reaches record-type and
+    # jurisdiction watches only (Event's constraint allows that for white papers alone).
+    entities = dict(model._base_manager.filter(pk__in=ids).values_list("pk", about))
     events, published = [], []
     for row in rows:
         change, pk = changes.get(row["history_id"]), row[record]

@@ -113,7 +113,8 @@ def normalise_lei(value: str | None) -> tuple[str, str, list[dict]]:
     if not text:
         return "", "", []
     candidate = re.sub(r"[\s.,;:]+$", "", text).replace(" ", "").upper()
-    if stdnum_lei.is_valid(candidate):
+    # stdnum checks the MOD 97-10 digits of a string of any length: a ten-digit file number can pass them.
+    if len(candidate) == 20 and stdnum_lei.is_valid(candidate):
         if candidate == text:
             return candidate, "", []
         return candidate, "", [flag("lei_normalised", f"The LEI was published as “{text}” and read as {candidate}.")]

@@ -10,6 +10,7 @@ and installed into ``tools/vnu/node_modules`` by ``make vnu`` (Debian's Java run
 as served, in one run (one JVM start). axe-core runs offline from ``tests/e2e/vendor/axe.min.js``.
 """
 
+import datetime
 import io
 import json
 import shutil
@@ -75,6 +76,9 @@ PAGES = {
     "watch-unsubscribed": None,
     # Issue 15: ESMA's white papers and crypto-assets, and an entity that offers and files them.
     "white-paper-list": "/white-papers/?kind=other&home_state=IE",
+    "crypto-asset-list": "/crypto-assets/?kind=other",
+    "white-paper-list-as-of": None,
+    "crypto-asset-as-of": None,
     "white-paper": None,
     "crypto-asset": None,
     "entity-white-papers": None,
@@ -124,9 +128,13 @@ def esma_paths() -> dict[str, str]:
     source = models.Source.objects.published().annotate(n=Count("licensecitations")).order_by("-n", "slug").first()
     paper = models.WhitePaper.objects.published().get(url__startswith="https://www.biogena.com/biox")
     token = models.WhitePaper.objects.get(url="https://www.circle.com/fr/legal/mica-usdc-whitepaper").crypto_asset
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()  # history rows are dated in UTC
     return {
         "white-paper": paper.get_absolute_url(),
         "crypto-asset": token.get_absolute_url(),
+        # As the register stood today (from the change history): the as-of banner and rows.
+        "white-paper-list-as-of": f"/white-papers/?as_of={today}&kind=emt",
+        "crypto-asset-as-of": f"{token.get_absolute_url()}?as_of={today}",
         "entity-white-papers": models.Entity.objects.get(lei="549300XIBGTJ0PLIEO72").get_absolute_url(),
         "license": licence.get_absolute_url(),
         "regulator": regulator.get_absolute_url(),

@@ -239,3 +239,76 @@ def test_a_past_day_shows_a_certificates_status_as_the_register_recorded_it_then
         assert [(value["value"], value["count"]) for value in facet["values"]] == [(status, 1)]
     # Today the register knows it, as of the day it took effect.
     assert api_rows(client, "/api/audits/")["cert"]["status"] == "suspended"
+
+
+@pytest.fixture
+def papers_story():
+    """White paper "early" (its token, offered in France) public from 10 January; "late" (its own token) public
+    only today; early's address changed today."""
+    ireland = factories.JurisdictionFactory(code="IE", name="Ireland")
+    france = factories.JurisdictionFactory(code="FR", name="France")
+    with on(JAN_10):
+        early = factories.WhitePaperFactory(
+            slug="early", jurisdiction=ireland, url="https://early.example/v1.pdf", crypto_asset__slug="early-token"
+        )
+        early.host_states.add(france)
+    late = factories.WhitePaperFactory(slug="late", jurisdiction=ireland, crypto_asset__slug="late-token")
+    early.url = "https://early.example/v2.pdf"
+    early.save()
+    return {"early": early, "late": late}
+
+
+def export_slugs(client, path, **params):
+    response = client.get(path, params)
+    assert response.status_code == 200
+    if path.endswith(".csv"):
+        text = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
+        return {row["slug"] for row in csv.DictReader(io.StringIO(text))}
+    return {row["slug"] for row in response.json()["results"]}
+
+
+@pytest.mark.parametrize(
+    ("records", "early", "late"),
+    [("white-papers", "early", "late"), ("crypto-assets", "early-token", "late-token")],
+)
+def test_a_white_paper_and_its_token_public_after_a_day_are_absent_as_of_that_day(
+    client, papers_story, records, early, late
+):
+    day = {"as_of": FEB_01.isoformat()}
+    response = client.get(f"/{records}/", day)
+    assert response.status_code == 200
+    assert {row.slug for row in response.context["object_list"]} == {early}
+    assert {row.slug for row in client.get(f"/{records}/").context["object_list"]} == {early, late}
+    for path in (f"/{records}.csv", f"/{records}.json", f"/api/{records}/"):
+        assert export_slugs(client, path, **day) == {early}, path
+        assert export_slugs(client, path) == {early, late}, path
+    assert client.get(f"/{records}/{late}/", day).status_code == 404
+    assert client.get(f"/{records}/{late}/").status_code == 200
+    assert client.get(f"/{records}/{early}/", day).status_code == 200
+    assert client.get(f"/{records}/{early}/", {"as_of": "2025-01-09"}).status_code == 404
+
+
+def test_a_white_paper_as_of_a_day_shows_its_values_and_filters_then(client, papers_story):
+    day = FEB_01.isoformat()
+    page = client.get("/white-papers/early/", {"as_of": day})
+    assert page.context["paper"].url == "https://early.example/v1.pdf"
+    assert "As it stood on 1 February 2025" in page.content.decode()
+    assert client.get("/white-papers/early/").context["paper"].url == "https://early.example/v2.pdf"
+    rows = export_slugs(client, "/white-papers.csv", as_of=day, host_state="FR")
+    assert rows == {"early"}
+    assert export_slugs(client, "/crypto-assets.csv", as_of=day, host_state="FR") == {"early-token"}
+    assert export_slugs(client, "/crypto-assets.csv", as_of=day, home_state="IE") == {"early-token"}
+    listed = client.get("/crypto-assets/", {"as_of": day})
+    home = next(f for f in listed.context["facets"] if f["param"] == "home_state")
+    assert [(v["value"], v["count"]) for v in home["values"]] == [("IE", 1)]
+    facets = client.get("/white-papers/", {"as_of": day}).context["facets"]
+    hosts = next(f for f in facets if f["param"] == "host_state")
+    assert [(v["value"], v["count"]) for v in hosts["values"]] == [("FR", 1)]
+
+
+def test_a_malformed_as_of_day_on_a_white_papers_page_is_named_not_a_500(client, papers_story):
+    page = client.get("/white-papers/early/", {"as_of": "yesterday"})
+    assert page.status_code == 200
+    assert "The as-of date must be YYYY-MM-DD" in page.content.decode()
+    assert client.get("/white-papers.csv", {"as_of": "yesterday"}).status_code == 400
+    assert client.get("/api/crypto-assets/", {"as_of": "2025-13-01"}).status_code == 400

@@ -2,13 +2,15 @@
 
 import csv
 import datetime
+import hashlib
 import io
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from stdnum import lei as stdnum_lei
 
 from imports import esma
 from registry.models import (
@@ -204,3 +206,80 @@ def test_publish_puts_the_papers_live(countries):
 
     assert WhitePaper.objects.published().count() == 692
     assert CryptoAsset.objects.published().count() == 16
+
+
+def test_emt_issuers_match_curated_entities_by_lei_and_are_proposed_by_name(countries):
+    """An issuer whose LEI a curated entity has is that entity; one whose name only is the same is proposed for a
+    reviewer to decide (imports/esma/reconcile.py), never merged."""
+    by_lei = EntityFactory(name="Paxos (curated)", lei="743700KYSSTKZYGEUF50")
+    by_name = EntityFactory(name="Circle Internet Financial Europe SAS", lei="")
+
+    counts = esma.import_file("emt", EMT)
+
+    assert WhitePaper.objects.filter(kind="emt", offeror=by_lei).count() == 3
+    assert Entity.objects.filter(lei="743700KYSSTKZYGEUF50").count() == 1
+    proposal = MatchProposal.objects.get(existing_entity=by_name)
+    assert proposal.imported_entity.lei == "969500OYUDADGZKCR583"
+    assert WhitePaper.objects.filter(offeror=proposal.imported_entity).count() == 2
+    assert counts.matches == 1
+
+
+def import_queries(path, **options):
+    """The statements an import of ``path`` runs: ``(inserts, others)``."""
+    with CaptureQueriesContext(connection) as queries:
+        esma.import_file("other", path, **options)
+    inserts = [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    return len(inserts), len(queries) - len(inserts)
+
+
+def other_lei(lei: str, n: int) -> str:
+    """A valid LEI standing for ``lei`` in copy ``n`` (check digits by ISO 7064 MOD 97-10); not one if not one."""
+    if not stdnum_lei.is_valid(lei.strip()):
+        return f"{lei}{n}" if lei.strip() else lei
+    base = hashlib.sha256(f"{lei}/{n}".encode()).hexdigest()[:18].upper()
+    number = int("".join(str(int(c, 36)) for c in f"{base}00"))
+    return f"{base}{98 - number % 97:02d}"
+
+
+def copies(header, rows, times):
+    """``rows`` again ``times`` times, each copy's firms renamed (each LEI replaced by another) and papers at new
+    addresses: other firms' papers, as alike among themselves as the originals, so each copy meets the register
+    as the originals do."""
+    renamed = [header.index(column) for column in ("ae_lei_name", "ae_lei_name_casp")]
+    leis = [header.index(column) for column in ("ae_lei", "ae_lei_casp")]
+    url = header.index("wp_url")
+    made = []
+    for n in range(2, times + 2):
+        for row in rows:
+            row = list(row)
+            for i in renamed:
+                row[i] = f"{row[i]} {n}" if row[i].strip() and row[i].strip().casefold() != "not available" else row[i]
+            for i in leis:
+                row[i] = other_lei(row[i], n)
+            row[url] = f"{row[url]}?copy={n}" if row[url].strip() else row[url]
+            made.append(row)
+    return made
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("publish", [False, True], ids=["drafts", "publish"])
+def test_the_import_runs_the_same_queries_for_a_file_three_times_as_long(countries, tmp_path, publish):
+    """Only the inserts' batches grow with the file (SQLite's bound on parameters cuts them): every other
+    statement runs once per import, and a re-import (nothing to write) runs the same statements at either size."""
+    header, rows = read_rows(OTHER)
+    small = write_rows(tmp_path, "OTHER20260129.csv", header, rows[:200])
+    (tmp_path / "large").mkdir()
+    large = write_rows(tmp_path / "large", "OTHER20260129.csv", header, [*rows[:200], *copies(header, rows[:200], 2)])
+    counted = {}
+    for name, path in (("small", small), ("large", large)):
+        with transaction.atomic():
+            first = import_queries(path, publish=publish)
+            again = import_queries(path, publish=publish)
+            counted[name] = (first, again)
+            transaction.set_rollback(True)
+    (small_inserts, small_others), small_again = counted["small"]
+    (large_inserts, large_others), large_again = counted["large"]
+    assert large_others == small_others
+    # One INSERT per table on PostgreSQL; on SQLite, batches its bound on parameters cuts, so at most 3 times as many.
+    assert small_inserts <= large_inserts <= 3 * small_inserts
+    assert large_again == small_again == (0, small_again[1])

@@ -801,3 +801,11 @@ def test_a_reviewer_publishing_a_draft_snapshot_puts_its_licences_in_the_change_
     assert {change.action for change in entries} == {"published"}
     assert {change.reason for change in entries} == {f"Public since “{source}” was published"}
     assert min(change.date for change in entries) >= source.history.latest().history_date
+
+
+def test_a_number_that_only_passes_the_lei_check_digits_is_not_an_lei():
+    """ESMA's cells hold company file numbers where LEIs belong; some pass ISO 7064's check (8908983722 does)
+    but are no LEI: kept as published and flagged, never written as one (the entity's LEI format constraint)."""
+    lei, as_published, flags = esma.normalise_lei("8908983722")
+    assert (lei, as_published) == ("", "8908983722")
+    assert "10 characters, not 20" in flags[0]["message"]

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 
 from imports import esma
 from registry.models import CryptoAsset, Entity, Publication, WhitePaper
@@ -142,3 +143,73 @@ def test_a_draft_offerors_white_paper_is_in_no_change_history_or_feed(client, db
     for name in ("/changes/", "/changes.json", "/feeds/changes.atom"):
         assert public.get_absolute_url().encode() in surfaces[name], name
     assert client.get("/entities/draft-offeror/changes.atom").status_code == 404
+
+
+def test_the_crypto_asset_list_agrees_with_its_api_and_exports(client, papers):
+    # The member state notified of the most white papers that identify their token.
+    identified = WhitePaper.objects.published().exclude(crypto_asset=None).filter(kind="other")
+    state = identified.values("jurisdiction__code").annotate(n=Count("pk")).order_by("-n").first()
+    query = f"kind=other&home_state={state['jurisdiction__code']}"
+    papers_there = WhitePaper.objects.published().filter(jurisdiction__code=state["jurisdiction__code"])
+    expected = set(
+        CryptoAsset.objects.published()
+        .filter(kind="other", pk__in=papers_there.values("crypto_asset"))
+        .values_list("slug", flat=True)
+    )
+    assert expected
+
+    page = client.get(f"/crypto-assets/?{query}")
+    api = client.get(f"/api/crypto-assets/?{query}&page_size=100").json()
+    rows = list(csv.DictReader(io.StringIO(body(client.get(f"/crypto-assets.csv?{query}")))))
+    exported = client.get(f"/crypto-assets.json?{query}&page_size=100").json()
+
+    assert page.status_code == 200
+    assert {token.slug for token in page.context["object_list"]} == expected
+    assert {row["slug"] for row in api["results"]} == {row["slug"] for row in rows} == expected
+    assert {row["slug"] for row in exported["results"]} == expected
+    assert page.context["paginator"].count == api["count"] == len(rows) == len(expected)
+
+
+def test_crypto_asset_facets_count_the_tokens_each_toggle_lists(client, papers):
+    page = client.get("/crypto-assets/")
+    facets = {f["param"]: f for f in page.context["facets"]}
+    assert set(facets) == {"kind", "home_state", "authority", "host_state", "offeror"}
+    kinds = {v["value"]: v["count"] for v in facets["kind"]["values"]}
+    assert kinds == {"other": 16, "emt": CryptoAsset.objects.published().filter(kind="emt").count()}
+    for param in ("home_state", "authority", "offeror", "host_state"):
+        value = facets[param]["values"][0]
+        assert value["url"] == f"?{param}={value['value']}"
+        toggled = client.get(f"/crypto-assets/{value['url']}")
+        assert toggled.context["paginator"].count == value["count"], param
+        selected = next(f for f in toggled.context["facets"] if f["param"] == param)
+        chosen = next(v for v in selected["values"] if v["value"] == value["value"])
+        assert chosen["selected"] and chosen["url"] == "?"
+
+
+def test_a_draft_offerors_token_is_public_nowhere(client, papers):
+    # A crypto-asset whose public papers all come from one offeror: hiding the offeror hides the token.
+    token = next(
+        t
+        for t in CryptoAsset.objects.published()
+        if len({p.offeror_id for p in WhitePaper.objects.published().filter(crypto_asset=t)} - {None}) == 1
+        and not WhitePaper.objects.published().filter(crypto_asset=t, offeror=None).exists()
+    )
+    offeror = WhitePaper.objects.published().filter(crypto_asset=token).first().offeror
+    assert client.get(f"/crypto-assets/?offeror={offeror.slug}").context["paginator"].count >= 1
+    Entity.objects.filter(pk=offeror.pk).update(publication_status=Publication.DRAFT)
+
+    assert client.get(token.get_absolute_url()).status_code == 404
+    assert client.get(f"/api/crypto-assets/{token.slug}/").status_code == 404
+    assert token.slug not in body(client.get("/crypto-assets.csv"))
+    assert token.slug not in str(client.get("/api/crypto-assets/?page_size=100").json())
+    assert token.get_absolute_url() not in {path for path in sitemap_paths(client)}
+    listed = client.get("/crypto-assets/?page=1")
+    assert token.slug not in {t.slug for t in listed.context["object_list"]}
+    # Its offeror, a draft, is no filter value either: the page says so, the export refuses it.
+    assert client.get(f"/crypto-assets.csv?offeror={offeror.slug}").status_code == 400
+
+
+def test_the_crypto_asset_list_is_linked_from_every_page_and_the_data_page(client, papers):
+    assert 'href="/crypto-assets/"' in client.get("/").content.decode()
+    data = client.get("/data/").content.decode()
+    assert "/crypto-assets.csv" in data and "/white-papers.csv" in data

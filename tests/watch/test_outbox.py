@@ -244,3 +244,47 @@ def test_a_white_paper_reaches_watches_of_its_offerors_group_its_states_and_its_
     for name in ("group", "home", "host", "type"):
         assert reached[name] == [("white_paper.new", paper.pk)], name
     assert reached["elsewhere"] == reached["licences"] == []
+
+
+def test_a_white_paper_naming_no_offeror_still_reaches_the_record_type_and_its_state(curator, reviewer):
+    """ESMA lists white papers with no offeror (no ae_lei_name): the event is about no entity, and reaches those
+    who watch every white paper or its member state; the email and webhook say so instead of naming an entity."""
+    from django.core import mail
+
+    from watch import delivery
+    from watch.models import Channel, Delivery, Subscription, Watch
+
+    def subscribed(**watch):
+        subscription = Subscription.objects.create(channel=Channel.EMAIL, email="watcher@bank.example")
+        Watch.objects.create(subscription=subscription, **watch)
+        return subscription
+
+    ireland = factories.JurisdictionFactory(code="IE", name="Ireland")
+    watches = {
+        "type": subscribed(record_type="whitepaper"),
+        "home": subscribed(jurisdiction=ireland),
+        "entity": subscribed(entity=factories.EntityFactory()),
+    }
+    paper = factories.DraftWhitePaperFactory(offeror=None, jurisdiction=ireland)
+    review.publish(drafted(paper, curator), reviewer=reviewer)
+
+    event = Event.objects.get()
+    assert (event.kind, event.record_id, event.entity) == ("white_paper.new", paper.pk, None)
+    delivery.dispatch()
+    reached = {
+        name: list(Delivery.objects.filter(subscription=s).values_list("event", flat=True))
+        for name, s in watches.items()
+    }
+    assert reached == {"type": [event.pk], "home": [event.pk], "entity": []}
+    assert delivery.body_of(event)["entity"] is None
+    delivery.run()
+    assert len(mail.outbox) == 2 and all("Entity:" not in message.body for message in mail.outbox)
+
+
+def test_only_a_white_papers_event_may_be_about_no_entity():
+    from django.db import IntegrityError
+
+    common = {"occurred_at": timezone.now(), "payload": {}, "record_id": 1}
+    Event.objects.create(key="paper", kind="white_paper.new", record_type="whitepaper", **common)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Event.objects.create(key="licence", kind="license.new", record_type="license", **common)
