@@ -1,8 +1,8 @@
 """In-process timings of the benchmark's page types: a quick check before and after a change to a view.
 
     DATABASE_URL=sqlite:///$PWD/bench/bench.sqlite3 DJANGO_DEBUG=0 DJANGO_SECRET_KEY=x \\
-        DJANGO_ALLOWED_HOSTS=127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0 .venv/bin/python bench/inprocess.py [--urls 100] [--only home,licences] \\
-        [--profile licences]
+        DJANGO_ALLOWED_HOSTS=127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0 \\
+        .venv/bin/python bench/inprocess.py [--urls 100] [--only home,licences] [--profile licences]
 
 For each page type of ``bench/urllists.py`` (its first ``--urls`` distinct URLs): one write (bench/drive.py's
 ``BUMP_SQL``, which makes the caches of derived data unreachable, as the served benchmark's cold pass does), then
