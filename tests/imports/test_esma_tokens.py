@@ -306,3 +306,10 @@ def esma_public_licences():
     from registry.models import License
 
     return License.objects.published().count()
+
+
+def test_the_summary_line_counts_the_papers_and_tokens_it_created(countries):
+    summary = esma.import_file("other", OTHER).summary()
+
+    assert "692 white papers" in summary
+    assert f"{CryptoAsset.objects.count()} crypto-assets" in summary
