@@ -309,6 +309,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MatchReasonKindEnum": "verification.api.REASON_KIND_CHOICES",
         "SourceKindEnum": "registry.models.SourceKind.choices",
+        "EntityKindEnum": "registry.models.EntityKind.choices",
+        "TokenKindEnum": "registry.models.TokenKind.choices",
+        "AuditKindEnum": "registry.models.AuditKind.choices",
     },
 }
 

@@ -66,8 +66,8 @@ def recording():
 
 
 def shows_nothing_watched() -> bool:
-    """No licence, audit or warning notice is public: what events are about has never been shown."""
-    return not any(model.objects.published().exists() for model in (License, Audit, WarningNotice))
+    """No licence, audit, warning notice or white paper is public: what events are about has never been shown."""
+    return not any(model.objects.published().exists() for model in (License, Audit, WarningNotice, WhitePaper))
 
 
 @contextmanager

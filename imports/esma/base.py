@@ -9,6 +9,7 @@ from simple_history.utils import bulk_create_with_history
 from official import record as official_record
 from registry.dates import DatePrecision, PartialDate
 from registry.models import Entity, EntityAlias, EntityKind, Jurisdiction, Regulator, Source, SourceKind
+from watch import outbox
 
 from .match import match_entities
 from .parse import PUBLISHER, name_key, parse_authority, read_snapshot
@@ -39,7 +40,9 @@ class BaseImporter:
 
     def run(self) -> Counts:
         try:
-            with transaction.atomic():
+            # Watchers are told of what the file made public once it is all written: a record is public only with
+            # its citation, written after it, so the events of publish_as_operator's own recording miss it.
+            with transaction.atomic(), outbox.recording_load():
                 self._run()
                 # The register's own history (official/): what this file changed since the previous one.
                 official_record.record_file(self.snapshot, self.source)

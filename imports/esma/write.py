@@ -20,6 +20,7 @@ from simple_history.utils import bulk_create_with_history
 from curation import review
 from registry.models import (
     Activity,
+    CryptoAsset,
     Entity,
     License,
     LicenseType,
@@ -28,6 +29,7 @@ from registry.models import (
     Revision,
     Source,
     WarningNotice,
+    WhitePaper,
 )
 
 from .parse import PUBLISHER
@@ -57,7 +59,18 @@ class Counts:
     rows: list = field(default_factory=list)  # (row, outcome, label, flags) for previews
 
     # The order the summary names record types in; citations and aliases are bookkeeping, not counted.
-    TYPE_ORDER = (Entity, License, WarningNotice, Regulator, Source, Regime, LicenseType, Activity)
+    TYPE_ORDER = (
+        Entity,
+        License,
+        WarningNotice,
+        WhitePaper,
+        CryptoAsset,
+        Regulator,
+        Source,
+        Regime,
+        LicenseType,
+        Activity,
+    )
 
     def by_type(self, counter: Counter) -> str:
         """``145 entities, 146 licences, 1 source``, or ``nothing``."""

@@ -90,6 +90,16 @@ def optional_reference(to, related_name: str, help_text: str, **options) -> mode
     )
 
 
+def official_register_key_field(example: str, record: str = "it") -> models.CharField:
+    """``official_register_key``: how an importer recognises a record in the official register's later snapshots."""
+    return models.CharField(
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text=f"How an official-register importer recognises {record} in later snapshots ({example}).",
+    )
+
+
 def not_listed_field() -> models.DateField:
     """``not_listed_since``: the first official-register snapshot that no longer lists an imported record."""
     return models.DateField(

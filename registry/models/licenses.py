@@ -21,6 +21,7 @@ from registry.models.base import (
     last_verified_field,
     needs_verification,
     not_listed_field,
+    official_register_key_field,
     optional_reference,
     public_flag_field,
     quality_flags_field,
@@ -200,12 +201,7 @@ class License(SlugKeyed, Curated):
     conditions = models.TextField(blank=True, help_text="Restrictions or conditions, as the source states them.")
     last_verified_on = last_verified_field()
     not_listed_since = not_listed_field()
-    official_register_key = models.CharField(
-        max_length=200,
-        blank=True,
-        db_index=True,
-        help_text="How an official-register importer recognises this licence in later snapshots (esma-casp:LEI).",
-    )
+    official_register_key = official_register_key_field("esma-casp:LEI", "this licence")
     superseded_by = optional_reference(
         "self", "superseded", help_text="The licence this duplicate was folded into after a curator matched them."
     )

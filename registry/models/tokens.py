@@ -14,9 +14,11 @@ from registry.models.base import (
     HistoricalRecords,
     Publication,
     SlugQuerySet,
-    _cited_by_published_source,
+    by_visibility_rule,
     choice_constraint,
     not_listed_field,
+    official_register_key_field,
+    optional_reference,
     quality_flags_field,
 )
 from registry.models.citations import citation_model
@@ -33,10 +35,6 @@ class TokenKind(models.TextChoices):
     OTHER = "other", "Other crypto-asset"
 
 
-def _published_or_unnamed(path: str) -> Q:
-    return Q(**{f"{path}__isnull": True}) | Q(**{f"{path}__publication_status": Publication.PUBLISHED})
-
-
 class WhitePaperQuerySet(SlugQuerySet):
     def published(self):
         """White papers the public may see: published, citing a published source, and every party it names
@@ -44,13 +42,7 @@ class WhitePaperQuerySet(SlugQuerySet):
 
         The rule as data: ``VISIBILITY_RULES["whitepaper"]`` (registry/models/base.py).
         """
-        return self.filter(
-            _cited_by_published_source(self.model),
-            _published_or_unnamed("offeror"),
-            _published_or_unnamed("filed_by"),
-            _published_or_unnamed("regulator"),
-            publication_status=Publication.PUBLISHED,
-        )
+        return by_visibility_rule(self)
 
 
 class CryptoAssetQuerySet(SlugQuerySet):
@@ -84,12 +76,7 @@ class CryptoAsset(Curated):
         blank=True,
         help_text="ISO 24165 DTIs of its forms (ESMA's column ae_DTI), one a line.",
     )
-    official_register_key = models.CharField(
-        max_length=200,
-        blank=True,
-        db_index=True,
-        help_text="How an official-register importer recognises it in later snapshots (esma-token:FFG).",
-    )
+    official_register_key = official_register_key_field("esma-token:FFG")
     quality_flags = quality_flags_field()
 
     history = HistoricalRecords()
@@ -145,52 +132,37 @@ class WhitePaper(Curated):
         db_index=True,
         help_text="The register that lists it: ARTs (Title III), EMTs (Title IV), other crypto-assets (Title II).",
     )
-    crypto_asset = models.ForeignKey(
+    crypto_asset = optional_reference(
         CryptoAsset,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="white_papers",
+        "white_papers",
+        "The crypto-asset it describes, when the source identifies it (by DTI or FFG code).",
         verbose_name="crypto-asset",
-        help_text="The crypto-asset it describes, when the source identifies it (by DTI or FFG code).",
     )
-    offeror = models.ForeignKey(
+    offeror = optional_reference(
         Entity,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="white_papers",
-        verbose_name="offeror or issuer",
-        help_text="The offeror or person seeking admission to trading (other crypto-assets), or the issuer (ARTs, "
+        "white_papers",
+        "The offeror or person seeking admission to trading (other crypto-assets), or the issuer (ARTs, "
         "EMTs): ESMA's ae_lei_name and ae_lei. Empty when the source names none.",
+        verbose_name="offeror or issuer",
     )
-    filed_by = models.ForeignKey(
+    filed_by = optional_reference(
         Entity,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="white_papers_filed",
-        verbose_name="filed by (CASP)",
-        help_text="The crypto-asset service provider that notified it for the offeror (ESMA's ae_lei_name_casp, "
+        "white_papers_filed",
+        "The crypto-asset service provider that notified it for the offeror (ESMA's ae_lei_name_casp, "
         "ae_lei_casp), when one did.",
+        verbose_name="filed by (CASP)",
     )
-    regulator = models.ForeignKey(
+    regulator = optional_reference(
         Regulator,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="white_papers",
+        "white_papers",
+        "The competent authority it was notified to (ESMA's ae_competentAuthority).",
         verbose_name="notifying authority",
-        help_text="The competent authority it was notified to (ESMA's ae_competentAuthority).",
     )
-    jurisdiction = models.ForeignKey(
+    jurisdiction = optional_reference(
         Jurisdiction,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="white_papers",
+        "white_papers",
+        "The authority's member state (ESMA's ae_homeMemberState); empty when its code is unknown.",
         verbose_name="home member state",
-        help_text="The authority's member state (ESMA's ae_homeMemberState); empty when its code is unknown.",
     )
     host_states = models.ManyToManyField(
         Jurisdiction,
@@ -252,12 +224,7 @@ class WhitePaper(Curated):
         help_text="The last official-register snapshot that listed it.",
     )
     not_listed_since = not_listed_field()
-    official_register_key = models.CharField(
-        max_length=200,
-        blank=True,
-        db_index=True,
-        help_text="How an official-register importer recognises it in later snapshots (esma-other:…).",
-    )
+    official_register_key = official_register_key_field("esma-other:…")
     quality_flags = quality_flags_field()
 
     notified = PartialDateDescriptor("notified_on")

@@ -9,6 +9,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from stdnum import lei as stdnum_lei
 
@@ -283,3 +284,32 @@ def test_the_import_runs_the_same_queries_for_a_file_three_times_as_long(countri
     # One INSERT per table on PostgreSQL; on SQLite, batches its bound on parameters cuts, so at most 3 times as many.
     assert small_inserts <= large_inserts <= 3 * small_inserts
     assert large_again == small_again == (0, small_again[1])
+
+
+def test_an_import_with_publish_tells_watchers_of_every_new_paper_and_licence(countries):
+    """Once the register shows something, each record an import makes public is an event: a paper or a licence is
+    public only with its citation, which the import writes after it."""
+    from watch.models import Event
+
+    esma.import_file("other", OTHER, publish=True)
+    assert not Event.objects.exists()  # a first load on an empty register announces nothing
+
+    esma.import_file("casps", ESMA_DATA / "CASP20260123.csv", publish=True)
+    esma.import_file("emt", EMT, publish=True)
+
+    new = dict(Event.objects.values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
+    assert new["license.new"] == esma_public_licences()
+    assert new["white_paper.new"] == WhitePaper.objects.published().filter(kind="emt").count() > 0
+
+
+def esma_public_licences():
+    from registry.models import License
+
+    return License.objects.published().count()
+
+
+def test_the_summary_line_counts_the_papers_and_tokens_it_created(countries):
+    summary = esma.import_file("other", OTHER).summary()
+
+    assert "692 white papers" in summary
+    assert f"{CryptoAsset.objects.count()} crypto-assets" in summary
