@@ -198,6 +198,21 @@ def cited_at_creation(record, citation_model):
         record.history.filter(history_type="+").update(history_date=latest)
 
 
+def cites(citation_model, quote):
+    """The ``citations`` hook of a cited record's factory: cite a published source unless ``citations=False`` or
+    a list of sources is given, dated with the record's creation (:func:`cited_at_creation`)."""
+
+    @factory.post_generation
+    def citations(self, create, extracted, **kwargs):
+        if not create or extracted is False:
+            return
+        for source in extracted or [SourceFactory()]:
+            citation_model.objects.create(**{citation_model.TARGET_FIELD: self}, source=source, quote=quote)
+        cited_at_creation(self, citation_model)
+
+    return citations
+
+
 class LicenseFactory(DjangoModelFactory):
     """A published, cited, active licence granted in March 2025 (month precision)."""
 
@@ -213,14 +228,7 @@ class LicenseFactory(DjangoModelFactory):
     granted_on_precision = DatePrecision.MONTH
     publication_status = models.Publication.PUBLISHED
 
-    @factory.post_generation
-    def citations(self, create, extracted, **kwargs):
-        """Cite a published source unless ``citations=False`` or a list of sources is given."""
-        if not create or extracted is False:
-            return
-        for source in extracted or [SourceFactory()]:
-            models.LicenseCitation.objects.create(license=self, source=source, quote="obtained its licence")
-        cited_at_creation(self, models.LicenseCitation)
+    citations = cites(models.LicenseCitation, "obtained its licence")
 
 
 class DraftLicenseFactory(LicenseFactory):
@@ -248,13 +256,7 @@ class AuditFactory(DjangoModelFactory):
     issued_on_precision = DatePrecision.MONTH
     publication_status = models.Publication.PUBLISHED
 
-    @factory.post_generation
-    def citations(self, create, extracted, **kwargs):
-        if not create or extracted is False:
-            return
-        for source in extracted or [SourceFactory()]:
-            models.AuditCitation.objects.create(audit=self, source=source, quote="certified")
-        cited_at_creation(self, models.AuditCitation)
+    citations = cites(models.AuditCitation, "certified")
 
 
 class DraftAuditFactory(AuditFactory):
@@ -401,14 +403,7 @@ class WhitePaperFactory(DjangoModelFactory):
     url = factory.Sequence(lambda n: f"https://example.com/white-paper-{n}.pdf")
     publication_status = models.Publication.PUBLISHED
 
-    @factory.post_generation
-    def citations(self, create, extracted, **kwargs):
-        """Cite a published source unless ``citations=False`` or a list of sources is given."""
-        if not create or extracted is False:
-            return
-        for source in extracted or [SourceFactory()]:
-            models.WhitePaperCitation.objects.create(white_paper=self, source=source, quote="white paper notified")
-        cited_at_creation(self, models.WhitePaperCitation)
+    citations = cites(models.WhitePaperCitation, "white paper notified")
 
 
 class DraftWhitePaperFactory(WhitePaperFactory):
