@@ -36,6 +36,8 @@ from opendata.serializers import (
 )
 from opendata.tables import api_rows
 from public import assurance, charts, filters, guides, redirects
+from public.sections import detail_object, member_ids
+from public.sections import records as section_records
 from public.templatetags.registry_tags import highlight_quotes, url_or
 from registry import search as search_index
 from registry.derived import tally
@@ -61,7 +63,6 @@ from registry.models import (
     WhitePaper,
     WhitePaperCitation,
     WhitePaperFact,
-    granted_in_field,
     link_supersession,
 )
 
@@ -505,55 +506,6 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
         }
 
-    def records(self, entity, members):
-        """The most recent licences and audits of ``members``, the audits ``entity`` performed and the first key
-        people, with their totals. Licences are shown by jurisdiction, audits by subject, as every entity's are."""
-        # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
-        licenses = (
-            License.objects.published()
-            .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
-            .order_by(granted_in_field("name"), *License._meta.ordering)
-        )
-        shown_licenses, license_total = most_recent(
-            licenses.filter(holder__in=members), F("granted_on"), self.license_limit, rows=licenses
-        )
-        audits = public_audits()
-        shown_audits, audit_total = most_recent(
-            audits.filter(subject__in=members), audit_timeline_start(), self.audit_limit, rows=audits
-        )
-        performed = public_audits().filter(auditor=entity)
-        shown_performed, performed_total = most_recent(performed, audit_timeline_start(), self.audit_limit)
-        link_supersession(shown_audits + shown_performed)
-        papers = white_paper_list_queryset().filter(offeror__in=members)
-        filed = white_paper_list_queryset().filter(filed_by__in=members)
-        key_people = (
-            KeyPerson.objects.published()
-            .filter(entity__in=members)
-            .select_related("entity")
-            .prefetch_related(
-                Prefetch("citations", queryset=public_citations(KeyPersonCitation), to_attr="public_citations")
-            )
-            .order_by("entity__name", "name", "pk")
-        )
-        shown_people, key_person_total = first_rows(key_people, self.key_person_limit)
-        shown_papers, paper_total = first_rows(papers, self.white_paper_limit)
-        shown_filed, filed_total = first_rows(filed, self.white_paper_limit)
-        return {
-            "licenses": shown_licenses,
-            "license_total": license_total,
-            "licenses_by_jurisdiction": licenses_by_jurisdiction(shown_licenses),
-            "audits": shown_audits,
-            "audit_total": audit_total,
-            "audits_performed": shown_performed,
-            "audits_performed_total": performed_total,
-            "key_people": shown_people,
-            "key_person_total": key_person_total,
-            "white_papers": shown_papers,
-            "white_paper_total": paper_total,
-            "white_papers_filed": shown_filed,
-            "white_papers_filed_total": filed_total,
-        }
-
     def sources(self, members, records):
         """The first sources of the records this page shows (of all of them, when nothing is cut), and their total.
 
@@ -642,11 +594,9 @@ class EntitySections:
 
     @cached_property
     def members(self):
-        # The published members' ids, as a subquery: every section is then a query of one table. A draft member's
-        # records are public nowhere, and its published affiliates still count (with_affiliates). Not read into a
-        # list: a group's thousand ids, bound as parameters of each of seven queries, cost more to build and parse
-        # than SQLite's reading the subquery into a temporary index for each.
-        return Entity.objects.published().with_affiliates(self.entity).order_by().values("pk")
+        # The published members' ids, as one parameter: every section is then a query of one table. A draft
+        # member's records are public nowhere, and its published affiliates still count (with_affiliates).
+        return member_ids(self.entity)
 
     @cached_property
     def relatives(self):
@@ -654,7 +604,7 @@ class EntitySections:
 
     @cached_property
     def records(self):
-        return self.view.records(self.entity, self.members)
+        return section_records(self.view, self.entity, self.members)
 
     @cached_property
     def sources(self):
@@ -676,6 +626,9 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
 
     template_name = "public/license_detail.html"
     context_object_name = "license"
+
+    def get_object(self, queryset=None):
+        return detail_object(self, License) if queryset is None else super().get_object(queryset)
 
     def get_queryset(self):
         return (

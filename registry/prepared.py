@@ -32,9 +32,9 @@ CACHE_SIZE = 500
 _STATEMENTS: dict = {}
 
 
-def stand_ins(count: int) -> list[int]:
-    """``count`` distinct stand-in values."""
-    return [STAND_IN - index for index in range(count)]
+def stand_ins(values) -> list:
+    """A distinct stand-in for each of ``values``: an integer for an integer, a text for a text."""
+    return [STAND_IN - index if isinstance(value, int) else f"{STAND_IN}:{index}" for index, value in enumerate(values)]
 
 
 def padded(ids) -> list:
@@ -57,17 +57,18 @@ class _Statement:
 
 
 def run(key, build, values, model):
-    """The rows of ``build(*stand_ins(len(values)))`` run with ``values`` in place of the stand-ins.
+    """The rows of ``build(*stand_ins(values))`` run with ``values`` (integers or texts) in their places.
 
     ``build`` returns a QuerySet of model instances or of ``values_list()`` tuples; its SQL must depend on
     ``key`` (hashable) and the values alone. ``model`` is the model read (it picks the database).
     """
     values = tuple(values)
     using = router.db_for_read(model)
-    full_key = (using, timezone.get_current_timezone_name(), timezone.localdate(), key, len(values))
+    kinds = tuple(isinstance(value, int) for value in values)
+    full_key = (using, timezone.get_current_timezone_name(), timezone.localdate(), key, kinds)
     statement = _STATEMENTS.get(full_key)
     if statement is None:
-        statement = _compile(build(*stand_ins(len(values))), len(values))
+        statement = _compile(build(*stand_ins(values)), values)
         if statement is None:
             return list(build(*values))
         if len(_STATEMENTS) >= CACHE_SIZE:
@@ -78,7 +79,7 @@ def run(key, build, values, model):
     return _execute(statement, values)
 
 
-def _compile(queryset, count):
+def _compile(queryset, values):
     if queryset._iterable_class not in (ModelIterable, ValuesListIterable, FlatValuesListIterable):
         return None
     compiler = queryset.query.get_compiler(using=queryset.db)
@@ -88,7 +89,8 @@ def _compile(queryset, count):
         sql, params = "", ()
     if not sql:
         return _Statement("", (), (), None, queryset._iterable_class, (), queryset.db)
-    wanted = dict(zip(stand_ins(count), range(count), strict=True))
+    count = len(values)
+    wanted = dict(zip(stand_ins(values), range(count), strict=True))
     slots = tuple((position, wanted[param]) for position, param in enumerate(params) if _is_stand_in(param, wanted))
     if {index for _, index in slots} != set(range(count)):
         return None
@@ -108,7 +110,7 @@ def _compile(queryset, count):
 
 
 def _is_stand_in(param, wanted):
-    return type(param) is int and param in wanted
+    return type(param) in (int, str) and param in wanted
 
 
 def _execute(statement, values):
