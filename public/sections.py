@@ -88,16 +88,6 @@ def records(view, entity, members):
             .order_by(granted_in_field("name"), *License._meta.ordering)
         )
 
-    def key_people(ids):
-        citations = views.public_citations(KeyPersonCitation)
-        return (
-            KeyPerson.objects.published()
-            .filter(entity__in=prepared.IdList(ids))
-            .select_related("entity")
-            .prefetch_related(Prefetch("citations", queryset=citations, to_attr="public_citations"))
-            .order_by("entity__name", "name", "pk")
-        )
-
     ids = [members.value]
     shown_licenses, license_total = most_recent(
         "entity-licences",
@@ -127,6 +117,32 @@ def records(view, entity, members):
         views.public_audits,
     )
     link_supersession(shown_audits + shown_performed)
+    return {
+        "licenses": shown_licenses,
+        "license_total": license_total,
+        "licenses_by_jurisdiction": views.licenses_by_jurisdiction(shown_licenses),
+        "audits": shown_audits,
+        "audit_total": audit_total,
+        "audits_performed": shown_performed,
+        "audits_performed_total": performed_total,
+        **_people_and_papers(view, ids),
+    }
+
+
+def _people_and_papers(view, ids):
+    """The first key people of the members (``ids``: the encoded IdList) and their white papers, with totals."""
+    from public import views  # the views import this module
+
+    def key_people(ids):
+        citations = views.public_citations(KeyPersonCitation)
+        return (
+            KeyPerson.objects.published()
+            .filter(entity__in=prepared.IdList(ids))
+            .select_related("entity")
+            .prefetch_related(Prefetch("citations", queryset=citations, to_attr="public_citations"))
+            .order_by("entity__name", "name", "pk")
+        )
+
     shown_people, key_person_total = first_rows("entity-people", KeyPerson, key_people, view.key_person_limit, ids)
     papers = views.white_paper_list_queryset
     shown_papers, paper_total = first_rows(
@@ -144,13 +160,6 @@ def records(view, entity, members):
         ids,
     )
     return {
-        "licenses": shown_licenses,
-        "license_total": license_total,
-        "licenses_by_jurisdiction": views.licenses_by_jurisdiction(shown_licenses),
-        "audits": shown_audits,
-        "audit_total": audit_total,
-        "audits_performed": shown_performed,
-        "audits_performed_total": performed_total,
         "key_people": shown_people,
         "key_person_total": key_person_total,
         "white_papers": shown_papers,
