@@ -108,6 +108,11 @@ class FormerSlugRedirectMixin:
         return self.render_to_response(self.get_context_data(object=self.object))
 
 
+def published_group(entity):
+    """The group ``entity`` belongs to, if it is published."""
+    return entity.parent if entity.parent_id and entity.parent.is_published else None
+
+
 def licenses_by_jurisdiction(licenses):
     """[(jurisdiction, [licence, …]), …] by where each was granted (``License.granted_in``), by name."""
     groups: dict = {}

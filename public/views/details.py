@@ -15,6 +15,7 @@ from public.views.common import (
     facts_by_field,
     public_citations,
     public_licenses,
+    published_group,
 )
 from registry.models import (
     Audit,
@@ -55,11 +56,10 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
         context = super().get_context_data(**kwargs)
         license = self.object
         facts, general = facts_by_field(license.public_citations, LicenseFact)
-        holder = license.holder
         context.update(
             facts=facts,
             general_citations=general,
-            group=holder.parent if holder.parent_id and holder.parent.is_published else None,
+            group=published_group(license.holder),
             in_force=license.is_in_force(),
             sources=_distinct_sources(license.public_citations),
         )
@@ -89,13 +89,12 @@ class AuditDetailView(FormerSlugRedirectMixin, DetailView):
         # Its status today, and the reports it superseded or was superseded by (the list's and API's rule).
         link_supersession([audit])
         facts, general = facts_by_field(audit.public_citations, AuditFact)
-        subject = audit.subject
         parts = assurance.audit_assurance(audit, facts, general)
         context.update(
             **parts,
             facts=facts,
             general_citations=general,
-            group=subject.parent if subject.parent_id and subject.parent.is_published else None,
+            group=published_group(audit.subject),
             sources=_distinct_sources([*audit.public_citations, *parts["row_citations"]]),
         )
         context["changes"] = feed.changes_for(self.object)

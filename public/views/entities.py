@@ -22,6 +22,7 @@ from public.views.common import (
     most_recent,
     public_audits,
     public_citations,
+    published_group,
     timeline_for,
 )
 from public.views.tokens import white_paper_list_queryset
@@ -196,11 +197,6 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         sources = Source.objects.published().filter(cited).defer("archived_text")
         shown, total = first_rows(sources.order_by("title", "pk"), self.source_limit)
         return {"sources": shown, "source_total": total}
-
-
-def published_group(entity):
-    """The group ``entity`` belongs to, if it is published."""
-    return entity.parent if entity.parent_id and entity.parent.is_published else None
 
 
 class LazyValue(SimpleLazyObject):

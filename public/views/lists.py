@@ -229,6 +229,23 @@ class RegistryListView(FilterView):
         return context
 
 
+def list_view(filterset_class, export_name, heading, records):
+    """A list with nothing of its own: its FilterSet, the name of its export (``public:<export_name>-export``,
+    its template ``public/<export_name>_list.html`` with ``_`` for ``-``), its heading and its ``records()``."""
+    return type(
+        f"{filterset_class._meta.model.__name__}ListView",
+        (RegistryListView,),
+        {
+            "__module__": __name__,
+            "filterset_class": filterset_class,
+            "template_name": f"public/{export_name.replace('-', '_')}_list.html",
+            "export_name": export_name,
+            "heading": heading,
+            "get_queryset": lambda self: records(),
+        },
+    )
+
+
 def audit_list_queryset():
     return Audit.objects.published().select_related("subject", "standard", "auditor")
 
@@ -321,21 +338,5 @@ class AuditListView(RegistryListView):
         return rows
 
 
-class EntityListView(RegistryListView):
-    filterset_class = filters.EntityFilterSet
-    template_name = "public/entity_list.html"
-    export_name = "entity"
-    heading = "Entities"
-
-    def get_queryset(self):
-        return entity_list_queryset()
-
-
-class RegulatorListView(RegistryListView):
-    filterset_class = filters.RegulatorFilterSet
-    template_name = "public/regulator_list.html"
-    export_name = "regulator"
-    heading = "Regulators"
-
-    def get_queryset(self):
-        return regulator_list_queryset()
+EntityListView = list_view(filters.EntityFilterSet, "entity", "Entities", entity_list_queryset)
+RegulatorListView = list_view(filters.RegulatorFilterSet, "regulator", "Regulators", regulator_list_queryset)

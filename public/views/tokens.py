@@ -13,8 +13,8 @@ from opendata.serializers import (
 )
 from public import filters
 from public.views.common import facts_by_field, public_citations
-from public.views.exports import ExportView, export_view
-from public.views.lists import RegistryListView
+from public.views.exports import export_view
+from public.views.lists import RegistryListView, list_view
 from registry.models import (
     CryptoAsset,
     WhitePaper,
@@ -45,13 +45,9 @@ class WhitePaperListView(RegistryListView):
         return super().page_rows(white_paper_list_queryset(), ids)
 
 
-class WhitePaperExportView(ExportView):
-    filterset_class = filters.WhitePaperFilterSet
-    serializer_class = WhitePaperSerializer
-    filename = "white-papers"
-
-    def get_queryset(self):
-        return white_paper_list_queryset()
+WhitePaperExportView = export_view(
+    filters.WhitePaperFilterSet, WhitePaperSerializer, "white-papers", white_paper_list_queryset
+)
 
 
 class AsOfDetailMixin:
@@ -140,14 +136,9 @@ def crypto_asset_list_queryset():
     return CryptoAsset.objects.published().order_by(*CryptoAsset._meta.ordering)
 
 
-class CryptoAssetListView(RegistryListView):
-    filterset_class = filters.CryptoAssetFilterSet
-    template_name = "public/crypto_asset_list.html"
-    export_name = "crypto-asset"
-    heading = "Crypto-assets"
-
-    def get_queryset(self):
-        return crypto_asset_list_queryset()
+CryptoAssetListView = list_view(
+    filters.CryptoAssetFilterSet, "crypto-asset", "Crypto-assets", crypto_asset_list_queryset
+)
 
 
 CryptoAssetExportView = export_view(
