@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.db.models import Count, F, Prefetch, Window
 from django.http import Http404
 
+from public.views.common import audit_timeline_start, licenses_by_jurisdiction, public_audits, public_citations
+from public.views.tokens import white_paper_list_queryset
 from registry import prepared
 from registry.models import (
     Audit,
@@ -47,7 +49,7 @@ def member_ids(entity):
 
 
 def most_recent(key, model, build, start, limit, values, rows):
-    """``public.views.most_recent`` of ``build(*values)``, with prepared SQL: the ``limit`` rows of latest
+    """``public.views.common.most_recent`` of ``build(*values)``, with prepared SQL: the ``limit`` rows of latest
     ``start`` (undated last), in the order of ``rows()`` (a queryset of the rows' model), and the total."""
 
     def chosen_query(*values):
@@ -67,7 +69,7 @@ def most_recent(key, model, build, start, limit, values, rows):
 
 
 def first_rows(key, model, build, limit, values):
-    """``public.views.first_rows`` of ``build(*values)``, with prepared SQL."""
+    """``public.views.common.first_rows`` of ``build(*values)``, with prepared SQL."""
     found = prepared.run(
         (key, "first", limit), lambda *v: build(*v).annotate(rows_in_all=Window(Count("*")))[:limit], values, model
     )
@@ -78,7 +80,6 @@ def records(view, entity, members):
     """The most recent licences and audits of ``members`` (an IdList), the audits ``entity`` performed and the
     first key people and white papers, with their totals, within ``view``'s limits. Licences are shown by
     jurisdiction, audits by subject, as every entity's are."""
-    from public import views  # the views import this module
 
     def licenses():
         # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
@@ -101,26 +102,26 @@ def records(view, entity, members):
     shown_audits, audit_total = most_recent(
         "entity-audits",
         Audit,
-        lambda m: views.public_audits().filter(subject__in=prepared.IdList(m)),
-        views.audit_timeline_start,
+        lambda m: public_audits().filter(subject__in=prepared.IdList(m)),
+        audit_timeline_start,
         view.audit_limit,
         ids,
-        views.public_audits,
+        public_audits,
     )
     shown_performed, performed_total = most_recent(
         "entity-performed",
         Audit,
-        lambda pk: views.public_audits().filter(auditor=pk),
-        views.audit_timeline_start,
+        lambda pk: public_audits().filter(auditor=pk),
+        audit_timeline_start,
         view.audit_limit,
         [entity.pk],
-        views.public_audits,
+        public_audits,
     )
     link_supersession(shown_audits + shown_performed)
     return {
         "licenses": shown_licenses,
         "license_total": license_total,
-        "licenses_by_jurisdiction": views.licenses_by_jurisdiction(shown_licenses),
+        "licenses_by_jurisdiction": licenses_by_jurisdiction(shown_licenses),
         "audits": shown_audits,
         "audit_total": audit_total,
         "audits_performed": shown_performed,
@@ -131,10 +132,9 @@ def records(view, entity, members):
 
 def _people_and_papers(view, ids):
     """The first key people of the members (``ids``: the encoded IdList) and their white papers, with totals."""
-    from public import views  # the views import this module
 
     def key_people(ids):
-        citations = views.public_citations(KeyPersonCitation)
+        citations = public_citations(KeyPersonCitation)
         return (
             KeyPerson.objects.published()
             .filter(entity__in=prepared.IdList(ids))
@@ -144,7 +144,7 @@ def _people_and_papers(view, ids):
         )
 
     shown_people, key_person_total = first_rows("entity-people", KeyPerson, key_people, view.key_person_limit, ids)
-    papers = views.white_paper_list_queryset
+    papers = white_paper_list_queryset
     shown_papers, paper_total = first_rows(
         "entity-papers",
         WhitePaper,
