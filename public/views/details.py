@@ -9,6 +9,7 @@ from history import feed
 from official import history as official_history
 from public import assurance
 from public.templatetags.registry_tags import highlight_quotes
+from public.views import sections
 from public.views.common import (
     FormerSlugRedirectMixin,
     _normalise_statement,
@@ -40,6 +41,9 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
 
     template_name = "public/license_detail.html"
     context_object_name = "license"
+
+    def get_object(self, queryset=None):
+        return sections.detail_object(self, License) if queryset is None else super().get_object(queryset)
 
     def get_queryset(self):
         return (

@@ -6,26 +6,22 @@ import hashlib
 from collections import defaultdict
 from functools import cached_property, partial
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, new_method_proxy
 from django.views.generic import DetailView
 
 from history import feed
 from public import assurance
+from public.views import sections
 from public.views.common import (
     FormerSlugRedirectMixin,
-    audit_timeline_start,
     facts_by_field,
     first_rows,
-    licenses_by_jurisdiction,
-    most_recent,
-    public_audits,
     public_citations,
     published_group,
     timeline_for,
 )
-from public.views.tokens import white_paper_list_queryset
 from registry.derived.version import current_version
 from registry.models import (
     AuditCitation,
@@ -34,13 +30,9 @@ from registry.models import (
     EntityCitation,
     EntityFact,
     EntityKind,
-    KeyPerson,
     KeyPersonCitation,
-    License,
     LicenseCitation,
     Source,
-    granted_in_field,
-    link_supersession,
 )
 
 # How an entity's page introduces each kind of other name, in the order shown.
@@ -132,55 +124,6 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
             "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
         }
 
-    def records(self, entity, members):
-        """The most recent licences and audits of ``members``, the audits ``entity`` performed and the first key
-        people, with their totals. Licences are shown by jurisdiction, audits by subject, as every entity's are."""
-        # Only what the licence table and the timeline show: not the regulators and passports of public_licenses().
-        licenses = (
-            License.objects.published()
-            .select_related("holder", "license_type__regime__jurisdiction", "jurisdiction")
-            .order_by(granted_in_field("name"), *License._meta.ordering)
-        )
-        shown_licenses, license_total = most_recent(
-            licenses.filter(holder__in=members), F("granted_on"), self.license_limit, rows=licenses
-        )
-        audits = public_audits()
-        shown_audits, audit_total = most_recent(
-            audits.filter(subject__in=members), audit_timeline_start(), self.audit_limit, rows=audits
-        )
-        performed = public_audits().filter(auditor=entity)
-        shown_performed, performed_total = most_recent(performed, audit_timeline_start(), self.audit_limit)
-        link_supersession(shown_audits + shown_performed)
-        papers = white_paper_list_queryset().filter(offeror__in=members)
-        filed = white_paper_list_queryset().filter(filed_by__in=members)
-        key_people = (
-            KeyPerson.objects.published()
-            .filter(entity__in=members)
-            .select_related("entity")
-            .prefetch_related(
-                Prefetch("citations", queryset=public_citations(KeyPersonCitation), to_attr="public_citations")
-            )
-            .order_by("entity__name", "name", "pk")
-        )
-        shown_people, key_person_total = first_rows(key_people, self.key_person_limit)
-        shown_papers, paper_total = first_rows(papers, self.white_paper_limit)
-        shown_filed, filed_total = first_rows(filed, self.white_paper_limit)
-        return {
-            "licenses": shown_licenses,
-            "license_total": license_total,
-            "licenses_by_jurisdiction": licenses_by_jurisdiction(shown_licenses),
-            "audits": shown_audits,
-            "audit_total": audit_total,
-            "audits_performed": shown_performed,
-            "audits_performed_total": performed_total,
-            "key_people": shown_people,
-            "key_person_total": key_person_total,
-            "white_papers": shown_papers,
-            "white_paper_total": paper_total,
-            "white_papers_filed": shown_filed,
-            "white_papers_filed_total": filed_total,
-        }
-
     def sources(self, members, records):
         """The first sources of the records this page shows (of all of them, when nothing is cut), and their total.
 
@@ -264,11 +207,9 @@ class EntitySections:
 
     @cached_property
     def members(self):
-        # The published members' ids, as a subquery: every section is then a query of one table. A draft member's
-        # records are public nowhere, and its published affiliates still count (with_affiliates). Not read into a
-        # list: a group's thousand ids, bound as parameters of each of seven queries, cost more to build and parse
-        # than SQLite's reading the subquery into a temporary index for each.
-        return Entity.objects.published().with_affiliates(self.entity).order_by().values("pk")
+        # The published members' ids, as one parameter: every section is then a query of one table. A draft
+        # member's records are public nowhere, and its published affiliates still count (with_affiliates).
+        return sections.member_ids(self.entity)
 
     @cached_property
     def relatives(self):
@@ -276,7 +217,7 @@ class EntitySections:
 
     @cached_property
     def records(self):
-        return self.view.records(self.entity, self.members)
+        return sections.records(self.view, self.entity, self.members)
 
     @cached_property
     def sources(self):
