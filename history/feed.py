@@ -45,7 +45,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -56,6 +56,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from history.as_of import cited_then, citing_then, named_public_now, public_then, was_public
+from registry import prepared
 from registry.dates import DatePrecision, PartialDate
 from registry.models import (
     Audit,
@@ -767,6 +768,15 @@ def materialise(keys):
 
 
 def _load_rows(track, ids):
+    """The history rows ``ids`` of ``track`` and the row before each, by ``history_id``: their SQL is compiled
+    once per track and length of list (registry.prepared), as building it costs far more than running it."""
+    if not ids:
+        return {}
+    rows = prepared.run(("feed-rows", track.key), partial(_rows_query, track), prepared.padded(ids), track.history)
+    return {row.history_id: row for row in rows}
+
+
+def _rows_query(track, *ids):
     history = track.history
     previous = _previous_row(history)
     asked = history.objects.filter(history_id__in=ids).order_by()
@@ -784,20 +794,24 @@ def _load_rows(track, ids):
     if not track.parent_field:
         # Whether the record was public at each row, and so at the row before: what tells "published" apart.
         rows = rows.annotate(public=ExpressionWrapper(_public_at_row(track.model), output_field=BooleanField()))
-    return {row.history_id: row for row in rows}
+    return rows
+
+
+def _current_query(track, *ids):
+    return track.model.objects.published().filter(pk__in=ids).order_by().select_related(*track.related)
 
 
 def _build(track, ids):
     rows = _load_rows(track, ids)
     if track.parent_field:
         return {history_id: _child_change(track, rows[history_id], rows) for history_id in ids if history_id in rows}
-    current = {
-        obj.pk: obj
-        for obj in track.model.objects.published()
-        .filter(pk__in={rows[i].id for i in ids if i in rows})
-        .order_by()
-        .select_related(*track.related)
-    }
+    records = sorted({rows[i].id for i in ids if i in rows})
+    current = {}
+    if records:
+        found = prepared.run(
+            ("feed-current", track.key), partial(_current_query, track), prepared.padded(records), track.model
+        )
+        current = {obj.pk: obj for obj in found}
     result = {}
     for history_id in ids:
         row = rows.get(history_id)

@@ -281,7 +281,7 @@ def entity_reserves(members) -> EntityReserves | None:
     Of the audits with no figures (``?reserves=none`` of the audit list), the ``WITHOUT_FIGURES_LIMIT`` most recent
     and their total, as the page's other sections pick theirs (``most_recent``).
     """
-    from public.views import audit_timeline_start, most_recent  # the views import this module
+    from public.views.common import audit_timeline_start, most_recent  # the views import this module
 
     audits = Audit.objects.published().filter(subject__in=members, kind=AuditKind.PROOF_OF_RESERVES)
     snapshots = ReserveSnapshot.objects.cited().filter(audit__in=audits)

@@ -620,7 +620,7 @@ def test_regime_page_shows_legal_reference_types_and_licences(client):
 def test_a_regulator_or_regime_page_shows_the_first_licences_their_total_and_the_full_list(
     client, django_assert_max_num_queries, monkeypatch, page_of
 ):
-    monkeypatch.setattr(views, "DETAIL_LICENSE_LIMIT", 3)
+    monkeypatch.setattr(views.details, "DETAIL_LICENSE_LIMIT", 3)
     regulator = factories.RegulatorFactory(slug="big-authority")
     regime = factories.RegimeFactory(slug="big-regime")
     licence_type = factories.LicenseTypeFactory(regime=regime)

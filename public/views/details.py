@@ -1,0 +1,218 @@
+"""The licence, audit, regulator, regime and source pages."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.views.generic import DetailView
+
+from history import feed
+from official import history as official_history
+from public import assurance
+from public.templatetags.registry_tags import highlight_quotes
+from public.views import sections
+from public.views.common import (
+    FormerSlugRedirectMixin,
+    _normalise_statement,
+    facts_by_field,
+    public_citations,
+    public_licenses,
+    published_group,
+)
+from registry.models import (
+    Audit,
+    AuditCitation,
+    AuditFact,
+    Entity,
+    EntityCitation,
+    KeyPerson,
+    KeyPersonCitation,
+    License,
+    LicenseCitation,
+    LicenseFact,
+    Regime,
+    Regulator,
+    Source,
+    link_supersession,
+)
+
+
+class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
+    """A licence, each fact beside the citations that support it."""
+
+    template_name = "public/license_detail.html"
+    context_object_name = "license"
+
+    def get_object(self, queryset=None):
+        return sections.detail_object(self, License) if queryset is None else super().get_object(queryset)
+
+    def get_queryset(self):
+        return (
+            License.objects.published()
+            .select_related("holder__parent", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
+            .prefetch_related(
+                "passported_to",
+                "activities",
+                Prefetch("citations", queryset=public_citations(LicenseCitation), to_attr="public_citations"),
+            )
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        license = self.object
+        facts, general = facts_by_field(license.public_citations, LicenseFact)
+        context.update(
+            facts=facts,
+            general_citations=general,
+            group=published_group(license.holder),
+            in_force=license.is_in_force(),
+            sources=_distinct_sources(license.public_citations),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        context["esma_history"] = official_history.for_license(license)
+        return context
+
+
+class AuditDetailView(FormerSlugRedirectMixin, DetailView):
+    """An audit or certification, each fact beside the citations that support it."""
+
+    template_name = "public/audit_detail.html"
+    context_object_name = "audit"
+
+    def get_queryset(self):
+        return (
+            Audit.objects.published()
+            .select_related("subject__parent", "standard", "auditor")
+            .prefetch_related(
+                Prefetch("citations", queryset=public_citations(AuditCitation), to_attr="public_citations"),
+            )
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        audit = self.object
+        # Its status today, and the reports it superseded or was superseded by (the list's and API's rule).
+        link_supersession([audit])
+        facts, general = facts_by_field(audit.public_citations, AuditFact)
+        parts = assurance.audit_assurance(audit, facts, general)
+        context.update(
+            **parts,
+            facts=facts,
+            general_citations=general,
+            group=published_group(audit.subject),
+            sources=_distinct_sources([*audit.public_citations, *parts["row_citations"]]),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+def _distinct_sources(citations):
+    sources = {}
+    for citation in citations:
+        sources.setdefault(citation.source.pk, citation.source)
+    return sorted(sources.values(), key=lambda source: source.title)
+
+
+# A regulator's or regime's page lists this many licences, as a list page does; its list page has them all.
+DETAIL_LICENSE_LIMIT = 50
+
+
+def first_licenses(licenses):
+    """The first licences of ``licenses`` in the list's order, with their total (a regime may have thousands)."""
+    shown = list(licenses[:DETAIL_LICENSE_LIMIT])
+    total = len(shown) if len(shown) < DETAIL_LICENSE_LIMIT else licenses.count()
+    return {"licenses": shown, "license_total": total}
+
+
+class RegulatorDetailView(FormerSlugRedirectMixin, DetailView):
+    template_name = "public/regulator_detail.html"
+    context_object_name = "regulator"
+
+    def get_queryset(self):
+        return Regulator.objects.published().select_related("jurisdiction")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        regulator = self.object
+        context.update(
+            regimes=list(Regime.objects.published().filter(regulators=regulator).select_related("jurisdiction")),
+            **first_licenses(public_licenses().filter(regulator=regulator)),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class RegimeDetailView(FormerSlugRedirectMixin, DetailView):
+    template_name = "public/regime_detail.html"
+    context_object_name = "regime"
+
+    def get_queryset(self):
+        return Regime.objects.published().select_related("jurisdiction").prefetch_related("license_types")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        regime = self.object
+        context.update(
+            regulators=list(Regulator.objects.published().filter(regimes=regime).select_related("jurisdiction")),
+            activities=list(regime.activities.all()),
+            **first_licenses(public_licenses().filter(license_type__regime=regime)),
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class SourceDetailView(FormerSlugRedirectMixin, DetailView):
+    """A source's metadata and archived text, with every quote cited from it highlighted."""
+
+    template_name = "public/source_detail.html"
+    context_object_name = "source"
+
+    def get_queryset(self):
+        return Source.objects.published()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        source = self.object
+        # Only citations of records the public may see: a draft licence's quote stays unlisted.
+        license_citations = list(
+            LicenseCitation.objects.filter(source=source, license__in=License.objects.published()).select_related(
+                "license__holder", "license__license_type__regime"
+            )
+        )
+        audit_citations = list(
+            AuditCitation.objects.filter(source=source, audit__in=Audit.objects.published()).select_related(
+                "audit__subject", "audit__standard"
+            )
+        )
+        entity_citations = list(
+            EntityCitation.objects.filter(source=source, entity__in=Entity.objects.published()).select_related("entity")
+        )
+        person_citations = list(
+            KeyPersonCitation.objects.filter(
+                source=source, key_person__in=KeyPerson.objects.published()
+            ).select_related("key_person__entity")
+        )
+        citing = [
+            *[(c, c.license, "Licence") for c in license_citations],
+            *[(c, c.audit, "Audit") for c in audit_citations],
+            *[(c, c.entity, "Entity") for c in entity_citations],
+            *[(c, c.key_person.entity, f"Key person: {c.key_person.name}") for c in person_citations],
+            *assurance.sourced_rows_citing(source),
+        ]
+        quotes = [c.quote for c, _, _ in citing if c.quote.strip()]
+        highlighted, missing = highlight_quotes(source.archived_text, quotes)
+        missing_keys = {_normalise_statement(q) for q in missing}
+        context.update(
+            citing=[
+                {
+                    "citation": c,
+                    "record": record,
+                    "kind": kind,
+                    "found": bool(c.quote.strip()) and _normalise_statement(c.quote) not in missing_keys,
+                }
+                for c, record, kind in citing
+            ],
+            highlighted_text=highlighted,
+            missing_quotes=missing,
+        )
+        context["changes"] = feed.changes_for(self.object)
+        return context
