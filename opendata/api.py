@@ -166,9 +166,12 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ()  # none: the model's (a FilterSet's sort still applies)
 
     def get_queryset(self):
-        """The published records, with what the serializer shows joined or prefetched (its ``optimise``)."""
+        """The published records, with what the serializer shows joined or prefetched (its ``optimise``), unless
+        a list reads them by ``values()`` (``api_rows``; on a past day the history rows are read instead)."""
         serializer_class = self.get_serializer_class()
-        records = serializer_class.optimise(serializer_class.Meta.model.objects.published())
+        records = serializer_class.Meta.model.objects.published()
+        if self.action != "list" or api_rows(serializer_class) is None:
+            records = serializer_class.optimise(records)
         return records.order_by(*self.ordering) if self.ordering else records
 
     def get_object(self):
@@ -203,7 +206,7 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
         if rows is None or getattr(self, "as_of", None):
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
-        keys = list(self.paginator.select(queryset.prefetch_related(None).values_list("pk", flat=True), request))
+        keys = list(self.paginator.select_keys(queryset, request))
         return self.get_paginated_response(rows.read(request, queryset, keys))
 
     def paginate_queryset(self, queryset):

@@ -50,15 +50,12 @@ from opendata.tables import Column, Table
 from registry.models import (
     Audit,
     AuditCitation,
-    CryptoAsset,
     Entity,
     EntityCitation,
     KeyPerson,
     KeyPersonCitation,
     License,
     LicenseCitation,
-    Regime,
-    Regulator,
     ReserveSnapshot,
     Source,
     WhitePaper,
@@ -154,9 +151,14 @@ class RecordType:
         return schema
 
 
-def _published(model, *ordering):
-    """The records of a file: ``model``'s published ones, by ``ordering`` (the slug)."""
-    return lambda: [model.objects.published().order_by(*ordering)]
+def published_by_slug(*, serializer, **kwargs) -> RecordType:
+    """The record type of ``serializer``'s model's published records, keyed and ordered by slug."""
+    model = serializer.Meta.model
+
+    def records():
+        return [model.objects.published().order_by("slug")]
+
+    return RecordType(serializer=serializer, records=records, primary_key=("slug",), **kwargs)
 
 
 def _published_citations(model):
@@ -198,51 +200,41 @@ def key_people():
 
 
 RECORD_TYPES: tuple[RecordType, ...] = (
-    RecordType(
+    published_by_slug(
         name="entities",
         title="Entities",
         description="Organisations the register speaks of: groups, their affiliates, companies, audit firms.",
         serializer=EntitySerializer,
-        records=_published(Entity, "slug"),
-        primary_key=("slug",),
         foreign_keys=(("group_slug", "", "slug"),),
     ),
-    RecordType(
+    published_by_slug(
         name="regulators",
         title="Regulators",
         description="Authorities that grant licences, and the regimes they supervise.",
         serializer=RegulatorSerializer,
-        records=_published(Regulator, "slug"),
-        primary_key=("slug",),
     ),
-    RecordType(
+    published_by_slug(
         name="regimes",
         title="Regimes",
         description="Legal frameworks licences are granted under.",
         serializer=RegimeSerializer,
-        records=_published(Regime, "slug"),
-        primary_key=("slug",),
     ),
-    RecordType(
+    published_by_slug(
         name="licenses",
         title="Licences",
         description="Licences, authorisations and registrations held by entities under a regime.",
         serializer=LicenseSerializer,
-        records=_published(License, "slug"),
-        primary_key=("slug",),
         foreign_keys=(
             ("holder_slug", "entities", "slug"),
             ("regime_slug", "regimes", "slug"),
             ("regulator_slug", "regulators", "slug"),
         ),
     ),
-    RecordType(
+    published_by_slug(
         name="audits",
         title="Audits and certifications",
         description="Certifications, attestation reports, security audits and proof-of-reserves verifications.",
         serializer=AuditSerializer,
-        records=_published(Audit, "slug"),
-        primary_key=("slug",),
         foreign_keys=(("subject_slug", "entities", "slug"), ("auditor_slug", "entities", "slug")),
     ),
     RecordType(
@@ -255,13 +247,11 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         foreign_keys=(("audit_slug", "audits", "slug"), ("source_slug", "sources", "slug")),
         notes=("Only figures of published audits that cite a published source are included.",),
     ),
-    RecordType(
+    published_by_slug(
         name="sources",
         title="Sources",
         description="Documents facts are taken from (metadata only; the archived text is on each source's page).",
         serializer=SourceSerializer,
-        records=_published(Source, "slug"),
-        primary_key=("slug",),
     ),
     RecordType(
         name="citations",
@@ -284,21 +274,17 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         primary_key=("entity_slug", "name", "role"),
         foreign_keys=(("entity_slug", "entities", "slug"),),
     ),
-    RecordType(
+    published_by_slug(
         name="crypto_assets",
         title="Crypto-assets",
         description="Crypto-assets (tokens) as ISO 24165 identifies them, each described by a published white paper.",
         serializer=CryptoAssetSerializer,
-        records=_published(CryptoAsset, "slug"),
-        primary_key=("slug",),
     ),
-    RecordType(
+    published_by_slug(
         name="white_papers",
         title="Crypto-asset white papers",
         description="White papers notified under MiCA Titles II, III and IV, as ESMA's interim register lists them.",
         serializer=WhitePaperSerializer,
-        records=_published(WhitePaper, "slug"),
-        primary_key=("slug",),
         foreign_keys=(
             ("crypto_asset", "crypto_assets", "slug"),
             ("offeror_slug", "entities", "slug"),

@@ -119,7 +119,7 @@ def json_response(request, source, table, filename):
             page = paging.select_read(source.page, request)
         else:
             # By key, not through the page's slice: the database sorts the narrow rows of keys only.
-            page = paging.select(table.keys(source) if by_keys else source, request)
+            page = paging.select_keys(source, request) if by_keys else paging.select(source, request)
     except exceptions.NotFound as exc:
         return JsonResponse({"error": "not found", "detail": str(exc.detail)}, status=404)
     if by_keys:

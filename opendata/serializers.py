@@ -313,7 +313,18 @@ class KeyPersonSerializer(TableSerializer):
 
 
 SLUG_HELP = "Permanent identifier of the record (its address on the site); never reused."
-CITATIONS_HELP = "What the published sources cited say, fact by fact. In a table: sources, their pages."
+
+
+def citations_field():
+    """A record's citations of published sources: objects in the API; in a table, the sources' pages."""
+    return CitationSerializer(
+        many=True, help_text="What the published sources cited say, fact by fact. In a table: sources, their pages."
+    )
+
+
+def verified_on_field():
+    """When a curator last checked a record: in the API only."""
+    return Day(allow_null=True, table=False, help_text="When a curator last checked it against its sources.")
 
 
 def _published_regimes():
@@ -350,7 +361,7 @@ class EntitySerializer(TableSerializer):
     )
     website = Text(allow_blank=True, help_text="Its website.", example="https://www.okx.com")
     description = Text(allow_blank=True, table=False, help_text="What the organisation does.")
-    citations = CitationSerializer(many=True, help_text=CITATIONS_HELP)
+    citations = citations_field()
 
     class Meta:
         model = Entity
@@ -467,10 +478,8 @@ class LicenseSerializer(TableSerializer):
         help_text="Restrictions or conditions, as the source states them.",
         example="Retail clients: the source says qualified retail clients.",
     )
-    last_verified_on = Day(
-        allow_null=True, table=False, help_text="When a curator last checked it against its sources."
-    )
-    citations = CitationSerializer(many=True, help_text=CITATIONS_HELP)
+    last_verified_on = verified_on_field()
+    citations = citations_field()
 
     class Meta:
         model = License
@@ -542,7 +551,7 @@ class WhitePaperSerializer(TableSerializer):
         help_text="The first ESMA snapshot that no longer lists it; empty while it is listed.",
         example="2026-01-29",
     )
-    citations = CitationSerializer(many=True, help_text=CITATIONS_HELP)
+    citations = citations_field()
 
     class Meta:
         model = WhitePaper
@@ -717,10 +726,8 @@ class AuditSerializer(TableSerializer):
         help_text="True when that ratio is under 100 %; null when there is no report.",
         example="false",
     )
-    last_verified_on = Day(
-        allow_null=True, table=False, help_text="When a curator last checked it against its sources."
-    )
-    citations = CitationSerializer(many=True, help_text=CITATIONS_HELP)
+    last_verified_on = verified_on_field()
+    citations = citations_field()
 
     class Meta:
         model = Audit
