@@ -7,9 +7,11 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.sites import AdminSite
 from django.http import HttpResponseNotAllowed
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from rest_framework import throttling
 
 # The register needs none of these browser features; denying them means an injected script cannot use them either.
 PERMISSIONS_POLICY = ", ".join(
@@ -97,6 +99,46 @@ def client_ip(request):
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR")
+
+
+class ClientRateThrottle(throttling.SimpleRateThrottle):
+    """A rate limit with Django REST framework's parser and window, counted in Django's cache per client
+    (:func:`client_ip`, unless :meth:`ident` says otherwise). Its rate (:meth:`current_rate`) is read at each
+    request, not at import, so a settings change (or a test's) takes effect; none lifts the limit."""
+
+    def get_rate(self):
+        return None
+
+    def current_rate(self, request) -> str | None:
+        raise NotImplementedError
+
+    def ident(self, request) -> str:
+        return client_ip(request)
+
+    def allow_request(self, request, view):
+        self.rate = self.current_rate(request)
+        if not self.rate:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.ident(request)}
+
+
+def show_secret_once(model_admin, request, template: str, title: str, record, **secret) -> TemplateResponse:
+    """The admin page that shows a new secret (an API key, a webhook's signing secret): the only time it is shown,
+    so no cache may keep it."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "record": record,
+        **secret,
+    }
+    response = TemplateResponse(request, template, context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class OneDeviceOTPAuthenticationForm(OTPAdminAuthenticationForm):

@@ -1,9 +1,9 @@
 """Staff issue and revoke API keys here. A new key is shown once, on the page that answers its creation."""
 
 from django.contrib import admin
-from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from operations.security import show_secret_once
 from verification.models import APIKey
 
 
@@ -28,16 +28,8 @@ class APIKeyAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "API key issued",
-            "record": obj,
-            "key": request._new_api_key,
-        }
-        response = TemplateResponse(request, "admin/verification/apikey/issued.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        template = "admin/verification/apikey/issued.html"
+        return show_secret_once(self, request, template, "API key issued", obj, key=request._new_api_key)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

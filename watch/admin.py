@@ -5,9 +5,9 @@ subscriptions are created only by their owners' confirmation (double opt-in), ne
 """
 
 from django.contrib import admin, messages
-from django.template.response import TemplateResponse
 
 from curation.readonly import ReadOnlyMixin
+from operations.security import show_secret_once
 from watch.events import EVENT_KINDS
 from watch.models import Channel, Delivery, DeliveryAttempt, Event, Subscription, SubscriptionStatus, Watch
 
@@ -37,16 +37,9 @@ class AttemptInline(admin.TabularInline):
 
 
 def show_secret(model_admin, request, subscription, secret, title):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": title,
-        "record": subscription,
-        "secret": secret,
-    }
-    response = TemplateResponse(request, "admin/watch/subscription/secret.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return show_secret_once(
+        model_admin, request, "admin/watch/subscription/secret.html", title, subscription, secret=secret
+    )
 
 
 @admin.register(Subscription)

@@ -13,6 +13,7 @@ from registry.models.base import (
     Curated,
     HistoricalRecords,
     Publication,
+    SlugKeyed,
     SlugQuerySet,
     by_visibility_rule,
     choice_constraint,
@@ -53,7 +54,7 @@ class CryptoAssetQuerySet(SlugQuerySet):
         return self.filter(Exists(papers), publication_status=Publication.PUBLISHED)
 
 
-class CryptoAsset(Curated):
+class CryptoAsset(SlugKeyed, Curated):
     """A crypto-asset (a token), identified as ISO 24165 does: its functionally fungible group (FFG) and the
     Digital Token Identifiers (DTI) of its forms on each ledger. Recorded only when a source identifies it."""
 
@@ -103,9 +104,6 @@ class CryptoAsset(Curated):
     def get_absolute_url(self):
         return detail_path("public:crypto-asset-detail", self.slug)
 
-    def natural_key(self):
-        return (self.slug,)
-
     @property
     def label(self) -> str:
         """Its name, else its FFG code, else its first DTI: what the register knows it by."""
@@ -120,7 +118,7 @@ class CryptoAsset(Curated):
         return [line for line in self.dtis.split("\n") if line]
 
 
-class WhitePaper(Curated):
+class WhitePaper(SlugKeyed, Curated):
     """A crypto-asset white paper notified to a national authority (MiCA Articles 8, 17 and 51), as ESMA lists it."""
 
     Kind = TokenKind
@@ -262,9 +260,6 @@ class WhitePaper(Curated):
 
     def get_absolute_url(self):
         return detail_path("public:white-paper-detail", self.slug)
-
-    def natural_key(self):
-        return (self.slug,)
 
     @property
     def address(self) -> str:
