@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from official.columns import END_DATE_COLUMN, LIST_COLUMNS, Register, label, list_items
 from registry.models import Entity, License, Publication, Source
-from registry.models.base import choice_constraint, optional_link
+from registry.models.base import choice_constraint, optional_link, sha256_constraint
 
 
 class RegisterSnapshotQuerySet(models.QuerySet):
@@ -64,11 +64,7 @@ class RegisterSnapshot(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["register", "date"], name="official_snapshot_one_per_register_day"),
             choice_constraint("official_snapshot_register_valid", "register", Register),
-            models.CheckConstraint(
-                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"),
-                name="official_snapshot_sha256_format",
-                violation_error_message="SHA-256 is 64 lower-case hexadecimal digits.",
-            ),
+            sha256_constraint("official_snapshot_sha256_format", "SHA-256 is 64 lower-case hexadecimal digits."),
         ]
 
     def __str__(self):

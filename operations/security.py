@@ -126,19 +126,38 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.ident(request)}
 
 
-def show_secret_once(model_admin, request, template: str, title: str, record, **secret) -> TemplateResponse:
-    """The admin page that shows a new secret (an API key, a webhook's signing secret): the only time it is shown,
-    so no cache may keep it."""
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": title,
-        "record": record,
-        **secret,
-    }
-    response = TemplateResponse(request, template, context)
-    response["Cache-Control"] = "no-store"
-    return response
+class SecretOnCreationMixin:
+    """A model admin whose new records come with a secret (an API key, a webhook's signing secret): the secret is
+    kept on the request only, for the page that answers the creation (:meth:`show_secret`), never logged."""
+
+    shown_once_template = ""
+    shown_once_title = ""
+    shown_once_as = "secret"  # what the template calls it
+
+    def new_secret(self, request, obj) -> str:
+        """Give the new ``obj`` its secret (not saved yet) and return it."""
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            request._new_secret = self.new_secret(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self.show_secret(request, obj, request._new_secret)
+
+    def show_secret(self, request, obj, secret: str, title: str = "") -> TemplateResponse:
+        """The page that shows ``obj``'s new secret: the only time it is shown, so no cache may keep it."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title or self.shown_once_title,
+            "record": obj,
+            self.shown_once_as: secret,
+        }
+        response = TemplateResponse(request, self.shown_once_template, context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class OneDeviceOTPAuthenticationForm(OTPAdminAuthenticationForm):

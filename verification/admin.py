@@ -3,33 +3,30 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from operations.security import show_secret_once
+from operations.security import SecretOnCreationMixin
 from verification.models import APIKey
 
 
 @admin.register(APIKey)
-class APIKeyAdmin(admin.ModelAdmin):
+class APIKeyAdmin(SecretOnCreationMixin, admin.ModelAdmin):
     list_display = ("name", "prefix", "rate", "created_at", "created_by", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix")
     readonly_fields = ("prefix", "created_at", "created_by")
     actions = ("revoke",)
+    # The key itself is never stored (only its digest): this page is the only place it is shown.
+    shown_once_template = "admin/verification/apikey/issued.html"
+    shown_once_title = "API key issued"
+    shown_once_as = "key"
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "rate")
         return ("name", "prefix", "rate", "created_at", "created_by", "revoked_at")
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-            # Kept on the request only, for response_add: never stored, never logged.
-            request._new_api_key = obj.assign_new_key()
-        super().save_model(request, obj, form, change)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        template = "admin/verification/apikey/issued.html"
-        return show_secret_once(self, request, template, "API key issued", obj, key=request._new_api_key)
+    def new_secret(self, request, obj):
+        obj.created_by = request.user
+        return obj.assign_new_key()
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

@@ -149,17 +149,12 @@ def _kinds(track_key, change, row) -> list[str]:
     return []
 
 
-def _new_event(kind_key, record_type, record_id, entity_id, at, payload, key_suffix="") -> Event:
-    """The event of ``kind_key`` about a record. Its key names the kind, the record and ``key_suffix`` (the
-    history row or the expiry it comes from), so the same change always makes the same key."""
+def _new_event(kind_key, record_type, pk, about, at, payload, key_suffix="") -> Event:
+    """The event of ``kind_key`` about record ``pk`` (and entity ``about``). Its key names the kind, the record and
+    ``key_suffix`` (the history row or the expiry it comes from), so the same change always makes the same key."""
+    key = f"{kind_key}:{record_type}:{pk}{key_suffix}"
     return Event(
-        key=f"{kind_key}:{record_type}:{record_id}{key_suffix}",
-        kind=kind_key,
-        record_type=record_type,
-        record_id=record_id,
-        entity_id=entity_id,
-        occurred_at=at,
-        payload=payload,
+        key=key, kind=kind_key, record_type=record_type, record_id=pk, entity_id=about, occurred_at=at, payload=payload
     )
 
 

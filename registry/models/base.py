@@ -32,6 +32,14 @@ def choice_constraint(name: str, field: str, choices: type[models.TextChoices], 
     )
 
 
+def sha256_constraint(name: str, message: str, field: str = "sha256", allow_blank: bool = False):
+    """A named CheckConstraint that keeps ``field`` a SHA-256 digest in lower-case hexadecimal (or empty)."""
+    condition = Q(**{f"{field}__regex": r"^[0-9a-f]{64}$"})
+    if allow_blank:
+        condition = Q(**{field: ""}) | condition
+    return models.CheckConstraint(condition=condition, name=name, violation_error_message=message)
+
+
 def validate_lei(value: str) -> None:
     """ISO 17442: 20 characters, ending in two MOD 97-10 check digits (python-stdnum checks both)."""
     if not value:

@@ -28,6 +28,11 @@ from registry.models.places import Jurisdiction
 from registry.models.regimes import Regulator
 
 
+def yes_or_no_field(help_text: str, verbose_name: str | None = None) -> models.BooleanField:
+    """A Yes or No of the official register, as published; empty where it published neither."""
+    return models.BooleanField(verbose_name, null=True, blank=True, help_text=help_text)
+
+
 class TokenKind(models.TextChoices):
     """The three kinds of crypto-asset MiCA regulates, one ESMA file each."""
 
@@ -197,23 +202,14 @@ class WhitePaper(SlugKeyed, Curated):
     issuer_authorisation_ended_on, issuer_authorisation_ended_on_precision = partial_date_fields(
         "issuer authorisation ended on", "ESMA's ac_authorisationEndDate (EMTs and ARTs)."
     )
-    exemption_48_4 = models.BooleanField(
-        "exemption of Article 48(4)",
-        null=True,
-        blank=True,
-        help_text="ESMA's ae_exemption48_4 (MiCA Article 48(4)) as published, Yes or No; EMTs only.",
+    exemption_48_4 = yes_or_no_field(
+        "ESMA's ae_exemption48_4 (MiCA Article 48(4)) as published, Yes or No; EMTs only.", "exemption of Article 48(4)"
     )
-    exemption_48_5 = models.BooleanField(
-        "exemption of Article 48(5)",
-        null=True,
-        blank=True,
-        help_text="ESMA's ae_exemption48_5 (MiCA Article 48(5)) as published, Yes or No; EMTs only.",
+    exemption_48_5 = yes_or_no_field(
+        "ESMA's ae_exemption48_5 (MiCA Article 48(5)) as published, Yes or No; EMTs only.", "exemption of Article 48(5)"
     )
-    credit_institution = models.BooleanField(
-        null=True,
-        blank=True,
-        help_text="ESMA's ae_credit_institution as published, Yes or No: whether the issuer is a credit "
-        "institution; ARTs only.",
+    credit_institution = yes_or_no_field(
+        "ESMA's ae_credit_institution as published, Yes or No: whether the issuer is a credit institution; ARTs only."
     )
     last_verified_on = models.DateField(
         "last verified on",

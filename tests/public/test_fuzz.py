@@ -69,13 +69,7 @@ LISTS = [
     ("public:audit-list", filters.AuditFilterSet),
     ("public:change-list", filters.ChangeFilterSet),
 ]
-EXPORTS = [
-    ("public:entity-export", filters.EntityFilterSet),
-    ("public:regulator-export", filters.RegulatorFilterSet),
-    ("public:license-export", filters.LicenseFilterSet),
-    ("public:audit-export", filters.AuditFilterSet),
-    ("public:change-export", filters.ChangeFilterSet),
-]
+EXPORTS = [(name.removesuffix("-list") + "-export", filterset) for name, filterset in LISTS]
 API_LISTS = [(f"public:{basename}-list", viewset.filterset_class) for _, viewset, basename in api.Router.viewsets]
 
 # Real values, so fuzzed parameters also meet valid ones (a valid filter beside a broken one).
