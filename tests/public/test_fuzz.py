@@ -172,6 +172,22 @@ def assert_no_crash(response, body):
     assert b'File "/' not in body
 
 
+def fuzz(client, path, params, expect):
+    """Ask ``path`` with any query string of ``params`` (hypothesis): no answer crashes, and each passes
+    ``expect(response, body, query)``."""
+
+    @FUZZ
+    @given(query=query_strings(params))
+    def check(query):
+        response = client.get(path, QUERY_STRING=query)
+        # Streaming CSV runs the query while the body is read: read all of it.
+        body = body_of(response)
+        assert_no_crash(response, body)
+        expect(response, body, query)
+
+    check()
+
+
 def assert_json_error(response, body, query):
     """A 400 that a script can act on: JSON naming at least one parameter it was sent."""
     assert response["Content-Type"].startswith("application/json")
@@ -204,14 +220,7 @@ def register(okx):  # noqa: F811
 
 @pytest.mark.parametrize(("name", "filterset_class"), LISTS, ids=[name for name, _ in LISTS])
 def test_list_pages_survive_any_query_string(client, register, name, filterset_class):
-    path = reverse(name)
-
-    @FUZZ
-    @given(query=query_strings(params_of(filterset_class)))
-    def check(query):
-        response = client.get(path, QUERY_STRING=query)
-        body = body_of(response)
-        assert_no_crash(response, body)
+    def expect(response, body, query):
         assert response.status_code in (200, 400), response.status_code
         if response.status_code == 200:
             assert response["Content-Type"].startswith("text/html")
@@ -220,7 +229,7 @@ def test_list_pages_survive_any_query_string(client, register, name, filterset_c
                 # The page says what it ignored rather than silently showing everything.
                 assert b"Some parameters were not understood" in body
 
-    check()
+    fuzz(client, reverse(name), params_of(filterset_class), expect)
 
 
 @FUZZ
@@ -240,15 +249,7 @@ def test_search_page_survives_any_query_string(client, register, query):
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 @pytest.mark.parametrize(("name", "filterset_class"), EXPORTS, ids=[name for name, _ in EXPORTS])
 def test_exports_survive_any_query_string(client, register, name, filterset_class, fmt):
-    path = reverse(name, kwargs={"format": fmt})
-
-    @FUZZ
-    @given(query=query_strings(params_of(filterset_class)))
-    def check(query):
-        response = client.get(path, QUERY_STRING=query)
-        # Streaming CSV runs the query while the body is read: read all of it.
-        body = body_of(response)
-        assert_no_crash(response, body)
+    def expect(response, body, query):
         # 404 is the documented answer for a JSON page past the end (the API's paging).
         assert response.status_code in ((200, 400, 404) if fmt == "json" else (200, 400)), response.status_code
         if response.status_code == 400:
@@ -265,7 +266,7 @@ def test_exports_survive_any_query_string(client, register, name, filterset_clas
             assert set(payload) == {"count", "next", "previous", "results"}
             assert len(payload["results"]) <= ExportPagination.max_page_size
 
-    check()
+    fuzz(client, reverse(name, kwargs={"format": fmt}), params_of(filterset_class), expect)
 
 
 # ---------------------------------------------------------------------------
@@ -275,15 +276,7 @@ def test_exports_survive_any_query_string(client, register, name, filterset_clas
 
 @pytest.mark.parametrize(("name", "filterset_class"), API_LISTS, ids=[name for name, _ in API_LISTS])
 def test_api_lists_survive_any_query_string(client, register, name, filterset_class):
-    path = reverse(name)
-    names = params_of(filterset_class) if filterset_class else COMMON_PARAMS
-
-    @FUZZ
-    @given(query=query_strings(names))
-    def check(query):
-        response = client.get(path, QUERY_STRING=query)
-        body = body_of(response)
-        assert_no_crash(response, body)
+    def expect(response, body, query):
         # 404 is the documented answer for a page past the end.
         assert response.status_code in (200, 400, 404), response.status_code
         assert response["Content-Type"].startswith("application/json")
@@ -295,7 +288,7 @@ def test_api_lists_survive_any_query_string(client, register, name, filterset_cl
         else:
             assert len(payload["results"]) <= api.MAX_PAGE_SIZE
 
-    check()
+    fuzz(client, reverse(name), params_of(filterset_class) if filterset_class else COMMON_PARAMS, expect)
 
 
 # ---------------------------------------------------------------------------
