@@ -543,12 +543,7 @@ def propose(
     if not any(changes.values()):
         raise ValidationError("Nothing changed.")
     return Revision.objects.create(
-        target=obj,
-        base_version=base_version,
-        changes=changes,
-        summary=summary,
-        reason=reason,
-        author=author,
+        target=obj, base_version=base_version, changes=changes, summary=summary, reason=reason, author=author
     )
 
 

@@ -65,7 +65,6 @@ from registry.models import (
     Entity,
     EntityAlias,
     EntityCitation,
-    Jurisdiction,
     KeyPerson,
     KeyPersonCitation,
     License,
@@ -194,10 +193,6 @@ def _label_audit(obj):
     return f"{obj.subject.name}: {what}{when}"
 
 
-def _label_regulator(obj):
-    return f"{obj.name} ({obj.abbreviation})" if obj.abbreviation else obj.name
-
-
 def _label_key_person(obj):
     return f"{obj.name}, {obj.role} ({obj.entity.name})"
 
@@ -216,16 +211,9 @@ def _related_label(obj) -> str:
         return ""
     if not _is_public(obj):
         return NOT_PUBLIC
-    if isinstance(obj, Jurisdiction):
-        return f"{obj.name} ({obj.code})"
-    if isinstance(obj, Regulator):
-        return _label_regulator(obj)
-    if isinstance(obj, Entity):
-        return obj.name
-    if isinstance(obj, Regime):
-        return obj.short_name
     if isinstance(obj, LicenseType):  # its regime may be a draft
         return f"{obj.regime.short_name} {obj.name}" if _is_public(obj.regime) else NOT_PUBLIC
+    # What the record's pages call it: "Malta (MT)", "Malta Financial Services Authority (MFSA)", a name.
     return str(obj)
 
 
@@ -335,7 +323,7 @@ TRACKS = (
     Track("entity", Entity, "entity", label=lambda obj: obj.name, related=("parent", "jurisdiction")),
     _part_track("entity-alias", EntityAlias, "entity", "Alias", ("entity",)),
     _part_track("entity-citation", EntityCitation, "entity", "Citation", ("source", "entity")),
-    Track("regulator", Regulator, "regulator", label=_label_regulator, related=("jurisdiction",)),
+    Track("regulator", Regulator, "regulator", label=str, related=("jurisdiction",)),
     Track("regime", Regime, "regime", label=lambda obj: obj.short_name, related=("jurisdiction",)),
     Track("source", Source, "source", label=lambda obj: obj.title),
     Track(

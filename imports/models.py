@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from registry.models.base import sha256_constraint
+
 # ESMA's five register files (imports/esma/registers.py describes each); repeated here as choices because a
 # migration never imports live code.
 REGISTER_CHOICES = [
@@ -18,7 +20,15 @@ REGISTER_CHOICES = [
     ("EMT", "E-money token issuers (EMT)"),
     ("ART", "Asset-referenced token issuers (ART)"),
 ]
-SHA256 = Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$")
+SHA256_MESSAGE = "A SHA-256 is 64 lower-case hexadecimal digits."
+
+
+def register_known(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(register__in=[code for code, _ in REGISTER_CHOICES]),
+        name=name,
+        violation_error_message="One of ESMA's five registers.",
+    )
 
 
 class RegisterFetchQuerySet(models.QuerySet):
@@ -58,16 +68,8 @@ class RegisterFetch(models.Model):
         ordering = ["register"]
         verbose_name = "ESMA register fetch state"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(register__in=[code for code, _ in REGISTER_CHOICES]),
-                name="register_fetch_register_known",
-                violation_error_message="One of ESMA's five registers.",
-            ),
-            models.CheckConstraint(
-                condition=SHA256,
-                name="register_fetch_sha256_format",
-                violation_error_message="A SHA-256 is 64 lower-case hexadecimal digits.",
-            ),
+            register_known("register_fetch_register_known"),
+            sha256_constraint("register_fetch_sha256_format", SHA256_MESSAGE, allow_blank=True),
         ]
 
     def __str__(self):
@@ -101,16 +103,8 @@ class QuarantinedFile(models.Model):
         constraints = [
             # The same refused bytes fetched again are kept once.
             models.UniqueConstraint(fields=["register", "sha256"], name="quarantined_file_unique_bytes"),
-            models.CheckConstraint(
-                condition=Q(register__in=[code for code, _ in REGISTER_CHOICES]),
-                name="quarantined_file_register_known",
-                violation_error_message="One of ESMA's five registers.",
-            ),
-            models.CheckConstraint(
-                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"),
-                name="quarantined_file_sha256_format",
-                violation_error_message="A SHA-256 is 64 lower-case hexadecimal digits.",
-            ),
+            register_known("quarantined_file_register_known"),
+            sha256_constraint("quarantined_file_sha256_format", SHA256_MESSAGE),
         ]
 
     def __str__(self):

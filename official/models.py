@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from official.columns import END_DATE_COLUMN, LIST_COLUMNS, Register, label, list_items
 from registry.models import Entity, License, Publication, Source
-from registry.models.base import choice_constraint
+from registry.models.base import choice_constraint, optional_link, sha256_constraint
 
 
 class RegisterSnapshotQuerySet(models.QuerySet):
@@ -49,13 +49,11 @@ class RegisterSnapshot(models.Model):
         related_name="register_snapshots",
         help_text="The source the importer cites for this file; the snapshot is public when it is.",
     )
-    previous = models.ForeignKey(
+    previous = optional_link(
         "self",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The register's snapshot before this one, which its changes are counted from; none for the first.",
+        models.SET_NULL,
+        "+",
+        "The register's snapshot before this one, which its changes are counted from; none for the first.",
     )
     imported_at = models.DateTimeField(help_text="When the file was imported (or its changes last recomputed).")
 
@@ -66,11 +64,7 @@ class RegisterSnapshot(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["register", "date"], name="official_snapshot_one_per_register_day"),
             choice_constraint("official_snapshot_register_valid", "register", Register),
-            models.CheckConstraint(
-                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"),
-                name="official_snapshot_sha256_format",
-                violation_error_message="SHA-256 is 64 lower-case hexadecimal digits.",
-            ),
+            sha256_constraint("official_snapshot_sha256_format", "SHA-256 is 64 lower-case hexadecimal digits."),
         ]
 
     def __str__(self):
@@ -177,21 +171,11 @@ class RegisterChange(models.Model):
     sets_end_date = models.BooleanField(
         default=False, help_text="ESMA published an authorisation end date for it in this snapshot."
     )
-    license = models.ForeignKey(
-        License,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="register_changes",
-        help_text="Our licence for this CASP row, where we hold one.",
+    license = optional_link(
+        License, models.SET_NULL, "register_changes", "Our licence for this CASP row, where we hold one."
     )
-    entity = models.ForeignKey(
-        Entity,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="register_changes",
-        help_text="Our entity for this row of another register, where we hold one.",
+    entity = optional_link(
+        Entity, models.SET_NULL, "register_changes", "Our entity for this row of another register, where we hold one."
     )
 
     objects = RegisterChangeQuerySet.as_manager()

@@ -7,9 +7,11 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.sites import AdminSite
 from django.http import HttpResponseNotAllowed
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from rest_framework import throttling
 
 # The register needs none of these browser features; denying them means an injected script cannot use them either.
 PERMISSIONS_POLICY = ", ".join(
@@ -97,6 +99,65 @@ def client_ip(request):
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR")
+
+
+class ClientRateThrottle(throttling.SimpleRateThrottle):
+    """A rate limit with Django REST framework's parser and window, counted in Django's cache per client
+    (:func:`client_ip`, unless :meth:`ident` says otherwise). Its rate (:meth:`current_rate`) is read at each
+    request, not at import, so a settings change (or a test's) takes effect; none lifts the limit."""
+
+    def get_rate(self):
+        return None
+
+    def current_rate(self, request) -> str | None:
+        raise NotImplementedError
+
+    def ident(self, request) -> str:
+        return client_ip(request)
+
+    def allow_request(self, request, view):
+        self.rate = self.current_rate(request)
+        if not self.rate:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.ident(request)}
+
+
+class SecretOnCreationMixin:
+    """A model admin whose new records come with a secret (an API key, a webhook's signing secret): the secret is
+    kept on the request only, for the page that answers the creation (:meth:`show_secret`), never logged."""
+
+    shown_once_template = ""
+    shown_once_title = ""
+    shown_once_as = "secret"  # what the template calls it
+
+    def new_secret(self, request, obj) -> str:
+        """Give the new ``obj`` its secret (not saved yet) and return it."""
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            request._new_secret = self.new_secret(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self.show_secret(request, obj, request._new_secret)
+
+    def show_secret(self, request, obj, secret: str, title: str = "") -> TemplateResponse:
+        """The page that shows ``obj``'s new secret: the only time it is shown, so no cache may keep it."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title or self.shown_once_title,
+            "record": obj,
+            self.shown_once_as: secret,
+        }
+        response = TemplateResponse(request, self.shown_once_template, context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class OneDeviceOTPAuthenticationForm(OTPAdminAuthenticationForm):

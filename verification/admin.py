@@ -1,43 +1,32 @@
 """Staff issue and revoke API keys here. A new key is shown once, on the page that answers its creation."""
 
 from django.contrib import admin
-from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from operations.security import SecretOnCreationMixin
 from verification.models import APIKey
 
 
 @admin.register(APIKey)
-class APIKeyAdmin(admin.ModelAdmin):
+class APIKeyAdmin(SecretOnCreationMixin, admin.ModelAdmin):
     list_display = ("name", "prefix", "rate", "created_at", "created_by", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix")
     readonly_fields = ("prefix", "created_at", "created_by")
     actions = ("revoke",)
+    # The key itself is never stored (only its digest): this page is the only place it is shown.
+    shown_once_template = "admin/verification/apikey/issued.html"
+    shown_once_title = "API key issued"
+    shown_once_as = "key"
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "rate")
         return ("name", "prefix", "rate", "created_at", "created_by", "revoked_at")
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-            # Kept on the request only, for response_add: never stored, never logged.
-            request._new_api_key = obj.assign_new_key()
-        super().save_model(request, obj, form, change)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "API key issued",
-            "record": obj,
-            "key": request._new_api_key,
-        }
-        response = TemplateResponse(request, "admin/verification/apikey/issued.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+    def new_secret(self, request, obj):
+        obj.created_by = request.user
+        return obj.assign_new_key()
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
-from registry.models.base import recorded_account
+from registry.models.base import recorded_account, sha256_constraint
 
 KEY_PREFIX = "crk_"
 
@@ -73,10 +73,8 @@ class APIKey(models.Model):
         ordering = ["name"]
         verbose_name = "API key"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(hashed_key__regex=r"^[0-9a-f]{64}$"),
-                name="api_key_hashed_key_format",
-                violation_error_message="The key's digest is 64 lower-case hexadecimal digits.",
+            sha256_constraint(
+                "api_key_hashed_key_format", "The key's digest is 64 lower-case hexadecimal digits.", "hashed_key"
             ),
             models.CheckConstraint(
                 condition=Q(prefix__startswith=KEY_PREFIX),

@@ -77,17 +77,8 @@ def read(day: datetime.date | None = None) -> Register:
             _kept[key] = kept
             while len(_kept) > KEPT:
                 _kept.popitem(last=False)
-    index, jurisdictions, activities, activity_names = kept
-    return Register(
-        day=day or timezone.localdate(),
-        as_of=day,
-        version=version,
-        changed_at=changed_at,
-        index=index,
-        jurisdictions=jurisdictions,
-        activities=activities,
-        activity_names=activity_names,
-    )
+    # What is kept is the register's index and reference data: its last four fields, in their order.
+    return Register(day or timezone.localdate(), day, version, changed_at, *kept)
 
 
 def forget():

@@ -9,9 +9,9 @@ in Django's cache: per worker process with the default local-memory cache, share
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework import authentication, exceptions, throttling
+from rest_framework import authentication, exceptions
 
-from operations.security import client_ip
+from operations.security import ClientRateThrottle
 from verification.models import APIKey
 
 
@@ -36,27 +36,17 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="verify"'
 
 
-class VerifyThrottle(throttling.SimpleRateThrottle):
+class VerifyThrottle(ClientRateThrottle):
     """The limit of the verification API and page: per address without a key, per key with one."""
 
     scope = "verify"
 
-    def get_rate(self):
-        # Read at each request, not at import, so a test (or a settings change) takes effect.
-        return None
-
-    def allow_request(self, request, view):
+    def current_rate(self, request):
         key = getattr(request, "auth", None)
         if isinstance(key, APIKey):
-            self.rate = key.rate or settings.VERIFY_KEY_THROTTLE
-        else:
-            self.rate = settings.VERIFY_THROTTLE
-        if not self.rate:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+            return key.rate or settings.VERIFY_KEY_THROTTLE
+        return settings.VERIFY_THROTTLE
 
-    def get_cache_key(self, request, view):
+    def ident(self, request):
         key = getattr(request, "auth", None)
-        ident = f"key-{key.pk}" if isinstance(key, APIKey) else client_ip(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return f"key-{key.pk}" if isinstance(key, APIKey) else super().ident(request)

@@ -5,9 +5,9 @@ subscriptions are created only by their owners' confirmation (double opt-in), ne
 """
 
 from django.contrib import admin, messages
-from django.template.response import TemplateResponse
 
 from curation.readonly import ReadOnlyMixin
+from operations.security import SecretOnCreationMixin
 from watch.events import EVENT_KINDS
 from watch.models import Channel, Delivery, DeliveryAttempt, Event, Subscription, SubscriptionStatus, Watch
 
@@ -36,27 +36,16 @@ class AttemptInline(admin.TabularInline):
         return super().get_queryset(request).select_related("delivery__event")
 
 
-def show_secret(model_admin, request, subscription, secret, title):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": title,
-        "record": subscription,
-        "secret": secret,
-    }
-    response = TemplateResponse(request, "admin/watch/subscription/secret.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(SecretOnCreationMixin, admin.ModelAdmin):
     list_display = ("__str__", "channel", "status", "consecutive_failures", "api_key", "created_at")
     list_filter = ("channel", "status")
     search_fields = ("name", "url", "email")
     readonly_fields = ("channel", "email", "consecutive_failures", "created_at", "paused_at", "unsubscribed_at")
     inlines = (WatchInline, AttemptInline)
     actions = ("resume", "rotate_secret")
+    shown_once_template = "admin/watch/subscription/secret.html"
+    shown_once_title = "Webhook subscription created"
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -65,15 +54,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
             return ("channel", "email", "status", "consecutive_failures", "created_at", "paused_at", "unsubscribed_at")
         return ("channel", "name", "url", "api_key", "status", "consecutive_failures", "created_at", "paused_at")
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.channel = Channel.WEBHOOK
-            # Kept on the request only, for response_add: shown once, never logged.
-            request._new_secret = obj.new_secret()
-        super().save_model(request, obj, form, change)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return show_secret(self, request, obj, request._new_secret, "Webhook subscription created")
+    def new_secret(self, request, obj):
+        obj.channel = Channel.WEBHOOK  # staff create webhooks; email subscriptions come from their owners
+        return obj.new_secret()
 
     # Actions change subscriptions: only for who may change them (curators view), not for every viewer.
     @admin.action(description="Resume the selected subscriptions (after fixing the receiver)", permissions=["change"])
@@ -93,7 +76,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         subscription = queryset.get()
         secret = subscription.new_secret()
         subscription.save(update_fields=["secret"])
-        return show_secret(self, request, subscription, secret, "New signing secret")
+        return self.show_secret(request, subscription, secret, "New signing secret")
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from registry.models.base import optional_link
 from watch.events import EVENT_KINDS, RECORD_TYPES
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that makes a leaked secret recognisable, not a secret
@@ -71,13 +72,8 @@ class Subscription(models.Model):
         editable=False,
         help_text="Signs each webhook body (HMAC-SHA256); shown once. Stored as is: signing needs the secret itself.",
     )
-    api_key = models.ForeignKey(
-        "verification.APIKey",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="subscriptions",
-        help_text="The API-key holder this webhook belongs to, if any.",
+    api_key = optional_link(
+        "verification.APIKey", models.SET_NULL, "subscriptions", "The API-key holder this webhook belongs to, if any."
     )
     status = models.CharField(
         max_length=12,
@@ -161,22 +157,8 @@ class Watch(models.Model):
     """
 
     subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="watches")
-    entity = models.ForeignKey(
-        "registry.Entity",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        help_text="An entity and its affiliates.",
-    )
-    jurisdiction = models.ForeignKey(
-        "registry.Jurisdiction",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        help_text="A jurisdiction.",
-    )
+    entity = optional_link("registry.Entity", models.CASCADE, "+", "An entity and its affiliates.")
+    jurisdiction = optional_link("registry.Jurisdiction", models.CASCADE, "+", "A jurisdiction.")
     # The help text names where the types are listed rather than listing them: a new type needs no migration.
     record_type = models.CharField(
         max_length=20, blank=True, help_text="A whole record type, one of watch.events.RECORD_TYPES (e.g. license)."
@@ -261,13 +243,11 @@ class Event(models.Model):
         max_length=20, help_text="The record type it is about, one of watch.events.RECORD_TYPES."
     )
     record_id = models.BigIntegerField(help_text="The record it is about.")
-    entity = models.ForeignKey(
+    entity = optional_link(
         "registry.Entity",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        help_text="The entity it is about (a licence's holder, a certificate's subject, a white paper's offeror); "
+        models.CASCADE,
+        "+",
+        "The entity it is about (a licence's holder, a certificate's subject, a white paper's offeror); "
         "empty only for a white paper whose source names no offeror.",
     )
     occurred_at = models.DateTimeField(help_text="When the change became public.")

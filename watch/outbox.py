@@ -149,22 +149,24 @@ def _kinds(track_key, change, row) -> list[str]:
     return []
 
 
-def _event(kind_key, record_type, pk, entity_id, change, history_id) -> Event:
+def _new_event(kind_key, record_type, pk, about, at, payload, key_suffix="") -> Event:
+    """The event of ``kind_key`` about record ``pk`` (and entity ``about``). Its key names the kind, the record and
+    ``key_suffix`` (the history row or the expiry it comes from), so the same change always makes the same key."""
+    key = f"{kind_key}:{record_type}:{pk}{key_suffix}"
     return Event(
-        key=f"{kind_key}:{record_type}:{pk}:h{history_id}",
-        kind=kind_key,
-        record_type=record_type,
-        record_id=pk,
-        entity_id=entity_id,
-        occurred_at=change.date,
-        payload={
-            "label": change.label,
-            "url": change.url,
-            "action": change.action,
-            "changes": [field.as_dict() for field in change.changes],
-            "reason": change.reason,
-        },
+        key=key, kind=kind_key, record_type=record_type, record_id=pk, entity_id=about, occurred_at=at, payload=payload
     )
+
+
+def _payload(label, url, action, changes=(), reason="") -> dict:
+    """What subscribers receive (Event.payload)."""
+    return {"label": label, "url": url, "action": action, "changes": list(changes), "reason": reason}
+
+
+def _event(kind_key, record_type, pk, entity_id, change, history_id) -> Event:
+    changes = [field.as_dict() for field in change.changes]
+    payload = _payload(change.label, change.url, change.action, changes, change.reason)
+    return _new_event(kind_key, record_type, pk, entity_id, change.date, payload, f":h{history_id}")
 
 
 def _superseded(audit_ids) -> list[Event]:
@@ -180,23 +182,9 @@ def _superseded(audit_ids) -> list[Event]:
         for older in audit.supersedes_audits:
             if older.status != AuditStatus.SUPERSEDED:
                 continue  # withdrawn outranks superseded: nothing new to say
-            events.append(
-                Event(
-                    key=f"certificate.superseded:audit:{older.pk}",
-                    kind="certificate.superseded",
-                    record_type="audit",
-                    record_id=older.pk,
-                    entity_id=older.subject_id,
-                    occurred_at=now,
-                    payload={
-                        "label": label(older),
-                        "url": older.get_absolute_url(),
-                        "action": "superseded",
-                        "changes": [{"field": "Superseded by", "old": None, "new": label(audit)}],
-                        "reason": "",
-                    },
-                )
-            )
+            changes = [{"field": "Superseded by", "old": None, "new": label(audit)}]
+            payload = _payload(label(older), older.get_absolute_url(), "superseded", changes)
+            events.append(_new_event("certificate.superseded", "audit", older.pk, older.subject_id, now, payload))
     return events
 
 
@@ -216,20 +204,13 @@ def _new_warnings(since_id) -> list[Event]:
         first.setdefault(row["id"], row)
     notices = WarningNotice.objects.filter(pk__in=first).select_related("entity", "regulator", "jurisdiction")
     return [
-        Event(
-            key=f"warning.new:warning:{notice.pk}",
-            kind="warning.new",
-            record_type="warning",
-            record_id=notice.pk,
-            entity_id=notice.entity_id,
-            occurred_at=first[notice.pk]["history_date"],
-            payload={
-                "label": str(notice),
-                "url": notice.get_absolute_url(),
-                "action": "published",
-                "changes": [],
-                "reason": notice.reason,
-            },
+        _new_event(
+            "warning.new",
+            "warning",
+            notice.pk,
+            notice.entity_id,
+            first[notice.pk]["history_date"],
+            _payload(str(notice), notice.get_absolute_url(), "published", reason=notice.reason),
         )
         for notice in notices
     ]
@@ -250,22 +231,10 @@ def emit_expired(day: datetime.date | None = None) -> list[Event]:
         .order_by("pk")
     )
     now = timezone.now()
-    events = [
-        Event(
-            key=f"certificate.expired:audit:{audit.pk}:{audit.valid_until.isoformat()}",
-            kind="certificate.expired",
-            record_type="audit",
-            record_id=audit.pk,
-            entity_id=audit.subject_id,
-            occurred_at=now,
-            payload={
-                "label": label(audit),
-                "url": audit.get_absolute_url(),
-                "action": "expired",
-                "changes": [{"field": "Valid until", "old": None, "new": str(audit.valid_until_date)}],
-                "reason": "",
-            },
-        )
-        for audit in expired
-    ]
+    events = []
+    for audit in expired:
+        changes = [{"field": "Valid until", "old": None, "new": str(audit.valid_until_date)}]
+        payload = _payload(label(audit), audit.get_absolute_url(), "expired", changes)
+        expiry = f":{audit.valid_until.isoformat()}"
+        events.append(_new_event("certificate.expired", "audit", audit.pk, audit.subject_id, now, payload, expiry))
     return write(events)

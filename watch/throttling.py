@@ -8,26 +8,14 @@ with Django REST framework's rate parser and window, as the verification API's l
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework import throttling
 
-from operations.security import client_ip
+from operations.security import ClientRateThrottle
 
 
-class SubscribeThrottle(throttling.SimpleRateThrottle):
+class SubscribeThrottle(ClientRateThrottle):
     """``DJANGO_WATCH_SUBSCRIBE_THROTTLE`` confirmation emails per client address; None lifts the limit."""
 
     scope = "watch_subscribe"
 
-    def get_rate(self):
-        # Read at each request, not at import, so a settings change (or a test's) takes effect.
-        return None
-
-    def allow_request(self, request, view):
-        self.rate = settings.WATCH_SUBSCRIBE_THROTTLE
-        if not self.rate:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+    def current_rate(self, request):
+        return settings.WATCH_SUBSCRIBE_THROTTLE

@@ -260,7 +260,7 @@ class SearchIndex(Derived):
     """The ``registry_search`` table and the triggers that keep its documents."""
 
     name = "search"
-    prefix = f"{TABLE}_"
+    table = TABLE
 
     def storage_sql(self, vendor):
         if vendor == "sqlite":
@@ -282,9 +282,6 @@ class SearchIndex(Derived):
             " PRIMARY KEY (kind, object_id))",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_document ON {TABLE} USING gin (document)",
         ]
-
-    def drop_storage_sql(self, vendor):
-        return [f"DROP TABLE IF EXISTS {TABLE}"]
 
     def functions(self, vendor):
         if vendor != "postgresql":

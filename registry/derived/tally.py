@@ -78,7 +78,7 @@ class LicenseTally(Derived):
     PostgreSQL, one emptying it when the licence table is truncated)."""
 
     name = "tally"
-    prefix = f"{TABLE}_"
+    table = TABLE
 
     def storage_sql(self, vendor):
         check_vendor(vendor)
@@ -86,9 +86,6 @@ class LicenseTally(Derived):
             f"CREATE TABLE IF NOT EXISTS {TABLE} (license_type_id integer NOT NULL, jurisdiction_id integer NOT NULL,"
             " licences integer NOT NULL, first_id integer NOT NULL, PRIMARY KEY (license_type_id, jurisdiction_id))"
         ]
-
-    def drop_storage_sql(self, vendor):
-        return [f"DROP TABLE IF EXISTS {TABLE}"]
 
     def triggers(self, vendor, tables):
         moved = changed(vendor, ("public", "license_type_id", "jurisdiction_id"))

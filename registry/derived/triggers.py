@@ -74,19 +74,26 @@ def check_vendor(vendor: str) -> None:
 
 
 class Derived:
-    """One derived value. Subclasses set ``name`` and ``prefix`` (of every trigger and function name) and
-    define ``triggers``, ``rebuild`` and ``differences``; ``storage_sql`` and ``functions`` when they
-    keep a table or a shared PostgreSQL function of their own."""
+    """One derived value. Subclasses set ``name`` and ``prefix`` (of every trigger and function name), or
+    ``table`` when they keep a table of their own (the prefix is then ``<table>_``), and define ``triggers``,
+    ``rebuild`` and ``differences``; ``storage_sql`` and ``functions`` when they keep a table or a shared
+    PostgreSQL function of their own."""
 
     name = ""
     prefix = ""
+    table = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.table and "prefix" not in cls.__dict__:
+            cls.prefix = f"{cls.table}_"
 
     def storage_sql(self, vendor: str) -> list[str]:
         """Statements creating the tables it writes, if missing (a derived column is the model's own)."""
         return []
 
     def drop_storage_sql(self, vendor: str) -> list[str]:
-        return []
+        return [f"DROP TABLE IF EXISTS {self.table}"] if self.table else []
 
     def functions(self, vendor: str) -> dict[str, str]:
         """PostgreSQL: ``{name: source}`` of functions shared by several triggers."""

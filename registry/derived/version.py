@@ -39,7 +39,7 @@ class DataVersion(Derived):
     """The one-row version table and a trigger on every register table."""
 
     name = "version"
-    prefix = f"{TABLE}_"
+    table = TABLE
 
     def storage_sql(self, vendor):
         if vendor == "sqlite":
@@ -54,9 +54,6 @@ class DataVersion(Derived):
             " id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL, changed_at timestamptz NOT NULL)",
             f"INSERT INTO {TABLE} (id, version, changed_at) VALUES (1, 1, now()) ON CONFLICT (id) DO NOTHING",  # noqa: S608
         ]
-
-    def drop_storage_sql(self, vendor):
-        return [f"DROP TABLE IF EXISTS {TABLE}"]
 
     def functions(self, vendor):
         return {BUMP_FUNCTION: _PG_BUMP} if vendor == "postgresql" else {}

@@ -26,12 +26,11 @@ from registry.models.base import (
     HistoricalRecords,
     SlugKeyed,
     SlugQuerySet,
-    VerifiableQuerySet,
-    by_visibility_rule,
+    StoredVisibilityQuerySet,
+    Verifiable,
     choice_constraint,
     curated_constraints,
     last_verified_field,
-    needs_verification,
     optional_reference,
     public_flag_field,
     today,
@@ -39,20 +38,9 @@ from registry.models.base import (
 from registry.models.entities import Entity
 
 
-class AuditQuerySet(VerifiableQuerySet):
-    def published(self):
-        """Audits the public may see.
-
-        Published itself, its subject published, its auditor (if named)
-        published, and citing at least one published source. Stored in
-        ``public`` by the database, as for licences (registry/derived/visibility.py).
-        """
-        return self.filter(public=True)
-
-    def by_rule(self):
-        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``):
-        ``VISIBILITY_RULES["audit"]``."""
-        return by_visibility_rule(self)
+class AuditQuerySet(StoredVisibilityQuerySet):
+    """Audits; ``published()`` ones are published themselves, their subject published, their auditor (if named)
+    published, and cite at least one published source (``VISIBILITY_RULES["audit"]``)."""
 
     def valid(self, at=None, candidates=None, changes=None):
         """Audits current on ``at`` (default today): :meth:`with_status` would say ``current``.
@@ -312,7 +300,7 @@ class StatusChange(models.TextChoices):
     RESTORED = "restored", "Restored after a suspension"
 
 
-class Audit(SlugKeyed, Curated):
+class Audit(SlugKeyed, Verifiable, Curated):
     """A certification, attestation report, security audit or proof-of-reserves verification."""
 
     Kind = AuditKind
@@ -431,9 +419,6 @@ class Audit(SlugKeyed, Curated):
             raise ValidationError({"valid_until": "A certificate cannot expire before it was issued."})
         if self.auditor_id and self.auditor_id == self.subject_id:
             raise ValidationError({"auditor": "An entity cannot audit itself."})
-
-    def needs_verification(self, at=None):
-        return needs_verification(self, at)
 
     def status_on(self, at=None) -> str:
         """The audit's :class:`AuditStatus` on ``at`` (default today), by :meth:`AuditQuerySet.with_status`.

@@ -32,6 +32,14 @@ def choice_constraint(name: str, field: str, choices: type[models.TextChoices], 
     )
 
 
+def sha256_constraint(name: str, message: str, field: str = "sha256", allow_blank: bool = False):
+    """A named CheckConstraint that keeps ``field`` a SHA-256 digest in lower-case hexadecimal (or empty)."""
+    condition = Q(**{f"{field}__regex": r"^[0-9a-f]{64}$"})
+    if allow_blank:
+        condition = Q(**{field: ""}) | condition
+    return models.CheckConstraint(condition=condition, name=name, violation_error_message=message)
+
+
 def validate_lei(value: str) -> None:
     """ISO 17442: 20 characters, ending in two MOD 97-10 check digits (python-stdnum checks both)."""
     if not value:
@@ -82,12 +90,17 @@ def last_verified_field() -> models.DateField:
     )
 
 
+def optional_link(to, on_delete, related_name: str, help_text: str = "", **options) -> models.ForeignKey:
+    """A foreign key that may be empty; ``on_delete`` says what deleting the record it names does to it."""
+    return models.ForeignKey(
+        to, null=True, blank=True, on_delete=on_delete, related_name=related_name, help_text=help_text, **options
+    )
+
+
 def optional_reference(to, related_name: str, help_text: str, **options) -> models.ForeignKey:
     """A link to a record that a source may not name (empty then), which protects what it names: nothing a
     public record refers to is deleted under it."""
-    return models.ForeignKey(
-        to, null=True, blank=True, on_delete=models.PROTECT, related_name=related_name, help_text=help_text, **options
-    )
+    return optional_link(to, models.PROTECT, related_name, help_text, **options)
 
 
 def official_register_key_field(example: str, record: str = "it") -> models.CharField:
@@ -253,6 +266,28 @@ def by_visibility_rule(queryset):
     return queryset.filter(*conditions)
 
 
+class StoredVisibilityQuerySet(VerifiableQuerySet):
+    """Licences and audits: checked against their sources, and public by a :class:`VisibilityRule` whose answer
+    the database evaluates on every write and stores in ``public`` (registry/derived/visibility.py)."""
+
+    def published(self):
+        """The records the public may see: the stored answer of :meth:`by_rule`, so one indexed lookup rather than
+        a join per relation the rule names; the tests hold the two equal."""
+        return self.filter(public=True)
+
+    def by_rule(self):
+        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``):
+        ``VISIBILITY_RULES[<model name>]``."""
+        return by_visibility_rule(self)
+
+
+class Verifiable:
+    """A record checked against its sources (``last_verified_on``), its query set a :class:`VerifiableQuerySet`."""
+
+    def needs_verification(self, at=None) -> bool:
+        return needs_verification(self, at)
+
+
 def path_model(model, path: str):
     """The model a rule's relation path leads to from ``model``: ``license_type__regime`` from a licence, Regime."""
     for name in path.split("__"):
@@ -280,15 +315,7 @@ def curated_constraints(prefix: str) -> list[models.BaseConstraint]:
 def recorded_account(help_text: str) -> models.ForeignKey:
     """The account that took a step of a workflow (edited, published, issued a key): set by the code, never in a
     form, and emptied rather than the record deleted when the account goes."""
-    return models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text=help_text,
-    )
+    return optional_link(settings.AUTH_USER_MODEL, models.SET_NULL, "+", help_text, editable=False)
 
 
 class SlugKeyed:

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from registry.models.base import choice_constraint
+from registry.models.base import choice_constraint, optional_link
 from registry.models.entities import Entity
 from registry.models.licenses import License
 from registry.models.sources import Source
@@ -50,13 +50,7 @@ class Revision(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="revisions")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     status = models.CharField(max_length=8, choices=RevisionStatus.choices, default=RevisionStatus.PENDING)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="reviewed_revisions",
-    )
+    reviewer = optional_link(settings.AUTH_USER_MODEL, models.PROTECT, "reviewed_revisions")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
 
@@ -116,35 +110,23 @@ class MatchProposal(models.Model):
         related_name="matched_by_proposals",
         help_text="The entity (or group) already in the register it may belong to.",
     )
-    imported_license = models.ForeignKey(
-        License,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="match_proposals",
-        help_text="The licence the import created, if any.",
+    imported_license = optional_link(
+        License, models.CASCADE, "match_proposals", "The licence the import created, if any."
     )
-    existing_license = models.ForeignKey(
-        License,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="matched_by_proposals",
-        help_text="The licence already in the register it may duplicate, if any.",
+    existing_license = optional_link(
+        License, models.CASCADE, "matched_by_proposals", "The licence already in the register it may duplicate, if any."
     )
     score = models.DecimalField(
         max_digits=4, decimal_places=3, help_text="How alike they are, from 0 to 1 (1 only for the same LEI)."
     )
     reason = models.TextField(help_text="Why the importer thinks they match.")
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = optional_link(Source, models.SET_NULL, "+")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", help_text="Who proposed the match."
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     status = models.CharField(max_length=8, choices=MatchStatus.choices, default=MatchStatus.PENDING)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    reviewer = optional_link(settings.AUTH_USER_MODEL, models.PROTECT, "+")
     decided_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
 

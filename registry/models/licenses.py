@@ -14,12 +14,11 @@ from registry.models.base import (
     Curated,
     HistoricalRecords,
     SlugKeyed,
-    VerifiableQuerySet,
-    by_visibility_rule,
+    StoredVisibilityQuerySet,
+    Verifiable,
     choice_constraint,
     curated_constraints,
     last_verified_field,
-    needs_verification,
     not_listed_field,
     official_register_key_field,
     optional_reference,
@@ -32,25 +31,10 @@ from registry.models.places import Jurisdiction
 from registry.models.regimes import Activity, LicenseType, Regulator
 
 
-class LicenseQuerySet(VerifiableQuerySet):
-    def published(self):
-        """Licences the public may see.
-
-        A licence is public only when it is published itself, its holder and
-        regime are published, its regulator (if named) is published, and it
-        cites at least one published source: an uncited claim never goes live.
-
-        The database evaluates that rule on every write and stores the answer
-        in ``public`` (registry/derived/visibility.py), so this is one indexed lookup
-        rather than five joins per row; :meth:`by_rule` states the same rule
-        as a query, and the tests hold the two equal.
-        """
-        return self.filter(public=True)
-
-    def by_rule(self):
-        """The visibility rule of :meth:`published` evaluated as a query (the specification of ``public``):
-        ``VISIBILITY_RULES["license"]``."""
-        return by_visibility_rule(self)
+class LicenseQuerySet(StoredVisibilityQuerySet):
+    """Licences; a ``published()`` one is published itself, its holder and regime are published, its regulator
+    (if named) is published, and it cites at least one published source: an uncited claim never goes live
+    (``VISIBILITY_RULES["license"]``)."""
 
     def in_force(self, at=None):
         """Licences active on ``at`` (default today): granted by then and not ended."""
@@ -148,7 +132,7 @@ def predates_official_source(flag, fields=None) -> bool:
     )
 
 
-class License(SlugKeyed, Curated):
+class License(SlugKeyed, Verifiable, Curated):
     """A licence, authorisation or registration held by an entity under a regime."""
 
     Status = LicenseStatus
@@ -342,9 +326,6 @@ class License(SlugKeyed, Curated):
         """The client types served, as a list of labels (empty when no source says)."""
         names = ("retail", "professional", "institutional")
         return [name for name in names if getattr(self, f"serves_{name}")]
-
-    def needs_verification(self, at=None):
-        return needs_verification(self, at)
 
     def is_in_force(self, at=None):
         day = today(at)

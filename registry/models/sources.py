@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 
 from registry.dates import PartialDateDescriptor, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
@@ -18,6 +18,7 @@ from registry.models.base import (
     SlugKeyed,
     choice_constraint,
     curated_constraints,
+    sha256_constraint,
 )
 
 
@@ -92,11 +93,7 @@ class Source(SlugKeyed, Curated):
             *curated_constraints("source"),
             choice_constraint("source_kind_valid", "kind", SourceKind),
             *partial_date_constraints("source", "published_on"),
-            models.CheckConstraint(
-                condition=Q(sha256="") | Q(sha256__regex=r"^[0-9a-f]{64}$"),
-                name="source_sha256_format",
-                violation_error_message="SHA-256 is 64 lower-case hexadecimal digits.",
-            ),
+            sha256_constraint("source_sha256_format", "SHA-256 is 64 lower-case hexadecimal digits.", allow_blank=True),
         ]
 
     def __str__(self):

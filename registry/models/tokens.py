@@ -13,6 +13,7 @@ from registry.models.base import (
     Curated,
     HistoricalRecords,
     Publication,
+    SlugKeyed,
     SlugQuerySet,
     by_visibility_rule,
     choice_constraint,
@@ -25,6 +26,11 @@ from registry.models.citations import citation_model
 from registry.models.entities import Entity
 from registry.models.places import Jurisdiction
 from registry.models.regimes import Regulator
+
+
+def yes_or_no_field(help_text: str, verbose_name: str | None = None) -> models.BooleanField:
+    """A Yes or No of the official register, as published; empty where it published neither."""
+    return models.BooleanField(verbose_name, null=True, blank=True, help_text=help_text)
 
 
 class TokenKind(models.TextChoices):
@@ -53,7 +59,7 @@ class CryptoAssetQuerySet(SlugQuerySet):
         return self.filter(Exists(papers), publication_status=Publication.PUBLISHED)
 
 
-class CryptoAsset(Curated):
+class CryptoAsset(SlugKeyed, Curated):
     """A crypto-asset (a token), identified as ISO 24165 does: its functionally fungible group (FFG) and the
     Digital Token Identifiers (DTI) of its forms on each ledger. Recorded only when a source identifies it."""
 
@@ -103,9 +109,6 @@ class CryptoAsset(Curated):
     def get_absolute_url(self):
         return detail_path("public:crypto-asset-detail", self.slug)
 
-    def natural_key(self):
-        return (self.slug,)
-
     @property
     def label(self) -> str:
         """Its name, else its FFG code, else its first DTI: what the register knows it by."""
@@ -120,7 +123,7 @@ class CryptoAsset(Curated):
         return [line for line in self.dtis.split("\n") if line]
 
 
-class WhitePaper(Curated):
+class WhitePaper(SlugKeyed, Curated):
     """A crypto-asset white paper notified to a national authority (MiCA Articles 8, 17 and 51), as ESMA lists it."""
 
     Kind = TokenKind
@@ -199,23 +202,14 @@ class WhitePaper(Curated):
     issuer_authorisation_ended_on, issuer_authorisation_ended_on_precision = partial_date_fields(
         "issuer authorisation ended on", "ESMA's ac_authorisationEndDate (EMTs and ARTs)."
     )
-    exemption_48_4 = models.BooleanField(
-        "exemption of Article 48(4)",
-        null=True,
-        blank=True,
-        help_text="ESMA's ae_exemption48_4 (MiCA Article 48(4)) as published, Yes or No; EMTs only.",
+    exemption_48_4 = yes_or_no_field(
+        "ESMA's ae_exemption48_4 (MiCA Article 48(4)) as published, Yes or No; EMTs only.", "exemption of Article 48(4)"
     )
-    exemption_48_5 = models.BooleanField(
-        "exemption of Article 48(5)",
-        null=True,
-        blank=True,
-        help_text="ESMA's ae_exemption48_5 (MiCA Article 48(5)) as published, Yes or No; EMTs only.",
+    exemption_48_5 = yes_or_no_field(
+        "ESMA's ae_exemption48_5 (MiCA Article 48(5)) as published, Yes or No; EMTs only.", "exemption of Article 48(5)"
     )
-    credit_institution = models.BooleanField(
-        null=True,
-        blank=True,
-        help_text="ESMA's ae_credit_institution as published, Yes or No: whether the issuer is a credit "
-        "institution; ARTs only.",
+    credit_institution = yes_or_no_field(
+        "ESMA's ae_credit_institution as published, Yes or No: whether the issuer is a credit institution; ARTs only."
     )
     last_verified_on = models.DateField(
         "last verified on",
@@ -262,9 +256,6 @@ class WhitePaper(Curated):
 
     def get_absolute_url(self):
         return detail_path("public:white-paper-detail", self.slug)
-
-    def natural_key(self):
-        return (self.slug,)
 
     @property
     def address(self) -> str:

@@ -16,7 +16,7 @@ from curation.forms import PartialDateField, PartialDateModelForm, PartialDateWi
 from registry import models
 from registry.dates import DatePrecision, PartialDate
 from tests import factories
-from tests.forms import form_data
+from tests.forms import form_data, licence_add_data
 
 pytestmark = pytest.mark.django_db
 
@@ -169,52 +169,10 @@ def test_site_header(admin_client):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def licence_parts():
-    return {
-        "holder": factories.EntityFactory(name="OKX Europe Ltd", slug="okx-europe"),
-        "license_type": factories.LicenseTypeFactory(
-            name="Investment firm authorisation",
-            slug="investment-firm",
-            regime=factories.RegimeFactory(slug="mifid-ii", short_name="MiFID II"),
-        ),
-        "source": factories.SourceFactory(title="OKX compliance licences overview"),
-    }
-
-
 def licence_post(parts, citations=1, **overrides):
-    data = {
-        "holder": parts["holder"].pk,
-        "license_type": parts["license_type"].pk,
-        "regulator": "",
-        "jurisdiction": "",
-        "status": models.LicenseStatus.ACTIVE,
-        "reference_number": "",
-        "granted_on_0": "2025",
-        "granted_on_1": "3",
-        "granted_on_2": "",
-        "ended_on_0": "",
-        "ended_on_1": "",
-        "ended_on_2": "",
-        "conditions": "",
-        "serves_institutional": "on",
-        "slug": "",
-        "publication_status": models.Publication.DRAFT,
-        "change_reason": "Entered from the OKX compliance overview",
-        "citations-TOTAL_FORMS": str(citations),
-        "citations-INITIAL_FORMS": "0",
-        "citations-MIN_NUM_FORMS": "1",
-        "citations-MAX_NUM_FORMS": "1000",
-    }
-    for index in range(citations):
-        data |= {
-            f"citations-{index}-source": parts["source"].pk,
-            f"citations-{index}-supports": models.LicenseFact.GRANTED,
-            f"citations-{index}-quote": "In March 2025, cryptocurrency exchange OKX successfully obtained the MiFID II",
-            f"citations-{index}-locator": "section 1",
-            f"citations-{index}-states": "March 2025",
-        }
-    return data | overrides
+    quote = "In March 2025, cryptocurrency exchange OKX successfully obtained the MiFID II"
+    data = licence_add_data(parts, citations, quote=quote, locator="section 1")
+    return data | {"serves_institutional": "on", "publication_status": models.Publication.DRAFT} | overrides
 
 
 def form_errors(response):

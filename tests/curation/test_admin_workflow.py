@@ -14,7 +14,7 @@ from django.utils import timezone
 from curation import review
 from registry import models
 from tests import factories
-from tests.forms import form_data
+from tests.forms import form_data, licence_add_data
 
 pytestmark = pytest.mark.django_db
 
@@ -73,47 +73,12 @@ def second_reviewer():
 
 
 @pytest.fixture
-def parts():
-    return {
-        "holder": factories.EntityFactory(name="OKX Europe Ltd", slug="okx-europe"),
-        "license_type": factories.LicenseTypeFactory(
-            name="Investment firm authorisation",
-            slug="investment-firm",
-            regime=factories.RegimeFactory(slug="mifid-ii", short_name="MiFID II"),
-        ),
-        "source": factories.SourceFactory(title="OKX compliance licences overview"),
-    }
+def parts(licence_parts):
+    return licence_parts
 
 
 def add_licence_data(parts, **overrides):
-    data = {
-        "holder": parts["holder"].pk,
-        "license_type": parts["license_type"].pk,
-        "regulator": "",
-        "jurisdiction": "",
-        "status": models.LicenseStatus.ACTIVE,
-        "reference_number": "",
-        "granted_on_0": "2025",
-        "granted_on_1": "3",
-        "granted_on_2": "",
-        "ended_on_0": "",
-        "ended_on_1": "",
-        "ended_on_2": "",
-        "conditions": "",
-        "last_verified_on": "",
-        "slug": "",
-        "change_reason": "Entered from the OKX compliance overview",
-        "citations-TOTAL_FORMS": "1",
-        "citations-INITIAL_FORMS": "0",
-        "citations-MIN_NUM_FORMS": "1",
-        "citations-MAX_NUM_FORMS": "1000",
-        "citations-0-source": parts["source"].pk,
-        "citations-0-supports": models.LicenseFact.GRANTED,
-        "citations-0-quote": "In March 2025, OKX successfully obtained the MiFID II licence",
-        "citations-0-locator": "",
-        "citations-0-states": "March 2025",
-    }
-    return data | overrides
+    return licence_add_data(parts) | {"last_verified_on": ""} | overrides
 
 
 def draft_by(client, user, parts):

@@ -1240,60 +1240,51 @@ def test_dumpdata_with_natural_keys_round_trips(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("build", "visible"),
-    [
-        pytest.param(lambda: LicenseFactory(), True, id="published_and_cited"),
-        pytest.param(lambda: LicenseFactory(regulator=RegulatorFactory()), True, id="published_regulator"),
-        pytest.param(lambda: DraftLicenseFactory(), False, id="draft"),
-        pytest.param(lambda: LicenseFactory(holder=DraftEntityFactory()), False, id="draft_holder"),
-        pytest.param(lambda: LicenseFactory(license_type__regime=DraftRegimeFactory()), False, id="draft_regime"),
-        pytest.param(lambda: LicenseFactory(regulator=DraftRegulatorFactory()), False, id="draft_regulator"),
-        # Not UncitedLicenseFactory: its ``citations = False`` overrides the post-generation hook with a
-        # plain value, which factory-boy then assigns to the reverse relation (TypeError).
-        pytest.param(lambda: LicenseFactory(citations=False), False, id="uncited"),
-        pytest.param(lambda: LicenseFactory(citations=[DraftSourceFactory()]), False, id="only_draft_source"),
-        pytest.param(
-            lambda: LicenseFactory(citations=[DraftSourceFactory(), SourceFactory()]), True, id="one_published_source"
-        ),
-    ],
-)
-def test_licence_visibility(build, visible):
-    control = LicenseFactory()
-    licence = build()
-    published = models.License.objects.published()
-    assert (licence in published) is visible
-    assert control in published
-    # Several citations must not duplicate a licence.
-    assert published.filter(pk=licence.pk).count() == int(visible)
+LICENCE_VISIBILITY = [
+    pytest.param(lambda: LicenseFactory(), True, id="published_and_cited"),
+    pytest.param(lambda: LicenseFactory(regulator=RegulatorFactory()), True, id="published_regulator"),
+    pytest.param(lambda: DraftLicenseFactory(), False, id="draft"),
+    pytest.param(lambda: LicenseFactory(holder=DraftEntityFactory()), False, id="draft_holder"),
+    pytest.param(lambda: LicenseFactory(license_type__regime=DraftRegimeFactory()), False, id="draft_regime"),
+    pytest.param(lambda: LicenseFactory(regulator=DraftRegulatorFactory()), False, id="draft_regulator"),
+    # Not UncitedLicenseFactory: its ``citations = False`` overrides the post-generation hook with a
+    # plain value, which factory-boy then assigns to the reverse relation (TypeError).
+    pytest.param(lambda: LicenseFactory(citations=False), False, id="uncited"),
+    pytest.param(lambda: LicenseFactory(citations=[DraftSourceFactory()]), False, id="only_draft_source"),
+    pytest.param(
+        lambda: LicenseFactory(citations=[DraftSourceFactory(), SourceFactory()]), True, id="one_published_source"
+    ),
+]
+AUDIT_VISIBILITY = [
+    pytest.param(lambda: AuditFactory(), True, id="published_and_cited"),
+    pytest.param(lambda: OngoingAuditFactory(), True, id="published_auditor"),
+    pytest.param(lambda: DraftAuditFactory(), False, id="draft"),
+    pytest.param(lambda: AuditFactory(subject=DraftEntityFactory()), False, id="draft_subject"),
+    pytest.param(
+        lambda: AuditFactory(auditor=DraftEntityFactory(kind=models.EntityKind.AUDITOR)), False, id="draft_auditor"
+    ),
+    pytest.param(lambda: AuditFactory(citations=False), False, id="uncited"),
+    pytest.param(lambda: AuditFactory(citations=[DraftSourceFactory()]), False, id="only_draft_source"),
+    pytest.param(lambda: AuditFactory(citations=[SourceFactory(), SourceFactory()]), True, id="two_published_sources"),
+]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("build", "visible"),
+    ("control_factory", "build", "visible"),
     [
-        pytest.param(lambda: AuditFactory(), True, id="published_and_cited"),
-        pytest.param(lambda: OngoingAuditFactory(), True, id="published_auditor"),
-        pytest.param(lambda: DraftAuditFactory(), False, id="draft"),
-        pytest.param(lambda: AuditFactory(subject=DraftEntityFactory()), False, id="draft_subject"),
-        pytest.param(
-            lambda: AuditFactory(auditor=DraftEntityFactory(kind=models.EntityKind.AUDITOR)), False, id="draft_auditor"
-        ),
-        pytest.param(lambda: AuditFactory(citations=False), False, id="uncited"),
-        pytest.param(lambda: AuditFactory(citations=[DraftSourceFactory()]), False, id="only_draft_source"),
-        pytest.param(
-            lambda: AuditFactory(citations=[SourceFactory(), SourceFactory()]), True, id="two_published_sources"
-        ),
+        *(pytest.param(LicenseFactory, *case.values, id=f"licence-{case.id}") for case in LICENCE_VISIBILITY),
+        *(pytest.param(AuditFactory, *case.values, id=f"audit-{case.id}") for case in AUDIT_VISIBILITY),
     ],
 )
-def test_audit_visibility(build, visible):
-    control = AuditFactory()
-    audit = build()
-    published = models.Audit.objects.published()
-    assert (audit in published) is visible
+def test_licence_and_audit_visibility(control_factory, build, visible):
+    control = control_factory()
+    record = build()
+    published = type(control).objects.published()
+    assert (record in published) is visible
     assert control in published
-    assert published.filter(pk=audit.pk).count() == int(visible)
+    # Several citations must not duplicate a record.
+    assert published.filter(pk=record.pk).count() == int(visible)
 
 
 @pytest.mark.django_db

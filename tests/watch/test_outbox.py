@@ -34,19 +34,31 @@ def reviewer():
     return factories.ReviewerFactory()
 
 
-def test_publishing_a_licence_writes_a_new_licence_event_about_its_holder(curator, reviewer):
-    licence = drafted(factories.DraftLicenseFactory(), curator)
+@pytest.mark.parametrize(
+    ("draft_factory", "kind", "record_type", "about", "label_start"),
+    [
+        pytest.param(
+            factories.DraftLicenseFactory, "license.new", "license", "holder", lambda licence: licence.holder.name
+        ),
+        pytest.param(factories.DraftWhitePaperFactory, "white_paper.new", "whitepaper", "offeror", str),
+    ],
+    ids=["licence-about-its-holder", "white-paper-about-its-offeror"],
+)
+def test_publishing_a_record_writes_its_new_event_about_its_entity(
+    curator, reviewer, draft_factory, kind, record_type, about, label_start
+):
+    record = drafted(draft_factory(), curator)
     assert kinds() == []
-    review.publish(licence, reviewer=reviewer)
+    review.publish(record, reviewer=reviewer)
     event = Event.objects.get()
     assert (event.kind, event.record_type, event.record_id, event.entity) == (
-        "license.new",
-        "license",
-        licence.pk,
-        licence.holder,
+        kind,
+        record_type,
+        record.pk,
+        getattr(record, about),
     )
-    assert event.payload["url"] == licence.get_absolute_url()
-    assert event.payload["label"].startswith(licence.holder.name)
+    assert event.payload["url"] == record.get_absolute_url()
+    assert event.payload["label"].startswith(label_start(record))
 
 
 def test_a_publish_rolled_back_leaves_no_event(curator, reviewer):
@@ -195,20 +207,6 @@ def test_an_expired_certificate_is_announced_once():
     outbox.emit_expired()
     assert list(Event.objects.values_list("kind", "record_id")) == [("certificate.expired", audit.pk)]
     assert long_gone.pk not in Event.objects.values_list("record_id", flat=True)
-
-
-def test_publishing_a_white_paper_writes_a_new_white_paper_event_about_its_offeror(curator, reviewer):
-    paper = drafted(factories.DraftWhitePaperFactory(), curator)
-    assert kinds() == []
-    review.publish(paper, reviewer=reviewer)
-    event = Event.objects.get()
-    assert (event.kind, event.record_type, event.record_id, event.entity) == (
-        "white_paper.new",
-        "whitepaper",
-        paper.pk,
-        paper.offeror,
-    )
-    assert event.payload["url"] == paper.get_absolute_url()
 
 
 def test_a_white_paper_reaches_watches_of_its_offerors_group_its_states_and_its_record_type(curator, reviewer):
