@@ -123,13 +123,16 @@ def _compile(queryset, values):
 
 
 def _is_stand_in(param, wanted):
-    return type(param) in (int, str) and param in wanted
+    # An int subclass too: PostgreSQL's backend binds some keys as psycopg's Int8. Never a bool (True == 1).
+    return isinstance(param, (int, str)) and not isinstance(param, bool) and param in wanted
 
 
 def _execute(statement, values):
     params = list(statement.params)
     for position, index in statement.slots:
-        params[position] = values[index]
+        kind = type(params[position])
+        # The stand-in's own type (Int8, say) for the value, as the ORM would have bound it.
+        params[position] = values[index] if kind in (int, str) else kind(values[index])
     compiler = statement.compiler
     with connections[statement.db].cursor() as cursor:
         cursor.execute(statement.sql, params)
