@@ -47,13 +47,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 
-from django.conf import settings
-from django.core.exceptions import EmptyResultSet
-from django.db import connections, models, router
+from django.db import models
 from django.db.models import BooleanField, CharField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
 from django.db.models.lookups import IsNull
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from history.as_of import cited_then, citing_then, named_public_now, public_then, was_public
 from registry import prepared
@@ -507,7 +504,7 @@ def count(filters: Filters = ALL) -> int:
             ]
         )
 
-    return sum(n for (n,) in _run(filters, ("count",), build))
+    return sum(row["n"] for row in _run(filters, ("count",), build))
 
 
 def select(filters: Filters = ALL, offset: int = 0, limit: int | None = None) -> list[Change]:
@@ -609,12 +606,7 @@ def _select(filters, start, stop, after=None):
     if after is not None:
         query = _select_query(filters, start, stop, after)
         return list(query) if query is not None else []
-    rows = _run(filters, ("select", start, stop), lambda filters: _select_query(filters, start, stop))
-    zone = connections[router.db_for_read(TRACKS[0].history)].timezone
-    return [
-        {"history_id": history_id, "history_date": _datetime(date, zone), "track": track}
-        for history_id, date, track in rows
-    ]
+    return _run(filters, ("select", start, stop), lambda filters: _select_query(filters, start, stop))
 
 
 def _select_query(filters, start, stop, after=None):
@@ -635,55 +627,32 @@ def _select_query(filters, start, stop, after=None):
 
 
 def _run(filters, kind, build):
-    """The rows (tuples) of the query ``build(filters)`` returns, its SQL compiled once per filters and database.
+    """The rows (dicts) of the query ``build(filters)`` returns, its SQL compiled once per filters (registry.prepared).
 
     Building and compiling a query over twelve history tables through the
     ORM takes longer than the database takes to run it for the newest
     page (a detail page's changes: 30 ms against 0.4 ms). The SQL depends on
     the filters only, never on the data, so it stays right across writes,
     which are what make a page cold. One record's changes are compiled once
-    per record type, for a stand-in record whose key is then replaced by the
-    record's; scoped ones are compiled each time (their SQL names records).
+    per record type, for a stand-in key replaced by the record's; scoped ones
+    are built each time (their SQL names records).
     """
-    using = router.db_for_read(TRACKS[0].history)
-    key = None
-    record = filters.record
-    if filters.scopes is None:
-        # The dates' bounds are read in the current time zone.
-        zone = timezone.get_current_timezone_name()
-        key = (using, connections[using].vendor, zone, kind, filters.types, filters.since, filters.until)
-        if record is not None:
-            key += (type(record),)
-            filters = replace(filters, record=type(record)(pk=_STAND_IN))
-    statement = _STATEMENTS.get(key) if key else None
-    if statement is None:
+    if filters.scopes is not None:
         query = build(filters)
-        if query is None:
-            return []
-        try:
-            statement = query.query.get_compiler(using=query.db).as_sql()
-        except EmptyResultSet:
-            return []
-        if key:
-            if len(_STATEMENTS) >= STATEMENT_CACHE_SIZE:
-                _STATEMENTS.clear()
-            _STATEMENTS[key] = statement
-    sql, params = statement
-    if record is not None and key:
-        params = tuple(record.pk if param == _STAND_IN else param for param in params)
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(query) if query is not None else []
+    record = filters.record
+    model = TRACKS[0].history
+
+    def build_for(*pk):
+        query = build(replace(filters, record=type(record)(pk=pk[0])) if pk else filters)
+        return query if query is not None else model.objects.none()
+
+    key = ("feed", kind, filters.types, filters.since, filters.until, type(record) if record is not None else None)
+    return prepared.run(key, build_for, [record.pk] if record is not None else [], model)
 
 
 # How far from the top a page is read from each track's newest rows (see _select).
 NEWEST_ROWS = 1000
-
-# Compiled SQL of feeds' counts and pages (see _run), by database and filters; emptied when full.
-_STATEMENTS = {}
-# The key of the stand-in record one record's statements are compiled for: no record has it.
-_STAND_IN = -7_261_958_403
-STATEMENT_CACHE_SIZE = 500
 
 
 # Newest first. On a tie (a fixture loads everything at one instant) a citation sorts above its record's creation.
@@ -703,15 +672,6 @@ def _union(querysets):
         return None
     first, *others = querysets
     return first.union(*others, all=True) if others else first
-
-
-def _datetime(value, zone):
-    """A ``history_date`` read without the ORM, as the ORM reads it (SQLite gives it naive, or as text)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if settings.USE_TZ and timezone.is_naive(value):
-        value = timezone.make_aware(value, zone)
-    return value
 
 
 def _after(track, key):

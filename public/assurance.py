@@ -29,6 +29,7 @@ from registry.models import (
     ReserveSnapshot,
 )
 from registry.models.audits import ENGAGEMENT_KINDS
+from registry.prepared import IdList, run
 
 # What the chain calls the audit's auditor, by kind of audit.
 AUDITOR_ROLES = {
@@ -275,30 +276,41 @@ class EntityReserves:
 
 
 def entity_reserves(members) -> EntityReserves | None:
-    """Proof-of-reserves figures of the audits of ``members`` (a subquery of entity ids); None when they have
-    no proof-of-reserves audit. Three queries at most, whatever the number of reports.
+    """Proof-of-reserves figures of the audits of ``members`` (a ``registry.prepared.IdList`` of entity ids); None
+    when they have no proof-of-reserves audit. Three queries at most, whatever the number of reports, their SQL
+    compiled once (registry.prepared).
 
     Of the audits with no figures (``?reserves=none`` of the audit list), the ``WITHOUT_FIGURES_LIMIT`` most recent
     and their total, as the page's other sections pick theirs (``most_recent``).
     """
     from public.views.common import audit_timeline_start, most_recent  # the views import this module
 
-    audits = Audit.objects.published().filter(subject__in=members, kind=AuditKind.PROOF_OF_RESERVES)
-    snapshots = ReserveSnapshot.objects.cited().filter(audit__in=audits)
-    totals = snapshots.totals().with_ratio().select_related("audit__auditor", "audit__subject", "source")
-    latest = list(totals.order_by("-as_of", "-id")[:RESERVE_LIMIT])
+    def audits(ids):
+        return Audit.objects.published().filter(subject__in=IdList(ids), kind=AuditKind.PROOF_OF_RESERVES)
+
+    def totals(ids):
+        snapshots = ReserveSnapshot.objects.cited().filter(audit__in=audits(ids))
+        return snapshots.totals().with_ratio().select_related("audit__auditor", "audit__subject", "source")
+
+    ids = [members.value]
+    latest = run(
+        ("reserves-latest",), lambda m: totals(m).order_by("-as_of", "-id")[:RESERVE_LIMIT], ids, ReserveSnapshot
+    )
     without, without_total = most_recent(
-        audits.exclude(id__in=ReserveSnapshot.objects.cited().values("audit_id")),
-        audit_timeline_start(),
+        "reserves-without",
+        Audit,
+        lambda m: audits(m).exclude(id__in=ReserveSnapshot.objects.cited().values("audit_id")),
+        audit_timeline_start,
         WITHOUT_FIGURES_LIMIT,
-        rows=Audit.objects.select_related("auditor", "subject"),
+        ids,
+        lambda: Audit.objects.select_related("auditor", "subject"),
     )
     if not latest and not without:
         return None
     latest.reverse()
     return EntityReserves(
         reports=latest,
-        total=len(latest) if len(latest) < RESERVE_LIMIT else totals.count(),
+        total=len(latest) if len(latest) < RESERVE_LIMIT else totals(members.value).count(),
         ratio_chart=charts.line_chart(
             [(row.as_of, row.ratio, row.under_reserved) for row in latest], value_label=percent, reference=100
         ),

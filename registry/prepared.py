@@ -4,8 +4,9 @@ Building and compiling a query through the ORM costs more than the database take
 page's queries (a licence's history rows: a few milliseconds to build and compile, a tenth of that to run).
 A query's SQL depends on its shape, not on the records it is asked about: :func:`run` compiles
 ``build(*stand_ins)`` once per shape (its ``key``) and runs the same SQL again with each call's values in the
-stand-ins' places, reading the rows into model instances (``select_related`` and annotations included) or
-tuples as the ORM does. ``prefetch_related`` lookups are applied to the instances afterwards.
+stand-ins' places, reading the rows into model instances (``select_related`` and annotations included),
+dicts (``values()``) or tuples as the ORM does. ``prefetch_related`` lookups are applied to the instances
+afterwards.
 
 The key names the shape; the database, its vendor, the time zone and the day are added to it, so a query may
 read today's date (as the audits' status does) and still be compiled once a day. A query whose compiled
@@ -21,7 +22,13 @@ from dataclasses import dataclass
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Expression, IntegerField, prefetch_related_objects
-from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesListIterable, get_related_populators
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    ValuesIterable,
+    ValuesListIterable,
+    get_related_populators,
+)
 from django.utils import timezone
 
 # Stand-in values: no record has such a key.
@@ -54,13 +61,15 @@ class _Statement:
     iterable: type
     prefetch: tuple
     db: str
+    names: tuple = ()  # a values() row's keys
 
 
 def run(key, build, values, model):
     """The rows of ``build(*stand_ins(values))`` run with ``values`` (integers or texts) in their places.
 
-    ``build`` returns a QuerySet of model instances or of ``values_list()`` tuples; its SQL must depend on
-    ``key`` (hashable) and the values alone. ``model`` is the model read (it picks the database).
+    ``build`` returns a QuerySet of model instances, ``values()`` dicts or ``values_list()`` tuples (a UNION
+    of them too); its SQL must depend on ``key`` (hashable) and the values alone. ``model`` is the model read
+    (it picks the database).
     """
     values = tuple(values)
     using = router.db_for_read(model)
@@ -80,7 +89,7 @@ def run(key, build, values, model):
 
 
 def _compile(queryset, values):
-    if queryset._iterable_class not in (ModelIterable, ValuesListIterable, FlatValuesListIterable):
+    if queryset._iterable_class not in (ModelIterable, ValuesIterable, ValuesListIterable, FlatValuesListIterable):
         return None
     compiler = queryset.query.get_compiler(using=queryset.db)
     try:
@@ -94,8 +103,11 @@ def _compile(queryset, values):
     slots = tuple((position, wanted[param]) for position, param in enumerate(params) if _is_stand_in(param, wanted))
     if {index for _, index in slots} != set(range(count)):
         return None
-    if queryset._iterable_class is not ModelIterable and queryset.query.annotation_select and queryset._fields:
-        names = [*queryset.query.extra_select, *queryset.query.values_select, *queryset.query.annotation_select]
+    query = queryset.query
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    if queryset._iterable_class is ValuesIterable:
+        names = list(query.selected or ()) or names  # as the ORM names a values() row's keys
+    elif queryset._iterable_class is not ModelIterable and query.annotation_select and queryset._fields:
         if list(queryset._fields) != names:
             return None  # values_list() reorders such rows: left to the ORM
     return _Statement(
@@ -106,17 +118,21 @@ def _compile(queryset, values):
         queryset._iterable_class,
         tuple(queryset._prefetch_related_lookups),
         queryset.db,
+        tuple(names) if queryset._iterable_class is ValuesIterable else (),
     )
 
 
 def _is_stand_in(param, wanted):
-    return type(param) in (int, str) and param in wanted
+    # An int subclass too: PostgreSQL's backend binds some keys as psycopg's Int8. Never a bool (True == 1).
+    return isinstance(param, (int, str)) and not isinstance(param, bool) and param in wanted
 
 
 def _execute(statement, values):
     params = list(statement.params)
     for position, index in statement.slots:
-        params[position] = values[index]
+        kind = type(params[position])
+        # The stand-in's own type (Int8, say) for the value, as the ORM would have bound it.
+        params[position] = values[index] if kind in (int, str) else kind(values[index])
     compiler = statement.compiler
     with connections[statement.db].cursor() as cursor:
         cursor.execute(statement.sql, params)
@@ -129,6 +145,8 @@ def _execute(statement, values):
             prefetch_related_objects(objects, *statement.prefetch)
         return objects
     rows = compiler.results_iter([rows], tuple_expected=True)
+    if statement.iterable is ValuesIterable:
+        return [dict(zip(statement.names, row, strict=False)) for row in rows]
     if statement.iterable is FlatValuesListIterable:
         return [row[0] for row in rows]
     return list(rows)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from public import charts, redirects
 from public.templatetags.registry_tags import url_or
+from registry import prepared
 from registry.models import (
     Audit,
     License,
@@ -143,32 +144,41 @@ def timeline_for(licenses, audits, limit=None):
     return charts.timeline(items, timezone.localdate())
 
 
-def most_recent(queryset, start, limit, rows=None):
-    """The ``limit`` rows of ``queryset`` with the latest ``start`` (undated last), in ``queryset``'s own order,
-    and how many rows ``queryset`` has in all.
+def most_recent(key, model, build, start, limit, values, rows):
+    """The ``limit`` rows of ``build(*values)`` (a queryset of ``model``) with the latest ``start()`` (undated
+    last), in the order of ``rows()`` (a queryset of the rows' model), and how many rows there are in all. The
+    SQL is compiled once per ``key`` (registry.prepared): ``build`` depends on ``values`` alone.
 
     The first query reads only the table's own columns: it sorts ids rather than joined rows, and counts every
-    row in the same pass (a window aggregate) instead of a second scan. The second loads the rows chosen, through
-    ``rows`` when given: ``queryset`` without its filters, which the chosen ids already carry (a group's members,
-    as a subquery, need not be read again), and with its order.
+    row in the same pass (a window aggregate) instead of a second scan. The second loads the rows chosen through
+    ``rows()``: without ``build``'s filters, which the chosen ids already carry (a group's members need not be
+    read again).
     """
-    chosen = list(
-        queryset.annotate(rows_in_all=Window(Count("*")))
-        .order_by(start.desc(nulls_last=True), "-pk")
-        .values_list("pk", "rows_in_all")[:limit]
-    )
+
+    def chosen_query(*values):
+        return (
+            build(*values)
+            .annotate(rows_in_all=Window(Count("*")))
+            .order_by(start().desc(nulls_last=True), "-pk")
+            .values_list("pk", "rows_in_all")[:limit]
+        )
+
+    chosen = prepared.run((key, "chosen", limit), chosen_query, values, model)
+    if not chosen:
+        return [], 0
     ids = [pk for pk, _ in chosen]
-    if rows is None:
-        rows = queryset
-    rows = list(rows.filter(pk__in=ids)) if ids else []
-    return rows, (chosen[0][1] if chosen else 0)
+    found = prepared.run((key, "rows"), lambda *ids: rows().filter(pk__in=ids), prepared.padded(ids), model)
+    return found, chosen[0][1]
 
 
-def first_rows(queryset, limit):
-    """The first ``limit`` rows of ``queryset`` and how many it has in all, in one query: the count is a window
-    aggregate over the same rows, so a section of the entity page costs one query rather than two scans."""
-    rows = list(queryset.annotate(rows_in_all=Window(Count("*")))[:limit])
-    return rows, (rows[0].rows_in_all if rows else 0)
+def first_rows(key, model, build, limit, values):
+    """The first ``limit`` rows of ``build(*values)`` (a queryset of ``model``) and how many it has in all, in one
+    query: the count is a window aggregate over the same rows, so a section of the entity page costs one query
+    rather than two scans. The SQL is compiled once per ``key`` (registry.prepared)."""
+    found = prepared.run(
+        (key, "first", limit), lambda *v: build(*v).annotate(rows_in_all=Window(Count("*")))[:limit], values, model
+    )
+    return found, (found[0].rows_in_all if found else 0)
 
 
 def audit_timeline_start():

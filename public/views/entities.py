@@ -34,6 +34,7 @@ from registry.models import (
     LicenseCitation,
     Source,
 )
+from registry.prepared import IdList, id_list
 
 # How an entity's page introduces each kind of other name, in the order shown.
 OTHER_NAME_LABELS = {
@@ -129,17 +130,22 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
 
         Not those of every licence of the group: the largest group's are 12,000 citations, too many for one page.
         """
-        licenses = [licence.pk for licence in records["licenses"]]
-        audits = [audit.pk for audit in records["audits"] + records["audits_performed"]]
-        cited = (
-            Q(pk__in=LicenseCitation.objects.filter(license__in=licenses).values("source"))
-            | Q(pk__in=AuditCitation.objects.filter(audit__in=audits).values("source"))
-            | Q(pk__in=EntityCitation.objects.filter(entity__in=members).values("source"))
-            | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=records["key_people"]).values("source"))
+
+        def build(licenses, audits, members, people):
+            cited = (
+                Q(pk__in=LicenseCitation.objects.filter(license__in=IdList(licenses)).values("source"))
+                | Q(pk__in=AuditCitation.objects.filter(audit__in=IdList(audits)).values("source"))
+                | Q(pk__in=EntityCitation.objects.filter(entity__in=IdList(members)).values("source"))
+                | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=IdList(people)).values("source"))
+            )
+            return Source.objects.published().filter(cited).defer("archived_text").order_by("title", "pk")
+
+        shown = (records["licenses"], records["audits"] + records["audits_performed"], records["key_people"])
+        licenses, audits, people = (id_list([row.pk for row in section], Source).value for section in shown)
+        sources, total = first_rows(
+            "entity-sources", Source, build, self.source_limit, [licenses, audits, members.value, people]
         )
-        sources = Source.objects.published().filter(cited).defer("archived_text")
-        shown, total = first_rows(sources.order_by("title", "pk"), self.source_limit)
-        return {"sources": shown, "source_total": total}
+        return {"sources": sources, "source_total": total}
 
 
 class LazyValue(SimpleLazyObject):

@@ -3,10 +3,17 @@ page's sections (its relatives, records and sources), whose querysets the views 
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Prefetch, Window
+from django.db.models import F, Prefetch
 from django.http import Http404
 
-from public.views.common import audit_timeline_start, licenses_by_jurisdiction, public_audits, public_citations
+from public.views.common import (
+    audit_timeline_start,
+    first_rows,
+    licenses_by_jurisdiction,
+    most_recent,
+    public_audits,
+    public_citations,
+)
 from public.views.tokens import white_paper_list_queryset
 from registry import prepared
 from registry.models import (
@@ -46,34 +53,6 @@ def member_ids(entity):
         return Entity.objects.published().with_affiliates(Entity(pk=pk)).order_by().values_list("pk", flat=True)
 
     return prepared.id_list(prepared.run(("members",), build, [entity.pk], Entity), Entity)
-
-
-def most_recent(key, model, build, start, limit, values, rows):
-    """``public.views.common.most_recent`` of ``build(*values)``, with prepared SQL: the ``limit`` rows of latest
-    ``start`` (undated last), in the order of ``rows()`` (a queryset of the rows' model), and the total."""
-
-    def chosen_query(*values):
-        return (
-            build(*values)
-            .annotate(rows_in_all=Window(Count("*")))
-            .order_by(start().desc(nulls_last=True), "-pk")
-            .values_list("pk", "rows_in_all")[:limit]
-        )
-
-    chosen = prepared.run((key, "chosen", limit), chosen_query, values, model)
-    if not chosen:
-        return [], 0
-    ids = [pk for pk, _ in chosen]
-    found = prepared.run((key, "rows"), lambda *ids: rows().filter(pk__in=ids), prepared.padded(ids), model)
-    return found, chosen[0][1]
-
-
-def first_rows(key, model, build, limit, values):
-    """``public.views.common.first_rows`` of ``build(*values)``, with prepared SQL."""
-    found = prepared.run(
-        (key, "first", limit), lambda *v: build(*v).annotate(rows_in_all=Window(Count("*")))[:limit], values, model
-    )
-    return found, (found[0].rows_in_all if found else 0)
 
 
 def records(view, entity, members):

@@ -6,6 +6,7 @@ import pytest
 
 from public import assurance, views
 from registry import models
+from registry.prepared import id_list
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +118,7 @@ def test_entity_reserves_draw_the_ratio_over_time_and_flag_the_reports_under_100
         )
     # A report's per-asset rows are not its totals: the chart draws the totals.
     factories.ReserveSnapshotFactory(audit=audit, asset="BTC", assets=1, liabilities=2, reserve_ratio=None)
-    reserves = assurance.entity_reserves(models.Entity.objects.filter(pk=audit.subject_id).values("pk"))
+    reserves = assurance.entity_reserves(id_list([audit.subject_id], models.Entity))
     assert [row.as_of.month for row in reserves.reports] == [1, 2, 3]
     assert [row.as_of for row in reserves.under_reserved] == [D(2025, 2, 1)]
     points = reserves.ratio_chart.points
@@ -130,10 +131,10 @@ def test_entity_reserves_draw_the_ratio_over_time_and_flag_the_reports_under_100
 
 def test_an_entity_whose_verification_published_no_figures_is_told_so():
     audit = factories.ProofOfReservesAuditFactory()
-    reserves = assurance.entity_reserves(models.Entity.objects.filter(pk=audit.subject_id).values("pk"))
+    reserves = assurance.entity_reserves(id_list([audit.subject_id], models.Entity))
     assert reserves.reports == [] and reserves.ratio_chart is None
     assert reserves.without_figures == [audit]
-    assert assurance.entity_reserves(models.Entity.objects.filter(pk=factories.EntityFactory().pk).values("pk")) is None
+    assert assurance.entity_reserves(id_list([factories.EntityFactory().pk], models.Entity)) is None
 
 
 @pytest.mark.parametrize(
