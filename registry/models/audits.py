@@ -233,17 +233,17 @@ def _same_standard_and_subject(audits):
 def _related_with_status(audits):
     """Today's published audits of :func:`link_supersession`'s query (``audits`` and those of the same standard
     and subject) with their status, its SQL compiled once (registry.prepared): building and compiling the status
-    cost three times what running it does. Every page subject with every page standard: a few more rows than the
-    pairs themselves, whose links are those of the pairs' audits alone (a superseding audit shares its pair)."""
+    cost three times what running it does. Every subject's audits of every standard of the pairs: a few more rows
+    than the pairs' own, whose links are those of the pairs' audits alone (a superseding audit shares its pair).
+    The subjects first, which an index finds: asked as an OR of two lists, PostgreSQL read every audit (15 ms)."""
 
-    def build(ids, standards, subjects):
-        related = Q(id__in=prepared.IdList(ids)) | Q(
-            standard_id__in=prepared.IdList(standards), subject_id__in=prepared.IdList(subjects)
-        )
-        return Audit.objects.published().filter(related).with_status().order_by()
+    def build(ids, subjects, standards):
+        related = Q(id__in=prepared.IdList(ids)) | Q(standard_id__in=prepared.IdList(standards))
+        rows = Audit.objects.published().filter(related, subject_id__in=prepared.IdList(subjects))
+        return rows.with_status().order_by()
 
-    pairs = [(audit.standard_id, audit.subject_id) for audit in audits if audit.standard_id and not audit.ongoing]
-    lists = ([audit.pk for audit in audits], sorted({s for s, _ in pairs}), sorted({e for _, e in pairs}))
+    standards = {audit.standard_id for audit in audits if audit.standard_id and not audit.ongoing}
+    lists = ([audit.pk for audit in audits], sorted({audit.subject_id for audit in audits}), sorted(standards))
     values = [prepared.encoded(ids, Audit) for ids in lists]
     return prepared.run(("audit-supersession",), build, values, Audit)
 
