@@ -23,12 +23,13 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, Min, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, Model, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.forms.boundfield import BoundField
 from django.forms.models import ModelChoiceIterator
 from django.forms.renderers import DjangoTemplates
 
+from registry import prepared
 from registry import search as search_index
 from registry.dates import PartialDate
 from registry.models import (
@@ -437,22 +438,31 @@ class Facet:
                 base.values(facet_value=F(f"{target}__{self.value}"), facet_label=F(f"{target}__{self.value_label}"))
                 .annotate(facet_count=Count(source, distinct=True))
                 .order_by("-facet_count", "facet_label")
+                .values_list("facet_value", "facet_label", "facet_count")
             )
         else:
-            value, label = self._expressions()
-            rows = (
-                queryset.order_by()
-                .values(facet_value=value, facet_label=label)
-                .annotate(facet_count=_row_count(queryset))
-                .filter(facet_value__isnull=False)
-                .order_by("-facet_count", "facet_label")
-            )
+            rows = self.count_query(queryset)
+        return self.labelled(rows)
+
+    def count_query(self, queryset):
+        """The counts of a facet neither keyed nor ``through``: ``(value, label, count)`` tuples of ``queryset``."""
+        value, label = self._expressions()
+        return (
+            queryset.order_by()
+            .values(facet_value=value, facet_label=label)
+            .annotate(facet_count=_row_count(queryset))
+            .filter(facet_value__isnull=False)
+            .order_by("-facet_count", "facet_label")
+            .values_list("facet_value", "facet_label", "facet_count")
+        )
+
+    def labelled(self, rows):
+        """``[(value, label, count)]`` of the counts ``rows``, as texts; a choice's label from ``choices``."""
         result = []
-        for row in rows:
-            label = row["facet_label"]
+        for value, label, count in rows:
             if self.choices is not None:
-                label = self.choices.get(row["facet_value"], row["facet_value"])
-            result.append((str(row["facet_value"]), str(label), row["facet_count"]))
+                label = self.choices.get(value, value)
+            result.append((str(value), str(label), count))
         if self.choices is not None:
             result.sort(key=lambda item: (-item[2], item[1]))
         return result
@@ -645,17 +655,68 @@ class RegistryFilterSet(django_filters.FilterSet):
         """Records matching every word of ``value`` (each as a word prefix), through the full-text index."""
         return search_index.filter_queryset(queryset, self.search_kind, value) if value else queryset
 
-    def filtered_without(self, param):
-        """The queryset filtered by every valid parameter except ``param`` (and sort): a facet's base."""
+    def filtered_without(self, param, cleaned=None):
+        """The queryset filtered by every valid parameter except ``param`` (and sort): a facet's base.
+
+        ``cleaned`` stands for the form's ``cleaned_data`` (:meth:`facet_rows` passes stand-ins)."""
         queryset = self.queryset.all()
         if not self.is_bound:
             return queryset
         self.errors  # noqa: B018 - validates the form so cleaned_data exists
-        for name, value in self.form.cleaned_data.items():
+        for name, value in (self.form.cleaned_data if cleaned is None else cleaned).items():
             if name in (param, "sort"):
                 continue
             queryset = self.filters[name].filter(queryset, value)
         return queryset
+
+    def facet_rows(self, facet):
+        """``facet.rows()`` of the rows but for the facet's own filter.
+
+        A plain :class:`Facet`'s count, neither keyed nor ``through``, has its SQL compiled once per set of
+        other filters (registry.prepared) where each is a plain equality (a record or a choice, no ``method``),
+        whose SQL depends on which are set, not on their values: building and compiling the audits' status
+        cost twice what counting it does. Any other filter, and the as-of rows, go through the ORM. The list's queryset
+        must be the same on every call (the list view's ``get_queryset()``).
+        """
+        if type(facet) is not Facet or facet.keys or facet.through or getattr(self, "as_of", None):
+            base = self.filtered_without(facet.param)
+            # As-of pages count history snapshots, whose model the key mappings do not cover.
+            return facet.rows(base, keyed=base.model is self._meta.model)
+        given = self._plain_values(facet.param)
+        if given is None:
+            return facet.rows(self.filtered_without(facet.param))
+        names = tuple(given)
+
+        def build(*stand_ins):
+            cleaned = dict(self.form.cleaned_data) if self.is_bound else None
+            for name, stand_in in zip(names, stand_ins, strict=True):
+                value = given[name]
+                cleaned[name] = type(value)(pk=stand_in) if isinstance(value, Model) else stand_in
+            return facet.count_query(self.filtered_without(facet.param, cleaned))
+
+        values = [value.pk if isinstance(value, Model) else value for value in given.values()]
+        key = ("facet", type(self).__module__, type(self).__qualname__, facet.param, names)
+        return facet.labelled(prepared.run(key, build, values, self._meta.model))
+
+    def _plain_values(self, param):
+        """``{name: value}`` of the filters set but ``param``'s (and sort), when each is a plain equality: a
+        record's key or a choice; else None."""
+        if not self.is_bound:
+            return {}
+        self.errors  # noqa: B018 - validates the form so cleaned_data exists
+        given = {}
+        for name, value in self.form.cleaned_data.items():
+            if name in (param, "sort") or value in django_filters.constants.EMPTY_VALUES:
+                continue
+            field = self.filters[name]
+            if field.method is not None or field.lookup_expr != "exact" or field.exclude or field.distinct:
+                return None
+            plain_record = isinstance(field, django_filters.ModelChoiceFilter) and isinstance(value, Model)
+            plain_choice = type(field) is django_filters.ChoiceFilter and type(value) is str
+            if not (plain_record or plain_choice) or value == field.null_value:
+                return None
+            given[name] = value
+        return given
 
 
 CLIENT_SCOPES = [("retail", "Retail"), ("professional", "Professional"), ("institutional", "Institutional")]
@@ -847,8 +908,8 @@ class AuditFilterSet(RegistryFilterSet):
         """``queryset`` annotated with each audit's status today (the as-of variant: on its day)."""
         return queryset.with_status()
 
-    def filtered_without(self, param):
-        queryset = super().filtered_without(param)
+    def filtered_without(self, param, cleaned=None):
+        queryset = super().filtered_without(param, cleaned)
         # The status facet counts the status annotation, which only its own filter adds.
         return self.with_status(queryset) if param == "status" else queryset
 

@@ -195,6 +195,11 @@ class IdList(Expression):
         return "(SELECT value FROM json_each(%s))", [self.value]
 
 
+def encoded(ids, model):
+    """``IdList.encode`` of ``ids`` for the database ``model`` is read from: a value for :func:`run`."""
+    return IdList.encode(ids, connections[router.db_for_read(model)])
+
+
 def id_list(ids, model):
     """``IdList`` of ``ids`` for the database ``model`` is read from."""
-    return IdList(IdList.encode(ids, connections[router.db_for_read(model)]))
+    return IdList(encoded(ids, model))

@@ -18,6 +18,7 @@ from opendata.serializers import (
 )
 from opendata.tables import api_rows
 from public import filters
+from registry import prepared
 from registry.derived.version import current_version
 from registry.models import (
     Audit,
@@ -64,9 +65,7 @@ def facet_rows(filterset, facet, key):
     """``facet.rows()`` of ``filterset``'s rows but for the facet's own filter, cached under ``key``."""
     rows = cache.get(key)
     if rows is None:
-        base = filterset.filtered_without(facet.param)
-        # As-of pages count history snapshots, whose model the key mappings do not cover.
-        rows = facet.rows(base, keyed=base.model is filterset._meta.model)
+        rows = filterset.facet_rows(facet)
         cache.set(key, rows)
     return rows
 
@@ -344,10 +343,21 @@ class AuditListView(RegistryListView):
         key = f"public:list:audit-rows:{current_version()}:{timezone.localdate().isoformat()}:{digest}"
         rows = cache.get(key)
         if rows is None:
-            own = [field.name for field in Audit._meta.concrete_fields]
-            rows = link_supersession(super().page_rows(queryset.only(*own, *self.row_fields), ids))
+            rows = link_supersession(self.audit_rows(queryset, ids))
             cache.set(key, rows)
         return rows
+
+    def audit_rows(self, queryset, ids):
+        """:meth:`RegistryListView.page_rows` with the row's fields, its SQL compiled once (registry.prepared): the
+        list's base queryset is the same on every page but the as-of ones, which read history rows instead."""
+        own = [field.name for field in Audit._meta.concrete_fields]
+
+        def build(value):
+            return queryset.only(*own, *self.row_fields).order_by().filter(pk__in=prepared.IdList(value))
+
+        found = prepared.run(("audit-list-rows",), build, [prepared.encoded(ids, Audit)], Audit)
+        by_id = {row.pk: row for row in found}
+        return [by_id[pk] for pk in ids if pk in by_id]
 
 
 EntityListView = list_view(filters.EntityFilterSet, "entity", "Entities", entity_list_queryset)

@@ -573,3 +573,38 @@ def test_an_entity_list_by_jurisdiction_reads_an_index_not_every_published_entit
         for queryset in queries:
             assert "registry_entity_published_place_idx" in queryset.explain()
     assert filterset.qs.count() == 3
+
+
+def test_audit_list_status_counts_and_links_agree_with_the_rows_for_each_auditor_and_kind(client):
+    """Issue 18: the status facet and the supersession links are read with SQL compiled once per set of filters
+    (registry.prepared) and run with each request's values: each auditor's and kind's counts are its own rows',
+    and a report names only the later report of its own subject and standard."""
+    firm, other = factories.AuditorFactory(slug="firm-a"), factories.AuditorFactory(slug="firm-b")
+    iso, soc = factories.StandardFactory(slug="iso"), factories.StandardFactory(slug="soc")
+    first, second = factories.EntityFactory(), factories.EntityFactory()
+    may, june = datetime.date(2025, 5, 1), datetime.date(2025, 6, 1)
+    older = factories.AuditFactory(subject=first, standard=iso, auditor=firm, issued_on=may)
+    factories.AuditFactory(subject=first, standard=iso, auditor=firm, issued_on=june)
+    factories.AuditFactory(subject=first, standard=soc, auditor=other, issued_on=may)  # not firm-a's
+    lone = factories.AuditFactory(subject=second, standard=soc, auditor=firm, issued_on=june)
+    factories.AuditFactory(subject=second, standard=iso, auditor=other, kind=AuditKind.ATTESTATION)
+    factories.AuditFactory(
+        subject=second,
+        standard=iso,
+        auditor=other,
+        valid_until=datetime.date(2025, 7, 1),
+        valid_until_precision=DatePrecision.DAY,
+    )
+    for query in ["auditor=firm-a", "auditor=firm-b", "auditor=firm-b&kind=attestation", "kind=certification"]:
+        response = get(client, "audit-list", query)
+        rows = response.context["object_list"]
+        (status,) = [facet for facet in response.context["facets"] if facet["param"] == "status"]
+        expected = {}
+        for audit in rows:
+            expected[audit.status] = expected.get(audit.status, 0) + 1
+        assert {value["value"]: value["count"] for value in status["values"]} == expected, query
+    rows = {audit.pk: audit for audit in get(client, "audit-list", "auditor=firm-a").context["object_list"]}
+    assert rows[older.pk].status == "superseded"
+    assert rows[older.pk].superseded_by_audit.issued_on == june
+    assert rows[lone.pk].status == "current"
+    assert rows[lone.pk].supersedes_audits == []
