@@ -123,21 +123,16 @@ def _people_and_papers(view, ids):
         )
 
     shown_people, key_person_total = first_rows("entity-people", KeyPerson, key_people, view.key_person_limit, ids)
-    papers = white_paper_list_queryset
-    shown_papers, paper_total = first_rows(
-        "entity-papers",
-        WhitePaper,
-        lambda m: papers().filter(offeror__in=prepared.IdList(m)),
-        view.white_paper_limit,
-        ids,
-    )
-    shown_filed, filed_total = first_rows(
-        "entity-filed",
-        WhitePaper,
-        lambda m: papers().filter(filed_by__in=prepared.IdList(m)),
-        view.white_paper_limit,
-        ids,
-    )
+
+    def papers(field):
+        # The white papers the members offer, or filed for others: one query shape each.
+        def build(m):
+            return white_paper_list_queryset().filter(**{f"{field}__in": prepared.IdList(m)})
+
+        return first_rows(f"entity-papers-{field}", WhitePaper, build, view.white_paper_limit, ids)
+
+    shown_papers, paper_total = papers("offeror")
+    shown_filed, filed_total = papers("filed_by")
     return {
         "key_people": shown_people,
         "key_person_total": key_person_total,
