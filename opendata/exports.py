@@ -123,7 +123,7 @@ def json_response(request, source, table, filename):
     except exceptions.NotFound as exc:
         return JsonResponse({"error": "not found", "detail": str(exc.detail)}, status=404)
     if by_keys:
-        rows = table.by_keys(request, source, list(page.object_list))
+        rows = table.by_keys(request, list(page.object_list))
     else:
         rows = table.rows(request, page.object_list)
     body = paging.body([table.as_json(row) for row in rows])
