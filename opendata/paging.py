@@ -115,6 +115,11 @@ class Pagination(pagination.PageNumberPagination):
         self.page = self._page(number, paginator, lambda: Page(records, number, paginator))
         return self.page
 
+    def select_known(self, request, count, keys):
+        """The page ``request`` asks for, given its ``keys`` and the ``count`` of what it is chosen from, read
+        before for the same query string (:meth:`select_keys`)."""
+        return self.select_read(lambda offset, limit: (keys, count), request)
+
     def _asked(self, request):
         """``(page number, page size)`` of ``request``; a bad value is a 400 naming it."""
         errors = self.errors(self._params(request))
