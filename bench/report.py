@@ -100,9 +100,9 @@ before every URL has been asked once.
   facet, page of ids and filter choice unreachable: docs/scaling.md); the home page, a single URL, is asked 20
   times, each after a write.
 - *Warm*: after more passes at 8 clients (unmeasured; one per gunicorn worker, fewer if that would take over a
-  minute: the last section says how many), a timed run cycling through the list. Each worker keeps its own cache,
-  so a URL is warm only in the workers that have served it: this is the steady state of a list this long, not one
-  URL's cache hit (that is the table "Cache hit").
+  minute: the last section says how many), a timed run cycling through the list. The workers share one cache
+  (diskcache on disk, config/settings.py), so a URL any worker has served is warm in all: this is the steady
+  state of a list this long, each URL served once before, not one URL's cache hit (that is the table "Cache hit").
 - Latencies (ms) are per request, timed by the client, without wrk's coordinated-omission correction; req/s over
   the run. Ratio = our req/s ÷ Datasette's on the equivalent URL list (> 1: we serve more).
 """.strip()

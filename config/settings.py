@@ -137,15 +137,33 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The register's queries are short; JIT-compiling the change feed's count alone took 0.5 s per table.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
-# Each worker keeps what list pages derive from the data (counts, facet counts, page ids, choice labels),
-# keyed by the data version, so a write makes every old entry unreachable at once (registry/derived/version.py).
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "TIMEOUT": 600,
-        "OPTIONS": {"MAX_ENTRIES": 20000},
+# What the public pages derive from the data (counts, facet counts, page ids, choice labels, rendered
+# sections), keyed by the data version, so a write makes every old entry unreachable at once
+# (registry/derived/version.py). One cache on disk that every gunicorn worker shares (diskcache: SQLite files
+# in DJANGO_CACHE_DIR), so a page one worker computed is a hit in the others: with a cache per worker, a list of
+# 200 URLs served by 5 workers still missed in a third of the requests after five passes (bench/RESULTS.md).
+# Its operations wait at most DATABASE_TIMEOUT for a lock, then count as a miss: the cache never holds a page up.
+# DJANGO_CACHE_DIR=memory keeps one in each process's memory instead.
+CACHE_DIR = os.environ.get("DJANGO_CACHE_DIR") or str(BASE_DIR / "var" / "cache")
+if CACHE_DIR == "memory":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": 600,
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "operations.cache.SharedDiskCache",
+            "LOCATION": CACHE_DIR,
+            "TIMEOUT": 600,
+            "SHARDS": 8,
+            "DATABASE_TIMEOUT": 0.05,
+            "OPTIONS": {"size_limit": 2**30},
+        }
+    }
 
 # An optional read replica (docs/scaling.md): public GET requests read from it, writes and the admin use the
 # primary (operations/routers.py). The test runner points it at the test database instead of creating one.

@@ -74,14 +74,25 @@ def favicon_ico(request):
     return HttpResponse(_favicon(), content_type="image/vnd.microsoft.icon")
 
 
+def _disconnect_caches() -> None:
+    """Close the shared cache's connections (config/settings.py CACHES): none may outlive a fork."""
+    from django.core.cache import caches
+
+    from operations.cache import SharedDiskCache
+
+    for cache in caches.all(initialized_only=True):
+        if isinstance(cache, SharedDiskCache):
+            cache.disconnect()
+
+
 def warm_up() -> None:
     """Do once, before gunicorn forks its workers, what each worker's first request would otherwise pay for.
 
     The URL resolver, the compiled public templates and the release digest behind ETags (which reads every
     code, template and static file) took about 450 ms on a worker's first request, enough to put the first
     requests after every start or recycling above the latency target. Then the home page and the first page
-    of each public list are rendered once (:func:`_render_first_pages`), and the database connection that
-    opened is closed: a connection opened before the fork would be shared by every worker.
+    of each public list are rendered once (:func:`_render_first_pages`), and the database and cache connections
+    that opened are closed: a connection opened before the fork would be shared by every worker.
     """
     from pathlib import Path
 
@@ -104,6 +115,7 @@ def warm_up() -> None:
         logger.warning("Warm-up rendered no pages; the workers will render them on first request", exc_info=True)
     finally:
         connections.close_all()
+        _disconnect_caches()
 
 
 # The pages most visitors open first, and the ones whose first render costs most.

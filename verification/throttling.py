@@ -3,7 +3,7 @@
 A client without a key is limited per address (the address the outermost trusted proxy saw, as the admin's
 lockout reads it: ``operations.security.client_ip``) to ``DJANGO_VERIFY_THROTTLE``; a client sending a valid key
 (``Authorization: Bearer crk_...``) to its key's own rate or ``DJANGO_VERIFY_KEY_THROTTLE``. Counts are kept
-in Django's cache: per worker process with the default local-memory cache, shared with a shared cache.
+in Django's cache, which every worker shares (``DJANGO_CACHE_DIR``; per worker with ``memory``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,46 @@
+"""The cache of derived data is one that every worker process shares (config/settings.py CACHES)."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.signals import request_finished
+
+ROOT = Path(__file__).resolve().parents[2]
+
+READ = "from django.core.cache import cache; print(cache.get({key!r}))"
+
+
+def read_in_another_process(key):
+    return (
+        subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "shell", "-c", READ.format(key=key)],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+
+
+@pytest.mark.slow
+def test_what_one_worker_caches_is_a_hit_in_another():
+    key = f"test:shared:{uuid.uuid4().hex}"
+    cache.set(key, "computed once")
+    assert read_in_another_process(key) == "computed once"
+
+
+def test_the_cache_still_answers_after_a_request_finishes():
+    key = f"test:after-request:{uuid.uuid4().hex}"
+    cache.set(key, 1)
+    request_finished.send(sender=None)
+    assert cache.get(key) == 1
+    cache.set(key, 2)
+    assert cache.get(key) == 2
