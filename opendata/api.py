@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from history import as_of
-from opendata.paging import InvalidParameters, Pagination, query_parameter
+from opendata.paging import InvalidParameters, Pagination, keeps_pages, query_parameter
 from opendata.serializers import (
     AuditSerializer,
     CryptoAssetSerializer,
@@ -208,9 +208,11 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
         lists keep theirs): the same query string asked again skips its FilterSet and its keys' query (4.5 ms of
         a country's first page of licences, SQLite); its records are read again, by key, from ``published()``.
         """
-        rows = api_rows(self.get_serializer_class())
-        key = list_cache_key(request.path, request.GET, "api-keys")
-        known = cache.get(key) if rows is not None else None
+        serializer_class = self.get_serializer_class()
+        rows = api_rows(serializer_class)
+        kept = rows is not None and keeps_pages(serializer_class.Meta.model)
+        key = list_cache_key(request.path, request.GET, "api-keys") if kept else None
+        known = cache.get(key) if kept else None
         if known is not None:
             keys = list(self.paginator.select_known(request, *known))
             return self.get_paginated_response(rows.read(request, None, keys))
@@ -219,7 +221,8 @@ class RegistryViewSet(viewsets.ReadOnlyModelViewSet):
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         keys = list(self.paginator.select_keys(queryset, request))
-        cache.set(key, (self.paginator.page.paginator.count, keys))
+        if kept:
+            cache.set(key, (self.paginator.page.paginator.count, keys))
         return self.get_paginated_response(rows.read(request, queryset, keys))
 
     def paginate_queryset(self, queryset):

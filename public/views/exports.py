@@ -10,7 +10,7 @@ from django.views.generic import View
 
 from history import as_of
 from opendata import exports
-from opendata.paging import ExportPagination
+from opendata.paging import ExportPagination, keeps_pages
 from opendata.serializers import (
     AuditSerializer,
     EntitySerializer,
@@ -42,7 +42,8 @@ class ExportView(View):
         table = self.serializer_class.table()
         # A JSON page's keys are kept for the data version and day, as the HTML lists keep theirs: the same query
         # string asked again skips its FilterSet and its keys' query; its records are read again, by key.
-        cache_key = list_cache_key(request.path, request.GET, "json-keys") if format == "json" else None
+        kept = format == "json" and keeps_pages(self.serializer_class.Meta.model)
+        cache_key = list_cache_key(request.path, request.GET, "json-keys") if kept else None
         known = cache.get(cache_key) if cache_key else None
         if known is not None:
             return exports.known_json_response(request, table, *known)
