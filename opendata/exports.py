@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
@@ -105,12 +106,13 @@ def csv_response(request, source, table, filename):
     return response
 
 
-def json_response(request, source, table, filename):
+def json_response(request, source, table, filename, cache_key=None):
     """One page of ``source`` (a QuerySet or a :class:`Listing`) as ``{"count", "next", "previous", "results"}``,
     paged as the API is.
 
     Shown in the browser, saved under ``filename``. The paging parameters were checked with the
-    filters (:meth:`ExportPagination.errors`); a page past the end is a JSON 404.
+    filters (:meth:`ExportPagination.errors`); a page past the end is a JSON 404. A page of a QuerySet read
+    by key keeps its keys, count and ``filename`` under ``cache_key`` (:func:`known_json_response`).
     """
     paging = ExportPagination()
     by_keys = table.reads_values(source)
@@ -122,10 +124,23 @@ def json_response(request, source, table, filename):
             page = paging.select_keys(source, request) if by_keys else paging.select(source, request)
     except exceptions.NotFound as exc:
         return JsonResponse({"error": "not found", "detail": str(exc.detail)}, status=404)
-    if by_keys:
-        rows = table.by_keys(request, source, list(page.object_list))
-    else:
-        rows = table.rows(request, page.object_list)
+    if not by_keys:
+        return _json_page(paging, table, table.rows(request, page.object_list), filename)
+    keys = list(page.object_list)
+    if cache_key is not None:
+        cache.set(cache_key, (page.paginator.count, keys, filename))
+    return _json_page(paging, table, table.by_keys(request, keys), filename)
+
+
+def known_json_response(request, table, count, keys, filename):
+    """:func:`json_response` of a page read before for the same query string (its ``cache_key``): the page's
+    ``keys``, the ``count`` they were chosen from and the file's name; its records are read again, by key."""
+    paging = ExportPagination()
+    paging.select_known(request, count, keys)
+    return _json_page(paging, table, table.by_keys(request, keys), filename)
+
+
+def _json_page(paging, table, rows, filename):
     body = paging.body([table.as_json(row) for row in rows])
     response = HttpResponse(
         json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1), content_type="application/json"

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -29,6 +31,7 @@ from opendata.tables import (
     RelatedRecords,
     blank,
     combine,
+    each,
     join,
     partial_columns,
 )
@@ -106,11 +109,10 @@ class Tabular:
         if self.computed:
             getter = getattr(self.parent.Meta.model, self.source).fget
             paths = {name: join(prefix, name) for name in self.computed}
-            return ApiPart(tuple(paths.values()), lambda r, link: _none_or(convert, getter(_Columns(r, paths))))
+            return ApiPart.call(paths.values(), lambda r, link: _none_or(convert, getter(_Columns(r, paths))))
         if not self.api_scalar:
             return None
-        path = self.path(prefix)
-        return ApiPart((path,), lambda r, link: _none_or(convert, r[path]))
+        return ApiPart.at(self.path(prefix), convert)
 
     def _computed_reader(self, prefix):
         # The model's own property, reading the record's columns: one rule for instances and values() rows.
@@ -149,12 +151,42 @@ class Text(Tabular, serializers.CharField):
             return super().api_part(prefix)
         path = self.path(prefix)
         # CharField.to_representation is str(): a text column's value is given back as it is, without the calls
-        # (some 4,000 values on a page of 100 licences).
-        return ApiPart((path,), lambda r, link: _text(r[path]))
+        # (some 4,000 values on a page of 100 licences); only another type's is made a text.
+        if _text_column(_model_of(self), path):
+            return ApiPart.at(path)
+        return ApiPart.at(path, str)
 
 
-def _text(value):
-    return value if value is None or type(value) is str else str(value)
+TEXT_TYPES = {"CharField", "TextField", "SlugField", "URLField", "EmailField"}
+
+
+def _model_of(field):
+    """The model of the ``values()`` records ``field``'s path is read from: its serializer's (a related record's
+    fields read their parent's), or the related model of the list holding it."""
+    parent = field.parent
+    if parent is None:
+        return None
+    if isinstance(parent, serializers.ListSerializer):
+        owner = _model_of(parent)
+        try:
+            return owner._meta.get_field(parent.source).related_model
+        except (AttributeError, FieldDoesNotExist):
+            return None
+    model = getattr(getattr(parent, "Meta", None), "model", None)
+    return model if model is not None else _model_of(parent)
+
+
+def _text_column(model, path) -> bool:
+    """Whether ``path`` of ``model`` is a text column (which ``values()`` reads as a text or None)."""
+    if model is None:
+        return False
+    *relations, name = path.split("__")
+    try:
+        for relation in relations:
+            model = model._meta.get_field(relation).related_model
+        return model._meta.get_field(name).get_internal_type() in TEXT_TYPES
+    except (AttributeError, FieldDoesNotExist):
+        return False
 
 
 class Flag(Tabular, serializers.BooleanField):
@@ -181,6 +213,13 @@ class Day(Tabular, serializers.DateField):
 class Choice(Tabular, serializers.ChoiceField):
     api_scalar = True
 
+    def api_part(self, prefix):
+        path = self.path(prefix)
+        # A text column of text choices: to_representation gives each value back as it is (None and "" too).
+        if all(type(value) is str for value in self.choices) and _text_column(_model_of(self), path):
+            return ApiPart.at(path)
+        return super().api_part(prefix)
+
     def enum(self):
         return tuple(str(value) for value in self.choices if value != "")
 
@@ -198,6 +237,13 @@ class Display(Tabular, serializers.CharField):
 
     def to_representation(self, value):
         return "" if value is None else self.labels.get(value, value)
+
+    def api_part(self, prefix):
+        if self.computed:
+            return super().api_part(prefix)
+        # to_representation, read in place: the label, or the value itself when it has none.
+        path = self.path(prefix)
+        return ApiPart.mapped(path, self.labels)
 
     def reader(self, path):
         return lambda record, link: self.to_representation(record[path])
@@ -234,6 +280,10 @@ class PartialDateField(Tabular, serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, value):
+        return self.represent(value)
+
+    @staticmethod
+    def represent(value):
         return {"value": value.isoformat(), "precision": value.precision, "display": str(value)}
 
     def _columns(self, prefix):
@@ -246,10 +296,7 @@ class PartialDateField(Tabular, serializers.Field):
         if model is None:
             return None
         day, precision = self._columns(prefix)
-        convert = self.to_representation
-        return ApiPart(
-            (day, precision), lambda r, link: _none_or(convert, PartialDate.from_columns(r[day], r[precision]))
-        )
+        return ApiPart.call((day, precision), lambda r, link: partial_date(r[day], r[precision]))
 
     def table_columns(self, prefix):
         day, precision = self._columns(prefix)
@@ -273,6 +320,19 @@ class PartialDateField(Tabular, serializers.Field):
                 read=lambda record, link: partial_columns(record[day], record[precision])[1],
             ),
         ]
+
+
+def partial_date(day, precision) -> dict | None:
+    """The API's value of a partial date (:meth:`PartialDateField.represent`) from its two columns; None for none."""
+    items = _partial_date_items(day, precision)
+    return None if items is None else dict(items)
+
+
+@lru_cache(maxsize=4096)
+def _partial_date_items(day, precision):
+    # Cached (as tables.partial_columns): a register holds few distinct dates, and naming one costs the most.
+    value = PartialDate.from_columns(day, precision)
+    return None if value is None else tuple(PartialDateField.represent(value).items())
 
 
 @extend_schema_field(OpenApiTypes.URI)
@@ -310,7 +370,7 @@ class PublicURLField(Tabular, serializers.Field):
         if page is None:
             return None
         slug = join(self.path(prefix), "slug")
-        return ApiPart((slug,), lambda r, link: link(page, r[slug]))
+        return ApiPart((slug,), lambda record, names: f"link({page!r}, {record}[{slug!r}])")
 
 
 @extend_schema_field(OpenApiTypes.URI)
@@ -346,7 +406,7 @@ class NaturalKeyField(Tabular, serializers.Field):
         if getattr(self.parent.Meta.model, "natural_key", None) is not SlugKeyed.natural_key:
             return None
         slug = join(self.path(prefix), "slug")
-        return ApiPart((slug,), lambda r, link: [r[slug]])
+        return ApiPart((slug,), lambda record, names: f"[{record}[{slug!r}]]")
 
 
 def loader_for(model, relation, value, only=None):
@@ -378,7 +438,8 @@ class RelatedValues(Tabular, serializers.Field):
         if prefix:
             return None
         name = self.field_name
-        return ApiPart((), lambda r, link: r[name], {name: loader_for(self.parent.Meta.model, self.source, self.value)})
+        loader = loader_for(self.parent.Meta.model, self.source, self.value)
+        return ApiPart((), lambda record, names: f"{record}[{name!r}]", {name: loader})
 
     def prefetch(self):
         return self.source
@@ -489,15 +550,16 @@ class Ref(Tabular, serializers.Serializer):
         # Whether the related record is there (a LEFT JOIN's NULL), and published when that is asked.
         present = join(path, "pk") if self.allow_null else None
         status = join(path, "publication_status") if self.published_only else None
+        if not present and not status:
+            return combine(parts)
 
-        def wrap(record, link, build):
-            if present and record[present] is None:
-                return None
-            if status and record[status] != Publication.PUBLISHED:
-                return None
-            return build(record, link)
+        def none_when(record, names):
+            missing = [f"{record}[{present!r}] is None"] if present else []
+            if status:
+                missing.append(f"{record}[{status!r}] != {names.constant(Publication.PUBLISHED)}")
+            return " or ".join(missing)
 
-        return combine(parts, wrap=wrap, also=[name for name in (present, status) if name])
+        return combine(parts, none_when, also=[name for name in (present, status) if name])
 
     def api_list_part(self, field, prefix):
         model = field.parent.Meta.model
@@ -506,9 +568,7 @@ class Ref(Tabular, serializers.Serializer):
         if parts is None or not relation.many_to_many:
             return None
         part = combine(parts)
-        key = field.field_name
-        loader = RelatedRecords(model, field.source, part.paths, self.queryset)
-        return ApiPart((), lambda r, link: [part.read(row, link) for row in r[key]], {key: loader})
+        return each(field.field_name, part, RelatedRecords(model, field.source, part.paths, self.queryset))
 
     def list_columns(self, field, prefix):
         ((sub, example),) = self.columns.items()

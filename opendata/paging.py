@@ -8,7 +8,7 @@ the end is a 404 saying how many pages there are.
 from __future__ import annotations
 
 from django.core.paginator import Page, Paginator
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Count, Window
 from django.utils.translation import ngettext
 from rest_framework import exceptions, pagination
@@ -27,6 +27,13 @@ class InvalidParameters(exceptions.APIException):
 
 def query_parameter(name, schema, description):
     return {"name": name, "required": False, "in": "query", "description": description or "", "schema": schema}
+
+
+def keeps_pages(model) -> bool:
+    """Whether a list's page of ``model`` may be kept for the data version (its keys and count, for the same query
+    string asked again): not within a transaction, in which PostgreSQL raises the version once, at its first
+    write, so a later write in it would leave the key unchanged. A request outside one sees every write."""
+    return not connections[router.db_for_read(model)].in_atomic_block
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -114,6 +121,11 @@ class Pagination(pagination.PageNumberPagination):
         paginator.count = total  # a cached_property: the service counted already
         self.page = self._page(number, paginator, lambda: Page(records, number, paginator))
         return self.page
+
+    def select_known(self, request, count, keys):
+        """The page ``request`` asks for, given its ``keys`` and the ``count`` of what it is chosen from, read
+        before for the same query string (:meth:`select_keys`)."""
+        return self.select_read(lambda offset, limit: (keys, count), request)
 
     def _asked(self, request):
         """``(page number, page size)`` of ``request``; a bad value is a 400 naming it."""

@@ -51,7 +51,7 @@ from opendata.fields import (
     VouchedBy,
     VouchingSerializer,
 )
-from opendata.tables import ApiPart, Citations, CitedSources, Column, Table, combine, join
+from opendata.tables import Citations, CitedSources, Column, Table, combine, each, join
 from registry.models import (
     Accreditation,
     Audit,
@@ -206,9 +206,8 @@ class CitationList(TabularList):
         parts = {name: field.api_part("") for name, field in self.child.fields.items()}
         if None in parts.values():
             return None
-        part, key = combine(parts), self.field_name
-        loader = Citations(self.citation_model(), part.paths)
-        return ApiPart((), lambda r, link: [part.read(row, link) for row in r[key]], {key: loader})
+        part = combine(parts)
+        return each(self.field_name, part, Citations(self.citation_model(), part.paths))
 
     def prefetch(self):
         # Citations of published sources only, without the sources' (large) archived text.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.core.cache import cache
 from django.utils import timezone
 from django.views.generic import View
 
 from history import as_of
 from opendata import exports
-from opendata.paging import ExportPagination
+from opendata.paging import ExportPagination, keeps_pages
 from opendata.serializers import (
     AuditSerializer,
     EntitySerializer,
@@ -18,7 +19,7 @@ from opendata.serializers import (
 )
 from public import filters
 from public.views.common import public_licenses
-from public.views.lists import audit_list_queryset, entity_list_queryset, regulator_list_queryset
+from public.views.lists import audit_list_queryset, entity_list_queryset, list_cache_key, regulator_list_queryset
 
 
 class ExportView(View):
@@ -38,6 +39,14 @@ class ExportView(View):
         raise NotImplementedError
 
     def get(self, request, format):
+        table = self.serializer_class.table()
+        # A JSON page's keys are kept for the data version and day, as the HTML lists keep theirs: the same query
+        # string asked again skips its FilterSet and its keys' query; its records are read again, by key.
+        kept = format == "json" and keeps_pages(self.serializer_class.Meta.model)
+        cache_key = list_cache_key(request.path, request.GET, "json-keys") if kept else None
+        known = cache.get(cache_key) if cache_key else None
+        if known is not None:
+            return exports.known_json_response(request, table, *known)
         filterset = as_of.filterset_for(
             self.filterset_class, request.GET or None, queryset=self.get_queryset(), request=request
         )
@@ -50,10 +59,9 @@ class ExportView(View):
         # Named after what it holds: licenses-MT-regime-mica-2026-12-05.csv (the as-of day for a past register).
         day = filterset.as_of or timezone.localdate()
         name = "-".join([self.filename, *filters.export_name(filterset), day.isoformat()])
-        table = self.serializer_class.table()
         if format == "csv":
             return exports.csv_response(request, source, table, f"{name}.csv")
-        return exports.json_response(request, source, table, f"{name}.json")
+        return exports.json_response(request, source, table, f"{name}.json", cache_key)
 
     def listing(self, filterset):
         """What the export reads: the filtered QuerySet, or on a past day the records as they stood then."""
@@ -82,16 +90,7 @@ def export_view(filterset_class, serializer_class, filename, records):
 
 
 LicenseExportView = export_view(filters.LicenseFilterSet, LicenseSerializer, "licenses", public_licenses)
-
-
-LicenseExportView = export_view(filters.LicenseFilterSet, LicenseSerializer, "licenses", public_licenses)
 AuditExportView = export_view(filters.AuditFilterSet, AuditSerializer, "audits", audit_list_queryset)
-
-
-AuditExportView = export_view(filters.AuditFilterSet, AuditSerializer, "audits", audit_list_queryset)
-EntityExportView = export_view(filters.EntityFilterSet, EntitySerializer, "entities", entity_list_queryset)
-
-
 EntityExportView = export_view(filters.EntityFilterSet, EntitySerializer, "entities", entity_list_queryset)
 RegulatorExportView = export_view(
     filters.RegulatorFilterSet, RegulatorSerializer, "regulators", regulator_list_queryset

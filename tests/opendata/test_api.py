@@ -414,3 +414,27 @@ def test_a_first_page_of_a_longer_list_is_counted_as_it_is_read(client, path):
     assert body["count"] == License.objects.published().count() > 5
     assert len(body["results"]) == 5
     assert len(longer) == len(short) + (0 if connection.vendor == "sqlite" else 1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/licenses/", "/licenses.json"])
+def test_a_page_asked_again_is_the_same_until_a_write_changes_it(client, world, path):
+    """A page's keys and count are kept per data version (the FilterSet and the keys' query are not run again for
+    the same query string); any write is seen at once, in the rows and in the count. Requests and writes each in
+    their own transaction, as served (within one, PostgreSQL raises the version once: nothing is kept there)."""
+    params = {"granted_in": "MT", "page_size": 100}
+    with CaptureQueriesContext(connection) as first_queries:
+        first = get(client, path, params)
+    with CaptureQueriesContext(connection) as again_queries:
+        again = get(client, path, params)
+    assert again == first
+    assert len(again_queries) < len(first_queries)
+    assert [row["slug"] for row in first["results"]] == ["okx-mica"]
+    licence = world["licence"]
+    licence.reference_number = "MT-NEW-1"
+    licence.save()
+    factories.LicenseFactory(slug="okx-second", holder=world["holder"], jurisdiction=licence.jurisdiction)
+    after = get(client, path, params)
+    assert after["count"] == 2
+    assert {row["slug"] for row in after["results"]} == {"okx-mica", "okx-second"}
+    assert next(row for row in after["results"] if row["slug"] == "okx-mica")["reference_number"] == "MT-NEW-1"
