@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from registry.dates import PartialDateDescriptor, dates_in_order, partial_date_constraints, partial_date_fields
@@ -75,9 +75,22 @@ class LicenseQuerySet(StoredVisibilityQuerySet):
         "Granted in" on every page, export and the API; the list's facet and the home chart count the same
         values, a subdivision under its country. Like :meth:`usable_in`, it also answers for history rows.
         """
+        # The places and the regime's licence types are read first and given as lists of ids: PostgreSQL
+        # filters every licence against subqueries under an OR (5 ms a query at N = 20,000), but answers a list
+        # of places from an index (0.3 ms for a country of 2,000 licences). Only the types that some row of the
+        # table with no stated jurisdiction has are listed: usually none, and then the condition is the
+        # jurisdiction's alone (the ORM drops an arm whose list is empty), which an index answers alone.
         code = code.upper()
-        places = Jurisdiction.objects.filter(Q(code=code) | Q(parent__code=code)).values("pk")
-        regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
+        own = Jurisdiction.objects.filter(code=code).order_by().values_list("pk", flat=True)
+        subdivisions = Jurisdiction.objects.filter(parent__code=code).order_by().values_list("pk", flat=True)
+        places = list(own.union(subdivisions, all=True))
+        unstated = self.model._default_manager.filter(jurisdiction__isnull=True, license_type=OuterRef("pk"))
+        regime_types = list(
+            LicenseType.objects.filter(regime__jurisdiction__in=places)
+            .filter(Exists(unstated))
+            .order_by()
+            .values_list("pk", flat=True)
+        )
         return self.filter(Q(jurisdiction__in=places) | Q(jurisdiction__isnull=True, license_type__in=regime_types))
 
 
