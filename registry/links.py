@@ -23,6 +23,8 @@ _SLUG = re.compile(r"[-a-zA-Z0-9_]+").fullmatch  # Django's SlugConverter: what 
 
 # (url name, script prefix, urlconf) -> (text before the slug, text after it)
 _patterns: dict[tuple, tuple[str, str]] = {}
+# (url name, script prefix, urlconf) -> the path of a page without arguments
+_paths: dict[tuple, str] = {}
 
 
 def _around(url_name: str) -> tuple[str, str]:
@@ -33,6 +35,16 @@ def _around(url_name: str) -> tuple[str, str]:
         prefix, suffix = reverse(url_name, kwargs={"slug": _SLUG_MARK}).split(_SLUG_MARK)
         pattern = _patterns[key] = (prefix, suffix)
     return pattern
+
+
+def named_path(url_name: str) -> str:
+    """``reverse(url_name)`` of a page without arguments (a list page, say), reversed once per process (and prefix,
+    and URLconf): every page's navigation links to a dozen of them."""
+    key = (url_name, get_script_prefix(), get_urlconf())
+    path = _paths.get(key)
+    if path is None:
+        path = _paths[key] = reverse(url_name)
+    return path
 
 
 def detail_path(url_name: str, slug: str) -> str:
@@ -75,3 +87,4 @@ def _forget_patterns(setting, **kwargs):
     # Tests may swap the URLconf (override_settings(ROOT_URLCONF=...)); Django then clears its own caches.
     if setting == "ROOT_URLCONF":
         _patterns.clear()
+        _paths.clear()

@@ -13,6 +13,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
 from public import assurance
+from registry.links import named_path
 from registry.models import period_text
 
 register = template.Library()
@@ -83,6 +84,8 @@ def url_or(name, fallback, *args, **kwargs):
     every page when one of them is missing.
     """
     try:
+        if not args and not kwargs:
+            return named_path(name)  # reversed once per process
         return reverse(name, args=args or None, kwargs=kwargs or None)
     except NoReverseMatch:
         return fallback

@@ -18,12 +18,15 @@ from public.views.common import (
     public_licenses,
     published_group,
 )
+from registry import prepared
 from registry.models import (
+    Activity,
     Audit,
     AuditCitation,
     AuditFact,
     Entity,
     EntityCitation,
+    Jurisdiction,
     KeyPerson,
     KeyPersonCitation,
     License,
@@ -46,30 +49,51 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
         return sections.detail_object(self, License) if queryset is None else super().get_object(queryset)
 
     def get_queryset(self):
-        return (
-            License.objects.published()
-            .select_related("holder__parent", "license_type__regime__jurisdiction", "regulator", "jurisdiction")
-            .prefetch_related(
-                "passported_to",
-                "activities",
-                Prefetch("citations", queryset=public_citations(LicenseCitation), to_attr="public_citations"),
-            )
+        # The passports, activities and citations are read by related(), each its SQL compiled once.
+        return License.objects.published().select_related(
+            "holder__parent", "license_type__regime__jurisdiction", "regulator", "jurisdiction"
         )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         license = self.object
-        facts, general = facts_by_field(license.public_citations, LicenseFact)
+        citations, passports, activities = _license_parts(license.pk)
+        facts, general = facts_by_field(citations, LicenseFact)
         context.update(
             facts=facts,
             general_citations=general,
             group=published_group(license.holder),
             in_force=license.is_in_force(),
-            sources=_distinct_sources(license.public_citations),
+            sources=_distinct_sources(citations),
+            passports=passports,
+            activities=activities,
         )
         context["changes"] = feed.changes_for(self.object)
         context["esma_history"] = official_history.for_license(license)
         return context
+
+
+def _license_parts(pk):
+    """A licence's public citations (with their sources), the places it is passported to, and its activities, each
+    in its model's order: what ``prefetch_related`` would read, without building three querysets per page (a
+    licence page's largest cost in Python was the prefetches' building)."""
+    return (
+        prepared.run(
+            ("licence-citations",),
+            lambda license: public_citations(LicenseCitation).filter(license=license),
+            [pk],
+            LicenseCitation,
+        ),
+        prepared.run(
+            ("licence-passports",),
+            lambda license: Jurisdiction.objects.filter(passported_licenses=license),
+            [pk],
+            Jurisdiction,
+        ),
+        prepared.run(
+            ("licence-activities",), lambda license: Activity.objects.filter(licenses=license), [pk], Activity
+        ),
+    )
 
 
 class AuditDetailView(FormerSlugRedirectMixin, DetailView):

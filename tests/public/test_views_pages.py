@@ -579,6 +579,26 @@ def test_licence_page_query_count_is_flat(client, django_assert_max_num_queries,
         assert client.get(licence.get_absolute_url()).status_code == 200
 
 
+def test_each_licence_page_shows_its_own_passports_activities_and_published_sources(client):
+    """Each page's parts are its own licence's, however many licence pages were shown before it."""
+    pages = {}
+    for name in ("first", "second"):
+        licence = factories.LicenseFactory(
+            citations=[
+                factories.SourceFactory(title=f"Release {name}"),
+                factories.DraftSourceFactory(title=f"Draft {name}"),
+            ]
+        )
+        licence.passported_to.set([factories.JurisdictionFactory(name=f"Land {name}")])
+        licence.activities.set([factories.ActivityFactory(name=f"Custody {name}")])
+        pages[name] = licence
+    for name, other in (("first", "second"), ("second", "first")):
+        html = page(client, pages[name].get_absolute_url())
+        assert f"Land {name}" in html and f"Custody {name}" in html and f"Release {name}" in html
+        assert f"Land {other}" not in html and f"Custody {other}" not in html and f"Release {other}" not in html
+        assert "Draft " not in html
+
+
 @pytest.mark.parametrize("n", [3, 30])
 def test_audit_page_query_count_is_flat(client, django_assert_max_num_queries, n):
     audit = factories.AuditFactory(citations=factories.SourceFactory.create_batch(n))

@@ -5,7 +5,7 @@ from django.urls import NoReverseMatch, reverse, set_script_prefix
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.links import detail_path
+from registry.links import detail_path, named_path
 
 DETAIL_PAGES = [
     "public:license-detail",
@@ -44,3 +44,23 @@ def test_detail_path_follows_the_script_prefix():
     finally:
         set_script_prefix("/")
     assert detail_path("public:entity-detail", "okx") == "/entities/okx/"
+
+
+@pytest.mark.parametrize("url_name", ["public:license-list", "public:entity-list", "public:home", "official:index"])
+def test_named_path_is_reverses_path(url_name):
+    assert named_path(url_name) == reverse(url_name)
+
+
+def test_named_path_follows_the_script_prefix():
+    assert named_path("public:license-list") == "/licenses/"
+    set_script_prefix("/register/")
+    try:
+        assert named_path("public:license-list") == "/register/licenses/"
+    finally:
+        set_script_prefix("/")
+    assert named_path("public:license-list") == "/licenses/"
+
+
+def test_named_path_fails_as_reverse_fails():
+    with pytest.raises(NoReverseMatch):
+        named_path("public:no-such-page")
