@@ -194,6 +194,7 @@ class EntitySections:
             "white_papers_filed_total",
         ),
         "sources": ("sources", "source_total"),
+        "warnings": ("warnings",),
         "others": ("timeline", "timeline_total", "changes", "reserves"),
     }
 
@@ -214,6 +215,10 @@ class EntitySections:
 
     def value(self, part, name):
         return getattr(self, part)[name]
+
+    @cached_property
+    def warnings(self):
+        return {"warnings": sections.warnings(self.entity)}
 
     @cached_property
     def members(self):

@@ -23,6 +23,7 @@ from registry.models import (
     KeyPerson,
     KeyPersonCitation,
     License,
+    WarningNotice,
     WhitePaper,
     granted_in_field,
     link_supersession,
@@ -72,6 +73,16 @@ def member_ids(entity):
         return Entity.objects.published().with_affiliates(Entity(pk=pk)).order_by().values_list("pk", flat=True)
 
     return prepared.id_list(prepared.run(("members",), build, [entity.pk], Entity), Entity)
+
+
+def warnings(entity):
+    """The published warnings naming ``entity``, with what each row shows (its regulator, jurisdiction, source)."""
+
+    def build(pk):
+        found = WarningNotice.objects.published().filter(entity=pk)
+        return found.select_related("regulator", "jurisdiction", "source").defer("source__archived_text")
+
+    return prepared.run(("entity-warnings",), build, [entity.pk], WarningNotice)
 
 
 def members_of(parent, excluded, limit):
