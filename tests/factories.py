@@ -185,6 +185,19 @@ class DraftSourceFactory(SourceFactory):
     publication_status = models.Publication.DRAFT
 
 
+class WarningNoticeFactory(DjangoModelFactory):
+    class Meta:
+        model = models.WarningNotice
+
+    slug = factory.Sequence(lambda n: f"warning-{n}")
+    entity = factory.SubFactory(EntityFactory)
+    jurisdiction = factory.SubFactory(JurisdictionFactory)
+    source = factory.SubFactory(SourceFactory)
+    decided_on = factory.Sequence(lambda n: datetime.date(2025, 1, 1) + datetime.timedelta(days=n))
+    decided_on_precision = "day"
+    publication_status = models.Publication.PUBLISHED
+
+
 def cited_at_creation(record, citation_model):
     """Date the record's creation with its citations', as a fixture loads a record with its citations.
 

@@ -6,7 +6,7 @@ import hashlib
 from collections import defaultdict
 from functools import cached_property, partial
 
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, new_method_proxy
 from django.views.generic import DetailView
@@ -22,6 +22,7 @@ from public.views.common import (
     published_group,
     timeline_for,
 )
+from registry import prepared
 from registry.derived.version import current_version
 from registry.models import (
     AuditCitation,
@@ -44,10 +45,10 @@ OTHER_NAME_LABELS = {
 }
 
 
-def other_names(entity):
-    """``[(label, [alias, …]), …]``: the entity's other names by kind ("Formerly known as OKEx")."""
+def other_names(aliases):
+    """``[(label, [alias, …]), …]``: an entity's other names (``aliases``) by kind ("Formerly known as OKEx")."""
     by_kind = defaultdict(list)
-    for alias in entity.aliases.all():
+    for alias in aliases:
         by_kind[alias.kind].append(alias)
     return [(label, by_kind[kind]) for kind, label in OTHER_NAME_LABELS.items() if by_kind[kind]]
 
@@ -75,15 +76,22 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     # more than 30 bars are hard to follow anyway.
     timeline_limit = 30
 
-    def get_queryset(self):
-        return (
-            Entity.objects.published()
-            .select_related("jurisdiction", "parent")
-            .prefetch_related(
-                "aliases",
-                Prefetch("citations", queryset=public_citations(EntityCitation), to_attr="public_citations"),
-            )
+    def get_object(self, queryset=None):
+        """The entity with its other names (``other_aliases``) and the citations of published sources
+        (``public_citations``), each query's SQL compiled once (registry.prepared)."""
+        if queryset is not None:
+            return super().get_object(queryset)
+        entity = sections.detail_object(self, Entity)
+        entity.public_citations = prepared.run(
+            ("entity-citations",), lambda pk: public_citations(EntityCitation).filter(entity=pk), [entity.pk], Entity
         )
+        entity.other_aliases = prepared.run(
+            ("entity-aliases",), lambda pk: EntityAlias.objects.filter(entity=pk), [entity.pk], Entity
+        )
+        return entity
+
+    def get_queryset(self):
+        return Entity.objects.published().select_related("jurisdiction", "parent")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -92,7 +100,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
         sections = EntitySections(self, entity)
         context.update(
             group=sections.group,
-            other_names=other_names(entity),
+            other_names=other_names(entity.other_aliases),
             facts=facts,
             general_citations=general,
             sections_key=sections.key,
@@ -108,20 +116,16 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
     def relatives(self, entity):
         """Its group, the first of its affiliates and of its group's other members (by name), and their totals."""
         group = published_group(entity)
-        affiliates = Entity.objects.published().filter(parent=entity).select_related("jurisdiction")
-        siblings = (
-            Entity.objects.published().filter(parent=group).exclude(pk=entity.pk) if group else Entity.objects.none()
-        )
-        # A list and a count rather than first_rows(): the count reads the parent index alone, where a window
-        # count would read every affiliate joined to its jurisdiction (13 ms for the largest group, against 7).
+        affiliates, affiliate_total = sections.members_of(entity.pk, None, self.affiliate_limit)
+        siblings, sibling_total = sections.members_of(group.pk, entity.pk, self.affiliate_limit) if group else ([], 0)
         return {
             "group": group,
-            "affiliates": list(affiliates.order_by("name", "pk")[: self.affiliate_limit]),
-            "affiliate_total": affiliates.count(),
+            "affiliates": affiliates,
+            "affiliate_total": affiliate_total,
             # The entity list's ?group= filter accepts groups only.
             "affiliates_listed": entity.kind == Entity.Kind.GROUP,
-            "siblings": list(siblings.order_by("name", "pk")[: self.affiliate_limit]),
-            "sibling_total": siblings.count(),
+            "siblings": siblings,
+            "sibling_total": sibling_total,
             "siblings_listed": group is not None and group.kind == Entity.Kind.GROUP,
         }
 
@@ -138,7 +142,7 @@ class EntityDetailView(FormerSlugRedirectMixin, DetailView):
                 | Q(pk__in=EntityCitation.objects.filter(entity__in=IdList(members)).values("source"))
                 | Q(pk__in=KeyPersonCitation.objects.filter(key_person__in=IdList(people)).values("source"))
             )
-            return Source.objects.published().filter(cited).defer("archived_text").order_by("title", "pk")
+            return Source.objects.published().filter(cited).defer(*sections.unshown(Source)).order_by("title", "pk")
 
         shown = (records["licenses"], records["audits"] + records["audits_performed"], records["key_people"])
         licenses, audits, people = (id_list([row.pk for row in section], Source).value for section in shown)
@@ -190,6 +194,7 @@ class EntitySections:
             "white_papers_filed_total",
         ),
         "sources": ("sources", "source_total"),
+        "warnings": ("warnings",),
         "others": ("timeline", "timeline_total", "changes", "reserves"),
     }
 
@@ -210,6 +215,10 @@ class EntitySections:
 
     def value(self, part, name):
         return getattr(self, part)[name]
+
+    @cached_property
+    def warnings(self):
+        return {"warnings": sections.warnings(self.entity)}
 
     @cached_property
     def members(self):

@@ -240,6 +240,29 @@ def test_entity_page_query_count_does_not_grow_with_records(client, django_asser
     assert len(response.context["licenses"]) == n
 
 
+def test_entity_page_names_its_published_warnings_with_their_authorities_and_sources(client):
+    entity = factories.EntityFactory()
+    regulator = factories.RegulatorFactory(name="Autorità Example")
+    shown = [
+        factories.WarningNoticeFactory(entity=entity, regulator=regulator, reason="Unauthorised offer"),
+        factories.WarningNoticeFactory(entity=entity, reason="Clone website", websites="clone.example"),
+    ]
+    factories.WarningNoticeFactory(entity=entity, reason="Not yet public", publication_status="draft")
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(entity.get_absolute_url()).content.decode()
+        counts.append(len(queries))
+        factories.WarningNoticeFactory(entity=entity, reason="Another warning")
+    assert "Named on a warning list by Autorità Example" in page
+    assert f"Named on a warning list by {shown[1].jurisdiction.name}" in page
+    assert "Unauthorised offer" in page and "Clone website" in page and "clone.example" in page
+    assert all(notice.source.title in page for notice in shown)
+    assert "Not yet public" not in page
+    # Each warning's authority and source come with it: a third warning costs no query.
+    assert counts[0] == counts[1]
+
+
 def test_entity_page_query_count_is_the_same_for_3_and_30_records(client):
     counts = []
     for n in (3, 30):
