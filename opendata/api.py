@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from history import as_of
-from opendata.paging import InvalidParameters, Pagination, keeps_pages, query_parameter
+from opendata.paging import InvalidParameters, Pagination, query_parameter
 from opendata.serializers import (
     AuditSerializer,
     CryptoAssetSerializer,
@@ -36,6 +36,7 @@ from opendata.serializers import (
 from opendata.tables import api_rows
 from public import filters, redirects
 from public.views.lists import list_cache_key
+from registry.derived.version import keeps_pages
 from registry.models import Jurisdiction, Source, link_supersession
 
 # The API's page sizes (opendata.paging): what the fuzz tests and the docs quote.

@@ -8,7 +8,7 @@ the end is a 404 saying how many pages there are.
 from __future__ import annotations
 
 from django.core.paginator import Page, Paginator
-from django.db import connections, router
+from django.db import connections
 from django.db.models import Count, Window
 from django.utils.translation import ngettext
 from rest_framework import exceptions, pagination
@@ -27,13 +27,6 @@ class InvalidParameters(exceptions.APIException):
 
 def query_parameter(name, schema, description):
     return {"name": name, "required": False, "in": "query", "description": description or "", "schema": schema}
-
-
-def keeps_pages(model) -> bool:
-    """Whether a list's page of ``model`` may be kept for the data version (its keys and count, for the same query
-    string asked again): not within a transaction, in which PostgreSQL raises the version once, at its first
-    write, so a later write in it would leave the key unchanged. A request outside one sees every write."""
-    return not connections[router.db_for_read(model)].in_atomic_block
 
 
 class Pagination(pagination.PageNumberPagination):

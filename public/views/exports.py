@@ -10,7 +10,7 @@ from django.views.generic import View
 
 from history import as_of
 from opendata import exports
-from opendata.paging import ExportPagination, keeps_pages
+from opendata.paging import ExportPagination
 from opendata.serializers import (
     AuditSerializer,
     EntitySerializer,
@@ -20,6 +20,7 @@ from opendata.serializers import (
 from public import filters
 from public.views.common import public_licenses
 from public.views.lists import audit_list_queryset, entity_list_queryset, list_cache_key, regulator_list_queryset
+from registry.derived.version import keeps_pages
 
 
 class ExportView(View):

@@ -137,3 +137,10 @@ def current_version() -> str:
     """
     version = _REQUEST_VERSION.get()
     return version if version is not None else version_key(*data_version())
+
+
+def keeps_pages(model) -> bool:
+    """Whether what is read of ``model`` now may be kept under the data version (a list's keys and count, the
+    places of "granted in"): not within a transaction, in which PostgreSQL raises the version once, at its first
+    write, so a later write in it would leave the key unchanged. A request outside one sees every write."""
+    return not connections[router.db_for_read(model)].in_atomic_block

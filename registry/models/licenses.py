@@ -105,10 +105,11 @@ def _granted_in_ids(model, code):
     empty), which an index answers without the table. Kept per data version, so a list page whose rows are
     cached reads nothing for them.
     """
-    from registry.derived.version import current_version  # imported late: it reads the models' tables
+    from registry.derived.version import current_version, keeps_pages  # imported late: it reads the models' tables
 
-    key = f"registry:granted-in:{current_version()}:{model._meta.label}:{code}"
-    found = cache.get(key)
+    kept = keeps_pages(model)
+    key = f"registry:granted-in:{current_version()}:{model._meta.label}:{code}" if kept else None
+    found = cache.get(key) if kept else None
     if found is None:
         own = Jurisdiction.objects.filter(code=code).order_by().values_list("pk", flat=True)
         subdivisions = Jurisdiction.objects.filter(parent__code=code).order_by().values_list("pk", flat=True)
@@ -116,7 +117,8 @@ def _granted_in_ids(model, code):
         unstated = model._default_manager.filter(jurisdiction__isnull=True, license_type=OuterRef("pk"))
         types = LicenseType.objects.filter(regime__jurisdiction__in=places).filter(Exists(unstated))
         found = (places, list(types.order_by().values_list("pk", flat=True)))
-        cache.set(key, found)
+        if kept:
+            cache.set(key, found)
     return found
 
 
