@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from tests import factories
+
 # Playwright's sync API runs an event loop in the test thread; Django refuses
 # ORM calls from such a thread unless told it is safe (live_server tests).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -30,6 +32,21 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     settings_dict = connections["default"].settings_dict
     if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
         settings_dict.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory):
+    """Each run caches in a folder of its own, never the served site's (var/cache) nor an earlier run's.
+
+    The cache is shared through files (config/settings.py); the processes a test starts read the same folder.
+    """
+    from django.conf import settings
+    from django.test import override_settings
+
+    folder = str(tmp_path_factory.mktemp("cache"))
+    os.environ["DJANGO_CACHE_DIR"] = folder
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": folder}}):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -107,3 +124,15 @@ def load_seed_and_esma(countries_fixture, esma_dir):
 def live_esma_data(transactional_db, countries_fixture, esma_dir):
     """The seed and ESMA's files for browser tests against `live_server`: long names, many passports and citations."""
     load_seed_and_esma(countries_fixture, esma_dir)
+
+
+@pytest.fixture
+def curator():
+    """A member of staff in the Curators group: drafts records, cannot publish them."""
+    return factories.CuratorFactory()
+
+
+@pytest.fixture
+def reviewer():
+    """A member of staff in the Reviewers group: publishes what a curator drafted."""
+    return factories.ReviewerFactory()

@@ -41,7 +41,6 @@ import platform
 import random
 import secrets
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -57,6 +56,9 @@ PYTHON = Path(sys.executable)
 BENCH_SQLITE = ROOT / "bench" / "bench.sqlite3"
 SQLITE_PATH = LOAD / "load.sqlite3"
 STATIC_ROOT = LOAD / "static"
+
+sys.path.insert(0, str(ROOT / "bench"))
+from servers import stop  # noqa: E402  (bench/ is a folder of scripts, not a package)
 
 
 def log(message):
@@ -368,17 +370,6 @@ def cache_statuses():
         status = line.split(" ", 1)[0]
         counts[status] = counts.get(status, 0) + 1
     return counts
-
-
-def stop(process):
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run(options):

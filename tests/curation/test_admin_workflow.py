@@ -58,16 +58,6 @@ def errors_of(response):
 
 
 @pytest.fixture
-def curator():
-    return factories.CuratorFactory()
-
-
-@pytest.fixture
-def reviewer():
-    return factories.ReviewerFactory()
-
-
-@pytest.fixture
 def second_reviewer():
     return factories.ReviewerFactory()
 

@@ -280,11 +280,6 @@ def build_record(kind, named, sources):
     )
 
 
-@pytest.fixture
-def reviewer():
-    return ReviewerFactory()
-
-
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kind=st.sampled_from(sorted(models.VISIBILITY_RULES)),

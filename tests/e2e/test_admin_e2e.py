@@ -10,28 +10,15 @@ from playwright.sync_api import Page, expect
 from registry import models
 from registry.dates import DatePrecision
 from tests import factories
+from tests.e2e.admin_ui import WAIT, log_in, pick
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# The suite shares two cores with the server thread and chromium: allow more than expect()'s 5 s default.
-WAIT = 15_000
 
-
-def log_in(page: Page, live_server, next_path: str):
+def superuser() -> tuple[str, str]:
     password = secrets.token_urlsafe(24)
     get_user_model().objects.create_superuser("curator", "curator@example.org", password)
-    page.goto(f"{live_server.url}/admin/login/?next={next_path}")
-    page.fill("#id_username", "curator")
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-
-
-def pick(page: Page, select_id: str, term: str, choice: str):
-    """Choose ``choice`` in the admin's autocomplete (select2) widget for ``select_id`` by typing ``term``."""
-    page.locator(f"#{select_id} + .select2 .select2-selection").click()
-    page.locator(".select2-container--open .select2-search__field").fill(term)
-    page.locator(".select2-container--open .select2-results__option", has_text=choice).click()
-    expect(page.locator(f"#{select_id} + .select2 .select2-selection__rendered")).to_contain_text(choice, timeout=WAIT)
+    return "curator", password
 
 
 def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live_server):
@@ -41,7 +28,7 @@ def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live
     factories.LicenseTypeFactory(regime=regime, slug="investment-firm", name="Investment firm authorisation")
     source = factories.SourceFactory(title="OKX global compliance licences and security certifications")
 
-    log_in(page, live_server, "/admin/registry/license/add/")
+    log_in(page, live_server, superuser(), "/admin/registry/license/add/")
     expect(page.locator("h1")).to_have_text("Add licence", timeout=WAIT)
 
     pick(page, "id_holder", "OKX", "OKX Europe Ltd")
@@ -97,7 +84,7 @@ def fits_the_screen(page: Page) -> dict:
 @pytest.mark.parametrize("sort", ["", "?o=5.3.2"], ids=["default-order", "sorted-on-three-columns"])
 def test_licence_list_fits_1366_px_with_status_publication_and_citations(page: Page, live_server, live_esma_data, sort):
     page.set_viewport_size({"width": 1366, "height": 768})
-    log_in(page, live_server, f"/admin/registry/license/{sort}")
+    log_in(page, live_server, superuser(), f"/admin/registry/license/{sort}")
     expect(page.locator("#result_list")).to_be_visible(timeout=WAIT)
     # ESMA's long firm names are on the page.
     expect(page.locator("#result_list")).to_contain_text("Hidden Road Partners CIV NL B.V.")
@@ -120,7 +107,7 @@ def test_licence_form_with_citations_fits_1366_px(page: Page, live_server, live_
     licence = models.License.objects.get(holder__name="Hidden Road Partners CIV NL B.V.")
     assert licence.citations.count() == 6
     page.set_viewport_size({"width": 1366, "height": 768})
-    log_in(page, live_server, f"/admin/registry/license/{licence.pk}/change/")
+    log_in(page, live_server, superuser(), f"/admin/registry/license/{licence.pk}/change/")
     expect(page.locator("#citations-group")).to_be_visible(timeout=WAIT)
     expect(page.locator("#citations-group tbody tr.has_original")).to_have_count(6)
 

@@ -9,10 +9,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from registry import models
 from tests import factories
+from tests.e2e.admin_ui import WAIT, log_in, pick
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-WAIT = 15_000
 
 
 def staff(username: str, role: str) -> tuple[str, str]:
@@ -20,20 +19,6 @@ def staff(username: str, role: str) -> tuple[str, str]:
     user = get_user_model().objects.create_user(username, f"{username}@registry.example", password, is_staff=True)
     user.groups.add(Group.objects.get(name=role))
     return username, password
-
-
-def log_in(page: Page, live_server, credentials, next_path: str):
-    page.goto(f"{live_server.url}/admin/login/?next={next_path}")
-    page.fill("#id_username", credentials[0])
-    page.fill("#id_password", credentials[1])
-    page.click("input[type=submit]")
-
-
-def pick(page: Page, select_id: str, term: str, choice: str):
-    page.locator(f"#{select_id} + .select2 .select2-selection").click()
-    page.locator(".select2-container--open .select2-search__field").fill(term)
-    page.locator(".select2-container--open .select2-results__option", has_text=choice).click()
-    expect(page.locator(f"#{select_id} + .select2 .select2-selection__rendered")).to_contain_text(choice, timeout=WAIT)
 
 
 def public_page(browser: Browser, url: str) -> Page:

@@ -77,11 +77,6 @@ def world():
     return {"holder": holder, "license_type": casp, "source": source, "mica": mica}
 
 
-@pytest.fixture
-def curator():
-    return factories.CuratorFactory()
-
-
 # ---------------------------------------------------------------------------
 # Through the Resource API
 # ---------------------------------------------------------------------------

@@ -24,16 +24,6 @@ def kinds(**filters):
     return sorted(Event.objects.filter(**filters).values_list("kind", flat=True))
 
 
-@pytest.fixture
-def curator():
-    return factories.CuratorFactory()
-
-
-@pytest.fixture
-def reviewer():
-    return factories.ReviewerFactory()
-
-
 @pytest.mark.parametrize(
     ("draft_factory", "kind", "record_type", "about", "label_start"),
     [
