@@ -1,6 +1,7 @@
 """The public pages' shared cache: diskcache's Django backend, kept open between requests."""
 
 from diskcache import DjangoCache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
 
 class SharedDiskCache(DjangoCache):
@@ -11,6 +12,18 @@ class SharedDiskCache(DjangoCache):
     the life of the process instead: diskcache opens new ones in a forked child, and :meth:`disconnect`
     closes them before gunicorn forks (``operations.ops.warm_up``).
     """
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, read=False, tag=None, retry=False):
+        """Store, or give up (False) when a shard stays locked for ``DATABASE_TIMEOUT``.
+
+        diskcache's writes retry a lock until it is free, however long that is: one stuck writer would hold up
+        every page that writes to its shard. A page that could not store its value is computed again next time.
+        """
+        return super().set(key, value, timeout, version, read, tag, retry)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, read=False, tag=None, retry=False):
+        """Store unless present, or give up (False) when a shard stays locked, as :meth:`set`."""
+        return super().add(key, value, timeout, version, read, tag, retry)
 
     def close(self, **kwargs):
         """Keep the connections open between requests (see the class docstring)."""

@@ -32,6 +32,11 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     settings_dict = connections["default"].settings_dict
     if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
         settings_dict.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    else:
+        # A statement the test database holds up for a minute (a lock no one releases, a runaway plan) fails,
+        # naming its SQL, instead of waiting as long as CI lets it.
+        options = settings_dict.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c statement_timeout=60s -c lock_timeout=60s".strip()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -136,3 +141,4 @@ def curator():
 def reviewer():
     """A member of staff in the Reviewers group: publishes what a curator drafted."""
     return factories.ReviewerFactory()
+

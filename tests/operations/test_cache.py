@@ -1,8 +1,10 @@
 """The cache of derived data is one that every worker process shares (config/settings.py CACHES)."""
 
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -44,3 +46,24 @@ def test_the_cache_still_answers_after_a_request_finishes():
     assert cache.get(key) == 1
     cache.set(key, 2)
     assert cache.get(key) == 2
+
+
+def test_a_page_does_not_wait_for_a_cache_another_process_keeps_locked(settings):
+    """A stuck writer elsewhere costs a page a miss (computed again next time), never its response."""
+    for number in range(64):  # opens every shard's file
+        cache.set(f"test:opens-the-shards:{number}", number)
+    shards = sorted(Path(settings.CACHES["default"]["LOCATION"]).glob("*/cache.db"))
+    assert len(shards) == settings.CACHES["default"]["SHARDS"]
+    holders = [sqlite3.connect(shard, isolation_level=None) for shard in shards]
+    try:
+        for holder in holders:
+            holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        stored = cache.set(f"test:locked:{uuid.uuid4().hex}", "value")
+        assert (stored, time.monotonic() - started < 5) == (False, True)
+    finally:
+        for holder in holders:
+            holder.close()
+    key = f"test:unlocked:{uuid.uuid4().hex}"
+    cache.set(key, "value")
+    assert cache.get(key) == "value"
