@@ -20,3 +20,14 @@ def pick(page: Page, select_id: str, term: str, choice: str):
     page.locator(".select2-container--open .select2-search__field").fill(term)
     page.locator(".select2-container--open .select2-results__option", has_text=choice).click()
     expect(page.locator(f"#{select_id} + .select2 .select2-selection__rendered")).to_contain_text(choice, timeout=WAIT)
+
+
+def enter_okx_mifid_licence(page: Page):
+    """On the "Add licence" form, the seed article's licence: OKX Europe Ltd's MiFID II investment firm
+    authorisation, active, granted in March 2025 (a date known to the month)."""
+    expect(page.locator("h1")).to_have_text("Add licence", timeout=WAIT)
+    pick(page, "id_holder", "OKX", "OKX Europe Ltd")
+    pick(page, "id_license_type", "MiFID", "MiFID II: Investment firm authorisation")
+    page.select_option("#id_status", "active")
+    page.get_by_label("Granted on: year").fill("2025")
+    page.get_by_label("Granted on: month").select_option(label="March")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from registry import models
 from registry.dates import DatePrecision
 from tests import factories
-from tests.e2e.admin_ui import WAIT, log_in, pick
+from tests.e2e.admin_ui import WAIT, enter_okx_mifid_licence, log_in, pick
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,13 +29,7 @@ def test_curator_adds_a_month_precision_licence_with_a_citation(page: Page, live
     source = factories.SourceFactory(title="OKX global compliance licences and security certifications")
 
     log_in(page, live_server, superuser(), "/admin/registry/license/add/")
-    expect(page.locator("h1")).to_have_text("Add licence", timeout=WAIT)
-
-    pick(page, "id_holder", "OKX", "OKX Europe Ltd")
-    pick(page, "id_license_type", "MiFID", "MiFID II: Investment firm authorisation")
-    page.select_option("#id_status", "active")
-    page.get_by_label("Granted on: year").fill("2025")
-    page.get_by_label("Granted on: month").select_option(label="March")
+    enter_okx_mifid_licence(page)
     page.check("#id_serves_institutional")
 
     pick(page, "id_citations-0-source", "compliance", source.title)

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from registry import models
 from tests import factories
-from tests.e2e.admin_ui import WAIT, log_in, pick
+from tests.e2e.admin_ui import WAIT, enter_okx_mifid_licence, log_in, pick
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -44,12 +44,7 @@ def test_curator_submits_a_licence_and_a_reviewer_publishes_it_and_approves_an_e
 
     # The curator adds the licence with its citation: it is saved as a draft.
     log_in(page, live_server, curator, "/admin/registry/license/add/")
-    expect(page.locator("h1")).to_have_text("Add licence", timeout=WAIT)
-    pick(page, "id_holder", "OKX", "OKX Europe Ltd")
-    pick(page, "id_license_type", "MiFID", "MiFID II: Investment firm authorisation")
-    page.select_option("#id_status", "active")
-    page.get_by_label("Granted on: year").fill("2025")
-    page.get_by_label("Granted on: month").select_option(label="March")
+    enter_okx_mifid_licence(page)
     pick(page, "id_citations-0-source", "compliance", source.title)
     page.select_option("#id_citations-0-supports", "granted_on")
     page.fill("#id_citations-0-quote", "In March 2025, cryptocurrency exchange OKX obtained the MiFID II license.")
