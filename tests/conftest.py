@@ -141,4 +141,3 @@ def curator():
 def reviewer():
     """A member of staff in the Reviewers group: publishes what a curator drafted."""
     return factories.ReviewerFactory()
-
