@@ -58,9 +58,9 @@ class LicenseQuerySet(StoredVisibilityQuerySet):
         ``LicenseQuerySet.usable_in(rows, code)``): then the passports are those the row recorded.
 
         Written as subqueries of ids (licence types, passports), so no OR spans joined tables: that would
-        read every licence.
+        read every licence. The places are read first, as a list (:func:`_covering_ids`).
         """
-        places = Jurisdiction.objects.covering(code).values("pk")
+        places = _covering_ids(code.upper())
         regime_types = LicenseType.objects.filter(regime__jurisdiction__in=places).values("pk")
         passports, owner = _passport_rows(self.model)
         passported = passports.objects.filter(jurisdiction__in=places).values(owner)
@@ -95,6 +95,34 @@ def granted_in_field(*fields):
     return Coalesce(*(F(f"{path}__{field}") for path in GRANTED_IN_PATHS for field in fields))
 
 
+def _kept(key, read):
+    """``read()``, kept under the data version as ``key`` where :func:`keeps_pages` allows (not in a transaction)."""
+    from registry.derived.version import current_version, keeps_pages  # imported late: it reads the models' tables
+
+    kept = keeps_pages(License)
+    key = f"registry:{key}:{current_version()}" if kept else None
+    found = cache.get(key) if kept else None
+    if found is None:
+        found = read()
+        if kept:
+            cache.set(key, found)
+    return found
+
+
+def _covering_ids(code):
+    """The ids of :meth:`JurisdictionQuerySet.covering` ``code``: the places :meth:`LicenseQuerySet.usable_in`
+    filters on, read first and given as a list.
+
+    As a subquery, its ORs over four joins of the jurisdiction tree sat inside every query that asks "usable
+    in" (the verification API's asks once per jurisdiction, for each licence it reads). On PostgreSQL, with the
+    statistics a test database had reached by the middle of a full run, that query ran for over a minute (CI
+    timed out on it); alone, it takes milliseconds. Kept per data version, as :func:`_granted_in_ids`.
+    """
+    return _kept(
+        f"covering:{code}", lambda: list(Jurisdiction.objects.covering(code).order_by().values_list("pk", flat=True))
+    )
+
+
 def _granted_in_ids(model, code):
     """The ids of ``code`` and its subdivisions, and of the licence types of their regimes that some row of
     ``model`` with no stated jurisdiction has: what :meth:`LicenseQuerySet.granted_in` filters on.
@@ -105,21 +133,16 @@ def _granted_in_ids(model, code):
     empty), which an index answers without the table. Kept per data version, so a list page whose rows are
     cached reads nothing for them.
     """
-    from registry.derived.version import current_version, keeps_pages  # imported late: it reads the models' tables
 
-    kept = keeps_pages(model)
-    key = f"registry:granted-in:{current_version()}:{model._meta.label}:{code}" if kept else None
-    found = cache.get(key) if kept else None
-    if found is None:
+    def read():
         own = Jurisdiction.objects.filter(code=code).order_by().values_list("pk", flat=True)
         subdivisions = Jurisdiction.objects.filter(parent__code=code).order_by().values_list("pk", flat=True)
         places = list(own.union(subdivisions, all=True))
         unstated = model._default_manager.filter(jurisdiction__isnull=True, license_type=OuterRef("pk"))
         types = LicenseType.objects.filter(regime__jurisdiction__in=places).filter(Exists(unstated))
-        found = (places, list(types.order_by().values_list("pk", flat=True)))
-        if kept:
-            cache.set(key, found)
-    return found
+        return places, list(types.order_by().values_list("pk", flat=True))
+
+    return _kept(f"granted-in:{model._meta.label}:{code}", read)
 
 
 def _passport_rows(model):
