@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import datetime
 
+from django.core.cache import cache
 from django.db import connections, router
 
 from registry.derived.triggers import Derived, Trigger, check_vendor, installed
@@ -141,6 +142,20 @@ def current_version() -> str:
 
 def keeps_pages(model) -> bool:
     """Whether what is read of ``model`` now may be kept under the data version (a list's keys and count, the
-    places of "granted in"): not within a transaction, in which PostgreSQL raises the version once, at its first
-    write, so a later write in it would leave the key unchanged. A request outside one sees every write."""
+    places of "granted in" and "usable in": :func:`kept`): not within a transaction, in which PostgreSQL raises
+    the version once, at its first write, so a later write in it would leave the key unchanged. A request outside
+    one sees every write."""
     return not connections[router.db_for_read(model)].in_atomic_block
+
+
+def kept(model, key: str, read):
+    """``read()``, kept in the cache under the data version as ``key`` when :func:`keeps_pages` allows for
+    ``model``; read again otherwise (within a transaction)."""
+    if not keeps_pages(model):
+        return read()
+    key = f"registry:{key}:{current_version()}"
+    found = cache.get(key)
+    if found is None:
+        found = read()
+        cache.set(key, found)
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
@@ -95,20 +94,6 @@ def granted_in_field(*fields):
     return Coalesce(*(F(f"{path}__{field}") for path in GRANTED_IN_PATHS for field in fields))
 
 
-def _kept(key, read):
-    """``read()``, kept under the data version as ``key`` where :func:`keeps_pages` allows (not in a transaction)."""
-    from registry.derived.version import current_version, keeps_pages  # imported late: it reads the models' tables
-
-    kept = keeps_pages(License)
-    key = f"registry:{key}:{current_version()}" if kept else None
-    found = cache.get(key) if kept else None
-    if found is None:
-        found = read()
-        if kept:
-            cache.set(key, found)
-    return found
-
-
 def _covering_ids(code):
     """The ids of :meth:`JurisdictionQuerySet.covering` ``code``: the places :meth:`LicenseQuerySet.usable_in`
     filters on, read first and given as a list.
@@ -118,8 +103,12 @@ def _covering_ids(code):
     statistics a test database had reached by the middle of a full run, that query ran for over a minute (CI
     timed out on it); alone, it takes milliseconds. Kept per data version, as :func:`_granted_in_ids`.
     """
-    return _kept(
-        f"covering:{code}", lambda: list(Jurisdiction.objects.covering(code).order_by().values_list("pk", flat=True))
+    from registry.derived.version import kept  # imported late: it reads the models' tables
+
+    return kept(
+        License,
+        f"covering:{code}",
+        lambda: list(Jurisdiction.objects.covering(code).order_by().values_list("pk", flat=True)),
     )
 
 
@@ -133,6 +122,7 @@ def _granted_in_ids(model, code):
     empty), which an index answers without the table. Kept per data version, so a list page whose rows are
     cached reads nothing for them.
     """
+    from registry.derived.version import kept  # imported late: it reads the models' tables
 
     def read():
         own = Jurisdiction.objects.filter(code=code).order_by().values_list("pk", flat=True)
@@ -142,7 +132,7 @@ def _granted_in_ids(model, code):
         types = LicenseType.objects.filter(regime__jurisdiction__in=places).filter(Exists(unstated))
         return places, list(types.order_by().values_list("pk", flat=True))
 
-    return _kept(f"granted-in:{model._meta.label}:{code}", read)
+    return kept(model, f"granted-in:{model._meta.label}:{code}", read)
 
 
 def _passport_rows(model):
