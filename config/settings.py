@@ -127,8 +127,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824;",
     }
+    # mmap_size: pages are read from the file's memory map. Any write empties every other connection's page
+    # cache, so the first page a worker serves after a write read its pages again: the home page 17 → 11 ms,
+    # a licence list 25 → 20 ms (bench/inprocess.py, N = 20,000). 1 GiB is address space, not memory.
     # Connections persist like PostgreSQL's (DJANGO_CONN_MAX_AGE): opening one per request, and refilling its
     # page cache, cost a list page 8 ms of its 26. In WAL mode each statement outside a transaction reads the
     # newest commit, so a kept connection sees every write; a restore copies into the file (restore.py), so it
@@ -136,6 +139,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The register's queries are short; JIT-compiling the change feed's count alone took 0.5 s per table.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    # Statements registry.prepared runs again and again are prepared on the server from their second run: planning
+    # was most of a detail page's SQL time (a group's white papers: 3 ms to plan, 0.2 ms to run). Django's other
+    # queries bind on the client, where psycopg never prepares. A pooler in front must pass prepared statements
+    # through (PgBouncer 1.21+ with max_prepared_statements; docs/scaling.md).
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2)
 
 # What the public pages derive from the data (counts, facet counts, page ids, choice labels, rendered
 # sections), keyed by the data version, so a write makes every old entry unreachable at once
@@ -177,6 +185,7 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
         # The same reason as the primary's: the public reads are exactly what runs here.
         DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        DATABASES["replica"]["OPTIONS"].setdefault("prepare_threshold", 2)
     DATABASE_ROUTERS = ["operations.routers.ReplicaRouter"]
     # First, so every later middleware's queries (the ETag's version check included) are routed too.
     MIDDLEWARE.insert(0, "operations.routers.ReplicaRoutingMiddleware")

@@ -17,6 +17,7 @@ the ORM runs it.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
@@ -36,6 +37,8 @@ STAND_IN = -7_261_958_403
 
 # Compiled statements, by key; emptied when full (a few dozen shapes are in use).
 CACHE_SIZE = 500
+# Statements psycopg keeps prepared per PostgreSQL connection (its default, 100, is fewer than the shapes in use).
+PREPARED_MAX = CACHE_SIZE
 _STATEMENTS: dict = {}
 
 
@@ -63,6 +66,7 @@ class _Statement:
     db: str
     names: tuple = ()  # a values() row's keys
     converters: dict | None = None  # the compiler's get_converters(), kept; None: left to results_iter()
+    on_server: bool = False  # bound and prepared on the server (see _cursor)
 
 
 def run(key, build, values, model):
@@ -121,6 +125,9 @@ def _compile(queryset, values):
         queryset.db,
         tuple(names) if queryset._iterable_class is ValuesIterable else (),
         _converters(compiler),
+        # A parameter repeated in a GROUP BY is two placeholders there, which PostgreSQL does not take for one
+        # expression ("must appear in the GROUP BY clause"): such statements stay bound on the client.
+        compiler.connection.vendor == "postgresql" and "GROUP BY" not in sql,
     )
 
 
@@ -155,7 +162,7 @@ def _execute(statement, values):
         # The stand-in's own type (Int8, say) for the value, as the ORM would have bound it.
         params[position] = values[index] if kind in (int, str) else kind(values[index])
     compiler = statement.compiler
-    with connections[statement.db].cursor() as cursor:
+    with _cursor(statement, params) as cursor:
         cursor.execute(statement.sql, params)
         rows = cursor.fetchall()
     if compiler.has_extra_select:
@@ -171,6 +178,31 @@ def _execute(statement, values):
     if statement.iterable is FlatValuesListIterable:
         return [row[0] for row in rows]
     return list(rows)
+
+
+@contextmanager
+def _cursor(statement, params):
+    """A cursor of the statement's database, as Django makes it (its queries logged and counted alike). On
+    PostgreSQL, one that binds on the server, so that psycopg prepares the statement once it has run
+    ``prepare_threshold`` times on the connection (config/settings.py) and later runs skip PostgreSQL's parsing
+    and planning. Django's own cursors bind on the client, which never prepares."""
+    connection = connections[statement.db]
+    with connection.cursor() as cursor:
+        if not statement.on_server:
+            yield cursor
+            return
+        import psycopg  # only PostgreSQL's statements get here
+
+        if connection.connection.prepared_max < PREPARED_MAX:
+            connection.connection.prepared_max = PREPARED_MAX
+        logged = len(connection.queries_log)
+        with psycopg.Cursor(connection.connection) as bound:
+            yield type(cursor)(bound, connection)
+        # A prepared statement's run leaves psycopg no query text, so Django logs None for its SQL (DEBUG and
+        # tests' query captures): the statement with its values, as Django logs the others.
+        for entry in list(connection.queries_log)[logged:]:
+            if entry["sql"] is None:
+                entry["sql"] = connection.ops.compose_sql(statement.sql, params)
 
 
 def _instances(statement, rows):

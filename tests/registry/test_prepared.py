@@ -1,0 +1,51 @@
+"""registry.prepared runs a statement compiled once with each call's values; on PostgreSQL it is prepared on the
+server from its second run on a connection (config/settings.py). Every run must read its own values' rows, before
+and after the statement is prepared, and the query log (DEBUG, tests' query counts) must still hold each run."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry import prepared
+from registry.models import Entity, License
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+# More runs than psycopg's prepare_threshold (2), so the later ones run the server's prepared statement.
+RUNS = 4
+
+
+def by_pk(pk):
+    return Entity.objects.filter(pk=pk).select_related("jurisdiction")
+
+
+def licences_of(ids):
+    return License.objects.filter(holder__in=prepared.IdList(ids)).order_by("pk").values_list("pk", flat=True)
+
+
+def test_each_run_of_a_prepared_statement_reads_its_own_record():
+    entities = factories.EntityFactory.create_batch(3)
+    for _ in range(RUNS):
+        for entity in entities:
+            assert prepared.run(("test-by-pk",), by_pk, [entity.pk], Entity) == [entity]
+
+
+@pytest.mark.parametrize("holders", [0, 1, 3], ids=["no holder", "one holder", "three holders"])
+def test_a_list_of_ids_reads_the_rows_of_its_own_ids_on_every_run(holders):
+    groups = [factories.LicenseFactory.create_batch(2) for _ in range(3)]
+    for _ in range(RUNS):
+        for start in range(len(groups)):
+            holder_ids = [licences[0].holder_id for licences in groups[start : start + holders]]
+            expected = list(License.objects.filter(holder__in=holder_ids).order_by("pk").values_list("pk", flat=True))
+            ids = prepared.encoded(holder_ids, License)
+            assert prepared.run(("test-licences-of",), licences_of, [ids], License) == expected
+
+
+def test_the_query_log_keeps_every_run():
+    entity = factories.EntityFactory()
+    for _ in range(RUNS):
+        with CaptureQueriesContext(connection) as captured:
+            prepared.run(("test-by-pk",), by_pk, [entity.pk], Entity)
+        (query,) = captured.captured_queries
+        assert query["sql"]
