@@ -226,21 +226,22 @@ def test_add_licence_with_blank_citation_row_is_refused(admin_client, licence_pa
     assert not models.License.objects.exists()
 
 
-def test_day_without_month_is_refused(admin_client, licence_parts):
-    data = licence_post(licence_parts, granted_on_1="", granted_on_2="14")
-    response = admin_client.post(reverse("admin:registry_license_add"), data)
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param({"granted_on_1": "", "granted_on_2": "14"}, "Give a month for the day", id="day_without_month"),
+        pytest.param(
+            {"ended_on_0": "2024", "ended_on_1": "11", "status": models.LicenseStatus.REVOKED},
+            "A licence cannot end before it was granted.",
+            id="ended_before_granted",
+        ),
+    ],
+)
+def test_a_bad_date_is_refused_with_its_message(admin_client, licence_parts, overrides, message):
+    response = admin_client.post(reverse("admin:registry_license_add"), licence_post(licence_parts, **overrides))
 
     assert response.status_code == 200
-    assert "Give a month for the day" in response.content.decode()
-    assert not models.License.objects.exists()
-
-
-def test_ended_before_granted_shows_an_error(admin_client, licence_parts):
-    data = licence_post(licence_parts, ended_on_0="2024", ended_on_1="11", status=models.LicenseStatus.REVOKED)
-    response = admin_client.post(reverse("admin:registry_license_add"), data)
-
-    assert response.status_code == 200
-    assert "A licence cannot end before it was granted." in response.content.decode()
+    assert message in response.content.decode()
     assert not models.License.objects.exists()
 
 
