@@ -31,22 +31,27 @@ def tilde_encode(text):
     return "".join(chr(b) if b in _SAFE else "+" if b == 32 else f"~{b:02X}" for b in str(text).encode("utf-8"))
 
 
+# Our filter's key: Datasette's ``__in`` filter and the query giving its ids from our filter's value (``?1``).
+_FILTERS = {
+    "granted_in": (
+        "jurisdiction_id__in",
+        "SELECT id FROM registry_jurisdiction WHERE code = ?1"
+        " OR parent_id IN (SELECT id FROM registry_jurisdiction WHERE code = ?1) ORDER BY id",
+    ),
+    "regime": (
+        "license_type_id__in",
+        "SELECT t.id FROM registry_licensetype t JOIN registry_regime g ON g.id = t.regime_id"
+        " WHERE g.slug = ?1 ORDER BY t.id",
+    ),
+}
+
+
 def _filter(db, key, value):
-    if key == "granted_in":
-        rows = db.execute(
-            "SELECT id FROM registry_jurisdiction WHERE code = ?1"
-            " OR parent_id IN (SELECT id FROM registry_jurisdiction WHERE code = ?1) ORDER BY id",
-            (value,),
-        )
-        return [("jurisdiction_id__in", ",".join(str(row[0]) for row in rows))]
-    if key == "regime":
-        rows = db.execute(
-            "SELECT t.id FROM registry_licensetype t JOIN registry_regime g ON g.id = t.regime_id"
-            " WHERE g.slug = ? ORDER BY t.id",
-            (value,),
-        )
-        return [("license_type_id__in", ",".join(str(row[0]) for row in rows))]
-    raise ValueError(key)
+    if key not in _FILTERS:
+        raise ValueError(key)
+    column, sql = _FILTERS[key]
+    rows = db.execute(sql, (value,))
+    return [(column, ",".join(str(row[0]) for row in rows))]
 
 
 def _path(base, params):

@@ -26,10 +26,10 @@ import django  # noqa: E402
 
 django.setup()
 
+from capture import captured_get  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 from drive import BUMP_SQL  # noqa: E402
 
 READS = ("SELECT", "WITH", "VALUES")
@@ -37,19 +37,10 @@ READS = ("SELECT", "WITH", "VALUES")
 
 def render(client, path):
     """Render ``path``; returns (statements run, milliseconds)."""
-    # The log is a deque of at most 9,000 statements: once full, CaptureQueriesContext's before/after lengths are
-    # equal and it captures nothing. Emptied before each page, it never fills.
-    connection.queries_log.clear()
-    with CaptureQueriesContext(connection) as captured:
-        started = time.perf_counter()
-        response = client.get(path)
-        if getattr(response, "streaming", False):
-            for _ in response.streaming_content:
-                pass
-        elapsed = (time.perf_counter() - started) * 1000
+    response, queries, elapsed = captured_get(client, path)
     if response.status_code != 200:
         raise SystemExit(f"{path}: {response.status_code}")
-    return [query["sql"] for query in captured.captured_queries], elapsed
+    return [query["sql"] for query in queries], elapsed
 
 
 def replay(statements, repeat):

@@ -9,7 +9,6 @@ queries, the total time, the time spent in SQL, and the slowest query with ``EXP
 
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,9 +19,9 @@ import django  # noqa: E402
 
 django.setup()
 
+from capture import captured_get  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 DEFAULT_PATHS = [
     "/licenses/",
@@ -54,17 +53,11 @@ def main(paths):
     client = Client()
     for path in paths:
         client.get(path)  # warm caches
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            response = client.get(path)
-            if getattr(response, "streaming", False):
-                for _ in response.streaming_content:
-                    pass
-            total = time.perf_counter() - started
-        timed = [(float(q["time"]), q["sql"]) for q in queries.captured_queries]
+        response, queries, total_ms = captured_get(client, path)
+        timed = [(float(q["time"]), q["sql"]) for q in queries]
         in_sql = sum(t for t, _ in timed)
         print(
-            f"\n{path}\n  status {response.status_code}, {len(timed)} queries, {total * 1000:.0f} ms total, "
+            f"\n{path}\n  status {response.status_code}, {len(timed)} queries, {total_ms:.0f} ms total, "
             f"{in_sql * 1000:.0f} ms in SQL"
         )
         for seconds, sql in sorted(timed, reverse=True)[:3]:

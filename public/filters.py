@@ -269,6 +269,16 @@ def established_in(queryset, jurisdiction):
     return queryset.filter(jurisdiction__in=places)
 
 
+def established_in_filter(help_text):
+    """``jurisdiction=<code>``: the rows established in that jurisdiction or one of its subdivisions
+    (:func:`established_in`), as the lists of entities and of regulators filter them."""
+    return JurisdictionFilter(
+        method=lambda queryset, name, value: established_in(queryset, value),
+        label="Jurisdiction",
+        help_text=help_text,
+    )
+
+
 class PartialDateFilterField(forms.Field):
     """:class:`PartialDateFilter`'s form field: one text box holding ``2025``, ``2025-03`` or ``2025-03-14``.
 
@@ -963,10 +973,8 @@ class AuditFilterSet(RegistryFilterSet):
 
 
 class EntityFilterSet(RegistryFilterSet):
-    jurisdiction = JurisdictionFilter(
-        method="filter_jurisdiction",
-        label="Jurisdiction",
-        help_text="Where it is established: a code such as SG (a country includes its subdivisions).",
+    jurisdiction = established_in_filter(
+        "Where it is established: a code such as SG (a country includes its subdivisions).",
     )
     group = EntityChoiceFilter(
         field_name="parent",
@@ -1019,9 +1027,6 @@ class EntityFilterSet(RegistryFilterSet):
         model = Entity
         fields = []
 
-    def filter_jurisdiction(self, queryset, name, value):
-        return established_in(queryset, value)
-
     def filter_regime(self, queryset, name, value):
         # Only published licences count: a draft licence must not be revealed through a filter.
         holders = License.objects.published().filter(license_type__regime=value).values("holder")
@@ -1039,10 +1044,8 @@ class EntityFilterSet(RegistryFilterSet):
 
 
 class RegulatorFilterSet(RegistryFilterSet):
-    jurisdiction = JurisdictionFilter(
-        method="filter_jurisdiction",
-        label="Jurisdiction",
-        help_text="A code such as AE (a country includes its subdivisions: AE finds Dubai's VARA).",
+    jurisdiction = established_in_filter(
+        "A code such as AE (a country includes its subdivisions: AE finds Dubai's VARA).",
     )
     regime = django_filters.ModelChoiceFilter(
         field_name="regimes",
@@ -1076,30 +1079,41 @@ class RegulatorFilterSet(RegistryFilterSet):
         model = Regulator
         fields = []
 
-    def filter_jurisdiction(self, queryset, name, value):
-        return established_in(queryset, value)
+
+def notifying_authority_filter(**where):
+    """``authority=<slug>``: the published regulator a white paper was notified to. The white papers' list and the
+    crypto-assets' offer the same choice; ``where`` says what it filters (a ``field_name`` or a ``method``)."""
+    return django_filters.ModelChoiceFilter(
+        to_field_name="slug",
+        queryset=Regulator.objects.published(),
+        label="Notifying authority",
+        empty_label="Any authority",
+        **where,
+    )
+
+
+def home_state_filter(help_text, **where):
+    """``home_state=<code>``: the notifying authority's member state, on the white papers' list or the crypto-assets'
+    (``where``: a ``field_name`` or a ``method``), under the label its facet shares."""
+    return JurisdictionFilter(label="Home member state", help_text=help_text, **where)
+
+
+def host_state_filter(help_text, **where):
+    """``host_state=<code>``: a member state a white paper's offer covers, as :func:`home_state_filter`."""
+    return JurisdictionFilter(label="Offered in", help_text=help_text, **where)
 
 
 class WhitePaperFilterSet(RegistryFilterSet):
     """The white papers of ESMA's register (MiCA Titles II to IV): one list for the three kinds."""
 
     kind = django_filters.ChoiceFilter(choices=TokenKind.choices, label="Kind", empty_label="Any kind")
-    home_state = JurisdictionFilter(
-        field_name="jurisdiction",
-        label="Home member state",
-        help_text="The notifying authority's member state, a code such as IE.",
+    home_state = home_state_filter(
+        "The notifying authority's member state, a code such as IE.", field_name="jurisdiction"
     )
-    authority = django_filters.ModelChoiceFilter(
-        field_name="regulator",
-        to_field_name="slug",
-        queryset=Regulator.objects.published(),
-        label="Notifying authority",
-        empty_label="Any authority",
-    )
-    host_state = JurisdictionFilter(
+    authority = notifying_authority_filter(field_name="regulator")
+    host_state = host_state_filter(
+        "A host member state the offer covers, a code such as FR (as ESMA lists them; often none).",
         field_name="host_states",
-        label="Offered in",
-        help_text="A host member state the offer covers, a code such as FR (as ESMA lists them; often none).",
     )
     offeror = EntityChoiceFilter(
         label="Offeror or issuer", help_text="An entity's identifier: the papers it offers or issues."
@@ -1211,22 +1225,13 @@ class CryptoAssetFilterSet(RegistryFilterSet):
         label="Offeror or issuer",
         help_text="An entity's identifier: the crypto-assets of the white papers it offers or issues.",
     )
-    authority = django_filters.ModelChoiceFilter(
-        method="filter_papers",
-        to_field_name="slug",
-        queryset=Regulator.objects.published(),
-        label="Notifying authority",
-        empty_label="Any authority",
+    authority = notifying_authority_filter(method="filter_papers")
+    home_state = home_state_filter(
+        "The notifying authority's member state of one of its white papers, a code such as IE.", method="filter_papers"
     )
-    home_state = JurisdictionFilter(
+    host_state = host_state_filter(
+        "A host member state one of its white papers covers, a code such as FR (often none is listed).",
         method="filter_papers",
-        label="Home member state",
-        help_text="The notifying authority's member state of one of its white papers, a code such as IE.",
-    )
-    host_state = JurisdictionFilter(
-        method="filter_papers",
-        label="Offered in",
-        help_text="A host member state one of its white papers covers, a code such as FR (often none is listed).",
     )
     as_of = as_of_filter()
 

@@ -99,6 +99,12 @@ def countries_fixture(tmp_path_factory):
 
 
 @pytest.fixture
+def countries(db, countries_fixture):
+    """The jurisdictions of :func:`countries_fixture` loaded, and nothing else: what the ESMA importers resolve."""
+    call_command("loaddata", str(countries_fixture), verbosity=0)
+
+
+@pytest.fixture
 def seed_data(db, countries_fixture):
     """The seed article's records, as `make run` loads them (with the country-level jurisdictions)."""
     call_command("load_fixtures", str(countries_fixture), "seed", verbosity=0)

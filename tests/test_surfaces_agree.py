@@ -58,6 +58,18 @@ def today():
 # ---------------------------------------------------------------------------
 
 
+def ended_licence(slug, license_type, jurisdiction, status, month):
+    """A licence that ended in ``month`` (a month, as its source gives it)."""
+    return factories.LicenseFactory(
+        slug=slug,
+        license_type=license_type,
+        jurisdiction=jurisdiction,
+        status=status,
+        ended_on=month,
+        ended_on_precision=DatePrecision.MONTH,
+    )
+
+
 def build_register():
     """The module's records; returns, by kind, the slugs of those that must be public nowhere."""
     ae = factories.JurisdictionFactory(code="AE", name="United Arab Emirates")
@@ -81,24 +93,10 @@ def build_register():
     licence = factories.LicenseFactory
     licence(slug="du-vara", holder=okx, license_type=vara, jurisdiction=dubai)
     licence(slug="ae-federal", license_type=sca, jurisdiction=ae)
-    licence(
-        slug="du-expired",
-        license_type=vara,
-        jurisdiction=dubai,
-        status=LicenseStatus.EXPIRED,
-        ended_on=datetime.date(2025, 9, 1),
-        ended_on_precision=DatePrecision.MONTH,
-    )
+    ended_licence("du-expired", vara, dubai, LicenseStatus.EXPIRED, datetime.date(2025, 9, 1))
     licence(slug="mt-mica", holder=okx, license_type=mica, jurisdiction=mt).passported_to.set([eea])
     licence(slug="mt-vfa", license_type=vfa, jurisdiction=mt).passported_to.set([de, norway])
-    licence(
-        slug="mt-withdrawn",
-        license_type=vfa,
-        jurisdiction=mt,
-        status=LicenseStatus.REVOKED,
-        ended_on=datetime.date(2025, 6, 1),
-        ended_on_precision=DatePrecision.MONTH,
-    ).passported_to.set([eea])
+    ended_licence("mt-withdrawn", vfa, mt, LicenseStatus.REVOKED, datetime.date(2025, 6, 1)).passported_to.set([eea])
     # MiFID II: the source names no member state, so it is granted in the EU (its regime's jurisdiction).
     licence(slug="eu-mifid", holder=okx, license_type=mifid, jurisdiction=None).passported_to.set([eea])
     licence(slug="de-kwg", license_type=kwg, jurisdiction=de)

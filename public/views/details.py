@@ -39,7 +39,21 @@ from registry.models import (
 )
 
 
-class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
+class RecordDetailView(FormerSlugRedirectMixin, DetailView):
+    """A published record's page: what its ``record_context`` gives, then the record's changes (history.feed), which
+    every record's page lists."""
+
+    def record_context(self, record):
+        return {}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.record_context(self.object))
+        context["changes"] = feed.changes_for(self.object)
+        return context
+
+
+class LicenseDetailView(RecordDetailView):
     """A licence, each fact beside the citations that support it."""
 
     template_name = "public/license_detail.html"
@@ -54,12 +68,10 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
             "holder__parent", "license_type__regime__jurisdiction", "regulator", "jurisdiction"
         )
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        license = self.object
+    def record_context(self, license):
         citations, passports, activities = _license_parts(license.pk)
         facts, general = facts_by_field(citations, LicenseFact)
-        context.update(
+        return dict(
             facts=facts,
             general_citations=general,
             group=published_group(license.holder),
@@ -68,8 +80,10 @@ class LicenseDetailView(FormerSlugRedirectMixin, DetailView):
             passports=passports,
             activities=activities,
         )
-        context["changes"] = feed.changes_for(self.object)
-        context["esma_history"] = official_history.for_license(license)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["esma_history"] = official_history.for_license(self.object)
         return context
 
 
@@ -96,7 +110,7 @@ def _license_parts(pk):
     )
 
 
-class AuditDetailView(FormerSlugRedirectMixin, DetailView):
+class AuditDetailView(RecordDetailView):
     """An audit or certification, each fact beside the citations that support it."""
 
     template_name = "public/audit_detail.html"
@@ -111,22 +125,18 @@ class AuditDetailView(FormerSlugRedirectMixin, DetailView):
             )
         )
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        audit = self.object
+    def record_context(self, audit):
         # Its status today, and the reports it superseded or was superseded by (the list's and API's rule).
         link_supersession([audit])
         facts, general = facts_by_field(audit.public_citations, AuditFact)
         parts = assurance.audit_assurance(audit, facts, general)
-        context.update(
+        return dict(
             **parts,
             facts=facts,
             general_citations=general,
             group=published_group(audit.subject),
             sources=_distinct_sources([*audit.public_citations, *parts["row_citations"]]),
         )
-        context["changes"] = feed.changes_for(self.object)
-        return context
 
 
 def _distinct_sources(citations):
@@ -147,44 +157,36 @@ def first_licenses(licenses):
     return {"licenses": shown, "license_total": total}
 
 
-class RegulatorDetailView(FormerSlugRedirectMixin, DetailView):
+class RegulatorDetailView(RecordDetailView):
     template_name = "public/regulator_detail.html"
     context_object_name = "regulator"
 
     def get_queryset(self):
         return Regulator.objects.published().select_related("jurisdiction")
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        regulator = self.object
-        context.update(
+    def record_context(self, regulator):
+        return dict(
             regimes=list(Regime.objects.published().filter(regulators=regulator).select_related("jurisdiction")),
             **first_licenses(public_licenses().filter(regulator=regulator)),
         )
-        context["changes"] = feed.changes_for(self.object)
-        return context
 
 
-class RegimeDetailView(FormerSlugRedirectMixin, DetailView):
+class RegimeDetailView(RecordDetailView):
     template_name = "public/regime_detail.html"
     context_object_name = "regime"
 
     def get_queryset(self):
         return Regime.objects.published().select_related("jurisdiction").prefetch_related("license_types")
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        regime = self.object
-        context.update(
+    def record_context(self, regime):
+        return dict(
             regulators=list(Regulator.objects.published().filter(regimes=regime).select_related("jurisdiction")),
             activities=list(regime.activities.all()),
             **first_licenses(public_licenses().filter(license_type__regime=regime)),
         )
-        context["changes"] = feed.changes_for(self.object)
-        return context
 
 
-class SourceDetailView(FormerSlugRedirectMixin, DetailView):
+class SourceDetailView(RecordDetailView):
     """A source's metadata and archived text, with every quote cited from it highlighted."""
 
     template_name = "public/source_detail.html"
@@ -193,9 +195,7 @@ class SourceDetailView(FormerSlugRedirectMixin, DetailView):
     def get_queryset(self):
         return Source.objects.published()
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        source = self.object
+    def record_context(self, source):
         # Only citations of records the public may see: a draft licence's quote stays unlisted.
         license_citations = list(
             LicenseCitation.objects.filter(source=source, license__in=License.objects.published()).select_related(
@@ -225,7 +225,7 @@ class SourceDetailView(FormerSlugRedirectMixin, DetailView):
         quotes = [c.quote for c, _, _ in citing if c.quote.strip()]
         highlighted, missing = highlight_quotes(source.archived_text, quotes)
         missing_keys = {_normalise_statement(q) for q in missing}
-        context.update(
+        return dict(
             citing=[
                 {
                     "citation": c,
@@ -238,5 +238,3 @@ class SourceDetailView(FormerSlugRedirectMixin, DetailView):
             highlighted_text=highlighted,
             missing_quotes=missing,
         )
-        context["changes"] = feed.changes_for(self.object)
-        return context

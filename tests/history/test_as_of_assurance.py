@@ -73,6 +73,14 @@ def empty(value):
     return value in ([], "", None)
 
 
+def assert_filled_only_as_of_today(client, slug, column):
+    """``slug``'s list column ``column`` is empty as of yesterday and filled as of today, in the API and both
+    exports."""
+    for read in (api, export_json, export_csv):
+        assert empty(read(client, as_of=yesterday().isoformat())[slug][column]), read.__name__
+        assert not empty(read(client, as_of=today().isoformat())[slug][column]), read.__name__
+
+
 def test_a_certificate_suspended_today_is_current_as_of_yesterday_on_every_surface(client):
     with on(JAN_10):
         factories.AuditFactory(slug="cert", issued_on=datetime.date(2025, 1, 1))
@@ -109,9 +117,7 @@ def test_a_finding_added_today_matches_only_as_of_today(client):
     factories.AuditFindingFactory(audit=audit, severity=models.Severity.HIGH)
     assert listed(client, as_of=yesterday().isoformat(), findings="high") == everywhere(set())
     assert listed(client, as_of=today().isoformat(), findings="high") == everywhere({"engagement"})
-    for read in (api, export_json, export_csv):
-        assert empty(read(client, as_of=yesterday().isoformat())["engagement"]["findings"]), read.__name__
-        assert not empty(read(client, as_of=today().isoformat())["engagement"]["findings"]), read.__name__
+    assert_filled_only_as_of_today(client, "engagement", "findings")
 
 
 def test_reserve_figures_added_today_are_not_in_the_view_of_yesterday(client):
@@ -141,9 +147,7 @@ def test_an_accreditation_added_today_vouches_only_as_of_today(client):
     assert listed(client, as_of=yesterday().isoformat(), accredited="true") == everywhere(set())
     assert listed(client, as_of=yesterday().isoformat(), accredited="false") == everywhere({"cert"})
     assert listed(client, as_of=today().isoformat(), accredited="true") == everywhere({"cert"})
-    for read in (api, export_json, export_csv):
-        assert empty(read(client, as_of=yesterday().isoformat())["cert"]["vouched_by"]), read.__name__
-        assert not empty(read(client, as_of=today().isoformat())["cert"]["vouched_by"]), read.__name__
+    assert_filled_only_as_of_today(client, "cert", "vouched_by")
 
 
 def test_a_status_change_or_finding_citing_a_draft_then_is_ignored_then(client):

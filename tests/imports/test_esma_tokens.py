@@ -7,7 +7,6 @@ import io
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
@@ -31,11 +30,6 @@ from tests.factories import EntityFactory
 OTHER = ESMA_DATA / "OTHER20260129.csv"
 EMT = ESMA_DATA / "EMT20260129.csv"
 ART = ESMA_DATA / "ART20260129.csv"
-
-
-@pytest.fixture
-def countries(db, countries_fixture):
-    call_command("loaddata", str(countries_fixture), verbosity=0)
 
 
 def history_count():

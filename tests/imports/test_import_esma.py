@@ -36,11 +36,6 @@ JANUARY = ESMA / "CASP20260123.csv"
 NCASP = ESMA / "NCASP20260129.csv"
 
 
-@pytest.fixture
-def countries(db, countries_fixture):
-    call_command("loaddata", str(countries_fixture), verbosity=0)
-
-
 def run(command, path, *flags):
     out = io.StringIO()
     call_command(command, str(path), *flags, stdout=out)

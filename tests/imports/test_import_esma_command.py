@@ -20,11 +20,6 @@ REAL_FILES = {"CASP": JANUARY, "NCASP": NCASP}
 REAL_FILES.update({code: ESMA_DATA / f"{code}20260129.csv" for code in ("OTHER", "EMT", "ART")})
 
 
-@pytest.fixture
-def countries(db, countries_fixture):
-    call_command("loaddata", str(countries_fixture), verbosity=0)
-
-
 def run(*args, command="import_esma"):
     out = io.StringIO()
     call_command(command, *map(str, args), stdout=out)

@@ -133,11 +133,6 @@ def import_esma(path, publish):
     call_command("import_esma", str(path), *(["--publish"] if publish else []), stdout=io.StringIO())
 
 
-@pytest.fixture
-def countries(countries_fixture):
-    call_command("loaddata", str(countries_fixture), verbosity=0)
-
-
 @pytest.mark.parametrize("publish", [True, False], ids=["publish", "for-review"])
 @pytest.mark.parametrize("register", list(FILES))
 def test_a_later_snapshot_records_its_changes_once_and_imports_again_as_a_no_op(countries, tmp_path, register, publish):

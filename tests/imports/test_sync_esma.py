@@ -88,11 +88,6 @@ def esma_server():
     server.server_close()
 
 
-@pytest.fixture
-def countries(db, countries_fixture):
-    call_command("loaddata", str(countries_fixture), verbosity=0)
-
-
 def sync(served, *registers, publish=True):
     """Run the command as the timer does; (exit status, output)."""
     out = io.StringIO()

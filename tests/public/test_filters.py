@@ -1,6 +1,7 @@
 """The list FilterSets: what each filter selects, used directly on published querysets."""
 
 import datetime
+from functools import partial
 
 import pytest
 from django.core.cache import cache
@@ -11,32 +12,17 @@ from django.test.html import parse_html
 
 from public import filters
 from registry.dates import DatePrecision
-from registry.models import Audit, Entity, EntityKind, License, LicenseStatus, Regulator
+from registry.models import Audit, EntityKind, License, LicenseStatus, Regulator
 from tests import factories
+from tests.filtering import selected
 
 pytestmark = pytest.mark.django_db
 
 
-def run(filterset_class, queryset, query):
-    filterset = filterset_class(QueryDict(query), queryset=queryset)
-    assert filterset.is_valid(), filterset.errors
-    return set(filterset.qs.values_list("slug", flat=True))
-
-
-def licences(query):
-    return run(filters.LicenseFilterSet, License.objects.published(), query)
-
-
-def audits(query):
-    return run(filters.AuditFilterSet, Audit.objects.published(), query)
-
-
-def entities(query):
-    return run(filters.EntityFilterSet, Entity.objects.published(), query)
-
-
-def regulators(query):
-    return run(filters.RegulatorFilterSet, Regulator.objects.published(), query)
+licences = partial(selected, "licences")
+audits = partial(selected, "audits")
+entities = partial(selected, "entities")
+regulators = partial(selected, "regulators")
 
 
 @pytest.fixture

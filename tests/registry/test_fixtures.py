@@ -44,6 +44,18 @@ def seed_records():
     return json.loads((FIXTURES / "seed.json").read_text(encoding="utf-8"))
 
 
+def changed_seed(tmp_path, name, slug, field, value, model=None):
+    """The seed written to ``tmp_path / name`` with ``field`` of the record ``slug`` (of ``model``, when given) set
+    to ``value``; returns its path."""
+    records = seed_records()
+    for record in records:
+        if record["fields"].get("slug") == slug and model in (None, record["model"]):
+            record["fields"][field] = value
+    path = tmp_path / name
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return path
+
+
 def test_jurisdictions_fixture_is_generated_from_pycountry():
     """The shipped fixture is exactly what the generator writes: nothing hand-edited, nothing stale."""
     assert (FIXTURES / "jurisdictions.json").read_text(encoding="utf-8") == render(build_records())
@@ -153,12 +165,7 @@ def test_dump_then_load_into_an_empty_database_gives_the_same_data(seed_data, tm
 )
 def test_a_bad_fixture_names_the_record_and_loads_nothing(countries_fixture, tmp_path, model, slug, field, value, rule):
     call_command("load_fixtures", str(countries_fixture), verbosity=0)
-    records = seed_records()
-    for record in records:
-        if record["model"] == model and record["fields"].get("slug") == slug:
-            record["fields"][field] = value
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(records), encoding="utf-8")
+    path = changed_seed(tmp_path, "bad.json", slug, field, value, model=model)
     before = models.Entity.objects.count(), models.License.objects.count(), models.Source.objects.count()
 
     with pytest.raises(CommandError) as excinfo:
@@ -172,12 +179,7 @@ def test_a_bad_fixture_names_the_record_and_loads_nothing(countries_fixture, tmp
 
 
 def test_a_fixture_with_an_impossible_date_fails_cleanly(countries_fixture, tmp_path):
-    records = seed_records()
-    for record in records:
-        if record["fields"].get("slug") == "okx-sg-mpi":
-            record["fields"]["granted_on"] = "2024-02-30"
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(records), encoding="utf-8")
+    path = changed_seed(tmp_path, "bad.json", "okx-sg-mpi", "granted_on", "2024-02-30")
     with pytest.raises(CommandError, match="invalid date"):
         call_command("load_fixtures", str(countries_fixture), str(path), verbosity=0)
     assert models.Entity.objects.count() == 0
@@ -199,12 +201,7 @@ def test_reloading_the_seed_adds_no_history(seed_data):
 
 
 def test_a_fixture_that_changes_a_record_leaves_a_change_entry(seed_data, tmp_path):
-    records = seed_records()
-    for record in records:
-        if record["fields"].get("slug") == "okx-sg-mpi":
-            record["fields"]["reference_number"] = "PS20200001"
-    path = tmp_path / "correction.json"
-    path.write_text(json.dumps(records), encoding="utf-8")
+    path = changed_seed(tmp_path, "correction.json", "okx-sg-mpi", "reference_number", "PS20200001")
     call_command("load_fixtures", str(path), verbosity=0)
     latest = models.License.history.filter(slug="okx-sg-mpi").order_by("-history_date", "-history_id").first()
     assert latest.history_type == "~"

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from functools import partial
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -13,34 +14,17 @@ from history import as_of
 from public import filters
 from registry import search
 from registry.derived import search as search_index
-from registry.models import Audit, Entity, EntityAlias, License, Regulator
+from registry.models import Entity, EntityAlias, License
 from tests import factories
+from tests.filtering import searched
 
 pytestmark = pytest.mark.django_db
 
 
-def found(filterset_class, queryset, q):
-    data = QueryDict(mutable=True)
-    data["q"] = q
-    filterset = filterset_class(data, queryset=queryset)
-    assert filterset.is_valid(), filterset.errors
-    return set(filterset.qs.values_list("slug", flat=True))
-
-
-def licences(q):
-    return found(filters.LicenseFilterSet, License.objects.published(), q)
-
-
-def audits(q):
-    return found(filters.AuditFilterSet, Audit.objects.published(), q)
-
-
-def entities(q):
-    return found(filters.EntityFilterSet, Entity.objects.published(), q)
-
-
-def regulators(q):
-    return found(filters.RegulatorFilterSet, Regulator.objects.published(), q)
+licences = partial(searched, "licences")
+audits = partial(searched, "audits")
+entities = partial(searched, "entities")
+regulators = partial(searched, "regulators")
 
 
 @pytest.fixture

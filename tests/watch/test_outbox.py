@@ -20,6 +20,13 @@ def drafted(record, user):
     return review.save_edit(record, user=user, reason="From the source", base_version=record.version)
 
 
+def approved_edit(record, curator, reviewer, reason, **changes):
+    """``record`` changed by a revision proposed at its current version, then approved; ``changes`` as
+    ``review.propose`` takes them (``fields``, ``inlines``)."""
+    revision = review.propose(record, author=curator, reason=reason, base_version=record.version, **changes)
+    review.approve(revision, reviewer=reviewer)
+
+
 def kinds(**filters):
     return sorted(Event.objects.filter(**filters).values_list("kind", flat=True))
 
@@ -78,14 +85,9 @@ def test_unpublishing_a_licence_writes_a_withdrawn_event(reviewer):
 
 def test_an_approved_status_change_writes_a_status_event_with_old_and_new(curator, reviewer):
     licence = factories.LicenseFactory()
-    revision = review.propose(
-        licence,
-        author=curator,
-        reason="The regulator revoked it",
-        base_version=licence.version,
-        fields={"status": models.LicenseStatus.REVOKED},
+    approved_edit(
+        licence, curator, reviewer, "The regulator revoked it", fields={"status": models.LicenseStatus.REVOKED}
     )
-    review.approve(revision, reviewer=reviewer)
     event = Event.objects.get()
     assert event.kind == "license.status_changed"
     assert {"field": "Status", "old": "Active", "new": "Revoked"} in event.payload["changes"]
@@ -94,10 +96,7 @@ def test_an_approved_status_change_writes_a_status_event_with_old_and_new(curato
 
 def test_an_approved_edit_of_another_field_writes_no_event(curator, reviewer):
     licence = factories.LicenseFactory()
-    revision = review.propose(
-        licence, author=curator, reason="Typo", base_version=licence.version, fields={"reference_number": "X-1"}
-    )
-    review.approve(revision, reviewer=reviewer)
+    approved_edit(licence, curator, reviewer, "Typo", fields={"reference_number": "X-1"})
     assert kinds() == []
 
 
@@ -149,11 +148,11 @@ def test_publishing_a_later_certificate_supersedes_the_earlier_one(curator, revi
 def test_an_approved_suspension_writes_a_certificate_status_event(curator, reviewer):
     audit = factories.AuditFactory()
     source = factories.SourceFactory()
-    revision = review.propose(
+    approved_edit(
         audit,
-        author=curator,
-        reason="The certification body suspended it",
-        base_version=audit.version,
+        curator,
+        reviewer,
+        "The certification body suspended it",
         inlines={
             "registry.AuditStatusChange": {
                 "create": [
@@ -168,7 +167,6 @@ def test_an_approved_suspension_writes_a_certificate_status_event(curator, revie
             }
         },
     )
-    review.approve(revision, reviewer=reviewer)
     assert kinds() == ["certificate.status_changed"]
     assert Event.objects.get().record_id == audit.pk
 
