@@ -37,3 +37,11 @@ logger_class = "config.logging.GunicornJsonLogger"
 
 # Trust X-Forwarded-* only from the local proxy; Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+
+def post_worker_init(worker):
+    """Each worker opens its connections and renders the home page as it starts: its first visitor would pay for
+    both (operations.ops.warm_worker)."""
+    from operations.ops import warm_worker
+
+    warm_worker()

@@ -304,6 +304,34 @@ def test_the_application_starts_when_the_warm_up_cannot_render(case, transaction
     assert "Warm-up rendered no pages" in result.stderr
 
 
+WORKER_PROBE = """
+import json
+from config.wsgi import application  # noqa: F401 - gunicorn's master loads it, then forks the worker
+from django.db import connection
+from operations.ops import warm_worker
+warm_worker()  # gunicorn's post_worker_init (config/gunicorn.conf.py)
+print(json.dumps({"open": connection.connection is not None}))
+"""
+
+
+@pytest.mark.parametrize("case", ["migrated", "database not migrated"])
+def test_a_worker_opens_its_connection_before_its_first_request_and_starts_whatever_happens(
+    case, transactional_db, tmp_path
+):
+    """A worker opens its database connection and renders the home page as it starts, so that its first
+    visitor does not pay for either; a database it cannot read leaves it to start and say why."""
+    from tests.operations.test_sqlite_concurrency import database_url_for_test
+
+    if case == "migrated":
+        factories.LicenseFactory()
+        url = database_url_for_test(tmp_path)
+    else:
+        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = run_python(WORKER_PROBE, url)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"open": True}
+    assert ("warm-up did not finish" in result.stderr) is (case != "migrated")
+
+
 @pytest.mark.django_db
 def test_favicon_ico_answers_with_the_sites_icon(client):
     response = client.get("/favicon.ico")
