@@ -142,8 +142,10 @@ def known_json_response(request, table, count, keys, filename):
 
 def _json_page(paging, table, rows, filename):
     body = paging.body([table.as_json(row) for row in rows])
+    # Compact, as the API's: with an indent, Python's json module encodes in Python rather than in C, which was
+    # a third of a 100-row page's time. Browsers and jq lay it out for reading.
     response = HttpResponse(
-        json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1), content_type="application/json"
+        json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False), content_type="application/json"
     )
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
