@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,17 +159,37 @@ def memory_kb(pid, key):
 
 
 def measure_csv(master, port, path):
-    """Time an export and the growth of the worker that served it (peak RSS after minus RSS before)."""
-    before = {pid: (memory_kb(pid, "VmRSS"), memory_kb(pid, "VmHWM")) for pid in worker_pids(master)}
-    status, ttfb, total, size = fetch(port, path)
-    grown = {pid: memory_kb(pid, "VmHWM") - rss for pid, (rss, _) in before.items()}
+    """Time an export and the private memory of the worker that served it, before and at its peak.
+
+    Private memory is ``RssAnon``, sampled while the export runs: SQLite reads the database through a memory map
+    (config/settings.py), whose pages count in ``VmRSS`` and ``VmHWM`` but are the kernel's file cache, shared
+    and given back under pressure. What a streaming export must keep flat is its own heap.
+    """
+    pids = worker_pids(master)
+    before = {pid: memory_kb(pid, "RssAnon") for pid in pids}
+    peak = dict(before)
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.02):
+            for pid in pids:
+                peak[pid] = max(peak[pid], memory_kb(pid, "RssAnon"))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        status, ttfb, total, size = fetch(port, path)
+    finally:
+        done.set()
+        sampler.join()
+    grown = {pid: peak[pid] - before[pid] for pid in pids}
     pid = max(grown, key=grown.get) if grown else None
     return {
         "status": status,
         "ttfb_ms": ttfb * 1000,
         "total_s": total,
         "mb": size / 1e6,
-        "rss_before_mb": before[pid][0] / 1024 if pid else 0,
-        "peak_mb": memory_kb(pid, "VmHWM") / 1024 if pid else 0,
+        "rss_before_mb": before[pid] / 1024 if pid else 0,
+        "peak_mb": peak[pid] / 1024 if pid else 0,
         "growth_mb": grown[pid] / 1024 if pid else 0,
     }
