@@ -198,11 +198,11 @@ def _cursor(statement, params):
         logged = len(connection.queries_log)
         with psycopg.Cursor(connection.connection) as bound:
             yield type(cursor)(bound, connection)
-        # A prepared statement's run leaves psycopg no query text, so Django logs None for its SQL (DEBUG and
-        # tests' query captures): the statement with its values, as Django logs the others.
+        # Django logs what psycopg last sent (DEBUG, tests' query captures, bench/floor.py's replays): here the
+        # statement with $1 placeholders, or None once prepared. The log gets it with its values in place, as
+        # Django logs the others.
         for entry in list(connection.queries_log)[logged:]:
-            if entry["sql"] is None:
-                entry["sql"] = connection.ops.compose_sql(statement.sql, params)
+            entry["sql"] = connection.ops.compose_sql(statement.sql, params)
 
 
 def _instances(statement, rows):
