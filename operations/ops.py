@@ -89,8 +89,9 @@ def warm_worker() -> None:
     """What a forked worker does before its first request (gunicorn's ``post_worker_init``): open its database
     connections (about 5 ms on SQLite: its pragmas, its schema read) and compute the home page once, under a data
     version no cache holds, so that the memory the master's warm-up left it is its own (copied on first write)
-    and its first visitor does not pay for it: the first page a worker served after a write took 25–30 ms more
-    than the next ones. A database that cannot be reached is left to the requests to report."""
+    and its first visitor does not pay for it: with its connection open but no page computed, a worker's first
+    page after a write still took 7–10 ms more than its next ones (the home page, served at N = 20,000). A
+    database that cannot be reached is left to the requests to report."""
     try:
         for connection in connections.all():
             connection.ensure_connection()
@@ -166,9 +167,9 @@ def _render_first_pages() -> None:
     ones 14–15 ms.
 
     The pages are rendered twice: first under a data version no cache holds, so that every part is computed
-    and its SQL compiled even when the cache already holds the pages (a worker's first page after a write
-    computed its parts and compiled their SQL: the home page 70 ms instead of 18), then under the current one,
-    to leave that version's cache ready for the first visitors.
+    and its SQL compiled even when the cache already holds the pages (otherwise a worker compiled, after the
+    next write, the SQL of every part the warm-up had read from the cache), then under the current one, to
+    leave that version's cache ready for the first visitors.
     """
     with _unknown_version():
         _render(_first_paths())

@@ -195,14 +195,13 @@ def _cursor(statement, params):
 
         if connection.connection.prepared_max < PREPARED_MAX:
             connection.connection.prepared_max = PREPARED_MAX
-        logged = len(connection.queries_log)
         with psycopg.Cursor(connection.connection) as bound:
             yield type(cursor)(bound, connection)
-        # Django logs what psycopg last sent (DEBUG, tests' query captures, bench/floor.py's replays): here the
-        # statement with $1 placeholders, or None once prepared. The log gets it with its values in place, as
-        # Django logs the others.
-        for entry in list(connection.queries_log)[logged:]:
-            entry["sql"] = connection.ops.compose_sql(statement.sql, params)
+        if connection.queries_logged:
+            # Django logs what psycopg last sent (DEBUG, tests' query captures, bench/floor.py's replays): here the
+            # statement with $1 placeholders, or None once prepared. The log gets it with its values in place, as
+            # Django logs the others. The statement ran once: its entry is the last.
+            connection.queries_log[-1]["sql"] = connection.ops.compose_sql(statement.sql, params)
 
 
 def _instances(statement, rows):
