@@ -121,6 +121,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# PostgreSQL's connection options, the primary's and a replica's alike.
+POSTGRES_OPTIONS = {
+    # The register's queries are short; JIT-compiling the change feed's count alone took 0.5 s per table.
+    "options": "-c jit=off",
+    # Statements registry.prepared runs again and again are prepared on the server from their second run: planning
+    # was most of a detail page's SQL time (a group's white papers: 3 ms to plan, 0.2 ms to run). Django's other
+    # queries bind on the client, where psycopg never prepares. A pooler in front must pass prepared statements
+    # through (PgBouncer 1.21+ with max_prepared_statements; docs/scaling.md).
+    "prepare_threshold": 2,
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers carry on while an admin writes; the busy timeout makes a
     # second writer wait instead of failing with "database is locked".
@@ -137,13 +147,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # newest commit, so a kept connection sees every write; a restore copies into the file (restore.py), so it
     # is never swapped underneath one.
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The register's queries are short; JIT-compiling the change feed's count alone took 0.5 s per table.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
-    # Statements registry.prepared runs again and again are prepared on the server from their second run: planning
-    # was most of a detail page's SQL time (a group's white papers: 3 ms to plan, 0.2 ms to run). Django's other
-    # queries bind on the client, where psycopg never prepares. A pooler in front must pass prepared statements
-    # through (PgBouncer 1.21+ with max_prepared_statements; docs/scaling.md).
-    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2)
+    DATABASES["default"]["OPTIONS"] = {**POSTGRES_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 
 # What the public pages derive from the data (counts, facet counts, page ids, choice labels, rendered
 # sections), keyed by the data version, so a write makes every old entry unreachable at once
@@ -183,9 +187,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
-        # The same reason as the primary's: the public reads are exactly what runs here.
-        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
-        DATABASES["replica"]["OPTIONS"].setdefault("prepare_threshold", 2)
+        # The same reasons as the primary's: the public reads are exactly what runs here.
+        DATABASES["replica"]["OPTIONS"] = {**POSTGRES_OPTIONS, **DATABASES["replica"].get("OPTIONS", {})}
     DATABASE_ROUTERS = ["operations.routers.ReplicaRouter"]
     # First, so every later middleware's queries (the ETag's version check included) are routed too.
     MIDDLEWARE.insert(0, "operations.routers.ReplicaRoutingMiddleware")
