@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
+from registry import prepared
 from registry.dates import PartialDateDescriptor, dates_in_order, partial_date_constraints, partial_date_fields
 from registry.links import detail_path
 from registry.models.base import (
@@ -105,11 +106,10 @@ def _covering_ids(code):
     """
     from registry.derived.version import kept  # imported late: it reads the models' tables
 
-    return kept(
-        License,
-        f"covering:{code}",
-        lambda: list(Jurisdiction.objects.covering(code).order_by().values_list("pk", flat=True)),
-    )
+    def covering(code):
+        return Jurisdiction.objects.covering(code).order_by().values_list("pk", flat=True)
+
+    return kept(License, f"covering:{code}", lambda: prepared.run(("covering",), covering, [code], Jurisdiction))
 
 
 def _granted_in_ids(model, code):
@@ -124,13 +124,23 @@ def _granted_in_ids(model, code):
     """
     from registry.derived.version import kept  # imported late: it reads the models' tables
 
-    def read():
+    def places_of(code):
         own = Jurisdiction.objects.filter(code=code).order_by().values_list("pk", flat=True)
         subdivisions = Jurisdiction.objects.filter(parent__code=code).order_by().values_list("pk", flat=True)
-        places = list(own.union(subdivisions, all=True))
+        return own.union(subdivisions, all=True)
+
+    def types_of(places):
         unstated = model._default_manager.filter(jurisdiction__isnull=True, license_type=OuterRef("pk"))
-        types = LicenseType.objects.filter(regime__jurisdiction__in=places).filter(Exists(unstated))
-        return places, list(types.order_by().values_list("pk", flat=True))
+        types = LicenseType.objects.filter(Exists(unstated), regime__jurisdiction__in=prepared.IdList(places))
+        return types.order_by().values_list("pk", flat=True)
+
+    # Both compiled once (registry.prepared): building them through the ORM cost more than running them.
+    def read():
+        places = prepared.run(("granted-in-places",), places_of, [code], Jurisdiction)
+        if not places:
+            return [], []
+        ids = prepared.encoded(places, model)
+        return places, prepared.run(("granted-in-types", model._meta.label), types_of, [ids], model)
 
     return kept(model, f"granted-in:{model._meta.label}:{code}", read)
 
