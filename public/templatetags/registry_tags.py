@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
+from html import escape
 
 from django import template
 from django.urls import NoReverseMatch, reverse
@@ -24,7 +25,9 @@ def partial_date(value):
     """A date as precisely as known, in a ``<time>`` element: "March 2025" with ``datetime="2025-03"``."""
     if value is None or value == "":
         return ""
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(), str(value))
+    # Built by hand, not with format_html(): the entity page writes some 250 of these (8.5 µs each with it,
+    # 3.5 µs without), and both texts are escaped all the same.
+    return mark_safe(f'<time datetime="{escape(value.isoformat())}">{escape(str(value))}</time>')  # noqa: S308
 
 
 @register.filter
