@@ -146,6 +146,14 @@ def _targets(raw):
         lines.append(f"| {NAMES[key]} | {phase} | ≤ {limit:g} | {ms(p95)} | {'met' if met else '**missed**'} |")
     met = sum(1 for row in rows if row[4])
     lines += ["", f"{met} of {len(rows)} met."]
+    pause = raw.get("after_pause")
+    if pause:
+        lines += [
+            "",
+            "For scale: `/robots.txt`, which runs no query and no template, asked as the home page's cold samples are",
+            f"(one request after a write, the machine idle before it): p50 {ms(pause['p50_ms'])} ms, p95"
+            f" {ms(pause['p95_ms'])} ms. A request after an idle pause pays for a waking CPU, whatever it serves.",
+        ]
     return lines
 
 

@@ -35,6 +35,8 @@ VENV_BIN = Path(sys.executable).parent
 OURS_PORT = 8801
 DATASETTE_PORT = 8802
 SMALL_PORT = 8803
+# The cheapest page there is (no query, no template), timed as the home page is: see "after_pause".
+AFTER_PAUSE_PATH = "/robots.txt"
 # A list shorter than this (the home page) is passed over again, after a write each time, for this many cold requests.
 COLD_SAMPLES = 20
 # The unmeasured passes that warm the workers' caches stop after this long.
@@ -262,6 +264,10 @@ def measure(options, env, lists, raw):
                 f"bench: {report.NAMES[key]}: p95 cold {report.ms(result['ours']['cold-1']['p95_ms'])} ms, "
                 f"warm {report.ms(warm['p95_ms'])} ms at 1 client"
             )
+        # What no page avoids: the least a request costs after a write and an idle pause, as each of the home
+        # page's cold samples is sent (a page with no query and no template).
+        PROGRESS.prefix = "bench: after a pause: "
+        raw["after_pause"] = bench.cold("ours", [AFTER_PAUSE_PATH], 1)
         PROGRESS.prefix = "bench: cache hit: "
         licences = lists["pages"]["licences"]["paths"][0]
         raw["cache_hit"] = bench.cache_hit(licences, ds_paths["licences"][0] if ds_paths else None)
