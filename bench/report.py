@@ -28,6 +28,16 @@ def ms(value):
     return "–" if value is None else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
+def table_head(*names, left=()):
+    """A Markdown table's heading and alignment rows: the columns named in ``left`` (text) flush left, the others
+    (figures) flush right."""
+    return [table_row(*names), table_row(*("---" if name in left else "---:" for name in names))]
+
+
+def table_row(*cells):
+    return f"| {' | '.join(str(cell) for cell in cells)} |"
+
+
 def limits(backend, key):
     factor = POSTGRES_FACTOR if backend == "postgres" else 1
     return {phase: limit * factor for phase, limit in TARGETS[key].items()}
@@ -109,22 +119,39 @@ before every URL has been asked once.
 
 
 def _main_table(raw):
-    lines = [
-        "| Page type (distinct URLs) | Clients | Pass | req/s | p50 | p95 | p99 | errors "
-        "| Datasette req/s | Datasette p50 | Datasette p95 | Ratio |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    lines = table_head(
+        "Page type (distinct URLs)",
+        "Clients",
+        "Pass",
+        "req/s",
+        "p50",
+        "p95",
+        "p99",
+        "errors",
+        "Datasette req/s",
+        "Datasette p50",
+        "Datasette p95",
+        "Ratio",
+        left=("Page type (distinct URLs)", "Pass"),
+    )
     for page in raw["pages"]:
         for phase, clients in RUNS:
             ours = page["ours"][f"{phase}-{clients}"]
             ds = (page.get("datasette") or {}).get(f"{phase}-{clients}")
-            cells = "– | – | – | –"
+            theirs = ("–",) * 4
             if ds:
                 ratio = f"{ours['rps'] / ds['rps']:.2f}" if ds["rps"] else "–"
-                cells = f"{ds['rps']:.1f} | {ms(ds['p50_ms'])} | {ms(ds['p95_ms'])} | {ratio}"
+                theirs = (f"{ds['rps']:.1f}", ms(ds["p50_ms"]), ms(ds["p95_ms"]), ratio)
             lines.append(
-                f"| {NAMES[page['key']]} ({page['urls']}) | {clients} | {phase} | {ours['rps']:.1f} "
-                f"| {ms(ours['p50_ms'])} | {ms(ours['p95_ms'])} | {ms(ours['p99_ms'])} | {ours['errors']} | {cells} |"
+                table_row(
+                    f"{NAMES[page['key']]} ({page['urls']})",
+                    clients,
+                    phase,
+                    f"{ours['rps']:.1f}",
+                    *(ms(ours[key]) for key in ("p50_ms", "p95_ms", "p99_ms")),
+                    ours["errors"],
+                    *theirs,
+                )
             )
     return lines
 
@@ -138,12 +165,11 @@ def _targets(raw):
         "A target given as one figure holds cold and warm alike. The largest groups' figure is the p95 over the",
         "pages of the largest groups (the largest first), at least as demanding as the largest group's page alone.",
         "",
-        "| Page type | Pass | Target (ms) | p95 (ms) | Verdict |",
-        "| --- | --- | ---: | ---: | --- |",
+        *table_head("Page type", "Pass", "Target (ms)", "p95 (ms)", "Verdict", left=("Page type", "Pass", "Verdict")),
     ]
     rows = verdicts(raw)
     for key, phase, limit, p95, met in rows:
-        lines.append(f"| {NAMES[key]} | {phase} | ≤ {limit:g} | {ms(p95)} | {'met' if met else '**missed**'} |")
+        lines.append(table_row(NAMES[key], phase, f"≤ {limit:g}", ms(p95), "met" if met else "**missed**"))
     met = sum(1 for row in rows if row[4])
     lines += ["", f"{met} of {len(rows)} met."]
     pause = raw.get("after_pause")
@@ -169,17 +195,25 @@ def _floor(raw):
         "fastest of 3). Medians over the list; *served* is the p50 at 1 client above. Served ÷ floor is what our",
         "Python and HTTP add to the database's own work.",
         "",
-        "| Page type | Queries (cold / warm) | SQL floor p50 (cold / warm) | In-process p50 (cold / warm) "
-        "| Served p50 (cold / warm) | Served ÷ floor (cold / warm) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *table_head(
+            "Page type",
+            "Queries (cold / warm)",
+            "SQL floor p50 (cold / warm)",
+            "In-process p50 (cold / warm)",
+            "Served p50 (cold / warm)",
+            "Served ÷ floor (cold / warm)",
+            left=("Page type",),
+        ),
     ]
-    for row in rows:
-        c, w = row["cold"], row["warm"]
-        ratio = " / ".join("–" if r["ratio"] is None else f"{r['ratio']:.1f}" for r in (c, w))
+    for entry in rows:
+        c, w = entry["cold"], entry["warm"]
         lines.append(
-            f"| {NAMES[row['key']]} | {c['queries']:g} / {w['queries']:g} | {ms(c['floor_ms'])} / "
-            f"{ms(w['floor_ms'])} | {ms(c['inprocess_ms'])} / {ms(w['inprocess_ms'])} | {ms(c['served_ms'])} / "
-            f"{ms(w['served_ms'])} | {ratio} |"
+            table_row(
+                NAMES[entry["key"]],
+                f"{c['queries']:g} / {w['queries']:g}",
+                *(f"{ms(c[key])} / {ms(w[key])}" for key in ("floor_ms", "inprocess_ms", "served_ms")),
+                " / ".join("–" if r["ratio"] is None else f"{r['ratio']:.1f}" for r in (c, w)),
+            )
         )
     return lines
 
@@ -193,15 +227,21 @@ def _cache_hit(raw):
         "",
         f"`{hit['path']}` asked again and again: after each worker's first request, every figure is a cache hit.",
         "",
-        "| Page | Clients | req/s | p50 | p95 | p99 | Datasette req/s | Datasette p95 | Ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *table_head(
+            "Page", "Clients", "req/s", "p50", "p95", "p99", "Datasette req/s", "Datasette p95", "Ratio", left=("Page",)
+        ),
     ]
     for clients in ("1", "8"):
         ours, ds = hit["ours"][clients], (hit.get("datasette") or {}).get(clients)
-        cells = f"{ds['rps']:.1f} | {ms(ds['p95_ms'])} | {ours['rps'] / ds['rps']:.2f}" if ds else "– | – | –"
+        theirs = (f"{ds['rps']:.1f}", ms(ds["p95_ms"]), f"{ours['rps'] / ds['rps']:.2f}") if ds else ("–",) * 3
         lines.append(
-            f"| {NAMES['licences']}, cache hit | {clients} | {ours['rps']:.1f} | {ms(ours['p50_ms'])} "
-            f"| {ms(ours['p95_ms'])} | {ms(ours['p99_ms'])} | {cells} |"
+            table_row(
+                f"{NAMES['licences']}, cache hit",
+                clients,
+                f"{ours['rps']:.1f}",
+                *(ms(ours[key]) for key in ("p50_ms", "p95_ms", "p99_ms")),
+                *theirs,
+            )
         )
     return lines
 
@@ -244,8 +284,16 @@ def _csv(raw, options):
     lines = [
         "## CSV export of all licences",
         "",
-        "| Server | Status | First byte (ms) | Total (s) | Size (MB) | Worker heap before (MB) | Its peak (MB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *table_head(
+            "Server",
+            "Status",
+            "First byte (ms)",
+            "Total (s)",
+            "Size (MB)",
+            "Worker heap before (MB)",
+            "Its peak (MB)",
+            left=("Server",),
+        ),
     ]
     for key, label in (
         ("ours", f"Ours, N = {raw['entities']:,}"),
@@ -255,8 +303,15 @@ def _csv(raw, options):
         if key in csv:
             r = csv[key]
             lines.append(
-                f"| {label} | {r['status']} | {r['ttfb_ms']:.0f} | {r['total_s']:.1f} | {r['mb']:.1f} | "
-                f"{r.get('rss_before_mb', 0):.0f} | {r.get('peak_mb', 0):.0f} |"
+                table_row(
+                    label,
+                    r["status"],
+                    f"{r['ttfb_ms']:.0f}",
+                    f"{r['total_s']:.1f}",
+                    f"{r['mb']:.1f}",
+                    f"{r.get('rss_before_mb', 0):.0f}",
+                    f"{r.get('peak_mb', 0):.0f}",
+                )
             )
     if "ours" in csv and "ours_small" in csv:
         growth = csv["ours"]["peak_mb"] - csv["ours_small"]["peak_mb"]

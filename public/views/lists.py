@@ -327,15 +327,7 @@ LICENSE_ROW = LicenseSerializer.only(
 )
 
 
-class LicenseListView(RegistryListView):
-    filterset_class = filters.LicenseFilterSet
-    template_name = "public/license_list.html"
-    export_name = "license"
-    heading = "Licences"
-
-    def get_queryset(self):
-        return License.objects.published()
-
+class LicenseListView(list_view(filters.LicenseFilterSet, "license", "Licences", License.objects.published)):
     def page_rows(self, queryset, ids):
         return [ApiRecord(row) for row in api_rows(LICENSE_ROW).read(datasets.Site(), queryset, ids)]
 

@@ -14,7 +14,7 @@ from opendata.serializers import (
 from public import filters
 from public.views.common import facts_by_field, public_citations
 from public.views.exports import export_view
-from public.views.lists import RegistryListView, list_view
+from public.views.lists import list_view
 from registry.models import (
     CryptoAsset,
     WhitePaper,
@@ -32,15 +32,9 @@ def white_paper_list_queryset():
     )
 
 
-class WhitePaperListView(RegistryListView):
-    filterset_class = filters.WhitePaperFilterSet
-    template_name = "public/white_paper_list.html"
-    export_name = "white-paper"
-    heading = "White papers"
-
-    def get_queryset(self):
-        return white_paper_list_queryset()
-
+class WhitePaperListView(
+    list_view(filters.WhitePaperFilterSet, "white-paper", "White papers", white_paper_list_queryset)
+):
     def page_rows(self, queryset, ids):
         return super().page_rows(white_paper_list_queryset(), ids)
 

@@ -376,6 +376,9 @@ def test_rejecting_needs_a_note_and_leaves_the_record(client, curator, reviewer)
     client.post(detail_url, {"decision": "reject", "note": "The register shows another number"})
     revision.refresh_from_db()
     assert (revision.status, revision.review_note) == ("rejected", "The register shows another number")
+    page = client.get(detail_url).content.decode()
+    assert f"Rejected — by {reviewer}" in page
+    assert "<dt>Reviewer's note</dt><dd>The register shows another number</dd>" in page
     licence.refresh_from_db()
     assert licence.reference_number == ""
     assert "WRONG-9" not in client.get(f"/licenses/{licence.slug}/").content.decode()

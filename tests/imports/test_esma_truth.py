@@ -240,6 +240,9 @@ def test_the_proposal_page_rejects_only_with_a_note(proposal, client):
     client.post(change_url(proposal), {"decision": "reject", "note": "A different OKX."})
     proposal.refresh_from_db()
     assert proposal.status == MatchProposal.Status.REJECTED and proposal.review_note == "A different OKX."
+    page = client.get(change_url(proposal)).content.decode()
+    assert f"Rejected — by {proposal.reviewer}" in page
+    assert "<dt>Reviewer's note</dt><dd>A different OKX.</dd>" in page
 
 
 @pytest.mark.parametrize("who", ["curator", "last editor"])
