@@ -229,9 +229,9 @@ def url_mix(data, count, seed):
         (3, lambda: f"/audits/?standard={pick('standards')}"),
         (2, lambda: "/regulators/"),
         (2, lambda: f"/licenses.csv?holder={pick('groups')}"),
-        (2, lambda: f"/entities.json?jurisdiction={pick('jurisdictions')}&_size=100"),
+        (2, lambda: f"/entities.json?jurisdiction={pick('jurisdictions')}&page_size=100"),
         (1, lambda: f"/audits.csv?auditor={pick('auditors')}"),
-        (2, lambda: f"/licenses.json?regime={pick('regimes')}&_size=50"),
+        (2, lambda: f"/licenses.json?regime={pick('regimes')}&page_size=50"),
         (1, lambda: "/regulators.csv"),
         (5, lambda: f"/api/licenses/?regime={pick('regimes')}"),
         (5, lambda: f"/api/entities/{pick('entities')}/"),
@@ -386,16 +386,49 @@ def run(options):
     paths = distinct_paths(env, data, options.seed)
     paths_file = LOAD / f"paths-{options.backend}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
-
-    port = free_port()
-    env = server_env(url, port)
-    if options.workers:
-        env["GUNICORN_WORKERS"] = str(options.workers)
-    writer_env = dict(env)  # the curator's writes go to the primary, replica or not
-    if options.replica:
-        env["DATABASE_REPLICA_URL"] = postgres_url(".ci/postgres-replica.sh")  # a streaming replica
     label = options.backend + ("-cdn" if options.cdn else "") + ("-replica" if options.replica else "")
     gunicorn_log = LOAD / f"gunicorn-{label}.log"
+    result, measured = drive(options, url, paths_file, len(paths), gunicorn_log)
+    result.update(
+        backend=options.backend,
+        started_at=started_at.isoformat(timespec="seconds"),
+        connections=options.connections,
+        duration_s=options.duration,
+        workers=options.workers or (os.cpu_count() or 1) * 2 + 1,
+        entities=options.entities,
+        seed=options.seed,
+        distinct_paths=len(set(paths)),
+        req_per_s=round(result["requests"] / (result["duration_us"] / 1e6), 1),
+        errors=result["connect_errors"]
+        + result["read_errors"]
+        + result["write_errors"]
+        + result["timeouts"]
+        + result["requests"]
+        - result["status_2xx"],
+        server_errors_logged=server_errors(gunicorn_log),
+        cpus=os.cpu_count(),
+        load_average_after=os.getloadavg()[0],
+        python=platform.python_version(),
+        origin_req_per_s=round(measured["origin_requests"] / (result["duration_us"] / 1e6), 1),
+        replica=bool(options.replica),
+        **measured,
+    )
+    if options.cdn:
+        statuses = cache_statuses()
+        answered = sum(statuses.get(status, 0) for status in CACHE_ANSWERS)
+        result.update(cdn=True, cache_statuses=statuses, hit_ratio=round(answered / max(sum(statuses.values()), 1), 4))
+    (LOAD / f"results-{label}.json").write_text(json.dumps(result, indent=1) + "\n")
+    render()
+    log(json.dumps(result))
+    failed = result["errors"] or result["server_errors_logged"] or result["writer"]["failures"]
+    return 1 if failed else 0
+
+
+def drive(options, url, paths_file, path_count, gunicorn_log):
+    """Serve, warm up, then drive the clients and the writer for ``options.duration``: wrk's result, and what was
+    measured beside it (the writer's figures, the requests that reached gunicorn, the databases' CPU)."""
+    port = free_port()
+    env, writer_env = environments(options, url, port)
     gunicorn = writer = cdn = None
     target = port
     with gunicorn_log.open("w") as logfile:
@@ -410,7 +443,7 @@ def run(options):
             wait_healthy(port)
             # The workers warm up on the origin itself: through the CDN this would also fill its cache.
             log(f"warming up for {options.warmup} s")
-            wrk(port, paths_file, min(10, options.connections), options.warmup, offset=len(paths) // 2)
+            wrk(port, paths_file, min(10, options.connections), options.warmup, offset=path_count // 2)
             if options.cdn:
                 cdn, target = start_cdn(port)
                 log(f"through nginx on port {target}, its cache empty")
@@ -440,49 +473,34 @@ def run(options):
             stop(writer)
             stop(cdn)
             stop(gunicorn)
-    # Django's errors are JSON lines; gunicorn's own (worker timeouts, killed workers) are "[ERROR]" / "[CRITICAL]".
-    markers = ('"level": "ERROR"', '"level": "CRITICAL"', "[ERROR]", "[CRITICAL]")
-    server_errors = sum(1 for line in gunicorn_log.read_text().splitlines() if any(m in line for m in markers))
-    result.update(
-        backend=options.backend,
-        started_at=started_at.isoformat(timespec="seconds"),
-        connections=options.connections,
-        duration_s=options.duration,
-        workers=options.workers or (os.cpu_count() or 1) * 2 + 1,
-        entities=options.entities,
-        seed=options.seed,
-        distinct_paths=len(set(paths)),
-        req_per_s=round(result["requests"] / (result["duration_us"] / 1e6), 1),
-        errors=result["connect_errors"]
-        + result["read_errors"]
-        + result["write_errors"]
-        + result["timeouts"]
-        + result["requests"]
-        - result["status_2xx"],
-        server_errors_logged=server_errors,
-        writer=writes,
-        cpus=os.cpu_count(),
-        load_average_after=os.getloadavg()[0],
-        python=platform.python_version(),
-        origin_requests=origin,
-        origin_req_per_s=round(origin / (result["duration_us"] / 1e6), 1),
-        replica=bool(options.replica),
+    return result, {
+        "writer": writes,
+        "origin_requests": origin,
         # Percent of one CPU over the measured window (None: that cluster was not running).
-        database_cpu_percent={
+        "database_cpu_percent": {
             name: round(100 * (ticks_after[name] - ticks_before[name]) / os.sysconf("SC_CLK_TCK") / options.duration, 1)
             for name in clusters
             if ticks_before[name] is not None and ticks_after[name] is not None
         },
-    )
-    if options.cdn:
-        statuses = cache_statuses()
-        answered = sum(statuses.get(status, 0) for status in CACHE_ANSWERS)
-        result.update(cdn=True, cache_statuses=statuses, hit_ratio=round(answered / max(sum(statuses.values()), 1), 4))
-    (LOAD / f"results-{label}.json").write_text(json.dumps(result, indent=1) + "\n")
-    render()
-    log(json.dumps(result))
-    failed = result["errors"] or result["server_errors_logged"] or writes["failures"]
-    return 1 if failed else 0
+    }
+
+
+def environments(options, url, port):
+    """gunicorn's environment, and the writer's: the curator's writes go to the primary, replica or not."""
+    env = server_env(url, port)
+    if options.workers:
+        env["GUNICORN_WORKERS"] = str(options.workers)
+    writer_env = dict(env)
+    if options.replica:
+        env["DATABASE_REPLICA_URL"] = postgres_url(".ci/postgres-replica.sh")  # a streaming replica
+    return env, writer_env
+
+
+def server_errors(gunicorn_log):
+    """The errors gunicorn's log holds: Django's are JSON lines; gunicorn's own (worker timeouts, killed workers)
+    are "[ERROR]" / "[CRITICAL]"."""
+    markers = ('"level": "ERROR"', '"level": "CRITICAL"', "[ERROR]", "[CRITICAL]")
+    return sum(1 for line in gunicorn_log.read_text().splitlines() if any(m in line for m in markers))
 
 
 def render():
@@ -490,63 +508,8 @@ def render():
     sections = []
     for label in ("sqlite", "postgres", "postgres-replica", "sqlite-cdn", "postgres-cdn"):
         path = LOAD / f"results-{label}.json"
-        if not path.exists():
-            continue
-        r = json.loads(path.read_text())
-        w = r["writer"]
-        name = "SQLite (WAL, busy timeout 20 s)" if r["backend"] == "sqlite" else "PostgreSQL 15"
-        cdn = []
-        if r.get("replica"):
-            name += ", public reads from a streaming replica (`DATABASE_REPLICA_URL`)"
-        if r.get("database_cpu_percent"):
-            cpu = ", ".join(f"{db} {percent} %" for db, percent in r["database_cpu_percent"].items())
-            cdn += [f"PostgreSQL CPU during the run (percent of one CPU): {cpu}.", ""]
-        if r.get("cdn"):
-            name += ", through nginx caching as a CDN"
-            statuses = ", ".join(f"{status} {count:,}" for status, count in sorted(r["cache_statuses"].items()))
-            cdn += [
-                f"Cache (empty at the start): {r['hit_ratio'] * 100:.1f} % of requests answered from it ({statuses}; "
-                "HIT, STALE, UPDATING and REVALIDATED count as answered, REVALIDATED being the origin's `304`). "
-                f"gunicorn received {r['origin_requests']:,} requests ({r['origin_req_per_s']} req/s) for the "
-                f"clients' {r['requests']:,} ({r['req_per_s']} req/s).",
-                "",
-            ]
-        sections.append(
-            "\n".join(
-                [
-                    f"## {name}",
-                    "",
-                    f"Run {r['started_at']}: {r['connections']} concurrent clients for {r['duration_s']} s, gunicorn "
-                    f"with {r['workers']} sync workers, {r['cpus']} CPUs, {r['entities']:,} synthetic entities "
-                    f"(seed {r['seed']}), {r['distinct_paths']} distinct URLs.",
-                    "",
-                    "| requests | req/s | p50 | p90 | p95 | p99 | max | errors | 2xx | non-2xx | server errors |",
-                    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-                    f"| {r['requests']:,} | {r['req_per_s']} | {r['p50_ms']:.0f} ms | {r['p90_ms']:.0f} ms "
-                    f"| {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['max_ms']:.0f} ms | {r['errors']} "
-                    f"| {r['status_2xx']:,} | {r['requests'] - r['status_2xx']} | {r['server_errors_logged']} |",
-                    "",
-                    f"Errors = connect + read + write errors + timeouts ({r['connect_errors']}, {r['read_errors']}, "
-                    f"{r['write_errors']}, {r['timeouts']}) + answers other than 2xx.",
-                    "",
-                    f"Concurrent admin-like writes (one ORM save every 100 ms): {w['writes']} committed, "
-                    f"{w['failures']} failed; save p50 {w['save_p50_ms']} ms, p99 {w['save_p99_ms']} ms, "
-                    f"max {w['save_max_ms']} ms."
-                    + (f" Failures: {'; '.join(w['failure_messages'])}" if w["failures"] else ""),
-                    "",
-                    *cdn,
-                    f"Load average (1 min) at the end: {r['load_average_after']:.1f}.",
-                    "",
-                    "**Verdict: "
-                    + (
-                        "pass** (zero errors, every write committed)."
-                        if not (r["errors"] or r["server_errors_logged"] or w["failures"])
-                        else f"FAIL** ({r['errors']} request errors, {r['server_errors_logged']} server errors logged, "
-                        f"{w['failures']} failed writes)."
-                    ),
-                ]
-            )
-        )
+        if path.exists():
+            sections.append(render_section(json.loads(path.read_text())))
     header = (
         "# Load test results\n\n"
         "Written by `bench/load/run.py` (`make loadtest`, `make loadtest-postgres`, `make loadtest-replica`,\n"
@@ -555,6 +518,62 @@ def render():
         "a request mostly waits for a free worker, so p99 reflects the queue as much as the page.\n"
     )
     (LOAD / "RESULTS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n")
+
+
+def render_section(r):
+    """One run's section of RESULTS.md."""
+    w = r["writer"]
+    name = "SQLite (WAL, busy timeout 20 s)" if r["backend"] == "sqlite" else "PostgreSQL 15"
+    cdn = []
+    if r.get("replica"):
+        name += ", public reads from a streaming replica (`DATABASE_REPLICA_URL`)"
+    if r.get("database_cpu_percent"):
+        cpu = ", ".join(f"{db} {percent} %" for db, percent in r["database_cpu_percent"].items())
+        cdn += [f"PostgreSQL CPU during the run (percent of one CPU): {cpu}.", ""]
+    if r.get("cdn"):
+        name += ", through nginx caching as a CDN"
+        statuses = ", ".join(f"{status} {count:,}" for status, count in sorted(r["cache_statuses"].items()))
+        cdn += [
+            f"Cache (empty at the start): {r['hit_ratio'] * 100:.1f} % of requests answered from it ({statuses}; "
+            "HIT, STALE, UPDATING and REVALIDATED count as answered, REVALIDATED being the origin's `304`). "
+            f"gunicorn received {r['origin_requests']:,} requests ({r['origin_req_per_s']} req/s) for the "
+            f"clients' {r['requests']:,} ({r['req_per_s']} req/s).",
+            "",
+        ]
+    failed = r["errors"] or r["server_errors_logged"] or w["failures"]
+    verdict = (
+        f"FAIL** ({r['errors']} request errors, {r['server_errors_logged']} server errors logged, "
+        f"{w['failures']} failed writes)."
+        if failed
+        else "pass** (zero errors, every write committed)."
+    )
+    return "\n".join(
+        [
+            f"## {name}",
+            "",
+            f"Run {r['started_at']}: {r['connections']} concurrent clients for {r['duration_s']} s, gunicorn "
+            f"with {r['workers']} sync workers, {r['cpus']} CPUs, {r['entities']:,} synthetic entities "
+            f"(seed {r['seed']}), {r['distinct_paths']} distinct URLs.",
+            "",
+            "| requests | req/s | p50 | p90 | p95 | p99 | max | errors | 2xx | non-2xx | server errors |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {r['requests']:,} | {r['req_per_s']} | {r['p50_ms']:.0f} ms | {r['p90_ms']:.0f} ms "
+            f"| {r['p95_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['max_ms']:.0f} ms | {r['errors']} "
+            f"| {r['status_2xx']:,} | {r['requests'] - r['status_2xx']} | {r['server_errors_logged']} |",
+            "",
+            f"Errors = connect + read + write errors + timeouts ({r['connect_errors']}, {r['read_errors']}, "
+            f"{r['write_errors']}, {r['timeouts']}) + answers other than 2xx.",
+            "",
+            f"Concurrent admin-like writes (one ORM save every 100 ms): {w['writes']} committed, "
+            f"{w['failures']} failed; save p50 {w['save_p50_ms']} ms, p99 {w['save_p99_ms']} ms, "
+            f"max {w['save_max_ms']} ms." + (f" Failures: {'; '.join(w['failure_messages'])}" if w["failures"] else ""),
+            "",
+            *cdn,
+            f"Load average (1 min) at the end: {r['load_average_after']:.1f}.",
+            "",
+            "**Verdict: " + verdict,
+        ]
+    )
 
 
 def main():

@@ -256,8 +256,9 @@ class RegistryListView(FilterView):
 
 
 def list_view(filterset_class, export_name, heading, records):
-    """A list with nothing of its own: its FilterSet, the name of its export (``public:<export_name>-export``,
-    its template ``public/<export_name>_list.html`` with ``_`` for ``-``), its heading and its ``records()``."""
+    """A list view from its FilterSet, the name of its export (``public:<export_name>-export``, its template
+    ``public/<export_name>_list.html`` with ``_`` for ``-``), its heading and its ``records()``; a list with more
+    of its own (the licence list's row reading) subclasses it."""
     return type(
         f"{filterset_class._meta.model.__name__}ListView",
         (RegistryListView,),
