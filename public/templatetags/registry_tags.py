@@ -26,7 +26,7 @@ def partial_date(value):
     if value is None or value == "":
         return ""
     # Built by hand, not with format_html(): the entity page writes some 250 of these (8.5 µs each with it,
-    # 3.5 µs without), and both texts are escaped all the same.
+    # 4.9 µs without, measured with timeit), and both texts are escaped all the same.
     return mark_safe(f'<time datetime="{escape(value.isoformat())}">{escape(str(value))}</time>')  # noqa: S308
 
 
