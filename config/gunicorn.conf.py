@@ -41,7 +41,16 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 
 def post_worker_init(worker):
     """Each worker opens its connections and renders the home page as it starts: its first visitor would pay for
-    both (operations.ops.warm_worker)."""
+    both (operations.ops.warm_worker). Then its garbage is collected between requests (operations.memory)."""
+    from operations.memory import start_worker
     from operations.ops import warm_worker
 
     warm_worker()
+    start_worker()
+
+
+def post_request(worker, req, environ, resp):
+    """After the response is sent: collect the garbage the last requests left (operations.memory)."""
+    from operations.memory import after_response
+
+    after_response()
