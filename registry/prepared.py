@@ -17,11 +17,13 @@ the ORM runs it.
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import Expression, IntegerField, prefetch_related_objects
 from django.db.models.query import (
     FlatValuesListIterable,
@@ -67,6 +69,7 @@ class _Statement:
     names: tuple = ()  # a values() row's keys
     converters: dict | None = None  # the compiler's get_converters(), kept; None: left to results_iter()
     on_server: bool = False  # bound and prepared on the server (see _cursor)
+    qmark: str = ""  # on SQLite, ``sql`` with sqlite3's placeholders (see _execute)
 
 
 def run(key, build, values, model):
@@ -128,6 +131,7 @@ def _compile(queryset, values):
         # A parameter repeated in a GROUP BY is two placeholders there, which PostgreSQL does not take for one
         # expression ("must appear in the GROUP BY clause"): such statements stay bound on the client.
         compiler.connection.vendor == "postgresql" and "GROUP BY" not in sql,
+        FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%") if compiler.connection.vendor == "sqlite" else "",
     )
 
 
@@ -163,7 +167,15 @@ def _execute(statement, values):
         params[position] = values[index] if kind in (int, str) else kind(values[index])
     compiler = statement.compiler
     with _cursor(statement, params) as cursor:
-        cursor.execute(statement.sql, params)
+        connection = cursor.db
+        if statement.qmark and not connection.queries_logged:
+            # Django's SQLite cursor rewrites every statement's placeholders with a regular expression before
+            # running it: 30-50 µs for a feed or section query, done once here, at compile time. Where queries
+            # are logged (DEBUG, tests' query counts), Django's own path runs, so they are logged alike.
+            with connection.wrap_database_errors:
+                sqlite3.Cursor.execute(cursor.cursor, statement.qmark, params)
+        else:
+            cursor.execute(statement.sql, params)
         rows = cursor.fetchall()
     if compiler.has_extra_select:
         rows = [row[: compiler.col_count] for row in rows]
