@@ -168,10 +168,10 @@ def _execute(statement, values):
     compiler = statement.compiler
     with _cursor(statement, params) as cursor:
         connection = cursor.db
-        if statement.qmark and not connection.queries_logged:
+        if statement.qmark and not (connection.queries_logged or connection.execute_wrappers):
             # Django's SQLite cursor rewrites every statement's placeholders with a regular expression before
             # running it: 30-50 µs for a feed or section query, done once here, at compile time. Where queries
-            # are logged (DEBUG, tests' query counts), Django's own path runs, so they are logged alike.
+            # are logged (DEBUG, tests' query counts) or wrapped, Django's own path runs, so they are alike.
             with connection.wrap_database_errors:
                 sqlite3.Cursor.execute(cursor.cursor, statement.qmark, params)
         else:

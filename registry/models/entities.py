@@ -29,8 +29,8 @@ from registry.models.places import Jurisdiction
 class InOnce(In):
     """``column IN (subquery)``; on PostgreSQL ``column = ANY(ARRAY(subquery))``, which runs the subquery once
     before the scan (an InitPlan): the column's index then answers the condition inside an OR too, where PostgreSQL
-    tests an IN subquery against every row (a hashed SubPlan). A group's members: every one of 20,000 entities read,
-    7.1 ms, against 1.9 ms through the parent index."""
+    tests an IN subquery against every row (a hashed SubPlan). The largest group's members (EXPLAIN ANALYZE): every
+    one of 20,000 entities read, 7.1 ms, against 0.3 ms through the parent index."""
 
     def as_postgresql(self, compiler, connection):
         column, column_params = self.process_lhs(compiler, connection)

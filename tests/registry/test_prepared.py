@@ -52,3 +52,20 @@ def test_the_query_log_holds_each_run_as_it_can_be_run_again():
         with connection.cursor() as cursor:
             cursor.execute(query["sql"])
             assert [row[0] for row in cursor.fetchall()] == [entity.pk]
+
+
+def test_every_run_passes_through_the_connections_execute_wrappers():
+    """An operator's ``connection.execute_wrapper()`` (a timeout, a tracer) sees these statements as it sees the
+    ORM's, however many times they have run."""
+    entity = factories.EntityFactory()
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(params)
+        return execute(sql, params, many, context)
+
+    for _ in range(RUNS):
+        with connection.execute_wrapper(wrapper):
+            assert prepared.run(("test-by-pk",), by_pk, [entity.pk], Entity) == [entity]
+    assert len(seen) == RUNS
+    assert all(entity.pk in params for params in seen)
