@@ -5,7 +5,9 @@
 * ``search``: the full-text index ``registry_search`` (queried through ``registry/search.py``);
 * ``version``: the data version ``registry_data_version`` behind ETags and the caches of derived data;
 * ``tally``: the public licences counted per licence type and jurisdiction, ``registry_license_tally`` (the home
-  page's licence count and charts).
+  page's licence count and charts);
+* ``counts``: the published entities, regulators and audits counted, ``registry_record_count`` (the home page's
+  other counts).
 
 Each is a :class:`registry.derived.triggers.Derived` with one shape: ``install``, ``uninstall``,
 ``rebuild``, ``differences`` and ``outdated``. Triggers keep them because every write must, the ones that
@@ -22,12 +24,18 @@ from __future__ import annotations
 
 import contextlib
 
-from registry.derived import search, tally, version, visibility
+from registry.derived import counts, search, tally, version, visibility
 from registry.derived.triggers import register_tables
 
 ALL = {
     derived.name: derived
-    for derived in (visibility.VISIBILITY, search.SEARCH_INDEX, version.DATA_VERSION, tally.LICENSE_TALLY)
+    for derived in (
+        visibility.VISIBILITY,
+        search.SEARCH_INDEX,
+        version.DATA_VERSION,
+        tally.LICENSE_TALLY,
+        counts.RECORD_COUNTS,
+    )
 }
 
 

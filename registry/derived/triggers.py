@@ -203,6 +203,7 @@ class Derived:
 
 def register_tables(connection) -> list[str]:
     """Every table of the register (``registry_*``), the derived data's own tables excepted."""
+    from registry.derived.counts import TABLE as COUNT_TABLE
     from registry.derived.search import TABLE as SEARCH_TABLE
     from registry.derived.tally import TABLE as TALLY_TABLE
     from registry.derived.version import TABLE as VERSION_TABLE
@@ -211,7 +212,7 @@ def register_tables(connection) -> list[str]:
         name
         for name in connection.introspection.table_names()
         if name.startswith("registry_")
-        and name not in (VERSION_TABLE, TALLY_TABLE)
+        and name not in (VERSION_TABLE, TALLY_TABLE, COUNT_TABLE)
         and not name.startswith(SEARCH_TABLE)
     )
 

@@ -141,3 +141,42 @@ def test_the_licence_tally_follows_every_kind_of_write_to_a_licence(seed_data):
     for write in writes:
         write()
         check()
+
+
+def test_the_record_counts_follow_every_kind_of_write(seed_data):
+    """Issue 18: the published entities, regulators and audits the home page shows as counts stay equal to
+    ``published()`` after each write that publishes or unpublishes one: a save, a bulk ``update()``, raw SQL, a
+    subject withdrawn (which flips its audits' ``public`` through the visibility triggers), a delete."""
+    from registry.derived import counts
+    from registry.models import Audit, Regulator
+    from tests import factories
+
+    def check():
+        assert counts.RECORD_COUNTS.differences(connection) == []
+        assert counts.record_counts() == {
+            "entity": Entity.objects.published().count(),
+            "regulator": Regulator.objects.published().count(),
+            "audit": Audit.objects.published().count(),
+        }
+
+    check()
+    audit = Audit.objects.published().order_by("pk").first()
+    subject = audit.subject
+    unattached = factories.EntityFactory()
+    writes = [
+        lambda: factories.DraftEntityFactory(),
+        lambda: factories.RegulatorFactory(),
+        lambda: factories.AuditFactory(),
+        lambda: Entity.objects.filter(pk=subject.pk).update(publication_status="draft"),
+        lambda: Entity.objects.filter(pk=subject.pk).update(name="Renamed, still draft"),
+        lambda: Entity.objects.filter(pk=subject.pk).update(publication_status="published"),
+        lambda: connection.cursor().execute(
+            "UPDATE registry_regulator SET publication_status = 'draft' WHERE id = %s",
+            [Regulator.objects.published().order_by("pk").first().pk],
+        ),
+        lambda: Audit.objects.filter(pk=audit.pk).delete(),
+        lambda: unattached.delete(),
+    ]
+    for write in writes:
+        write()
+        check()
