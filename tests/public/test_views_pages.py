@@ -467,6 +467,34 @@ def test_audits_are_picked_in_sql_by_the_date_the_timeline_draws_them_at():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("model", "change"),
+    [
+        (models.License, {"reference_number": "REF-CHANGED-1"}),
+        (models.Audit, {"scope": "Scope changed after the first visit"}),
+        (models.Regulator, {"website": "https://changed.example/"}),
+        (models.Regime, {"legal_reference": "Changed Act 2026"}),
+        (models.Source, {"title": "Title changed after the first visit"}),
+    ],
+)
+def test_a_record_page_seen_since_the_last_write_is_the_same_page_from_the_cache(client, seed_data, model, change):
+    """Issue 18: a record's page is kept under the data version, the day and the record; the next visit reads it
+    in a few queries and shows the same page, and any write shows the new page at once."""
+    record = model.objects.published().order_by("pk").first()
+    url = record.get_absolute_url()
+    first = client.get(url)
+    with CaptureQueriesContext(connection) as again:
+        second = client.get(url)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert len(again.captured_queries) <= 3  # the data version, the record, nothing of its sections
+
+    model.objects.filter(pk=record.pk).update(**change)
+    changed = client.get(url).content.decode()
+    assert next(iter(change.values())).replace("&", "&amp;") in changed
+    assert changed != first.content.decode()
+
+
 def test_licence_page_shows_each_fact_with_its_citation(client):
     source = factories.SourceFactory(
         slug="okx-article",
