@@ -562,22 +562,18 @@ class PublicationActionsMixin:
     def publish(self, request, queryset):
         """Publishing asks first, on a page listing what goes live and what stays hidden, and why."""
         if not review.can_review(request.user):
-            for obj in queryset:
-                refusal = review.publish_refusal(obj, request.user)
-                self.message_user(request, f"“{obj}” was not published: {refusal}", messages.ERROR)
-            return None
+            return self.refuse_each(request, queryset, review.publish_refusal, "was not published")
         if "confirm" not in request.POST:
             return self.publish_confirmation(request, queryset)
         published = public = 0
-        for obj in queryset:
-            if obj.is_published:
-                self.message_user(request, f"“{obj}” is already published.", messages.INFO)
-                continue
-            try:
-                review.publish(obj, reviewer=request.user)
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"“{obj}” was not published: {review.message_of(exc)}", messages.ERROR)
-                continue
+        changed = self.each_changed(
+            request,
+            queryset,
+            lambda obj: review.publish(obj, reviewer=request.user),
+            to_published=True,
+            failed="was not published",
+        )
+        for obj in changed:
             published += 1
             if review.is_public(obj):
                 public += 1
@@ -606,28 +602,43 @@ class PublicationActionsMixin:
     @admin.action(description="Return the selected records to draft (reviewers only)…", permissions=["change"])
     def unpublish(self, request, queryset):
         if not review.can_review(request.user):
-            for obj in queryset:
-                refusal = review.unpublish_refusal(obj, request.user)
-                self.message_user(request, f"“{obj}” was not returned to draft: {refusal}", messages.ERROR)
-            return None
+            return self.refuse_each(request, queryset, review.unpublish_refusal, "was not returned to draft")
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         if not (form.is_bound and form.is_valid()):
             return self.action_page(request, queryset, "Return to draft: say why", "unpublish", form=form)
-        count = 0
-        for obj in queryset:
-            if not obj.is_published:
-                self.message_user(request, f"“{obj}” is already a draft.", messages.INFO)
-                continue
-            try:
-                review.unpublish(obj, reviewer=request.user, reason=form.cleaned_data["reason"])
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"“{obj}” was not changed: {review.message_of(exc)}", messages.ERROR)
-                continue
-            count += 1
+        reason = form.cleaned_data["reason"]
+        changed = self.each_changed(
+            request,
+            queryset,
+            lambda obj: review.unpublish(obj, reviewer=request.user, reason=reason),
+            to_published=False,
+            failed="was not changed",
+        )
+        count = sum(1 for _ in changed)
         if count:
             text = ngettext("Returned %(count)d record to draft.", "Returned %(count)d records to draft.", count)
             self.message_user(request, text % {"count": count}, messages.SUCCESS)
         return None
+
+    def refuse_each(self, request, queryset, refusal, outcome):
+        """Someone who may not review asked: each selected record is said refused, and why; nothing changes."""
+        for obj in queryset:
+            self.message_user(request, f"“{obj}” {outcome}: {refusal(obj, request.user)}", messages.ERROR)
+
+    def each_changed(self, request, queryset, act, *, to_published, failed):
+        """Yields the selected records ``act`` changed; of each other one, a message says why not (it was
+        already as asked, or ``act`` refused it: ``failed`` words that). Lazy, so messages keep the records' order."""
+        already = "is already published." if to_published else "is already a draft."
+        for obj in queryset:
+            if obj.is_published == to_published:
+                self.message_user(request, f"“{obj}” {already}", messages.INFO)
+                continue
+            try:
+                act(obj)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"“{obj}” {failed}: {review.message_of(exc)}", messages.ERROR)
+                continue
+            yield obj
 
     def action_page(self, request, queryset, title, action, **context):
         """The page an action asks on before it acts: ``admin/registry/curated/<action>_confirmation.html``."""

@@ -29,22 +29,25 @@ class UserFactory(DjangoModelFactory):
     password = factory.django.Password("correct-horse-battery-staple")
 
 
-class CuratorFactory(UserFactory):
-    username = factory.Sequence(lambda n: f"curator{n}")
+def in_group(name):
+    """The ``role`` hook of a staff factory: the created user joins the group ``name`` (its permissions)."""
 
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create:
-            self.groups.add(Group.objects.get(name="curators"))
+            self.groups.add(Group.objects.get(name=name))
+
+    return role
+
+
+class CuratorFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"curator{n}")
+    role = in_group("curators")
 
 
 class ReviewerFactory(UserFactory):
     username = factory.Sequence(lambda n: f"reviewer{n}")
-
-    @factory.post_generation
-    def role(self, create, extracted, **kwargs):
-        if create:
-            self.groups.add(Group.objects.get(name="reviewers"))
+    role = in_group("reviewers")
 
 
 class JurisdictionFactory(DjangoModelFactory):

@@ -15,6 +15,23 @@ from registry.models.licenses import License
 from registry.models.sources import Source
 
 
+def four_eyes_constraint(name: str, message: str):
+    """A decision (revision or match) is never made by the account that proposed it."""
+    return models.CheckConstraint(
+        condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")), name=name, violation_error_message=message
+    )
+
+
+def decided_iff_reviewed_constraint(name: str, pending: str, decided_at: str, message: str):
+    """A decided row names its reviewer and the time (``decided_at``); a ``pending`` one has neither."""
+    return models.CheckConstraint(
+        condition=(Q(status=pending) & Q(reviewer__isnull=True) & Q(**{f"{decided_at}__isnull": True}))
+        | (~Q(status=pending) & Q(reviewer__isnull=False) & Q(**{f"{decided_at}__isnull": False})),
+        name=name,
+        violation_error_message=message,
+    )
+
+
 class RevisionStatus(models.TextChoices):
     PENDING = "pending", "Pending review"
     APPROVED = "approved", "Approved"
@@ -63,16 +80,12 @@ class Revision(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id", "status"], name="revision_target_idx")]
         constraints = [
             choice_constraint("revision_status_valid", "status", RevisionStatus),
-            models.CheckConstraint(
-                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")),
-                name="revision_four_eyes",
-                violation_error_message="An edit cannot be approved or rejected by its own author.",
-            ),
-            models.CheckConstraint(
-                condition=(Q(status=RevisionStatus.PENDING) & Q(reviewer__isnull=True) & Q(reviewed_at__isnull=True))
-                | (~Q(status=RevisionStatus.PENDING) & Q(reviewer__isnull=False) & Q(reviewed_at__isnull=False)),
-                name="revision_reviewed_iff_decided",
-                violation_error_message="A decided revision names its reviewer and date; a pending one has neither.",
+            four_eyes_constraint("revision_four_eyes", "An edit cannot be approved or rejected by its own author."),
+            decided_iff_reviewed_constraint(
+                "revision_reviewed_iff_decided",
+                RevisionStatus.PENDING,
+                "reviewed_at",
+                "A decided revision names its reviewer and date; a pending one has neither.",
             ),
         ]
 
@@ -147,16 +160,14 @@ class MatchProposal(models.Model):
                 name="match_proposal_score_range",
                 violation_error_message="The score is between 0 and 1.",
             ),
-            models.CheckConstraint(
-                condition=Q(reviewer__isnull=True) | ~Q(reviewer=F("author")),
-                name="match_proposal_four_eyes",
-                violation_error_message="A match cannot be decided by the account that proposed it.",
+            four_eyes_constraint(
+                "match_proposal_four_eyes", "A match cannot be decided by the account that proposed it."
             ),
-            models.CheckConstraint(
-                condition=(Q(status=MatchStatus.PENDING) & Q(reviewer__isnull=True) & Q(decided_at__isnull=True))
-                | (~Q(status=MatchStatus.PENDING) & Q(reviewer__isnull=False) & Q(decided_at__isnull=False)),
-                name="match_proposal_decided_iff_reviewed",
-                violation_error_message="A decided proposal names its reviewer and date; a pending one has neither.",
+            decided_iff_reviewed_constraint(
+                "match_proposal_decided_iff_reviewed",
+                MatchStatus.PENDING,
+                "decided_at",
+                "A decided proposal names its reviewer and date; a pending one has neither.",
             ),
             models.UniqueConstraint(
                 fields=["imported_entity", "existing_entity"],

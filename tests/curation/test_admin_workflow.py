@@ -674,6 +674,24 @@ def test_action_messages_count_records_in_words(client, reviewer):
     assert "Returned 1 record to draft." in messages_of(response)
 
 
+def test_action_messages_say_why_each_record_was_left_alone(client, curator, reviewer):
+    draft, published = factories.DraftLicenseFactory(), factories.LicenseFactory()
+    url = reverse("admin:registry_license_changelist")
+    both = {"_selected_action": [draft.pk, published.pk], "confirm": "yes", "reason": "Wrong"}
+
+    shown = messages_of(as_user(client, curator).post(url, {**both, "action": "unpublish"}, follow=True))
+    assert f"“{published}” was not returned to draft: Only a reviewer can publish or unpublish." in shown
+    assert len(shown) == 2 and all("was not returned to draft" in m for m in shown)
+
+    shown = messages_of(as_user(client, reviewer).post(url, {**both, "action": "publish"}, follow=True))
+    assert shown == [f"“{published}” is already published.", "Published 1 record; it is now public."]
+    shown = messages_of(client.post(url, {**both, "_selected_action": [draft.pk], "action": "unpublish"}, follow=True))
+    assert shown == ["Returned 1 record to draft."]
+    shown = messages_of(client.post(url, {**both, "action": "unpublish"}, follow=True))
+    assert shown == [f"“{draft}” is already a draft.", "Returned 1 record to draft."]
+    assert not models.License.objects.published().exists()
+
+
 def test_a_curators_suspension_of_a_published_certificate_waits_for_a_second_reviewer(client, curator, reviewer):
     """Issue 17: a status change entered in the audit's inline is a revision; the public status moves on approval."""
     audit = factories.AuditFactory()

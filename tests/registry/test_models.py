@@ -781,17 +781,48 @@ def _errors(obj):
     return excinfo.value.message_dict
 
 
-@pytest.mark.django_db
-def test_clean_requires_an_affiliate_to_name_its_group():
-    entity = models.Entity(slug="orphan", name="Orphan Ltd", kind=models.EntityKind.AFFILIATE)
-    assert "parent" in _errors(entity)
+def _set(obj, **values):
+    """``obj`` with ``values`` set in this order (through the partial-date descriptors too), not saved."""
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return obj
 
 
+# (build, field): build returns an unsaved record whose clean() must refuse ``field``.
 @pytest.mark.django_db
-def test_clean_refuses_an_entity_as_its_own_parent():
-    group = GroupFactory()
-    group.parent = group
-    assert "parent" in _errors(group)
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        pytest.param(
+            lambda: models.Entity(slug="orphan", name="Orphan Ltd", kind=models.EntityKind.AFFILIATE),
+            "parent",
+            id="an_affiliate_without_its_group",
+        ),
+        pytest.param(lambda: (lambda g: _set(g, parent=g))(GroupFactory()), "parent", id="an_entity_its_own_parent"),
+        pytest.param(
+            lambda: _set(LicenseFactory(), ended="2025-02-28"), "ended_on", id="a_licence_ended_before_granted"
+        ),
+        pytest.param(
+            lambda: _set(OngoingAuditFactory(), period_ended="2024"), "period_end", id="an_ongoing_audit_with_an_end"
+        ),
+        pytest.param(
+            lambda: _set(AuditFactory(), period_started="2024-06", period_ended="2024-05-31"),
+            "period_end",
+            id="an_audit_period_ending_before_it_starts",
+        ),
+        # The factory's audit is issued May 2025.
+        pytest.param(
+            lambda: _set(AuditFactory(), valid_until_date="2025-04"),
+            "valid_until",
+            id="a_certificate_expiring_before_issue",
+        ),
+        pytest.param(
+            lambda: (lambda a: _set(a, auditor=a.subject))(AuditFactory()), "auditor", id="an_entity_auditing_itself"
+        ),
+    ],
+)
+def test_clean_refuses(build, field):
+    assert field in _errors(build())
 
 
 @pytest.mark.django_db
@@ -862,46 +893,10 @@ def test_full_clean_reports_a_duplicate_lei():
 
 
 @pytest.mark.django_db
-def test_clean_refuses_a_licence_ended_before_granted():
-    licence = LicenseFactory()
-    licence.ended = "2025-02-28"
-    assert "ended_on" in _errors(licence)
-
-
-@pytest.mark.django_db
 def test_clean_compares_partial_dates_by_their_first_day():
     licence = LicenseFactory()  # granted March 2025
     licence.ended = "2025-03-20"
     licence.full_clean()
-
-
-@pytest.mark.django_db
-def test_clean_refuses_an_ongoing_audit_with_an_end():
-    audit = OngoingAuditFactory()
-    audit.period_ended = "2024"
-    assert "period_end" in _errors(audit)
-
-
-@pytest.mark.django_db
-def test_clean_refuses_an_audit_period_ending_before_it_starts():
-    audit = AuditFactory()
-    audit.period_started = "2024-06"
-    audit.period_ended = "2024-05-31"
-    assert "period_end" in _errors(audit)
-
-
-@pytest.mark.django_db
-def test_clean_refuses_a_certificate_expiring_before_issue():
-    audit = AuditFactory()  # issued May 2025
-    audit.valid_until_date = "2025-04"
-    assert "valid_until" in _errors(audit)
-
-
-@pytest.mark.django_db
-def test_clean_refuses_an_entity_auditing_itself():
-    audit = AuditFactory()
-    audit.auditor = audit.subject
-    assert "auditor" in _errors(audit)
 
 
 @pytest.mark.django_db
