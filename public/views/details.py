@@ -23,7 +23,7 @@ from public.views.common import (
     published_group,
 )
 from registry import prepared
-from registry.derived.version import current_version
+from registry.derived.version import current_version, keeps_pages
 from registry.models import (
     Activity,
     Audit,
@@ -48,26 +48,27 @@ class RecordDetailView(FormerSlugRedirectMixin, DetailView):
     """A published record's page: what its ``record_context`` gives, then the record's changes (history.feed), which
     every record's page lists.
 
-    The page's content is kept in the cache, as the template's ``{% cache 600 <cached_fragment> record_key %}``,
-    under the data version, the day (a status "today") and the record. When it is there, the view reads it first
-    and computes nothing else: a page seen since the last write costs the record's own query and the cache's read
-    (a licence page, in process at N = 20,000, p50: 6.4 -> 2.0 ms on SQLite, 9.8 -> 2.5 ms on PostgreSQL)."""
-
-    # The {% cache %} fragment name of the template: a literal there, so repeated here (a test checks they agree).
-    cached_fragment = ""
+    The page's content (``public/includes/record_body.html``) is kept in the cache under ``record_key``: the data
+    version, the day (a status "today") and the record. When it is there, the view reads it first and computes
+    nothing else: a page seen since the last write costs the record's own query and the cache's read (a licence
+    page, in process at N = 20,000, p50: 6.4 -> 2.0 ms on SQLite, 9.8 -> 2.5 ms on PostgreSQL). Not within a
+    transaction, where PostgreSQL raises the version at its first write only (``keeps_pages``).
+    """
 
     def record_context(self, record):
         return {}
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["record_key"] = f"{current_version()}:{timezone.localdate().isoformat()}:{self.object.pk}"
-        body = cache.get(make_template_fragment_key(self.cached_fragment, [context["record_key"]]))
-        if body is not None:
-            context["record_body"] = mark_safe(body)  # noqa: S308 - the markup this template rendered
-            return context
-        context.update(self.record_context(self.object))
-        context["changes"] = feed.changes_for(self.object)
+        record = self.object
+        if keeps_pages(type(record)):
+            key = f"{record._meta.label_lower}:{record.pk}:{current_version()}:{timezone.localdate().isoformat()}"
+            body = cache.get(make_template_fragment_key("record-page", [key]))
+            if body is not None:
+                return {**context, "record_body": mark_safe(body)}  # noqa: S308 - the markup this template rendered
+            context["record_key"] = key
+        context.update(self.record_context(record))
+        context["changes"] = feed.changes_for(record)
         return context
 
 
@@ -76,7 +77,6 @@ class LicenseDetailView(RecordDetailView):
 
     template_name = "public/license_detail.html"
     context_object_name = "license"
-    cached_fragment = "licence-page"
 
     def get_object(self, queryset=None):
         return sections.detail_object(self, License) if queryset is None else super().get_object(queryset)
@@ -130,7 +130,6 @@ class AuditDetailView(RecordDetailView):
 
     template_name = "public/audit_detail.html"
     context_object_name = "audit"
-    cached_fragment = "audit-page"
 
     def get_queryset(self):
         return (
@@ -176,7 +175,6 @@ def first_licenses(licenses):
 class RegulatorDetailView(RecordDetailView):
     template_name = "public/regulator_detail.html"
     context_object_name = "regulator"
-    cached_fragment = "regulator-page"
 
     def get_queryset(self):
         return Regulator.objects.published().select_related("jurisdiction")
@@ -191,7 +189,6 @@ class RegulatorDetailView(RecordDetailView):
 class RegimeDetailView(RecordDetailView):
     template_name = "public/regime_detail.html"
     context_object_name = "regime"
-    cached_fragment = "regime-page"
 
     def get_queryset(self):
         return Regime.objects.published().select_related("jurisdiction").prefetch_related("license_types")
@@ -209,7 +206,6 @@ class SourceDetailView(RecordDetailView):
 
     template_name = "public/source_detail.html"
     context_object_name = "source"
-    cached_fragment = "source-page"
 
     def get_queryset(self):
         return Source.objects.published()

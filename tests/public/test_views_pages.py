@@ -467,6 +467,9 @@ def test_audits_are_picked_in_sql_by_the_date_the_timeline_draws_them_at():
 # ---------------------------------------------------------------------------
 
 
+# Committed writes, as in production: within a transaction PostgreSQL raises the data version at its first write
+# only, so no page is kept there (keeps_pages).
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("model", "change"),
     [
