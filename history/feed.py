@@ -48,7 +48,19 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 
 from django.db import models
-from django.db.models import BooleanField, CharField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.lookups import IsNull
 from django.utils import timezone
 
@@ -539,10 +551,14 @@ def iterate(filters: Filters = ALL, chunk_size: int = 500) -> Iterator[Change]:
         after = keys[-1]
 
 
-def changes_for(obj, limit=DETAIL_PAGE_LIMIT):
-    """The latest public changes of one record, for its detail page: ``{"changes", "count", "limit"}``."""
+def changes_for(obj, limit=DETAIL_PAGE_LIMIT, *, published=False):
+    """The latest public changes of one record, for its detail page: ``{"changes", "count", "limit"}``.
+
+    ``published``: ``obj`` was read through its model's ``published()`` (a detail page's record), so it is the
+    current record its own changes name and link to, and is not read again.
+    """
     filters = Filters(record=obj)
-    latest = select(filters, 0, limit)
+    latest = materialise(_select(filters, 0, limit), known=(obj,) if published else ())
     total = len(latest) if len(latest) < limit else count(filters)
     return {"changes": latest, "count": total, "limit": limit}
 
@@ -697,12 +713,13 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 # ---------------------------------------------------------------------------
 
 
-def materialise(keys):
+def materialise(keys, known=()):
     """The :class:`Change` of each ``{history_id, history_date, track}`` key, in the keys' order.
 
     Per track on the page: one query for its rows together with their
-    previous rows (plus one per many-to-many field), and for a record's own
-    track one more for the current records (labels and links).
+    previous rows (plus one per many-to-many field when a row on the page is
+    diffed), and for a record's own track one more for the current records
+    (labels and links), but for those in ``known`` (published records).
     """
     by_track = defaultdict(list)
     for key in keys:
@@ -710,7 +727,7 @@ def materialise(keys):
     built = {}
     for track_key, ids in by_track.items():
         track = TRACKS_BY_KEY[track_key]
-        for history_id, change in _build(track, ids).items():
+        for history_id, change in _build(track, ids, known).items():
             built[(track_key, history_id)] = change
     return [built[(key["track"], key["history_id"])] for key in keys if (key["track"], key["history_id"]) in built]
 
@@ -737,7 +754,6 @@ def _rows_query(track, *ids):
         .order_by()  # read into a dict: the models' default orders would only add sorts (and joins)
         .annotate(previous_id=Subquery(previous))
         .select_related(*track.related)
-        .prefetch_related(*track.m2m_prefetches())
     )
     if not track.parent_field:
         # Whether the record was public at each row, and so at the row before: what tells "published" apart.
@@ -749,17 +765,33 @@ def _current_query(track, *ids):
     return track.model.objects.published().filter(pk__in=ids).order_by().select_related(*track.related)
 
 
-def _build(track, ids):
+def _with_m2m(track, rows, ids):
+    """Reads the many-to-many snapshots of the rows that are diffed (an edit, and the row before it), and of no
+    others: most rows of a record's page are its creation or publication, whose changes name no field."""
+    if not track.m2m_fields:
+        return
+    diffed = {}
+    for history_id in ids:
+        row = rows.get(history_id)
+        previous = rows.get(row.previous_id) if row is not None else None
+        if previous is not None and row.history_type == "~":
+            diffed.update({row.history_id: row, previous.history_id: previous})
+    if diffed:
+        prefetch_related_objects(list(diffed.values()), *track.m2m_prefetches())
+
+
+def _build(track, ids, known=()):
     rows = _load_rows(track, ids)
+    _with_m2m(track, rows, ids)
     if track.parent_field:
         return {history_id: _child_change(track, rows[history_id], rows) for history_id in ids if history_id in rows}
-    records = sorted({rows[i].id for i in ids if i in rows})
-    current = {}
+    current = {obj.pk: obj for obj in known if type(obj) is track.model}
+    records = sorted({rows[i].id for i in ids if i in rows} - current.keys())
     if records:
         found = prepared.run(
             ("feed-current", track.key), partial(_current_query, track), prepared.padded(records), track.model
         )
-        current = {obj.pk: obj for obj in found}
+        current.update((obj.pk, obj) for obj in found)
     result = {}
     for history_id in ids:
         row = rows.get(history_id)

@@ -12,6 +12,7 @@ published-only too, so a draft's slug is an unknown choice, not a hint it exists
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import re
@@ -615,6 +616,20 @@ def export_name(filterset):
     return parts
 
 
+class _Filters(dict):
+    """A FilterSet's declared filters, whose deep copy (django-filter's, one per FilterSet made) copies each filter
+    shallowly: a filter's own attributes (the model and FilterSet it is given) are the copy's, and what they share
+    is only read. The deep copy of a licence filter's 15 filters was 0.3 ms of every list, export and API page."""
+
+    def __deepcopy__(self, memo):
+        copies = {}
+        for name, filter_ in self.items():
+            copied = copies[name] = copy.copy(filter_)
+            if filter_.method is not None:
+                copied.method = filter_.method  # its FilterMethod, bound to the copy (it reads the copy's FilterSet)
+        return copies
+
+
 class RegistryFilterSet(django_filters.FilterSet):
     """Shared behaviour: the NUL-safe form, a capped free-text ``q`` and a sort allow-list."""
 
@@ -645,6 +660,10 @@ class RegistryFilterSet(django_filters.FilterSet):
             self.given_as = {new: old for old, new in self.renamed.items() if old in data and new not in data}
             data = self.canonical(data)
         super().__init__(data, *args, **kwargs)
+
+    @classmethod
+    def get_filters(cls):
+        return _Filters(super().get_filters())
 
     def get_form_class(self):
         """django-filter's form class, built once per FilterSet class rather than once per request.

@@ -8,7 +8,10 @@ import re
 from html import escape
 
 from django import template
-from django.urls import NoReverseMatch, reverse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.template.loader import get_template
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
@@ -77,6 +80,28 @@ def audit_status(audit):
     if status == "current" and audit.ongoing:
         return "Current: ongoing engagement"
     return audit.status_label
+
+
+# (template name, script prefix, urlconf) -> its markup
+_RENDERED_ONCE: dict[tuple, str] = {}
+
+
+@register.simple_tag
+def once(template_name):
+    """The markup of ``template_name``, rendered without a context once per process (and script prefix, and
+    URLconf): the site's header and footer, whose links and static files' names change only with a deployment.
+    Reversing their 19 links was 0.4 ms of every page."""
+    key = (template_name, get_script_prefix(), get_urlconf())
+    markup = _RENDERED_ONCE.get(key)
+    if markup is None:
+        markup = _RENDERED_ONCE[key] = mark_safe(get_template(template_name).render().strip())  # noqa: S308 - ours
+    return markup
+
+
+@receiver(setting_changed)
+def _forget_rendered(setting, **kwargs):
+    # Tests may swap the URLconf or the static files' storage.
+    _RENDERED_ONCE.clear()
 
 
 @register.simple_tag

@@ -68,7 +68,7 @@ class RecordDetailView(FormerSlugRedirectMixin, DetailView):
                 return {**context, "record_body": mark_safe(body)}  # noqa: S308 - the markup this template rendered
             context["record_key"] = key
         context.update(self.record_context(record))
-        context["changes"] = feed.changes_for(record)
+        context["changes"] = feed.changes_for(record, published=True)
         return context
 
 

@@ -244,6 +244,6 @@ class EntitySections:
         return {
             "timeline": timeline_for(records["licenses"], records["audits"], self.view.timeline_limit),
             "timeline_total": records["license_total"] + records["audit_total"],
-            "changes": feed.changes_for(self.entity),
+            "changes": feed.changes_for(self.entity, published=True),
             "reserves": assurance.entity_reserves(self.members),
         }

@@ -99,7 +99,9 @@ class WhitePaperDetailView(AsOfDetailMixin, DetailView):
             citations = paper.public_citations
             token = paper.crypto_asset if paper.crypto_asset_id and paper.crypto_asset.is_published else None
         facts, general = facts_by_field(citations, WhitePaperFact)
-        context.update(facts=facts, general_citations=general, token=token, changes=feed.changes_for(paper))
+        # As of a day, the paper is its snapshot then, which is not known to be published today.
+        changes = feed.changes_for(paper, published=self.day is None)
+        context.update(facts=facts, general_citations=general, token=token, changes=changes)
         return context
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 
 from public import assurance, charts, views
 from public.templatetags.registry_tags import highlight_quotes, quote_anchor, url_or
@@ -26,6 +26,27 @@ def page(client, url, status=200):
 # ---------------------------------------------------------------------------
 # Home
 # ---------------------------------------------------------------------------
+
+
+def served_under(client, prefix, path):
+    # As gunicorn's WSGI handler does for a request's SCRIPT_NAME (Django's test client does not).
+    set_script_prefix(f"{prefix}/")
+    try:
+        return client.get(path).content.decode()
+    finally:
+        set_script_prefix("/")
+
+
+@pytest.mark.parametrize("prefix", ["", "/register"])
+def test_every_page_links_its_navigation_under_the_prefix_it_is_served_at(client, prefix):
+    """The header and footer are rendered once per process (registry_tags.once), and once per path prefix: a site
+    served under a prefix (SCRIPT_NAME) and at the root links each under its own."""
+    for other in {"", "/register"} - {prefix}:
+        served_under(client, other, "/search/")
+    html = served_under(client, prefix, "/search/")
+    assert f'<a href="{prefix}/entities/">Entities</a>' in html
+    assert f'<a href="{prefix}/changes/">Changes</a>' in html
+    assert f'<a href="{prefix}/sitemap.xml">Sitemap</a>' in html
 
 
 def test_home_counts_only_published_records(client):
