@@ -11,6 +11,7 @@ import calendar
 import datetime
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from registry.dates import PartialDate
 
@@ -213,9 +214,39 @@ def timeline(
     )
 
 
-def license_timeline_item(license, href: str) -> TimelineItem:
+class Span(NamedTuple):
+    """Where a timeline draws a record: a bar from ``start`` to ``end`` (open-ended: up to today), and a ``point``
+    marking a single date (granted, issued) when there is no period to draw."""
+
+    start: PartialDate | None = None
+    end: PartialDate | None = None
+    open_ended: bool = False
+    point: PartialDate | None = None
+
+    @property
+    def sort_key(self):
+        """Oldest first, the undated last: the order a timeline lists its rows in."""
+        when = self.start or self.point
+        return (when is None, when.first_day if when else None)
+
+
+def license_span(license) -> Span:
     """A licence runs from its grant to its end; while active with no end it is open-ended."""
-    status = license.get_status_display()
+    granted, ended = license.granted, license.ended
+    active = license.status == license.Status.ACTIVE
+    return Span(
+        start=granted,
+        end=ended,
+        open_ended=active and ended is None,
+        point=granted if granted and not ended and not active else None,
+    )
+
+
+def license_label(license) -> str:
+    return f"{license.holder.name}: {license.license_type.regime.short_name} {license.license_type.name}"
+
+
+def license_timeline_item(license, href: str) -> TimelineItem:
     granted, ended = license.granted, license.ended
     facts = [("Granted", str(granted) if granted else "not stated")]
     if ended:
@@ -223,22 +254,38 @@ def license_timeline_item(license, href: str) -> TimelineItem:
     elif license.status == license.Status.ACTIVE:
         facts.append(("Ends", "no end date (in force)"))
     return TimelineItem(
-        label=f"{license.holder.name}: {license.license_type.regime.short_name} {license.license_type.name}",
+        label=license_label(license),
         href=href,
         kind="licence",
-        status=status,
-        start=granted,
-        end=ended,
-        open_ended=license.status == license.Status.ACTIVE and ended is None,
-        point=granted if granted and not ended and license.status != license.Status.ACTIVE else None,
+        status=license.get_status_display(),
         facts=facts,
+        **license_span(license)._asdict(),
     )
 
 
-def audit_timeline_item(audit, href: str) -> TimelineItem:
-    """An audit draws the period it covers, its validity, or an ongoing engagement, whichever is known."""
+def audit_span(audit) -> Span:
+    """An audit draws the period it covers, its validity, or an ongoing engagement, whichever is known; its issue
+    date is marked when the bar does not start there."""
+    issued, started, ended, valid = audit.issued, audit.period_started, audit.period_ended, audit.valid_until_date
+    span = Span()
+    if audit.ongoing:
+        span = Span(start=started or issued, open_ended=True)
+    elif started and ended:
+        span = Span(start=started, end=ended)
+    elif issued and valid:
+        span = Span(start=issued, end=valid)
+    if issued and (span.start is None or issued != span.start):
+        span = span._replace(point=issued)
+    return span
+
+
+def audit_label(audit) -> str:
     what = audit.standard.name if audit.standard_id else audit.get_kind_display()
     who = f" by {audit.auditor.name}" if audit.auditor_id else ""
+    return f"{audit.subject.name}: {what}{who}"
+
+
+def audit_timeline_item(audit, href: str) -> TimelineItem:
     issued, started, ended, valid = audit.issued, audit.period_started, audit.period_ended, audit.valid_until_date
     facts = []
     if issued:
@@ -250,22 +297,14 @@ def audit_timeline_item(audit, href: str) -> TimelineItem:
         facts.append(("Period covered", "ongoing"))
     if valid:
         facts.append(("Valid until", str(valid)))
-    item = TimelineItem(
-        label=f"{audit.subject.name}: {what}{who}",
+    return TimelineItem(
+        label=audit_label(audit),
         href=href,
         kind="audit",
         status=_audit_status(audit),
         facts=facts,
+        **audit_span(audit)._asdict(),
     )
-    if audit.ongoing:
-        item.start, item.open_ended = started or issued, True
-    elif started and ended:
-        item.start, item.end = started, ended
-    elif issued and valid:
-        item.start, item.end = issued, valid
-    if issued and (item.start is None or issued != item.start):
-        item.point = issued
-    return item
 
 
 def _audit_status(audit) -> str:
@@ -403,9 +442,14 @@ __all__ = [
     "Timeline",
     "TimelineItem",
     "LineChart",
+    "Span",
+    "audit_label",
+    "audit_span",
     "audit_timeline_item",
     "bar_chart",
-    "line_chart",
+    "license_label",
+    "license_span",
     "license_timeline_item",
+    "line_chart",
     "timeline",
 ]

@@ -125,22 +125,28 @@ def licenses_by_jurisdiction(licenses):
 def timeline_for(licenses, audits, limit=None):
     """The SVG timeline of licences and audits, oldest first; None when there is nothing to draw.
 
-    With ``limit``, only the ``limit`` most recent are drawn: those with no date at all come last.
+    With ``limit``, only the ``limit`` most recent are drawn: those with no date at all come last. The order is
+    decided from each record's span and label; only the rows drawn are built (a large group's page shows 30 of
+    its 100 most recent licences and audits).
     """
-    items = [charts.license_timeline_item(lic, lic.get_absolute_url()) for lic in licenses]
-    items += [charts.audit_timeline_item(audit, audit.get_absolute_url()) for audit in audits]
-    if not items:
+    kinds = (
+        (licenses, charts.license_span, charts.license_label, charts.license_timeline_item),
+        (audits, charts.audit_span, charts.audit_label, charts.audit_timeline_item),
+    )
+    # (sort key, record, its item's builder)
+    entries = [
+        ((*span(record).sort_key, label(record)), record, build)
+        for records, span, label, build in kinds
+        for record in records
+    ]
+    if not entries:
         return None
-
-    def start(item):
-        when = item.start or item.point
-        return (when is None, when.first_day if when else None, item.label)
-
-    items.sort(key=start)
-    if limit is not None and len(items) > limit:
-        dated = [item for item in items if item.start or item.point][-limit:]
-        undated = [item for item in items if not (item.start or item.point)]
-        items = dated + undated[: limit - len(dated)]
+    entries.sort(key=lambda entry: entry[0])
+    if limit is not None and len(entries) > limit:
+        undated = [entry for entry in entries if entry[0][0]]
+        dated = [entry for entry in entries if not entry[0][0]][-limit:]
+        entries = dated + undated[: limit - len(dated)]
+    items = [build(record, record.get_absolute_url()) for _, record, build in entries]
     return charts.timeline(items, timezone.localdate())
 
 

@@ -452,6 +452,30 @@ def test_timeline_keeps_the_most_recent_dated_items_and_undated_ones_last():
     assert timeline.rows[-1].item.href == undated.get_absolute_url()
 
 
+@pytest.mark.parametrize("limit", [1, 3, 5, 7])
+def test_a_limited_timeline_draws_the_most_recent_rows_of_the_whole_one(limit):
+    # Its rows are chosen before they are built (from each record's span): the choice is the whole timeline's.
+    licences = [
+        factories.LicenseFactory(granted_on=datetime.date(2024, 1, 1), granted_on_precision="year"),
+        factories.LicenseFactory(status="revoked", ended_on=datetime.date(2025, 6, 1), ended_on_precision="month"),
+        factories.LicenseFactory(granted_on=None, granted_on_precision=""),
+    ]
+    audits = [
+        factories.OngoingAuditFactory(),
+        factories.AuditFactory(valid_until=datetime.date(2028, 5, 1), valid_until_precision="month"),
+        factories.AuditFactory(issued_on=datetime.date(2021, 2, 1), issued_on_precision="month"),
+    ]
+    whole = [row.item for row in views.timeline_for(licences, audits).rows]
+    dated = [item for item in whole if item.start or item.point]
+    undated = [item for item in whole if not (item.start or item.point)]
+    assert whole == dated + undated
+    firsts = [(item.start or item.point).first_day for item in dated]
+    assert firsts == sorted(firsts)
+    expected = dated[-limit:] + undated[: limit - len(dated[-limit:])]
+    limited = [row.item for row in views.timeline_for(licences, audits, limit=limit).rows]
+    assert limited == expected
+
+
 def test_audits_are_picked_in_sql_by_the_date_the_timeline_draws_them_at():
     subject = factories.EntityFactory()
 
