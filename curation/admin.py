@@ -24,7 +24,6 @@ import hashlib
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin import widgets as admin_widgets
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
@@ -41,7 +40,14 @@ from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from curation import review
-from curation.forms import REVIEW_FIELDS, AuditAdminForm, CuratedModelForm, LicenseAdminForm, PartialDateModelForm
+from curation.forms import (
+    REVIEW_FIELDS,
+    AuditAdminForm,
+    CuratedModelForm,
+    HttpsUrlsMixin,
+    LicenseAdminForm,
+    PartialDateModelForm,
+)
 from curation.readonly import ReadOnlyMixin
 from imports.bulk import AuditResource, EntityResource, LicenseResource, ReviewedImportMixin
 from imports.esma import accept_match, decision_refusal, preview_match, reject_match
@@ -119,9 +125,8 @@ def page_context(model_admin, request, title, **context) -> dict:
     }
 
 
-class RegistryAdmin(admin.ModelAdmin):
-    # Curators paste addresses without a scheme ("okx.com"): assume https, as Django 6 will.
-    formfield_overrides = {models.URLField: {"widget": admin_widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
+class RegistryAdmin(HttpsUrlsMixin, admin.ModelAdmin):
+    """The register's admin pages' base: URL fields assume https."""
 
 
 # The workflow's fields, read-only; the publication status has a fieldset of its own on each page.
@@ -862,7 +867,7 @@ class RequiredCitationFormSet(BaseInlineFormSet):
     }
 
 
-class RecordPartInline(admin.TabularInline):
+class RecordPartInline(HttpsUrlsMixin, admin.TabularInline):
     """Rows that are part of their record (citations, aliases): whoever may edit the record may remove one.
 
     Removing a wrong citation is an edit of the record, reviewed like any
@@ -1018,7 +1023,7 @@ class AccreditationBodyAdmin(RegistryAdmin):
     autocomplete_fields = ["jurisdiction", "iaf_mla_source"]
 
 
-class LicenseTypeInline(admin.TabularInline):
+class LicenseTypeInline(HttpsUrlsMixin, admin.TabularInline):
     model = LicenseType
     fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -1092,7 +1097,7 @@ class EntityAliasInline(RecordPartInline):
     extra = 1
 
 
-class AffiliateInline(admin.TabularInline):
+class AffiliateInline(HttpsUrlsMixin, admin.TabularInline):
     """The group's affiliates, as links: each is edited on its own page."""
 
     model = Entity
@@ -1408,7 +1413,7 @@ class DecisionForm(forms.Form):
     )
 
 
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     """Workflow records a reviewer decides on (revisions, match proposals): their page, which stands in for the
     change form, shows the record and the decision form (:meth:`decision_view`); none is added or deleted by hand.
     """

@@ -153,6 +153,16 @@ def partial_date_names(model) -> list[str]:
     ]
 
 
+class HttpsUrlsMixin:
+    """For a ModelAdmin or an inline: curators paste addresses without a scheme ("okx.com"), so every URL field
+    assumes https, as Django 6 will (Django 5 assumes http, and warns, unless told)."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 HOW_TO_FILL = "Year, then the month and day only if the source gives them (March 2025: 2025, March, no day)."
 
 

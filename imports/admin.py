@@ -9,12 +9,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from curation.readonly import ReadOnlyMixin
+from curation.readonly import ReadOnlyAdmin
 from imports.models import QuarantinedFile, RegisterFetch
-
-
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """Written by the ESMA import and ``sync_esma`` only: staff look, nobody edits (also official/admin.py)."""
 
 
 @admin.register(RegisterFetch)

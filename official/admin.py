@@ -5,7 +5,7 @@ Written by the ESMA import only (``official/record.py``); the public pages are u
 
 from django.contrib import admin
 
-from imports.admin import ReadOnlyAdmin
+from curation.readonly import ReadOnlyAdmin
 from official.models import RegisterChange, RegisterSnapshot
 
 

@@ -6,7 +6,8 @@ subscriptions are created only by their owners' confirmation (double opt-in), ne
 
 from django.contrib import admin, messages
 
-from curation.readonly import ReadOnlyMixin
+from curation.forms import HttpsUrlsMixin
+from curation.readonly import ReadOnlyAdmin
 from operations.security import SecretOnCreationMixin
 from watch.events import EVENT_KINDS
 from watch.models import Channel, Delivery, DeliveryAttempt, Event, Subscription, SubscriptionStatus, Watch
@@ -37,7 +38,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(SecretOnCreationMixin, admin.ModelAdmin):
+class SubscriptionAdmin(SecretOnCreationMixin, HttpsUrlsMixin, admin.ModelAdmin):
     list_display = ("__str__", "channel", "status", "consecutive_failures", "api_key", "created_at")
     list_filter = ("channel", "status")
     search_fields = ("name", "url", "email")
@@ -77,10 +78,6 @@ class SubscriptionAdmin(SecretOnCreationMixin, admin.ModelAdmin):
         secret = subscription.new_secret()
         subscription.save(update_fields=["secret"])
         return self.show_secret(request, subscription, secret, "New signing secret")
-
-
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """The outbox and its delivery log: written by the publish paths and deliver_notifications only."""
 
 
 @admin.register(Event)

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
 from django.db import connection
+from django.db import models as django_models
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -635,3 +636,19 @@ def test_licence_changelist_names_where_each_licence_was_granted_as_the_public_s
     assert "Malta (MT)" in client.get(stated.get_absolute_url()).content.decode()
     # No jurisdiction stated: the regime's stands in, as on the public pages, and says so.
     assert "European Union (EU), not stated by the source: the regime&#x27;s" in listed
+
+
+def url_fields_of_every_admin_form():
+    """(form owner, URL field) for every registered admin page and each of its inlines."""
+    for model_admin in admin.site._registry.values():
+        owners = [model_admin, *(inline(model_admin.model, admin.site) for inline in model_admin.inlines)]
+        for owner in owners:
+            for field in owner.model._meta.concrete_fields:
+                if isinstance(field, django_models.URLField):
+                    yield pytest.param(owner, field, id=f"{type(owner).__name__}.{field.name}")
+
+
+@pytest.mark.parametrize(("owner", "db_field"), list(url_fields_of_every_admin_form()))
+def test_an_address_pasted_without_a_scheme_is_read_as_https_on_every_admin_form(rf, owner, db_field):
+    form_field = owner.formfield_for_dbfield(db_field, rf.get("/admin/"))
+    assert form_field.clean("okx.com") == "https://okx.com"
