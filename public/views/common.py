@@ -133,7 +133,7 @@ def timeline_for(licenses, audits, limit=None):
         (licenses, charts.license_span, charts.license_label, charts.license_timeline_item),
         (audits, charts.audit_span, charts.audit_label, charts.audit_timeline_item),
     )
-    # (sort key, record, its item's builder)
+    # (sort key: whether it has no date, its first day, its label; record; its item's builder)
     entries = [
         ((*span(record).sort_key, label(record)), record, build)
         for records, span, label, build in kinds
@@ -143,8 +143,8 @@ def timeline_for(licenses, audits, limit=None):
         return None
     entries.sort(key=lambda entry: entry[0])
     if limit is not None and len(entries) > limit:
-        undated = [entry for entry in entries if entry[0][0]]
         dated = [entry for entry in entries if not entry[0][0]][-limit:]
+        undated = [entry for entry in entries if entry[0][0]]
         entries = dated + undated[: limit - len(dated)]
     items = [build(record, record.get_absolute_url()) for _, record, build in entries]
     return charts.timeline(items, timezone.localdate())
