@@ -114,22 +114,34 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 
+# Seconds a database connection is kept between requests; unset (or "none"): for the worker's life, which gunicorn
+# ends after GUNICORN_MAX_REQUESTS requests. A new connection starts with nothing prepared or cached on the
+# server: on PostgreSQL its first pages of each kind took 20-50 ms more (the largest groups, N = 20,000), which a
+# 60-second limit made every worker pay again each minute. A broken connection is replaced at the next request
+# (conn_health_checks).
+conn_max_age = os.environ.get("DJANGO_CONN_MAX_AGE", "").strip()
+conn_max_age = None if conn_max_age.lower() in ("", "none") else int(conn_max_age)
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        conn_max_age=conn_max_age,
         conn_health_checks=True,
     )
 }
 # PostgreSQL's connection options, the primary's and a replica's alike.
 POSTGRES_OPTIONS = {
     # The register's queries are short; JIT-compiling the change feed's count alone took 0.5 s per table.
-    "options": "-c jit=off",
-    # Statements registry.prepared runs again and again are prepared on the server from their second run: planning
-    # was most of a detail page's SQL time (a group's white papers: 3 ms to plan, 0.2 ms to run). Django's other
-    # queries bind on the client, where psycopg never prepares. A pooler in front must pass prepared statements
-    # through (PgBouncer 1.21+ with max_prepared_statements; docs/scaling.md).
-    "prepare_threshold": 2,
+    # A prepared statement (below) is planned once, generically, rather than again at each of its first five runs
+    # on a connection, PostgreSQL's default before it settles on the same generic plan (the pages' steady-state
+    # SQL time is the same either way): those replans put a new connection's first group pages 20-50 ms above
+    # the rest, the largest groups' cold p95.
+    "options": "-c jit=off -c plan_cache_mode=force_generic_plan",
+    # The statements registry.prepared runs again and again are prepared on the server at their first run:
+    # planning was most of a detail page's SQL time (a group's white papers: 3 ms to plan, 0.2 ms to run). Every
+    # one of them is a shape kept to be run again. Django's other queries bind on the client, where psycopg never
+    # prepares. A pooler in front must pass prepared statements through (PgBouncer 1.21+ with
+    # max_prepared_statements; docs/scaling.md).
+    "prepare_threshold": 0,
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers carry on while an admin writes; the busy timeout makes a
@@ -182,7 +194,7 @@ else:
 if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
         os.environ["DATABASE_REPLICA_URL"],
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        conn_max_age=conn_max_age,
         conn_health_checks=True,
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}

@@ -90,13 +90,17 @@ def warm_worker() -> None:
     connections (about 5 ms on SQLite: its pragmas, its schema read) and compute the home page once, under a data
     version no cache holds, so that the memory the master's warm-up left it is its own (copied on first write)
     and its first visitor does not pay for it: with its connection open but no page computed, a worker's first
-    page after a write still took 7–10 ms more than its next ones (the home page, served at N = 20,000). A
-    database that cannot be reached is left to the requests to report."""
+    page after a write still took 7-10 ms more than its next ones (the home page, served at N = 20,000).
+
+    A page of each kind of record (:func:`_record_paths`) is computed too: on PostgreSQL, the statements
+    registry.prepared runs are prepared and planned on each connection at their first run (config/settings.py).
+    Before, a worker's first group pages took 30-50 ms more than its next ones (the largest groups, served at
+    N = 20,000). A database that cannot be reached is left to the requests to report."""
     try:
         for connection in connections.all():
             connection.ensure_connection()
         with _unknown_version():
-            _render([reverse("public:home")])
+            _render([reverse("public:home"), *_record_paths()])
     except Exception:
         logger.warning("The worker's warm-up did not finish; its first requests will", exc_info=True)
 
@@ -177,10 +181,15 @@ def _render_first_pages() -> None:
 
 
 def _first_paths() -> list[str]:
-    """The paths of :data:`FIRST_PAGES`, and of the first published group, licence and audit, if any."""
+    """The paths of :data:`FIRST_PAGES`, then :func:`_record_paths`."""
+    return [reverse(name) for name in FIRST_PAGES] + _record_paths()
+
+
+def _record_paths() -> list[str]:
+    """The pages of the first published group, licence and audit, those there are."""
     from registry.models import Audit, Entity, License
 
-    paths = [reverse(name) for name in FIRST_PAGES]
+    paths = []
     for records in (Entity.objects.filter(kind=Entity.Kind.GROUP), License.objects.all(), Audit.objects.all()):
         record = records.published().order_by("pk").first()
         if record is not None:

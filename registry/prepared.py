@@ -195,9 +195,9 @@ def _execute(statement, values):
 @contextmanager
 def _cursor(statement, params):
     """A cursor of the statement's database, as Django makes it (its queries logged and counted alike). On
-    PostgreSQL, one that binds on the server, so that psycopg prepares the statement once it has run
-    ``prepare_threshold`` times on the connection (config/settings.py) and later runs skip PostgreSQL's parsing
-    and planning. Django's own cursors bind on the client, which never prepares."""
+    PostgreSQL, one that binds on the server, so that psycopg prepares the statement at its first run on the
+    connection (``prepare_threshold``, config/settings.py) and later runs skip PostgreSQL's parsing and planning.
+    Django's own cursors bind on the client, which never prepares."""
     connection = connections[statement.db]
     with connection.cursor() as cursor:
         if not statement.on_server:

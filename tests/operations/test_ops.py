@@ -16,7 +16,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 
 from config.logging import GunicornJsonLogger, JsonFormatter
@@ -310,7 +310,14 @@ from config.wsgi import application  # noqa: F401 - gunicorn's master loads it, 
 from django.db import connection
 from operations.ops import warm_worker
 warm_worker()  # gunicorn's post_worker_init (config/gunicorn.conf.py)
-print(json.dumps({"open": connection.connection is not None}))
+prepared = None
+if connection.vendor == "postgresql" and connection.connection is not None:
+    with connection.cursor() as cursor:
+        # The licence page's citations: a statement of no page but a licence's.
+        table = 'FROM "registry_licensecitation"'
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE strpos(statement, %s) > 0", [table])
+        prepared = cursor.fetchone()[0]
+print(json.dumps({"open": connection.connection is not None, "prepared": prepared}))
 """
 
 
@@ -318,8 +325,9 @@ print(json.dumps({"open": connection.connection is not None}))
 def test_a_worker_opens_its_connection_before_its_first_request_and_starts_whatever_happens(
     case, transactional_db, tmp_path
 ):
-    """A worker opens its database connection and renders the home page as it starts, so that its first
-    visitor does not pay for either; a database it cannot read leaves it to start and say why."""
+    """A worker opens its database connection and renders the home page and a record page of each kind as it
+    starts, so that its first visitor does not pay for either: on PostgreSQL, the record pages' statements are
+    then prepared on its connection. A database it cannot read leaves it to start and say why."""
     from tests.operations.test_sqlite_concurrency import database_url_for_test
 
     if case == "migrated":
@@ -328,7 +336,12 @@ def test_a_worker_opens_its_connection_before_its_first_request_and_starts_whate
     else:
         url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     result = run_python(WORKER_PROBE, url)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"open": True}
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["open"] is True
+    if case == "migrated" and connection.vendor == "postgresql":
+        assert report["prepared"] > 0
+    else:
+        assert report["prepared"] is None
     assert ("warm-up did not finish" in result.stderr) is (case != "migrated")
 
 

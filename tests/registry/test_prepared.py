@@ -1,5 +1,5 @@
 """registry.prepared runs a statement compiled once with each call's values; on PostgreSQL it is prepared on the
-server from its second run on a connection (config/settings.py). Every run must read its own values' rows, before
+server at its first run on a connection (config/settings.py). Every run must read its own values' rows, before
 and after the statement is prepared, and the query log (DEBUG, tests' query counts, bench/floor.py) must hold each
 run as it can be run again."""
 
@@ -13,7 +13,8 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-# More runs than psycopg's prepare_threshold (2), so the later ones run the server's prepared statement.
+# Several runs: the first prepares the statement on the server (psycopg's prepare_threshold, 0), the later ones
+# run it prepared.
 RUNS = 4
 
 
