@@ -1,7 +1,7 @@
 """registry.prepared runs a statement compiled once with each call's values; on PostgreSQL it is prepared on the
-server at its first run on a connection (config/settings.py). Every run must read its own values' rows, before
-and after the statement is prepared, and the query log (DEBUG, tests' query counts, bench/floor.py) must hold each
-run as it can be run again."""
+server at its first run on a connection (config/settings.py). Every run must read its own values' rows, the first
+(which prepares it) and the later ones (which run it prepared), and the query log (DEBUG, tests' query counts,
+bench/floor.py) must hold each run as it can be run again."""
 
 import pytest
 from django.db import connection
